@@ -1,0 +1,42 @@
+"""The algorithm registry: one mapping from name to class feeds the UI, the CLI and the tests.
+
+Adding an algorithm is one module under `recsys/algorithms/` and one line in `REGISTRY`.
+"""
+
+from __future__ import annotations
+
+from recsys.algorithms.base import Catalog, Explanation, Recommender, UpdateInfo
+from recsys.algorithms.config import Config
+from recsys.algorithms.mf import MatrixFactorization
+from recsys.algorithms.trending import Trending
+from recsys.errors import RecsysError
+
+REGISTRY: dict[str, type[Recommender]] = {
+    cls.name: cls
+    for cls in (
+        MatrixFactorization,
+        Trending,
+    )
+}
+DEFAULT_ALGORITHM = "mf"
+
+
+def algorithm_class(name: str) -> type[Recommender]:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise RecsysError(
+            f"unknown algorithm {name!r}; choose one of {', '.join(REGISTRY)}"
+        ) from None
+
+
+__all__ = [
+    "DEFAULT_ALGORITHM",
+    "REGISTRY",
+    "Catalog",
+    "Config",
+    "Explanation",
+    "Recommender",
+    "UpdateInfo",
+    "algorithm_class",
+]

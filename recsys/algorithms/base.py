@@ -1,0 +1,264 @@
+"""The shared base of every algorithm: it owns the edge cases so a subclass holds only its maths.
+
+The base maps user ids to rows, remembers what each user has interacted with (to exclude it
+and to explain), keeps an all-time popularity count as the fallback for users it has never seen,
+selects the top k with `argpartition`, and serialises its part of the state. A subclass
+implements `_reset`, `_fit`, `_learn_one`, `_scores`, `_explain`, `_state` and `_load_state`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from recsys.algorithms.config import Config
+from recsys.events import DEFAULT_WEIGHTS, Event, EventFrame, EventWeights
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The items an algorithm ranks; item ids are dense row numbers 0..n-1."""
+
+    titles: tuple[str, ...]
+    genres: tuple[tuple[str, ...], ...]
+    tags: tuple[tuple[str, ...], ...] = ()
+
+    @property
+    def n(self) -> int:
+        return len(self.titles)
+
+    @classmethod
+    def from_frame(cls, items: pd.DataFrame) -> Catalog:
+        ids = items["item_id"].to_numpy()
+        if not np.array_equal(ids, np.arange(len(ids))):
+            raise ValueError("item ids must be dense 0..n-1 in order")
+        return cls(
+            titles=tuple(items["title"]),
+            genres=tuple(tuple(g) for g in items["genres"]),
+            tags=tuple(tuple(t) for t in items["tags"]) if "tags" in items else (),
+        )
+
+
+@dataclass
+class UpdateInfo:
+    """What one online update changed, for the learning log and the learning message."""
+
+    algorithm: str
+    user_change: float = 0.0  # L2 norm of the change of the user's learned vector/profile
+    item_change: float = 0.0  # L2 norm of the change of the item's learned vector
+    score_before: float = 0.0  # the event's item, for this user
+    score_after: float = 0.0
+    duration_ms: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Explanation:
+    """A score broken into named parts a student can read, plus a one-line reason."""
+
+    score: float
+    parts: dict[str, float]
+    reason: str
+    related: list[tuple[int, float]] = field(default_factory=list)  # (item, contribution)
+
+
+class Recommender:
+    name: ClassVar[str]
+    config_class: ClassVar[type[Config]]
+    summary: ClassVar[str] = ""
+    personalized: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        catalog: Catalog,
+        weights: EventWeights = DEFAULT_WEIGHTS,
+        seed: int = 0,
+    ):
+        self.config = config if config is not None else self.config_class()
+        self.catalog = catalog
+        self.weights = weights
+        self.seed = seed
+        self._clear()
+
+    # -- the contract ---------------------------------------------------------------------
+
+    def fit(self, events: EventFrame, catalog: Catalog | None = None) -> None:
+        """Full (re)train from an event log, in seq order."""
+        if catalog is not None:
+            self.catalog = catalog
+        self._clear()
+        weights = events.weights(self.weights)
+        users = pd.unique(events.user)
+        self._user_ids = list(users)
+        self._users = {u: i for i, u in enumerate(self._user_ids)}
+        rows = pd.Index(users).get_indexer(events.user)
+        pairs = pd.DataFrame({"u": rows, "i": events.item, "w": weights})
+        summed = pairs.groupby(["u", "i"], sort=True)["w"].sum()
+        self._seen = [{} for _ in self._user_ids]
+        for (u, i), w in zip(summed.index.tolist(), summed.tolist(), strict=True):
+            self._seen[u][i] = w
+        np.add.at(self._popularity, events.item[weights > 0], 1.0)
+        self._grow(len(self._user_ids))
+        self._fit(events, rows, weights)
+
+    def learn_one(self, event: Event) -> UpdateInfo:
+        """Online update from one committed event."""
+        started = time.perf_counter()
+        weight = self.weights.weight(event.kind, event.value)
+        user = self._ensure_user(event.user)
+        seen = self._seen[user]
+        seen[event.item] = seen.get(event.item, 0.0) + weight
+        if weight > 0:
+            self._popularity[event.item] += 1.0
+        info = self._learn_one(user, event, weight)
+        info.duration_ms = (time.perf_counter() - started) * 1000
+        return info
+
+    def score(
+        self, user: str, items: np.ndarray | None = None, context: dict | None = None
+    ) -> np.ndarray:
+        """Scores of `items` (all items if None) for `user`; unknown users get popularity."""
+        row = self._users.get(user)
+        scores = self._fallback_scores() if row is None else self._scores(row, context)
+        return scores if items is None else scores[np.asarray(items, dtype=np.int64)]
+
+    def recommend(
+        self, user: str, k: int = 10, context: dict | None = None, exclude_seen: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The top-k (items, scores), best first; ties broken by item id for determinism."""
+        scores = self.score(user, None, context)
+        candidates = scores.copy()
+        row = self._users.get(user)
+        if exclude_seen and row is not None and self._seen[row]:
+            candidates[np.fromiter(self._seen[row], dtype=np.int64)] = -np.inf
+        available = int(np.isfinite(candidates).sum())
+        k = min(k, available)
+        if k <= 0:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        top = (
+            np.argpartition(-candidates, k - 1)[:k]
+            if k < len(candidates)
+            else np.arange(len(candidates))
+        )
+        top = top[np.isfinite(candidates[top])]
+        order = np.lexsort((top, -candidates[top]))
+        best = top[order]
+        return best, scores[best]
+
+    def explain(self, user: str, item: int) -> Explanation:
+        row = self._users.get(user)
+        if row is None:
+            count = int(self._popularity[item])
+            return Explanation(
+                float(self._fallback_scores()[item]),
+                {"popularity": float(np.log1p(count))},
+                f"popular with everyone ({count} positive interactions); no history of yours yet",
+            )
+        return self._explain(row, item)
+
+    def reasons(self, user: str, items: list[int]) -> list[str]:
+        """One-line reasons for a whole ranking at once (cheaper than `explain` per item)."""
+        row = self._users.get(user)
+        if row is None:
+            return [self.explain(user, item).reason for item in items]
+        return self._reasons(row, items)
+
+    def state(self) -> dict[str, np.ndarray]:
+        hist_user, hist_item, hist_weight = [], [], []
+        for u, seen in enumerate(self._seen):
+            hist_user.extend([u] * len(seen))
+            hist_item.extend(seen.keys())
+            hist_weight.extend(seen.values())
+        base = {
+            "base.users": np.array(self._user_ids, dtype=str),
+            "base.hist_user": np.array(hist_user, dtype=np.int64),
+            "base.hist_item": np.array(hist_item, dtype=np.int64),
+            "base.hist_weight": np.array(hist_weight, dtype=np.float64),
+            "base.popularity": self._popularity.copy(),
+        }
+        return base | {f"model.{k}": v for k, v in self._state().items()}
+
+    def load_state(self, state: dict[str, np.ndarray]) -> None:
+        self._clear()
+        self._user_ids = [str(u) for u in state["base.users"]]
+        self._users = {u: i for i, u in enumerate(self._user_ids)}
+        self._seen = [{} for _ in self._user_ids]
+        for u, i, w in zip(
+            state["base.hist_user"].tolist(),
+            state["base.hist_item"].tolist(),
+            state["base.hist_weight"].tolist(),
+            strict=True,
+        ):
+            self._seen[u][i] = w
+        self._popularity = state["base.popularity"].astype(np.float64, copy=True)
+        self._grow(len(self._user_ids))
+        self._load_state({k[6:]: v for k, v in state.items() if k.startswith("model.")})
+
+    # -- shared helpers -------------------------------------------------------------------
+
+    @property
+    def users(self) -> list[str]:
+        return list(self._user_ids)
+
+    def knows(self, user: str) -> bool:
+        return user in self._users
+
+    def seen(self, user: str) -> dict[int, float]:
+        """Items the user interacted with and the summed weight of those events."""
+        row = self._users.get(user)
+        return {} if row is None else dict(self._seen[row])
+
+    def _clear(self) -> None:
+        self._users: dict[str, int] = {}
+        self._user_ids: list[str] = []
+        self._seen: list[dict[int, float]] = []
+        self._popularity = np.zeros(self.catalog.n, dtype=np.float64)
+        self._reset()
+
+    def _ensure_user(self, user: str) -> int:
+        row = self._users.get(user)
+        if row is None:
+            row = len(self._user_ids)
+            self._users[user] = row
+            self._user_ids.append(user)
+            self._seen.append({})
+            self._grow(row + 1)
+        return row
+
+    def _fallback_scores(self) -> np.ndarray:
+        return np.log1p(self._popularity)
+
+    # -- what a subclass provides ---------------------------------------------------------
+
+    def _reset(self) -> None:
+        """Initialise the model's own state for `self.catalog` and no users."""
+
+    def _grow(self, n_users: int) -> None:
+        """Make room for `n_users` user rows (called before a new user's first update)."""
+
+    def _fit(self, events: EventFrame, user_rows: np.ndarray, weights: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def _learn_one(self, user: int, event: Event, weight: float) -> UpdateInfo:
+        raise NotImplementedError
+
+    def _scores(self, user: int, context: dict | None) -> np.ndarray:
+        raise NotImplementedError
+
+    def _explain(self, user: int, item: int) -> Explanation:
+        raise NotImplementedError
+
+    def _reasons(self, user: int, items: list[int]) -> list[str]:
+        return [self._explain(user, item).reason for item in items]
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def _load_state(self, state: dict[str, np.ndarray]) -> None:
+        pass

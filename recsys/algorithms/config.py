@@ -1,0 +1,75 @@
+"""Typed, frozen algorithm configs with bounds that validation and the UI both read.
+
+Declare a field with `param(default, low, high, "help")`; `Config.__post_init__` checks every
+bound once, `to_dict()` / `from_dict()` round-trip through JSON (stored with model versions).
+
+>>> @dataclass(frozen=True)
+... class Demo(Config):
+...     factors: int = param(8, 2, 64, "size of the latent space")
+>>> Demo.from_dict({"factors": 16}).factors
+16
+>>> Demo(factors=1)
+Traceback (most recent call last):
+recsys.errors.RecsysError: factors must be between 2 and 64, got 1
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from typing import Any, Self
+
+from recsys.errors import RecsysError
+
+
+def param(default: float, low: float, high: float, help: str) -> Any:
+    return field(default=default, metadata={"low": low, "high": high, "help": help})
+
+
+@dataclass(frozen=True)
+class Config:
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            kind = type(f.default) if f.default is not MISSING else float
+            if kind is int and isinstance(value, float) and value.is_integer():
+                object.__setattr__(self, f.name, value := int(value))
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or (kind is int and not isinstance(value, int))
+            ):
+                raise RecsysError(
+                    f"{f.name} must be {'an integer' if kind is int else 'a number'}, got {value!r}"
+                )
+            low, high = f.metadata["low"], f.metadata["high"]
+            if not (math.isfinite(value) and low <= value <= high):
+                raise RecsysError(f"{f.name} must be between {low} and {high}, got {value}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise RecsysError(
+                f"unknown parameter {unknown[0]!r}; known: {', '.join(sorted(known))}"
+            )
+        return cls(**data)
+
+    @classmethod
+    def bounds(cls) -> list[dict[str, Any]]:
+        """Each field's name, default, bounds and help: what a widget or `--help` draws."""
+        return [
+            {
+                "name": f.name,
+                "default": f.default,
+                "low": f.metadata["low"],
+                "high": f.metadata["high"],
+                "help": f.metadata["help"],
+                "type": type(f.default).__name__,
+            }
+            for f in fields(cls)
+        ]

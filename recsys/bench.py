@@ -1,0 +1,125 @@
+"""python -m recsys bench: latency and throughput on the default world and a 10,000-item world.
+
+Both worlds are built in a temporary directory (the lab database is never touched) and measured
+in one run, so their figures compare side by side. Medians and tail percentiles, never means.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recsys.algorithms import REGISTRY
+from recsys.engine import Engine
+
+WORLDS = {
+    "default": {},
+    "10k items": {"n_items": 10_000, "n_users": 1_000, "sessions_per_user": 40},
+}
+QUICK_WORLDS = {
+    "default": {"n_users": 100, "sessions_per_user": 20},
+    "10k items": {"n_items": 10_000, "n_users": 200, "sessions_per_user": 20},
+}
+BUDGETS = {  # (world, metric): budget in ms
+    ("default", "interact p50"): 5.0,
+    ("default", "interact p99"): 20.0,
+    ("10k items", "interact p99"): 30.0,
+}
+KIND_MIX = (
+    ["view"] * 4 + ["click"] * 3 + ["like"] * 2 + ["dislike", "favorite", "skip"] + ["rating"] * 2
+)
+
+
+def run_bench(quick: bool = False, seed: int = 0) -> dict[str, Any]:
+    worlds = QUICK_WORLDS if quick else WORLDS
+    repetitions = 200 if quick else 1000
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="recsys-bench-") as folder:
+        for name, sizes in worlds.items():
+            results[name] = _measure(Path(folder) / f"{name}.duckdb", sizes, repetitions, seed)
+    return {"quick": quick, "results": results, "text": _table(results)}
+
+
+def _measure(path: Path, sizes: dict, repetitions: int, seed: int) -> dict[str, float]:
+    started = time.perf_counter()
+    engine = Engine.create(path, **sizes)
+    build = time.perf_counter() - started
+    rng = np.random.default_rng(seed)
+    known = [u for u, kind in engine.users().items() if kind == "simulated"]
+    n_items, n_events = engine.catalog.n, engine.last_seq
+    for _ in range(20):  # warm-up: first calls pay for imports and allocations
+        engine.interact(known[0], int(rng.integers(n_items)), "view")
+
+    interact = []
+    for i in range(repetitions):
+        user = f"bench-{i}" if rng.random() < 0.1 else known[rng.integers(len(known))]
+        kind = KIND_MIX[rng.integers(len(KIND_MIX))]
+        value = float(rng.integers(1, 11)) / 2 if kind == "rating" else None
+        step = engine.interact(user, int(rng.integers(n_items)), kind, value)
+        interact.append(step.timings["total"])
+
+    recommend = []
+    for _ in range(repetitions):
+        user = known[rng.integers(len(known))]
+        engine._cache.clear()  # measure the ranking itself, not the per-state cache
+        mark = time.perf_counter()
+        engine.recommend(user, 10)
+        recommend.append((time.perf_counter() - mark) * 1000)
+
+    events = engine.store.events()
+    replay = {}
+    for name, cls in REGISTRY.items():
+        model = cls(catalog=engine.catalog, weights=engine.weights)
+        mark = time.perf_counter()
+        for event in events.rows():
+            model.learn_one(event)
+        replay[name] = len(events) / (time.perf_counter() - mark)
+    engine.close()
+    mark = time.perf_counter()
+    Engine.open(path).close()
+    reopen = time.perf_counter() - mark
+
+    figures = {
+        "items": n_items,
+        "events": n_events,
+        "build s": build,
+        "interact p50": _p(interact, 50),
+        "interact p95": _p(interact, 95),
+        "interact p99": _p(interact, 99),
+        "recommend p50": _p(recommend, 50),
+        "recommend p99": _p(recommend, 99),
+        "reopen s": reopen,
+    }
+    figures |= {f"replay {name} ev/s": rate for name, rate in replay.items()}
+    figures["replay all ev/s"] = 1.0 / sum(1.0 / r for r in replay.values())
+    return figures
+
+
+def _p(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def _table(results: dict[str, dict[str, float]]) -> str:
+    names = list(results)
+    metrics = list(results[names[0]])
+    lines = [f"{'metric (ms unless noted)':<26}" + "".join(f"{n:>14}" for n in names) + "   budget"]
+    for metric in metrics:
+        row = f"{metric:<26}"
+        for name in names:
+            value = results[name][metric]
+            row += (
+                f"{value:>14,.0f}"
+                if value >= 1000 or metric in ("items", "events")
+                else (f"{value:>14.2f}")
+            )
+        budgets = [
+            f"{n} <= {b:g} ms {'ok' if results[n][metric] <= b else 'MISSED'}"
+            for (n, m), b in BUDGETS.items()
+            if m == metric and n in results
+        ]
+        lines.append(row + ("   " + "; ".join(budgets) if budgets else ""))
+    return "\n".join(lines)

@@ -1,0 +1,250 @@
+"""python -m recsys [--db PATH] COMMAND ...: script the lab; every command takes --json.
+
+Bad input exits with status 2 and one line on stderr, and writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, NoReturn
+
+from recsys.algorithms import DEFAULT_ALGORITHM, REGISTRY
+from recsys.errors import RecsysError
+from recsys.events import KINDS, WEIGHT_PRESETS, validate_kind, validate_user, validate_value
+from recsys.world import DEFAULT_PACK, DEFAULT_SEED, PACKS
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise RecsysError(message)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="python -m recsys", description=__doc__.splitlines()[0])
+    parser.add_argument("--db", help="lab database file (default: $RECSYS_DB or data/lab.duckdb)")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    def command(name: str, help: str) -> Parser:
+        sub = commands.add_parser(name, help=help, description=help)
+        sub.add_argument("--json", action="store_true", help="print JSON for scripts")
+        return sub
+
+    init = command("init", "create the lab database with a generated world")
+    init.add_argument("--world", choices=PACKS, default=DEFAULT_PACK)
+    init.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    init.add_argument(
+        "--weights", choices=list(WEIGHT_PRESETS), default="default", help="event weights preset"
+    )
+    init.add_argument("--reset", action="store_true", help="replace an existing database")
+
+    recommend = command("recommend", "the top-k recommendations of a user, with reasons")
+    recommend.add_argument("--user", required=True)
+    recommend.add_argument("--k", type=int, default=10)
+    recommend.add_argument("--algorithm", default=DEFAULT_ALGORITHM)
+
+    interact = command("interact", "record one event and print what the model learned")
+    interact.add_argument("--user", required=True)
+    interact.add_argument("--item", required=True)
+    interact.add_argument("--kind", required=True, help=f"one of {', '.join(KINDS)}")
+    interact.add_argument("--value", help="the rating, 0.5 to 5.0 in steps of 0.5")
+    interact.add_argument("--k", type=int, default=10)
+    interact.add_argument("--algorithm", default=DEFAULT_ALGORITHM)
+
+    simulate = command("simulate", "let a persona use the lab through the choice model")
+    simulate.add_argument("--persona", required=True)
+    simulate.add_argument("--steps", type=int, required=True)
+    simulate.add_argument("--k", type=int, default=10)
+    simulate.add_argument("--algorithm", default=DEFAULT_ALGORITHM)
+    simulate.add_argument("--seed", type=int, default=0)
+
+    command("algorithms", "the registered algorithms and their parameters")
+    command("personas", "the personas of the lab's world")
+    retrain = command("retrain", "full retrain of an algorithm; stores a model version")
+    retrain.add_argument("--algorithm", default=DEFAULT_ALGORITHM)
+    bench = command("bench", "measure interact/recommend latency and replay throughput")
+    bench.add_argument("--quick", action="store_true", help="small worlds, few repetitions")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        result = run(args)
+    except RecsysError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    if args.json:
+        print(json.dumps(result["json"], indent=2, default=_jsonable))
+    else:
+        print(result["text"])
+    return 0
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    # Check everything that needs no database first, so bad input never creates one.
+    if args.command in ("recommend", "interact"):
+        validate_user(args.user)
+    if args.command == "interact":
+        validate_value(validate_kind(args.kind), args.value)
+    if args.command == "algorithms":
+        return _algorithms()
+    if args.command == "bench":
+        from recsys.bench import run_bench
+
+        report = run_bench(quick=args.quick)
+        return {"json": report, "text": report["text"]}
+
+    from recsys.engine import Engine
+
+    if args.command == "init":
+        engine = Engine.create(_path(args), args.world, args.seed, args.weights, reset=args.reset)
+        try:
+            info = {
+                "db": engine.store.path,
+                "world": engine.world,
+                "seed": args.seed,
+                "weights": args.weights,
+                "items": engine.catalog.n,
+                "users": len(engine.users()),
+                "events": engine.last_seq,
+            }
+        finally:
+            engine.close()
+        text = (
+            f"Created {info['db']}: the {info['world']} world (seed {args.seed}) with "
+            f"{info['items']} items, {info['users']} users and {info['events']} events."
+        )
+        return {"json": info, "text": text}
+
+    engine = Engine.open(args.db)
+    try:
+        return COMMANDS[args.command](engine, args)
+    finally:
+        engine.close()
+
+
+def _path(args: argparse.Namespace) -> str:
+    from recsys.engine import database_path
+
+    return database_path(args.db)
+
+
+def _recommend(engine, args) -> dict[str, Any]:
+    ranking = engine.recommend(args.user, args.k, args.algorithm)
+    lines = [
+        f"Top {len(ranking.items)} for {args.user} ({ranking.algorithm}, after event "
+        f"{ranking.seq}):"
+    ]
+    lines += [_item_line(r) for r in ranking.items]
+    return {"json": ranking.to_dict(), "text": "\n".join(lines)}
+
+
+def _item_line(r) -> str:
+    extra = r.year if r.year is not None else (r.region or "")
+    return (
+        f"{r.rank:>3}. [{r.item:>5}] {r.title} ({extra}; {', '.join(r.genres)})"
+        f"  score {r.score:.3f}  {r.reason}"
+    )
+
+
+def _interact(engine, args) -> dict[str, Any]:
+    step = engine.interact(
+        args.user, args.item, args.kind, args.value, algorithm=args.algorithm, k=args.k
+    )
+    d = step.diff
+    lines = [step.message, "", f"{'before':<44} after"]
+    for i in range(max(len(step.before.items), len(step.after.items))):
+        old = step.before.items[i].title if i < len(step.before.items) else ""
+        new = step.after.items[i] if i < len(step.after.items) else None
+        mark = ""
+        if new is not None:
+            move = next((m for m in d.moved if m.item == new.item), None)
+            mark = (
+                "  NEW"
+                if any(e.item == new.item for e in d.entered)
+                else f"  {'▲' if move.places > 0 else '▼'}{abs(move.places)}"
+                if move
+                else ""
+            )
+        lines.append(f"{i + 1:>2}. {old[:40]:<40} {i + 1:>2}. {new.title if new else ''}{mark}")
+    if d.left:
+        lines.append("left: " + ", ".join(r.title for r in d.left))
+    timings = ", ".join(f"{k} {v:.2f}" for k, v in step.timings.items())
+    lines.append(f"timings (ms): {timings}")
+    return {"json": step.to_dict(), "text": "\n".join(lines)}
+
+
+def _simulate(engine, args) -> dict[str, Any]:
+    from recsys.simulation import simulate, summary
+
+    records = simulate(
+        engine, args.persona, args.steps, k=args.k, algorithm=args.algorithm, seed=args.seed
+    )
+    result = summary(records)
+    text = (
+        f"{args.persona}: {result['steps']} visits, {result['picks']} picks, "
+        f"{result['events']} events; precision@{args.k} against the hidden taste "
+        f"{result['precision_first']:.2f} -> {result['precision_last']:.2f}"
+    )
+    return {"json": result, "text": text}
+
+
+def _algorithms() -> dict[str, Any]:
+    info = [
+        {
+            "name": name,
+            "summary": cls.summary,
+            "personalized": cls.personalized,
+            "parameters": cls.config_class.bounds(),
+        }
+        for name, cls in REGISTRY.items()
+    ]
+    lines = []
+    for a in info:
+        lines.append(f"{a['name']}: {a['summary']}")
+        lines += [
+            f"    {p['name']} = {p['default']}  [{p['low']}, {p['high']}]  {p['help']}"
+            for p in a["parameters"]
+        ]
+    return {"json": info, "text": "\n".join(lines)}
+
+
+def _personas(engine, args) -> dict[str, Any]:
+    frame = engine.store.personas()[["name", "label", "description"]]
+    rows = frame.to_dict("records")
+    return {
+        "json": rows,
+        "text": "\n".join(f"{r['name']:<20} {r['label']}: {r['description']}" for r in rows),
+    }
+
+
+def _retrain(engine, args) -> dict[str, Any]:
+    info = engine.retrain(args.algorithm)
+    return {
+        "json": info,
+        "text": (
+            f"{info['algorithm']}: version {info['version']} trained on "
+            f"{info['events']} events in {info['seconds']:.2f} s"
+        ),
+    }
+
+
+COMMANDS = {
+    "recommend": _recommend,
+    "interact": _interact,
+    "simulate": _simulate,
+    "personas": _personas,
+    "retrain": _retrain,
+}
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, set | tuple):
+        return list(value)
+    raise TypeError(f"cannot serialise {type(value).__name__}")

@@ -1,0 +1,415 @@
+"""The engine facade: one object per process that every page, the CLI and the tests share.
+
+`Engine.open(path)` opens (and on first use seeds) a lab database, loads the newest snapshot of
+every registered algorithm and replays the events after its watermark, so the state in memory is
+always a function of the event log. `interact` validates, commits the event, lets every model
+learn online and returns a `LearningStep`; `recommend` ranks. One lock serialises state changes,
+which keeps `seq` gap-free and the models consistent across Streamlit's threads.
+
+>>> engine = Engine.create(":memory:", n_users=30, sessions_per_user=10)
+>>> step = engine.interact("ada", engine.recommend("ada").items[0].item, "like")
+>>> step.event.seq == engine.last_seq
+True
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recsys.algorithms import DEFAULT_ALGORITHM, REGISTRY, Catalog, Recommender, algorithm_class
+from recsys.errors import RecsysError
+from recsys.events import (
+    WEIGHT_PRESETS,
+    Event,
+    parse_item,
+    validate_context,
+    validate_kind,
+    validate_user,
+    validate_value,
+)
+from recsys.ranking import LearningStep, RankedItem, Ranking, diff
+from recsys.store import Store
+from recsys.world import DEFAULT_PACK, DEFAULT_SEED, generate_world
+
+DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "lab.duckdb"
+MAX_K = 100
+SNAPSHOT_EVERY = 5000  # on close, snapshot models when this many events were replayed/learned
+MAX_CLOCK_STEP = 3600.0  # the lab clock follows the wall clock, but never jumps over an hour
+
+
+def database_path(path: str | Path | None = None) -> str:
+    """`path`, else $RECSYS_DB, else data/lab.duckdb in the repository."""
+    return str(path or os.environ.get("RECSYS_DB") or DEFAULT_DB)
+
+
+class Engine:
+    def __init__(self, store: Store):
+        self.store = store
+        self._lock = threading.RLock()
+        self._cache: dict[tuple, Ranking] = {}
+        self._load()
+
+    # -- opening and creating -------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path | None = None,
+        *,
+        world: str = DEFAULT_PACK,
+        seed: int = DEFAULT_SEED,
+        weights: str = "default",
+    ) -> Engine:
+        """Open a lab database; an empty or missing one is seeded with `world` first."""
+        store = Store.open(database_path(path))
+        try:
+            if store.is_empty():
+                seed_world(store, world, seed, weights)
+            return cls(store)
+        except BaseException:
+            store.close()
+            raise
+
+    @classmethod
+    def create(
+        cls,
+        path: str | Path,
+        world: str = DEFAULT_PACK,
+        seed: int = DEFAULT_SEED,
+        weights: str = "default",
+        *,
+        reset: bool = False,
+        **sizes: Any,
+    ) -> Engine:
+        """A new lab database at `path` with a freshly generated world."""
+        path = str(path)
+        if path != ":memory:" and Path(path).exists():
+            if not reset:
+                raise RecsysError(f"{path} already exists; add --reset to recreate it")
+            Store.open(path).close()  # fails with a clear message if another process holds it
+            for leftover in (Path(path), Path(path + ".wal")):
+                leftover.unlink(missing_ok=True)
+        store = Store.open(path)
+        try:
+            seed_world(store, world, seed, weights, **sizes)
+            return cls(store)
+        except BaseException:
+            store.close()
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            if self.last_seq - self._snapshot_seq >= SNAPSHOT_EVERY:
+                self._snapshot("snapshot")
+            self.store.close()
+
+    def _load(self) -> None:
+        """(Re)build every model from its newest snapshot plus a replay of the log after it."""
+        with self._lock:
+            self.meta = self.store.meta()
+            self.weights = WEIGHT_PRESETS[self.meta.get("weights", "default")]
+            items = self.store.items()
+            self.items = items
+            self.catalog = Catalog.from_frame(items)
+            self._years = [None if y is None or y != y else int(y) for y in items["year"]]
+            self._regions = [r if isinstance(r, str) else None for r in items["region"]]
+            self._users = {
+                u: k for u, k in self.store.users()[["user_id", "kind"]].itertuples(index=False)
+            }
+            self.last_seq = self.store.max_seq()
+            self._last_ts = self.store.last_ts()
+            self._last_wall = time.monotonic()
+            self.models: dict[str, Recommender] = {}
+            watermarks = {}
+            for name, cls in REGISTRY.items():
+                version = self.store.latest_version(name)
+                if version is None:
+                    model = cls(catalog=self.catalog, weights=self.weights, seed=0)
+                    model.fit(self.store.events(), self.catalog)
+                    self.store.save_version(
+                        name,
+                        model.config.to_dict(),
+                        0,
+                        self.last_seq,
+                        self.last_seq,
+                        model.state(),
+                        "first-load",
+                        None,
+                    )
+                    watermarks[name] = self.last_seq
+                else:
+                    config = cls.config_class.from_dict(version["config"])
+                    model = cls(
+                        config, catalog=self.catalog, weights=self.weights, seed=version["seed"]
+                    )
+                    model.load_state(version["params"])
+                    watermarks[name] = version["trained_through_seq"]
+                self.models[name] = model
+            started = time.perf_counter()
+            oldest = min(watermarks.values(), default=self.last_seq)
+            replayed = self.store.events(after_seq=oldest)
+            for event in replayed.rows():
+                for name, model in self.models.items():
+                    if event.seq > watermarks[name]:
+                        model.learn_one(event)
+            self.replay = {"events": len(replayed), "seconds": time.perf_counter() - started}
+            self._snapshot_seq = oldest
+            self._cache.clear()
+
+    # -- reading --------------------------------------------------------------------------
+
+    @property
+    def lab_time(self) -> float:
+        """The lab clock: seconds since the world's epoch of the newest event."""
+        return self._last_ts
+
+    @property
+    def world(self) -> str:
+        return self.meta.get("world", "")
+
+    def users(self) -> dict[str, str]:
+        """Every user id the lab knows, with its kind (simulated, demo, persona, visitor)."""
+        with self._lock:
+            return dict(self._users)
+
+    def item_title(self, item: int) -> str:
+        return self.catalog.titles[item]
+
+    def model(self, algorithm: str | None = None) -> Recommender:
+        return self.models[algorithm_class(algorithm or DEFAULT_ALGORITHM).name]
+
+    def recommend(
+        self, user: str, k: int = 10, algorithm: str | None = None, context: dict | None = None
+    ) -> Ranking:
+        """The top-k for `user` with scores and a one-line reason each (cold users get the
+        algorithm's fallback, never an error)."""
+        validate_user(user)
+        k = _validate_k(k)
+        algorithm = algorithm_class(algorithm or DEFAULT_ALGORITHM).name
+        context = validate_context(context)
+        key = (user, k, algorithm, json.dumps(context, sort_keys=True))
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                return cached
+            model = self.models[algorithm]
+            items, scores = model.recommend(user, k, context)
+            reasons = model.reasons(user, items.tolist())
+            ranked = tuple(
+                RankedItem(
+                    item,
+                    rank,
+                    score,
+                    self.catalog.titles[item],
+                    self.catalog.genres[item],
+                    self._years[item],
+                    self._regions[item],
+                    reason,
+                )
+                for rank, (item, score, reason) in enumerate(
+                    zip(items.tolist(), scores.tolist(), reasons, strict=True), 1
+                )
+            )
+            ranking = Ranking(user, algorithm, self.last_seq, ranked)
+            self._cache[key] = ranking
+            return ranking
+
+    def explain(self, user: str, item: int, algorithm: str | None = None):
+        validate_user(user)
+        return self.model(algorithm).explain(user, self._validate_item(item))
+
+    def history(self, user: str, limit: int = 50):
+        validate_user(user)
+        return self.store.user_history(user, limit)
+
+    # -- learning -------------------------------------------------------------------------
+
+    def interact(
+        self,
+        user: str,
+        item: int | str,
+        kind: str,
+        value: float | None = None,
+        context: dict | None = None,
+        *,
+        algorithm: str | None = None,
+        k: int = 10,
+        source: str = "live",
+        ts: float | None = None,
+        user_kind: str = "visitor",
+        persona: str | None = None,
+    ) -> LearningStep:
+        """Validate, commit the event, learn online everywhere, and report before/after."""
+        started = time.perf_counter()
+        validate_user(user)
+        item = self._validate_item(item)
+        kind = validate_kind(kind)
+        value = validate_value(kind, value)
+        context = validate_context(context)
+        algorithm = algorithm_class(algorithm or DEFAULT_ALGORITHM).name
+        k = _validate_k(k)
+        timings = {"validate": _ms(started)}
+        with self._lock:
+            mark = time.perf_counter()
+            before = self.recommend(user, k, algorithm, context)
+            timings["before"] = _ms(mark)
+            mark = time.perf_counter()
+            event = Event(user, item, kind, value, self._clock(ts), self.last_seq + 1, context)
+            new_user = None if user in self._users else (user_kind, persona)
+            self.store.append_event(event, source, new_user)
+            self.last_seq = event.seq
+            self._last_ts = event.ts
+            if new_user:
+                self._users[user] = user_kind
+            timings["commit"] = _ms(mark)
+            mark = time.perf_counter()
+            try:
+                updates = [model.learn_one(event) for model in self.models.values()]
+            except Exception:
+                self._load()  # the event is committed: rebuild from the log, then report
+                raise
+            self._cache.clear()
+            timings["learn"] = _ms(mark)
+            mark = time.perf_counter()
+            after = self.recommend(user, k, algorithm, context)
+            timings["after"] = _ms(mark)
+            mark = time.perf_counter()
+            changes = diff(before, after)
+            timings["diff"] = _ms(mark)
+            self.store.log_learning(
+                [
+                    (
+                        event.seq,
+                        u.algorithm,
+                        user,
+                        item,
+                        kind,
+                        u.user_change,
+                        u.item_change,
+                        u.score_before,
+                        u.score_after,
+                        u.duration_ms,
+                        json.dumps(u.details),
+                    )
+                    for u in updates
+                ]
+            )
+            timings["total"] = _ms(started)
+            return LearningStep(
+                event, self.catalog.titles[item], before, after, changes, updates, timings
+            )
+
+    def retrain(self, algorithm: str | None = None, trigger: str = "manual") -> dict[str, Any]:
+        """Full retrain of one algorithm on the whole log; stored as a new model version."""
+        name = algorithm_class(algorithm or DEFAULT_ALGORITHM).name
+        with self._lock:
+            model = self.models[name]
+            started = time.perf_counter()
+            model.fit(self.store.events(), self.catalog)
+            seconds = time.perf_counter() - started
+            version = self.store.save_version(
+                name,
+                model.config.to_dict(),
+                model.seed,
+                self.last_seq,
+                self.last_seq,
+                model.state(),
+                trigger,
+                seconds,
+            )
+            self._cache.clear()
+            return {
+                "algorithm": name,
+                "version": version,
+                "events": self.last_seq,
+                "seconds": seconds,
+            }
+
+    def reset_lab(self) -> None:
+        """Back to the seeded world: drop every event after the generated history."""
+        with self._lock:
+            self.store.truncate_after(int(self.meta["history_through_seq"]))
+            self._load()
+
+    def _snapshot(self, trigger: str) -> None:
+        for name, model in self.models.items():
+            self.store.save_version(
+                name,
+                model.config.to_dict(),
+                model.seed,
+                self.last_seq,
+                self.last_seq,
+                model.state(),
+                trigger,
+                None,
+            )
+        self._snapshot_seq = self.last_seq
+
+    def _clock(self, ts: float | None) -> float:
+        """The lab clock: simulated time from the log, advanced by real time while people use
+        it (capped, so a week away does not age the whole world)."""
+        now = time.monotonic()
+        if ts is None:
+            ts = self._last_ts + min(max(now - self._last_wall, 0.001), MAX_CLOCK_STEP)
+        self._last_wall = now
+        return round(max(float(ts), self._last_ts), 3)
+
+    def _validate_item(self, item: object) -> int:
+        number = parse_item(item)
+        if not 0 <= number < self.catalog.n:
+            raise RecsysError(f"unknown item {number}: item ids run from 0 to {self.catalog.n - 1}")
+        return number
+
+
+def seed_world(
+    store: Store,
+    world: str = DEFAULT_PACK,
+    seed: int = DEFAULT_SEED,
+    weights: str = "default",
+    **sizes: Any,
+) -> None:
+    """Generate a world into an empty store and snapshot every algorithm trained on it."""
+    if weights not in WEIGHT_PRESETS:
+        raise RecsysError(f"unknown weights {weights!r}; choose one of {', '.join(WEIGHT_PRESETS)}")
+    generated = generate_world(world, seed, **sizes)
+    store.write_world(
+        generated.meta | {"weights": weights},
+        generated.items,
+        generated.personas,
+        generated.users,
+        generated.events,
+    )
+    catalog = Catalog.from_frame(store.items())
+    events = store.events()
+    through = int(events.seq[-1]) if len(events) else 0
+    for name, cls in REGISTRY.items():
+        model = cls(catalog=catalog, weights=WEIGHT_PRESETS[weights], seed=seed)
+        started = time.perf_counter()
+        model.fit(events, catalog)
+        store.save_version(
+            name,
+            model.config.to_dict(),
+            seed,
+            through,
+            len(events),
+            model.state(),
+            "seed",
+            time.perf_counter() - started,
+        )
+
+
+def _validate_k(k: object) -> int:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= MAX_K:
+        raise RecsysError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}")
+    return int(k)
+
+
+def _ms(since: float) -> float:
+    return (time.perf_counter() - since) * 1000.0

@@ -1,0 +1,220 @@
+"""Events, their validation, and the weights that turn an event into a learning signal.
+
+An `Event` is one row of the `events` table. Every algorithm learns from the signed weight
+`EventWeights.weight(event)`; rating-scale learners (MF) read the same weight as a target on the
+star scale through `EventWeights.target`, so the two families always agree on what an event means.
+
+>>> DEFAULT_WEIGHTS.weight("rating", 1.0) < 0 < DEFAULT_WEIGHTS.weight("rating", 5.0)
+True
+>>> CLASSIC_WEIGHTS.weight("rating", 1.0) > 0     # the classic preset rewards a 1-star rating
+True
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from recsys.errors import RecsysError
+
+
+class EventKind(StrEnum):
+    VIEW = "view"
+    CLICK = "click"
+    LIKE = "like"
+    DISLIKE = "dislike"
+    FAVORITE = "favorite"
+    RATING = "rating"
+    SKIP = "skip"
+
+
+KINDS: tuple[str, ...] = tuple(k.value for k in EventKind)
+# Kinds a person states on purpose; the others are behavioural and count with less confidence.
+EXPLICIT_KINDS = frozenset({"like", "dislike", "favorite", "rating"})
+
+RATING_MIN, RATING_MAX, RATING_STEP = 0.5, 5.0, 0.5
+NEUTRAL_STARS = 3.0
+USER_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}")
+MAX_CONTEXT_CHARS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One interaction. `seq` and `ts` are assigned by the store when the event is committed."""
+
+    user: str
+    item: int
+    kind: str
+    value: float | None = None
+    ts: float = 0.0
+    seq: int = 0
+    context: dict[str, Any] | None = field(default=None, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EventWeights:
+    """Signed weight per event kind; a rating weighs `rating_base + rating_per_star * value`."""
+
+    view: float
+    click: float
+    like: float
+    dislike: float
+    favorite: float
+    skip: float
+    rating_base: float
+    rating_per_star: float
+    # How many stars one unit of weight is worth when a weight is read as a star-scale target.
+    stars_per_weight: float = 1.25
+
+    def weight(self, kind: str, value: float | None = None) -> float:
+        if kind == "rating":
+            return self.rating_base + self.rating_per_star * float(value)
+        return float(getattr(self, kind))
+
+    def target(self, kind: str, value: float | None = None) -> float:
+        """The event read as stars (under the default weights a rating stays itself)."""
+        stars = NEUTRAL_STARS + self.stars_per_weight * self.weight(kind, value)
+        return min(RATING_MAX, max(RATING_MIN, stars))
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+# The tourism design this lab learns from: view +0.1, click +0.3, favorite +0.5, review +0.7,
+# rating +1.0 + 2 x value. It has no like, dislike, skip or review kinds of ours: a like counts as
+# a favorite, a dislike as a view (it is an interaction), a skip as nothing. Every event pushes an
+# item up, a 1-star rating most of all (+3.0): the flaw the default below fixes.
+CLASSIC_WEIGHTS = EventWeights(
+    view=0.1,
+    click=0.3,
+    like=0.5,
+    dislike=0.1,
+    favorite=0.5,
+    skip=0.0,
+    rating_base=1.0,
+    rating_per_star=2.0,
+)
+# Centred on 3 stars: 1 star weighs -1.6, 5 stars +1.6, a dislike -1.0, a skip slightly negative.
+DEFAULT_WEIGHTS = EventWeights(
+    view=0.05,
+    click=0.3,
+    like=1.0,
+    dislike=-1.0,
+    favorite=1.5,
+    skip=-0.05,
+    rating_base=-0.8 * NEUTRAL_STARS,
+    rating_per_star=0.8,
+)
+WEIGHT_PRESETS = {"default": DEFAULT_WEIGHTS, "classic": CLASSIC_WEIGHTS}
+
+
+def validate_user(user: object) -> str:
+    if not isinstance(user, str) or not USER_ID_PATTERN.fullmatch(user):
+        shown = repr(user) if len(repr(user)) <= 40 else repr(user)[:37] + "..."
+        raise RecsysError(
+            f"invalid user id {shown}: use 1-64 letters, digits or _ . : @ - "
+            "(starting with a letter or digit)"
+        )
+    return user
+
+
+def validate_kind(kind: object) -> str:
+    if kind not in KINDS:
+        raise RecsysError(f"unknown event kind {kind!r}: use one of {', '.join(KINDS)}")
+    return str(kind)
+
+
+def validate_value(kind: str, value: object) -> float | None:
+    if kind != "rating":
+        if value is not None:
+            raise RecsysError(f"a {kind} event takes no value; only rating events do")
+        return None
+    if value is None or isinstance(value, bool):
+        raise RecsysError("a rating needs a value from 0.5 to 5.0 in steps of 0.5")
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise RecsysError(f"rating value {value!r} is not a number") from None
+    if not math.isfinite(number) or not RATING_MIN <= number <= RATING_MAX:
+        raise RecsysError(f"rating {value} is outside 0.5-5.0")
+    if abs(number / RATING_STEP - round(number / RATING_STEP)) > 1e-9:
+        raise RecsysError(f"rating {value} is not a multiple of 0.5")
+    return round(number * 2) / 2
+
+
+def validate_context(context: object) -> dict[str, Any] | None:
+    """Context is a small flat mapping (time of day, device...) stored as JSON."""
+    if context is None:
+        return None
+    if not isinstance(context, dict) or not all(
+        isinstance(k, str) and isinstance(v, str | int | float | bool) for k, v in context.items()
+    ):
+        raise RecsysError("context must be a flat mapping of names to text or numbers")
+    if len(json.dumps(context)) > MAX_CONTEXT_CHARS:
+        raise RecsysError(f"context is longer than {MAX_CONTEXT_CHARS} characters")
+    return dict(context)
+
+
+def parse_item(item: object) -> int:
+    """An item id as an int; range checks against the catalog happen in the engine."""
+    if isinstance(item, bool):
+        raise RecsysError(f"item id {item!r} is not an integer")
+    if isinstance(item, int):
+        return item
+    if isinstance(item, float) and item.is_integer():
+        return int(item)
+    if isinstance(item, str) and re.fullmatch(r"-?\d{1,12}", item.strip()):
+        return int(item)
+    shown = repr(item) if len(repr(item)) <= 40 else repr(item)[:37] + "..."
+    raise RecsysError(f"item id {shown} is not an integer")
+
+
+@dataclass(frozen=True)
+class EventFrame:
+    """Many events as columns (what `fit` and replay read); `value` is NaN where absent."""
+
+    seq: Any  # np.ndarray[int64]
+    ts: Any  # np.ndarray[float64]
+    user: Any  # np.ndarray[object], user ids
+    item: Any  # np.ndarray[int64]
+    kind: Any  # np.ndarray[object], kind names
+    value: Any  # np.ndarray[float64]
+
+    def __len__(self) -> int:
+        return len(self.seq)
+
+    def weights(self, weights: EventWeights) -> Any:
+        """The signed weight of every event, vectorised."""
+        import numpy as np
+
+        table = {k: weights.weight(k) for k in KINDS if k != "rating"}
+        out = np.array([table.get(k, 0.0) for k in self.kind], dtype=np.float64)
+        rated = self.kind == "rating"
+        out[rated] = weights.rating_base + weights.rating_per_star * self.value[rated]
+        return out
+
+    def targets(self, weights: EventWeights) -> Any:
+        import numpy as np
+
+        stars = NEUTRAL_STARS + weights.stars_per_weight * self.weights(weights)
+        return np.clip(stars, RATING_MIN, RATING_MAX)
+
+    def rows(self):
+        """Events one by one, in seq order, as `Event` objects (for replay)."""
+        for seq, ts, user, item, kind, value in zip(
+            self.seq.tolist(),
+            self.ts.tolist(),
+            self.user.tolist(),
+            self.item.tolist(),
+            self.kind.tolist(),
+            self.value.tolist(),
+            strict=True,
+        ):
+            yield Event(user, item, kind, None if value != value else value, ts, seq)

@@ -1,0 +1,151 @@
+"""Rankings, the before/after diff of one learning step, and the step itself.
+
+These are the objects the UI, the CLI (`--json`) and the tests all read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from recsys.algorithms.base import UpdateInfo
+from recsys.events import Event
+
+
+@dataclass(frozen=True)
+class RankedItem:
+    item: int
+    rank: int  # 1-based
+    score: float
+    title: str
+    genres: tuple[str, ...]
+    year: int | None
+    region: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Ranking:
+    user: str
+    algorithm: str
+    seq: int  # the last event the model had learned from
+    items: tuple[RankedItem, ...]
+
+    def item_ids(self) -> list[int]:
+        return [r.item for r in self.items]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Move:
+    """An item present before and after: its rank (1-based) and score at both ends."""
+
+    item: int
+    title: str
+    old_rank: int
+    new_rank: int
+    old_score: float
+    new_score: float
+
+    @property
+    def places(self) -> int:
+        """Places gained (positive) or lost (negative)."""
+        return self.old_rank - self.new_rank
+
+    @property
+    def score_delta(self) -> float:
+        return self.new_score - self.old_score
+
+
+@dataclass(frozen=True)
+class Diff:
+    entered: tuple[RankedItem, ...]
+    left: tuple[RankedItem, ...]
+    moved: tuple[Move, ...]
+    unchanged: tuple[Move, ...]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.entered or self.left or self.moved)
+
+    def to_dict(self) -> dict[str, Any]:
+        def moves(ms):
+            return [
+                    asdict(m) | {"places": m.places, "score_delta": m.score_delta}
+                    for m in ms
+                ]
+        return {
+            "entered": [asdict(r) for r in self.entered],
+            "left": [asdict(r) for r in self.left],
+            "moved": moves(self.moved),
+            "unchanged": moves(self.unchanged),
+        }
+
+
+def diff(before: Ranking, after: Ranking) -> Diff:
+    old = {r.item: r for r in before.items}
+    new = {r.item: r for r in after.items}
+    moved, unchanged = [], []
+    for r in after.items:
+        if r.item in old:
+            o = old[r.item]
+            move = Move(r.item, r.title, o.rank, r.rank, o.score, r.score)
+            (moved if o.rank != r.rank else unchanged).append(move)
+    return Diff(
+        entered=tuple(r for r in after.items if r.item not in old),
+        left=tuple(r for r in before.items if r.item not in new),
+        moved=tuple(moved),
+        unchanged=tuple(unchanged),
+    )
+
+
+@dataclass
+class LearningStep:
+    """Everything one interaction did: the event, the rankings around it, what the models
+    changed and how long each stage took (milliseconds)."""
+
+    event: Event
+    title: str
+    before: Ranking
+    after: Ranking
+    diff: Diff
+    updates: list[UpdateInfo]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def update(self) -> UpdateInfo:
+        """The update of the algorithm that produced the rankings."""
+        return next(u for u in self.updates if u.algorithm == self.after.algorithm)
+
+    @property
+    def message(self) -> str:
+        e, d, u = self.event, self.diff, self.update
+        what = f"rating {e.value:g}★" if e.kind == "rating" else e.kind
+        learned = (
+            f"your taste vector moved {u.user_change:.3f}"
+            if u.user_change
+            else f"the item's score moved {u.score_after - u.score_before:+.3f}"
+        )
+        changes = (
+            f"{len(d.entered)} entered, {len(d.left)} left, {len(d.moved)} moved"
+            if d.changed
+            else "your top list kept its order"
+        )
+        return (
+            f"Learned from your {what} of “{self.title}” in {self.timings['total']:.1f} ms "
+            f"({self.after.algorithm}): {learned}; {changes}."
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "event": self.event.to_dict(),
+            "title": self.title,
+            "message": self.message,
+            "before": self.before.to_dict(),
+            "after": self.after.to_dict(),
+            "diff": self.diff.to_dict(),
+            "updates": [asdict(u) for u in self.updates],
+            "timings_ms": self.timings,
+        }

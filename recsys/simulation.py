@@ -1,0 +1,133 @@
+"""Personas acting on live recommendations through the choice model.
+
+Each step the persona is shown its current top-k, picks one item (or nothing) by the
+multinomial logit of its hidden taste, and reacts; every reaction goes through
+`Engine.interact`, so it is committed, learned and logged like a person's click. After each
+step we measure how well the list matched the persona's hidden taste: precision@k against the
+true top-k among the items it has not touched yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from recsys.errors import RecsysError
+from recsys.world import ChoiceModel, true_utilities
+
+SECONDS_PER_STEP = 60.0  # simulated time between two visits of a persona
+MAX_STEPS = 10_000
+
+
+@dataclass
+class SimulationStep:
+    step: int
+    shown: list[int]
+    picked: int | None
+    kinds: list[str] = field(default_factory=list)
+    precision: float = 0.0  # of the list shown, against the persona's true top-k
+    picked_utility: float | None = None
+
+
+def simulate(
+    engine,
+    persona: str,
+    steps: int,
+    *,
+    k: int = 10,
+    algorithm: str | None = None,
+    seed: int = 0,
+    choice: ChoiceModel | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[SimulationStep]:
+    """Let `persona` use the lab for `steps` visits; returns one record per visit."""
+    personas = engine.store.personas()
+    if persona not in set(personas["name"]):
+        raise RecsysError(
+            f"unknown persona {persona!r}; choose one of {', '.join(personas['name'])}"
+        )
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
+        raise RecsysError(f"steps must be a whole number from 1 to {MAX_STEPS}, got {steps!r}")
+    taste = np.array(personas.set_index("name").loc[persona, "taste"], dtype=np.float64)
+    features, quality = engine.store.ground_truth()
+    utility = true_utilities(features, quality, taste)[0]
+    choice = choice or ChoiceModel()
+    rng = np.random.default_rng([seed, engine.last_seq])
+    records = []
+    for step in range(1, steps + 1):
+        ranking = engine.recommend(persona, k, algorithm)
+        shown = ranking.item_ids()
+        record = SimulationStep(
+            step, shown, None, precision=_precision(engine, persona, shown, utility, k)
+        )
+        if shown:
+            picked = int(choice.choose(utility[shown][None, :], rng)[0])
+            now = engine.lab_time + SECONDS_PER_STEP
+            if picked >= 0:
+                item = shown[picked]
+                record.picked, record.picked_utility = item, float(utility[item])
+                reactions = choice.reactions(utility[[item]], rng)
+                for kind, value in _events_of(reactions):
+                    engine.interact(
+                        persona,
+                        item,
+                        kind,
+                        value,
+                        algorithm=algorithm,
+                        k=k,
+                        source="simulation",
+                        ts=now,
+                        user_kind="persona",
+                        persona=persona,
+                    )
+                    record.kinds.append(kind)
+            elif rng.random() < 0.5:
+                engine.interact(
+                    persona,
+                    shown[0],
+                    "skip",
+                    algorithm=algorithm,
+                    k=k,
+                    source="simulation",
+                    ts=now,
+                    user_kind="persona",
+                    persona=persona,
+                )
+                record.kinds.append("skip")
+        records.append(record)
+        if progress:
+            progress(step, steps)
+    return records
+
+
+def _events_of(reactions: dict[str, np.ndarray]) -> list[tuple[str, float | None]]:
+    events: list[tuple[str, float | None]] = [("view", None)]
+    for kind in ("click", "like", "dislike", "favorite"):
+        if reactions[kind][0]:
+            events.append((kind, None))
+    if not np.isnan(reactions["rating"][0]):
+        events.append(("rating", float(reactions["rating"][0])))
+    return events
+
+
+def _precision(engine, persona: str, shown: list[int], utility: np.ndarray, k: int) -> float:
+    available = utility.copy()
+    seen = engine.model().seen(persona)
+    if seen:
+        available[list(seen)] = -np.inf
+    truth = set(np.argsort(-available, kind="stable")[:k].tolist())
+    return len(truth.intersection(shown)) / k
+
+
+def summary(records: list[SimulationStep]) -> dict:
+    precision = [r.precision for r in records]
+    return {
+        "steps": len(records),
+        "picks": sum(r.picked is not None for r in records),
+        "events": sum(len(r.kinds) for r in records),
+        "precision_first": precision[0] if precision else None,
+        "precision_last": precision[-1] if precision else None,
+        "records": [asdict(r) for r in records],
+    }

@@ -1,0 +1,375 @@
+"""Synthetic worlds: a catalog, personas with a hidden taste, a choice model and a history.
+
+A world is a pure function of (pack, seed, sizes): the same arguments give the same items and
+events byte for byte. Each item has hidden coordinates in a taste space (its genres plus two
+axes such as arthouse-ness and recency) and a hidden quality; each persona and simulated user has
+a hidden taste vector over the same space. Their dot product is the true utility, which the
+`ChoiceModel` turns into behaviour. The algorithms never see any of it: it is the ground truth
+that lets the lab measure what no log can (true precision, regret, the right A/B winner).
+
+>>> world = generate_world("destinations", seed=7, n_users=20, sessions_per_user=5)
+>>> world.items["title"].is_unique and len(world.items) >= 300
+True
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from recsys.errors import RecsysError
+from recsys.events import RATING_MAX, RATING_MIN
+
+PACKS_DIR = Path(__file__).resolve().parent.parent / "data" / "packs"
+PACKS = ("movies", "destinations")
+DEFAULT_PACK, DEFAULT_SEED = "movies", 42
+EPOCH = "2026-09-01T00:00:00"  # the lab clock's zero; event ts are seconds after it
+DAY = 86400.0
+
+
+def load_pack(name: str) -> dict:
+    if name not in PACKS:
+        raise RecsysError(f"unknown world {name!r}; choose one of {', '.join(PACKS)}")
+    return json.loads((PACKS_DIR / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+@dataclass(frozen=True)
+class ChoiceModel:
+    """Multinomial logit over a slate, with a no-click option and position bias.
+
+    P(pick the item at rank r) ∝ exp(utility / temperature - position_decay * log(r + 1)),
+    P(no click) ∝ exp(no_click / temperature). After a pick the person views the item, may click
+    through, and may like, dislike, favourite or rate it, each more likely the higher its utility.
+    """
+
+    temperature: float = 1.0
+    no_click: float = 1.0
+    position_decay: float = 0.8
+    rating_probability: float = 0.45
+
+    def logits(self, utilities: np.ndarray) -> np.ndarray:
+        """Logits of each slate position (last axis) plus the no-click option appended last."""
+        ranks = np.arange(utilities.shape[-1])
+        item_logits = utilities / self.temperature - self.position_decay * np.log1p(ranks)
+        outside = np.full((*utilities.shape[:-1], 1), self.no_click / self.temperature)
+        return np.concatenate([item_logits, outside], axis=-1)
+
+    def probabilities(self, utilities: np.ndarray) -> np.ndarray:
+        logits = self.logits(utilities)
+        logits -= logits.max(axis=-1, keepdims=True)
+        weights = np.exp(logits)
+        return weights / weights.sum(axis=-1, keepdims=True)
+
+    def choose(self, utilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Index of the picked position per slate (Gumbel-max), or -1 for no click."""
+        logits = self.logits(utilities)
+        picked = np.argmax(logits + rng.gumbel(size=logits.shape), axis=-1)
+        return np.where(picked == utilities.shape[-1], -1, picked)
+
+    def reactions(self, utility: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """What follows a pick, per picked item: booleans per kind and a rating (NaN if none)."""
+        n = len(utility)
+        felt = utility + rng.normal(0.0, 0.3, n)
+        stars = np.clip(
+            np.round(2 * (3.3 + 0.9 * felt + rng.normal(0.0, 0.5, n))) / 2, RATING_MIN, RATING_MAX
+        )
+        rated = rng.random(n) < self.rating_probability
+        like = rng.random(n) < 0.6 * sigmoid(1.5 * (felt - 1.0))
+        dislike = (rng.random(n) < 0.6 * sigmoid(1.5 * (-felt - 0.5))) & ~like
+        return {
+            "click": rng.random(n) < sigmoid(felt),
+            "like": like,
+            "dislike": dislike,
+            "favorite": like & (rng.random(n) < sigmoid(2.0 * (felt - 2.0))),
+            "rating": np.where(rated, stars, np.nan),
+        }
+
+
+@dataclass
+class World:
+    """A generated world, as the frames the store writes."""
+
+    meta: dict[str, str]
+    items: pd.DataFrame
+    personas: pd.DataFrame
+    users: pd.DataFrame
+    events: pd.DataFrame
+
+
+def true_utilities(features: np.ndarray, quality: np.ndarray, tastes: np.ndarray) -> np.ndarray:
+    """Hidden utility of every item for each taste vector (last entry weighs quality)."""
+    tastes = np.atleast_2d(tastes)
+    return tastes[:, :-1] @ features.T + tastes[:, -1:] * quality[None, :]
+
+
+def generate_world(
+    pack: str = DEFAULT_PACK,
+    seed: int = DEFAULT_SEED,
+    *,
+    n_items: int | None = None,
+    n_users: int = 400,
+    sessions_per_user: int = 60,
+    days: float = 60.0,
+    slate_size: int = 10,
+    choice: ChoiceModel | None = None,
+) -> World:
+    spec = load_pack(pack)
+    rng = np.random.default_rng(seed)
+    if pack == "movies":
+        items, genres = _movie_catalog(spec, rng, n_items or 1600)
+    else:
+        items, genres = _destination_catalog(spec, rng, n_items)
+    axes = spec["axes"]
+    personas = _personas(spec, genres, axes)
+    users = _population(spec, personas, rng, n_users)
+    features = np.stack(items["features"].to_numpy())
+    quality = items["quality"].to_numpy()
+    events = _history(
+        users, features, quality, rng, sessions_per_user, days, slate_size, choice or ChoiceModel()
+    )
+    first_seq = events.groupby("user_id", sort=False)["seq"].min()
+    users["created_seq"] = users["user_id"].map(first_seq).fillna(0).astype("int64")
+    meta = {
+        "world": pack,
+        "label": spec["label"],
+        "seed": str(seed),
+        "epoch": EPOCH,
+        "dimensions": json.dumps([*genres, *axes, "quality"]),
+        "history_through_seq": str(int(events["seq"].max()) if len(events) else 0),
+    }
+    return World(meta, items, personas, users, events)
+
+
+def _genre_vector(genres: list[str], all_genres: list[str]) -> np.ndarray:
+    vector = np.zeros(len(all_genres))
+    vector[[all_genres.index(g) for g in genres]] = 1.0 / np.sqrt(len(genres))
+    return vector
+
+
+def _items_frame(titles, genre_lists, tags, years, regions, axis1, axis2, genres, rng):
+    n = len(titles)
+    features = [
+        np.concatenate([_genre_vector(g, genres), [a1, a2]])
+        for g, a1, a2 in zip(genre_lists, axis1, axis2, strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "item_id": np.arange(n, dtype=np.int32),
+            "title": titles,
+            "genres": genre_lists,
+            "tags": tags,
+            "year": pd.array(years, dtype="Int32"),
+            "region": regions,
+            "quality": rng.normal(0.0, 1.0, n),
+            "features": features,
+        }
+    )
+
+
+def _movie_catalog(spec: dict, rng: np.random.Generator, n: int) -> tuple[pd.DataFrame, list]:
+    genre_specs = spec["genres"]
+    genres = list(genre_specs)
+    share = np.array([genre_specs[g]["share"] for g in genres])
+    primary = rng.choice(len(genres), size=n, p=share / share.sum())
+    titles, genre_lists, tags, years, arthouse = [], [], [], [], []
+    taken: set[str] = set()
+    for p in primary.tolist():
+        name = genres[p]
+        g = genre_specs[name]
+        extra = [r for r in g["related"] if rng.random() < 0.3][:2]
+        genre_lists.append([name, *extra])
+        pool = sorted(set(g["tags"]).union(*(genre_specs[r]["tags"] for r in extra)))
+        tags.append(sorted(rng.choice(pool, size=min(3, len(pool)), replace=False).tolist()))
+        age = rng.exponential(16.0)
+        years.append(
+            int(
+                np.clip(
+                    round(g.get("median_year", 2004) + 8 - age), spec["years"][0], spec["years"][1]
+                )
+            )
+        )
+        arthouse.append(g["arthouse"] + rng.normal(0.0, 0.5))
+        titles.append(_unique_title(spec, g, rng, taken))
+    recent = (np.array(years) - 1995.0) / 20.0
+    frame = _items_frame(
+        titles, genre_lists, tags, years, [None] * n, arthouse, recent, genres, rng
+    )
+    return frame, genres
+
+
+def _unique_title(spec: dict, genre: dict, rng: np.random.Generator, taken: set[str]) -> str:
+    for _ in range(30):
+        nouns = rng.choice(genre["nouns"], size=2, replace=False)
+        title = str(rng.choice(spec["templates"])).format(
+            adj=rng.choice(genre["adjectives"]), noun=nouns[0], noun2=nouns[1]
+        )
+        if title not in taken:
+            break
+    while title in taken:  # a sequel: "Neon Drift II", "Neon Drift: Origins", then numbered
+        sequel = str(rng.choice(spec["sequels"]))
+        candidate = f"{title} {sequel}" if sequel in ("II", "III") else f"{title}: {sequel}"
+        title = candidate if candidate not in taken else f"{title} {len(taken) % 97 + 4}"
+    taken.add(title)
+    return title
+
+
+def _destination_catalog(
+    spec: dict, rng: np.random.Generator, n: int | None
+) -> tuple[pd.DataFrame, list]:
+    categories = spec["categories"]
+    genres = list(categories)
+    titles, genre_lists, tags, regions, offbeat = [], [], [], [], []
+    for place, country, kinds in spec["places"]:
+        for kind in kinds:
+            c = categories[kind]
+            others = [k for k in kinds if k != kind]
+            extra = [others[rng.integers(len(others))]] if others and rng.random() < 0.5 else []
+            genre_lists.append([kind, *extra])
+            pool = sorted(set(c["tags"]).union(*(categories[e]["tags"] for e in extra)))
+            tags.append(sorted(rng.choice(pool, size=3, replace=False).tolist()))
+            titles.append(str(rng.choice(c["titles"])).format(place=place))
+            regions.append(country)
+            offbeat.append(c["offbeat"] + rng.normal(0.0, 0.5))
+    count = len(titles)
+    if n is not None and n != count:
+        raise RecsysError(f"the destinations world has exactly {count} items")
+    luxury = rng.normal(0.0, 1.0, count)
+    frame = _items_frame(
+        titles, genre_lists, tags, [None] * count, regions, offbeat, luxury, genres, rng
+    )
+    return frame, genres
+
+
+def _personas(spec: dict, genres: list[str], axes: list[str]) -> pd.DataFrame:
+    rows = []
+    for p in spec["personas"]:
+        taste = [p["taste"].get(g, 0.0) for g in genres] + [p[axes[0]], p[axes[1]], p["quality"]]
+        rows.append(
+            {
+                "name": p["name"],
+                "label": p["label"],
+                "description": p["description"],
+                "taste": [float(x) for x in taste],
+            }
+        )
+    return pd.DataFrame(rows).sort_values("name", kind="stable").reset_index(drop=True)
+
+
+def _population(
+    spec: dict, personas: pd.DataFrame, rng: np.random.Generator, n_users: int
+) -> pd.DataFrame:
+    """Simulated people: noisy copies of personas; demo users are their persona exactly."""
+    tastes = np.stack(personas["taste"].to_numpy())
+    names = personas["name"].tolist()
+    picks = rng.integers(len(names), size=n_users)
+    noise = rng.normal(0.0, 0.5, (n_users, tastes.shape[1]))
+    noise[:, -1] *= 0.3
+    sim = tastes[picks] + noise
+    rows = [
+        {
+            "user_id": f"sim-{i + 1:04d}",
+            "kind": "simulated",
+            "persona": names[p],
+            "taste": sim[i].tolist(),
+        }
+        for i, p in enumerate(picks.tolist())
+    ]
+    for user, persona in spec["demo_users"].items():
+        rows.append(
+            {
+                "user_id": user,
+                "kind": "demo",
+                "persona": persona,
+                "taste": tastes[names.index(persona)].tolist(),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _history(
+    users: pd.DataFrame,
+    features: np.ndarray,
+    quality: np.ndarray,
+    rng: np.random.Generator,
+    sessions_per_user: int,
+    days: float,
+    slate_size: int,
+    choice: ChoiceModel,
+) -> pd.DataFrame:
+    """Browsing sessions: a slate drawn by exposure, a logit choice, then reactions."""
+    n_items = len(quality)
+    tastes = np.stack(users["taste"].to_numpy())
+    demo = (users["kind"] == "demo").to_numpy()
+    per_user = np.maximum(rng.poisson(sessions_per_user, len(users)), 3)
+    per_user[demo] = 8
+    session_user = np.repeat(np.arange(len(users)), per_user)
+    n_sessions = len(session_user)
+    start = np.sort(rng.uniform(0.0, days * DAY, n_sessions))
+    session_user = session_user[rng.permutation(n_sessions)]
+    # A long-tailed exposure: a few items are everywhere, most are rarely shown.
+    exposure = rng.lognormal(0.0, 1.0, n_items) * np.exp(0.3 * quality)
+    slates = rng.choice(n_items, size=(n_sessions, slate_size), p=exposure / exposure.sum())
+    utility = np.empty(slates.shape)
+    for lo in range(0, n_sessions, 4096):  # chunks keep memory flat for big worlds
+        hi = min(lo + 4096, n_sessions)
+        t = tastes[session_user[lo:hi]]
+        f = features[slates[lo:hi]]
+        utility[lo:hi] = np.einsum("sk,snk->sn", t[:, :-1], f) + t[:, -1:] * quality[slates[lo:hi]]
+    picked = choice.choose(utility, rng)
+    clicked = picked >= 0
+    rows = np.flatnonzero(clicked)
+    item = slates[rows, picked[rows]]
+    react = choice.reactions(utility[rows, picked[rows]], rng)
+    user_ids = users["user_id"].to_numpy()
+    parts = [_events_frame(user_ids[session_user[rows]], item, start[rows] + 5.0, "view")]
+    offsets = {"click": 20.0, "like": 400.0, "dislike": 400.0, "favorite": 410.0}
+    for kind, offset in offsets.items():
+        mask = react[kind]
+        parts.append(
+            _events_frame(
+                user_ids[session_user[rows[mask]]], item[mask], start[rows[mask]] + offset, kind
+            )
+        )
+    rated = ~np.isnan(react["rating"])
+    parts.append(
+        _events_frame(
+            user_ids[session_user[rows[rated]]],
+            item[rated],
+            start[rows[rated]] + 420.0,
+            "rating",
+            react["rating"][rated],
+        )
+    )
+    skipped = np.flatnonzero(~clicked & (rng.random(n_sessions) < 0.3))
+    parts.append(
+        _events_frame(
+            user_ids[session_user[skipped]], slates[skipped, 0], start[skipped] + 3.0, "skip"
+        )
+    )
+    events = pd.concat(parts, ignore_index=True)
+    events = events.sort_values(["ts", "user_id", "kind"], kind="stable").reset_index(drop=True)
+    events.insert(0, "seq", np.arange(1, len(events) + 1, dtype=np.int64))
+    return events[["seq", "ts", "user_id", "item_id", "kind", "value", "context", "source"]]
+
+
+def _events_frame(users, items, ts, kind, values=None) -> pd.DataFrame:
+    n = len(items)
+    return pd.DataFrame(
+        {
+            "ts": np.round(ts, 3),
+            "user_id": users,
+            "item_id": items.astype(np.int32),
+            "kind": kind,
+            "value": values if values is not None else np.full(n, np.nan),
+            "context": pd.Series([None] * n, dtype=object),
+            "source": "history",
+        }
+    )
