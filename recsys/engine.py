@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from recsys.algorithms import DEFAULT_ALGORITHM, REGISTRY, Catalog, Recommender, algorithm_class
 from recsys.errors import RecsysError
@@ -118,8 +119,8 @@ class Engine:
             items = self.store.items()
             self.items = items
             self.catalog = Catalog.from_frame(items)
-            self._years = [None if y is None or y != y else int(y) for y in items["year"]]
-            self._regions = [r if isinstance(r, str) else None for r in items["region"]]
+            self._years = [None if pd.isna(y) else int(y) for y in items["year"]]
+            self._regions = [None if pd.isna(r) else str(r) for r in items["region"]]
             self._users = {
                 u: k for u, k in self.store.users()[["user_id", "kind"]].itertuples(index=False)
             }

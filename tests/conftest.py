@@ -1,0 +1,39 @@
+"""Shared fixtures: tiny worlds in temporary DuckDB files, built once and copied per test."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from recsys.engine import Engine  # noqa: E402
+
+SMALL_WORLD = {"n_items": 300, "n_users": 40, "sessions_per_user": 12}
+
+
+@pytest.fixture(scope="session")
+def small_world_file(tmp_path_factory) -> Path:
+    """A seeded movies world with 300 items and ~1,500 events (built once per session)."""
+    path = tmp_path_factory.mktemp("template") / "small.duckdb"
+    Engine.create(path, "movies", 7, **SMALL_WORLD).close()
+    return path
+
+
+@pytest.fixture
+def db_path(small_world_file, tmp_path) -> Path:
+    """A private copy of the small world for one test."""
+    path = tmp_path / "lab.duckdb"
+    shutil.copy(small_world_file, path)
+    return path
+
+
+@pytest.fixture
+def engine(db_path):
+    engine = Engine.open(db_path)
+    yield engine
+    engine.close()

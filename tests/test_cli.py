@@ -1,0 +1,142 @@
+"""The CLI as a person or a script uses it: real processes, real database files."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from recsys.bench import run_bench
+from recsys.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args, db=None):
+    env = {k: v for k, v in os.environ.items() if k != "RECSYS_DB"}
+    command = [sys.executable, "-m", "recsys", *(["--db", str(db)] if db else []), *args]
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def count_events(db):
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute("SELECT count(*) FROM events").fetchall()[0][0]
+
+
+def test_init_recommend_interact_and_json(tmp_path):
+    db = tmp_path / "lab.duckdb"
+    made = cli("init", "--world", "destinations", "--seed", "5", "--json", db=db)
+    assert made.returncode == 0, made.stderr
+    info = json.loads(made.stdout)
+    assert info["world"] == "destinations" and info["items"] >= 300 and info["events"] > 10_000
+
+    again = cli("init", db=db)
+    assert again.returncode == 2 and "--reset" in again.stderr
+
+    top = json.loads(cli("recommend", "--user", "alice", "--k", "5", "--json", db=db).stdout)
+    assert len(top["items"]) == 5 and all(i["reason"] for i in top["items"])
+
+    step = cli("interact", "--user", "ann", "--item", str(top["items"][0]["item"]), "--kind",
+               "rating", "--value", "4.5", "--json", db=db)
+    assert step.returncode == 0, step.stderr
+    learned = json.loads(step.stdout)
+    assert learned["event"]["value"] == 4.5 and learned["event"]["seq"] == info["events"] + 1
+    assert set(learned["diff"]) == {"entered", "left", "moved", "unchanged"}
+    assert count_events(db) == info["events"] + 1
+
+    text = cli("interact", "--user", "ann", "--item", "3", "--kind", "like", db=db)
+    assert text.returncode == 0 and "Learned from your like" in text.stdout
+    assert "before" in text.stdout and "after" in text.stdout
+
+
+BAD_INPUTS = [
+    ("interact", "--user", "ann", "--item", "99999", "--kind", "like"),
+    ("interact", "--user", "ann", "--item", "1", "--kind", "rating", "--value", "7"),
+    ("interact", "--user", "ann", "--item", "1", "--kind", "rating", "--value", "NaN"),
+    ("interact", "--user", "ann", "--item", "1", "--kind", "poke"),
+    ("interact", "--user", "x" * 10_000, "--item", "1", "--kind", "like"),
+    ("interact", "--user", "'; DROP TABLE events; --", "--item", "1", "--kind", "like"),
+    ("interact", "--user", "<img src=x onerror=alert(1)>", "--item", "1", "--kind", "like"),
+    ("interact", "--user", "ann", "--item", "1; DELETE FROM events", "--kind", "like"),
+    ("recommend", "--user", "ann", "--k", "0"),
+    ("recommend", "--user", "ann", "--algorithm", "nope"),
+    ("simulate", "--persona", "nobody", "--steps", "3"),
+    ("simulate", "--persona", "sci-fi-fan", "--steps", "-4"),
+    ("frobnicate",),
+]
+
+
+@pytest.mark.parametrize("args", BAD_INPUTS, ids=lambda a: " ".join(a)[:40])
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(db_path, args, capsys):
+    before = count_events(db_path)
+    code = main(["--db", str(db_path), *args])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert out == ""
+    assert count_events(db_path) == before
+
+
+def test_bad_input_in_a_real_process_is_one_line(db_path):
+    result = cli("interact", "--user", "ann", "--item", "1", "--kind", "rating", "--value",
+                 "7", db=db_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "outside" in result.stderr
+
+
+def test_database_held_by_the_app_gives_one_line(db_path):
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         f"import duckdb, sys, time; c = duckdb.connect({str(db_path)!r}); print('ready');"
+         " sys.stdout.flush(); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        result = cli("recommend", "--user", "alice", db=db_path)
+        assert result.returncode == 2
+        assert "open in another process" in result.stderr
+        assert result.stderr.strip().count("\n") == 0
+        reset = cli("init", "--reset", db=db_path)  # must not delete a file in use
+        assert reset.returncode == 2 and db_path.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_simulate_algorithms_personas_and_retrain(db_path, capsys):
+    assert main(["--db", str(db_path), "simulate", "--persona", "sci-fi-fan", "--steps", "6",
+                 "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["steps"] == 6 and len(result["records"]) == 6
+    assert result["events"] == count_events(db_path) - count_events_seeded(db_path)
+
+    assert main(["algorithms", "--json"]) == 0
+    algorithms = {a["name"]: a for a in json.loads(capsys.readouterr().out)}
+    assert {"mf", "trending"} <= set(algorithms)
+    assert any(p["name"] == "half_life_hours" for p in algorithms["trending"]["parameters"])
+
+    assert main(["--db", str(db_path), "personas", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) >= 6
+
+    assert main(["--db", str(db_path), "retrain", "--algorithm", "trending", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["algorithm"] == "trending"
+
+
+def count_events_seeded(db):
+    with duckdb.connect(str(db), read_only=True) as con:
+        return int(con.execute(
+            "SELECT value FROM meta WHERE key = 'history_through_seq'").fetchall()[0][0])
+
+
+def test_bench_measures_both_worlds_side_by_side():
+    tiny = {"tiny": {"n_items": 200, "n_users": 15, "sessions_per_user": 5},
+            "tiny 2k": {"n_items": 2000, "n_users": 15, "sessions_per_user": 5}}
+    report = run_bench(worlds=tiny, repetitions=30)
+    for figures in report["results"].values():
+        assert 0 < figures["interact p50"] <= figures["interact p95"] <= figures["interact p99"]
+        assert figures["replay all ev/s"] > 0 and figures["recommend p50"] > 0
+    assert "interact p99" in report["text"] and "tiny 2k" in report["text"]

@@ -1,0 +1,150 @@
+"""The contract every registered algorithm keeps (STYLE.md 5): one suite over the registry."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recsys.algorithms import REGISTRY, Catalog
+from recsys.errors import RecsysError
+from recsys.events import Event, EventFrame
+
+N_ITEMS = 40
+BLOCK_A, BLOCK_B = np.arange(0, 20), np.arange(20, 40)
+CATALOG = Catalog(
+    titles=tuple(f"Film {chr(65 + i // 20)}{i % 20:02d}" for i in range(N_ITEMS)),
+    genres=tuple(("Alpha",) if i < 20 else ("Beta",) for i in range(N_ITEMS)),
+)
+ALGORITHMS = sorted(REGISTRY)
+
+
+def planted_events(seed: int = 0) -> EventFrame:
+    """Two taste groups: 24 users like block A and dislike some of B; 12 users the reverse."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for u in range(36):
+        mine, other = (BLOCK_A, BLOCK_B) if u < 24 else (BLOCK_B, BLOCK_A)
+        for item in rng.choice(mine, 10, replace=False):
+            rows.append((f"u{u}", int(item), "like", np.nan))
+            rows.append((f"u{u}", int(item), "rating", float(rng.choice([4.0, 4.5, 5.0]))))
+        for item in rng.choice(other, 3, replace=False):
+            rows.append((f"u{u}", int(item), "dislike", np.nan))
+    n = len(rows)
+    users, items, kinds, values = zip(*rows, strict=True)
+    return EventFrame(
+        seq=np.arange(1, n + 1), ts=np.arange(1, n + 1) * 60.0,
+        user=np.array(users, dtype=object), item=np.array(items, dtype=np.int64),
+        kind=np.array(kinds, dtype=object), value=np.array(values, dtype=np.float64))
+
+
+def fitted(name: str, seed: int = 0):
+    model = REGISTRY[name](catalog=CATALOG, seed=seed)
+    model.fit(planted_events(), CATALOG)
+    return model
+
+
+def event(user, item, kind="like", seq=10_000, value=None):
+    """A live event a minute after the planted history (seq 10,000 comes first)."""
+    history_end = len(planted_events()) * 60.0
+    return Event(user, item, kind, value, ts=history_end + (seq - 9_999) * 60.0, seq=seq)
+
+
+@pytest.mark.parametrize("name", ALGORITHMS)
+def test_planted_answer_is_recovered(name):
+    model = fitted(name)
+    items, scores = model.recommend("u0", 5)
+    assert len(items) == 5 and np.all(np.diff(scores) <= 0)
+    assert not set(items.tolist()) & set(model.seen("u0"))  # seen items are excluded
+    assert np.isin(items, BLOCK_A).mean() >= 0.8
+    if REGISTRY[name].personalized:
+        items_b, _ = model.recommend("u30", 5)
+        assert np.isin(items_b, BLOCK_B).mean() >= 0.8
+
+
+@pytest.mark.parametrize("name", ALGORITHMS)
+def test_unknown_user_gets_a_full_ranking_and_an_explanation(name):
+    model = fitted(name)
+    assert not model.knows("stranger")
+    scores = model.score("stranger")
+    assert scores.shape == (N_ITEMS,) and np.isfinite(scores).all()
+    items, _ = model.recommend("stranger", 7)
+    assert len(items) == 7 and len(set(items.tolist())) == 7
+    assert model.explain("stranger", int(items[0])).reason
+
+
+@pytest.mark.parametrize("name", ALGORITHMS)
+def test_untouched_item_scores_are_finite_and_explained(name):
+    model = REGISTRY[name](catalog=CATALOG)
+    model.fit(planted_events(), CATALOG)
+    touched = set(planted_events().item.tolist())
+    cold = next(i for i in range(N_ITEMS) if i not in touched) if len(touched) < N_ITEMS else 0
+    assert np.isfinite(model.score("u0", np.array([cold]))).all()
+    assert model.explain("u0", cold).reason
+
+
+@pytest.mark.parametrize("name", ALGORITHMS)
+def test_config_round_trips_and_bounds_are_enforced(name):
+    cls = REGISTRY[name]
+    config = cls.config_class()
+    assert cls.config_class.from_dict(config.to_dict()) == config
+    first = cls.config_class.bounds()[0]
+    with pytest.raises(RecsysError, match=first["name"]):
+        cls.config_class.from_dict({first["name"]: first["high"] * 10 + 1})
+    with pytest.raises(RecsysError, match="unknown parameter"):
+        cls.config_class.from_dict({"no_such_knob": 1})
+
+
+@pytest.mark.parametrize("name", ALGORITHMS)
+def test_same_seed_same_ranking(name):
+    a, b = fitted(name, seed=3), fitted(name, seed=3)
+    for user in ("u0", "u30", "stranger"):
+        assert np.array_equal(a.recommend(user, 10)[0], b.recommend(user, 10)[0])
+        assert np.array_equal(a.score(user), b.score(user))
+
+
+@pytest.mark.parametrize("name", ALGORITHMS)
+def test_state_round_trip_is_exact_and_keeps_learning_identically(name):
+    model = fitted(name)
+    model.learn_one(event("newcomer", 3))
+    copy = REGISTRY[name](model.config, catalog=CATALOG, seed=model.seed)
+    copy.load_state(model.state())
+    for user in ("u0", "u30", "newcomer", "stranger"):
+        assert np.array_equal(model.score(user), copy.score(user))
+    for m in (model, copy):
+        m.learn_one(event("newcomer", 5, seq=10_001))
+        m.learn_one(event("u0", 25, "dislike", seq=10_002))
+    for user in ("u0", "newcomer"):
+        assert np.array_equal(model.score(user), copy.score(user))
+    assert all(np.array_equal(v, copy.state()[k]) for k, v in model.state().items())
+
+
+@pytest.mark.parametrize("name", ALGORITHMS)
+def test_a_like_raises_the_liked_items_neighbours(name):
+    model = fitted(name)
+    before = model.score("u30")  # a block-B fan discovers two block-A items
+    model.learn_one(event("u30", 0, "like"))
+    model.learn_one(event("u30", 1, "like", seq=10_001))
+    after = model.score("u30")
+    if REGISTRY[name].personalized:
+        neighbours, others = BLOCK_A[2:], BLOCK_B
+        gap_before = before[neighbours].mean() - before[others].mean()
+        gap_after = after[neighbours].mean() - after[others].mean()
+        assert gap_after > gap_before + 0.05
+    else:
+        assert after[0] > before[0] and after[1] > before[1]
+
+
+@pytest.mark.parametrize("name", ALGORITHMS)
+def test_a_dislike_lowers_the_item(name):
+    model = fitted(name)
+    before = model.score("u0")[25]
+    model.learn_one(event("u0", 25, "dislike"))
+    assert model.score("u0")[25] < before
+
+
+@pytest.mark.parametrize("name", ALGORITHMS)
+def test_every_algorithm_describes_itself(name):
+    cls = REGISTRY[name]
+    assert cls.name == name and cls.summary
+    for bound in cls.config_class.bounds():
+        assert bound["help"] and bound["low"] <= bound["default"] <= bound["high"]

@@ -1,0 +1,204 @@
+import numpy as np
+import pytest
+
+from recsys.engine import Engine
+from recsys.errors import RecsysError
+from recsys.ranking import Ranking, RankedItem, diff
+
+
+def ranked(*pairs):
+    return tuple(RankedItem(item, rank, score, f"t{item}", (), None, None, "")
+                 for rank, (item, score) in enumerate(pairs, 1))
+
+
+def test_diff_reports_entered_left_moved_and_unchanged():
+    before = Ranking("u", "mf", 1, ranked((1, 0.9), (2, 0.8), (3, 0.7), (4, 0.6)))
+    after = Ranking("u", "mf", 2, ranked((2, 0.95), (1, 0.85), (3, 0.71), (5, 0.65)))
+    d = diff(before, after)
+    assert [r.item for r in d.entered] == [5]
+    assert [r.item for r in d.left] == [4]
+    assert {m.item: m.places for m in d.moved} == {2: 1, 1: -1}
+    assert [m.item for m in d.unchanged] == [3]
+    assert d.unchanged[0].score_delta == pytest.approx(0.01)
+    assert d.changed
+
+
+def test_recommend_returns_ranked_items_with_reasons(engine):
+    ranking = engine.recommend("alice", 8)
+    assert [r.rank for r in ranking.items] == list(range(1, 9))
+    scores = [r.score for r in ranking.items]
+    assert scores == sorted(scores, reverse=True)
+    assert all(r.reason and r.title for r in ranking.items)
+    assert not set(ranking.item_ids()) & set(engine.model().seen("alice"))
+
+
+def test_cold_visitor_gets_recommendations_without_being_created(engine):
+    ranking = engine.recommend("brand-new", 10)
+    assert len(ranking.items) == 10
+    assert "brand-new" not in engine.users()
+
+
+def test_like_commits_one_event_learns_and_reports_the_step(engine):
+    seq = engine.last_seq
+    top = engine.recommend("newcomer", 10).items[0].item
+    step = engine.interact("newcomer", top, "like")
+    assert step.event.seq == seq + 1 == engine.last_seq
+    assert engine.store.count_events() == seq + 1
+    assert engine.users()["newcomer"] == "visitor"
+    assert step.before.item_ids()[0] == top and top not in step.after.item_ids()
+    assert top in [r.item for r in step.diff.left]
+    assert step.update.user_change > 0
+    assert {"validate", "before", "commit", "learn", "after", "diff", "total"} <= set(
+        step.timings)
+    assert "like" in step.message and engine.item_title(top) in step.message
+    assert step.after.seq == step.event.seq
+
+
+def test_learning_log_records_each_online_update(engine):
+    step = engine.interact("alice", 5, "rating", 4.5)
+    log = engine.store.learning_log(user="alice")
+    rows = log[log["seq"] == step.event.seq]
+    assert sorted(rows["algorithm"]) == sorted(engine.models)
+    mf = rows[rows["algorithm"] == "mf"].iloc[0]
+    assert mf["user_change"] == pytest.approx(step.update.user_change)
+    assert mf["kind"] == "rating"
+
+
+def test_rating_stores_its_value(engine):
+    step = engine.interact("alice", 3, "rating", "3.5")
+    history = engine.history("alice", 1)
+    assert history.iloc[0]["value"] == 3.5 and history.iloc[0]["seq"] == step.event.seq
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("alice", 999_999, "like"), "unknown item"),
+    (("alice", -1, "like"), "unknown item"),
+    (("alice", 1, "rating", 7), "outside"),
+    (("alice", 1, "rating", float("nan")), "outside"),
+    (("alice", 1, "rating"), "needs a value"),
+    (("alice", 1, "poke"), "unknown event kind"),
+    (("x" * 10_000, 1, "like"), "invalid user id"),
+    (("'; DROP TABLE events; --", 1, "like"), "invalid user id"),
+    (("<b>bold</b>", 1, "like"), "invalid user id"),
+])
+def test_bad_input_is_one_clear_error_and_writes_nothing(engine, args, message):
+    before = engine.store.count_events(), engine.last_seq, engine.model().state()
+    with pytest.raises(RecsysError, match=message):
+        engine.interact(*args)
+    assert engine.store.count_events() == before[0] and engine.last_seq == before[1]
+    state = engine.model().state()
+    assert all(np.array_equal(v, state[k]) for k, v in before[2].items())
+
+
+def test_unknown_algorithm_and_bad_k(engine):
+    with pytest.raises(RecsysError, match="unknown algorithm"):
+        engine.recommend("alice", 10, "nope")
+    with pytest.raises(RecsysError, match="k must be"):
+        engine.recommend("alice", 0)
+
+
+def interact_some(engine, n=30):
+    rng = np.random.default_rng(1)
+    kinds = ["view", "click", "like", "dislike", "favorite", "skip", "rating"]
+    for i in range(n):
+        kind = kinds[i % len(kinds)]
+        engine.interact(f"v{i % 4}", int(rng.integers(engine.catalog.n)), kind,
+                        3.5 if kind == "rating" else None)
+
+
+def snapshot_of(engine):
+    users = ["v0", "v1", "v2", "v3", "alice", "stranger"]
+    return ({name: m.state() for name, m in engine.models.items()},
+            {(u, a): engine.recommend(u, 10, a) for u in users for a in engine.models})
+
+
+def assert_same(a, b):
+    states_a, rankings_a = a
+    states_b, rankings_b = b
+    for name, state in states_a.items():
+        assert state.keys() == states_b[name].keys()
+        for key, value in state.items():
+            assert np.array_equal(value, states_b[name][key]), (name, key)
+    for key, ranking in rankings_a.items():
+        assert ranking.item_ids() == rankings_b[key].item_ids(), key
+        assert [r.score for r in ranking.items] == [r.score for r in rankings_b[key].items]
+
+
+def test_reopening_replays_the_log_to_the_same_state_bit_for_bit(db_path):
+    engine = Engine.open(db_path)
+    interact_some(engine)
+    live = snapshot_of(engine)
+    engine.close()
+    reopened = Engine.open(db_path)
+    assert reopened.replay["events"] == 30  # rebuilt by replay, not from a new snapshot
+    assert_same(live, snapshot_of(reopened))
+    reopened.close()
+
+
+def test_state_survives_a_crash_without_close(db_path):
+    engine = Engine.open(db_path)
+    interact_some(engine, 12)
+    live = snapshot_of(engine)
+    engine.store._con.close()  # the process dies: no snapshot, no flush of derived rows
+    reopened = Engine.open(db_path)
+    assert_same(live, snapshot_of(reopened))
+    reopened.close()
+
+
+def test_snapshot_plus_replay_equals_live(db_path):
+    engine = Engine.open(db_path)
+    interact_some(engine, 10)
+    engine.retrain("mf")  # a new mf snapshot mid-way; trending still replays from the seed
+    interact_some(engine, 10)
+    live_mf = engine.models["mf"].state()
+    engine.close()
+    reopened = Engine.open(db_path)
+    state = reopened.models["mf"].state()
+    assert all(np.array_equal(v, state[k]) for k, v in live_mf.items())
+    reopened.close()
+
+
+def test_retrain_creates_a_model_version(engine):
+    first = engine.store.latest_version("mf")["version_id"]
+    engine.interact("alice", 1, "like")
+    info = engine.retrain("mf")
+    latest = engine.store.latest_version("mf")
+    assert info["version"] == latest["version_id"] > first
+    assert latest["trained_through_seq"] == engine.last_seq
+
+
+def test_reset_lab_restores_the_seeded_world(engine):
+    seeded = snapshot_of(engine)
+    count = engine.store.count_events()
+    interact_some(engine, 15)
+    engine.retrain("mf")
+    engine.reset_lab()
+    assert engine.store.count_events() == count
+    assert "v0" not in engine.users()
+    assert_same(seeded, snapshot_of(engine))
+
+
+def test_first_open_seeds_a_missing_database(tmp_path):
+    engine = Engine.open(tmp_path / "sub" / "fresh.duckdb", world="destinations", seed=3)
+    try:
+        assert engine.world == "destinations" and engine.catalog.n >= 300
+        assert engine.last_seq > 10_000
+        assert engine.store.schema_version() == 1
+    finally:
+        engine.close()
+
+
+def test_create_refuses_to_overwrite_without_reset(db_path):
+    with pytest.raises(RecsysError, match="--reset"):
+        Engine.create(db_path)
+
+
+def test_classic_weights_preset_makes_a_one_star_rating_push_up(tmp_path):
+    results = {}
+    for preset in ("default", "classic"):
+        engine = Engine.create(tmp_path / f"{preset}.duckdb", "movies", 7, preset, n_items=300,
+                               n_users=20, sessions_per_user=8)
+        step = engine.interact("alice", 11, "rating", 1.0, algorithm="trending")
+        results[preset] = step.update.score_after - step.update.score_before
+        engine.close()
+    assert results["classic"] > 0 > results["default"]
