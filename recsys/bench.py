@@ -34,8 +34,12 @@ KIND_MIX = (
 )
 
 
-def run_bench(quick: bool = False, seed: int = 0, worlds: dict[str, dict] | None = None,
-              repetitions: int | None = None) -> dict[str, Any]:
+def run_bench(
+    quick: bool = False,
+    seed: int = 0,
+    worlds: dict[str, dict] | None = None,
+    repetitions: int | None = None,
+) -> dict[str, Any]:
     worlds = worlds or (QUICK_WORLDS if quick else WORLDS)
     repetitions = repetitions or (200 if quick else 1000)
     results = {}

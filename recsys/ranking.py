@@ -72,10 +72,8 @@ class Diff:
 
     def to_dict(self) -> dict[str, Any]:
         def moves(ms):
-            return [
-                    asdict(m) | {"places": m.places, "score_delta": m.score_delta}
-                    for m in ms
-                ]
+            return [asdict(m) | {"places": m.places, "score_delta": m.score_delta} for m in ms]
+
         return {
             "entered": [asdict(r) for r in self.entered],
             "left": [asdict(r) for r in self.left],

@@ -18,8 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def cli(*args, db=None):
     env = {k: v for k, v in os.environ.items() if k != "RECSYS_DB"}
     command = [sys.executable, "-m", "recsys", *(["--db", str(db)] if db else []), *args]
-    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
 def count_events(db):
@@ -40,8 +39,19 @@ def test_init_recommend_interact_and_json(tmp_path):
     top = json.loads(cli("recommend", "--user", "alice", "--k", "5", "--json", db=db).stdout)
     assert len(top["items"]) == 5 and all(i["reason"] for i in top["items"])
 
-    step = cli("interact", "--user", "ann", "--item", str(top["items"][0]["item"]), "--kind",
-               "rating", "--value", "4.5", "--json", db=db)
+    step = cli(
+        "interact",
+        "--user",
+        "ann",
+        "--item",
+        str(top["items"][0]["item"]),
+        "--kind",
+        "rating",
+        "--value",
+        "4.5",
+        "--json",
+        db=db,
+    )
     assert step.returncode == 0, step.stderr
     learned = json.loads(step.stdout)
     assert learned["event"]["value"] == 4.5 and learned["event"]["seq"] == info["events"] + 1
@@ -82,18 +92,24 @@ def test_bad_input_exits_2_with_one_line_and_writes_nothing(db_path, args, capsy
 
 
 def test_bad_input_in_a_real_process_is_one_line(db_path):
-    result = cli("interact", "--user", "ann", "--item", "1", "--kind", "rating", "--value",
-                 "7", db=db_path)
+    result = cli(
+        "interact", "--user", "ann", "--item", "1", "--kind", "rating", "--value", "7", db=db_path
+    )
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "outside" in result.stderr
 
 
 def test_database_held_by_the_app_gives_one_line(db_path):
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         f"import duckdb, sys, time; c = duckdb.connect({str(db_path)!r}); print('ready');"
-         " sys.stdout.flush(); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys, time; c = duckdb.connect({str(db_path)!r}); print('ready');"
+            " sys.stdout.flush(); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "ready"
         result = cli("recommend", "--user", "alice", db=db_path)
@@ -108,8 +124,12 @@ def test_database_held_by_the_app_gives_one_line(db_path):
 
 
 def test_simulate_algorithms_personas_and_retrain(db_path, capsys):
-    assert main(["--db", str(db_path), "simulate", "--persona", "sci-fi-fan", "--steps", "6",
-                 "--json"]) == 0
+    assert (
+        main(
+            ["--db", str(db_path), "simulate", "--persona", "sci-fi-fan", "--steps", "6", "--json"]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
     assert result["steps"] == 6 and len(result["records"]) == 6
     assert result["events"] == count_events(db_path) - count_events_seeded(db_path)
@@ -128,13 +148,16 @@ def test_simulate_algorithms_personas_and_retrain(db_path, capsys):
 
 def count_events_seeded(db):
     with duckdb.connect(str(db), read_only=True) as con:
-        return int(con.execute(
-            "SELECT value FROM meta WHERE key = 'history_through_seq'").fetchall()[0][0])
+        return int(
+            con.execute("SELECT value FROM meta WHERE key = 'history_through_seq'").fetchall()[0][0]
+        )
 
 
 def test_bench_measures_both_worlds_side_by_side():
-    tiny = {"tiny": {"n_items": 200, "n_users": 15, "sessions_per_user": 5},
-            "tiny 2k": {"n_items": 2000, "n_users": 15, "sessions_per_user": 5}}
+    tiny = {
+        "tiny": {"n_items": 200, "n_users": 15, "sessions_per_user": 5},
+        "tiny 2k": {"n_items": 2000, "n_users": 15, "sessions_per_user": 5},
+    }
     report = run_bench(worlds=tiny, repetitions=30)
     for figures in report["results"].values():
         assert 0 < figures["interact p50"] <= figures["interact p95"] <= figures["interact p99"]

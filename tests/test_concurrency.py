@@ -17,11 +17,15 @@ def test_eight_threads_of_200_interactions_give_1600_gap_free_events(db_path):
             for i in range(200):
                 kind = kinds[(t + i) % len(kinds)]
                 user = f"thread{t}-{i % 5}" if i % 3 else "alice"
-                step = engine.interact(user, int(rng.integers(engine.catalog.n)), kind,
-                                       4.0 if kind == "rating" else None)
+                step = engine.interact(
+                    user,
+                    int(rng.integers(engine.catalog.n)),
+                    kind,
+                    4.0 if kind == "rating" else None,
+                )
                 assert step.after.seq == step.event.seq
                 engine.recommend(f"thread{(t + 1) % 8}-0", 5)
-        except BaseException as error:  # noqa: BLE001 - surfaced by the assertion below
+        except BaseException as error:
             errors.append(error)
 
     threads = [threading.Thread(target=worker, args=(t,)) for t in range(8)]

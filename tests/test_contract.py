@@ -32,9 +32,13 @@ def planted_events(seed: int = 0) -> EventFrame:
     n = len(rows)
     users, items, kinds, values = zip(*rows, strict=True)
     return EventFrame(
-        seq=np.arange(1, n + 1), ts=np.arange(1, n + 1) * 60.0,
-        user=np.array(users, dtype=object), item=np.array(items, dtype=np.int64),
-        kind=np.array(kinds, dtype=object), value=np.array(values, dtype=np.float64))
+        seq=np.arange(1, n + 1),
+        ts=np.arange(1, n + 1) * 60.0,
+        user=np.array(users, dtype=object),
+        item=np.array(items, dtype=np.int64),
+        kind=np.array(kinds, dtype=object),
+        value=np.array(values, dtype=np.float64),
+    )
 
 
 def fitted(name: str, seed: int = 0):

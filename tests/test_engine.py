@@ -3,12 +3,14 @@ import pytest
 
 from recsys.engine import Engine
 from recsys.errors import RecsysError
-from recsys.ranking import Ranking, RankedItem, diff
+from recsys.ranking import RankedItem, Ranking, diff
 
 
 def ranked(*pairs):
-    return tuple(RankedItem(item, rank, score, f"t{item}", (), None, None, "")
-                 for rank, (item, score) in enumerate(pairs, 1))
+    return tuple(
+        RankedItem(item, rank, score, f"t{item}", (), None, None, "")
+        for rank, (item, score) in enumerate(pairs, 1)
+    )
 
 
 def test_diff_reports_entered_left_moved_and_unchanged():
@@ -48,8 +50,7 @@ def test_like_commits_one_event_learns_and_reports_the_step(engine):
     assert step.before.item_ids()[0] == top and top not in step.after.item_ids()
     assert top in [r.item for r in step.diff.left]
     assert step.update.user_change > 0
-    assert {"validate", "before", "commit", "learn", "after", "diff", "total"} <= set(
-        step.timings)
+    assert {"validate", "before", "commit", "learn", "after", "diff", "total"} <= set(step.timings)
     assert "like" in step.message and engine.item_title(top) in step.message
     assert step.after.seq == step.event.seq
 
@@ -70,17 +71,20 @@ def test_rating_stores_its_value(engine):
     assert history.iloc[0]["value"] == 3.5 and history.iloc[0]["seq"] == step.event.seq
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("alice", 999_999, "like"), "unknown item"),
-    (("alice", -1, "like"), "unknown item"),
-    (("alice", 1, "rating", 7), "outside"),
-    (("alice", 1, "rating", float("nan")), "outside"),
-    (("alice", 1, "rating"), "needs a value"),
-    (("alice", 1, "poke"), "unknown event kind"),
-    (("x" * 10_000, 1, "like"), "invalid user id"),
-    (("'; DROP TABLE events; --", 1, "like"), "invalid user id"),
-    (("<b>bold</b>", 1, "like"), "invalid user id"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("alice", 999_999, "like"), "unknown item"),
+        (("alice", -1, "like"), "unknown item"),
+        (("alice", 1, "rating", 7), "outside"),
+        (("alice", 1, "rating", float("nan")), "outside"),
+        (("alice", 1, "rating"), "needs a value"),
+        (("alice", 1, "poke"), "unknown event kind"),
+        (("x" * 10_000, 1, "like"), "invalid user id"),
+        (("'; DROP TABLE events; --", 1, "like"), "invalid user id"),
+        (("<b>bold</b>", 1, "like"), "invalid user id"),
+    ],
+)
 def test_bad_input_is_one_clear_error_and_writes_nothing(engine, args, message):
     before = engine.store.count_events(), engine.last_seq, engine.model().state()
     with pytest.raises(RecsysError, match=message):
@@ -102,14 +106,20 @@ def interact_some(engine, n=30):
     kinds = ["view", "click", "like", "dislike", "favorite", "skip", "rating"]
     for i in range(n):
         kind = kinds[i % len(kinds)]
-        engine.interact(f"v{i % 4}", int(rng.integers(engine.catalog.n)), kind,
-                        3.5 if kind == "rating" else None)
+        engine.interact(
+            f"v{i % 4}",
+            int(rng.integers(engine.catalog.n)),
+            kind,
+            3.5 if kind == "rating" else None,
+        )
 
 
 def snapshot_of(engine):
     users = ["v0", "v1", "v2", "v3", "alice", "stranger"]
-    return ({name: m.state() for name, m in engine.models.items()},
-            {(u, a): engine.recommend(u, 10, a) for u in users for a in engine.models})
+    return (
+        {name: m.state() for name, m in engine.models.items()},
+        {(u, a): engine.recommend(u, 10, a) for u in users for a in engine.models},
+    )
 
 
 def assert_same(a, b):
@@ -196,8 +206,15 @@ def test_create_refuses_to_overwrite_without_reset(db_path):
 def test_classic_weights_preset_makes_a_one_star_rating_push_up(tmp_path):
     results = {}
     for preset in ("default", "classic"):
-        engine = Engine.create(tmp_path / f"{preset}.duckdb", "movies", 7, preset, n_items=300,
-                               n_users=20, sessions_per_user=8)
+        engine = Engine.create(
+            tmp_path / f"{preset}.duckdb",
+            "movies",
+            7,
+            preset,
+            n_items=300,
+            n_users=20,
+            sessions_per_user=8,
+        )
         step = engine.interact("alice", 11, "rating", 1.0, algorithm="trending")
         results[preset] = step.update.score_after - step.update.score_before
         engine.close()

@@ -39,10 +39,13 @@ def test_default_targets_keep_a_rating_as_itself():
 def test_frame_weights_match_single_event_weights():
     kinds = np.array(["view", "rating", "dislike", "rating", "skip"], dtype=object)
     values = np.array([np.nan, 4.5, np.nan, 1.0, np.nan])
-    frame = EventFrame(np.arange(5), np.zeros(5), np.array(["a"] * 5, dtype=object),
-                       np.arange(5), kinds, values)
-    expected = [DEFAULT_WEIGHTS.weight(k, None if math.isnan(v) else v)
-                for k, v in zip(kinds, values, strict=True)]
+    frame = EventFrame(
+        np.arange(5), np.zeros(5), np.array(["a"] * 5, dtype=object), np.arange(5), kinds, values
+    )
+    expected = [
+        DEFAULT_WEIGHTS.weight(k, None if math.isnan(v) else v)
+        for k, v in zip(kinds, values, strict=True)
+    ]
     assert frame.weights(DEFAULT_WEIGHTS).tolist() == pytest.approx(expected)
 
 
@@ -51,8 +54,20 @@ def test_valid_user_ids(user):
     assert validate_user(user) == user
 
 
-@pytest.mark.parametrize("user", ["", "x" * 65, "x" * 10_000, "'; DROP TABLE events; --",
-                                  "<script>alert(1)</script>", "a b", "-leading", None, 17])
+@pytest.mark.parametrize(
+    "user",
+    [
+        "",
+        "x" * 65,
+        "x" * 10_000,
+        "'; DROP TABLE events; --",
+        "<script>alert(1)</script>",
+        "a b",
+        "-leading",
+        None,
+        17,
+    ],
+)
 def test_invalid_user_ids(user):
     with pytest.raises(RecsysError, match="invalid user id"):
         validate_user(user)
@@ -63,8 +78,9 @@ def test_valid_ratings(value):
     assert validate_value("rating", value) == float(value)
 
 
-@pytest.mark.parametrize("value", [7, 0, -1, 4.25, "NaN", float("nan"), float("inf"), "four",
-                                   None, True])
+@pytest.mark.parametrize(
+    "value", [7, 0, -1, 4.25, "NaN", float("nan"), float("inf"), "four", None, True]
+)
 def test_invalid_ratings(value):
     with pytest.raises(RecsysError):
         validate_value("rating", value)

@@ -13,8 +13,16 @@ ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 def test_new_store_has_the_schema_and_version(tmp_path):
     store = Store.open(tmp_path / "a.duckdb")
     tables = {r[0] for r in store._query("SELECT table_name FROM information_schema.tables")}
-    assert {"schema_version", "meta", "items", "users", "events", "learning_log",
-            "model_versions", "personas"} <= tables
+    assert {
+        "schema_version",
+        "meta",
+        "items",
+        "users",
+        "events",
+        "learning_log",
+        "model_versions",
+        "personas",
+    } <= tables
     assert store.schema_version() == SCHEMA_VERSION
     store.close()
     again = Store.open(tmp_path / "a.duckdb")  # migrations run once
@@ -32,10 +40,15 @@ def test_newer_schema_is_refused(tmp_path):
 
 def test_a_database_held_by_another_process_gives_one_clear_line(db_path):
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         f"import duckdb, sys, time; c = duckdb.connect({str(db_path)!r}); print('ready');"
-         " sys.stdout.flush(); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys, time; c = duckdb.connect({str(db_path)!r}); print('ready');"
+            " sys.stdout.flush(); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "ready"
         with pytest.raises(RecsysError, match="open in another process") as caught:
@@ -64,6 +77,9 @@ def test_parameters_are_stored_as_arrays_never_pickled():
 
 
 def test_no_pickle_anywhere_in_the_code():
-    offenders = [str(p) for p in (ROOT / "recsys").rglob("*.py")
-                 if "import pickle" in p.read_text() or "allow_pickle=True" in p.read_text()]
+    offenders = [
+        str(p)
+        for p in (ROOT / "recsys").rglob("*.py")
+        if "import pickle" in p.read_text() or "allow_pickle=True" in p.read_text()
+    ]
     assert offenders == []

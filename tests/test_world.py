@@ -70,8 +70,15 @@ def test_default_world_has_tens_of_thousands_of_events_from_hundreds_of_users():
     assert world.events["user_id"].nunique() >= 300
     assert np.array_equal(world.events["seq"], np.arange(1, len(world.events) + 1))
     assert world.events["ts"].is_monotonic_increasing
-    assert set(world.events["kind"]) == {"view", "click", "like", "dislike", "favorite",
-                                         "rating", "skip"}
+    assert set(world.events["kind"]) == {
+        "view",
+        "click",
+        "like",
+        "dislike",
+        "favorite",
+        "rating",
+        "skip",
+    }
     ratings = world.events.loc[world.events["kind"] == "rating", "value"]
     assert ratings.between(0.5, 5.0).all() and ((ratings * 2) % 1 == 0).all()
 
@@ -82,16 +89,19 @@ def test_history_ratings_follow_hidden_utility():
     quality = world.items["quality"].to_numpy()
     tastes = world.users.set_index("user_id")["taste"]
     ratings = world.events[world.events["kind"] == "rating"]
-    utility = [true_utilities(features[[i]], quality[[i]], np.array(tastes[u]))[0, 0]
-               for u, i in zip(ratings["user_id"], ratings["item_id"], strict=True)]
+    utility = [
+        true_utilities(features[[i]], quality[[i]], np.array(tastes[u]))[0, 0]
+        for u, i in zip(ratings["user_id"], ratings["item_id"], strict=True)
+    ]
     assert np.corrcoef(utility, ratings["value"])[0, 1] > 0.5
 
 
 def test_choice_model_is_a_multinomial_logit_with_position_bias():
     model = ChoiceModel(temperature=1.5, no_click=0.7, position_decay=0.8)
     utility = np.array([[1.0, 0.2, -0.5, 1.0]])
-    expected = softmax(np.concatenate([utility[0] / 1.5 - 0.8 * np.log1p(np.arange(4)),
-                                       [0.7 / 1.5]]))
+    expected = softmax(
+        np.concatenate([utility[0] / 1.5 - 0.8 * np.log1p(np.arange(4)), [0.7 / 1.5]])
+    )
     assert model.probabilities(utility)[0] == pytest.approx(expected)
     # equal utility, earlier position: more likely
     assert expected[0] > expected[3]

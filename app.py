@@ -1,0 +1,20 @@
+"""Recsys Learning Lab: `streamlit run app.py [-- --db PATH]`."""
+
+import streamlit as st
+
+from recsys.ui.state import get_engine, init_session, sidebar
+
+st.set_page_config(page_title="Recsys Learning Lab", page_icon=":material/science:", layout="wide")
+
+engine = get_engine()
+init_session(engine)
+page = st.navigation(
+    [
+        st.Page("pages/simulator.py", title="Simulator", icon=":material/tune:", default=True),
+        st.Page("pages/world.py", title="World", icon=":material/public:"),
+    ]
+)
+sidebar(engine)
+if error := st.session_state.pop("link_error", None):
+    st.error(error)
+page.run()

@@ -1,0 +1,28 @@
+"""World: the catalog, the personas and the event log behind the lab."""
+
+import streamlit as st
+
+from recsys.ui.state import get_engine
+
+engine = get_engine()
+st.title("World")
+st.caption(
+    f"The {engine.meta.get('label', engine.world)} world, generated from seed "
+    f"{engine.meta.get('seed')}. Quality and tastes are hidden from every algorithm; "
+    "the simulator uses them as ground truth."
+)
+left, middle, right = st.columns(3)
+left.metric("Items", f"{engine.catalog.n:,}")
+middle.metric("Users", f"{len(engine.users()):,}")
+right.metric("Events", f"{engine.last_seq:,}")
+
+st.subheader("Personas")
+st.dataframe(
+    engine.store.personas()[["name", "label", "description"]], hide_index=True, width="stretch"
+)
+st.subheader("Catalog")
+st.dataframe(
+    engine.items[["item_id", "title", "genres", "tags", "year", "region"]],
+    hide_index=True,
+    width="stretch",
+)

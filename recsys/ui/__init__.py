@@ -1,0 +1,1 @@
+"""The only part of recsys that imports Streamlit: shared state, widgets and charts."""

@@ -1,0 +1,118 @@
+"""One Engine per process, the shared sidebar, and per-visitor state."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+
+import streamlit as st
+
+from recsys.algorithms import DEFAULT_ALGORITHM, REGISTRY
+from recsys.engine import Engine, database_path
+from recsys.errors import RecsysError
+from recsys.events import validate_user
+
+
+def db_argument(argv: list[str] | None = None) -> str | None:
+    """`--db PATH` after `streamlit run app.py --`, else None (then $RECSYS_DB or the default)."""
+    argv = sys.argv[1:] if argv is None else argv
+    for i, arg in enumerate(argv):
+        if arg == "--db" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--db="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+@st.cache_resource(
+    show_spinner="Opening the lab (the first start builds the world)…",
+    on_release=lambda engine: engine.close(),
+)
+def engine_for(path: str) -> Engine:
+    return Engine.open(path)
+
+
+def get_engine() -> Engine:
+    """The process's engine; a clear message and a stop if the database cannot be used."""
+    path = database_path(db_argument())
+    try:
+        return engine_for(path)
+    except RecsysError as error:
+        st.error(f"The lab cannot start: {error}")
+        st.stop()
+
+
+def current_user() -> str:
+    return st.session_state["user"]
+
+
+def current_algorithm() -> str:
+    return st.session_state["algorithm"]
+
+
+def init_session(engine: Engine) -> None:
+    """Per-visitor defaults, overridden once by deep links (?user=alice&algorithm=mf)."""
+    state = st.session_state
+    if "visitor" not in state:
+        state.visitor = f"visitor-{uuid.uuid4().hex[:6]}"
+    if "user" not in state:
+        state.user = state.visitor
+        state.algorithm = DEFAULT_ALGORITHM
+        params = st.query_params
+        if "user" in params:
+            try:
+                state.user = validate_user(params["user"])
+            except RecsysError as error:
+                state.link_error = f"Ignored the link's user: {error}"
+        if "algorithm" in params:
+            if params["algorithm"] in REGISTRY:
+                state.algorithm = params["algorithm"]
+            else:
+                state.link_error = (
+                    f"Ignored the link's algorithm {params['algorithm']!r}: "
+                    f"choose one of {', '.join(REGISTRY)}."
+                )
+
+
+def sidebar(engine: Engine) -> None:
+    state = st.session_state
+    with st.sidebar:
+        st.markdown(
+            f"**World:** {engine.meta.get('label', engine.world)} · seed "
+            f"{engine.meta.get('seed', '?')}"
+        )
+        st.caption(
+            f"{engine.catalog.n:,} items · {len(engine.users()):,} users · "
+            f"{engine.last_seq:,} events"
+        )
+        demo = sorted(u for u, kind in engine.users().items() if kind == "demo")
+        personas = engine.store.personas()["name"].tolist()
+        choices = [state.visitor, *demo, *personas]
+        if state.user not in choices:
+            choices.insert(1, state.user)
+        # No format_func: AppTest cannot set a selectbox whose labels differ from its values.
+        st.selectbox(
+            "Who are you?",
+            choices,
+            key="user",
+            help="A fresh visitor has no history; demo users and personas do.",
+        )
+        st.caption(_who(state.user, state.visitor, demo, personas))
+        st.selectbox(
+            "Algorithm",
+            list(REGISTRY),
+            key="algorithm",
+            help=" · ".join(f"{n}: {c.summary}" for n, c in REGISTRY.items()),
+        )
+        st.caption(REGISTRY[state.algorithm].summary)
+        st.query_params.update({"user": state.user, "algorithm": state.algorithm})
+
+
+def _who(user: str, visitor: str, demo: list[str], personas: list[str]) -> str:
+    if user == visitor:
+        return "A fresh visitor: no history yet."
+    if user in demo:
+        return "A demo user with a short history."
+    if user in personas:
+        return "A persona: its hidden taste drives Autopilot."
+    return "A user from the link."

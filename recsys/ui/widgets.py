@@ -1,0 +1,137 @@
+"""Reusable pieces of the pages: recommendation cards, the before/after diff, the history."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import streamlit as st
+
+from recsys.engine import Engine
+from recsys.errors import RecsysError
+from recsys.ranking import Diff, LearningStep, RankedItem, Ranking
+
+RATINGS = [x / 2 for x in range(1, 11)]
+# Material icons ship with Streamlit, so they render even where no emoji font is installed.
+ACTIONS = (
+    ("view", "View", ":material/visibility:"),
+    ("like", "Like", ":material/thumb_up:"),
+    ("dislike", "Dislike", ":material/thumb_down:"),
+    ("favorite", "Favorite", ":material/star:"),
+)
+
+
+def md(text: str) -> str:
+    """Escape Markdown so catalog or user text is shown as text, never as markup or HTML."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$])", r"\\\1", str(text))
+
+
+def meta_line(r: RankedItem) -> str:
+    first = str(r.year) if r.year is not None else (r.region or "")
+    return " · ".join(x for x in (first, ", ".join(r.genres)) if x)
+
+
+def act(engine: Engine, user: str, algorithm: str, item: int, kind: str, k: int) -> None:
+    """Button callback: the work happens before the rerun, so the rerun shows the result."""
+    state = st.session_state
+    value = None
+    if kind == "rating":
+        value = state.get(f"rating-{item}")
+        if value is None:
+            state.flash = "Pick a rating (0.5 to 5 stars) in the card first, then press Rate."
+            return
+    try:
+        step = engine.interact(user, item, kind, value, algorithm=algorithm, k=k)
+    except RecsysError as error:
+        state.flash = f"Nothing was recorded: {error}"
+        return
+    state.last_step = step
+    st.toast(step.message, icon=":material/psychology:")
+
+
+def cards(engine: Engine, ranking: Ranking, k: int, columns: int = 2) -> None:
+    grid = st.columns(columns)
+    for index, r in enumerate(ranking.items):
+        with grid[index % columns].container(border=True, key=f"card-{r.item}"):
+            head, score = st.columns([5, 1])
+            head.markdown(f"**{r.rank}. {md(r.title)}**  \n{md(meta_line(r))}")
+            score.metric("score", f"{r.score:.2f}", label_visibility="collapsed")
+            st.caption(md(r.reason))
+            buttons = st.columns(len(ACTIONS))
+            for (kind, label, icon), slot in zip(ACTIONS, buttons, strict=True):
+                slot.button(
+                    label,
+                    icon=icon,
+                    key=f"{kind}-{r.item}",
+                    width="stretch",
+                    on_click=act,
+                    args=(engine, ranking.user, ranking.algorithm, r.item, kind, k),
+                )
+            rate, press = st.columns([3, 2])
+            rate.selectbox(
+                "Rating",
+                RATINGS,
+                index=None,
+                key=f"rating-{r.item}",
+                placeholder="★ 0.5 to 5",
+                label_visibility="collapsed",
+            )
+            press.button(
+                "Rate",
+                key=f"rate-{r.item}",
+                width="stretch",
+                on_click=act,
+                args=(engine, ranking.user, ranking.algorithm, r.item, "rating", k),
+            )
+
+
+def diff_view(step: LearningStep) -> None:
+    """Two columns, Before and After, with arrows, entry badges and score deltas."""
+    d: Diff = step.diff
+    moves = {m.item: m for m in (*d.moved, *d.unchanged)}
+    entered = {r.item for r in d.entered}
+    before, after = st.columns(2)
+    with before:
+        st.markdown("**Before**")
+        left = {r.item for r in d.left}
+        st.markdown(
+            "\n".join(
+                f"{r.rank}. ~~{md(r.title)}~~ :red-badge[left]"
+                if r.item in left
+                else f"{r.rank}. {md(r.title)}"
+                for r in step.before.items
+            )
+        )
+    with after:
+        st.markdown("**After**")
+        lines = []
+        for r in step.after.items:
+            if r.item in entered:
+                badge = " :green-badge[NEW]"
+            else:
+                m = moves[r.item]
+                arrow = (
+                    f" :green[▲{m.places}]"
+                    if m.places > 0
+                    else f" :red[▼{-m.places}]"
+                    if m.places < 0
+                    else " :gray[=]"
+                )
+                badge = f"{arrow} :gray[{m.score_delta:+.3f}]"
+            lines.append(f"{r.rank}. {md(r.title)}{badge}")
+        st.markdown("\n".join(lines))
+    if d.left:
+        st.caption("Left the list: " + ", ".join(md(r.title) for r in d.left))
+
+
+def history_table(engine: Engine, user: str, limit: int = 50) -> None:
+    history = engine.history(user, limit)
+    if history.empty:
+        st.info("No interactions yet: like, rate or view an item and it appears here.")
+        return
+    history = history.assign(value=history["value"].map(lambda v: "" if pd.isna(v) else f"{v:g} ★"))
+    st.dataframe(
+        history[["seq", "kind", "value", "title", "item_id", "source"]],
+        hide_index=True,
+        width="stretch",
+    )

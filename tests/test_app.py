@@ -1,0 +1,91 @@
+"""The Streamlit app through AppTest: real pages over a real (temporary) lab database."""
+
+from __future__ import annotations
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from recsys.ui.state import engine_for
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def app(db_path, monkeypatch):
+    monkeypatch.setenv("RECSYS_DB", str(db_path))
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params["user"] = "alice"
+    yield at
+    st.cache_resource.clear()  # closes the engine (on_release), releasing the file
+
+
+def events_of(db_path, user):
+    """Read through the app's own engine: the app process holds the database file."""
+    rows = engine_for(str(db_path)).store._query(
+        "SELECT kind, value, item_id FROM events WHERE user_id = ? ORDER BY seq", [user]
+    )
+    return [tuple(r) for r in rows]
+
+
+def test_simulator_renders_cards_for_the_linked_user(app):
+    app.run()
+    assert not app.exception
+    assert app.title[0].value == "Simulator"
+    assert app.session_state["user"] == "alice"
+    assert any(b.key and b.key.startswith("like-") for b in app.button)
+
+
+def test_like_on_the_top_card_stores_one_event_and_shows_the_diff(app, db_path):
+    app.run()
+    before = events_of(db_path, "alice")
+    like = next(b for b in app.button if b.key and b.key.startswith("like-"))
+    item = int(like.key.split("-")[1])
+    like.click().run()
+    assert not app.exception
+    app.session_state["last_step"]  # the step is kept for the rerun
+    stored = events_of(db_path, "alice")
+    assert stored[: len(before)] == before and stored[len(before) :] == [("like", None, item)]
+    assert any("Learned from your like" in s.value for s in app.success)
+    markdown = " ".join(m.value for m in app.markdown)
+    assert "**Before**" in markdown and "**After**" in markdown
+
+
+def test_rate_without_a_rating_is_a_clear_message_and_writes_nothing(app, db_path):
+    app.run()
+    before = events_of(db_path, "alice")
+    rate = next(b for b in app.button if b.key and b.key.startswith("rate-"))
+    rate.click().run()
+    assert not app.exception
+    assert any("Pick a rating" in e.value for e in app.error)
+    assert events_of(db_path, "alice") == before
+
+
+def test_rating_stores_the_value(app, db_path):
+    app.run()
+    rate = next(b for b in app.button if b.key and b.key.startswith("rate-"))
+    item = int(rate.key.split("-")[1])
+    app.selectbox(key=f"rating-{item}").set_value(4.5)
+    app.button(key=f"rate-{item}").click().run()
+    assert not app.exception
+    assert events_of(db_path, "alice")[-1] == ("rating", 4.5, item)
+
+
+def test_bad_deep_link_is_an_error_not_a_traceback(db_path, monkeypatch):
+    monkeypatch.setenv("RECSYS_DB", str(db_path))
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params["user"] = "<script>alert(1)</script>"
+    at.query_params["algorithm"] = "nope"
+    at.run()
+    assert not at.exception
+    assert at.error and "Ignored the link" in at.error[0].value
+    assert at.session_state["user"].startswith("visitor-")
+    st.cache_resource.clear()
+
+
+def test_world_page_renders(app):
+    app.run()
+    app.switch_page("pages/world.py").run()
+    assert not app.exception
+    assert app.title[0].value == "World"
