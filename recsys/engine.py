@@ -339,6 +339,37 @@ class Engine:
             self.store.truncate_after(int(self.meta["history_through_seq"]))
             self._load()
 
+    def reset_user(self, user: str) -> int:
+        """Forget what `user` did in the lab (a demo user keeps the seeded history); returns the
+        number of events forgotten. Models are rebuilt from the remaining log."""
+        validate_user(user)
+        with self._lock:
+            before = self.store.count_events()
+            if self.store.forget_user(user) is None:
+                return 0
+            self._load()
+            return before - self.store.count_events()
+
+    def genre_affinity(self, user: str, algorithm: str | None = None) -> pd.Series:
+        """What the model holds about `user`: the mean personal part of its score per genre
+        (for MF the dot product of the user's vector with each item's), centred on zero."""
+        model = self.model(algorithm)
+        taste = model.taste(user)
+        if taste is None:
+            return pd.Series(dtype=float)
+        genres = self._genre_matrix()
+        affinity = (genres.T @ taste) / np.maximum(genres.sum(axis=0), 1) - taste.mean()
+        return pd.Series(affinity, index=self._genre_names).sort_values(ascending=False)
+
+    def _genre_matrix(self) -> np.ndarray:
+        if getattr(self, "_genres", None) is None or len(self._genres) != self.catalog.n:
+            self._genre_names = sorted({g for gs in self.catalog.genres for g in gs})
+            index = {g: i for i, g in enumerate(self._genre_names)}
+            self._genres = np.zeros((self.catalog.n, len(self._genre_names)))
+            for item, gs in enumerate(self.catalog.genres):
+                self._genres[item, [index[g] for g in gs]] = 1.0
+        return self._genres
+
     def _snapshot(self, trigger: str) -> None:
         for name, model in self.models.items():
             self.store.save_version(

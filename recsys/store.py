@@ -366,6 +366,51 @@ class Store:
             ]
         )
 
+    def forget_user(self, user: str) -> int | None:
+        """Delete a user's live and simulated events (their seeded history stays) and close the
+        gap, so `seq` stays gap-free; returns the first seq that changed, or None.
+
+        Later events, their learning-log rows and user rows are renumbered in the same
+        transaction; model versions trained past that point are dropped, because they learned
+        from what is now forgotten. The caller rebuilds the models from the log."""
+        self.flush_learning_log()
+        first = self._query(
+            "SELECT min(seq) FROM events WHERE user_id = ? AND source <> 'history'", [user]
+        )[0][0]
+        if first is None:
+            return None
+        forgotten = "SELECT seq FROM events WHERE user_id = ? AND source <> 'history'"
+        self._transaction(
+            [
+                (f"DELETE FROM learning_log WHERE seq IN ({forgotten})", [user]),
+                ("DELETE FROM events WHERE user_id = ? AND source <> 'history'", [user]),
+                (
+                    "DELETE FROM users WHERE user_id = ? AND kind NOT IN ('simulated', 'demo')",
+                    [user],
+                ),
+                (
+                    "CREATE TEMP TABLE seq_map AS SELECT seq AS old, ? - 1 + row_number() OVER "
+                    "(ORDER BY seq) AS new FROM events WHERE seq >= ?",
+                    [first, first],
+                ),
+                # Through negative numbers, so no two rows ever hold the same key mid-update.
+                ("UPDATE events SET seq = -m.new FROM seq_map m WHERE events.seq = m.old", None),
+                ("UPDATE events SET seq = -seq WHERE seq < 0", None),
+                (
+                    "UPDATE learning_log SET seq = m.new FROM seq_map m "
+                    "WHERE learning_log.seq = m.old",
+                    None,
+                ),
+                (
+                    "UPDATE users SET created_seq = m.new FROM seq_map m WHERE created_seq = m.old",
+                    None,
+                ),
+                ("DELETE FROM model_versions WHERE trained_through_seq >= ?", [first]),
+                ("DROP TABLE seq_map", None),
+            ]
+        )
+        return first
+
     # -- learning log ---------------------------------------------------------------------
 
     def log_learning(self, rows: list[tuple]) -> None:

@@ -13,12 +13,12 @@ sys.path.insert(0, str(ROOT))
 
 from recsys.engine import Engine  # noqa: E402
 
-SMALL_WORLD = {"n_items": 300, "n_users": 40, "sessions_per_user": 12}
+SMALL_WORLD = {"n_items": 300, "n_users": 120, "sessions_per_user": 25}
 
 
 @pytest.fixture(scope="session")
 def small_world_file(tmp_path_factory) -> Path:
-    """A seeded movies world with 300 items and ~1,500 events (built once per session)."""
+    """A seeded movies world: 300 items, ~10,000 events (built once per session)."""
     path = tmp_path_factory.mktemp("template") / "small.duckdb"
     Engine.create(path, "movies", 7, **SMALL_WORLD).close()
     return path

@@ -139,6 +139,18 @@ def test_a_like_raises_the_liked_items_neighbours(name):
 
 
 @pytest.mark.parametrize("name", ALGORITHMS)
+def test_taste_holds_the_planted_preference(name):
+    model = fitted(name)
+    if not REGISTRY[name].personalized:
+        assert model.taste("u0") is None
+        return
+    fan_a, fan_b = model.taste("u0"), model.taste("u30")
+    assert fan_a[BLOCK_A].mean() > fan_a[BLOCK_B].mean()
+    assert fan_b[BLOCK_B].mean() > fan_b[BLOCK_A].mean()
+    assert model.taste("stranger") is None
+
+
+@pytest.mark.parametrize("name", ALGORITHMS)
 def test_a_dislike_lowers_the_item(name):
     model = fitted(name)
     before = model.score("u0")[25]

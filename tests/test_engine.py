@@ -219,3 +219,43 @@ def test_classic_weights_preset_makes_a_one_star_rating_push_up(tmp_path):
         results[preset] = step.update.score_after - step.update.score_before
         engine.close()
     assert results["classic"] > 0 > results["default"]
+
+
+def test_reset_user_forgets_their_live_events_and_keeps_seq_gap_free(db_path):
+    engine = Engine.open(db_path)
+    seeded_alice = snapshot_of(engine)[1][("alice", "mf")]
+    history = len(engine.history("alice", 1000))
+    engine.interact("alice", 4, "like")
+    engine.interact("bob", 6, "like")
+    engine.interact("alice", 8, "dislike")
+    engine.interact("newbie", 9, "favorite")
+    engine.interact("bob", 10, "rating", 2.0)
+    assert engine.reset_user("alice") == 2
+    seqs = [s for (s,) in engine.store._query("SELECT seq FROM events ORDER BY seq")]
+    assert seqs == list(range(1, len(seqs) + 1)) and engine.last_seq == seqs[-1]
+    assert len(engine.history("alice", 1000)) == history  # the seeded history stays
+    assert [k for k in engine.history("bob", 2)["kind"]] == ["rating", "like"]
+    log_seqs = set(engine.store.learning_log(limit=100)["seq"])
+    assert log_seqs == set(seqs[-3:])  # renumbered with their events
+    assert engine.reset_user("alice") == 0
+    assert engine.reset_user("newbie") == 1 and "newbie" not in engine.users()
+    assert engine.reset_user("bob") == 2
+    assert engine.recommend("alice", 10, "mf").item_ids() == seeded_alice.item_ids()
+    live = snapshot_of(engine)
+    engine.close()
+    reopened = Engine.open(db_path)  # the rebuilt state is the log's state
+    assert_same(live, snapshot_of(reopened))
+    reopened.close()
+
+
+def test_genre_affinity_is_the_mean_personal_score_per_genre(engine):
+    for item in [i for i, g in enumerate(engine.catalog.genres) if g[0] == "Sci-Fi"][:6]:
+        engine.interact("fan", item, "like")
+    affinity = engine.genre_affinity("fan", "mf")
+    taste = engine.model("mf").taste("fan")
+    for genre in ("Sci-Fi", "Drama", "Western"):
+        members = [i for i, g in enumerate(engine.catalog.genres) if genre in g]
+        assert affinity[genre] == pytest.approx(taste[members].mean() - taste.mean())
+    assert list(affinity) == sorted(affinity, reverse=True)
+    assert engine.genre_affinity("fan", "trending").empty  # nothing personal to show
+    assert engine.genre_affinity("stranger", "mf").empty

@@ -209,6 +209,12 @@ class Recommender:
     def knows(self, user: str) -> bool:
         return user in self._users
 
+    def taste(self, user: str) -> np.ndarray | None:
+        """The personal part of the user's score for every item, or None if the algorithm
+        holds nothing personal (a stranger, or a non-personalised algorithm)."""
+        row = self._users.get(user)
+        return None if row is None or not self.personalized else self._taste(row)
+
     def seen(self, user: str) -> dict[int, float]:
         """Items the user interacted with and the summed weight of those events."""
         row = self._users.get(user)
@@ -253,6 +259,9 @@ class Recommender:
 
     def _explain(self, user: int, item: int) -> Explanation:
         raise NotImplementedError
+
+    def _taste(self, user: int) -> np.ndarray:
+        return self._scores(user, None)
 
     def _reasons(self, user: int, items: list[int]) -> list[str]:
         return [self._explain(user, item).reason for item in items]

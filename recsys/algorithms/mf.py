@@ -253,6 +253,9 @@ class MatrixFactorization(Recommender):
             + self._item_factors @ self._user_factors[user]
         )
 
+    def _taste(self, user: int) -> np.ndarray:
+        return self._item_factors @ self._user_factors[user]
+
     def _explain(self, user: int, item: int) -> Explanation:
         dot = float(self._user_factors[user] @ self._item_factors[item])
         parts = {
