@@ -17,9 +17,7 @@ middle.metric("Users", f"{len(engine.users()):,}")
 right.metric("Events", f"{engine.last_seq:,}")
 
 st.subheader("Personas")
-st.dataframe(
-    engine.store.personas()[["name", "label", "description"]], hide_index=True, width="stretch"
-)
+st.dataframe(engine.personas[["name", "label", "description"]], hide_index=True, width="stretch")
 st.subheader("Catalog")
 st.dataframe(
     engine.items[["item_id", "title", "genres", "tags", "year", "region"]],

@@ -214,7 +214,7 @@ def _algorithms() -> dict[str, Any]:
 
 
 def _personas(engine, args) -> dict[str, Any]:
-    frame = engine.store.personas()[["name", "label", "description"]]
+    frame = engine.personas[["name", "label", "description"]]
     rows = frame.to_dict("records")
     return {
         "json": rows,

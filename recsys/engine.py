@@ -106,7 +106,10 @@ class Engine:
             raise
 
     def close(self) -> None:
+        """Snapshot if many events were learned since the last one, then close the store."""
         with self._lock:
+            if self.store.closed:
+                return
             if self.last_seq - self._snapshot_seq >= SNAPSHOT_EVERY:
                 self._snapshot("snapshot")
             self.store.close()
@@ -118,6 +121,7 @@ class Engine:
             self.weights = WEIGHT_PRESETS[self.meta.get("weights", "default")]
             items = self.store.items()
             self.items = items
+            self.personas = self.store.personas()  # static per world; read once
             self.catalog = Catalog.from_frame(items)
             self._years = [None if pd.isna(y) else int(y) for y in items["year"]]
             self._regions = [None if pd.isna(r) else str(r) for r in items["region"]]

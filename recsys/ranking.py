@@ -131,6 +131,8 @@ class LearningStep:
             if d.changed
             else "your top list kept its order"
         )
+        if any(r.item == e.item for r in d.left):
+            changes += " (the item itself left: what you have seen is not recommended again)"
         return (
             f"Learned from your {what} of “{self.title}” in {self.timings['total']:.1f} ms "
             f"({self.after.algorithm}): {learned}; {changes}."

@@ -43,7 +43,7 @@ def simulate(
     progress: Callable[[int, int], None] | None = None,
 ) -> list[SimulationStep]:
     """Let `persona` use the lab for `steps` visits; returns one record per visit."""
-    personas = engine.store.personas()
+    personas = engine.personas
     if persona not in set(personas["name"]):
         raise RecsysError(
             f"unknown persona {persona!r}; choose one of {', '.join(personas['name'])}"

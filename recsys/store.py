@@ -130,6 +130,7 @@ class Store:
         self.path = path
         self._write_lock = threading.RLock()
         self._pending_log: list[tuple] = []
+        self.closed = False
         self._migrate()
 
     @classmethod
@@ -155,9 +156,13 @@ class Store:
         return cls(con, path)
 
     def close(self) -> None:
+        """Flush and close; closing twice is harmless."""
         with self._write_lock:
+            if self.closed:
+                return
             self.flush_learning_log()
             self._con.close()
+            self.closed = True
 
     # -- plumbing -------------------------------------------------------------------------
 

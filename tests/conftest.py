@@ -37,3 +37,12 @@ def engine(db_path):
     engine = Engine.open(db_path)
     yield engine
     engine.close()
+
+
+@pytest.fixture(autouse=True)
+def navigation_keeps_its_v2_meaning():
+    """See `recsys.ui.apptest.navigation_v2`: AppTest 1.67 with a `pages/` folder."""
+    from recsys.ui.apptest import navigation_v2
+
+    with navigation_v2():
+        yield

@@ -89,3 +89,79 @@ def test_world_page_renders(app):
     app.switch_page("pages/world.py").run()
     assert not app.exception
     assert app.title[0].value == "World"
+
+
+def test_fresh_visitor_sees_popular_items_and_an_explained_empty_state(db_path, monkeypatch):
+    monkeypatch.setenv("RECSYS_DB", str(db_path))
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
+    assert not at.exception
+    assert at.session_state["user"].startswith("visitor-")
+    infos = " ".join(i.value for i in at.info)
+    assert "knows nothing about you yet" in infos and "No interactions yet" in infos
+    st.cache_resource.clear()
+
+
+def test_reset_the_lab_restores_the_seeded_state(app, db_path):
+    app.run()
+    engine = engine_for(str(db_path))
+    seeded_events = engine.store.count_events()
+    seeded_top = engine.recommend("alice", 10).item_ids()
+    next(b for b in app.button if b.key and b.key.startswith("like-")).click().run()
+    next(b for b in app.button if b.key and b.key.startswith("dislike-")).click().run()
+    assert engine.store.count_events() == seeded_events + 2
+    app.button(key="reset_lab").click().run()
+    assert not app.exception
+    assert engine.store.count_events() == seeded_events
+    assert engine.recommend("alice", 10).item_ids() == seeded_top
+    assert "last_step" not in app.session_state
+
+
+def test_reset_this_user_forgets_only_their_events(app, db_path):
+    app.run()
+    engine = engine_for(str(db_path))
+    engine.interact("bob", 3, "like")
+    before = engine.store.count_events()
+    next(b for b in app.button if b.key and b.key.startswith("favorite-")).click().run()
+    assert engine.store.count_events() == before + 1
+    app.button(key="reset_user").click().run()
+    assert not app.exception
+    assert engine.store.count_events() == before
+    assert engine.history("bob", 1)["kind"].tolist() == ["like"]
+
+
+def test_presenter_mode_renders_with_technical_panels_collapsed(app):
+    app.query_params["presenter"] = "1"
+    app.run()
+    assert not app.exception
+    assert app.session_state["presenter"] is True
+    expanded = {e.label: e.proto.expanded for e in app.expander}
+    assert expanded["What the model holds about you"] is False
+    assert expanded["Autopilot: let a persona use the lab"] is True
+    next(b for b in app.button if b.key and b.key.startswith("like-")).click().run()
+    assert not app.exception and app.success
+
+
+def test_autopilot_runs_a_persona_and_charts_its_match(app, db_path):
+    app.run()
+    app.selectbox(key="autopilot_persona").set_value("sci-fi-fan")
+    app.number_input(key="autopilot_steps").set_value(5)
+    app.button(key="autopilot_run").click().run()
+    assert not app.exception
+    result = app.session_state["autopilot_result"]
+    assert result["persona"] == "sci-fi-fan" and len(result["precision"]) == 5
+    engine = engine_for(str(db_path))
+    assert len(engine.history("sci-fi-fan", 1000)) == result["events"]
+    app.button(key="autopilot_become").click().run()
+    assert app.session_state["user"] == "sci-fi-fan" and not app.exception
+
+
+def test_a_deleted_database_file_is_a_message_and_a_fresh_lab(app, db_path):
+    app.run()
+    old = engine_for(str(db_path))
+    old.store.flush_learning_log()
+    db_path.unlink()
+    app.run()
+    assert not app.exception
+    assert any("was deleted" in w.value for w in app.warning)
+    assert db_path.exists() and engine_for(str(db_path)) is not old

@@ -90,16 +90,47 @@ def page():
         browser.close()
 
 
+CHANGED = """previous => {
+    const e = document.querySelector('[data-testid=stAlertContentSuccess]');
+    return e !== null && e.innerText !== previous && document.querySelector('.st-key-diff');
+}"""
+
+
 def test_like_in_the_browser_shows_what_was_learned(served, page):
     page.goto(f"{served}/?user=alice&algorithm=mf")
     page.wait_for_selector(IDLE, timeout=60_000)
     page.get_by_role("heading", name="Simulator").wait_for()
-    first_title = page.locator("[class*=st-key-card-]").first.inner_text()
-    page.get_by_role("button", name="Like").first.click()
-    page.get_by_text("Learned from your like").first.wait_for(timeout=15_000)
-    page.wait_for_selector(IDLE, timeout=15_000)
-    assert page.get_by_text("Before", exact=True).count() >= 1
+    first_title = page.locator("[class*=st-key-card-]").first.inner_text().split("\n")[0]
+    timings = []
+    for click in range(5):
+        shown = page.locator("[data-testid=stAlertContentSuccess]").all_inner_texts()
+        started = time.perf_counter()
+        page.get_by_role("button", name="Like").first.click()
+        page.wait_for_function(CHANGED, arg=shown[0] if shown else "", timeout=20_000)
+        timings.append(time.perf_counter() - started)  # click -> new message and diff shown
+        page.wait_for_selector(IDLE, timeout=20_000)
+        diff = page.locator(".st-key-diff").inner_text()
+        assert "Before" in diff and "After" in diff
+        if click == 0:
+            assert first_title.split(". ", 1)[1] in diff  # the liked item, in Before
+            SHOTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(SHOTS / "simulator-after-like.png"), full_page=True)
     assert page.locator("[data-testid=stException]").count() == 0
+    assert page.get_by_text("Learned from your like").count() >= 1
+    (SHOTS / "click-to-diff-seconds.txt").write_text(" ".join(f"{t:.3f}" for t in timings))
+    print(f"browser click -> diff visible (s): {[round(t, 3) for t in timings]}")
+
+
+def test_presenter_mode_and_autopilot_in_the_browser(served, page):
+    page.goto(f"{served}/?user=sci-fi-fan&algorithm=mf&presenter=1")
+    page.wait_for_selector(IDLE, timeout=60_000)
+    page.get_by_label("Steps").fill("8")
+    page.get_by_label("Steps").press("Enter")
+    page.wait_for_selector(IDLE, timeout=15_000)
+    page.get_by_role("button", name="Run autopilot").click()
+    page.get_by_text("made 8 visits").wait_for(timeout=60_000)
+    page.wait_for_selector(IDLE, timeout=15_000)
+    assert page.locator("[data-testid=stException]").count() == 0
+    assert page.locator(".st-key-autopilot_chart, [data-testid=stPlotlyChart]").count() >= 1
     SHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SHOTS / "simulator-after-like.png"), full_page=True)
-    assert first_title.split("\n")[0][3:] in page.inner_text("body")  # shown in Before
+    page.screenshot(path=str(SHOTS / "presenter-autopilot.png"), full_page=True)

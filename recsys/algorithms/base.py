@@ -209,6 +209,13 @@ class Recommender:
     def knows(self, user: str) -> bool:
         return user in self._users
 
+    def describe(self, user: str) -> dict[str, float]:
+        """A few numbers that show what the model holds about `user` (for the UI)."""
+        row = self._users.get(user)
+        if row is None:
+            return {}
+        return {"items you touched": float(len(self._seen[row]))} | self._describe(row)
+
     def taste(self, user: str) -> np.ndarray | None:
         """The personal part of the user's score for every item, or None if the algorithm
         holds nothing personal (a stranger, or a non-personalised algorithm)."""
@@ -259,6 +266,9 @@ class Recommender:
 
     def _explain(self, user: int, item: int) -> Explanation:
         raise NotImplementedError
+
+    def _describe(self, user: int) -> dict[str, float]:
+        return {}
 
     def _taste(self, user: int) -> np.ndarray:
         return self._scores(user, None)

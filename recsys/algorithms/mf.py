@@ -253,6 +253,12 @@ class MatrixFactorization(Recommender):
             + self._item_factors @ self._user_factors[user]
         )
 
+    def _describe(self, user: int) -> dict[str, float]:
+        return {
+            "taste vector length": float(np.linalg.norm(self._user_factors[user])),
+            "user bias (stars)": float(self._user_bias[user]),
+        }
+
     def _taste(self, user: int) -> np.ndarray:
         return self._item_factors @ self._user_factors[user]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import uuid
+from pathlib import Path
 
 import streamlit as st
 
@@ -24,8 +25,18 @@ def db_argument(argv: list[str] | None = None) -> str | None:
     return None
 
 
+def _file_still_there(engine: Engine) -> bool:
+    if engine.store.path == ":memory:" or Path(engine.store.path).exists():
+        return True
+    # Close before the cache builds the replacement: DuckDB would otherwise hand the new
+    # connection the old, deleted file's instance.
+    engine.close()
+    return False
+
+
 @st.cache_resource(
     show_spinner="Opening the lab (the first start builds the world)…",
+    validate=_file_still_there,
     on_release=lambda engine: engine.close(),
 )
 def engine_for(path: str) -> Engine:
@@ -33,13 +44,23 @@ def engine_for(path: str) -> Engine:
 
 
 def get_engine() -> Engine:
-    """The process's engine; a clear message and a stop if the database cannot be used."""
+    """The process's engine; a clear message and a stop if the database cannot be used.
+
+    If the database file was deleted under a running app, the cached engine fails validation
+    and a new lab is seeded in its place; the page says so instead of losing events silently."""
     path = database_path(db_argument())
+    if path != ":memory:" and not Path(path).exists() and st.session_state.get("had_db"):
+        st.warning(
+            f"The lab database {path} was deleted while the app was running; a fresh lab was "
+            "created from the default world. Earlier interactions are gone."
+        )
     try:
-        return engine_for(path)
+        engine = engine_for(path)
     except RecsysError as error:
         st.error(f"The lab cannot start: {error}")
         st.stop()
+    st.session_state.had_db = True
+    return engine
 
 
 def current_user() -> str:
@@ -64,6 +85,7 @@ def init_session(engine: Engine) -> None:
                 state.user = validate_user(params["user"])
             except RecsysError as error:
                 state.link_error = f"Ignored the link's user: {error}"
+        state.presenter = params.get("presenter") == "1"
         if "algorithm" in params:
             if params["algorithm"] in REGISTRY:
                 state.algorithm = params["algorithm"]
@@ -86,7 +108,7 @@ def sidebar(engine: Engine) -> None:
             f"{engine.last_seq:,} events"
         )
         demo = sorted(u for u, kind in engine.users().items() if kind == "demo")
-        personas = engine.store.personas()["name"].tolist()
+        personas = engine.personas["name"].tolist()
         choices = [state.visitor, *demo, *personas]
         if state.user not in choices:
             choices.insert(1, state.user)
@@ -105,7 +127,17 @@ def sidebar(engine: Engine) -> None:
             help=" · ".join(f"{n}: {c.summary}" for n, c in REGISTRY.items()),
         )
         st.caption(REGISTRY[state.algorithm].summary)
-        st.query_params.update({"user": state.user, "algorithm": state.algorithm})
+        st.toggle(
+            "Presenter mode",
+            key="presenter",
+            help="Larger cards and text; technical panels start collapsed.",
+        )
+        link = {"user": state.user, "algorithm": state.algorithm}
+        if state.presenter:
+            link["presenter"] = "1"
+        elif "presenter" in st.query_params:
+            del st.query_params["presenter"]
+        st.query_params.update(link)
 
 
 def _who(user: str, visitor: str, demo: list[str], personas: list[str]) -> str:

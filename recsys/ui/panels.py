@@ -1,0 +1,242 @@
+"""The simulator's side panels: what the model holds, Autopilot, resets, presenter styling."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from recsys.engine import Engine
+from recsys.errors import RecsysError
+from recsys.simulation import simulate
+from recsys.ui.widgets import md
+
+# Constant CSS only: no user or catalog text ever goes through unsafe HTML.
+PRESENTER_CSS = """
+<style>
+[class*="st-key-card-"] p, [class*="st-key-card-"] li { font-size: 1.25rem; }
+[class*="st-key-card-"] [data-testid="stCaptionContainer"] p { font-size: 1.05rem; }
+[class*="st-key-card-"] [data-testid="stMetricValue"] { font-size: 2.4rem; }
+[data-testid="stAlertContentSuccess"] p { font-size: 1.3rem; }
+.st-key-diff p, .st-key-diff li { font-size: 1.2rem; }
+h1 { font-size: 3rem !important; }
+</style>
+"""
+
+
+def presenter_style() -> None:
+    st.html(PRESENTER_CSS)
+
+
+def model_panel(engine: Engine, user: str, algorithm: str, top_item: int | None) -> None:
+    """What the model holds about this user, so nobody can call the learning hard-coded."""
+    model = engine.model(algorithm)
+    numbers = model.describe(user)
+    if not numbers:
+        st.info(
+            "The model knows nothing about you yet, so you see what is popular. Like, "
+            "dislike or rate an item and this panel shows what it learned."
+        )
+    else:
+        columns = st.columns(len(numbers))
+        for column, (name, value) in zip(columns, numbers.items(), strict=True):
+            column.metric(name, f"{value:,.3f}" if value % 1 else f"{value:,.0f}")
+    affinity = engine.genre_affinity(user, algorithm)
+    if not affinity.empty:
+        st.markdown(
+            "**Affinity per genre**: the mean of your taste vector · each item's vector, "
+            "per genre, centred on zero. It moves with every like and dislike."
+        )
+        st.plotly_chart(
+            affinity_chart(affinity),
+            width="stretch",
+            key="affinity",
+            config={"displayModeBar": False},
+        )
+    elif not model.personalized:
+        st.caption(
+            f"{algorithm} is the same for everyone: it holds nothing personal. "
+            "Switch to mf to see a learned taste."
+        )
+    if top_item is not None:
+        explanation = engine.explain(user, top_item, algorithm)
+        st.markdown(f"**Why #1 is “{md(engine.item_title(top_item))}”**: {md(explanation.reason)}")
+        st.dataframe(
+            pd.DataFrame(
+                {"part": list(explanation.parts), "value": list(explanation.parts.values())}
+            ),
+            hide_index=True,
+            width="content",
+        )
+    log = engine.store.learning_log(user=user, limit=len(engine.models))
+    if not log.empty:
+        st.markdown("**Latest learning-log rows** (one per algorithm, all learn online):")
+        st.dataframe(log.drop(columns=["user_id"]), hide_index=True, width="stretch")
+
+
+def affinity_chart(affinity: pd.Series) -> go.Figure:
+    shown = affinity.iloc[::-1]
+    figure = go.Figure(
+        go.Bar(
+            x=shown.to_numpy(),
+            y=shown.index.tolist(),
+            orientation="h",
+            marker_color=["#16a34a" if v >= 0 else "#dc2626" for v in shown.to_numpy()],
+        )
+    )
+    figure.update_layout(
+        height=28 * len(shown) + 40,
+        margin={"l": 0, "r": 0, "t": 10, "b": 0},
+        xaxis_title="affinity",
+    )
+    return figure
+
+
+@st.fragment
+def autopilot(engine: Engine, user: str, algorithm: str, k: int) -> None:
+    """A persona uses the live recommendations through the choice model, step by step."""
+    personas = engine.personas
+    labels = dict(zip(personas["name"], personas["label"], strict=True))
+    if "autopilot_persona" not in st.session_state and user in labels:
+        st.session_state.autopilot_persona = user  # being a persona: drive that one
+    left, middle, right = st.columns([3, 2, 2], vertical_alignment="bottom")
+    persona = left.selectbox(
+        "Persona",
+        list(labels),
+        key="autopilot_persona",
+        help="Its hidden taste drives its choices; the model never sees it.",
+    )
+    steps = middle.number_input("Steps", 1, 500, 30, key="autopilot_steps")
+    run = right.button(
+        "Run autopilot", icon=":material/smart_toy:", key="autopilot_run", width="stretch"
+    )
+    st.caption(md(personas.set_index("name").loc[persona, "description"]))
+    if run:
+        progress = st.progress(0.0, text="Starting…")
+        started = time.perf_counter()
+        try:
+            records = simulate(
+                engine,
+                persona,
+                int(steps),
+                k=k,
+                algorithm=algorithm,
+                progress=lambda i, n: progress.progress(
+                    i / n, text=f"{labels[persona]}: visit {i} of {n}"
+                ),
+            )
+        except RecsysError as error:
+            st.error(f"Autopilot stopped: {error}")
+            return
+        st.session_state.autopilot_result = {
+            "persona": persona,
+            "algorithm": algorithm,
+            "k": k,
+            "seconds": time.perf_counter() - started,
+            "precision": [r.precision for r in records],
+            "picks": sum(r.picked is not None for r in records),
+            "events": sum(len(r.kinds) for r in records),
+        }
+        if st.session_state.get("user") == persona:
+            st.rerun(scope="app")  # its recommendations above changed
+    result = st.session_state.get("autopilot_result")
+    if result:
+        st.markdown(
+            f"**{md(labels.get(result['persona'], result['persona']))}** made "
+            f"{len(result['precision'])} visits with {result['algorithm']}: "
+            f"{result['picks']} picks, {result['events']} events in {result['seconds']:.1f} s."
+        )
+        st.plotly_chart(
+            precision_chart(result),
+            width="stretch",
+            key="autopilot_chart",
+            config={"displayModeBar": False},
+        )
+        st.button(
+            "Be this persona",
+            key="autopilot_become",
+            icon=":material/person:",
+            on_click=_become,
+            args=(result["persona"],),
+            help="Switch the active user to the persona to see its recommendations.",
+        )
+
+
+def precision_chart(result: dict) -> go.Figure:
+    precision = pd.Series(result["precision"])
+    steps = list(range(1, len(precision) + 1))
+    figure = go.Figure()
+    figure.add_scatter(
+        x=steps,
+        y=precision,
+        mode="markers",
+        name=f"precision@{result['k']}",
+        marker={"color": "#a5b4fc"},
+    )
+    figure.add_scatter(
+        x=steps,
+        y=precision.rolling(5, min_periods=1).mean(),
+        mode="lines",
+        name="rolling mean (5)",
+        line={"color": "#4f46e5", "width": 3},
+    )
+    figure.update_layout(
+        height=300,
+        margin={"l": 0, "r": 0, "t": 10, "b": 0},
+        xaxis_title="visit",
+        yaxis_title="match with hidden taste",
+        yaxis_range=[0, 1],
+        legend={"orientation": "h", "y": 1.1},
+    )
+    return figure
+
+
+def _become(persona: str) -> None:
+    st.session_state.user = persona
+
+
+def reset_controls(engine: Engine, user: str) -> None:
+    left, right = st.columns(2)
+    left.button(
+        "Reset this user",
+        icon=":material/person_remove:",
+        key="reset_user",
+        width="stretch",
+        on_click=_reset_user,
+        args=(engine, user),
+        help="Forget what this user did in the lab (a demo user keeps its seeded past).",
+    )
+    with right.popover("Reset the lab", icon=":material/restart_alt:", width="stretch"):
+        st.markdown(
+            "Back to the seeded world: every interaction, simulation and retrain "
+            "since the world was generated is dropped."
+        )
+        st.button(
+            "Yes, reset the lab",
+            type="primary",
+            key="reset_lab",
+            on_click=_reset_lab,
+            args=(engine,),
+        )
+
+
+def _reset_user(engine: Engine, user: str) -> None:
+    count = engine.reset_user(user)
+    st.session_state.pop("last_step", None)
+    st.toast(
+        f"Forgot {count} events of {md(user)}." if count else f"{md(user)} had nothing to forget.",
+        icon=":material/person_remove:",
+    )
+
+
+def _reset_lab(engine: Engine) -> None:
+    started = time.perf_counter()
+    engine.reset_lab()
+    for key in ("last_step", "autopilot_result"):
+        st.session_state.pop(key, None)
+    st.toast(
+        f"The lab is back to its seeded world ({time.perf_counter() - started:.1f} s).",
+        icon=":material/restart_alt:",
+    )
