@@ -217,6 +217,7 @@ class Engine:
                     self._years[item],
                     self._regions[item],
                     reason,
+                    self.catalog.tags[item] if self.catalog.tags else (),
                 )
                 for rank, (item, score, reason) in enumerate(
                     zip(items.tolist(), scores.tolist(), reasons, strict=True), 1

@@ -22,6 +22,7 @@ class RankedItem:
     year: int | None
     region: str | None
     reason: str
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

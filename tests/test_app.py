@@ -154,6 +154,7 @@ def test_autopilot_runs_a_persona_and_charts_its_match(app, db_path):
     assert len(engine.history("sci-fi-fan", 1000)) == result["events"]
     app.button(key="autopilot_become").click().run()
     assert app.session_state["user"] == "sci-fi-fan" and not app.exception
+    assert any("for sci\\-fi\\-fan" in h.value for h in app.subheader)  # the page followed
 
 
 def test_a_deleted_database_file_is_a_message_and_a_fresh_lab(app, db_path):

@@ -31,7 +31,10 @@ def presenter_style() -> None:
 
 
 def model_panel(engine: Engine, user: str, algorithm: str, top_item: int | None) -> None:
-    """What the model holds about this user, so nobody can call the learning hard-coded."""
+    """What the model holds about this user, so nobody can call the learning hard-coded.
+
+    Drawn with Markdown and static tables: charts and data grids cost the browser more than a
+    click may (the diff must show within a second)."""
     model = engine.model(algorithm)
     numbers = model.describe(user)
     if not numbers:
@@ -46,15 +49,11 @@ def model_panel(engine: Engine, user: str, algorithm: str, top_item: int | None)
     affinity = engine.genre_affinity(user, algorithm)
     if not affinity.empty:
         st.markdown(
-            "**Affinity per genre**: the mean of your taste vector · each item's vector, "
-            "per genre, centred on zero. It moves with every like and dislike."
+            "**Affinity per genre**: the mean of your taste vector · each item's "
+            "vector, per genre, centred on zero; Δ is what your last action changed."
         )
-        st.plotly_chart(
-            affinity_chart(affinity),
-            width="stretch",
-            key="affinity",
-            config={"displayModeBar": False},
-        )
+        before = st.session_state.get("affinity_before")
+        st.markdown(affinity_table(affinity, before if _same_owner(user, algorithm) else None))
     elif not model.personalized:
         st.caption(
             f"{algorithm} is the same for everyone: it holds nothing personal. "
@@ -62,41 +61,63 @@ def model_panel(engine: Engine, user: str, algorithm: str, top_item: int | None)
         )
     if top_item is not None:
         explanation = engine.explain(user, top_item, algorithm)
-        st.markdown(f"**Why #1 is “{md(engine.item_title(top_item))}”**: {md(explanation.reason)}")
-        st.dataframe(
-            pd.DataFrame(
-                {"part": list(explanation.parts), "value": list(explanation.parts.values())}
-            ),
-            hide_index=True,
-            width="content",
+        parts = "\n".join(
+            f"| {md(name)} | {value:+.3f} |" for name, value in explanation.parts.items()
+        )
+        st.markdown(
+            f"**Why #1 is “{md(engine.item_title(top_item))}”**: "
+            f"{md(explanation.reason)}\n\n| part | value |\n|---|---:|\n{parts}"
         )
     log = engine.store.learning_log(user=user, limit=len(engine.models))
     if not log.empty:
-        st.markdown("**Latest learning-log rows** (one per algorithm, all learn online):")
-        st.dataframe(log.drop(columns=["user_id"]), hide_index=True, width="stretch")
-
-
-def affinity_chart(affinity: pd.Series) -> go.Figure:
-    shown = affinity.iloc[::-1]
-    figure = go.Figure(
-        go.Bar(
-            x=shown.to_numpy(),
-            y=shown.index.tolist(),
-            orientation="h",
-            marker_color=["#16a34a" if v >= 0 else "#dc2626" for v in shown.to_numpy()],
+        st.markdown("**Latest learning-log rows** (every algorithm learns from every event):")
+        st.table(
+            log[
+                [
+                    "seq",
+                    "algorithm",
+                    "kind",
+                    "user_change",
+                    "item_change",
+                    "score_before",
+                    "score_after",
+                    "duration_ms",
+                ]
+            ]
+            .round(4)
+            .set_index("seq")
         )
-    )
-    figure.update_layout(
-        height=28 * len(shown) + 40,
-        margin={"l": 0, "r": 0, "t": 10, "b": 0},
-        xaxis_title="affinity",
-    )
-    return figure
+
+
+def _same_owner(user: str, algorithm: str) -> bool:
+    step = st.session_state.get("last_step")
+    return step is not None and step.event.user == user and step.after.algorithm == algorithm
+
+
+def affinity_table(affinity: pd.Series, before: pd.Series | None = None, width: int = 14) -> str:
+    """A Markdown table with a bar per genre: green for liked directions, red for disliked."""
+    scale = max(float(affinity.abs().max()), 1e-9)
+    rows = ["| genre | affinity | | Δ |", "|---|---:|---|---:|"]
+    for genre, value in affinity.items():
+        bar = "█" * max(1, round(abs(value) / scale * width))
+        colour = "green" if value >= 0 else "red"
+        delta = ""
+        if before is not None and genre in before.index:
+            change = value - before[genre]
+            delta = (
+                f":{'green' if change >= 0 else 'red'}[{change:+.3f}]"
+                if abs(change) >= 5e-4
+                else ""
+            )
+        rows.append(f"| {md(genre)} | {value:+.3f} | :{colour}[{bar}] | {delta} |")
+    return "\n".join(rows)
 
 
 @st.fragment
 def autopilot(engine: Engine, user: str, algorithm: str, k: int) -> None:
     """A persona uses the live recommendations through the choice model, step by step."""
+    if st.session_state.pop("rerun_app", False):
+        st.rerun(scope="app")
     personas = engine.personas
     labels = dict(zip(personas["name"], personas["label"], strict=True))
     if "autopilot_persona" not in st.session_state and user in labels:
@@ -195,6 +216,7 @@ def precision_chart(result: dict) -> go.Figure:
 
 def _become(persona: str) -> None:
     st.session_state.user = persona
+    st.session_state.rerun_app = True  # a fragment's callback cannot rerun the whole page
 
 
 def reset_controls(engine: Engine, user: str) -> None:

@@ -103,10 +103,7 @@ def sidebar(engine: Engine) -> None:
             f"**World:** {engine.meta.get('label', engine.world)} · seed "
             f"{engine.meta.get('seed', '?')}"
         )
-        st.caption(
-            f"{engine.catalog.n:,} items · {len(engine.users()):,} users · "
-            f"{engine.last_seq:,} events"
-        )
+        st.caption(f"{engine.catalog.n:,} items · {len(engine.personas)} personas")
         demo = sorted(u for u, kind in engine.users().items() if kind == "demo")
         personas = engine.personas["name"].tolist()
         choices = [state.visitor, *demo, *personas]

@@ -40,13 +40,15 @@ def act(engine: Engine, user: str, algorithm: str, item: int, kind: str, k: int)
         if value is None:
             state.flash = "Pick a rating (0.5 to 5 stars) in the card first, then press Rate."
             return
+    state.affinity_before = engine.genre_affinity(user, algorithm)  # for the Δ column
     try:
         step = engine.interact(user, item, kind, value, algorithm=algorithm, k=k)
     except RecsysError as error:
         state.flash = f"Nothing was recorded: {error}"
         return
     state.last_step = step
-    st.toast(step.message, icon=":material/psychology:")
+    # Shown by the fragment after its rerun: a callback inside a fragment must not draw.
+    state.toast = step.message
 
 
 def cards(engine: Engine, ranking: Ranking, k: int, columns: int = 2) -> None:
@@ -54,10 +56,11 @@ def cards(engine: Engine, ranking: Ranking, k: int, columns: int = 2) -> None:
     for index, r in enumerate(ranking.items):
         with grid[index % columns].container(border=True, key=f"card-{r.item}"):
             head, score = st.columns([5, 1])
-            head.markdown(f"**{r.rank}. {md(r.title)}**  \n{md(meta_line(r))}")
+            tags = " ".join(f":gray-badge[{md(t)}]" for t in r.tags)
+            head.markdown(f"**{r.rank}. {md(r.title)}**  \n{md(meta_line(r))}  \n{tags}")
             score.metric("score", f"{r.score:.2f}", label_visibility="collapsed")
             st.caption(md(r.reason))
-            buttons = st.columns(len(ACTIONS))
+            buttons = st.columns([1, 1, 1.2, 1.25], gap="small")
             for (kind, label, icon), slot in zip(ACTIONS, buttons, strict=True):
                 slot.button(
                     label,
@@ -124,14 +127,13 @@ def diff_view(step: LearningStep) -> None:
         st.caption("Left the list: " + ", ".join(md(r.title) for r in d.left))
 
 
-def history_table(engine: Engine, user: str, limit: int = 50) -> None:
+def history_table(engine: Engine, user: str, limit: int = 20) -> None:
     history = engine.history(user, limit)
     if history.empty:
         st.info("No interactions yet: like, rate or view an item and it appears here.")
         return
-    history = history.assign(value=history["value"].map(lambda v: "" if pd.isna(v) else f"{v:g} ★"))
-    st.dataframe(
-        history[["seq", "kind", "value", "title", "item_id", "source"]],
-        hide_index=True,
-        width="stretch",
+    stars = history["value"].map(lambda v: "" if pd.isna(v) else f"{v:g} ★")
+    # A static table: a data grid costs the browser more than a click may.
+    st.table(
+        history.assign(value=stars)[["seq", "kind", "value", "title", "source"]].set_index("seq")
     )

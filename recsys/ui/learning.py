@@ -1,0 +1,52 @@
+"""The simulator's core: the learning message, the before/after diff, the cards and what the
+model holds. One fragment, so a click on a card reruns only this part of the page."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from recsys.engine import Engine
+from recsys.ui.panels import model_panel
+from recsys.ui.widgets import cards, diff_view, history_table, md
+
+
+@st.fragment
+def learning_view(engine: Engine, user: str, algorithm: str, k: int, presenter: bool) -> None:
+    if message := st.session_state.pop("flash", None):
+        st.error(message)
+    if message := st.session_state.pop("toast", None):
+        st.toast(md(message), icon=":material/psychology:")
+    step = st.session_state.get("last_step")
+    if step is not None and step.event.user == user and step.after.algorithm == algorithm:
+        st.success(md(step.message), icon=":material/psychology:")
+        with st.container(border=True, key="diff"):
+            diff_view(step)
+    else:
+        st.info(
+            "Like, dislike, favourite, view or rate an item below: this panel then shows "
+            "what the model learned and how your list changed.",
+            icon=":material/touch_app:",
+        )
+
+    ranking = engine.recommend(user, k, algorithm)
+    if engine.catalog.n == 0:
+        st.error("The catalog is empty. Create a world with `python -m recsys init --reset`.")
+    elif not ranking.items:
+        st.warning(
+            "You have interacted with every item: nothing is left to recommend. "
+            "Use **Reset this user** below to start again."
+        )
+    else:
+        st.subheader(f"Top {len(ranking.items)} for {md(user)} · {algorithm}")
+        cards(engine, ranking, k, columns=1 if presenter else 2)
+
+    with st.expander(
+        "What the model holds about you", expanded=not presenter, icon=":material/neurology:"
+    ):
+        model_panel(engine, user, algorithm, ranking.items[0].item if ranking.items else None)
+    with st.expander(
+        f"Your history, newest first ({engine.last_seq:,} events in the lab)",
+        expanded=not presenter,
+        icon=":material/history:",
+    ):
+        history_table(engine, user)
