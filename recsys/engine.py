@@ -138,16 +138,7 @@ class Engine:
                 if version is None:
                     model = cls(catalog=self.catalog, weights=self.weights, seed=0)
                     model.fit(self.store.events(), self.catalog)
-                    self.store.save_version(
-                        name,
-                        model.config.to_dict(),
-                        0,
-                        self.last_seq,
-                        self.last_seq,
-                        model.state(),
-                        "first-load",
-                        None,
-                    )
+                    save_model(self.store, model, self.last_seq, "first-load", None)
                     watermarks[name] = self.last_seq
                 else:
                     config = cls.config_class.from_dict(version["config"])
@@ -320,16 +311,7 @@ class Engine:
             started = time.perf_counter()
             model.fit(self.store.events(), self.catalog)
             seconds = time.perf_counter() - started
-            version = self.store.save_version(
-                name,
-                model.config.to_dict(),
-                model.seed,
-                self.last_seq,
-                self.last_seq,
-                model.state(),
-                trigger,
-                seconds,
-            )
+            version = save_model(self.store, model, self.last_seq, trigger, seconds)
             self._cache.clear()
             return {
                 "algorithm": name,
@@ -376,17 +358,8 @@ class Engine:
         return self._genres
 
     def _snapshot(self, trigger: str) -> None:
-        for name, model in self.models.items():
-            self.store.save_version(
-                name,
-                model.config.to_dict(),
-                model.seed,
-                self.last_seq,
-                self.last_seq,
-                model.state(),
-                trigger,
-                None,
-            )
+        for model in self.models.values():
+            save_model(self.store, model, self.last_seq, trigger, None)
         self._snapshot_seq = self.last_seq
 
     def _clock(self, ts: float | None) -> float:
@@ -426,20 +399,31 @@ def seed_world(
     catalog = Catalog.from_frame(store.items())
     events = store.events()
     through = int(events.seq[-1]) if len(events) else 0
-    for name, cls in REGISTRY.items():
+    for cls in REGISTRY.values():
         model = cls(catalog=catalog, weights=WEIGHT_PRESETS[weights], seed=seed)
         started = time.perf_counter()
         model.fit(events, catalog)
-        store.save_version(
-            name,
-            model.config.to_dict(),
-            seed,
-            through,
-            len(events),
-            model.state(),
-            "seed",
-            time.perf_counter() - started,
-        )
+        save_model(store, model, through, "seed", time.perf_counter() - started)
+
+
+def save_model(
+    store: Store,
+    model: Recommender,
+    through_seq: int,
+    trigger: str,
+    fit_seconds: float | None = None,
+) -> int:
+    """Snapshot a model as a version trained on events 1..through_seq (seq has no gaps)."""
+    return store.save_version(
+        model.name,
+        model.config.to_dict(),
+        model.seed,
+        through_seq,
+        through_seq,
+        model.state(),
+        trigger,
+        fit_seconds,
+    )
 
 
 def _validate_k(k: object) -> int:

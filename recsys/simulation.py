@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -55,6 +56,15 @@ def simulate(
     utility = true_utilities(features, quality, taste)[0]
     choice = choice or ChoiceModel()
     rng = np.random.default_rng([seed, engine.last_seq])
+    act = partial(
+        engine.interact,
+        persona,
+        algorithm=algorithm,
+        k=k,
+        source="simulation",
+        user_kind="persona",
+        persona=persona,
+    )
     records = []
     for step in range(1, steps + 1):
         ranking = engine.recommend(persona, k, algorithm)
@@ -70,31 +80,10 @@ def simulate(
                 record.picked, record.picked_utility = item, float(utility[item])
                 reactions = choice.reactions(utility[[item]], rng)
                 for kind, value in _events_of(reactions):
-                    engine.interact(
-                        persona,
-                        item,
-                        kind,
-                        value,
-                        algorithm=algorithm,
-                        k=k,
-                        source="simulation",
-                        ts=now,
-                        user_kind="persona",
-                        persona=persona,
-                    )
+                    act(item, kind, value, ts=now)
                     record.kinds.append(kind)
             elif rng.random() < 0.5:
-                engine.interact(
-                    persona,
-                    shown[0],
-                    "skip",
-                    algorithm=algorithm,
-                    k=k,
-                    source="simulation",
-                    ts=now,
-                    user_kind="persona",
-                    persona=persona,
-                )
+                act(shown[0], "skip", ts=now)
                 record.kinds.append("skip")
         records.append(record)
         if progress:

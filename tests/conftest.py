@@ -33,6 +33,29 @@ def db_path(small_world_file, tmp_path) -> Path:
 
 
 @pytest.fixture
+def held_by_another_process(db_path):
+    """The test's database, opened read-write by a second process for the test's duration."""
+    import subprocess
+
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys, time; c = duckdb.connect({str(db_path)!r}); print('ready');"
+            " sys.stdout.flush(); time.sleep(120)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        yield db_path
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.fixture
 def engine(db_path):
     engine = Engine.open(db_path)
     yield engine

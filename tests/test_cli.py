@@ -99,28 +99,14 @@ def test_bad_input_in_a_real_process_is_one_line(db_path):
     assert result.stderr.strip().count("\n") == 0 and "outside" in result.stderr
 
 
-def test_database_held_by_the_app_gives_one_line(db_path):
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb, sys, time; c = duckdb.connect({str(db_path)!r}); print('ready');"
-            " sys.stdout.flush(); time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "ready"
-        result = cli("recommend", "--user", "alice", db=db_path)
-        assert result.returncode == 2
-        assert "open in another process" in result.stderr
-        assert result.stderr.strip().count("\n") == 0
-        reset = cli("init", "--reset", db=db_path)  # must not delete a file in use
-        assert reset.returncode == 2 and db_path.exists()
-    finally:
-        holder.kill()
-        holder.wait()
+def test_database_held_by_the_app_gives_one_line(held_by_another_process):
+    db_path = held_by_another_process
+    result = cli("recommend", "--user", "alice", db=db_path)
+    assert result.returncode == 2
+    assert "open in another process" in result.stderr
+    assert result.stderr.strip().count("\n") == 0
+    reset = cli("init", "--reset", db=db_path)  # must not delete a file in use
+    assert reset.returncode == 2 and db_path.exists()
 
 
 def test_simulate_algorithms_personas_and_retrain(db_path, capsys):

@@ -1,6 +1,3 @@
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
@@ -38,25 +35,11 @@ def test_newer_schema_is_refused(tmp_path):
         Store.open(tmp_path / "a.duckdb")
 
 
-def test_a_database_held_by_another_process_gives_one_clear_line(db_path):
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            f"import duckdb, sys, time; c = duckdb.connect({str(db_path)!r}); print('ready');"
-            " sys.stdout.flush(); time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout.readline().strip() == "ready"
-        with pytest.raises(RecsysError, match="open in another process") as caught:
-            Store.open(db_path)
-        assert "\n" not in str(caught.value)
-    finally:
-        holder.kill()
-        holder.wait()
+def test_a_database_held_by_another_process_gives_one_clear_line(held_by_another_process):
+    db_path = held_by_another_process
+    with pytest.raises(RecsysError, match="open in another process") as caught:
+        Store.open(db_path)
+    assert "\n" not in str(caught.value)
 
 
 def test_a_file_that_is_not_a_database(tmp_path):
