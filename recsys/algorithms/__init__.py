@@ -7,15 +7,23 @@ from __future__ import annotations
 
 from recsys.algorithms.base import Catalog, Explanation, Recommender, UpdateInfo
 from recsys.algorithms.config import Config
+from recsys.algorithms.epsilon_greedy import EpsilonGreedy
 from recsys.algorithms.mf import MatrixFactorization
+from recsys.algorithms.popularity import Popularity
+from recsys.algorithms.thompson import Thompson
 from recsys.algorithms.trending import Trending
+from recsys.algorithms.ucb1 import UCB1
 from recsys.errors import RecsysError
 
 REGISTRY: dict[str, type[Recommender]] = {
     cls.name: cls
     for cls in (
         MatrixFactorization,
+        Popularity,
         Trending,
+        EpsilonGreedy,
+        UCB1,
+        Thompson,
     )
 }
 DEFAULT_ALGORITHM = "mf"

@@ -71,6 +71,9 @@ class Recommender:
     config_class: ClassVar[type[Config]]
     summary: ClassVar[str] = ""
     personalized: ClassVar[bool] = True
+    # Explorers rank uncertain items high on purpose; the contract then checks what they learned
+    # (the first part of `explain`, by convention the learned estimate) instead of the ranking.
+    explores: ClassVar[bool] = False
 
     def __init__(
         self,
