@@ -8,6 +8,7 @@ from __future__ import annotations
 from recsys.algorithms.base import Catalog, Explanation, Recommender, UpdateInfo
 from recsys.algorithms.config import Config
 from recsys.algorithms.epsilon_greedy import EpsilonGreedy
+from recsys.algorithms.item_knn import ItemKNN
 from recsys.algorithms.mf import MatrixFactorization
 from recsys.algorithms.popularity import Popularity
 from recsys.algorithms.thompson import Thompson
@@ -19,6 +20,7 @@ REGISTRY: dict[str, type[Recommender]] = {
     cls.name: cls
     for cls in (
         MatrixFactorization,
+        ItemKNN,
         Popularity,
         Trending,
         EpsilonGreedy,
