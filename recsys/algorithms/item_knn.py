@@ -17,6 +17,7 @@ the rows of the user's items, and nothing of size items x items is ever built.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -195,8 +196,7 @@ class ItemKNN(Recommender):
 
     def _load_state(self, state: dict[str, np.ndarray]) -> None:
         self._count = state["count"].copy()
-        bounds = np.concatenate([[0], np.cumsum(state["lengths"])])
-        self._ids = [state["ids"][lo:hi].copy() for lo, hi in zip(bounds[:-1], bounds[1:])]
-        self._together = [
-            state["together"][lo:hi].copy() for lo, hi in zip(bounds[:-1], bounds[1:])
-        ]
+        bounds = list(pairwise(np.concatenate([[0], np.cumsum(state["lengths"])]).tolist()))
+        self._ids = [state["ids"][lo:hi].copy() for lo, hi in bounds]
+        self._together = [state["together"][lo:hi].copy() for lo, hi in bounds]
+        self._pending = [[] for _ in range(self.catalog.n)]
