@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from recsys.algorithms.base import Catalog, Explanation, Recommender, UpdateInfo
 from recsys.algorithms.config import Config
+from recsys.algorithms.content import ContentBased
 from recsys.algorithms.epsilon_greedy import EpsilonGreedy
 from recsys.algorithms.item_knn import ItemKNN
 from recsys.algorithms.mf import MatrixFactorization
@@ -21,6 +22,7 @@ REGISTRY: dict[str, type[Recommender]] = {
     for cls in (
         MatrixFactorization,
         ItemKNN,
+        ContentBased,
         Popularity,
         Trending,
         EpsilonGreedy,
