@@ -14,6 +14,7 @@ True
 
 from __future__ import annotations
 
+import bisect
 import json
 import os
 import threading
@@ -24,7 +25,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys.algorithms import DEFAULT_ALGORITHM, REGISTRY, Catalog, Recommender, algorithm_class
+from recsys.algorithms import (
+    DEFAULT_ALGORITHM,
+    REGISTRY,
+    Catalog,
+    Recommender,
+    UpdateInfo,
+    algorithm_class,
+)
 from recsys.errors import RecsysError
 from recsys.events import (
     WEIGHT_PRESETS,
@@ -132,32 +140,59 @@ class Engine:
             self._last_ts = self.store.last_ts()
             self._last_wall = time.monotonic()
             self.models: dict[str, Recommender] = {}
-            watermarks = {}
+            self._applied: dict[str, int] = {}  # the last seq each model has learned
             for name, cls in REGISTRY.items():
                 version = self.store.latest_version(name)
                 if version is None:
                     model = cls(catalog=self.catalog, weights=self.weights, seed=0)
                     model.fit(self.store.events(), self.catalog)
                     save_model(self.store, model, self.last_seq, "first-load", None)
-                    watermarks[name] = self.last_seq
+                    self._applied[name] = self.last_seq
                 else:
                     config = cls.config_class.from_dict(version["config"])
                     model = cls(
                         config, catalog=self.catalog, weights=self.weights, seed=version["seed"]
                     )
                     model.load_state(version["params"])
-                    watermarks[name] = version["trained_through_seq"]
+                    self._applied[name] = version["trained_through_seq"]
                 self.models[name] = model
-            started = time.perf_counter()
-            oldest = min(watermarks.values(), default=self.last_seq)
-            replayed = self.store.events(after_seq=oldest)
-            for event in replayed.rows():
-                for name, model in self.models.items():
-                    if event.seq > watermarks[name]:
-                        model.learn_one(event)
-            self.replay = {"events": len(replayed), "seconds": time.perf_counter() - started}
+            oldest = min(self._applied.values(), default=self.last_seq)
+            # The tail of the log some model has not learned yet; each model replays it when it
+            # is next used, so neither opening nor an interaction waits for idle algorithms.
+            self._tail: list[Event] = list(self.store.events(after_seq=oldest).rows())
+            self.replay = {"events": len(self._tail)}
             self._snapshot_seq = oldest
             self._cache.clear()
+
+    def _catch_up(self, name: str) -> list[UpdateInfo]:
+        """Let one model learn, in order, every event of the tail it has not seen yet; each
+        update is written to the learning log."""
+        done = self._applied[name]
+        if done >= self.last_seq:
+            return []
+        model = self.models[name]
+        start = bisect.bisect_right(self._tail, done, key=lambda e: e.seq)
+        updates, rows = [], []
+        for event in self._tail[start:]:
+            update = model.learn_one(event)
+            updates.append(update)
+            rows.append(_log_row(event, update))
+            self._applied[name] = event.seq
+        self.store.log_learning(rows)
+        self._trim_tail()
+        return updates
+
+    def _trim_tail(self) -> None:
+        oldest = min(self._applied.values())
+        drop = bisect.bisect_right(self._tail, oldest, key=lambda e: e.seq)
+        if drop:
+            del self._tail[:drop]
+
+    def catch_up(self) -> None:
+        """Bring every model up to the newest event (before a snapshot, an export...)."""
+        with self._lock:
+            for name in self.models:
+                self._catch_up(name)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -179,7 +214,11 @@ class Engine:
         return self.catalog.titles[item]
 
     def model(self, algorithm: str | None = None) -> Recommender:
-        return self.models[algorithm_class(algorithm or DEFAULT_ALGORITHM).name]
+        """A model, up to date with the log."""
+        name = algorithm_class(algorithm or DEFAULT_ALGORITHM).name
+        with self._lock:
+            self._catch_up(name)
+            return self.models[name]
 
     def recommend(
         self, user: str, k: int = 10, algorithm: str | None = None, context: dict | None = None
@@ -195,7 +234,7 @@ class Engine:
             cached = self._cache.get(key)
             if cached is not None:
                 return cached
-            model = self.models[algorithm]
+            model = self.model(algorithm)
             items, scores = model.recommend(user, k, context)
             reasons = model.reasons(user, items.tolist())
             ranked = tuple(
@@ -267,8 +306,9 @@ class Engine:
                 self._users[user] = user_kind
             timings["commit"] = _ms(mark)
             mark = time.perf_counter()
+            self._tail.append(event)
             try:
-                updates = [model.learn_one(event) for model in self.models.values()]
+                updates = self._catch_up(algorithm)  # the others learn it when next used
             except Exception:
                 self._load()  # the event is committed: rebuild from the log, then report
                 raise
@@ -280,24 +320,6 @@ class Engine:
             mark = time.perf_counter()
             changes = diff(before, after)
             timings["diff"] = _ms(mark)
-            self.store.log_learning(
-                [
-                    (
-                        event.seq,
-                        u.algorithm,
-                        user,
-                        item,
-                        kind,
-                        u.user_change,
-                        u.item_change,
-                        u.score_before,
-                        u.score_after,
-                        u.duration_ms,
-                        json.dumps(u.details),
-                    )
-                    for u in updates
-                ]
-            )
             timings["total"] = _ms(started)
             return LearningStep(
                 event, self.catalog.titles[item], before, after, changes, updates, timings
@@ -310,6 +332,8 @@ class Engine:
             model = self.models[name]
             started = time.perf_counter()
             model.fit(self.store.events(), self.catalog)
+            self._applied[name] = self.last_seq
+            self._trim_tail()
             seconds = time.perf_counter() - started
             version = save_model(self.store, model, self.last_seq, trigger, seconds)
             self._cache.clear()
@@ -358,6 +382,7 @@ class Engine:
         return self._genres
 
     def _snapshot(self, trigger: str) -> None:
+        self.catch_up()
         for model in self.models.values():
             save_model(self.store, model, self.last_seq, trigger, None)
         self._snapshot_seq = self.last_seq
@@ -404,6 +429,22 @@ def seed_world(
         started = time.perf_counter()
         model.fit(events, catalog)
         save_model(store, model, through, "seed", time.perf_counter() - started)
+
+
+def _log_row(event: Event, update: UpdateInfo) -> tuple:
+    return (
+        event.seq,
+        update.algorithm,
+        event.user,
+        event.item,
+        event.kind,
+        update.user_change,
+        update.item_change,
+        update.score_before,
+        update.score_after,
+        update.duration_ms,
+        json.dumps(update.details),
+    )
 
 
 def save_model(

@@ -186,6 +186,7 @@ class EventFrame:
     item: Any  # np.ndarray[int64]
     kind: Any  # np.ndarray[object], kind names
     value: Any  # np.ndarray[float64]
+    context: Any = None  # np.ndarray[object] of JSON text or None per event; None: no contexts
 
     def __len__(self) -> int:
         return len(self.seq)
@@ -206,15 +207,21 @@ class EventFrame:
         stars = NEUTRAL_STARS + weights.stars_per_weight * self.weights(weights)
         return np.clip(stars, RATING_MIN, RATING_MAX)
 
+    def contexts(self) -> list[dict[str, Any] | None]:
+        if self.context is None:
+            return [None] * len(self)
+        return [json.loads(c) if isinstance(c, str) else None for c in self.context]
+
     def rows(self):
         """Events one by one, in seq order, as `Event` objects (for replay)."""
-        for seq, ts, user, item, kind, value in zip(
+        for seq, ts, user, item, kind, value, context in zip(
             self.seq.tolist(),
             self.ts.tolist(),
             self.user.tolist(),
             self.item.tolist(),
             self.kind.tolist(),
             self.value.tolist(),
+            self.contexts(),
             strict=True,
         ):
-            yield Event(user, item, kind, None if value != value else value, ts, seq)
+            yield Event(user, item, kind, None if value != value else value, ts, seq, context)

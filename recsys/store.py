@@ -325,7 +325,7 @@ class Store:
     def events(
         self, after_seq: int = 0, through_seq: int | None = None, user: str | None = None
     ) -> EventFrame:
-        sql = "SELECT seq, ts, user_id, item_id, kind, value FROM events WHERE seq > ?"
+        sql = "SELECT seq, ts, user_id, item_id, kind, value, context FROM events WHERE seq > ?"
         params: list[Any] = [after_seq]
         if through_seq is not None:
             sql += " AND seq <= ?"
@@ -347,6 +347,7 @@ class Store:
             value=np.asarray(
                 pd.array(cols["value"], dtype="Float64").to_numpy(dtype=np.float64, na_value=np.nan)
             ),
+            context=np.asarray(pd.array(cols["context"], dtype=object), dtype=object),
         )
 
     def user_history(self, user: str, limit: int = 50) -> pd.DataFrame:

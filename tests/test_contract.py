@@ -30,6 +30,8 @@ def planted_events(seed: int = 0) -> EventFrame:
         for item in rng.choice(other, 3, replace=False):
             rows.append((f"u{u}", int(item), "dislike", np.nan))
     n = len(rows)
+    # Interleave the groups in time, so that no time-of-day context stands in for taste.
+    rows = [rows[i] for i in rng.permutation(n)]
     users, items, kinds, values = zip(*rows, strict=True)
     return EventFrame(
         seq=np.arange(1, n + 1),

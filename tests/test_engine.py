@@ -58,6 +58,12 @@ def test_like_commits_one_event_learns_and_reports_the_step(engine):
 def test_learning_log_records_each_online_update(engine):
     step = engine.interact("alice", 5, "rating", 4.5)
     log = engine.store.learning_log(user="alice")
+    assert log[log["seq"] == step.event.seq]["algorithm"].tolist() == ["mf"]  # the one in use
+    engine.recommend("alice", 5, "trending")  # another algorithm catches up when used
+    log = engine.store.learning_log(user="alice")
+    assert sorted(log[log["seq"] == step.event.seq]["algorithm"]) == ["mf", "trending"]
+    engine.catch_up()
+    log = engine.store.learning_log(user="alice")
     rows = log[log["seq"] == step.event.seq]
     assert sorted(rows["algorithm"]) == sorted(engine.models)
     mf = rows[rows["algorithm"] == "mf"].iloc[0]
@@ -117,7 +123,7 @@ def interact_some(engine, n=30):
 def snapshot_of(engine):
     users = ["v0", "v1", "v2", "v3", "alice", "stranger"]
     return (
-        {name: m.state() for name, m in engine.models.items()},
+        {name: engine.model(name).state() for name in engine.models},
         {(u, a): engine.recommend(u, 10, a) for u in users for a in engine.models},
     )
 
@@ -140,7 +146,7 @@ def test_reopening_replays_the_log_to_the_same_state_bit_for_bit(db_path):
     live = snapshot_of(engine)
     engine.close()
     reopened = Engine.open(db_path)
-    assert reopened.replay["events"] == 30  # rebuilt by replay, not from a new snapshot
+    assert reopened.replay["events"] == 30  # to be replayed, not read from a new snapshot
     assert_same(live, snapshot_of(reopened))
     reopened.close()
 
@@ -160,10 +166,10 @@ def test_snapshot_plus_replay_equals_live(db_path):
     interact_some(engine, 10)
     engine.retrain("mf")  # a new mf snapshot mid-way; trending still replays from the seed
     interact_some(engine, 10)
-    live_mf = engine.models["mf"].state()
+    live_mf = engine.model("mf").state()
     engine.close()
     reopened = Engine.open(db_path)
-    state = reopened.models["mf"].state()
+    state = reopened.model("mf").state()
     assert all(np.array_equal(v, state[k]) for k, v in live_mf.items())
     reopened.close()
 

@@ -10,6 +10,7 @@ from recsys.algorithms.config import Config
 from recsys.algorithms.content import ContentBased
 from recsys.algorithms.epsilon_greedy import EpsilonGreedy
 from recsys.algorithms.item_knn import ItemKNN
+from recsys.algorithms.linucb import LinUCB
 from recsys.algorithms.mf import MatrixFactorization
 from recsys.algorithms.popularity import Popularity
 from recsys.algorithms.thompson import Thompson
@@ -28,6 +29,7 @@ REGISTRY: dict[str, type[Recommender]] = {
         EpsilonGreedy,
         UCB1,
         Thompson,
+        LinUCB,
     )
 }
 DEFAULT_ALGORITHM = "mf"

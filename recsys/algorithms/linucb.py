@@ -1,0 +1,203 @@
+"""LinUCB (Li et al. 2010): a contextual bandit with one linear model shared by all items.
+
+An item shown in a context is described by its genres repeated in four blocks: always, and
+once more in the block of the context's time of day, day type and device. So the model can
+learn "family films on weekend evenings" or "thrillers on mobile at night":
+
+    score(i, c) = theta . phi(i, c) + alpha * sqrt(phi(i, c)' A^-1 phi(i, c))
+
+with A = reg * I + sum of phi phi' and theta = A^-1 (sum of reward * phi). A reward is an
+event whose weight says interest (as for the other bandits). Time of day and day type come from
+the event's time on the lab clock; the device from the event's context ("desktop" if absent).
+A^-1 is kept up to date per event with the Sherman-Morrison formula.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from recsys.algorithms.bandit import REWARD_THRESHOLD
+from recsys.algorithms.base import Explanation, Recommender, UpdateInfo
+from recsys.algorithms.config import Config, param
+from recsys.events import Event, EventFrame
+
+TIMES_OF_DAY = ("night", "morning", "afternoon", "evening")
+DAY_TYPES = ("weekday", "weekend")
+DEVICES = ("desktop", "mobile", "tv")
+EPOCH_WEEKDAY = 1  # the lab clock starts on Tuesday 2026-09-01 (Monday is 0)
+
+
+def context_of(ts: float, context: dict | None = None) -> dict[str, str]:
+    """The context of an event: given values win, the rest comes from the lab clock."""
+    given = context or {}
+    hour = (ts / 3600.0) % 24
+    day = (EPOCH_WEEKDAY + int(ts // 86400)) % 7
+    return {
+        "time_of_day": str(given.get("time_of_day", TIMES_OF_DAY[int(hour // 6)])),
+        "day_type": str(given.get("day_type", DAY_TYPES[day >= 5])),
+        "device": str(given.get("device", "desktop")),
+    }
+
+
+@dataclass(frozen=True)
+class LinUCBConfig(Config):
+    alpha: float = param(0.5, 0.0, 10.0, "weight of the confidence bonus (exploration)")
+    reg: float = param(1.0, 0.01, 100.0, "ridge penalty: A starts as reg x identity")
+
+
+class LinUCB(Recommender):
+    name = "linucb"
+    config_class = LinUCBConfig
+    summary = "Contextual bandit: genres x time of day, day type and device, with a UCB bonus."
+    personalized = False
+    explores = True
+    config: LinUCBConfig
+
+    def _reset(self) -> None:
+        genres = sorted({g for gs in self.catalog.genres for g in gs})
+        index = {g: i for i, g in enumerate(genres)}
+        self._genres = np.zeros((self.catalog.n, len(genres)))
+        for item, gs in enumerate(self.catalog.genres):
+            self._genres[item, [index[g] for g in gs]] = 1.0 / np.sqrt(len(gs))
+        # Items share few distinct genre vectors: score those, then map back to items.
+        self._distinct, self._item_row = np.unique(self._genres, axis=0, return_inverse=True)
+        width = len(genres)
+        self._offsets = {"base": 0}
+        for values in (TIMES_OF_DAY, DAY_TYPES, DEVICES):
+            for value in values:
+                self._offsets[value] = width * len(self._offsets)
+        dims = width * len(self._offsets)
+        self._a_inv = np.eye(dims) / self.config.reg
+        self._b = np.zeros(dims)
+        self._last_context = context_of(0.0)
+
+    def _blocks(self, context: dict[str, str]) -> np.ndarray:
+        """Indices of phi's four active blocks for a context."""
+        width = self._genres.shape[1]
+        starts = [
+            self._offsets["base"],
+            self._offsets[context["time_of_day"]],
+            self._offsets[context["day_type"]],
+            self._offsets.get(context["device"], self._offsets["desktop"]),
+        ]
+        return np.concatenate([np.arange(s, s + width) for s in starts])
+
+    def _phi(self, item: int, context: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
+        return self._blocks(context), np.tile(self._genres[item], 4)
+
+    def _fit(self, events: EventFrame, user_rows: np.ndarray, weights: np.ndarray) -> None:
+        if len(events) == 0:
+            return
+        contexts = [
+            context_of(ts, given)
+            for ts, given in zip(events.ts.tolist(), events.contexts(), strict=True)
+        ]
+        width, n = self._genres.shape[1], len(events)
+        # phi for every event as a sparse matrix: four blocks of the item's genre vector.
+        starts = np.array(
+            [
+                [
+                    self._offsets["base"],
+                    self._offsets[c["time_of_day"]],
+                    self._offsets[c["day_type"]],
+                    self._offsets.get(c["device"], self._offsets["desktop"]),
+                ]
+                for c in contexts
+            ]
+        )
+        cols = (starts[:, :, None] + np.arange(width)[None, None, :]).reshape(n, -1)
+        values = np.tile(self._genres[events.item], 4)
+        phi = sparse.csr_matrix(
+            (values.ravel(), (np.repeat(np.arange(n), 4 * width), cols.ravel())),
+            shape=(n, len(self._b)),
+        )
+        rewards = (weights >= REWARD_THRESHOLD).astype(float)
+        a = np.eye(len(self._b)) * self.config.reg + (phi.T @ phi).toarray()
+        self._a_inv = np.linalg.inv(a)
+        self._b = phi.T @ rewards
+        self._last_context = contexts[-1]
+
+    def _learn_one(self, user: int, event: Event, weight: float) -> UpdateInfo:
+        context = context_of(event.ts, event.context)
+        idx, values = self._phi(event.item, context)
+        before = self._estimate(event.item, context)
+        reward = float(weight >= REWARD_THRESHOLD)
+        shared = self._a_inv[:, idx] @ values  # A^-1 phi (A^-1 is symmetric)
+        self._a_inv -= np.outer(shared, shared) / (1.0 + values @ shared[idx])
+        self._b[idx] += reward * values
+        self._last_context = context
+        after = self._estimate(event.item, context)
+        return UpdateInfo(
+            self.name,
+            item_change=abs(after - before),
+            score_before=before,
+            score_after=after,
+            details={"reward": reward, **context},
+        )
+
+    def _estimate(self, item: int, context: dict[str, str]) -> float:
+        idx, values = self._phi(item, context)
+        return float(values @ (self._a_inv[idx] @ self._b))
+
+    def _parts(self, context: dict | None) -> tuple[np.ndarray, np.ndarray]:
+        chosen = (
+            self._last_context
+            if context is None
+            else context_of(0.0, {**self._last_context, **context})
+        )
+        idx = self._blocks(chosen)
+        features = np.tile(self._distinct, 4)
+        theta = self._a_inv[idx] @ self._b
+        spread = ((features @ self._a_inv[np.ix_(idx, idx)]) * features).sum(axis=1)
+        estimate = features @ theta
+        bonus = self.config.alpha * np.sqrt(np.maximum(spread, 0.0))
+        return estimate[self._item_row], bonus[self._item_row]
+
+    def _scores(self, user: int, context: dict | None) -> np.ndarray:
+        estimate, bonus = self._parts(context)
+        return estimate + bonus
+
+    def _fallback_scores(self) -> np.ndarray:
+        return self._scores(-1, None)
+
+    def explain(self, user: str, item: int) -> Explanation:
+        return self._explain(-1, item)  # the same for everybody in a context
+
+    def reasons(self, user: str, items: list[int]) -> list[str]:
+        estimate, bonus = self._parts(None)
+        return [self._reason(estimate[i], bonus[i]) for i in items]
+
+    def _explain(self, user: int, item: int) -> Explanation:
+        estimate, bonus = self._parts(None)
+        return Explanation(
+            float(estimate[item] + bonus[item]),
+            {
+                "expected reward (theta . phi)": float(estimate[item]),
+                "exploration (alpha x spread)": float(bonus[item]),
+            },
+            self._reason(estimate[item], bonus[item]),
+        )
+
+    def _reason(self, estimate: float, bonus: float) -> str:
+        c = self._last_context
+        return (
+            f"for {c['time_of_day']}, {c['day_type']}, {c['device']}: expected reward "
+            f"{estimate:.2f}, exploration {bonus:+.2f}"
+        )
+
+    def _state(self) -> dict[str, np.ndarray]:
+        c = self._last_context
+        return {
+            "a_inv": self._a_inv.copy(),
+            "b": self._b.copy(),
+            "last_context": np.array([c["time_of_day"], c["day_type"], c["device"]]),
+        }
+
+    def _load_state(self, state: dict[str, np.ndarray]) -> None:
+        self._a_inv = state["a_inv"].copy()
+        self._b = state["b"].copy()
+        t, d, device = (str(x) for x in state["last_context"])
+        self._last_context = {"time_of_day": t, "day_type": d, "device": device}
