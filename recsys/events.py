@@ -40,6 +40,7 @@ RATING_MIN, RATING_MAX, RATING_STEP = 0.5, 5.0, 0.5
 NEUTRAL_STARS = 3.0
 USER_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}")
 MAX_CONTEXT_CHARS = 500
+DEVICES = ("desktop", "mobile", "tv")  # the context a visit can come with, besides the clock
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from functools import partial
 import numpy as np
 
 from recsys.errors import RecsysError
+from recsys.events import DEVICES
 from recsys.world import ChoiceModel, true_utilities
 
 SECONDS_PER_STEP = 60.0  # simulated time between two visits of a persona
@@ -67,7 +68,9 @@ def simulate(
     )
     records = []
     for step in range(1, steps + 1):
-        ranking = engine.recommend(persona, k, algorithm)
+        # The visit's context: the lab clock gives the time of day, the persona a device.
+        context = {"device": DEVICES[int(rng.integers(len(DEVICES)))]}
+        ranking = engine.recommend(persona, k, algorithm, context)
         shown = ranking.item_ids()
         record = SimulationStep(
             step, shown, None, precision=_precision(engine, persona, shown, utility, k)
@@ -80,10 +83,10 @@ def simulate(
                 record.picked, record.picked_utility = item, float(utility[item])
                 reactions = choice.reactions(utility[[item]], rng)
                 for kind, value in _events_of(reactions):
-                    act(item, kind, value, ts=now)
+                    act(item, kind, value, context, ts=now)
                     record.kinds.append(kind)
             elif rng.random() < 0.5:
-                act(shown[0], "skip", ts=now)
+                act(shown[0], "skip", context=context, ts=now)
                 record.kinds.append("skip")
         records.append(record)
         if progress:

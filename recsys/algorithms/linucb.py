@@ -22,11 +22,10 @@ from scipy import sparse
 from recsys.algorithms.bandit import REWARD_THRESHOLD
 from recsys.algorithms.base import Explanation, Recommender, UpdateInfo
 from recsys.algorithms.config import Config, param
-from recsys.events import Event, EventFrame
+from recsys.events import DEVICES, Event, EventFrame
 
 TIMES_OF_DAY = ("night", "morning", "afternoon", "evening")
 DAY_TYPES = ("weekday", "weekend")
-DEVICES = ("desktop", "mobile", "tv")
 EPOCH_WEEKDAY = 1  # the lab clock starts on Tuesday 2026-09-01 (Monday is 0)
 
 
