@@ -156,6 +156,9 @@ class Engine:
                     model.load_state(version["params"])
                     self._applied[name] = version["trained_through_seq"]
                 self.models[name] = model
+            for model in self.models.values():
+                if hasattr(model, "attach"):
+                    model.attach(self.models)  # a blend reads the engine's own models
             oldest = min(self._applied.values(), default=self.last_seq)
             # The tail of the log some model has not learned yet; each model replays it when it
             # is next used, so neither opening nor an interaction waits for idle algorithms.
@@ -167,6 +170,8 @@ class Engine:
     def _catch_up(self, name: str) -> list[UpdateInfo]:
         """Let one model learn, in order, every event of the tail it has not seen yet; each
         update is written to the learning log."""
+        for dependency in self.models[name].depends_on():
+            self._catch_up(dependency)
         done = self._applied[name]
         if done >= self.last_seq:
             return []

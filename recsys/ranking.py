@@ -122,11 +122,12 @@ class LearningStep:
     def message(self) -> str:
         e, d, u = self.event, self.diff, self.update
         what = f"rating {e.value:g}★" if e.kind == "rating" else e.kind
-        learned = (
-            f"your taste vector moved {u.user_change:.3f}"
-            if u.user_change
-            else f"the item's score moved {u.score_after - u.score_before:+.3f}"
-        )
+        if u.user_change:
+            learned = f"your taste vector moved {u.user_change:.3f}"
+        elif u.score_after != u.score_before:
+            learned = f"the item's score moved {u.score_after - u.score_before:+.3f}"
+        else:
+            learned = "its components learned from it"
         changes = (
             f"{len(d.entered)} entered, {len(d.left)} left, {len(d.moved)} moved"
             if d.changed

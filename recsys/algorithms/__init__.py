@@ -9,6 +9,7 @@ from recsys.algorithms.base import Catalog, Explanation, Recommender, UpdateInfo
 from recsys.algorithms.config import Config
 from recsys.algorithms.content import ContentBased
 from recsys.algorithms.epsilon_greedy import EpsilonGreedy
+from recsys.algorithms.hybrid import Hybrid
 from recsys.algorithms.item_knn import ItemKNN
 from recsys.algorithms.linucb import LinUCB
 from recsys.algorithms.mf import MatrixFactorization
@@ -30,6 +31,7 @@ REGISTRY: dict[str, type[Recommender]] = {
         UCB1,
         Thompson,
         LinUCB,
+        Hybrid,
     )
 }
 DEFAULT_ALGORITHM = "mf"

@@ -219,6 +219,11 @@ class Recommender:
             return {}
         return {"items you touched": float(len(self._seen[row]))} | self._describe(row)
 
+    def depends_on(self) -> tuple[str, ...]:
+        """Other registered algorithms whose models this one reads (the engine keeps them up
+        to date before it uses this one)."""
+        return ()
+
     def taste(self, user: str) -> np.ndarray | None:
         """The personal part of the user's score for every item, or None if the algorithm
         holds nothing personal (a stranger, or a non-personalised algorithm)."""

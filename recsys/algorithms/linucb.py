@@ -90,34 +90,32 @@ class LinUCB(Recommender):
     def _fit(self, events: EventFrame, user_rows: np.ndarray, weights: np.ndarray) -> None:
         if len(events) == 0:
             return
-        contexts = [
-            context_of(ts, given)
-            for ts, given in zip(events.ts.tolist(), events.contexts(), strict=True)
-        ]
         width, n = self._genres.shape[1], len(events)
+        given = events.contexts()
+        hours = (events.ts / 3600.0) % 24
+        days = (EPOCH_WEEKDAY + (events.ts // 86400).astype(np.int64)) % 7
+        tod = np.array([self._offsets[t] for t in TIMES_OF_DAY])[(hours // 6).astype(int)]
+        day = np.where(days >= 5, self._offsets["weekend"], self._offsets["weekday"])
+        device = np.full(n, self._offsets["desktop"])
+        for row in (i for i, c in enumerate(given) if c):  # few events carry a context
+            c = context_of(float(events.ts[row]), given[row])
+            tod[row], day[row] = self._offsets[c["time_of_day"]], self._offsets[c["day_type"]]
+            device[row] = self._offsets.get(c["device"], self._offsets["desktop"])
         # phi for every event as a sparse matrix: four blocks of the item's genre vector.
-        starts = np.array(
-            [
-                [
-                    self._offsets["base"],
-                    self._offsets[c["time_of_day"]],
-                    self._offsets[c["day_type"]],
-                    self._offsets.get(c["device"], self._offsets["desktop"]),
-                ]
-                for c in contexts
-            ]
-        )
+        starts = np.stack([np.full(n, self._offsets["base"]), tod, day, device], axis=1)
         cols = (starts[:, :, None] + np.arange(width)[None, None, :]).reshape(n, -1)
         values = np.tile(self._genres[events.item], 4)
+        rows = np.repeat(np.arange(n), 4 * width)
+        nonzero = values.ravel() != 0  # an item has one to three genres: keep only those
         phi = sparse.csr_matrix(
-            (values.ravel(), (np.repeat(np.arange(n), 4 * width), cols.ravel())),
+            (values.ravel()[nonzero], (rows[nonzero], cols.ravel()[nonzero])),
             shape=(n, len(self._b)),
         )
         rewards = (weights >= REWARD_THRESHOLD).astype(float)
         a = np.eye(len(self._b)) * self.config.reg + (phi.T @ phi).toarray()
         self._a_inv = np.linalg.inv(a)
         self._b = phi.T @ rewards
-        self._last_context = contexts[-1]
+        self._last_context = context_of(float(events.ts[-1]), given[-1])
 
     def _learn_one(self, user: int, event: Event, weight: float) -> UpdateInfo:
         context = context_of(event.ts, event.context)
