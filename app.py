@@ -10,7 +10,8 @@ engine = get_engine()
 init_session(engine)
 page = st.navigation(
     [
-        st.Page("pages/simulator.py", title="Simulator", icon=":material/tune:", default=True),
+        st.Page("pages/simulator.py", title="Simulator", icon=":material/touch_app:", default=True),
+        st.Page("pages/parameters.py", title="Parameters", icon=":material/tune:"),
         st.Page("pages/world.py", title="World", icon=":material/public:"),
     ]
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any, NoReturn
 
 from recsys.algorithms import DEFAULT_ALGORITHM, REGISTRY
@@ -59,6 +60,17 @@ def build_parser() -> Parser:
     simulate.add_argument("--algorithm", default=DEFAULT_ALGORITHM)
     simulate.add_argument("--seed", type=int, default=0)
 
+    configure = command("configure", "set parameters of an algorithm; rebuilds it from the log")
+    configure.add_argument("--algorithm", required=True)
+    configure.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a parameter, e.g. --set factors=32 (repeatable)",
+    )
+    configure.add_argument("--config", metavar="FILE", help="a JSON object of parameters")
+
     command("algorithms", "the registered algorithms and their parameters")
     command("personas", "the personas of the lab's world")
     retrain = command("retrain", "full retrain of an algorithm; stores a model version")
@@ -90,6 +102,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         validate_user(args.user)
     if args.command == "interact":
         validate_value(validate_kind(args.kind), args.value)
+    if args.command == "configure":
+        args.changes = _parameter_changes(args)
     if args.command == "algorithms":
         return _algorithms()
     if args.command == "bench":
@@ -233,12 +247,52 @@ def _retrain(engine, args) -> dict[str, Any]:
     }
 
 
+def _parameter_changes(args: argparse.Namespace) -> dict[str, Any]:
+    """--config FILE and --set NAME=VALUE, checked against the bounds before the lab opens."""
+    from recsys.algorithms import algorithm_class
+
+    changes: dict[str, Any] = {}
+    if args.config:
+        try:
+            loaded = json.loads(Path(args.config).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise RecsysError(f"cannot read {args.config}: {error}") from None
+        if not isinstance(loaded, dict):
+            raise RecsysError(f"{args.config} must hold a JSON object of parameters")
+        changes.update(loaded)
+    for item in args.set:
+        name, _, text = item.partition("=")
+        try:
+            changes[name.strip()] = json.loads(text)
+        except ValueError:
+            raise RecsysError(f"--set {item}: the value must be a number") from None
+    if not changes:
+        raise RecsysError("give parameters with --set NAME=VALUE or --config FILE")
+    cls = algorithm_class(args.algorithm)
+    cls.config_class.from_dict(cls.config_class().to_dict() | changes)  # bounds, names, types
+    return changes
+
+
+def _configure(engine, args) -> dict[str, Any]:
+    info = engine.configure(args.algorithm, args.changes)
+    settings = ", ".join(f"{k}={v}" for k, v in info["config"].items())
+    return {
+        "json": info,
+        "text": (
+            f"{info['algorithm']}: version {info['version']} rebuilt "
+            f"from {info['events']} events in {info['seconds']:.2f} s "
+            f"with {settings}"
+        ),
+    }
+
+
 COMMANDS = {
     "recommend": _recommend,
     "interact": _interact,
     "simulate": _simulate,
     "personas": _personas,
     "retrain": _retrain,
+    "configure": _configure,
 }
 
 

@@ -355,6 +355,36 @@ class Engine:
             self.store.truncate_after(int(self.meta["history_through_seq"]))
             self._load()
 
+    def configure(
+        self, algorithm: str, changes: dict[str, Any], trigger: str = "parameters"
+    ) -> dict[str, Any]:
+        """New parameters for an algorithm: validated, then the model is rebuilt from the whole
+        event log and stored as a new version. Out-of-range values change nothing."""
+        cls = algorithm_class(algorithm)
+        with self._lock:
+            current = self.models[cls.name]
+            config = cls.config_class.from_dict(current.config.to_dict() | dict(changes))
+            model = cls(config, catalog=self.catalog, weights=self.weights, seed=current.seed)
+            if hasattr(model, "attach"):
+                model.attach(self.models)
+                for dependency in model.depends_on():
+                    self._catch_up(dependency)
+            started = time.perf_counter()
+            model.fit(self.store.events(), self.catalog)
+            seconds = time.perf_counter() - started
+            version = save_model(self.store, model, self.last_seq, trigger, seconds)
+            self.models[cls.name] = model
+            self._applied[cls.name] = self.last_seq
+            self._trim_tail()
+            self._cache.clear()
+            return {
+                "algorithm": cls.name,
+                "version": version,
+                "config": config.to_dict(),
+                "events": self.last_seq,
+                "seconds": seconds,
+            }
+
     def reset_user(self, user: str) -> int:
         """Forget what `user` did in the lab (a demo user keeps the seeded history); returns the
         number of events forgotten. Models are rebuilt from the remaining log."""

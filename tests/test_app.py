@@ -166,3 +166,21 @@ def test_a_deleted_database_file_is_a_message_and_a_fresh_lab(app, db_path):
     assert not app.exception
     assert any("was deleted" in w.value for w in app.warning)
     assert db_path.exists() and engine_for(str(db_path)) is not old
+
+
+def test_parameters_page_rebuilds_the_model_with_bounded_values(app, db_path):
+    app.run()
+    app.switch_page("pages/parameters.py").run()
+    assert not app.exception
+    engine = engine_for(str(db_path))
+    factors = app.number_input(key="param-mf-factors")
+    assert factors.min == 2 and factors.max == 256
+    factors.set_value(8)
+    next(b for b in app.button if "Apply" in b.label).click().run()
+    assert not app.exception
+    assert engine.model("mf").config.factors == 8
+    assert engine.store.latest_version("mf")["config"]["factors"] == 8
+    app.button(key="defaults-mf").click().run()
+    assert engine.model("mf").config.factors == 16 and not app.exception
+    assert app.number_input(key="param-mf-factors").value == 16
+    assert not app.warning  # no "value set twice" warning from Streamlit

@@ -76,6 +76,11 @@ BAD_INPUTS = [
     ("recommend", "--user", "ann", "--algorithm", "nope"),
     ("simulate", "--persona", "nobody", "--steps", "3"),
     ("simulate", "--persona", "sci-fi-fan", "--steps", "-4"),
+    ("configure", "--algorithm", "mf", "--set", "factors=100000"),
+    ("configure", "--algorithm", "mf", "--set", "reg=abc"),
+    ("configure", "--algorithm", "mf", "--set", "no_such=1"),
+    ("configure", "--algorithm", "mf"),
+    ("configure", "--algorithm", "mf", "--config", "/nonexistent/params.json"),
     ("frobnicate",),
 ]
 
@@ -149,3 +154,39 @@ def test_bench_measures_both_worlds_side_by_side():
         assert 0 < figures["interact p50"] <= figures["interact p95"] <= figures["interact p99"]
         assert figures["replay all ev/s"] > 0 and figures["recommend p50"] > 0
     assert "interact p99" in report["text"] and "tiny 2k" in report["text"]
+
+
+def test_configure_from_flags_and_a_file(db_path, tmp_path, capsys):
+    assert (
+        main(
+            [
+                "--db",
+                str(db_path),
+                "configure",
+                "--algorithm",
+                "ucb1",
+                "--set",
+                "exploration=0.25",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["config"]["exploration"] == 0.25
+    params = tmp_path / "knn.json"
+    params.write_text(json.dumps({"neighbours": 7}))
+    assert (
+        main(
+            ["--db", str(db_path), "configure", "--algorithm", "item_knn", "--config", str(params)]
+        )
+        == 0
+    )
+    assert "neighbours=7" in capsys.readouterr().out
+    params.write_text(json.dumps({"neighbours": 100_000}))
+    assert (
+        main(
+            ["--db", str(db_path), "configure", "--algorithm", "item_knn", "--config", str(params)]
+        )
+        == 2
+    )
+    assert "neighbours must be between" in capsys.readouterr().err

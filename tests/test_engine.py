@@ -265,3 +265,39 @@ def test_genre_affinity_is_the_mean_personal_score_per_genre(engine):
     assert list(affinity) == sorted(affinity, reverse=True)
     assert engine.genre_affinity("fan", "trending").empty  # nothing personal to show
     assert engine.genre_affinity("stranger", "mf").empty
+
+
+def test_configure_rebuilds_from_the_log_and_survives_a_reopen(db_path):
+    engine = Engine.open(db_path)
+    engine.interact("alice", 3, "like")
+    before = engine.recommend("alice", 10, "item_knn").item_ids()
+    info = engine.configure("item_knn", {"neighbours": 3, "shrinkage": 0.0})
+    assert info["config"]["neighbours"] == 3 and info["events"] == engine.last_seq
+    assert engine.model("item_knn").config.neighbours == 3
+    after = engine.recommend("alice", 10, "item_knn").item_ids()
+    assert after != before
+    engine.close()
+    reopened = Engine.open(db_path)
+    assert reopened.model("item_knn").config.neighbours == 3
+    assert reopened.recommend("alice", 10, "item_knn").item_ids() == after
+    reopened.close()
+
+
+@pytest.mark.parametrize(
+    "changes", [{"factors": 10_000}, {"reg": -1}, {"nonsense": 1}, {"factors": "many"}]
+)
+def test_configure_with_bad_values_changes_nothing(engine, changes):
+    model = engine.model("mf")
+    versions = engine.store._query("SELECT count(*) FROM model_versions")[0][0]
+    with pytest.raises(RecsysError):
+        engine.configure("mf", changes)
+    assert engine.model("mf") is model
+    assert engine.store._query("SELECT count(*) FROM model_versions")[0][0] == versions
+
+
+def test_hybrid_follows_a_reconfigured_component(engine):
+    engine.recommend("alice", 10, "hybrid")
+    engine.configure("mf", {"factors": 8})
+    hybrid = engine.model("hybrid")
+    assert hybrid._components["mf"] is engine.model("mf")
+    assert len(engine.recommend("alice", 10, "hybrid").items) == 10

@@ -51,9 +51,10 @@ class Hybrid(Recommender):
         }
 
     def attach(self, models: dict[str, Recommender]) -> None:
-        """Use the engine's models as components instead of private copies."""
+        """Use the engine's models (its live dict: a reconfigured model is picked up) as
+        components instead of private copies."""
         self._owns = False
-        self._components = {name: models[name] for name in COMPONENTS}
+        self._components = models
 
     def depends_on(self) -> tuple[str, ...]:
         return COMPONENTS if not self._owns else ()

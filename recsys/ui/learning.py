@@ -43,7 +43,7 @@ def learning_view(engine: Engine, user: str, algorithm: str, k: int, presenter: 
     with st.expander(
         "What the model holds about you", expanded=not presenter, icon=":material/neurology:"
     ):
-        model_panel(engine, user, algorithm, ranking.items[0].item if ranking.items else None)
+        model_panel(engine, user, algorithm, ranking.item_ids())
     with st.expander(
         f"Your history, newest first ({engine.last_seq:,} events in the lab)",
         expanded=not presenter,

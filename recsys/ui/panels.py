@@ -30,7 +30,7 @@ def presenter_style() -> None:
     st.html(PRESENTER_CSS)
 
 
-def model_panel(engine: Engine, user: str, algorithm: str, top_item: int | None) -> None:
+def model_panel(engine: Engine, user: str, algorithm: str, shown: list[int]) -> None:
     """What the model holds about this user, so nobody can call the learning hard-coded.
 
     Drawn with Markdown and static tables: charts and data grids cost the browser more than a
@@ -59,18 +59,28 @@ def model_panel(engine: Engine, user: str, algorithm: str, top_item: int | None)
             f"{algorithm} is the same for everyone: it holds nothing personal. "
             "Switch to mf to see a learned taste."
         )
-    if top_item is not None:
-        explanation = engine.explain(user, top_item, algorithm)
+    if shown:
+        rank = st.selectbox(
+            "Explain the score of",
+            range(1, len(shown) + 1),
+            key="explain_rank",
+            help="The score of the item at this rank, broken into its parts.",
+        )
+        item = shown[min(rank, len(shown)) - 1]
+        explanation = engine.explain(user, item, algorithm)
         parts = "\n".join(
             f"| {md(name)} | {value:+.3f} |" for name, value in explanation.parts.items()
         )
         st.markdown(
-            f"**Why #1 is “{md(engine.item_title(top_item))}”**: "
+            f"**Why #{rank} is “{md(engine.item_title(item))}”**: "
             f"{md(explanation.reason)}\n\n| part | value |\n|---|---:|\n{parts}"
         )
-    log = engine.store.learning_log(user=user, limit=len(engine.models))
+    log = engine.store.learning_log(user=user, limit=5)
     if not log.empty:
-        st.markdown("**Latest learning-log rows** (every algorithm learns from every event):")
+        st.markdown(
+            "**Latest learning-log rows** (each algorithm learns every event, in order, "
+            "when it is used):"
+        )
         st.table(
             log[
                 [

@@ -1,0 +1,93 @@
+"""The parameters panel: every config field of an algorithm as a bounded widget."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from recsys.algorithms import REGISTRY
+from recsys.engine import Engine
+from recsys.errors import RecsysError
+from recsys.ui.widgets import md
+
+
+def parameters_form(engine: Engine, algorithm: str) -> None:
+    cls = REGISTRY[algorithm]
+    current = engine.model(algorithm).config.to_dict()
+    defaults = cls.config_class().to_dict()
+    st.markdown(f"**{algorithm}**: {md(cls.summary)}")
+    with st.form(key=f"parameters-{algorithm}", border=True):
+        values = {}
+        for bound in cls.config_class.bounds():
+            name, kind = bound["name"], bound["type"]
+            label = f"{name} (default {bound['default']:g})"
+            if kind == "int":
+                values[name] = st.number_input(
+                    label,
+                    min_value=int(bound["low"]),
+                    max_value=int(bound["high"]),
+                    value=int(current[name]),
+                    step=1,
+                    help=bound["help"],
+                    key=f"param-{algorithm}-{name}",
+                )
+            else:
+                values[name] = st.number_input(
+                    label,
+                    min_value=float(bound["low"]),
+                    max_value=float(bound["high"]),
+                    value=float(current[name]),
+                    step=_step(bound),
+                    format="%.4f",
+                    help=bound["help"],
+                    key=f"param-{algorithm}-{name}",
+                )
+        apply = st.form_submit_button(
+            "Apply and rebuild from the event log", type="primary", icon=":material/build:"
+        )
+    changes = {k: v for k, v in values.items() if v != current[k]} if apply else {}
+    if apply and not changes:
+        st.info("Nothing changed: edit a value first.")
+    if st.session_state.pop("restore_defaults", None) == algorithm:
+        changes = {k: v for k, v in defaults.items() if v != current[k]}
+    if changes:
+        _rebuild(engine, algorithm, changes)
+    st.button(
+        "Back to the defaults",
+        key=f"defaults-{algorithm}",
+        icon=":material/undo:",
+        disabled=engine.model(algorithm).config.to_dict() == defaults,
+        on_click=_restore_defaults,
+        args=(algorithm, defaults),
+    )
+
+
+def _restore_defaults(algorithm: str, defaults: dict) -> None:
+    """Put the defaults into the widgets (only a callback may) and rebuild on the rerun."""
+    for name, value in defaults.items():
+        st.session_state[f"param-{algorithm}-{name}"] = value
+    st.session_state.restore_defaults = algorithm
+
+
+def _rebuild(engine: Engine, algorithm: str, changes: dict) -> None:
+    shown = ", ".join(f"{k} = {v:g}" for k, v in changes.items())
+    with st.status(
+        f"Rebuilding {algorithm} from {engine.last_seq:,} events…", expanded=False
+    ) as status:
+        try:
+            info = engine.configure(algorithm, changes)
+        except RecsysError as error:
+            status.update(label="Nothing changed", state="error")
+            st.error(f"{error}. Pick a value within the bounds shown.")
+            return
+        status.update(
+            label=f"{algorithm} rebuilt in {info['seconds']:.2f} s (version "
+            f"{info['version']}): {shown}",
+            state="complete",
+        )
+    st.session_state.pop("last_step", None)  # its before/after came from the old model
+    st.toast(f"{algorithm}: {shown}", icon=":material/build:")
+
+
+def _step(bound: dict) -> float:
+    span = float(bound["high"]) - float(bound["low"])
+    return float(f"{span / 1000:.1g}") if span else 0.01
