@@ -56,10 +56,12 @@ class LinUCB(Recommender):
     config: LinUCBConfig
 
     def _reset(self) -> None:
-        genres = sorted({g for gs in self.catalog.genres for g in gs})
+        # An item without genres (an imported catalog) gets the one feature "(none)".
+        item_genres = [gs or ("(none)",) for gs in self.catalog.genres]
+        genres = sorted({g for gs in item_genres for g in gs})
         index = {g: i for i, g in enumerate(genres)}
         self._genres = np.zeros((self.catalog.n, len(genres)))
-        for item, gs in enumerate(self.catalog.genres):
+        for item, gs in enumerate(item_genres):
             self._genres[item, [index[g] for g in gs]] = 1.0 / np.sqrt(len(gs))
         # Items share few distinct genre vectors: score those, then map back to items.
         self._distinct, self._item_row = np.unique(self._genres, axis=0, return_inverse=True)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from recsys.algorithms.base import Explanation, Recommender, UpdateInfo
 from recsys.algorithms.config import Config, param
@@ -96,7 +97,9 @@ class MatrixFactorization(Recommender):
             neg_users[fresh], neg_items[fresh], conf, conf * self._negative_target()
         )
         for frame, book in ((observed, self._history), (negative, self._negative)):
-            for u, i, c, cr in frame.itertuples(index=False):
+            for u, i, c, cr in zip(
+                *(frame[col].tolist() for col in ("u", "i", "c", "cr")), strict=True
+            ):
                 book[u][i] = [c, cr]
         pairs = pd.concat([observed, negative], ignore_index=True)
         users, items = pairs["u"].to_numpy(), pairs["i"].to_numpy()
@@ -135,19 +138,20 @@ class MatrixFactorization(Recommender):
     ) -> tuple[np.ndarray, np.ndarray]:
         """One ALS half-step: a ridge regression of [factors, bias] for every row at once."""
         k = fixed.shape[1]
-        design = np.hstack([fixed[cols], np.ones((len(cols), 1))])
-        order = np.argsort(rows, kind="stable")
-        rows, design, residual, conf = rows[order], design[order], residual[order], conf[order]
-        starts = np.searchsorted(rows, np.arange(n_rows))
-        ends = np.searchsorted(rows, np.arange(n_rows), side="right")
+        design = np.hstack([fixed, np.ones((len(fixed), 1))])  # [factors, 1] per fixed entity
+        # Every row's Gram matrix sum_c conf * z z' at once: a sparse (rows x fixed) matrix of
+        # confidences times each fixed entity's flattened outer product z z'. One sparse-dense
+        # product in C instead of a Python loop over thousands of rows.
+        upper, lower = np.triu_indices(k + 1)  # z z' is symmetric: half of it is enough
+        confidence = sparse.csr_matrix((conf, (rows, cols)), shape=(n_rows, len(fixed)))
+        half = np.asarray(confidence @ (design[:, upper] * design[:, lower]))
         lhs = np.empty((n_rows, k + 1, k + 1))
-        rhs = np.zeros((n_rows, k + 1))
-        eye = np.eye(k + 1)
-        for row, (start, end) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
-            z, c = design[start:end], conf[start:end]
-            weighted = z * c[:, None]
-            lhs[row] = z.T @ weighted + self.config.reg * (1.0 + c.sum()) * eye
-            rhs[row] = weighted.T @ residual[start:end]
+        lhs[:, upper, lower] = half
+        lhs[:, lower, upper] = half
+        targets = sparse.csr_matrix((conf * residual, (rows, cols)), shape=(n_rows, len(fixed)))
+        rhs = np.asarray(targets @ design)
+        penalty = self.config.reg * (1.0 + np.bincount(rows, weights=conf, minlength=n_rows))
+        lhs[:, np.arange(k + 1), np.arange(k + 1)] += penalty[:, None]
         solution = np.linalg.solve(lhs, rhs[..., None])[..., 0]
         return solution[:, :k].copy(), solution[:, k].copy()
 
@@ -252,6 +256,12 @@ class MatrixFactorization(Recommender):
             + self._item_bias
             + self._item_factors @ self._user_factors[user]
         )
+
+    def predict(self, user: str, items: np.ndarray) -> np.ndarray:
+        """Predicted stars; a stranger gets the global mean plus the item's bias."""
+        row = self._users.get(user)
+        raw = self._mean + self._item_bias[items] if row is None else self._scores(row, None)[items]
+        return np.clip(raw, 0.5, 5.0)
 
     def _describe(self, user: int) -> dict[str, float]:
         return {

@@ -1,0 +1,236 @@
+"""Offline evaluation: splits, rating and ranking metrics, beyond-accuracy metrics, sweeps.
+
+An algorithm is fitted on the training events only and judged on the held-out ones:
+
+- rating error (RMSE, MAE) on held-out ratings, for algorithms that predict stars (`mf`);
+- ranking quality at k over users with held-out positive events (weight >= 0.25: clicks, likes,
+  favourites, ratings of 3.5 and more): precision, recall, NDCG, MAP and hit rate, with the
+  user's training items excluded from the list;
+- catalog coverage (share of items recommended to anyone), novelty (mean -log2 of an item's
+  share of training interactions) and intra-list diversity (mean genre distance within a list);
+- fit time.
+
+>>> relevant = {3, 5}
+>>> print(round(ndcg_at_k([3, 1, 5], relevant, 3), 3))
+0.92
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from recsys.algorithms import Catalog, algorithm_class
+from recsys.errors import RecsysError
+from recsys.events import DEFAULT_WEIGHTS, EventFrame, EventWeights
+
+POSITIVE = 0.25  # an event this heavy says "I want this": a hit when it is held out
+RATING_ALGORITHMS = ("mf",)  # scores are predicted stars
+
+
+@dataclass
+class Split:
+    train: EventFrame
+    test: EventFrame
+    name: str
+
+
+def _take(events: EventFrame, mask: np.ndarray) -> EventFrame:
+    context = None if events.context is None else events.context[mask]
+    return EventFrame(
+        events.seq[mask],
+        events.ts[mask],
+        events.user[mask],
+        events.item[mask],
+        events.kind[mask],
+        events.value[mask],
+        context,
+    )
+
+
+def _pairs(events: EventFrame) -> np.ndarray:
+    """Each event's (user, item) pair as one integer: all events of a pair stay together, so a
+    held-out like is never given away by a view of the same item left in training."""
+    users = pd.factorize(events.user)[0].astype(np.int64)
+    return users * (int(events.item.max(initial=0)) + 1) + events.item
+
+
+def random_split(events: EventFrame, test_share: float = 0.2, seed: int = 0) -> Split:
+    """Each (user, item) pair goes to the test set with probability `test_share` (seeded)."""
+    if not 0 < test_share < 1:
+        raise RecsysError("the test share must be between 0 and 1")
+    pairs, index = np.unique(_pairs(events), return_inverse=True)
+    test = (np.random.default_rng(seed).random(len(pairs)) < test_share)[index]
+    return Split(_take(events, ~test), _take(events, test), f"random {test_share:.0%}")
+
+
+def temporal_split(events: EventFrame, last: int = 1) -> Split:
+    """Per user, the `last` items touched most recently are held out (with all their events);
+    users with no more than `last` items stay whole in training."""
+    frame = pd.DataFrame({"user": events.user, "pair": _pairs(events), "seq": events.seq})
+    latest = frame.groupby(["user", "pair"], sort=False)["seq"].max().reset_index()
+    latest["rank"] = latest.groupby("user")["seq"].rank(ascending=False, method="first")
+    latest["items"] = latest.groupby("user")["pair"].transform("size")
+    held = set(latest.loc[(latest["rank"] <= last) & (latest["items"] > last), "pair"])
+    test = frame["pair"].isin(held).to_numpy()
+    return Split(_take(events, ~test), _take(events, test), f"leave last {last}")
+
+
+def precision_at_k(ranked: list[int], relevant: set[int], k: int) -> float:
+    return len(relevant.intersection(ranked[:k])) / k
+
+
+def recall_at_k(ranked: list[int], relevant: set[int], k: int) -> float:
+    return len(relevant.intersection(ranked[:k])) / len(relevant) if relevant else 0.0
+
+
+def ndcg_at_k(ranked: list[int], relevant: set[int], k: int) -> float:
+    gains = [1.0 / np.log2(rank + 2) for rank, item in enumerate(ranked[:k]) if item in relevant]
+    ideal = sum(1.0 / np.log2(rank + 2) for rank in range(min(len(relevant), k)))
+    return sum(gains) / ideal if ideal else 0.0
+
+
+def average_precision_at_k(ranked: list[int], relevant: set[int], k: int) -> float:
+    hits, total = 0, 0.0
+    for rank, item in enumerate(ranked[:k], 1):
+        if item in relevant:
+            hits += 1
+            total += hits / rank
+    return total / min(len(relevant), k) if relevant else 0.0
+
+
+def intra_list_diversity(ranked: list[int], genres: tuple[tuple[str, ...], ...]) -> float:
+    """Mean pairwise Jaccard distance of the items' genres (0: all alike, 1: nothing shared)."""
+    sets = [set(genres[i]) for i in ranked]
+    pairs = [(a, b) for i, a in enumerate(sets) for b in sets[i + 1 :]]
+    if not pairs:
+        return 0.0
+    return float(np.mean([1 - len(a & b) / len(a | b) if a | b else 0.0 for a, b in pairs]))
+
+
+@dataclass
+class Result:
+    algorithm: str
+    metrics: dict[str, float | None] = field(default_factory=dict)
+
+
+def evaluate(
+    algorithms: Iterable[str],
+    split: Split,
+    catalog: Catalog,
+    k: int = 10,
+    weights: EventWeights = DEFAULT_WEIGHTS,
+    configs: dict[str, dict] | None = None,
+    max_users: int = 500,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> list[Result]:
+    """Fit each algorithm on the training events and measure it on the test events."""
+    if not 1 <= k <= 100:
+        raise RecsysError("k must be from 1 to 100")
+    classes = [algorithm_class(name) for name in algorithms]
+    test_weights = split.test.weights(weights)
+    relevant: dict[str, set[int]] = {}
+    for user, item, w in zip(split.test.user, split.test.item, test_weights, strict=True):
+        if w >= POSITIVE:
+            relevant.setdefault(user, set()).add(int(item))
+    users = sorted(relevant)
+    if len(users) > max_users:
+        users = sorted(np.random.default_rng(seed).choice(users, max_users, replace=False))
+    popularity = np.bincount(split.train.item, minlength=catalog.n).astype(float)
+    share = (popularity + 1) / (popularity.sum() + catalog.n)
+    results = []
+    for cls in classes:
+        if progress:
+            progress(cls.name)
+        config = cls.config_class.from_dict((configs or {}).get(cls.name, {}))
+        model = cls(config, catalog=catalog, weights=weights, seed=seed)
+        started = time.perf_counter()
+        model.fit(split.train, catalog)
+        metrics: dict[str, float | None] = {"fit seconds": time.perf_counter() - started}
+        metrics |= (
+            _rating_errors(model, split.test)
+            if cls.name in RATING_ALGORITHMS
+            else {"RMSE": None, "MAE": None}
+        )
+        rows, shown = [], set()
+        for user in users:
+            ranked = model.recommend(user, k)[0].tolist()
+            shown.update(ranked)
+            truth = relevant[user]
+            rows.append(
+                (
+                    precision_at_k(ranked, truth, k),
+                    recall_at_k(ranked, truth, k),
+                    ndcg_at_k(ranked, truth, k),
+                    average_precision_at_k(ranked, truth, k),
+                    float(bool(truth.intersection(ranked))),
+                    float(np.mean(-np.log2(share[ranked]))) if ranked else 0.0,
+                    intra_list_diversity(ranked, catalog.genres),
+                )
+            )
+        means = np.mean(rows, axis=0) if rows else np.zeros(7)
+        names = (
+            f"precision@{k}",
+            f"recall@{k}",
+            f"NDCG@{k}",
+            f"MAP@{k}",
+            f"hit rate@{k}",
+            "novelty (bits)",
+            "diversity",
+        )
+        metrics |= dict(zip(names, means.tolist(), strict=True))
+        metrics["coverage"] = len(shown) / catalog.n
+        metrics["users"] = float(len(users))
+        results.append(Result(cls.name, metrics))
+    return results
+
+
+def _rating_errors(model, test: EventFrame) -> dict[str, float | None]:
+    rated = test.kind == "rating"
+    if not rated.any():
+        return {"RMSE": None, "MAE": None}
+    predictions = predict(model, test.user[rated], test.item[rated])
+    errors = predictions - test.value[rated]
+    return {"RMSE": float(np.sqrt(np.mean(errors**2))), "MAE": float(np.mean(np.abs(errors)))}
+
+
+def predict(model, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """One score per (user, item) pair, clipped to the star scale for rating predictors."""
+    out = np.empty(len(users))
+    order = pd.Series(range(len(users))).groupby(pd.Series(users)).indices
+    score = getattr(model, "predict", model.score)  # rating predictors answer in stars
+    for user, rows in order.items():
+        out[rows] = score(user, items[rows])
+    return out
+
+
+def sweep(
+    algorithm: str,
+    parameter: str,
+    values: list[float],
+    split: Split,
+    catalog: Catalog,
+    k: int = 10,
+    weights: EventWeights = DEFAULT_WEIGHTS,
+    max_users: int = 300,
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
+    """Evaluate one algorithm with one parameter set to each value in turn."""
+    rows = []
+    for index, value in enumerate(values):
+        result = evaluate(
+            [algorithm], split, catalog, k, weights, {algorithm: {parameter: value}}, max_users
+        )[0]
+        rows.append({parameter: value, **result.metrics})
+        if progress:
+            progress(index + 1, len(values))
+    return pd.DataFrame(rows)
+
+
+def results_frame(results: list[Result]) -> pd.DataFrame:
+    return pd.DataFrame([{"algorithm": r.algorithm, **r.metrics} for r in results])
