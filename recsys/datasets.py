@@ -31,7 +31,7 @@ def read_ratings(path: str | Path) -> Ratings:
     try:
         with open(path, newline="", encoding="utf-8") as handle:
             for number, row in enumerate(csv.reader(handle), 1):
-                if not row or (number == 1 and not _is_number(row[2] if len(row) > 2 else "")):
+                if not row or (number == 1 and len(row) in (3, 4) and not _is_number(row[2])):
                     continue  # blank line, or a header
                 if len(row) not in (3, 4):
                     raise RecsysError(

@@ -184,3 +184,28 @@ def test_parameters_page_rebuilds_the_model_with_bounded_values(app, db_path):
     assert engine.model("mf").config.factors == 16 and not app.exception
     assert app.number_input(key="param-mf-factors").value == 16
     assert not app.warning  # no "value set twice" warning from Streamlit
+
+
+def test_evaluation_page_compares_and_sweeps(app):
+    app.run()
+    app.switch_page("pages/evaluation.py").run()
+    assert not app.exception and app.title[0].value == "Evaluation"
+    app.multiselect(key="eval_algorithms").set_value(["mf", "popularity"])
+    app.button(key="eval_run").click().run()
+    assert not app.exception
+    frame = app.session_state["eval_results"]
+    assert frame["algorithm"].tolist() == ["mf", "popularity"]
+    app.selectbox(key="sweep_algorithm").set_value("item_knn").run()
+    app.selectbox(key="sweep_parameter").set_value("neighbours").run()
+    app.text_input(key="sweep_values").set_value("2, 20")
+    app.button(key="sweep_run").click().run()
+    assert not app.exception
+    algorithm, parameter, sweep = app.session_state["sweep_result"]
+    assert (algorithm, parameter, sweep["neighbours"].tolist()) == (
+        "item_knn",
+        "neighbours",
+        [2, 20],
+    )
+    app.text_input(key="sweep_values").set_value("2, many")
+    app.button(key="sweep_run").click().run()
+    assert any("must be numbers" in e.value for e in app.error)
