@@ -30,6 +30,7 @@ BUDGETS = {  # (world, metric): budget in ms
     ("10k items", "interact p99"): 30.0,
     ("default", "page rerun after like p50"): 150.0,
 }
+REPLAY_EVENTS = 10_000
 KIND_MIX = (
     ["view"] * 4 + ["click"] * 3 + ["like"] * 2 + ["dislike", "favorite", "skip"] + ["rating"] * 2
 )
@@ -95,12 +96,19 @@ def _measure(path: Path, sizes: dict, repetitions: int, seed: int) -> dict[str, 
     for i in range(repetitions):  # the log to replay: the history plus live events
         engine.interact(known[i % len(known)], int(rng.integers(n_items)), "like")
 
-    events = engine.store.events()
+    # Replay: what catching up costs each algorithm, on the newest REPLAY_EVENTS of the log,
+    # with fresh models wired as in the engine (a blend reads the others, learns nothing twice).
+    events = list(engine.store.events(after_seq=max(engine.last_seq - REPLAY_EVENTS, 0)).rows())
+    models = {
+        name: cls(catalog=engine.catalog, weights=engine.weights) for name, cls in REGISTRY.items()
+    }
+    for model in models.values():
+        if hasattr(model, "attach"):
+            model.attach(models)
     replay = {}
-    for name, cls in REGISTRY.items():
-        model = cls(catalog=engine.catalog, weights=engine.weights)
+    for name, model in models.items():
         mark = time.perf_counter()
-        for event in events.rows():
+        for event in events:
             model.learn_one(event)
         replay[name] = len(events) / (time.perf_counter() - mark)
     engine.close()

@@ -459,8 +459,14 @@ def seed_world(
     catalog = Catalog.from_frame(store.items())
     events = store.events()
     through = int(events.seq[-1]) if len(events) else 0
-    for cls in REGISTRY.values():
-        model = cls(catalog=catalog, weights=WEIGHT_PRESETS[weights], seed=seed)
+    models = {
+        name: cls(catalog=catalog, weights=WEIGHT_PRESETS[weights], seed=seed)
+        for name, cls in REGISTRY.items()
+    }
+    for model in models.values():
+        if hasattr(model, "attach"):
+            model.attach(models)  # a blend reads these models: no private copies to fit
+    for model in models.values():  # the registry lists a blend after its components
         started = time.perf_counter()
         model.fit(events, catalog)
         save_model(store, model, through, "seed", time.perf_counter() - started)

@@ -301,3 +301,20 @@ def test_hybrid_follows_a_reconfigured_component(engine):
     hybrid = engine.model("hybrid")
     assert hybrid._components["mf"] is engine.model("mf")
     assert len(engine.recommend("alice", 10, "hybrid").items) == 10
+
+
+def test_mf_retrain_warm_starts_from_the_current_item_factors(engine):
+    model = engine.model("mf")
+    engine.interact("alice", 2, "like")
+    warm_start = model.state()["model.item_factors"]
+    engine.retrain("mf")
+    warm = engine.model("mf").state()["model.item_factors"]
+    cold = engine.model("mf").__class__(
+        model.config.from_dict(model.config.to_dict() | {"warm_start": 0}),
+        catalog=engine.catalog,
+        seed=model.seed,
+    )
+    cold.fit(engine.store.events(), engine.catalog)
+    cold_factors = cold.state()["model.item_factors"]
+    # warm: closer to where it started than a cold retrain from random factors is
+    assert np.linalg.norm(warm - warm_start) < np.linalg.norm(cold_factors - warm_start)

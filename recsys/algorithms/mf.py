@@ -32,7 +32,8 @@ class MFConfig(Config):
     factors: int = param(16, 2, 256, "size of the latent taste space")
     reg: float = param(0.1, 0.0, 10.0, "L2 penalty on factors and biases")
     negatives: float = param(1.0, 0.0, 10.0, "untouched items sampled per event, read as skips")
-    epochs: int = param(10, 1, 100, "ALS sweeps in a full retrain")
+    epochs: int = param(6, 1, 100, "ALS sweeps in a full retrain")
+    warm_start: int = param(1, 0, 1, "1: a retrain starts from the current item factors")
     learning_rate: float = param(0.05, 0.0001, 0.5, "online SGD step size")
     online_steps: int = param(5, 1, 50, "SGD steps taken on each new event")
     user_solve: int = param(1, 0, 1, "1: re-solve the user's vector exactly on each event; 0: SGD")
@@ -76,6 +77,26 @@ class MatrixFactorization(Recommender):
         explicit = np.isin(kinds, list(EXPLICIT_KINDS))
         return np.where(explicit, 1.0, self.config.implicit_confidence)
 
+    def fit(self, events: EventFrame, catalog=None) -> None:
+        # Warm start: keep what the model knows about items as the retrain's starting point
+        # (the base class resets the state before `_fit`).
+        warm = None
+        if (
+            self.config.warm_start
+            and getattr(self, "_item_factors", None) is not None
+            and (
+                self._item_factors.shape == (self.catalog.n, self.config.factors)
+                and (catalog is None or catalog.n == self.catalog.n)
+                and len(self._user_ids)
+            )
+        ):
+            warm = (self._item_factors.copy(), self._item_bias.copy())
+        self._warm_init = warm
+        try:
+            super().fit(events, catalog)
+        finally:
+            self._warm_init = None
+
     def _fit(self, events: EventFrame, user_rows: np.ndarray, weights: np.ndarray) -> None:
         if len(events) == 0:
             return
@@ -109,6 +130,8 @@ class MatrixFactorization(Recommender):
         n_users = len(self._user_ids)
         user_f = np.zeros((n_users, self.config.factors))
         user_b = np.zeros(n_users)
+        if getattr(self, "_warm_init", None) is not None:
+            self._item_factors, self._item_bias = self._warm_init
         for _ in range(self.config.epochs):
             user_f, user_b = self._solve(
                 users,
