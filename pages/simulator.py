@@ -4,7 +4,7 @@ import streamlit as st
 
 from recsys.ui.learning import learning_view
 from recsys.ui.panels import autopilot, presenter_style, reset_controls
-from recsys.ui.state import current_algorithm, current_user, get_engine
+from recsys.ui.state import current_algorithm, current_context, current_user, get_engine
 
 K = 10
 engine = get_engine()
@@ -20,7 +20,7 @@ if not presenter:
         "the before/after of your recommendations shows what changed and why."
     )
 
-learning_view(engine, user, algorithm, K, presenter)
+learning_view(engine, user, algorithm, K, presenter, current_context())
 with st.expander(
     "Autopilot: let a persona use the lab", expanded=True, icon=":material/smart_toy:"
 ):

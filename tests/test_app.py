@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -209,3 +211,14 @@ def test_evaluation_page_compares_and_sweeps(app):
     app.text_input(key="sweep_values").set_value("2, many")
     app.button(key="sweep_run").click().run()
     assert any("must be numbers" in e.value for e in app.error)
+
+
+def test_the_simulator_sends_the_device_as_context(app, db_path):
+    app.run()
+    app.selectbox(key="device").set_value("mobile").run()
+    next(b for b in app.button if b.key and b.key.startswith("like-")).click().run()
+    assert not app.exception
+    rows = engine_for(str(db_path)).store._query(
+        "SELECT context FROM events WHERE user_id = 'alice' ORDER BY seq DESC LIMIT 1"
+    )
+    assert json.loads(rows[0][0]) == {"device": "mobile"}

@@ -11,7 +11,9 @@ from recsys.ui.widgets import cards, diff_view, history_table, md
 
 
 @st.fragment
-def learning_view(engine: Engine, user: str, algorithm: str, k: int, presenter: bool) -> None:
+def learning_view(
+    engine: Engine, user: str, algorithm: str, k: int, presenter: bool, context: dict | None = None
+) -> None:
     if message := st.session_state.pop("flash", None):
         st.error(message)
     if message := st.session_state.pop("toast", None):
@@ -28,7 +30,7 @@ def learning_view(engine: Engine, user: str, algorithm: str, k: int, presenter: 
             icon=":material/touch_app:",
         )
 
-    ranking = engine.recommend(user, k, algorithm)
+    ranking = engine.recommend(user, k, algorithm, context)
     if engine.catalog.n == 0:
         st.error("The catalog is empty. Create a world with `python -m recsys init --reset`.")
     elif not ranking.items:
@@ -38,7 +40,7 @@ def learning_view(engine: Engine, user: str, algorithm: str, k: int, presenter: 
         )
     else:
         st.subheader(f"Top {len(ranking.items)} for {md(user)} · {algorithm}")
-        cards(engine, ranking, k, columns=1 if presenter else 2)
+        cards(engine, ranking, k, columns=1 if presenter else 2, context=context)
 
     with st.expander(
         "What the model holds about you", expanded=not presenter, icon=":material/neurology:"

@@ -11,7 +11,7 @@ import streamlit as st
 from recsys.algorithms import DEFAULT_ALGORITHM, REGISTRY
 from recsys.engine import Engine, database_path
 from recsys.errors import RecsysError
-from recsys.events import validate_user
+from recsys.events import DEVICES, validate_user
 
 
 def db_argument(argv: list[str] | None = None) -> str | None:
@@ -71,6 +71,11 @@ def current_algorithm() -> str:
     return st.session_state["algorithm"]
 
 
+def current_context() -> dict[str, str]:
+    """The visit's context; the time of day and day type come from the lab clock."""
+    return {"device": st.session_state.get("device", DEVICES[0])}
+
+
 def init_session(engine: Engine) -> None:
     """Per-visitor defaults, overridden once by deep links (?user=alice&algorithm=mf)."""
     state = st.session_state
@@ -124,6 +129,12 @@ def sidebar(engine: Engine) -> None:
             help=" · ".join(f"{n}: {c.summary}" for n, c in REGISTRY.items()),
         )
         st.caption(REGISTRY[state.algorithm].summary)
+        st.selectbox(
+            "Device",
+            DEVICES,
+            key="device",
+            help="Sent with every interaction as context (LinUCB learns from it).",
+        )
         st.toggle(
             "Presenter mode",
             key="presenter",

@@ -31,7 +31,15 @@ def meta_line(r: RankedItem) -> str:
     return " · ".join(x for x in (first, ", ".join(r.genres)) if x)
 
 
-def act(engine: Engine, user: str, algorithm: str, item: int, kind: str, k: int) -> None:
+def act(
+    engine: Engine,
+    user: str,
+    algorithm: str,
+    item: int,
+    kind: str,
+    k: int,
+    context: dict | None = None,
+) -> None:
     """Button callback: the work happens before the rerun, so the rerun shows the result."""
     state = st.session_state
     value = None
@@ -42,7 +50,7 @@ def act(engine: Engine, user: str, algorithm: str, item: int, kind: str, k: int)
             return
     state.affinity_before = engine.genre_affinity(user, algorithm)  # for the Δ column
     try:
-        step = engine.interact(user, item, kind, value, algorithm=algorithm, k=k)
+        step = engine.interact(user, item, kind, value, context, algorithm=algorithm, k=k)
     except RecsysError as error:
         state.flash = f"Nothing was recorded: {error}"
         return
@@ -51,7 +59,9 @@ def act(engine: Engine, user: str, algorithm: str, item: int, kind: str, k: int)
     state.toast = step.message
 
 
-def cards(engine: Engine, ranking: Ranking, k: int, columns: int = 2) -> None:
+def cards(
+    engine: Engine, ranking: Ranking, k: int, columns: int = 2, context: dict | None = None
+) -> None:
     grid = st.columns(columns)
     for index, r in enumerate(ranking.items):
         with grid[index % columns].container(border=True, key=f"card-{r.item}"):
@@ -68,7 +78,7 @@ def cards(engine: Engine, ranking: Ranking, k: int, columns: int = 2) -> None:
                     key=f"{kind}-{r.item}",
                     width="stretch",
                     on_click=act,
-                    args=(engine, ranking.user, ranking.algorithm, r.item, kind, k),
+                    args=(engine, ranking.user, ranking.algorithm, r.item, kind, k, context),
                 )
             rate, press = st.columns([3, 2])
             rate.selectbox(
@@ -84,7 +94,7 @@ def cards(engine: Engine, ranking: Ranking, k: int, columns: int = 2) -> None:
                 key=f"rate-{r.item}",
                 width="stretch",
                 on_click=act,
-                args=(engine, ranking.user, ranking.algorithm, r.item, "rating", k),
+                args=(engine, ranking.user, ranking.algorithm, r.item, "rating", k, context),
             )
 
 
