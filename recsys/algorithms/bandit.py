@@ -58,13 +58,7 @@ class Bandit(Recommender):
     def _scores(self, user: int, context: dict | None) -> np.ndarray:
         return self._item_scores()
 
-    def _fallback_scores(self) -> np.ndarray:
-        return self._item_scores()
-
-    def explain(self, user: str, item: int) -> Explanation:
-        return self._explain(-1, item)  # the same for everybody
-
-    def reasons(self, user: str, items: list[int]) -> list[str]:
+    def _reasons(self, user: int, items: list[int]) -> list[str]:
         estimate, bonus = self._estimates(), self._bonus()
         return [self._reason(i, estimate[i], bonus[i]) for i in items]
 

@@ -126,8 +126,9 @@ class Recommender:
     def score(
         self, user: str, items: np.ndarray | None = None, context: dict | None = None
     ) -> np.ndarray:
-        """Scores of `items` (all items if None) for `user`; unknown users get popularity."""
-        row = self._users.get(user)
+        """Scores of `items` (all items if None) for `user`; unknown users get popularity
+        (or, from an algorithm that is not personalised, what everybody gets)."""
+        row = self._user_row(user)
         scores = self._fallback_scores() if row is None else self._scores(row, context)
         return scores if items is None else scores[np.asarray(items, dtype=np.int64)]
 
@@ -155,7 +156,7 @@ class Recommender:
         return best, scores[best]
 
     def explain(self, user: str, item: int) -> Explanation:
-        row = self._users.get(user)
+        row = self._user_row(user)
         if row is None:
             count = int(self._popularity[item])
             return Explanation(
@@ -167,7 +168,7 @@ class Recommender:
 
     def reasons(self, user: str, items: list[int]) -> list[str]:
         """One-line reasons for a whole ranking at once (cheaper than `explain` per item)."""
-        row = self._users.get(user)
+        row = self._user_row(user)
         if row is None:
             return [self.explain(user, item).reason for item in items]
         return self._reasons(row, items)
@@ -241,6 +242,11 @@ class Recommender:
         self._seen: list[dict[int, float]] = []
         self._popularity = np.zeros(self.catalog.n, dtype=np.float64)
         self._reset()
+
+    def _user_row(self, user: str) -> int | None:
+        """The user's row; -1 (anybody) for an algorithm that is not personalised, so that it
+        scores and explains a stranger like everyone else; None for an unknown user."""
+        return -1 if not self.personalized else self._users.get(user)
 
     def _ensure_user(self, user: str) -> int:
         row = self._users.get(user)

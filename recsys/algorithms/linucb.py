@@ -159,13 +159,7 @@ class LinUCB(Recommender):
         estimate, bonus = self._parts(context)
         return estimate + bonus
 
-    def _fallback_scores(self) -> np.ndarray:
-        return self._scores(-1, None)
-
-    def explain(self, user: str, item: int) -> Explanation:
-        return self._explain(-1, item)  # the same for everybody in a context
-
-    def reasons(self, user: str, items: list[int]) -> list[str]:
+    def _reasons(self, user: int, items: list[int]) -> list[str]:
         estimate, bonus = self._parts(None)
         return [self._reason(estimate[i], bonus[i]) for i in items]
 

@@ -112,16 +112,6 @@ class Trending(Recommender):
     def _scores(self, user: int, context: dict | None) -> np.ndarray:
         return self._item_scores()
 
-    def _fallback_scores(self) -> np.ndarray:
-        # Trending is the same for everybody, so a stranger gets it too.
-        return self._item_scores()
-
-    def explain(self, user: str, item: int) -> Explanation:
-        return self._explain(-1, item)  # the same for everybody, known or not
-
-    def reasons(self, user: str, items: list[int]) -> list[str]:
-        return [self._explain(-1, item).reason for item in items]
-
     def _explain(self, user: int, item: int) -> Explanation:
         activity, rating = self._parts()
         count = int(self._rating_count[item])
