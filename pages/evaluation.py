@@ -3,8 +3,9 @@
 import streamlit as st
 
 from recsys.ui.evaluation import comparison, parameter_sweep, split_controls
-from recsys.ui.state import get_engine
+from recsys.ui.state import ensure_app, get_engine
 
+ensure_app()
 engine = get_engine()
 st.title("Evaluation")
 st.caption(

@@ -3,8 +3,9 @@
 import streamlit as st
 
 from recsys.ui.parameters import parameters_form
-from recsys.ui.state import current_algorithm, get_engine
+from recsys.ui.state import current_algorithm, ensure_app, get_engine
 
+ensure_app()
 engine = get_engine()
 st.title("Parameters")
 st.caption(

@@ -4,9 +4,10 @@ import streamlit as st
 
 from recsys.ui.learning import learning_view
 from recsys.ui.panels import autopilot, presenter_style, reset_controls
-from recsys.ui.state import current_algorithm, current_context, current_user, get_engine
+from recsys.ui.state import current_algorithm, current_context, current_user, ensure_app, get_engine
 
 K = 10
+ensure_app()
 engine = get_engine()
 user, algorithm = current_user(), current_algorithm()
 presenter = st.session_state.get("presenter", False)

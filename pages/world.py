@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from recsys.ui.state import get_engine
+from recsys.ui.state import ensure_app, get_engine
 
+ensure_app()
 engine = get_engine()
 st.title("World")
 st.caption(

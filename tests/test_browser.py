@@ -134,3 +134,13 @@ def test_presenter_mode_and_autopilot_in_the_browser(served, page):
     assert page.locator(".st-key-autopilot_chart, [data-testid=stPlotlyChart]").count() >= 1
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "presenter-autopilot.png"), full_page=True)
+
+
+def test_a_deep_link_to_a_page_works_as_the_very_first_request(served, page):
+    # Before any session ran app.py, Streamlit treats pages/ as its old multipage mode.
+    page.goto(f"{served}/parameters?user=alice&algorithm=item_knn")
+    page.wait_for_selector(IDLE, timeout=60_000)
+    page.get_by_role("heading", name="Parameters").wait_for()
+    page.get_by_text("neighbours (default 30)").wait_for()
+    assert page.locator("[data-testid=stException]").count() == 0
+    assert page.get_by_text("Who are you?").count() == 1  # app.py's sidebar is there
