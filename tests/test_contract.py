@@ -184,3 +184,16 @@ def test_every_algorithm_describes_itself(name):
     assert cls.name == name and cls.summary
     for bound in cls.config_class.bounds():
         assert bound["help"] and bound["low"] <= bound["default"] <= bound["high"]
+
+
+def test_bayesian_average_lift_shrinks_few_ratings_towards_the_mean():
+    from recsys.algorithms.ratings import RatingAverage
+
+    ratings = RatingAverage(4)
+    rated = [(0, 5.0), *[(1, 4.5)] * 200, *[(2, 3.0)] * 200]  # global mean about 3.75
+    for seq, (item, stars) in enumerate(rated, 1):
+        ratings.learn(Event("u", item, "rating", stars, seq=seq))
+    lift = ratings.lift(prior_strength=5.0)
+    assert lift[1] > lift[0] > 0 > lift[2]  # one 5-star rating does not beat two hundred 4.5s
+    assert lift[3] == pytest.approx(0.0)  # unrated: exactly the mean
+    assert RatingAverage(2).lift(prior_strength=0.0).tolist() == [0.0, 0.0]

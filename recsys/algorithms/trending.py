@@ -17,6 +17,7 @@ import numpy as np
 
 from recsys.algorithms.base import Explanation, Recommender, UpdateInfo
 from recsys.algorithms.config import Config, param
+from recsys.algorithms.ratings import RatingAverage
 from recsys.events import Event, EventFrame
 
 # Re-anchor once the growth factor 2 ** ((now - anchor) / half_life) would pass 2 ** 64.
@@ -42,12 +43,10 @@ class Trending(Recommender):
     config: TrendingConfig
 
     def _reset(self) -> None:
-        n = self.catalog.n
-        self._activity = np.zeros(n)  # decayed weight, expressed at time self._anchor
+        self._activity = np.zeros(self.catalog.n)  # decayed weight, expressed at self._anchor
         self._anchor = 0.0
         self._now = 0.0
-        self._rating_sum = np.zeros(n)
-        self._rating_count = np.zeros(n)
+        self._ratings = RatingAverage(self.catalog.n)
 
     def _half_life(self) -> float:
         return self.config.half_life_hours * 3600.0
@@ -59,12 +58,10 @@ class Trending(Recommender):
         self._anchor = self._now
         decay = np.exp2(-(self._now - events.ts) / self._half_life())
         np.add.at(self._activity, events.item, weights * decay)
-        rated = events.kind == "rating"
-        np.add.at(self._rating_sum, events.item[rated], events.value[rated])
-        np.add.at(self._rating_count, events.item[rated], 1.0)
+        self._ratings.fit(events)
 
     def _learn_one(self, user: int, event: Event, weight: float) -> UpdateInfo:
-        before = self._item_score(event.item)
+        before = float(self._item_scores(event.item))
         self._now = max(self._now, event.ts)
         if (self._now - self._anchor) / self._half_life() > MAX_HALF_LIVES:
             self._activity *= np.exp2(-(self._now - self._anchor) / self._half_life())
@@ -72,10 +69,8 @@ class Trending(Recommender):
         self._activity[event.item] += weight * np.exp2(
             (event.ts - self._anchor) / self._half_life()
         )
-        if event.kind == "rating":
-            self._rating_sum[event.item] += event.value
-            self._rating_count[event.item] += 1.0
-        after = self._item_score(event.item)
+        self._ratings.learn(event)
+        after = float(self._item_scores(event.item))
         return UpdateInfo(
             self.name,
             item_change=abs(after - before),
@@ -84,56 +79,37 @@ class Trending(Recommender):
             details={"weight": weight},
         )
 
-    def _global_mean(self) -> float:
-        total = self._rating_count.sum()
-        return float(self._rating_sum.sum() / total) if total else 3.0
-
-    def _parts(self) -> tuple[np.ndarray, np.ndarray]:
-        activity = self._activity * np.exp2(-(self._now - self._anchor) / self._half_life())
-        mean = self._global_mean()
-        prior = self.config.prior_strength
-        average = (prior * mean + self._rating_sum) / np.maximum(prior + self._rating_count, 1e-12)
-        return signed_log(activity), self.config.rating_weight * (average - mean)
-
-    def _item_score(self, item: int) -> float:
-        activity = self._activity[item] * np.exp2(-(self._now - self._anchor) / self._half_life())
-        mean = self._global_mean()
-        prior = self.config.prior_strength
-        count = self._rating_count[item]
-        average = (
-            (prior * mean + self._rating_sum[item]) / (prior + count) if prior + count else mean
+    def _parts(self, items: slice | int = slice(None)) -> tuple[np.ndarray, np.ndarray]:
+        decay = np.exp2(-(self._now - self._anchor) / self._half_life())
+        return (
+            signed_log(self._activity[items] * decay),
+            self.config.rating_weight * self._ratings.lift(self.config.prior_strength, items),
         )
-        return float(signed_log(activity) + self.config.rating_weight * (average - mean))
 
-    def _item_scores(self) -> np.ndarray:
-        activity, rating = self._parts()
+    def _item_scores(self, items: slice | int = slice(None)) -> np.ndarray:
+        activity, rating = self._parts(items)
         return activity + rating
 
     def _scores(self, user: int, context: dict | None) -> np.ndarray:
         return self._item_scores()
 
     def _explain(self, user: int, item: int) -> Explanation:
-        activity, rating = self._parts()
-        count = int(self._rating_count[item])
-        average = (self._rating_sum[item] / count) if count else float("nan")
-        rated = f"rated {average:.1f}★ by {count}" if count else "no ratings yet"
+        activity, rating = self._parts(item)
         return Explanation(
-            float(activity[item] + rating[item]),
-            {"recent activity": float(activity[item]), "rating vs average": float(rating[item])},
-            f"trending: activity {activity[item]:+.2f} "
-            f"(half-life {self.config.half_life_hours:g} h), {rated}",
+            float(activity + rating),
+            {"recent activity": float(activity), "rating vs average": float(rating)},
+            f"trending: activity {activity:+.2f} "
+            f"(half-life {self.config.half_life_hours:g} h), {self._ratings.describe(item)}",
         )
 
     def _state(self) -> dict[str, np.ndarray]:
         return {
             "activity": self._activity.copy(),
             "clock": np.array([self._anchor, self._now]),
-            "rating_sum": self._rating_sum.copy(),
-            "rating_count": self._rating_count.copy(),
+            **self._ratings.state(),
         }
 
     def _load_state(self, state: dict[str, np.ndarray]) -> None:
         self._activity = state["activity"].copy()
         self._anchor, self._now = (float(x) for x in state["clock"])
-        self._rating_sum = state["rating_sum"].copy()
-        self._rating_count = state["rating_count"].copy()
+        self._ratings.load_state(state)
