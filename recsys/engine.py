@@ -44,7 +44,9 @@ from recsys.events import (
     validate_value,
 )
 from recsys.ranking import LearningStep, RankedItem, Ranking, diff
+from recsys.registry import Registry
 from recsys.store import Store
+from recsys.versions import Lifecycle, canary_bucket, holdout_metrics
 from recsys.world import DEFAULT_PACK, DEFAULT_SEED, generate_world
 
 DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "lab.duckdb"
@@ -123,7 +125,8 @@ class Engine:
             self.store.close()
 
     def _load(self) -> None:
-        """(Re)build every model from its newest snapshot plus a replay of the log after it."""
+        """(Re)build every served model from its lineage (the production version, or a newer
+        checkpoint of it) plus a replay of the log after it."""
         with self._lock:
             self.meta = self.store.meta()
             self.weights = WEIGHT_PRESETS[self.meta.get("weights", "default")]
@@ -139,26 +142,24 @@ class Engine:
             self.last_seq = self.store.max_seq()
             self._last_ts = self.store.last_ts()
             self._last_wall = time.monotonic()
+            self.registry = Registry(self.store)
+            self.holdout = self.store.holdout()
             self.models: dict[str, Recommender] = {}
             self._applied: dict[str, int] = {}  # the last seq each model has learned
-            for name, cls in REGISTRY.items():
-                version = self.store.latest_version(name)
-                if version is None:
-                    model = cls(catalog=self.catalog, weights=self.weights, seed=0)
-                    model.fit(self.store.events(), self.catalog)
-                    save_model(self.store, model, self.last_seq, "first-load", None)
-                    self._applied[name] = self.last_seq
-                else:
-                    config = cls.config_class.from_dict(version["config"])
-                    model = cls(
-                        config, catalog=self.catalog, weights=self.weights, seed=version["seed"]
-                    )
-                    model.load_state(version["params"])
-                    self._applied[name] = version["trained_through_seq"]
-                self.models[name] = model
+            self._lineage: dict[str, dict] = {}  # what each served model started from
+            for name in REGISTRY:
+                self._ensure_production(name)
+                model, through, lineage = self._build(name, "production", self.last_seq + 1)
+                self.models[name], self._applied[name], self._lineage[name] = (
+                    model,
+                    through,
+                    lineage,
+                )
             for model in self.models.values():
                 if hasattr(model, "attach"):
                     model.attach(self.models)  # a blend reads the engine's own models
+            self.lifecycle = Lifecycle(self)
+            self._sync_canary()
             oldest = min(self._applied.values(), default=self.last_seq)
             # The tail of the log some model has not learned yet; each model replays it when it
             # is next used, so neither opening nor an interaction waits for idle algorithms.
@@ -166,6 +167,123 @@ class Engine:
             self.replay = {"events": len(self._tail)}
             self._snapshot_seq = oldest
             self._cache.clear()
+
+    def _ensure_production(self, name: str) -> None:
+        """Every algorithm has a production version and a lineage that starts from it (a new
+        algorithm, an old database or a reset may lack one)."""
+        production = self.registry.alias(name, "production")
+        lineage = self.registry.lineage_at(name, "production", self.last_seq + 1)
+        if production is not None and lineage is not None and lineage["version_id"] == production:
+            return
+        reason = "restored: the newest remaining version"
+        if production is None:
+            production = self.registry.latest_version_id(name)
+        if production is None:
+            cls = REGISTRY[name]
+            model = cls(catalog=self.catalog, weights=self.weights, seed=0)
+            if hasattr(model, "attach"):
+                model.attach(self.models)
+            events = self.store.events()
+            started = time.perf_counter()
+            model.fit(events, self.catalog)
+            seconds = time.perf_counter() - started
+            metrics = holdout_metrics(model, self.holdout, events, self.catalog, self.weights)
+            production = save_model(
+                self.store, model, self.last_seq, "first-load", seconds, metrics
+            )
+            reason = "first version of a new algorithm"
+        through = self.registry.version(production)["trained_through_seq"]
+        effective = through + 1 if lineage is None else self.last_seq + 1
+        self.registry.move_alias(
+            name,
+            "production",
+            production,
+            actor="system",
+            reason=reason,
+            at_seq=self.last_seq,
+            ts=self._last_ts,
+            effective_seq=effective,
+        )
+
+    def _build(self, name: str, arm: str, seq: int) -> tuple[Recommender, int, dict]:
+        """The newest saved state of `name`'s `arm` as it served event `seq`, not replayed:
+        returns the model, the seq it is trained through and its lineage."""
+        lineage = self.registry.lineage_at(name, arm, seq)
+        if lineage is None:
+            raise RecsysError(f"{name} has no {arm} model at seq {seq}")
+        base = self.registry.base_state(lineage, seq)
+        cls = REGISTRY[name]
+        model = cls(
+            cls.config_class.from_dict(base["config"]),
+            catalog=self.catalog,
+            weights=self.weights,
+            seed=base["seed"],
+        )
+        model.load_state(base["params"])
+        return model, base["through_seq"], lineage
+
+    def _from_version(self, version: dict) -> Recommender:
+        """A model holding exactly a stored version's parameters."""
+        cls = REGISTRY[version["algorithm"]]
+        model = cls(
+            cls.config_class.from_dict(version["config"]),
+            catalog=self.catalog,
+            weights=self.weights,
+            seed=version["seed"],
+        )
+        model.load_state(version["params"])
+        if hasattr(model, "attach"):
+            model.attach(self.models)
+        return model
+
+    def _install(self, name: str, arm: str, model: Recommender | None = None) -> None:
+        """Serve a new state for `name`'s `arm`: `model` if it is already up to date with the
+        log, else the lineage's saved state plus a replay of the events after it."""
+        key = name if arm == "production" else f"{name}@{arm}"
+        lineage = self.registry.lineage_at(name, arm, self.last_seq + 1)
+        if model is None:
+            model, through, lineage = self._build(name, arm, self.last_seq + 1)
+            for event in self.store.events(after_seq=through).rows():
+                model.learn_one(event)
+        if hasattr(model, "attach"):
+            model.attach(self.models)
+        self.models[key] = model
+        self._applied[key] = self.last_seq
+        self._lineage[key] = lineage
+        self._cache.clear()
+
+    def _sync_canary(self) -> None:
+        """Serve candidates while the canary share is above zero, and only then."""
+        share = self.lifecycle.policy.canary_share
+        for name in REGISTRY:
+            key = f"{name}@candidate"
+            candidate = self.registry.alias(name, "candidate")
+            serving = self._lineage.get(key, {}).get("version_id") if key in self.models else None
+            if share > 0 and candidate is not None:
+                if serving != candidate:
+                    self._install(name, "candidate")
+            elif key in self.models:
+                del self.models[key], self._applied[key], self._lineage[key]
+        self._cache.clear()
+
+    def _serving(self, user: str, algorithm: str) -> str:
+        """Which model serves `user`: the canary's candidate for users in its share."""
+        key = f"{algorithm}@candidate"
+        if key in self.models and canary_bucket(user) < self.lifecycle.policy.canary_share:
+            return key
+        return algorithm
+
+    def serving(self, user: str, algorithm: str | None = None) -> dict[str, Any]:
+        """The arm and version that serve `user` (what the page shows next to the list)."""
+        name = algorithm_class(algorithm or DEFAULT_ALGORITHM).name
+        with self._lock:
+            key = self._serving(user, name)
+            arm = "candidate" if key != name else "production"
+            return {"algorithm": name, "arm": arm, "version": self._lineage[key]["version_id"]}
+
+    def _served_by(self, key: str) -> str:
+        name, _, arm = key.partition("@")
+        return f"{name}:{arm or 'production'}:{self._lineage[key]['version_id']}"
 
     def _catch_up(self, name: str) -> list[UpdateInfo]:
         """Let one model learn, in order, every event of the tail it has not seen yet; each
@@ -218,8 +336,12 @@ class Engine:
     def item_title(self, item: int) -> str:
         return self.catalog.titles[item]
 
+    @property
+    def default_algorithm(self) -> str:
+        return DEFAULT_ALGORITHM
+
     def model(self, algorithm: str | None = None) -> Recommender:
-        """A model, up to date with the log."""
+        """An algorithm's production model, up to date with the log."""
         name = algorithm_class(algorithm or DEFAULT_ALGORITHM).name
         with self._lock:
             self._catch_up(name)
@@ -239,28 +361,40 @@ class Engine:
             cached = self._cache.get(key)
             if cached is not None:
                 return cached
-            model = self.model(algorithm)
-            items, scores = model.recommend(user, k, context)
-            reasons = model.reasons(user, items.tolist())
-            ranked = tuple(
-                RankedItem(
-                    item,
-                    rank,
-                    score,
-                    self.catalog.titles[item],
-                    self.catalog.genres[item],
-                    self._years[item],
-                    self._regions[item],
-                    reason,
-                    self.catalog.tags[item] if self.catalog.tags else (),
-                )
-                for rank, (item, score, reason) in enumerate(
-                    zip(items.tolist(), scores.tolist(), reasons, strict=True), 1
-                )
-            )
-            ranking = Ranking(user, algorithm, self.last_seq, ranked)
+            serving = self._serving(user, algorithm)
+            self._catch_up(serving)
+            ranking = self._rank(self.models[serving], user, k, context, algorithm, self.last_seq)
             self._cache[key] = ranking
             return ranking
+
+    def _rank(
+        self,
+        model: Recommender,
+        user: str,
+        k: int,
+        context: dict | None,
+        algorithm: str,
+        seq: int,
+    ) -> Ranking:
+        items, scores = model.recommend(user, k, context)
+        reasons = model.reasons(user, items.tolist())
+        ranked = tuple(
+            RankedItem(
+                item,
+                rank,
+                score,
+                self.catalog.titles[item],
+                self.catalog.genres[item],
+                self._years[item],
+                self._regions[item],
+                reason,
+                self.catalog.tags[item] if self.catalog.tags else (),
+            )
+            for rank, (item, score, reason) in enumerate(
+                zip(items.tolist(), scores.tolist(), reasons, strict=True), 1
+            )
+        )
+        return Ranking(user, algorithm, seq, ranked)
 
     def explain(self, user: str, item: int, algorithm: str | None = None):
         validate_user(user)
@@ -304,7 +438,8 @@ class Engine:
             mark = time.perf_counter()
             event = Event(user, item, kind, value, self._clock(ts), self.last_seq + 1, context)
             new_user = None if user in self._users else (user_kind, persona)
-            self.store.append_event(event, source, new_user)
+            serving = self._serving(user, algorithm)
+            self.store.append_event(event, source, new_user, self._served_by(serving))
             self.last_seq = event.seq
             self._last_ts = event.ts
             if new_user:
@@ -313,12 +448,18 @@ class Engine:
             mark = time.perf_counter()
             self._tail.append(event)
             try:
-                updates = self._catch_up(algorithm)  # the others learn it when next used
+                updates = self._catch_up(serving)  # the others learn it when next used
             except Exception:
                 self._load()  # the event is committed: rebuild from the log, then report
                 raise
             self._cache.clear()
             timings["learn"] = _ms(mark)
+            mark = time.perf_counter()
+            arm = "candidate" if serving != algorithm else "production"
+            actions = self.lifecycle.observe(algorithm, arm, kind, value, event.ts)
+            if actions:
+                self._cache.clear()
+                timings["policies"] = _ms(mark)
             mark = time.perf_counter()
             after = self.recommend(user, k, algorithm, context)
             timings["after"] = _ms(mark)
@@ -327,27 +468,13 @@ class Engine:
             timings["diff"] = _ms(mark)
             timings["total"] = _ms(started)
             return LearningStep(
-                event, self.catalog.titles[item], before, after, changes, updates, timings
+                event, self.catalog.titles[item], before, after, changes, updates, timings, actions
             )
 
     def retrain(self, algorithm: str | None = None, trigger: str = "manual") -> dict[str, Any]:
-        """Full retrain of one algorithm on the whole log; stored as a new model version."""
-        name = algorithm_class(algorithm or DEFAULT_ALGORITHM).name
-        with self._lock:
-            model = self.models[name]
-            started = time.perf_counter()
-            model.fit(self.store.events(), self.catalog)
-            self._applied[name] = self.last_seq
-            self._trim_tail()
-            seconds = time.perf_counter() - started
-            version = save_model(self.store, model, self.last_seq, trigger, seconds)
-            self._cache.clear()
-            return {
-                "algorithm": name,
-                "version": version,
-                "events": self.last_seq,
-                "seconds": seconds,
-            }
+        """Full retrain of one algorithm on the whole log, stored as a new version that serves
+        at once (`versions train` goes through the promotion gate instead)."""
+        return self.lifecycle.train(algorithm, trigger, promote="always")
 
     def reset_lab(self) -> None:
         """Back to the seeded world: drop every event after the generated history."""
@@ -359,31 +486,11 @@ class Engine:
         self, algorithm: str, changes: dict[str, Any], trigger: str = "parameters"
     ) -> dict[str, Any]:
         """New parameters for an algorithm: validated, then the model is rebuilt from the whole
-        event log and stored as a new version. Out-of-range values change nothing."""
+        event log, stored as a new version and served. Out-of-range values change nothing."""
         cls = algorithm_class(algorithm)
-        with self._lock:
-            current = self.models[cls.name]
-            config = cls.config_class.from_dict(current.config.to_dict() | dict(changes))
-            model = cls(config, catalog=self.catalog, weights=self.weights, seed=current.seed)
-            if hasattr(model, "attach"):
-                model.attach(self.models)
-                for dependency in model.depends_on():
-                    self._catch_up(dependency)
-            started = time.perf_counter()
-            model.fit(self.store.events(), self.catalog)
-            seconds = time.perf_counter() - started
-            version = save_model(self.store, model, self.last_seq, trigger, seconds)
-            self.models[cls.name] = model
-            self._applied[cls.name] = self.last_seq
-            self._trim_tail()
-            self._cache.clear()
-            return {
-                "algorithm": cls.name,
-                "version": version,
-                "config": config.to_dict(),
-                "events": self.last_seq,
-                "seconds": seconds,
-            }
+        cls.config_class.from_dict(self.models[cls.name].config.to_dict() | dict(changes))
+        result = self.lifecycle.train(cls.name, trigger, promote="always", config=changes)
+        return result | {"config": self.models[cls.name].config.to_dict()}
 
     def reset_user(self, user: str) -> int:
         """Forget what `user` did in the lab (a demo user keeps the seeded history); returns the
@@ -416,10 +523,21 @@ class Engine:
                 self._genres[item, [index[g] for g in gs]] = 1.0
         return self._genres
 
-    def _snapshot(self, trigger: str) -> None:
+    def _snapshot(self, reason: str) -> None:
+        """Checkpoint every served model (a shortcut for the next open's replay)."""
         self.catch_up()
-        for model in self.models.values():
-            save_model(self.store, model, self.last_seq, trigger, None)
+        for key, model in self.models.items():
+            name, _, arm = key.partition("@")
+            self.registry.save_checkpoint(
+                name,
+                arm or "production",
+                self._lineage[key]["lineage_id"],
+                self.last_seq,
+                model.config.to_dict(),
+                model.seed,
+                model.state(),
+                reason,
+            )
         self._snapshot_seq = self.last_seq
 
     def _clock(self, ts: float | None) -> float:
@@ -455,9 +573,11 @@ def seed_world(
         generated.personas,
         generated.users,
         generated.events,
+        generated.holdout,
     )
     catalog = Catalog.from_frame(store.items())
     events = store.events()
+    holdout = store.holdout()
     through = int(events.seq[-1]) if len(events) else 0
     models = {
         name: cls(catalog=catalog, weights=WEIGHT_PRESETS[weights], seed=seed)
@@ -469,7 +589,9 @@ def seed_world(
     for model in models.values():  # the registry lists a blend after its components
         started = time.perf_counter()
         model.fit(events, catalog)
-        save_model(store, model, through, "seed", time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        metrics = holdout_metrics(model, holdout, events, catalog, WEIGHT_PRESETS[weights])
+        save_model(store, model, through, "seed", seconds, metrics)
 
 
 def _log_row(event: Event, update: UpdateInfo) -> tuple:
@@ -494,9 +616,10 @@ def save_model(
     through_seq: int,
     trigger: str,
     fit_seconds: float | None = None,
+    metrics: dict[str, float | None] | None = None,
 ) -> int:
-    """Snapshot a model as a version trained on events 1..through_seq (seq has no gaps)."""
-    return store.save_version(
+    """Store a model as a version trained on events 1..through_seq (seq has no gaps)."""
+    return Registry(store).save_version(
         model.name,
         model.config.to_dict(),
         model.seed,
@@ -505,6 +628,7 @@ def save_model(
         model.state(),
         trigger,
         fit_seconds,
+        metrics=metrics,
     )
 
 

@@ -133,16 +133,6 @@ def evaluate(
     if not 1 <= k <= 100:
         raise RecsysError("k must be from 1 to 100")
     classes = [algorithm_class(name) for name in algorithms]
-    test_weights = split.test.weights(weights)
-    relevant: dict[str, set[int]] = {}
-    for user, item, w in zip(split.test.user, split.test.item, test_weights, strict=True):
-        if w >= POSITIVE:
-            relevant.setdefault(user, set()).add(int(item))
-    users = sorted(relevant)
-    if len(users) > max_users:
-        users = sorted(np.random.default_rng(seed).choice(users, max_users, replace=False))
-    popularity = np.bincount(split.train.item, minlength=catalog.n).astype(float)
-    share = (popularity + 1) / (popularity.sum() + catalog.n)
     results = []
     for cls in classes:
         if progress:
@@ -152,42 +142,70 @@ def evaluate(
         started = time.perf_counter()
         model.fit(split.train, catalog)
         metrics: dict[str, float | None] = {"fit seconds": time.perf_counter() - started}
-        metrics |= (
-            _rating_errors(model, split.test)
-            if cls.name in RATING_ALGORITHMS
-            else {"RMSE": None, "MAE": None}
+        metrics |= measure(
+            model, split.test, split.train.item, catalog, k, weights, max_users, seed
         )
-        rows, shown = [], set()
-        for user in users:
-            ranked = model.recommend(user, k)[0].tolist()
-            shown.update(ranked)
-            truth = relevant[user]
-            rows.append(
-                (
-                    precision_at_k(ranked, truth, k),
-                    recall_at_k(ranked, truth, k),
-                    ndcg_at_k(ranked, truth, k),
-                    average_precision_at_k(ranked, truth, k),
-                    float(bool(truth.intersection(ranked))),
-                    float(np.mean(-np.log2(share[ranked]))) if ranked else 0.0,
-                    intra_list_diversity(ranked, catalog.genres),
-                )
-            )
-        means = np.mean(rows, axis=0) if rows else np.zeros(7)
-        names = (
-            f"precision@{k}",
-            f"recall@{k}",
-            f"NDCG@{k}",
-            f"MAP@{k}",
-            f"hit rate@{k}",
-            "novelty (bits)",
-            "diversity",
-        )
-        metrics |= dict(zip(names, means.tolist(), strict=True))
-        metrics["coverage"] = len(shown) / catalog.n
-        metrics["users"] = float(len(users))
         results.append(Result(cls.name, metrics))
     return results
+
+
+def measure(
+    model,
+    test: EventFrame,
+    train_items: np.ndarray,
+    catalog: Catalog,
+    k: int = 10,
+    weights: EventWeights = DEFAULT_WEIGHTS,
+    max_users: int = 500,
+    seed: int = 0,
+) -> dict[str, float | None]:
+    """Judge a trained model on held-out events: rating error, ranking quality at k, coverage,
+    novelty (against the popularity of `train_items`) and diversity."""
+    test_weights = test.weights(weights)
+    relevant: dict[str, set[int]] = {}
+    for user, item, w in zip(test.user, test.item, test_weights, strict=True):
+        if w >= POSITIVE:
+            relevant.setdefault(user, set()).add(int(item))
+    users = sorted(relevant)
+    if len(users) > max_users:
+        users = sorted(np.random.default_rng(seed).choice(users, max_users, replace=False))
+    popularity = np.bincount(train_items, minlength=catalog.n).astype(float)
+    share = (popularity + 1) / (popularity.sum() + catalog.n)
+    metrics = (
+        _rating_errors(model, test)
+        if model.name in RATING_ALGORITHMS
+        else {"RMSE": None, "MAE": None}
+    )
+    rows, shown = [], set()
+    for user in users:
+        ranked = model.recommend(user, k)[0].tolist()
+        shown.update(ranked)
+        truth = relevant[user]
+        rows.append(
+            (
+                precision_at_k(ranked, truth, k),
+                recall_at_k(ranked, truth, k),
+                ndcg_at_k(ranked, truth, k),
+                average_precision_at_k(ranked, truth, k),
+                float(bool(truth.intersection(ranked))),
+                float(np.mean(-np.log2(share[ranked]))) if ranked else 0.0,
+                intra_list_diversity(ranked, catalog.genres),
+            )
+        )
+    means = np.mean(rows, axis=0) if rows else np.zeros(7)
+    names = (
+        f"precision@{k}",
+        f"recall@{k}",
+        f"NDCG@{k}",
+        f"MAP@{k}",
+        f"hit rate@{k}",
+        "novelty (bits)",
+        "diversity",
+    )
+    metrics |= dict(zip(names, means.tolist(), strict=True))
+    metrics["coverage"] = len(shown) / catalog.n
+    metrics["users"] = float(len(users))
+    return metrics
 
 
 def _rating_errors(model, test: EventFrame) -> dict[str, float | None]:

@@ -112,6 +112,7 @@ class LearningStep:
     diff: Diff
     updates: list[UpdateInfo]
     timings: dict[str, float] = field(default_factory=dict)
+    actions: list[dict[str, Any]] = field(default_factory=list)  # retrains, alarms it caused
 
     @property
     def update(self) -> UpdateInfo:
@@ -135,10 +136,13 @@ class LearningStep:
         )
         if any(r.item == e.item for r in d.left):
             changes += " (the item itself left: what you have seen is not recommended again)"
-        return (
+        message = (
             f"Learned from your {what} of “{self.title}” in {self.timings['total']:.1f} ms "
             f"({self.after.algorithm}): {learned}; {changes}."
         )
+        for action in self.actions:
+            message += " " + describe_action(action)
+        return message
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -150,4 +154,22 @@ class LearningStep:
             "diff": self.diff.to_dict(),
             "updates": [asdict(u) for u in self.updates],
             "timings_ms": self.timings,
+            "actions": self.actions,
         }
+
+
+def describe_action(action: dict[str, Any]) -> str:
+    """One sentence for something a policy did after an event."""
+    if action.get("error"):
+        return f"The {action['trigger']} policy wanted a {action['kind']}: {action['error']}."
+    if action["kind"] == "alarm":
+        return f"Drift alarm: {action['detail']}."
+    if action["kind"] == "retrain":
+        fate = "now serves" if action.get("promoted") else "is the candidate"
+        return (
+            f"Retrained ({action['trigger']}: {action['detail']}) in {action['seconds']:.2f} s: "
+            f"v{action['version']} {fate}."
+        )
+    if action["kind"] == "minibatch":
+        return f"Mini-batch update ({action['trigger']}) in {action['seconds']:.2f} s."
+    return f"Rolled back to v{action['production']} ({action['detail']})."

@@ -23,7 +23,7 @@ import pandas as pd
 from recsys.errors import RecsysError
 from recsys.events import Event, EventFrame
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # Each entry migrates from version i to i + 1; never edit a released one, append a new one.
 MIGRATIONS: list[str] = [
@@ -90,7 +90,109 @@ MIGRATIONS: list[str] = [
         created_at TIMESTAMP NOT NULL
     );
     """,
+    # 2: versions with lineage, aliases and their history, checkpoints, update log, drift
+    # alarms, scenario marks; each event records which model version served it.
+    """
+    ALTER TABLE events ADD COLUMN served_by VARCHAR;
+    ALTER TABLE model_versions ADD COLUMN parent_version INTEGER;
+    ALTER TABLE model_versions ADD COLUMN metrics VARCHAR;
+    CREATE TABLE checkpoints (
+        checkpoint_id INTEGER PRIMARY KEY,
+        algorithm VARCHAR NOT NULL,
+        arm VARCHAR NOT NULL,
+        lineage_id INTEGER,
+        through_seq BIGINT NOT NULL,
+        config VARCHAR NOT NULL,
+        seed INTEGER NOT NULL,
+        params BLOB NOT NULL,
+        reason VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL
+    );
+    -- Snapshots taken on close were never versions: they become checkpoints.
+    INSERT INTO checkpoints SELECT row_number() OVER (ORDER BY version_id), algorithm,
+        'production', NULL, trained_through_seq, config, seed, params, trigger, created_at
+        FROM model_versions WHERE trigger IN ('snapshot', 'first-load');
+    DELETE FROM model_versions WHERE trigger IN ('snapshot', 'first-load');
+    CREATE TABLE aliases (
+        algorithm VARCHAR NOT NULL,
+        alias VARCHAR NOT NULL,
+        version_id INTEGER NOT NULL,
+        PRIMARY KEY (algorithm, alias)
+    );
+    CREATE TABLE alias_history (
+        move_id INTEGER PRIMARY KEY,
+        created_at TIMESTAMP NOT NULL,
+        at_seq BIGINT NOT NULL,
+        ts DOUBLE NOT NULL,
+        algorithm VARCHAR NOT NULL,
+        alias VARCHAR NOT NULL,
+        from_version INTEGER,
+        to_version INTEGER,
+        actor VARCHAR NOT NULL,
+        reason VARCHAR NOT NULL
+    );
+    CREATE TABLE lineage (
+        lineage_id INTEGER PRIMARY KEY,
+        algorithm VARCHAR NOT NULL,
+        arm VARCHAR NOT NULL,
+        effective_seq BIGINT NOT NULL,    -- the first event whose `after` this state served
+        version_id INTEGER,
+        checkpoint_id INTEGER,
+        reason VARCHAR NOT NULL
+    );
+    CREATE TABLE update_log (
+        update_id INTEGER PRIMARY KEY,
+        created_at TIMESTAMP NOT NULL,
+        at_seq BIGINT NOT NULL,
+        ts DOUBLE NOT NULL,
+        algorithm VARCHAR NOT NULL,
+        update_type VARCHAR NOT NULL,
+        trigger VARCHAR NOT NULL,
+        events BIGINT NOT NULL,
+        seconds DOUBLE NOT NULL,
+        status VARCHAR NOT NULL,
+        error VARCHAR,
+        version_id INTEGER,
+        metrics VARCHAR
+    );
+    CREATE TABLE drift_alarms (
+        alarm_id INTEGER PRIMARY KEY,
+        created_at TIMESTAMP NOT NULL,
+        at_seq BIGINT NOT NULL,
+        ts DOUBLE NOT NULL,
+        algorithm VARCHAR NOT NULL,
+        detector VARCHAR NOT NULL,
+        statistic DOUBLE,
+        details VARCHAR
+    );
+    CREATE TABLE holdout (
+        ts DOUBLE NOT NULL,
+        user_id VARCHAR NOT NULL,
+        item_id INTEGER NOT NULL,
+        kind VARCHAR NOT NULL,
+        value DOUBLE,
+        context VARCHAR,
+        source VARCHAR NOT NULL
+    );
+    CREATE TABLE marks (
+        mark_id INTEGER PRIMARY KEY,
+        at_seq BIGINT NOT NULL,
+        ts DOUBLE NOT NULL,
+        kind VARCHAR NOT NULL,
+        details VARCHAR
+    );
+    """,
 ]
+
+# Tables whose rows belong to a point of the event log (column named): reset and forgetting
+# a user drop or renumber them with the events.
+SEQ_TABLES = {
+    "alias_history": "at_seq",
+    "lineage": "effective_seq",
+    "update_log": "at_seq",
+    "drift_alarms": "at_seq",
+    "marks": "at_seq",
+}
 
 LEARNING_LOG_COLUMNS = (
     "seq",
@@ -249,8 +351,10 @@ class Store:
         personas: pd.DataFrame,
         users: pd.DataFrame,
         events: pd.DataFrame,
+        holdout: pd.DataFrame | None = None,
     ) -> None:
         """Write a whole generated world in one transaction (the store must be empty)."""
+        holdout = holdout if holdout is not None else events.iloc[:0].drop(columns="seq")
         meta_frame = pd.DataFrame({"key": list(meta), "value": [str(v) for v in meta.values()]})
         self._transaction(
             [
@@ -258,7 +362,8 @@ class Store:
                 ("INSERT INTO items SELECT * FROM items_frame", None),
                 ("INSERT INTO personas SELECT * FROM personas_frame", None),
                 ("INSERT INTO users SELECT * FROM users_frame", None),
-                ("INSERT INTO events SELECT * FROM events_frame", None),
+                ("INSERT INTO events BY NAME SELECT * FROM events_frame", None),
+                ("INSERT INTO holdout BY NAME SELECT * FROM holdout_frame", None),
             ],
             frames={
                 "meta_frame": meta_frame,
@@ -266,6 +371,7 @@ class Store:
                 "personas_frame": personas,
                 "users_frame": users,
                 "events_frame": events,
+                "holdout_frame": holdout,
             },
         )
 
@@ -302,13 +408,28 @@ class Store:
         return self._query("SELECT coalesce(max(ts), 0) FROM events")[0][0]
 
     def append_event(
-        self, event: Event, source: str, new_user: tuple[str, str | None] | None
+        self,
+        event: Event,
+        source: str,
+        new_user: tuple[str, str | None] | None,
+        served_by: str | None = None,
     ) -> None:
-        """Commit one event (and the user row it creates) before anything acknowledges it."""
+        """Commit one event (and the user row it creates) before anything acknowledges it;
+        `served_by` names the model version whose list the person acted on."""
         context = json.dumps(event.context, sort_keys=True) if event.context else None
         insert = (
-            "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [event.seq, event.ts, event.user, event.item, event.kind, event.value, context, source],
+            "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                event.seq,
+                event.ts,
+                event.user,
+                event.item,
+                event.kind,
+                event.value,
+                context,
+                source,
+                served_by,
+            ],
         )
         with self._write_lock:
             if new_user is None:
@@ -353,6 +474,33 @@ class Store:
             context=np.asarray(pd.array(cols["context"], dtype=object), dtype=object),
         )
 
+    def served_events(self, algorithm: str | None = None) -> pd.DataFrame:
+        """Events people made on lists a known model version served (live and simulated)."""
+        where, args = ("AND served_by LIKE ?", [f"{algorithm}:%"]) if algorithm else ("", [])
+        return self._frame(
+            "SELECT seq, ts, user_id, item_id, kind, value, served_by FROM events "
+            f"WHERE served_by IS NOT NULL {where} ORDER BY seq",
+            args,
+        )
+
+    def holdout(self) -> EventFrame:
+        """The fixed holdout set aside when the world was generated (seq is 0: never logged)."""
+        frame = self._frame(
+            "SELECT ts, user_id, item_id, kind, value, context FROM holdout ORDER BY ts, user_id"
+        )
+        n = len(frame)
+        return EventFrame(
+            seq=np.zeros(n, dtype=np.int64),
+            ts=frame["ts"].to_numpy(dtype=np.float64),
+            user=frame["user_id"].to_numpy(dtype=object),
+            item=frame["item_id"].to_numpy(dtype=np.int64),
+            kind=frame["kind"].to_numpy(dtype=object),
+            value=pd.array(frame["value"], dtype="Float64").to_numpy(
+                dtype=np.float64, na_value=np.nan
+            ),
+            context=frame["context"].to_numpy(dtype=object),
+        )
+
     def user_history(self, user: str, limit: int = 50) -> pd.DataFrame:
         return self._frame(
             "SELECT e.seq, e.ts, e.item_id, i.title, e.kind, e.value, e.source FROM events e "
@@ -372,6 +520,9 @@ class Store:
                 ("DELETE FROM users WHERE created_seq > ?", [seq]),
                 ("DELETE FROM learning_log WHERE seq > ?", [seq]),
                 ("DELETE FROM model_versions WHERE trained_through_seq > ?", [seq]),
+                ("DELETE FROM checkpoints WHERE through_seq > ?", [seq]),
+                *((f"DELETE FROM {t} WHERE {c} > ?", [seq]) for t, c in SEQ_TABLES.items()),
+                (_ORPHAN_ALIASES, None),
             ]
         )
 
@@ -415,6 +566,9 @@ class Store:
                     None,
                 ),
                 ("DELETE FROM model_versions WHERE trained_through_seq >= ?", [first]),
+                ("DELETE FROM checkpoints WHERE through_seq >= ?", [first]),
+                *((f"DELETE FROM {t} WHERE {c} > ?", [first]) for t, c in SEQ_TABLES.items()),
+                (_ORPHAN_ALIASES, None),
                 ("DROP TABLE seq_map", None),
             ]
         )
@@ -449,59 +603,20 @@ class Store:
             [*params, limit],
         )
 
-    # -- model versions -------------------------------------------------------------------
-
-    def save_version(
-        self,
-        algorithm: str,
-        config: dict,
-        seed: int,
-        trained_through_seq: int,
-        n_events: int,
-        params: dict[str, np.ndarray],
-        trigger: str,
-        fit_seconds: float | None,
-    ) -> int:
-        with self._write_lock:
-            version = self._query("SELECT coalesce(max(version_id), 0) + 1 FROM model_versions")
-            version_id = version[0][0]
-            self._transaction(
-                [
-                    (
-                        "INSERT INTO model_versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [
-                            version_id,
-                            algorithm,
-                            json.dumps(config, sort_keys=True),
-                            seed,
-                            trained_through_seq,
-                            n_events,
-                            encode_arrays(params),
-                            trigger,
-                            fit_seconds,
-                            _now(),
-                        ],
-                    )
-                ]
-            )
-            return version_id
-
-    def latest_version(self, algorithm: str) -> dict[str, Any] | None:
-        rows = self._query(
-            "SELECT version_id, config, seed, trained_through_seq, params FROM model_versions "
-            "WHERE algorithm = ? ORDER BY version_id DESC LIMIT 1",
-            [algorithm],
+    def set_meta(self, key: str, value: str) -> None:
+        self._transaction(
+            [
+                ("DELETE FROM meta WHERE key = ?", [key]),
+                ("INSERT INTO meta VALUES (?, ?)", [key, value]),
+            ]
         )
-        if not rows:
-            return None
-        version_id, config, seed, through, params = rows[0]
-        return {
-            "version_id": version_id,
-            "config": json.loads(config),
-            "seed": seed,
-            "trained_through_seq": through,
-            "params": decode_arrays(params),
-        }
+
+
+# An alias whose version was dropped points nowhere: remove it (the engine re-establishes
+# production from the newest remaining version when it loads).
+_ORPHAN_ALIASES = (
+    "DELETE FROM aliases WHERE version_id NOT IN (SELECT version_id FROM model_versions)"
+)
 
 
 def _now() -> datetime:

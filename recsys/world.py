@@ -102,6 +102,11 @@ class World:
     personas: pd.DataFrame
     users: pd.DataFrame
     events: pd.DataFrame
+    holdout: pd.DataFrame  # events set aside before the log starts: never trained on
+
+
+HOLDOUT_SHARE = 0.1
+HOLDOUT_MIN_ITEMS = 10
 
 
 def true_utilities(features: np.ndarray, quality: np.ndarray, tastes: np.ndarray) -> np.ndarray:
@@ -120,6 +125,7 @@ def generate_world(
     days: float = 60.0,
     slate_size: int = 10,
     choice: ChoiceModel | None = None,
+    holdout_share: float = HOLDOUT_SHARE,
 ) -> World:
     spec = load_pack(pack)
     rng = np.random.default_rng(seed)
@@ -135,6 +141,7 @@ def generate_world(
     events = _history(
         users, features, quality, rng, sessions_per_user, days, slate_size, choice or ChoiceModel()
     )
+    events, holdout = _set_aside(events, holdout_share, seed)
     first_seq = events.groupby("user_id", sort=False)["seq"].min()
     users["created_seq"] = users["user_id"].map(first_seq).fillna(0).astype("int64")
     meta = {
@@ -145,7 +152,24 @@ def generate_world(
         "dimensions": json.dumps([*genres, *axes, "quality"]),
         "history_through_seq": str(int(events["seq"].max()) if len(events) else 0),
     }
-    return World(meta, items, personas, users, events)
+    return World(meta, items, personas, users, events, holdout)
+
+
+def _set_aside(events: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Move a `share` of the (user, item) pairs of people with at least HOLDOUT_MIN_ITEMS items,
+    with all their events, out of the history: the fixed holdout every model version is
+    measured on. Nobody trains on it, so versions trained on different logs stay comparable."""
+    if not share or events.empty:
+        return events, events.iloc[:0].drop(columns="seq")
+    items_per_user = events.groupby("user_id")["item_id"].transform("nunique")
+    pair = events["user_id"].astype(str) + "/" + events["item_id"].astype(str)
+    pairs = pd.unique(pair)
+    chosen = np.random.default_rng([seed, 7]).random(len(pairs)) < share
+    held = pair.isin(set(pairs[chosen])) & (items_per_user >= HOLDOUT_MIN_ITEMS)
+    holdout = events[held].drop(columns="seq").reset_index(drop=True)
+    kept = events[~held].reset_index(drop=True)
+    kept["seq"] = np.arange(1, len(kept) + 1, dtype=np.int64)
+    return kept, holdout
 
 
 def _genre_vector(genres: list[str], all_genres: list[str]) -> np.ndarray:

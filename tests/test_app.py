@@ -181,7 +181,8 @@ def test_parameters_page_rebuilds_the_model_with_bounded_values(app, db_path):
     next(b for b in app.button if "Apply" in b.label).click().run()
     assert not app.exception
     assert engine.model("mf").config.factors == 8
-    assert engine.store.latest_version("mf")["config"]["factors"] == 8
+    production = engine.registry.alias("mf", "production")
+    assert engine.registry.version(production)["config"]["factors"] == 8
     app.button(key="defaults-mf").click().run()
     assert engine.model("mf").config.factors == 16 and not app.exception
     assert app.number_input(key="param-mf-factors").value == 16

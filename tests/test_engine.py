@@ -4,6 +4,7 @@ import pytest
 from recsys.engine import Engine
 from recsys.errors import RecsysError
 from recsys.ranking import RankedItem, Ranking, diff
+from recsys.store import SCHEMA_VERSION
 
 
 def ranked(*pairs):
@@ -175,12 +176,14 @@ def test_snapshot_plus_replay_equals_live(db_path):
 
 
 def test_retrain_creates_a_model_version(engine):
-    first = engine.store.latest_version("mf")["version_id"]
+    first = engine.registry.latest_version_id("mf")
     engine.interact("alice", 1, "like")
     info = engine.retrain("mf")
-    latest = engine.store.latest_version("mf")
+    latest = engine.registry.version(engine.registry.latest_version_id("mf"))
     assert info["version"] == latest["version_id"] > first
     assert latest["trained_through_seq"] == engine.last_seq
+    assert latest["parent_version"] == first
+    assert engine.registry.alias("mf", "production") == latest["version_id"]
 
 
 def test_reset_lab_restores_the_seeded_world(engine):
@@ -199,7 +202,7 @@ def test_first_open_seeds_a_missing_database(tmp_path):
     try:
         assert engine.world == "destinations" and engine.catalog.n >= 300
         assert engine.last_seq > 10_000
-        assert engine.store.schema_version() == 1
+        assert engine.store.schema_version() == SCHEMA_VERSION
     finally:
         engine.close()
 

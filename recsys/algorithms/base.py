@@ -220,6 +220,11 @@ class Recommender:
             return {}
         return {"items you touched": float(len(self._seen[row]))} | self._describe(row)
 
+    def minibatch_config(self) -> dict[str, Any]:
+        """Config changes for a mini-batch update: a lighter refit than a full retrain (the
+        default refits from the log as configured, which is already cheap for most)."""
+        return {}
+
     def depends_on(self) -> tuple[str, ...]:
         """Other registered algorithms whose models this one reads (the engine keeps them up
         to date before it uses this one)."""

@@ -26,11 +26,22 @@ def param(default: float, low: float, high: float, help: str) -> Any:
     return field(default=default, metadata={"low": low, "high": high, "help": help})
 
 
+def choice(default: str, choices: tuple[str, ...], help: str) -> Any:
+    """A field that takes one of a few named values (a detector, a metric)."""
+    return field(default=default, metadata={"choices": choices, "help": help})
+
+
 @dataclass(frozen=True)
 class Config:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
+            if "choices" in f.metadata:
+                if value not in f.metadata["choices"]:
+                    raise RecsysError(
+                        f"{f.name} must be one of {', '.join(f.metadata['choices'])}, got {value!r}"
+                    )
+                continue
             kind = type(f.default) if f.default is not MISSING else float
             if kind is int and isinstance(value, float) and value.is_integer():
                 object.__setattr__(self, f.name, value := int(value))
@@ -66,8 +77,9 @@ class Config:
             {
                 "name": f.name,
                 "default": f.default,
-                "low": f.metadata["low"],
-                "high": f.metadata["high"],
+                "low": f.metadata.get("low"),
+                "high": f.metadata.get("high"),
+                "choices": f.metadata.get("choices"),
                 "help": f.metadata["help"],
                 "type": type(f.default).__name__,
             }

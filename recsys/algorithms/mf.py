@@ -47,6 +47,9 @@ class MatrixFactorization(Recommender):
     summary = "Biased matrix factorisation: ALS retrain, online SGD per event, explainable dot."
     config: MFConfig
 
+    def minibatch_config(self) -> dict:
+        return {"epochs": 1, "warm_start": 1}  # one ALS sweep from the current factors
+
     def _reset(self) -> None:
         rng = np.random.default_rng(self.seed)
         k = self.config.factors

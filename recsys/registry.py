@@ -1,0 +1,424 @@
+"""Model versions, aliases and the record of how the served models came to be.
+
+Every SQL statement about versions lives here (the store owns the connection and the schema):
+
+- `model_versions`: one row per full retrain: parameters as `.npz` bytes, config, watermark,
+  holdout metrics, trigger and parent.
+- `aliases` (`production`, `candidate` per algorithm) and `alias_history`, one row per move with
+  who moved it and why: the audit trail of which version served when.
+- `lineage`: from which seq on a served model (an algorithm's production or candidate arm)
+  started from which base (a version, or a checkpoint written by a mini-batch update). With the
+  event log it answers "what did the model hold right after event N": load the base, replay
+  the events after its watermark through N.
+- `checkpoints`: parameter snapshots that only save replay time (on close, after mini-batches).
+- `update_log`, `drift_alarms` and `marks` (scenario annotations such as a taste shift).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recsys.errors import RecsysError
+from recsys.store import Store, decode_arrays, encode_arrays
+
+ALIASES = ("production", "candidate")
+ARMS = ALIASES  # a served model is the production arm or the canary's candidate arm
+
+
+class Registry:
+    def __init__(self, store: Store):
+        self.store = store
+
+    # -- versions -------------------------------------------------------------------------
+
+    def save_version(
+        self,
+        algorithm: str,
+        config: dict,
+        seed: int,
+        trained_through_seq: int,
+        n_events: int,
+        params: dict[str, np.ndarray],
+        trigger: str,
+        fit_seconds: float | None,
+        parent: int | None = None,
+        metrics: dict[str, float | None] | None = None,
+    ) -> int:
+        store = self.store
+        with store._write_lock:
+            version_id = store._query(
+                "SELECT coalesce(max(version_id), 0) + 1 FROM model_versions"
+            )[0][0]
+            store._transaction(
+                [
+                    (
+                        "INSERT INTO model_versions BY NAME SELECT ? AS version_id, "
+                        "? AS algorithm, ? AS config, ? AS seed, ? AS trained_through_seq, "
+                        "? AS n_events, ? AS params, ? AS trigger, ? AS fit_seconds, "
+                        "? AS created_at, ? AS parent_version, ? AS metrics",
+                        [
+                            version_id,
+                            algorithm,
+                            json.dumps(config, sort_keys=True),
+                            seed,
+                            trained_through_seq,
+                            n_events,
+                            encode_arrays(params),
+                            trigger,
+                            fit_seconds,
+                            _now(),
+                            parent,
+                            json.dumps(metrics or {}, sort_keys=True),
+                        ],
+                    )
+                ]
+            )
+            return version_id
+
+    def version(self, version_id: int, params: bool = False) -> dict[str, Any]:
+        """One version as a dict; an unknown id is a RecsysError naming the known ones."""
+        rows = self.store._query(
+            "SELECT version_id, algorithm, config, seed, trained_through_seq, n_events, trigger, "
+            "fit_seconds, created_at, parent_version, metrics"
+            + (", params" if params else "")
+            + " FROM model_versions WHERE version_id = ?",
+            [int(version_id)],
+        )
+        if not rows:
+            known = self.store._query(
+                "SELECT string_agg(version_id::VARCHAR, ', ' ORDER BY version_id) "
+                "FROM model_versions"
+            )[0][0]
+            raise RecsysError(f"unknown version {version_id}; the versions are {known}")
+        row = rows[0]
+        version = {
+            "version_id": row[0],
+            "algorithm": row[1],
+            "config": json.loads(row[2]),
+            "seed": row[3],
+            "trained_through_seq": row[4],
+            "n_events": row[5],
+            "trigger": row[6],
+            "fit_seconds": row[7],
+            "created_at": row[8],
+            "parent_version": row[9],
+            "metrics": json.loads(row[10] or "{}"),
+        }
+        if params:
+            version["params"] = decode_arrays(row[11])
+        return version
+
+    def versions(self, algorithm: str | None = None) -> pd.DataFrame:
+        """Every version (newest first) with its aliases and metrics as columns."""
+        where, args = ("WHERE v.algorithm = ?", [algorithm]) if algorithm else ("", [])
+        frame = self.store._frame(
+            "SELECT v.version_id, v.algorithm, "
+            "coalesce(string_agg(a.alias, ', ' ORDER BY a.alias), '') AS aliases, v.trigger, "
+            "v.parent_version, v.trained_through_seq, v.n_events, v.fit_seconds, v.created_at, "
+            f"v.config, v.metrics FROM model_versions v LEFT JOIN aliases a USING (version_id) "
+            f"{where} GROUP BY ALL ORDER BY v.version_id DESC",
+            args,
+        )
+        metrics = pd.DataFrame([json.loads(m or "{}") for m in frame.pop("metrics")])
+        return pd.concat([frame, metrics], axis=1)
+
+    def latest_version_id(self, algorithm: str) -> int | None:
+        return self.store._query(
+            "SELECT max(version_id) FROM model_versions WHERE algorithm = ?", [algorithm]
+        )[0][0]
+
+    def delete_version(self, version_id: int) -> None:
+        self.store._transaction(
+            [
+                ("DELETE FROM aliases WHERE version_id = ?", [version_id]),
+                ("DELETE FROM model_versions WHERE version_id = ?", [version_id]),
+            ]
+        )
+
+    # -- aliases and lineage --------------------------------------------------------------
+
+    def alias(self, algorithm: str, alias: str) -> int | None:
+        rows = self.store._query(
+            "SELECT version_id FROM aliases WHERE algorithm = ? AND alias = ?", [algorithm, alias]
+        )
+        return rows[0][0] if rows else None
+
+    def move_alias(
+        self,
+        algorithm: str,
+        alias: str,
+        version_id: int | None,
+        *,
+        actor: str,
+        reason: str,
+        at_seq: int,
+        ts: float,
+        effective_seq: int,
+    ) -> None:
+        """Point `alias` at a version (None removes it), write the move to the history and,
+        for a version, start a lineage at `effective_seq` in the same transaction."""
+        previous = self.alias(algorithm, alias)
+        statements: list[tuple[str, list | None]] = [
+            ("DELETE FROM aliases WHERE algorithm = ? AND alias = ?", [algorithm, alias]),
+            (
+                "INSERT INTO alias_history SELECT coalesce(max(move_id), 0) + 1, ?, ?, ?, ?, ?, "
+                "?, ?, ?, ? FROM alias_history",
+                [_now(), at_seq, ts, algorithm, alias, previous, version_id, actor, reason],
+            ),
+        ]
+        if version_id is not None:
+            statements += [
+                ("INSERT INTO aliases VALUES (?, ?, ?)", [algorithm, alias, version_id]),
+                (
+                    "INSERT INTO lineage SELECT coalesce(max(lineage_id), 0) + 1, ?, ?, ?, ?, "
+                    "NULL, ? FROM lineage",
+                    [algorithm, alias, effective_seq, version_id, reason],
+                ),
+            ]
+        self.store._transaction(statements)
+
+    def aliases(self) -> pd.DataFrame:
+        return self.store._frame("SELECT * FROM aliases ORDER BY algorithm, alias")
+
+    def alias_history(self, algorithm: str | None = None) -> pd.DataFrame:
+        where, args = ("WHERE algorithm = ?", [algorithm]) if algorithm else ("", [])
+        return self.store._frame(f"SELECT * FROM alias_history {where} ORDER BY move_id DESC", args)
+
+    def previous_production(self, algorithm: str) -> int | None:
+        """The version that was production before the current one, if it still exists."""
+        current = self.alias(algorithm, "production")
+        rows = self.store._query(
+            "SELECT from_version FROM alias_history WHERE algorithm = ? AND alias = 'production' "
+            "AND to_version = ? AND from_version IS NOT NULL "
+            "AND from_version IN (SELECT version_id FROM model_versions) "
+            "ORDER BY move_id DESC LIMIT 1",
+            [algorithm, current],
+        )
+        return rows[0][0] if rows else None
+
+    def start_checkpoint_lineage(
+        self,
+        algorithm: str,
+        arm: str,
+        effective_seq: int,
+        checkpoint_id: int,
+        version_id: int,
+        reason: str,
+    ) -> int:
+        with self.store._write_lock:
+            lineage_id = self.store._query("SELECT coalesce(max(lineage_id), 0) + 1 FROM lineage")
+            lineage_id = lineage_id[0][0]
+            self.store._transaction(
+                [
+                    (
+                        "INSERT INTO lineage VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [
+                            lineage_id,
+                            algorithm,
+                            arm,
+                            effective_seq,
+                            version_id,
+                            checkpoint_id,
+                            reason,
+                        ],
+                    ),
+                    (
+                        "UPDATE checkpoints SET lineage_id = ? WHERE checkpoint_id = ?",
+                        [lineage_id, checkpoint_id],
+                    ),
+                ]
+            )
+            return lineage_id
+
+    def lineage_at(self, algorithm: str, arm: str, seq: int) -> dict[str, Any] | None:
+        """The lineage that served `algorithm`'s `arm` when event `seq` was applied."""
+        rows = self.store._query(
+            "SELECT lineage_id, version_id, checkpoint_id, effective_seq FROM lineage "
+            "WHERE algorithm = ? AND arm = ? AND effective_seq <= ? "
+            "ORDER BY effective_seq DESC, lineage_id DESC LIMIT 1",
+            [algorithm, arm, seq],
+        )
+        if not rows:
+            return None
+        lineage_id, version_id, checkpoint_id, effective = rows[0]
+        return {
+            "lineage_id": lineage_id,
+            "version_id": version_id,
+            "checkpoint_id": checkpoint_id,
+            "effective_seq": effective,
+        }
+
+    def first_lineage_seq(self) -> int | None:
+        return self.store._query("SELECT min(effective_seq) FROM lineage")[0][0]
+
+    # -- checkpoints ----------------------------------------------------------------------
+
+    def save_checkpoint(
+        self,
+        algorithm: str,
+        arm: str,
+        lineage_id: int | None,
+        through_seq: int,
+        config: dict,
+        seed: int,
+        params: dict[str, np.ndarray],
+        reason: str,
+    ) -> int:
+        store = self.store
+        with store._write_lock:
+            checkpoint_id = store._query(
+                "SELECT coalesce(max(checkpoint_id), 0) + 1 FROM checkpoints"
+            )[0][0]
+            store._transaction(
+                [
+                    (
+                        "INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        [
+                            checkpoint_id,
+                            algorithm,
+                            arm,
+                            lineage_id,
+                            through_seq,
+                            json.dumps(config, sort_keys=True),
+                            seed,
+                            encode_arrays(params),
+                            reason,
+                            _now(),
+                        ],
+                    )
+                ]
+            )
+            return checkpoint_id
+
+    def base_state(self, lineage: dict[str, Any], seq: int) -> dict[str, Any]:
+        """The newest saved state of a lineage at or before `seq`: a checkpoint of it, else its
+        base (version or checkpoint). Returns config, seed, through_seq and params."""
+        rows = self.store._query(
+            "SELECT config, seed, through_seq, params FROM checkpoints "
+            "WHERE lineage_id = ? AND through_seq <= ? ORDER BY through_seq DESC, "
+            "checkpoint_id DESC LIMIT 1",
+            [lineage["lineage_id"], seq],
+        )
+        if not rows and lineage["checkpoint_id"] is not None:
+            rows = self.store._query(
+                "SELECT config, seed, through_seq, params FROM checkpoints WHERE checkpoint_id = ?",
+                [lineage["checkpoint_id"]],
+            )
+        if not rows:
+            rows = self.store._query(
+                "SELECT config, seed, trained_through_seq, params FROM model_versions "
+                "WHERE version_id = ?",
+                [lineage["version_id"]],
+            )
+        if not rows:
+            raise RecsysError(
+                f"the model state for lineage {lineage['lineage_id']} is gone "
+                "(its version was deleted); rebuild with `retrain`"
+            )
+        config, seed, through, params = rows[0]
+        return {
+            "config": json.loads(config),
+            "seed": seed,
+            "through_seq": through,
+            "params": decode_arrays(params),
+        }
+
+    # -- update log, drift alarms, marks ----------------------------------------------------
+
+    def log_update(
+        self,
+        *,
+        at_seq: int,
+        ts: float,
+        algorithm: str,
+        update_type: str,
+        trigger: str,
+        events: int,
+        seconds: float,
+        status: str = "ok",
+        error: str | None = None,
+        version_id: int | None = None,
+        metrics: dict | None = None,
+    ) -> None:
+        self.store._transaction(
+            [
+                (
+                    "INSERT INTO update_log SELECT coalesce(max(update_id), 0) + 1, ?, ?, ?, ?, ?, "
+                    "?, ?, ?, ?, ?, ?, ? FROM update_log",
+                    [
+                        _now(),
+                        at_seq,
+                        ts,
+                        algorithm,
+                        update_type,
+                        trigger,
+                        events,
+                        seconds,
+                        status,
+                        error,
+                        version_id,
+                        json.dumps(metrics or {}, sort_keys=True),
+                    ],
+                )
+            ]
+        )
+
+    def updates(self, algorithm: str | None = None, limit: int = 1000) -> pd.DataFrame:
+        where, args = ("WHERE algorithm = ?", [algorithm]) if algorithm else ("", [])
+        return self.store._frame(
+            f"SELECT * FROM update_log {where} ORDER BY update_id DESC LIMIT ?", [*args, limit]
+        )
+
+    def log_alarm(
+        self,
+        *,
+        at_seq: int,
+        ts: float,
+        algorithm: str,
+        detector: str,
+        statistic: float,
+        details: dict,
+    ) -> None:
+        self.store._transaction(
+            [
+                (
+                    "INSERT INTO drift_alarms SELECT coalesce(max(alarm_id), 0) + 1, ?, ?, ?, ?, "
+                    "?, ?, ? FROM drift_alarms",
+                    [
+                        _now(),
+                        at_seq,
+                        ts,
+                        algorithm,
+                        detector,
+                        statistic,
+                        json.dumps(details, sort_keys=True),
+                    ],
+                )
+            ]
+        )
+
+    def alarms(self) -> pd.DataFrame:
+        return self.store._frame("SELECT * FROM drift_alarms ORDER BY alarm_id")
+
+    def add_mark(self, *, at_seq: int, ts: float, kind: str, details: dict) -> None:
+        self.store._transaction(
+            [
+                (
+                    "INSERT INTO marks SELECT coalesce(max(mark_id), 0) + 1, ?, ?, ?, ? FROM marks",
+                    [at_seq, ts, kind, json.dumps(details, sort_keys=True)],
+                )
+            ]
+        )
+
+    def marks(self, kind: str | None = None) -> pd.DataFrame:
+        where, args = ("WHERE kind = ?", [kind]) if kind else ("", [])
+        return self.store._frame(f"SELECT * FROM marks {where} ORDER BY mark_id", args)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)

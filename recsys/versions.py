@@ -1,0 +1,488 @@
+"""The model lifecycle: train versions, gate and promote them, roll back, canary, compare.
+
+A version is trained on the whole event log (warm-started when a policy asks), measured on the
+world's fixed holdout with its own parameters, stored, and pointed at by the `candidate` or
+`production` alias. Promotion replaces the served model with the version's parameters plus an
+online replay of the events after its watermark; rollback is a promotion of the previous
+production. Policies (`recsys.policies`) call the same methods as the pages and the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import kendalltau
+
+from recsys.algorithms import Catalog, Recommender, algorithm_class
+from recsys.errors import RecsysError
+from recsys.evaluation import measure
+from recsys.events import EventFrame
+from recsys.policies import GATE_METRICS, LOWER_IS_BETTER, Action, Policy, Watcher, reward
+
+if TYPE_CHECKING:
+    from recsys.engine import Engine
+
+HOLDOUT_METRICS = ("RMSE", "MAE", "precision@10", "recall@10", "NDCG@10", "coverage")
+HOLDOUT_USERS = 300
+
+
+def holdout_metrics(
+    model: Recommender, holdout: EventFrame, events: EventFrame, catalog: Catalog, weights
+) -> dict[str, float | None]:
+    """A model's own parameters judged on the world's fixed holdout (none: no metrics);
+    `events` are what it was trained on (novelty's popularity baseline)."""
+    if not len(holdout):
+        return dict.fromkeys(HOLDOUT_METRICS)
+    measured = measure(model, holdout, events.item, catalog, 10, weights, HOLDOUT_USERS)
+    return {name: measured.get(name) for name in HOLDOUT_METRICS}
+
+
+def canary_bucket(user: str) -> float:
+    """A stable number in [0, 100) per user: the canary serves users below its share."""
+    return zlib.crc32(user.encode()) % 10_000 / 100.0
+
+
+class Lifecycle:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.registry = engine.registry
+        self.policy = Policy.load(engine.meta)
+        self.watcher = Watcher(self.policy, engine.lab_time)
+
+    # -- policy ---------------------------------------------------------------------------
+
+    def set_policy(self, changes: dict[str, Any]) -> Policy:
+        """Validate and store new policy values (out of range: nothing changes)."""
+        e = self.engine
+        with e._lock:
+            policy = Policy.from_dict(self.policy.to_dict() | dict(changes))
+            e.store.set_meta("policy", json.dumps(policy.to_dict(), sort_keys=True))
+            self.policy = policy
+            self.watcher = Watcher(policy, e.lab_time)
+            e._sync_canary()
+            return policy
+
+    # -- training -------------------------------------------------------------------------
+
+    def train(
+        self,
+        algorithm: str | None = None,
+        trigger: str = "manual",
+        promote: str = "gate",
+        *,
+        config: dict[str, Any] | None = None,
+        during_event: bool = False,
+    ) -> dict[str, Any]:
+        """Fit a new version on the whole log. `promote`: "always" (it serves at once),
+        "gate" (serves if the policy auto-promotes and it passes the gate, else candidate) or
+        "never" (candidate). `during_event`: called while an event is being applied, so the
+        new state already serves that event's `after` list."""
+        e = self.engine
+        cls = algorithm_class(algorithm or e.default_algorithm)
+        name = cls.name
+        with e._lock:
+            current = e.model(name)
+            config_obj = cls.config_class.from_dict(current.config.to_dict() | (config or {}))
+            model = cls(config_obj, catalog=e.catalog, weights=e.weights, seed=current.seed)
+            if not config:  # same config: a warm-starting algorithm starts from what it knows
+                model.load_state(current.state())
+            warm = bool(getattr(config_obj, "warm_start", 0)) and not config
+            if hasattr(model, "attach"):
+                model.attach(e.models)
+            events = e.store.events()
+            started = time.perf_counter()
+            try:
+                model.fit(events, e.catalog)
+            except Exception as error:  # the log keeps a failed retrain too
+                self.registry.log_update(
+                    at_seq=e.last_seq,
+                    ts=e.lab_time,
+                    algorithm=name,
+                    update_type="full retrain",
+                    trigger=trigger,
+                    events=len(events),
+                    seconds=time.perf_counter() - started,
+                    status="error",
+                    error=str(error),
+                )
+                raise RecsysError(f"retraining {name} failed: {error}") from error
+            seconds = time.perf_counter() - started
+            metrics = holdout_metrics(model, e.holdout, events, e.catalog, e.weights)
+            parent = self.registry.alias(name, "production")
+            version = self.registry.save_version(
+                name,
+                config_obj.to_dict(),
+                model.seed,
+                e.last_seq,
+                len(events),
+                model.state(),
+                trigger,
+                seconds,
+                parent,
+                metrics,
+            )
+            self.registry.log_update(
+                at_seq=e.last_seq,
+                ts=e.lab_time,
+                algorithm=name,
+                update_type="full retrain (warm start)" if warm else "full retrain",
+                trigger=trigger,
+                events=len(events),
+                seconds=seconds,
+                version_id=version,
+                metrics=metrics,
+            )
+            self.watcher.retrained(name, e.lab_time)
+            result = {
+                "algorithm": name,
+                "version": version,
+                "events": len(events),
+                "seconds": seconds,
+                "metrics": metrics,
+                "promoted": False,
+                "gate": None,
+            }
+            effective = e.last_seq if during_event else e.last_seq + 1
+            actor = "policy" if trigger not in ("manual", "parameters") else "user"
+            if promote == "gate" and self.policy.auto_promote:
+                result["gate"] = self.gate(version)
+                promote = "always" if result["gate"]["passed"] else "never"
+            if promote == "always":
+                why = result["gate"]["message"] if result["gate"] else f"trained ({trigger})"
+                self._move_production(name, version, actor, why, effective, model)
+                result["promoted"] = True
+            else:
+                self.registry.move_alias(
+                    name,
+                    "candidate",
+                    version,
+                    actor=actor,
+                    reason=result["gate"]["message"] if result["gate"] else f"trained ({trigger})",
+                    at_seq=e.last_seq,
+                    ts=e.lab_time,
+                    effective_seq=effective,
+                )
+                e._sync_canary()
+            return result
+
+    def minibatch(self, algorithm: str, trigger: str, during_event: bool = False) -> dict:
+        """A light refit of the served model (for MF one warm-started ALS epoch; for the others
+        a refit from the log), kept as a checkpoint that starts a new lineage, not a version."""
+        e = self.engine
+        with e._lock:
+            model = e.model(algorithm)
+            light = model.minibatch_config()
+            refit = type(model)(
+                type(model.config).from_dict(model.config.to_dict() | light),
+                catalog=e.catalog,
+                weights=e.weights,
+                seed=model.seed,
+            )
+            refit.load_state(model.state())
+            if hasattr(refit, "attach"):
+                refit.attach(e.models)
+            events = e.store.events()
+            started = time.perf_counter()
+            refit.fit(events, e.catalog)
+            model.load_state(refit.state())
+            seconds = time.perf_counter() - started
+            lineage = e._lineage[algorithm]
+            checkpoint = self.registry.save_checkpoint(
+                algorithm,
+                "production",
+                None,
+                e.last_seq,
+                model.config.to_dict(),
+                model.seed,
+                model.state(),
+                "mini-batch",
+            )
+            effective = e.last_seq if during_event else e.last_seq + 1
+            self.registry.start_checkpoint_lineage(
+                algorithm,
+                "production",
+                effective,
+                checkpoint,
+                lineage["version_id"],
+                f"mini-batch ({trigger})",
+            )
+            e._lineage[algorithm] = self.registry.lineage_at(algorithm, "production", effective)
+            self.registry.log_update(
+                at_seq=e.last_seq,
+                ts=e.lab_time,
+                algorithm=algorithm,
+                update_type="mini-batch",
+                trigger=trigger,
+                events=len(events),
+                seconds=seconds,
+                version_id=lineage["version_id"],
+            )
+            e._cache.clear()
+            return {"algorithm": algorithm, "checkpoint": checkpoint, "seconds": seconds}
+
+    # -- aliases --------------------------------------------------------------------------
+
+    def gate(self, version: int) -> dict[str, Any]:
+        """Would `version` beat its algorithm's production on the gate metric by the margins?"""
+        candidate = self.registry.version(version)
+        name = candidate["algorithm"]
+        production_id = self.registry.alias(name, "production")
+        metric = self.policy.gate_metric
+        new = candidate["metrics"].get(metric)
+        if production_id is None or production_id == version:
+            return _verdict(metric, new, None, True, f"v{version}: no production to beat")
+        old = self.registry.version(production_id)["metrics"].get(metric)
+        if new is None or old is None:
+            return _verdict(
+                metric, new, old, False, f"{metric} is not measured for both versions: kept back"
+            )
+        gain = (old - new) if metric in LOWER_IS_BETTER else (new - old)
+        needed = max(self.policy.gate_absolute, self.policy.gate_relative * abs(old))
+        passed = gain > needed or (gain > 0 and needed == 0)
+        message = (
+            f"gate on {metric}: v{version} {new:.4f} vs production v{production_id} {old:.4f}, "
+            f"gain {gain:+.4f} {'>' if passed else '≤'} needed {needed:.4f}: "
+            + ("promoted" if passed else "kept as candidate")
+        )
+        return _verdict(metric, new, old, passed, message) | {"gain": gain, "needed": needed}
+
+    def promote(self, version: int, *, force: bool = False, actor: str = "user") -> dict:
+        e = self.engine
+        with e._lock:
+            target = self.registry.version(version)
+            name = target["algorithm"]
+            if self.registry.alias(name, "production") == version:
+                raise RecsysError(f"v{version} is already production for {name}")
+            verdict = self.gate(version)
+            if not verdict["passed"] and not force:
+                raise RecsysError(
+                    f"{verdict['message']}; promote anyway with --force (CLI) or the checkbox"
+                )
+            reason = verdict["message"] if verdict["passed"] else "forced past the gate"
+            self._move_production(name, version, actor, reason, e.last_seq + 1)
+            return {"algorithm": name, "production": version, "gate": verdict}
+
+    def rollback(
+        self,
+        algorithm: str | None = None,
+        *,
+        actor: str = "user",
+        reason: str = "rollback",
+        during_event: bool = False,
+    ) -> dict:
+        """Serve the previous production again (its parameters, then the events since)."""
+        e = self.engine
+        name = algorithm_class(algorithm or e.default_algorithm).name
+        with e._lock:
+            current = self.registry.alias(name, "production")
+            previous = self.registry.previous_production(name)
+            if previous is None:
+                raise RecsysError(
+                    f"{name} has no previous production version to roll back to "
+                    f"(production is v{current})"
+                )
+            effective = e.last_seq if during_event else e.last_seq + 1
+            self._move_production(name, previous, actor, reason, effective, kind="rollback")
+            return {"algorithm": name, "production": previous, "was": current}
+
+    def delete(self, version: int) -> None:
+        e = self.engine
+        with e._lock:
+            target = self.registry.version(version)
+            if self.registry.alias(target["algorithm"], "production") == version:
+                raise RecsysError(
+                    f"v{version} is production for {target['algorithm']}: promote or roll back "
+                    "to another version first"
+                )
+            self.registry.delete_version(version)
+            e._sync_canary()
+
+    def _move_production(
+        self,
+        name: str,
+        version: int,
+        actor: str,
+        reason: str,
+        effective: int,
+        model: Recommender | None = None,
+        kind: str = "promotion",
+    ) -> None:
+        e = self.engine
+        if self.registry.alias(name, "candidate") == version:
+            self.registry.move_alias(
+                name,
+                "candidate",
+                None,
+                actor=actor,
+                reason=f"became production ({kind})",
+                at_seq=e.last_seq,
+                ts=e.lab_time,
+                effective_seq=effective,
+            )
+        self.registry.move_alias(
+            name,
+            "production",
+            version,
+            actor=actor,
+            reason=f"{kind}: {reason}",
+            at_seq=e.last_seq,
+            ts=e.lab_time,
+            effective_seq=effective,
+        )
+        e._install(name, "production", model)
+        self.watcher.promoted(name)
+        e._sync_canary()
+
+    # -- policies -------------------------------------------------------------------------
+
+    def observe(self, algorithm: str, arm: str, kind: str, value, ts: float) -> list[dict]:
+        """Run what the policies ask for after an event; returns what was done."""
+        done = []
+        for action in self.watcher.observe(algorithm, arm, kind, value, ts):
+            done.append(self._run(algorithm, action))
+        return done
+
+    def _run(self, algorithm: str, action: Action) -> dict:
+        e = self.engine
+        record = {"kind": action.kind, "trigger": action.trigger, "detail": action.detail}
+        try:
+            if action.kind == "alarm":
+                self.registry.log_alarm(
+                    at_seq=e.last_seq,
+                    ts=e.lab_time,
+                    algorithm=algorithm,
+                    detector=self.policy.drift_detector,
+                    statistic=action.statistic or 0.0,
+                    details={"detail": action.detail, **self._detector_params()},
+                )
+            elif action.kind == "retrain":
+                record |= self.train(algorithm, action.trigger, "gate", during_event=True)
+            elif action.kind == "minibatch":
+                record |= self.minibatch(algorithm, action.trigger, during_event=True)
+            elif action.kind == "rollback":
+                record |= self.rollback(
+                    algorithm, actor="policy", reason=action.detail, during_event=True
+                )
+        except RecsysError as error:  # e.g. nothing to roll back to: recorded, not raised
+            record["error"] = str(error)
+        return record
+
+    def _detector_params(self) -> dict[str, float]:
+        p = self.policy.to_dict()
+        prefix = {"page_hinkley": "ph_", "adwin": "adwin_"}.get(self.policy.drift_detector, "-")
+        return {k: v for k, v in p.items() if k.startswith(prefix)}
+
+    # -- reading --------------------------------------------------------------------------
+
+    def compare(self, a: int, b: int, users: list[str] | None = None, k: int = 10) -> dict:
+        """Metric deltas, config diff, and for sample users the overlap and Kendall's tau of
+        the two versions' top-k (each version's parameters as stored, no replay)."""
+        if int(a) == int(b):
+            raise RecsysError("compare needs two different versions")
+        e = self.engine
+        first, second = self.registry.version(a, True), self.registry.version(b, True)
+        metrics = {
+            m: {
+                "a": first["metrics"].get(m),
+                "b": second["metrics"].get(m),
+                "delta": None
+                if first["metrics"].get(m) is None or second["metrics"].get(m) is None
+                else second["metrics"][m] - first["metrics"][m],
+            }
+            for m in GATE_METRICS
+        }
+        keys = sorted(set(first["config"]) | set(second["config"]))
+        config = {
+            key: {"a": first["config"].get(key), "b": second["config"].get(key)}
+            for key in keys
+            if first["config"].get(key) != second["config"].get(key)
+        }
+        models = [e._from_version(v) for v in (first, second)]
+        if users is None:
+            known = [u for u in models[0].users if models[1].knows(u)]
+            users = sorted(known, key=lambda u: zlib.crc32(u.encode()))[:20]
+        rows = []
+        for user in users:
+            lists = [m.recommend(user, k)[0].tolist() for m in models]
+            both = set(lists[0]) | set(lists[1])
+            rank = [{item: r for r, item in enumerate(lst)} for lst in lists]
+            union = sorted(both)
+            tau = kendalltau(
+                [rank[0].get(i, k) for i in union], [rank[1].get(i, k) for i in union]
+            ).statistic
+            rows.append(
+                {
+                    "user": user,
+                    "overlap": len(set(lists[0]) & set(lists[1])) / k,
+                    "kendall tau": None if np.isnan(tau) else float(tau),
+                }
+            )
+        frame = pd.DataFrame(rows)
+        return {
+            "a": int(a),
+            "b": int(b),
+            "algorithms": [first["algorithm"], second["algorithm"]],
+            "metrics": metrics,
+            "config": config,
+            "users": rows,
+            "mean_overlap": float(frame["overlap"].mean()) if len(frame) else None,
+            "mean_kendall_tau": float(frame["kendall tau"].mean()) if len(frame) else None,
+        }
+
+    def live_metrics(self, algorithm: str | None = None) -> pd.DataFrame:
+        """Per served version and arm: events, rewards (see `policies.reward`) and their mean,
+        likes and mean rating: the canary's live comparison."""
+        events = self.engine.store.served_events(algorithm)
+        columns = [
+            "algorithm",
+            "arm",
+            "version",
+            "events",
+            "rewards",
+            "reward mean",
+            "likes",
+            "mean rating",
+            "first seq",
+            "last seq",
+        ]
+        if events.empty:
+            return pd.DataFrame(columns=columns)
+        parts = events["served_by"].str.split(":", expand=True)
+        events["algorithm"], events["arm"] = parts[0], parts[1]
+        events["version"] = parts[2].astype(int)
+        events["reward"] = [
+            reward(k, None if pd.isna(v) else v)
+            for k, v in zip(events["kind"], events["value"], strict=True)
+        ]
+        events["like"] = events["kind"].isin(["like", "favorite"])
+        events["rating"] = events["value"].where(events["kind"] == "rating")
+        frame = (
+            events.groupby(["algorithm", "arm", "version"])
+            .agg(
+                events=("seq", "size"),
+                rewards=("reward", "count"),
+                reward_mean=("reward", "mean"),
+                likes=("like", "sum"),
+                mean_rating=("rating", "mean"),
+                first_seq=("seq", "min"),
+                last_seq=("seq", "max"),
+            )
+            .reset_index()
+        )
+        frame.columns = columns
+        return frame
+
+
+def _verdict(metric, new, old, passed: bool, message: str) -> dict[str, Any]:
+    return {
+        "metric": metric,
+        "candidate": new,
+        "production": old,
+        "passed": passed,
+        "message": message,
+    }
