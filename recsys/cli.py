@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from recsys.algorithms import DEFAULT_ALGORITHM, REGISTRY
+from recsys.cli_lifecycle import COMMANDS as LIFECYCLE_COMMANDS
+from recsys.cli_lifecycle import add_commands, check
 from recsys.errors import RecsysError
 from recsys.events import KINDS, WEIGHT_PRESETS, validate_kind, validate_user, validate_value
 from recsys.world import DEFAULT_PACK, DEFAULT_SEED, PACKS
@@ -44,6 +46,9 @@ def build_parser() -> Parser:
     recommend.add_argument("--user", required=True)
     recommend.add_argument("--k", type=int, default=10)
     recommend.add_argument("--algorithm", default=DEFAULT_ALGORITHM)
+    recommend.add_argument(
+        "--as-of", type=int, metavar="SEQ", help="time travel: the list right after event SEQ"
+    )
 
     interact = command("interact", "record one event and print what the model learned")
     interact.add_argument("--user", required=True)
@@ -96,6 +101,7 @@ def build_parser() -> Parser:
     retrain.add_argument("--algorithm", default=DEFAULT_ALGORITHM)
     bench = command("bench", "measure interact/recommend latency and replay throughput")
     bench.add_argument("--quick", action="store_true", help="small worlds, few repetitions")
+    add_commands(command)
     return parser
 
 
@@ -123,6 +129,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         validate_value(validate_kind(args.kind), args.value)
     if args.command == "configure":
         args.changes = _parameter_changes(args)
+    check(args)
     if args.command == "algorithms":
         return _algorithms()
     if args.command == "evaluate" and (args.train or args.test):
@@ -169,10 +176,15 @@ def _path(args: argparse.Namespace) -> str:
 
 
 def _recommend(engine, args) -> dict[str, Any]:
-    ranking = engine.recommend(args.user, args.k, args.algorithm)
+    if args.as_of is not None:
+        from recsys.timetravel import recommend_as_of
+
+        ranking = recommend_as_of(engine, args.user, args.as_of, args.k, args.algorithm)
+    else:
+        ranking = engine.recommend(args.user, args.k, args.algorithm)
     lines = [
-        f"Top {len(ranking.items)} for {args.user} ({ranking.algorithm}, after event "
-        f"{ranking.seq}):"
+        f"Top {len(ranking.items)} for {args.user} ({ranking.algorithm}, right after event "
+        f"{ranking.seq}" + (", rebuilt from the log" if args.as_of is not None else "") + "):"
     ]
     lines += [_item_line(r) for r in ranking.items]
     return {"json": ranking.to_dict(), "text": "\n".join(lines)}
@@ -281,16 +293,27 @@ def _parameter_changes(args: argparse.Namespace) -> dict[str, Any]:
         if not isinstance(loaded, dict):
             raise RecsysError(f"{args.config} must hold a JSON object of parameters")
         changes.update(loaded)
-    for item in args.set:
-        name, _, text = item.partition("=")
-        try:
-            changes[name.strip()] = json.loads(text)
-        except ValueError:
-            raise RecsysError(f"--set {item}: the value must be a number") from None
+    changes.update(parse_assignments(args.set, strings=False))
     if not changes:
         raise RecsysError("give parameters with --set NAME=VALUE or --config FILE")
     cls = algorithm_class(args.algorithm)
     cls.config_class.from_dict(cls.config_class().to_dict() | changes)  # bounds, names, types
+    return changes
+
+
+def parse_assignments(items: list[str], strings: bool = True) -> dict[str, Any]:
+    """NAME=VALUE pairs; a value is JSON (a number) or, with `strings`, plain text."""
+    changes: dict[str, Any] = {}
+    for item in items:
+        name, equals, text = item.partition("=")
+        if not equals or not name.strip():
+            raise RecsysError(f"--set {item}: write NAME=VALUE")
+        try:
+            changes[name.strip()] = json.loads(text)
+        except ValueError:
+            if not strings:
+                raise RecsysError(f"--set {item}: the value must be a number") from None
+            changes[name.strip()] = text.strip()
     return changes
 
 
@@ -387,6 +410,7 @@ COMMANDS = {
     "retrain": _retrain,
     "configure": _configure,
     "evaluate": _evaluate,
+    **LIFECYCLE_COMMANDS,
 }
 
 

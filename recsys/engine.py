@@ -176,6 +176,8 @@ class Engine:
         if production is not None and lineage is not None and lineage["version_id"] == production:
             return
         reason = "restored: the newest remaining version"
+        if lineage is None:
+            reason = "first production: the newest version"
         if production is None:
             production = self.registry.latest_version_id(name)
         if production is None:

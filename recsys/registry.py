@@ -90,11 +90,11 @@ class Registry:
             [int(version_id)],
         )
         if not rows:
-            known = self.store._query(
-                "SELECT string_agg(version_id::VARCHAR, ', ' ORDER BY version_id) "
-                "FROM model_versions"
-            )[0][0]
-            raise RecsysError(f"unknown version {version_id}; the versions are {known}")
+            newest = self.store._query(
+                "SELECT version_id FROM model_versions ORDER BY version_id DESC LIMIT 8"
+            )
+            known = ", ".join(f"v{r[0]}" for r in newest) or "none yet"
+            raise RecsysError(f"unknown version {version_id}; the newest are {known}")
         row = rows[0]
         version = {
             "version_id": row[0],
@@ -253,8 +253,10 @@ class Registry:
             "effective_seq": effective,
         }
 
-    def first_lineage_seq(self) -> int | None:
-        return self.store._query("SELECT min(effective_seq) FROM lineage")[0][0]
+    def first_lineage_seq(self, algorithm: str) -> int | None:
+        return self.store._query(
+            "SELECT min(effective_seq) FROM lineage WHERE algorithm = ?", [algorithm]
+        )[0][0]
 
     # -- checkpoints ----------------------------------------------------------------------
 
@@ -418,6 +420,82 @@ class Registry:
     def marks(self, kind: str | None = None) -> pd.DataFrame:
         where, args = ("WHERE kind = ?", [kind]) if kind else ("", [])
         return self.store._frame(f"SELECT * FROM marks {where} ORDER BY mark_id", args)
+
+
+TIMELINE_KINDS = (
+    "interaction",
+    "online update",
+    "retrain",
+    "mini-batch",
+    "promotion",
+    "candidate",
+    "rollback",
+    "drift alarm",
+    "taste shift",
+)
+
+# One row per thing that happened, newest first. Live and simulated events only: the seeded
+# history is the world's past, not something the lab did.
+_TIMELINE = """
+SELECT * FROM (
+    SELECT e.seq, e.ts, 'interaction' AS kind, e.user_id,
+        split_part(e.served_by, ':', 1) AS algorithm,
+        e.kind || coalesce(' ' || e.value::VARCHAR || '★', '') || ' · ' || i.title
+            || coalesce(' · served by ' || e.served_by, '') AS what
+    FROM events e JOIN items i USING (item_id) WHERE e.source <> 'history'
+    UNION ALL
+    SELECT l.seq, e.ts, 'online update', l.user_id, l.algorithm,
+        'user vector moved ' || round(coalesce(l.user_change, 0), 4)
+            || ', item ' || round(coalesce(l.item_change, 0), 4)
+            || coalesce(', score ' || round(l.score_before, 3) || ' → '
+                || round(l.score_after, 3), '')
+            || ' (' || round(l.duration_ms, 2) || ' ms)'
+    FROM learning_log l JOIN events e USING (seq) WHERE e.source <> 'history'
+    UNION ALL
+    SELECT at_seq, ts, CASE WHEN update_type = 'mini-batch' THEN 'mini-batch' ELSE 'retrain' END,
+        NULL, algorithm,
+        update_type || ' (' || trigger || '): ' || events || ' events in '
+            || round(seconds, 2) || ' s' || coalesce(' → v' || version_id, '')
+            || CASE WHEN status <> 'ok' THEN ' FAILED: ' || coalesce(error, '') ELSE '' END
+    FROM update_log
+    UNION ALL
+    SELECT at_seq, ts,
+        CASE WHEN alias = 'candidate' THEN 'candidate'
+             WHEN reason LIKE 'rollback%' THEN 'rollback' ELSE 'promotion' END,
+        NULL, algorithm,
+        alias || ': ' || coalesce('v' || from_version, '–') || ' → '
+            || coalesce('v' || to_version, '–') || ' by ' || actor || ' · ' || reason
+    FROM alias_history
+    UNION ALL
+    SELECT at_seq, ts, 'drift alarm', NULL, algorithm,
+        detector || ' fired (statistic ' || round(statistic, 2) || ')'
+            || coalesce(': ' || json_extract_string(details, '$.detail'), '')
+    FROM drift_alarms
+    UNION ALL
+    SELECT at_seq, ts, kind, NULL, NULL, details FROM marks
+)
+WHERE (?::VARCHAR IS NULL OR user_id = ? OR user_id IS NULL)
+    AND list_contains(?::VARCHAR[], kind) AND seq BETWEEN ? AND ?
+ORDER BY seq DESC, kind LIMIT ?
+"""
+
+
+def timeline(
+    store: Store,
+    user: str | None = None,
+    kinds: tuple[str, ...] | list[str] = TIMELINE_KINDS,
+    first_seq: int = 0,
+    last_seq: int | None = None,
+    limit: int = 500,
+) -> pd.DataFrame:
+    """What happened, newest first: interactions, online updates, retrains, alias moves,
+    drift alarms and scenario marks. With `user`, that user's rows and the lab-wide ones."""
+    unknown = sorted(set(kinds) - set(TIMELINE_KINDS))
+    if unknown:
+        raise RecsysError(f"unknown kind {unknown[0]!r}; choose from {', '.join(TIMELINE_KINDS)}")
+    store.flush_learning_log()
+    last = last_seq if last_seq is not None else 2**62
+    return store._frame(_TIMELINE, [user, user, list(kinds), first_seq, last, limit])
 
 
 def _now() -> datetime:

@@ -17,6 +17,7 @@ import numpy as np
 
 from recsys.errors import RecsysError
 from recsys.events import DEVICES
+from recsys.policies import reward
 from recsys.world import ChoiceModel, true_utilities
 
 SECONDS_PER_STEP = 60.0  # simulated time between two visits of a persona
@@ -43,8 +44,10 @@ def simulate(
     seed: int = 0,
     choice: ChoiceModel | None = None,
     progress: Callable[[int, int], None] | None = None,
+    taste: np.ndarray | None = None,
 ) -> list[SimulationStep]:
-    """Let `persona` use the lab for `steps` visits; returns one record per visit."""
+    """Let `persona` use the lab for `steps` visits; returns one record per visit. `taste`
+    replaces the persona's hidden taste (a drift scenario shifts it)."""
     personas = engine.personas
     if persona not in set(personas["name"]):
         raise RecsysError(
@@ -52,7 +55,8 @@ def simulate(
         )
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
         raise RecsysError(f"steps must be a whole number from 1 to {MAX_STEPS}, got {steps!r}")
-    taste = np.array(personas.set_index("name").loc[persona, "taste"], dtype=np.float64)
+    if taste is None:
+        taste = np.array(personas.set_index("name").loc[persona, "taste"], dtype=np.float64)
     features, quality = engine.store.ground_truth()
     utility = true_utilities(features, quality, taste)[0]
     choice = choice or ChoiceModel()
@@ -92,6 +96,89 @@ def simulate(
         if progress:
             progress(step, steps)
     return records
+
+
+def taste_drift(
+    engine,
+    personas: list[str] | None = None,
+    before: int = 150,
+    after: int = 250,
+    *,
+    algorithm: str | None = None,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """The taste-drift scenario: `personas` (default: the first two) use the lab for `before`
+    visits each, then each one's hidden taste becomes that of the persona least like it, and
+    they go on for `after` visits. The shift is marked in the log; the drift policy's detector
+    watches the reward stream, and what it did (alarms, retrains, promotions) is returned."""
+    table = engine.personas.set_index("name")
+    names = list(personas or table.index[:2])
+    unknown = [p for p in names if p not in table.index]
+    if unknown or not names:
+        raise RecsysError(
+            f"unknown persona {unknown[0] if unknown else ''!r}; "
+            f"choose from {', '.join(table.index)}"
+        )
+    for count, label in ((before, "before"), (after, "after")):
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_STEPS:
+            raise RecsysError(f"{label} must be a whole number from 1 to {MAX_STEPS}")
+    tastes = {n: np.asarray(t, dtype=np.float64) for n, t in table["taste"].items()}
+    shifts = {p: _least_alike(p, tastes) for p in names}
+    start_seq = engine.last_seq
+    total, done = (before + after) * len(names), 0
+    shift_seq = None
+    for step in range(before + after):
+        if step == before:
+            shift_seq = engine.last_seq
+            engine.registry.add_mark(
+                at_seq=shift_seq, ts=engine.lab_time, kind="taste shift", details={"shifts": shifts}
+            )
+        for persona in names:
+            taste = tastes[shifts[persona]] if step >= before else tastes[persona]
+            simulate(engine, persona, 1, algorithm=algorithm, seed=seed + step, taste=taste)
+            done += 1
+            if progress:
+                progress(done, total)
+    alarms = engine.registry.alarms()
+    alarms = alarms[alarms["at_seq"] > start_seq]
+    updates = engine.registry.updates()
+    updates = updates[(updates["at_seq"] > start_seq) & (updates["update_type"] != "mini-batch")]
+    after_shift = alarms[alarms["at_seq"] > shift_seq]["at_seq"]
+    return {
+        "personas": names,
+        "shifts": shifts,
+        "start_seq": start_seq,
+        "shift_seq": shift_seq,
+        "end_seq": engine.last_seq,
+        "alarms": alarms[["at_seq", "algorithm", "detector", "statistic"]].to_dict("records"),
+        "first_alarm_after_shift": int(after_shift.min()) if len(after_shift) else None,
+        "alarms_before_shift": int((alarms["at_seq"] <= shift_seq).sum()),
+        "retrains": updates.sort_values("at_seq")[
+            ["at_seq", "algorithm", "trigger", "version_id", "seconds"]
+        ].to_dict("records"),
+        "reward_before": _reward_mean(engine, names, start_seq, shift_seq),
+        "reward_after": _reward_mean(engine, names, shift_seq, engine.last_seq),
+    }
+
+
+def _reward_mean(engine, users: list[str], after_seq: int, through_seq: int) -> float | None:
+    """Mean reward (`policies.reward`) of the users' events in (after_seq, through_seq]."""
+    events = engine.store.events(after_seq=after_seq, through_seq=through_seq)
+    rewards = [
+        r
+        for user, kind, value in zip(events.user, events.kind, events.value, strict=True)
+        if user in users and (r := reward(kind, None if value != value else value)) is not None
+    ]
+    return float(np.mean(rewards)) if rewards else None
+
+
+def _least_alike(persona: str, tastes: dict[str, np.ndarray]) -> str:
+    def cosine(a: np.ndarray, b: np.ndarray) -> float:
+        return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) or 1.0))
+
+    others = [n for n in tastes if n != persona]
+    return min(others, key=lambda n: cosine(tastes[persona][:-1], tastes[n][:-1]))
 
 
 def _events_of(reactions: dict[str, np.ndarray]) -> list[tuple[str, float | None]]:

@@ -474,6 +474,25 @@ class Store:
             context=np.asarray(pd.array(cols["context"], dtype=object), dtype=object),
         )
 
+    def event(self, seq: int) -> dict[str, Any] | None:
+        rows = self._query(
+            "SELECT seq, ts, user_id, item_id, kind, value, context, served_by FROM events "
+            "WHERE seq = ?",
+            [seq],
+        )
+        if not rows:
+            return None
+        keys = ("seq", "ts", "user", "item", "kind", "value", "context", "served_by")
+        event = dict(zip(keys, rows[0], strict=True))
+        event["context"] = json.loads(event["context"]) if event["context"] else None
+        return event
+
+    def served_by(self, user: str) -> dict[int, str | None]:
+        """seq -> the model version that served each of the user's events."""
+        return dict(
+            self._query("SELECT seq, served_by FROM events WHERE user_id = ? ORDER BY seq", [user])
+        )
+
     def served_events(self, algorithm: str | None = None) -> pd.DataFrame:
         """Events people made on lists a known model version served (live and simulated)."""
         where, args = ("AND served_by LIKE ?", [f"{algorithm}:%"]) if algorithm else ("", [])

@@ -137,7 +137,9 @@ class Lifecycle:
                 version_id=version,
                 metrics=metrics,
             )
-            self.watcher.retrained(name, e.lab_time)
+            # A drift retrain starts the detector over; other retrains must not, or a routine
+            # retrain right after a shift would hide it.
+            self.watcher.retrained(name, e.lab_time, fresh_detector=trigger == "drift")
             result = {
                 "algorithm": name,
                 "version": version,

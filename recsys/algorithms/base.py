@@ -220,6 +220,11 @@ class Recommender:
             return {}
         return {"items you touched": float(len(self._seen[row]))} | self._describe(row)
 
+    def embedding(self, user: str | None = None) -> np.ndarray | None:
+        """Latent vectors for a map: every item's (user None) or one user's; None for
+        algorithms without a latent space."""
+        return None
+
     def minibatch_config(self) -> dict[str, Any]:
         """Config changes for a mini-batch update: a lighter refit than a full retrain (the
         default refits from the log as configured, which is already cheap for most)."""

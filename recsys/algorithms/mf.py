@@ -47,6 +47,12 @@ class MatrixFactorization(Recommender):
     summary = "Biased matrix factorisation: ALS retrain, online SGD per event, explainable dot."
     config: MFConfig
 
+    def embedding(self, user: str | None = None) -> np.ndarray | None:
+        if user is None:
+            return self._item_factors.copy()
+        row = self._users.get(user)
+        return None if row is None else self._user_factors[row].copy()
+
     def minibatch_config(self) -> dict:
         return {"epochs": 1, "warm_start": 1}  # one ALS sweep from the current factors
 

@@ -1,0 +1,185 @@
+"""CLI commands for model versions, policies, the learning history and scenarios.
+
+python -m recsys versions list|train|promote V|rollback|compare A B|delete V [--json]
+python -m recsys history [--user U] [--kind K ...] [--json]
+python -m recsys policy [--set NAME=VALUE ...]
+python -m recsys scenario drift [--personas a,b] [--before N] [--after N]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from recsys.algorithms import DEFAULT_ALGORITHM
+from recsys.errors import RecsysError
+from recsys.registry import TIMELINE_KINDS
+
+VERSION_ACTIONS = {"list": 0, "train": 0, "promote": 1, "rollback": 0, "compare": 2, "delete": 1}
+
+
+def add_commands(command) -> None:
+    versions = command("versions", "model versions: list, train, promote, roll back, compare")
+    versions.add_argument("action", choices=list(VERSION_ACTIONS))
+    versions.add_argument("targets", nargs="*", metavar="VERSION", help="version ids")
+    versions.add_argument("--algorithm", default=None, help="list/train/rollback: which one")
+    versions.add_argument("--force", action="store_true", help="promote past the gate")
+    versions.add_argument("--users", type=int, default=20, help="compare: sample users")
+
+    history = command("history", "what happened: events, updates, retrains, alias moves, alarms")
+    history.add_argument("--user")
+    history.add_argument(
+        "--kind", action="append", choices=TIMELINE_KINDS, help="only these kinds (repeatable)"
+    )
+    history.add_argument("--since", type=int, default=0, help="first seq")
+    history.add_argument("--until", type=int, help="last seq")
+    history.add_argument("--limit", type=int, default=50)
+
+    policy = command("policy", "show or change the retrain, drift, gate and canary policy")
+    policy.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
+
+    scenario = command("scenario", "run a scripted scenario on the lab")
+    scenario.add_argument("name", choices=["drift"])
+    scenario.add_argument("--personas", help="comma-separated (default: the first two)")
+    scenario.add_argument("--before", type=int, default=150, help="visits before the shift")
+    scenario.add_argument("--after", type=int, default=250, help="visits after the shift")
+    scenario.add_argument("--algorithm", default=DEFAULT_ALGORITHM)
+    scenario.add_argument("--seed", type=int, default=0)
+
+
+def check(args) -> None:
+    """Validate what needs no database, before one is opened."""
+    if args.command == "versions":
+        wanted = VERSION_ACTIONS[args.action]
+        if len(args.targets) != wanted:
+            raise RecsysError(f"versions {args.action} takes {wanted} version id(s)")
+        try:
+            args.targets = [int(t.lstrip("v")) for t in args.targets]
+        except ValueError:
+            raise RecsysError(
+                f"version ids are numbers such as 7 or v7, got {args.targets}"
+            ) from None
+        if args.action == "compare" and args.targets[0] == args.targets[1]:
+            raise RecsysError("compare needs two different versions")
+    if args.command == "history" and not 1 <= args.limit <= 100_000:
+        raise RecsysError("--limit must be from 1 to 100000")
+    if args.command == "policy":
+        from recsys.cli import parse_assignments
+        from recsys.policies import Policy
+
+        args.changes = parse_assignments(args.set)
+        Policy.from_dict(Policy().to_dict() | args.changes)
+
+
+def _versions(engine, args) -> dict[str, Any]:
+    life, action = engine.lifecycle, args.action
+    if action == "list":
+        frame = engine.registry.versions(args.algorithm)
+        shown = frame.drop(columns=["config", "created_at"])
+        return {
+            "json": frame.to_dict("records"),
+            "text": shown.to_string(index=False, float_format=lambda v: f"{v:.4f}"),
+        }
+    if action == "train":
+        info = life.train(args.algorithm, "manual", "gate")
+        fate = "now serves" if info["promoted"] else "is the candidate"
+        gate = f"; {info['gate']['message']}" if info["gate"] else ""
+        text = (
+            f"{info['algorithm']}: v{info['version']} trained on {info['events']:,} events in "
+            f"{info['seconds']:.2f} s and {fate}{gate}"
+        )
+        return {"json": info, "text": text}
+    if action == "promote":
+        info = life.promote(args.targets[0], force=args.force)
+        return {"json": info, "text": f"{info['algorithm']}: v{info['production']} now serves"}
+    if action == "rollback":
+        info = life.rollback(args.algorithm)
+        text = f"{info['algorithm']}: rolled back from v{info['was']} to v{info['production']}"
+        return {"json": info, "text": text}
+    if action == "delete":
+        life.delete(args.targets[0])
+        return {"json": {"deleted": args.targets[0]}, "text": f"deleted v{args.targets[0]}"}
+    report = life.compare(*args.targets)
+    lines = [
+        f"v{report['a']} ({report['algorithms'][0]}) vs v{report['b']} ({report['algorithms'][1]})"
+    ]
+    for name, m in report["metrics"].items():
+        delta = "" if m["delta"] is None else f"  Δ {m['delta']:+.4f}"
+        lines.append(f"  {name:<14} {_num(m['a']):>8} {_num(m['b']):>8}{delta}")
+    for name, c in report["config"].items():
+        lines.append(f"  config {name}: {c['a']} -> {c['b']}")
+    lines.append(
+        f"  top-10 of {len(report['users'])} users: overlap {_num(report['mean_overlap'])}, "
+        f"Kendall tau {_num(report['mean_kendall_tau'])}"
+    )
+    return {"json": report, "text": "\n".join(lines)}
+
+
+def _num(value) -> str:
+    return "—" if value is None else f"{value:.4f}"
+
+
+def _history(engine, args) -> dict[str, Any]:
+    from recsys.registry import timeline
+
+    frame = timeline(
+        engine.store,
+        args.user,
+        args.kind or TIMELINE_KINDS,
+        args.since,
+        args.until,
+        args.limit,
+    )
+    text = "\n".join(
+        f"{seq:>8} {kind:<14} {algorithm or '':<10} {user or '':<18} {what}"
+        for seq, kind, algorithm, user, what in zip(
+            frame["seq"],
+            frame["kind"],
+            frame["algorithm"],
+            frame["user_id"],
+            frame["what"],
+            strict=True,
+        )
+    )
+    return {"json": frame.to_dict("records"), "text": text or "nothing happened yet"}
+
+
+def _policy(engine, args) -> dict[str, Any]:
+    life = engine.lifecycle
+    policy = life.set_policy(args.changes) if args.changes else life.policy
+    values = policy.to_dict()
+    text = "\n".join(f"{name:<20} {value}" for name, value in values.items())
+    return {"json": values, "text": text}
+
+
+def _scenario(engine, args) -> dict[str, Any]:
+    from recsys.simulation import taste_drift
+
+    personas = [p.strip() for p in args.personas.split(",")] if args.personas else None
+    report = taste_drift(
+        engine, personas, args.before, args.after, algorithm=args.algorithm, seed=args.seed
+    )
+    first = report["first_alarm_after_shift"]
+    shifts = ", ".join(f"{a} → {b}" for a, b in report["shifts"].items())
+    retrains = ", ".join(
+        f"v{r['version_id']} ({r['trigger']}) at {r['at_seq']:,}" for r in report["retrains"]
+    )
+    text = (
+        f"Taste shift at seq {report['shift_seq']:,} ({shifts}); "
+        f"reward {_num(report['reward_before'])} before, {_num(report['reward_after'])} after. "
+        + (
+            f"The detector fired at seq {first:,} ({first - report['shift_seq']} events later)"
+            if first
+            else "The detector did not fire"
+        )
+        + f", {report['alarms_before_shift']} alarm(s) before the shift; "
+        f"{len(report['retrains'])} retrain(s): {retrains or 'none'}"
+    )
+    return {"json": report, "text": text}
+
+
+COMMANDS = {
+    "versions": _versions,
+    "history": _history,
+    "policy": _policy,
+    "scenario": _scenario,
+}

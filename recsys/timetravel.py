@@ -1,0 +1,199 @@
+"""Time travel: the models, and so the rankings, exactly as they were right after event N.
+
+The served state after event N is the saved state of the lineage that served N (a version or
+a checkpoint) plus an online replay of the events after its watermark through N; learning is
+deterministic given the event (random draws are seeded by the event's seq), so the replay
+reproduces what the person saw. `journey` walks one user's events once, for the history page.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from recsys.algorithms import DEFAULT_ALGORITHM, Recommender, algorithm_class
+from recsys.algorithms.hybrid import COMPONENTS
+from recsys.errors import RecsysError
+from recsys.events import validate_user
+from recsys.ranking import Ranking
+from recsys.world import true_utilities
+
+if TYPE_CHECKING:
+    from recsys.engine import Engine
+
+
+def first_seq(engine: Engine, algorithm: str) -> int:
+    """The first event time travel can reach for `algorithm` (before it the lab served a
+    model trained in one batch on the seeded history: there is no online state to rebuild)."""
+    row = engine.registry.first_lineage_seq(algorithm)
+    return max(int(row or 1), 1)
+
+
+def models_at(engine: Engine, algorithm: str, arm: str, seq: int) -> Recommender:
+    """`algorithm`'s `arm` (with its components) as it was right after event `seq`."""
+
+    def build(name: str, arm: str) -> Recommender:
+        model, through, _ = engine._build(name, arm, seq)
+        if hasattr(model, "attach"):
+            model.attach({c: build(c, "production") for c in COMPONENTS})
+        for event in engine.store.events(after_seq=through, through_seq=seq).rows():
+            model.learn_one(event)
+        return model
+
+    return build(algorithm, arm)
+
+
+def _arm(served_by: str | None, algorithm: str) -> str:
+    if served_by and served_by.startswith(f"{algorithm}:") and ":candidate:" in served_by:
+        return "candidate"
+    return "production"
+
+
+def _check_seq(engine: Engine, algorithm: str, seq: object) -> int:
+    if isinstance(seq, bool) or not isinstance(seq, int | np.integer):
+        raise RecsysError(f"seq must be a whole number, got {seq!r}")
+    first = first_seq(engine, algorithm)
+    if not first <= seq <= engine.last_seq:
+        raise RecsysError(
+            f"time travel reaches seq {first:,} to {engine.last_seq:,} for {algorithm}, "
+            f"got {seq:,}"
+            + (" (before it the model was trained in one batch)" if 0 < seq < first else "")
+        )
+    return int(seq)
+
+
+def recommend_as_of(
+    engine: Engine, user: str, seq: int, k: int = 10, algorithm: str | None = None
+) -> Ranking:
+    """The top-k `user` saw (or would have seen) right after event `seq` was applied: for the
+    event's own user, exactly the `after` list of that learning step."""
+    validate_user(user)
+    name = algorithm_class(algorithm or DEFAULT_ALGORITHM).name
+    with engine._lock:
+        seq = _check_seq(engine, name, seq)
+        event = engine.store.event(seq)
+        own = event is not None and event["user"] == user
+        arm = _arm(event["served_by"], name) if own else "production"
+        model = models_at(engine, name, arm, seq)
+        return engine._rank(model, user, k, event["context"] if own else None, name, seq)
+
+
+@dataclass
+class Stop:
+    """One of the user's events and what the model held right after it."""
+
+    seq: int
+    item: int
+    kind: str
+    value: float | None
+    ranking: Ranking
+    vector: np.ndarray | None  # the user's latent vector, for algorithms that have one
+    scores: dict[int, float]  # scores of the items the user touched so far
+    regret: float | None  # mean true utility lost against the ideal top-k (personas only)
+
+
+def journey(
+    engine: Engine, user: str, algorithm: str | None = None, k: int = 10, limit: int = 200
+) -> list[Stop]:
+    """Walk the user's last `limit` events once, keeping one replayed model in step."""
+    validate_user(user)
+    name = algorithm_class(algorithm or DEFAULT_ALGORITHM).name
+    with engine._lock:
+        start = first_seq(engine, name)
+        served = {s: by for s, by in engine.store.served_by(user).items() if s >= start}
+        seqs = sorted(served)[-limit:]
+        if not seqs:
+            return []
+        utility = _utility(engine, user)
+        stops: list[Stop] = []
+        model, identity, at = None, None, 0
+        touched: list[int] = []
+        for seq in seqs:
+            arm = _arm(served[seq], name)
+            now = _identity(engine, name, arm, seq)
+            if model is None or now != identity:
+                model, identity = models_at(engine, name, arm, seq), now
+            else:
+                for event in engine.store.events(after_seq=at, through_seq=seq).rows():
+                    _learn(model, event)
+            at = seq
+            event = engine.store.event(seq)
+            if event["item"] not in touched:
+                touched.append(event["item"])
+            ranking = engine._rank(model, user, k, event["context"], name, seq)
+            scores = model.score(user, np.array(touched))
+            stops.append(
+                Stop(
+                    seq,
+                    event["item"],
+                    event["kind"],
+                    event["value"],
+                    ranking,
+                    model.embedding(user),
+                    dict(zip(touched, scores.tolist(), strict=True)),
+                    _regret(model, user, ranking, utility(seq), k) if utility else None,
+                )
+            )
+        return stops
+
+
+def _learn(model: Recommender, event) -> None:
+    components = getattr(model, "_components", None)
+    if hasattr(model, "attach") and components is not None:
+        for component in components.values():
+            component.learn_one(event)
+    model.learn_one(event)
+
+
+def _identity(engine: Engine, name: str, arm: str, seq: int) -> tuple:
+    names = [(name, arm)] + ([(c, "production") for c in COMPONENTS] if name == "hybrid" else [])
+    return tuple(engine.registry.lineage_at(n, a, seq)["lineage_id"] for n, a in names)
+
+
+def _utility(engine: Engine, user: str):
+    """For a persona: seq -> its hidden utility of every item at that time (taste shifts of
+    a drift scenario included); None for everybody else."""
+    personas = engine.personas.set_index("name")
+    if user not in personas.index:
+        return None
+    features, quality = engine.store.ground_truth()
+    shifts = engine.registry.marks("taste shift")
+    changes = []
+    for at_seq, details in zip(shifts["at_seq"], shifts["details"], strict=True):
+        now_like = json.loads(details).get("shifts", {}).get(user)
+        if now_like:
+            changes.append((int(at_seq), now_like))
+
+    def at(seq: int) -> np.ndarray:
+        persona = user
+        for shift_seq, now_like in changes:
+            if shift_seq < seq:
+                persona = now_like
+        taste = np.asarray(personas.loc[persona, "taste"], dtype=np.float64)
+        return true_utilities(features, quality, taste)[0]
+
+    return at
+
+
+def _regret(model: Recommender, user: str, ranking: Ranking, utility: np.ndarray, k: int) -> float:
+    available = utility.copy()
+    seen = model.seen(user)
+    if seen:
+        available[list(seen)] = -np.inf
+    ideal = np.sort(available[np.isfinite(available)])[::-1][:k]
+    shown = utility[ranking.item_ids()]
+    return float(ideal.mean() - shown.mean()) if len(shown) and len(ideal) else 0.0
+
+
+def describe(stop: Stop) -> dict[str, Any]:
+    return {
+        "seq": stop.seq,
+        "item": stop.item,
+        "kind": stop.kind,
+        "value": stop.value,
+        "top": stop.ranking.item_ids(),
+        "regret": stop.regret,
+    }
