@@ -133,12 +133,45 @@ class Registry:
         )[0][0]
 
     def delete_version(self, version_id: int) -> None:
-        self.store._transaction(
-            [
-                ("DELETE FROM aliases WHERE version_id = ?", [version_id]),
-                ("DELETE FROM model_versions WHERE version_id = ?", [version_id]),
-            ]
-        )
+        """Remove a version from the registry. Lineages it served keep a checkpoint copy of
+        its parameters, so time travel through the period it served still works."""
+        with self.store._write_lock:
+            served = self.store._query(
+                "SELECT lineage_id, arm FROM lineage WHERE version_id = ? "
+                "AND checkpoint_id IS NULL",
+                [version_id],
+            )
+            first = self.store._query(
+                "SELECT coalesce(max(checkpoint_id), 0) + 1 FROM checkpoints"
+            )[0][0]
+            keep = []
+            for offset, (lineage_id, arm) in enumerate(served):
+                checkpoint_id = first + offset
+                keep += [
+                    (
+                        "INSERT INTO checkpoints SELECT ?, algorithm, ?, ?, trained_through_seq, "
+                        "config, seed, params, ?, ? FROM model_versions WHERE version_id = ?",
+                        [
+                            checkpoint_id,
+                            arm,
+                            lineage_id,
+                            f"kept from deleted v{version_id}",
+                            _now(),
+                            version_id,
+                        ],
+                    ),
+                    (
+                        "UPDATE lineage SET checkpoint_id = ? WHERE lineage_id = ?",
+                        [checkpoint_id, lineage_id],
+                    ),
+                ]
+            self.store._transaction(
+                [
+                    *keep,
+                    ("DELETE FROM aliases WHERE version_id = ?", [version_id]),
+                    ("DELETE FROM model_versions WHERE version_id = ?", [version_id]),
+                ]
+            )
 
     # -- aliases and lineage --------------------------------------------------------------
 

@@ -493,6 +493,19 @@ class Store:
             self._query("SELECT seq, served_by FROM events WHERE user_id = ? ORDER BY seq", [user])
         )
 
+    def prediction_errors(self, algorithm: str) -> pd.DataFrame:
+        """Predict-then-learn errors of live ratings: the learning log keeps each model's
+        prediction of an event before it learned from it (models that predict stars only)."""
+        self.flush_learning_log()
+        return self._frame(
+            "SELECT l.seq, e.ts, e.user_id, "
+            "json_extract(l.details, '$.error_before')::DOUBLE AS error "
+            "FROM learning_log l JOIN events e USING (seq) "
+            "WHERE l.algorithm = ? AND e.kind = 'rating' AND e.source <> 'history' "
+            "AND json_extract(l.details, '$.error_before') IS NOT NULL ORDER BY l.seq",
+            [algorithm],
+        )
+
     def served_events(self, algorithm: str | None = None) -> pd.DataFrame:
         """Events people made on lists a known model version served (live and simulated)."""
         where, args = ("AND served_by LIKE ?", [f"{algorithm}:%"]) if algorithm else ("", [])

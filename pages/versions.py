@@ -1,0 +1,50 @@
+"""Model versions: the registry, promotion and rollback, comparison, policies and canary."""
+
+import streamlit as st
+
+from recsys.ui.state import current_algorithm, ensure_app, get_engine
+from recsys.ui.versions import (
+    canary_view,
+    compare_view,
+    drift_scenario,
+    metric_chart,
+    policy_form,
+    status_line,
+    updates_view,
+    version_actions,
+    versions_table,
+)
+
+ensure_app()
+engine = get_engine()
+algorithm = current_algorithm()
+st.title("Model versions")
+st.caption(
+    f"Every full retrain of **{algorithm}** (the algorithm chosen in the sidebar) is a version, "
+    "measured with its own parameters on a fixed holdout. `production` serves everyone except "
+    "the canary's share, which the `candidate` serves."
+)
+status_line(engine, algorithm)
+
+
+def versions_tab() -> None:
+    frame = versions_table(engine, algorithm)
+    version_actions(engine, algorithm, frame)
+    metric_chart(frame)
+
+
+views = {
+    "Versions": versions_tab,
+    "Compare": lambda: compare_view(engine),
+    "Policies": lambda: policy_form(engine),
+    "Canary": lambda: canary_view(engine, algorithm),
+    "Updates and alias moves": lambda: updates_view(engine, algorithm),
+    "Drift scenario": lambda: drift_scenario(engine, algorithm),
+}
+# Tabs that track which one is open: only the open one is computed.
+for tab, view in zip(
+    st.tabs(list(views), key="versions_tab", on_change="rerun"), views.values(), strict=True
+):
+    if tab.open:
+        with tab:
+            view()

@@ -1,0 +1,379 @@
+"""The Model versions page's pieces: the registry table and actions, comparison, metric chart,
+policies, canary and the taste-drift scenario."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from recsys.engine import Engine
+from recsys.errors import RecsysError
+from recsys.policies import Policy
+from recsys.simulation import taste_drift
+from recsys.ui.widgets import md
+
+SHOWN_METRICS = ["NDCG@10", "precision@10", "recall@10", "RMSE", "MAE", "coverage"]
+POLICY_GROUPS = {
+    "Retrain": ["retrain_ratings", "minibatch_events", "minibatch_seconds", "schedule_seconds"],
+    "Drift detector": [
+        "drift_detector",
+        "ph_delta",
+        "ph_threshold",
+        "ph_alpha",
+        "ph_min_instances",
+        "adwin_delta",
+        "adwin_clock",
+    ],
+    "Promotion gate and rollback": [
+        "auto_promote",
+        "gate_metric",
+        "gate_absolute",
+        "gate_relative",
+        "rollback_floor",
+        "rollback_window",
+    ],
+}
+
+
+def status_line(engine: Engine, algorithm: str) -> None:
+    registry = engine.registry
+    production = registry.alias(algorithm, "production")
+    candidate = registry.alias(algorithm, "candidate")
+    previous = registry.previous_production(algorithm)
+    share = engine.lifecycle.policy.canary_share
+    cols = st.columns(4)
+    cols[0].metric("Production", f"v{production}")
+    cols[1].metric("Candidate", f"v{candidate}" if candidate else "none")
+    cols[2].metric("Canary share", f"{share:g} %" if candidate else "off")
+    cols[3].metric("Previous production", f"v{previous}" if previous else "none")
+    left, right = st.columns(2)
+    if left.button(
+        "Train a new version now",
+        key="versions_train",
+        icon=":material/model_training:",
+        width="stretch",
+        help="Fits on the whole log, measures it on the fixed holdout and, if the policy "
+        "auto-promotes, runs the promotion gate.",
+    ):
+        with st.status(f"Training {algorithm} on {engine.last_seq:,} events…") as status:
+            try:
+                info = engine.lifecycle.train(algorithm, "manual", "gate")
+            except RecsysError as error:
+                status.update(label="Training failed", state="error")
+                st.error(f"{error}. Check the parameters page and try again.")
+                return
+            fate = "now serves" if info["promoted"] else "is the candidate"
+            gate = f" {info['gate']['message']}." if info["gate"] else ""
+            st.session_state.versions_flash = (
+                f"v{info['version']} trained in {info['seconds']:.2f} s and {fate}.{gate}"
+            )
+            status.update(label="Trained", state="complete")
+        st.rerun()
+    if right.button(
+        f"Roll back to v{previous}" if previous else "Roll back",
+        key="versions_rollback",
+        icon=":material/undo:",
+        width="stretch",
+        disabled=previous is None,
+        help="Serve the previous production again: its parameters plus the events since.",
+    ):
+        info = engine.lifecycle.rollback(algorithm)
+        st.session_state.versions_flash = (
+            f"Rolled back: v{info['production']} serves again (was v{info['was']})."
+        )
+        st.rerun()
+    if message := st.session_state.pop("versions_flash", None):
+        st.success(md(message), icon=":material/check_circle:")
+
+
+def versions_table(engine: Engine, algorithm: str) -> pd.DataFrame:
+    frame = engine.registry.versions(algorithm)
+    metrics = [m for m in SHOWN_METRICS if m in frame]
+    shown = frame[
+        [
+            "version_id",
+            "aliases",
+            "trigger",
+            "parent_version",
+            "trained_through_seq",
+            "n_events",
+            *metrics,
+            "fit_seconds",
+            "created_at",
+        ]
+    ]
+    st.dataframe(
+        shown,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "version_id": st.column_config.NumberColumn("version", format="v%d"),
+            "parent_version": st.column_config.NumberColumn("parent", format="v%d"),
+            "trained_through_seq": st.column_config.NumberColumn("through seq"),
+            "n_events": st.column_config.NumberColumn("events"),
+            **{m: st.column_config.NumberColumn(m, format="%.4f") for m in metrics},
+            "fit_seconds": st.column_config.NumberColumn("fit s", format="%.2f"),
+        },
+        key="versions_table",
+    )
+    return frame
+
+
+def version_actions(engine: Engine, algorithm: str, frame: pd.DataFrame) -> None:
+    ids = frame["version_id"].tolist()
+    if not ids:
+        return
+    production = engine.registry.alias(algorithm, "production")
+    left, middle, right = st.columns([2, 2, 2], vertical_alignment="bottom")
+    chosen = left.selectbox("Version", ids, format_func=lambda v: f"v{v}", key="versions_pick")
+    force = middle.checkbox(
+        "Promote past the gate", key="versions_force", help="For a deliberate override."
+    )
+    verdict = engine.lifecycle.gate(chosen) if chosen != production else None
+    with right:
+        promote = st.button(
+            f"Promote v{chosen}",
+            key="versions_promote",
+            icon=":material/rocket_launch:",
+            disabled=chosen == production,
+            width="stretch",
+        )
+        delete = st.button(
+            f"Delete v{chosen}",
+            key="versions_delete",
+            icon=":material/delete:",
+            disabled=chosen == production,
+            width="stretch",
+            help="The production version cannot be deleted.",
+        )
+    if verdict:
+        st.caption(md(verdict["message"]))
+    try:
+        if promote:
+            engine.lifecycle.promote(chosen, force=force)
+            st.session_state.versions_flash = f"v{chosen} now serves {algorithm}."
+            st.rerun()
+        if delete:
+            engine.lifecycle.delete(chosen)
+            st.session_state.versions_flash = f"Deleted v{chosen}."
+            st.rerun()
+    except RecsysError as error:
+        st.error(f"{error}.", icon=":material/block:")
+
+
+def metric_chart(frame: pd.DataFrame) -> None:
+    metrics = [m for m in SHOWN_METRICS if m in frame and frame[m].notna().any()]
+    if frame.empty or not metrics:
+        st.info("No measured versions yet.")
+        return
+    long = frame.melt(
+        id_vars=["version_id", "aliases", "trigger"], value_vars=metrics, var_name="metric"
+    )
+    figure = px.line(
+        long.sort_values("version_id"),
+        x="version_id",
+        y="value",
+        facet_col="metric",
+        facet_col_wrap=3,
+        markers=True,
+        hover_data=["aliases", "trigger"],
+        labels={"version_id": "version"},
+        height=420,
+    )
+    figure.update_yaxes(matches=None, showticklabels=True)
+    st.plotly_chart(figure, width="stretch", key="versions_metrics")
+    st.caption("Each version's own parameters on the fixed holdout set aside with the world.")
+
+
+def compare_view(engine: Engine) -> None:
+    everything = engine.registry.versions()
+    ids = everything["version_id"].tolist()
+    if len(ids) < 2:
+        st.info("Train a second version to compare.")
+        return
+    label = dict(zip(everything["version_id"], everything["algorithm"], strict=True))
+    left, right = st.columns(2)
+    a = left.selectbox("A", ids, index=1, format_func=lambda v: f"v{v} · {label[v]}", key="cmp_a")
+    b = right.selectbox("B", ids, index=0, format_func=lambda v: f"v{v} · {label[v]}", key="cmp_b")
+    try:
+        report = engine.lifecycle.compare(a, b)
+    except RecsysError as error:
+        st.error(f"{error}: pick two different versions.")
+        return
+    metrics = pd.DataFrame(report["metrics"]).T.rename(columns={"a": f"v{a}", "b": f"v{b}"})
+    st.dataframe(metrics, width="stretch", key="cmp_metrics")
+    if report["config"]:
+        st.markdown("**Config differences**")
+        st.dataframe(
+            pd.DataFrame(report["config"]).T.rename(columns={"a": f"v{a}", "b": f"v{b}"}),
+            width="stretch",
+            key="cmp_config",
+        )
+    else:
+        st.caption("Same configuration.")
+    st.markdown(
+        f"**Top-10 agreement** over {len(report['users'])} sample users: mean overlap "
+        f"{_fmt(report['mean_overlap'])}, mean Kendall tau {_fmt(report['mean_kendall_tau'])}"
+    )
+    if report["users"]:
+        st.dataframe(pd.DataFrame(report["users"]), hide_index=True, key="cmp_users")
+
+
+def _fmt(value) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def policy_form(engine: Engine) -> None:
+    policy = engine.lifecycle.policy
+    bounds = {b["name"]: b for b in Policy.bounds()}
+    with st.form("policy_form", border=True):
+        values = {}
+        for group, names in POLICY_GROUPS.items():
+            st.markdown(f"**{group}**")
+            columns = st.columns(3)
+            for index, name in enumerate(names):
+                values[name] = _policy_input(columns[index % 3], bounds[name], policy)
+        st.caption(
+            "Online learning on every event is always on. A full retrain makes a version; a "
+            "mini-batch refit only a checkpoint."
+        )
+        saved = st.form_submit_button("Save the policy", type="primary", icon=":material/save:")
+    if saved:
+        try:
+            engine.lifecycle.set_policy(values)
+        except RecsysError as error:
+            st.error(f"{error}. Nothing was changed.")
+            return
+        st.success("Policy saved: counters and detectors start over from now.")
+
+
+def _policy_input(column, bound: dict, policy: Policy):
+    name, value = bound["name"], getattr(policy, bound["name"])
+    key = f"policy-{name}"
+    if bound["choices"]:
+        choices = list(bound["choices"])
+        return column.selectbox(
+            name, choices, index=choices.index(value), help=bound["help"], key=key
+        )
+    if bound["type"] == "int":
+        return column.number_input(
+            name,
+            int(bound["low"]),
+            int(bound["high"]),
+            int(value),
+            help=bound["help"],
+            key=key,
+        )
+    return column.number_input(
+        name,
+        float(bound["low"]),
+        float(bound["high"]),
+        float(value),
+        help=bound["help"],
+        format="%.4f" if bound["high"] <= 1 else "%.1f",
+        key=key,
+    )
+
+
+def canary_view(engine: Engine, algorithm: str) -> None:
+    candidate = engine.registry.alias(algorithm, "candidate")
+    policy = engine.lifecycle.policy
+    share = st.slider(
+        "Share of users served by the candidate (%)",
+        0,
+        100,
+        int(policy.canary_share),
+        key="canary_share",
+        disabled=candidate is None,
+        help="Users are split by a hash of their id, so each keeps its arm.",
+    )
+    if candidate is None:
+        st.caption("No candidate: train a version that the gate keeps back, or set auto_promote 0.")
+    elif share != int(policy.canary_share):
+        engine.lifecycle.set_policy({"canary_share": float(share)})
+        st.rerun()
+    live = engine.lifecycle.live_metrics(algorithm)
+    if live.empty:
+        st.info("No live events yet: use the Simulator or Autopilot.")
+        return
+    st.dataframe(live, hide_index=True, width="stretch", key="canary_live")
+    figure = px.bar(
+        live.assign(version=live["version"].map(lambda v: f"v{v}")),
+        x="version",
+        y="reward mean",
+        color="arm",
+        hover_data=["events", "rewards", "likes"],
+        height=300,
+    )
+    st.plotly_chart(figure, width="stretch", key="canary_chart")
+    st.caption("Reward: 1 for a like, favourite or 4+ stars; 0 for a dislike, skip or 1-2 stars.")
+
+
+def updates_view(engine: Engine, algorithm: str) -> None:
+    updates = engine.registry.updates(algorithm, limit=200)
+    if updates.empty:
+        st.info("No retrains yet.")
+    else:
+        st.dataframe(
+            updates.drop(columns=["update_id"]), hide_index=True, width="stretch", key="updates"
+        )
+    st.markdown("**Alias moves** (who or what moved each alias, when and why)")
+    moves = engine.registry.alias_history(algorithm)
+    st.dataframe(moves.drop(columns=["move_id"]), hide_index=True, width="stretch", key="moves")
+
+
+def drift_scenario(engine: Engine, algorithm: str) -> None:
+    st.markdown(
+        "Two personas use the lab, then their hidden tastes swap with the persona least like "
+        "them. The drift detector on the reward stream should fire after the shift (never "
+        "before), a drift retrain follows, and the Learning history shows the whole story."
+    )
+    personas = engine.personas["name"].tolist()
+    left, middle, right = st.columns(3)
+    chosen = left.multiselect("Personas", personas, default=personas[:2], key="drift_personas")
+    before = middle.number_input("Visits before the shift", 1, 2000, 150, key="drift_before")
+    after = right.number_input("Visits after the shift", 1, 2000, 250, key="drift_after")
+    detector = engine.lifecycle.policy.drift_detector
+    if detector == "off":
+        st.warning("The drift detector is off: set one in Policies first.")
+    if st.button("Run the taste-drift scenario", key="drift_run", icon=":material/trending_down:"):
+        if not chosen:
+            st.error("Pick at least one persona.")
+            return
+        progress = st.progress(0.0, text="Starting…")
+        started = time.perf_counter()
+        try:
+            report = taste_drift(
+                engine,
+                chosen,
+                int(before),
+                int(after),
+                algorithm=algorithm,
+                progress=lambda i, n: progress.progress(i / n, text=f"visit {i} of {n}"),
+            )
+        except RecsysError as error:
+            st.error(f"The scenario stopped: {error}")
+            return
+        report["seconds"] = time.perf_counter() - started
+        st.session_state.drift_report = report
+    report = st.session_state.get("drift_report")
+    if report:
+        first = report["first_alarm_after_shift"]
+        st.markdown(
+            f"Shift at seq **{report['shift_seq']:,}** "
+            f"({', '.join(f'{a} → {b}' for a, b in report['shifts'].items())}); reward "
+            f"{_fmt(report['reward_before'])} before, {_fmt(report['reward_after'])} after. "
+            + (
+                f"The detector fired at seq **{first:,}**, {first - report['shift_seq']} events "
+                "after the shift"
+                if first
+                else "The detector did not fire (try more visits after the shift)"
+            )
+            + f"; {report['alarms_before_shift']} alarm(s) before it. "
+            f"{report['end_seq'] - report['start_seq']:,} events in {report['seconds']:.1f} s."
+        )
+        if report["retrains"]:
+            st.dataframe(pd.DataFrame(report["retrains"]), hide_index=True, key="drift_retrains")
