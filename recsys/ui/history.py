@@ -95,6 +95,17 @@ def journey_view(engine: Engine, user: str, algorithm: str, k: int = 10) -> None
         for r in stop.ranking.items:
             rows.append({"step": index, "seq": stop.seq, "rank": r.rank, "title": r.title})
     ranks = pd.DataFrame(rows)
+    # Every (step, title) pair, empty where the item was out of the list: the lines break there
+    # instead of joining a departure to a return.
+    grid = pd.MultiIndex.from_product(
+        [range(1, len(stops) + 1), ranks["title"].unique()], names=["step", "title"]
+    )
+    ranks = (
+        ranks.set_index(["step", "title"])
+        .reindex(grid)
+        .reset_index()
+        .assign(seq=lambda f: f["step"].map({i: s.seq for i, s in enumerate(stops, 1)}))
+    )
     bump = px.line(
         ranks,
         x="step",
@@ -176,6 +187,7 @@ def embedding_view(engine: Engine, user: str, algorithm: str) -> None:
                 hoverinfo="text",
             )
         )
+        figure.add_annotation(x=path[0, 0], y=path[0, 1], text="start", showarrow=True)
         figure.add_annotation(x=path[-1, 0], y=path[-1, 1], text="now", showarrow=True)
     st.plotly_chart(figure, width="stretch", key="embedding_map")
     explained = pca.explained_variance_ratio_.sum()
@@ -259,9 +271,14 @@ def time_travel_view(engine: Engine, user: str, algorithm: str, k: int = 10) -> 
         f"they were right after that event. {md(user)}'s own events: "
         + (", ".join(f"{s:,}" for s in mine[-8:]) if mine else "none yet")
     )
+    a, b = st.slider(
+        "Points A and B (seq): drag either handle",
+        first,
+        last,
+        (mine[0] if mine else first, last),
+        key="tt_range",
+    )
     left, right = st.columns(2)
-    a = left.number_input("Point A (seq)", first, last, mine[0] if mine else first, key="tt_a")
-    b = right.number_input("Point B (seq)", first, last, last, key="tt_b")
     try:
         before = recommend_as_of(engine, user, int(a), k, algorithm)
         after = recommend_as_of(engine, user, int(b), k, algorithm)

@@ -1,0 +1,129 @@
+"""The Learning history and Model versions pages through AppTest, over a real lab database."""
+
+from __future__ import annotations
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from recsys.timetravel import recommend_as_of
+from recsys.ui.state import engine_for
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def app(db_path, monkeypatch):
+    monkeypatch.setenv("RECSYS_DB", str(db_path))
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["user"] = "alice"
+    at.query_params["algorithm"] = "mf"
+    yield at
+    st.cache_resource.clear()
+
+
+def open_tab(app: AppTest, page: str, tabs_key: str, tab: str) -> AppTest:
+    app.switch_page(page)
+    app.session_state[tabs_key] = tab
+    return app.run()
+
+
+def like_top(app: AppTest, times: int = 1) -> None:
+    app.switch_page("pages/simulator.py").run()
+    for _ in range(times):
+        like = next(b for b in app.button if b.key and b.key.startswith("like-"))
+        like.click().run()
+        assert not app.exception
+
+
+def test_versions_page_trains_promotes_and_rolls_back(app, db_path):
+    app.run()
+    open_tab(app, "pages/versions.py", "versions_tab", "Versions")
+    assert not app.exception
+    engine = engine_for(str(db_path))
+    first = engine.registry.alias("mf", "production")
+    app.button(key="versions_train").click().run()
+    assert not app.exception
+    newest = engine.registry.latest_version_id("mf")
+    assert newest > first
+    assert any(f"v{newest} trained" in s.value for s in app.success)
+    if engine.registry.alias("mf", "production") != newest:  # the gate kept it back
+        app.selectbox(key="versions_pick").set_value(newest)
+        app.checkbox(key="versions_force").check()
+        app.button(key="versions_promote").click().run()
+    assert engine.registry.alias("mf", "production") == newest
+    rollback = app.button(key="versions_rollback")
+    assert rollback.label == f"Roll back to v{first}"
+    rollback.click().run()
+    assert not app.exception
+    assert engine.registry.alias("mf", "production") == first
+    assert app.button(key="versions_delete").disabled  # the production one is selected
+
+
+def test_a_candidate_the_gate_keeps_back_cannot_be_promoted_without_force(app, db_path):
+    app.run()
+    engine = engine_for(str(db_path))
+    engine.lifecycle.set_policy({"gate_absolute": 1.0})  # nothing beats production by 1.0
+    production = engine.registry.alias("mf", "production")
+    open_tab(app, "pages/versions.py", "versions_tab", "Versions")
+    app.button(key="versions_train").click().run()
+    candidate = engine.registry.alias("mf", "candidate")
+    assert candidate is not None and engine.registry.alias("mf", "production") == production
+    app.selectbox(key="versions_pick").set_value(candidate).run()
+    app.button(key="versions_promote").click().run()
+    assert not app.exception
+    assert any("kept as candidate" in e.value for e in app.error)
+    assert engine.registry.alias("mf", "production") == production
+
+
+def test_policy_form_saves_and_compare_tab_renders(app, db_path):
+    app.run()
+    open_tab(app, "pages/versions.py", "versions_tab", "Policies")
+    app.number_input(key="policy-retrain_ratings").set_value(7)
+    app.selectbox(key="policy-drift_detector").set_value("adwin")
+    next(b for b in app.button if "Save the policy" in b.label).click().run()
+    assert not app.exception
+    engine = engine_for(str(db_path))
+    assert engine.lifecycle.policy.retrain_ratings == 7
+    assert engine.lifecycle.policy.drift_detector == "adwin"
+    engine.lifecycle.train("mf", "manual", "never")
+    open_tab(app, "pages/versions.py", "versions_tab", "Compare")
+    assert not app.exception
+    assert any("Top-10 agreement" in m.value for m in app.markdown)
+
+
+def test_history_tabs_render_after_some_likes(app, db_path):
+    app.run()
+    like_top(app, 3)
+    for tab in ("Timeline", "Journey", "Embedding map", "Metrics over time"):
+        open_tab(app, "pages/history.py", "history_tab", tab)
+        assert not app.exception, tab
+        assert not app.error, tab
+    open_tab(app, "pages/history.py", "history_tab", "Timeline")
+    assert len(app.dataframe) == 1
+    assert "interaction" in set(app.dataframe[0].value["kind"])
+
+
+def test_time_travel_tab_shows_the_rebuilt_list(app, db_path):
+    app.run()
+    like_top(app, 2)
+    engine = engine_for(str(db_path))
+    open_tab(app, "pages/history.py", "history_tab", "Time travel")
+    assert not app.exception
+    a, b = app.slider(key="tt_range").value
+    assert b == engine.last_seq
+    expected = recommend_as_of(engine, "alice", b, 10, "mf")
+    shown = " ".join(m.value for m in app.markdown)
+    assert all(r.title in shown for r in expected.items)
+
+
+def test_drift_scenario_button_reports_what_happened(app, db_path):
+    app.run()
+    open_tab(app, "pages/versions.py", "versions_tab", "Drift scenario")
+    app.number_input(key="drift_before").set_value(15)
+    app.number_input(key="drift_after").set_value(15)
+    app.button(key="drift_run").click().run()
+    assert not app.exception
+    assert any("Shift at seq" in m.value for m in app.markdown)
+    engine = engine_for(str(db_path))
+    assert len(engine.registry.marks("taste shift")) == 1
