@@ -112,11 +112,14 @@ def test_time_travel_tab_shows_the_rebuilt_list(app, db_path):
     assert not app.exception
     a, b = app.slider(key="tt_range").value
     assert a < b == engine.last_seq
-    shown = {m.value for m in app.markdown}
+    shown = [m.value for m in app.markdown]
     for seq in (a, b):
         expected = recommend_as_of(engine, "alice", seq, 10, "mf")
-        column = next(v for v in shown if v.startswith("1. ") and expected.items[0].title in v)
-        assert all(r.title in column for r in expected.items)
+        column = shown[shown.index(f"**At seq {seq:,}**") + 1]
+        assert [
+            line.split(" ", 1)[1].startswith(r.title)
+            for line, r in zip(column.splitlines(), expected.items, strict=True)
+        ] == [True] * 10
 
 
 def test_drift_scenario_button_reports_what_happened(app, db_path):
