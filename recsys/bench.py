@@ -82,6 +82,27 @@ def _measure(path: Path, sizes: dict, repetitions: int, seed: int) -> dict[str, 
         step = engine.interact(user, int(rng.integers(n_items)), kind, value)
         interact.append(step.timings["total"])
 
+    # The lifecycle: a gated retrain (fit + holdout metrics), rollback, time travel, a journey.
+    retrains = engine.registry.updates("mf")
+    policy_retrains = int((retrains["trigger"] == "every N ratings").sum())
+    mark = time.perf_counter()
+    engine.lifecycle.train("mf", "manual", "always")
+    train = time.perf_counter() - mark
+    mark = time.perf_counter()
+    engine.lifecycle.rollback("mf")
+    rollback = time.perf_counter() - mark
+    from recsys.timetravel import journey, recommend_as_of
+
+    live = engine.store.served_events("mf")
+    travel = []
+    for seq, user in live.sample(min(20, len(live)), random_state=seed)[["seq", "user_id"]].values:
+        mark = time.perf_counter()
+        recommend_as_of(engine, user, int(seq), 10, "mf")
+        travel.append((time.perf_counter() - mark) * 1000)
+    mark = time.perf_counter()
+    journey(engine, known[0], "mf")
+    walk = time.perf_counter() - mark
+
     recommend = []
     for _ in range(repetitions):
         user = known[rng.integers(len(known))]
@@ -127,12 +148,19 @@ def _measure(path: Path, sizes: dict, repetitions: int, seed: int) -> dict[str, 
         "interact p50": _p(interact, 50),
         "interact p95": _p(interact, 95),
         "interact p99": _p(interact, 99),
+        "interact max": max(interact),
+        "policy retrains": policy_retrains,
         "recommend p50": _p(recommend, 50),
         "recommend p99": _p(recommend, 99),
         "page rerun after like p50": _p(page, 50),
         "page rerun after like p95": _p(page, 95),
         "reopen s": reopen,
         "reset lab s": reset,
+        "train + holdout mf s": train,
+        "rollback mf s": rollback,
+        "time travel p50": _p(travel, 50),
+        "time travel max": max(travel),
+        "journey s": walk,
     }
     figures |= {f"replay {name} ev/s": rate for name, rate in replay.items()}
     figures["replay all ev/s"] = 1.0 / sum(1.0 / r for r in replay.values())
@@ -153,7 +181,7 @@ def _table(results: dict[str, dict[str, float]]) -> str:
             value = results[name][metric]
             row += (
                 f"{value:>14,.0f}"
-                if value >= 1000 or metric in ("items", "events")
+                if value >= 1000 or metric in ("items", "events", "policy retrains")
                 else (f"{value:>14.2f}")
             )
         budgets = [
