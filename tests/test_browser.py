@@ -144,3 +144,38 @@ def test_a_deep_link_to_a_page_works_as_the_very_first_request(served, page):
     page.get_by_text("neighbours (default 30)").wait_for()
     assert page.locator("[data-testid=stException]").count() == 0
     assert page.get_by_text("Who are you?").count() == 1  # app.py's sidebar is there
+
+
+def test_versions_and_history_in_the_browser(served, page):
+    # Like twice, train and roll back on Model versions, then see it all on Learning history.
+    page.goto(f"{served}/?user=alice&algorithm=mf")
+    page.wait_for_selector(IDLE, timeout=60_000)
+    for _ in range(2):
+        page.get_by_role("button", name="Like").first.click()
+        page.wait_for_selector(IDLE, timeout=20_000)
+    page.get_by_role("link", name="Model versions").click()
+    page.get_by_role("heading", name="Model versions").wait_for()
+    page.wait_for_selector(IDLE, timeout=20_000)
+    page.get_by_role("button", name="Train a new version now").click()
+    page.get_by_text("trained in").wait_for(timeout=60_000)
+    page.wait_for_selector(IDLE, timeout=20_000)
+    rollback = page.get_by_role("button", name="Roll back to")
+    if rollback.count() and rollback.is_enabled():
+        rollback.click()
+        page.get_by_text("Rolled back").wait_for(timeout=30_000)
+    page.wait_for_selector(IDLE, timeout=20_000)
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "model-versions.png"), full_page=True)
+    page.get_by_role("link", name="Learning history").click()
+    page.get_by_role("heading", name="Learning history").wait_for()
+    page.wait_for_selector(IDLE, timeout=20_000)
+    page.get_by_text("interaction").first.wait_for(timeout=20_000)
+    page.get_by_role("tab", name="Time travel").click()
+    page.get_by_text("At seq").first.wait_for(timeout=30_000)
+    page.wait_for_selector(IDLE, timeout=20_000)
+    page.screenshot(path=str(SHOTS / "time-travel.png"), full_page=True)
+    page.get_by_role("tab", name="Journey").click()
+    page.get_by_text("Bump chart").wait_for(timeout=30_000)
+    page.wait_for_selector(IDLE, timeout=20_000)
+    assert page.locator("[data-testid=stException]").count() == 0
+    page.screenshot(path=str(SHOTS / "journey.png"), full_page=True)
