@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from recsys.algorithms.config import Config, choice, param
@@ -112,16 +113,19 @@ class Watch:
 
 
 class Watcher:
-    def __init__(self, policy: Policy, now: float):
+    """`start(algorithm)` gives the counters as the log has them when the lab opens: events
+    and ratings since the last update, and the lab time of the last mini-batch and retrain.
+    Detectors and the rollback window start empty (they are not stored)."""
+
+    def __init__(self, policy: Policy, start: Callable[[str], dict]):
         self.policy = policy
-        self._now = now
+        self._start = start
         self._watch: dict[str, Watch] = {}
 
     def watch(self, algorithm: str) -> Watch:
         if algorithm not in self._watch:
             self._watch[algorithm] = Watch(
-                minibatch_ts=self._now,
-                schedule_ts=self._now,
+                **self._start(algorithm),
                 detector=self.policy.detector(),
                 rewards=deque(maxlen=self.policy.rollback_window),
             )

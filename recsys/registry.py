@@ -403,6 +403,16 @@ class Registry:
             ]
         )
 
+    def last_update(self, algorithm: str, full: bool) -> tuple[int, float] | None:
+        """(at_seq, ts) of the algorithm's newest full retrain (`full`) or any update."""
+        kind = "AND update_type <> 'mini-batch'" if full else ""
+        rows = self.store._query(
+            f"SELECT at_seq, ts FROM update_log WHERE algorithm = ? AND status = 'ok' {kind} "
+            "ORDER BY update_id DESC LIMIT 1",
+            [algorithm],
+        )
+        return rows[0] if rows else None
+
     def updates(self, algorithm: str | None = None, limit: int = 1000) -> pd.DataFrame:
         where, args = ("WHERE algorithm = ?", [algorithm]) if algorithm else ("", [])
         return self.store._frame(

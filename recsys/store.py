@@ -506,6 +506,13 @@ class Store:
             [algorithm],
         )
 
+    def counts_since(self, seq: int) -> tuple[int, int]:
+        """Events and ratings after `seq` (where a policy's counters start when the lab opens)."""
+        events, ratings = self._query(
+            "SELECT count(*), count(*) FILTER (kind = 'rating') FROM events WHERE seq > ?", [seq]
+        )[0]
+        return int(events), int(ratings)
+
     def served_events(self, algorithm: str | None = None) -> pd.DataFrame:
         """Events people made on lists a known model version served (live and simulated)."""
         where, args = ("AND served_by LIKE ?", [f"{algorithm}:%"]) if algorithm else ("", [])
@@ -599,7 +606,7 @@ class Store:
                 ),
                 ("DELETE FROM model_versions WHERE trained_through_seq >= ?", [first]),
                 ("DELETE FROM checkpoints WHERE through_seq >= ?", [first]),
-                *((f"DELETE FROM {t} WHERE {c} > ?", [first]) for t, c in SEQ_TABLES.items()),
+                *((f"DELETE FROM {t} WHERE {c} >= ?", [first]) for t, c in SEQ_TABLES.items()),
                 (_ORPHAN_ALIASES, None),
                 ("DROP TABLE seq_map", None),
             ]

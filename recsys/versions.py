@@ -52,7 +52,7 @@ class Lifecycle:
         self.engine = engine
         self.registry = engine.registry
         self.policy = Policy.load(engine.meta)
-        self.watcher = Watcher(self.policy, engine.lab_time)
+        self.watcher = Watcher(self.policy, self._counters)
 
     # -- policy ---------------------------------------------------------------------------
 
@@ -63,9 +63,25 @@ class Lifecycle:
             policy = Policy.from_dict(self.policy.to_dict() | dict(changes))
             e.store.set_meta("policy", json.dumps(policy.to_dict(), sort_keys=True))
             self.policy = policy
-            self.watcher = Watcher(policy, e.lab_time)
+            self.watcher = Watcher(policy, self._counters)
             e._sync_canary()
             return policy
+
+    def _counters(self, algorithm: str) -> dict[str, Any]:
+        """Where an algorithm's policy counters stand according to the log."""
+        e, registry = self.engine, self.registry
+        production = registry.version(registry.alias(algorithm, "production"))
+        since = (production["trained_through_seq"], e.lab_time)
+        full = registry.last_update(algorithm, full=True) or since
+        any_update = registry.last_update(algorithm, full=False) or full
+        _, ratings = e.store.counts_since(full[0])
+        events, _ = e.store.counts_since(any_update[0])
+        return {
+            "events": events,
+            "ratings": ratings,
+            "minibatch_ts": any_update[1],
+            "schedule_ts": full[1],
+        }
 
     # -- training -------------------------------------------------------------------------
 
