@@ -39,7 +39,11 @@ def learning_view(
             "Use **Reset this user** below to start again."
         )
     else:
-        st.subheader(f"Top {len(ranking.items)} for {md(user)} · {algorithm}")
+        serving = engine.serving(user, algorithm)
+        st.subheader(
+            f"Top {len(ranking.items)} for {md(user)} · {algorithm} v{serving['version']}"
+            + (" (canary candidate)" if serving["arm"] == "candidate" else "")
+        )
         cards(engine, ranking, k, columns=1 if presenter else 2, context=context)
 
     with st.expander(
