@@ -415,6 +415,8 @@ COMMANDS = {
 
 
 def _jsonable(value: Any) -> Any:
+    if hasattr(value, "isoformat"):  # datetimes and pandas Timestamps
+        return value.isoformat()
     if hasattr(value, "tolist"):
         return value.tolist()
     if isinstance(value, set | tuple):

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from recsys.algorithms import DEFAULT_ALGORITHM
+from recsys.algorithms import DEFAULT_ALGORITHM, algorithm_class
 from recsys.errors import RecsysError
+from recsys.events import validate_user
 from recsys.registry import TIMELINE_KINDS
 
 VERSION_ACTIONS = {"list": 0, "train": 0, "promote": 1, "rollback": 0, "compare": 2, "delete": 1}
@@ -60,8 +61,13 @@ def check(args) -> None:
             ) from None
         if args.action == "compare" and args.targets[0] == args.targets[1]:
             raise RecsysError("compare needs two different versions")
-    if args.command == "history" and not 1 <= args.limit <= 100_000:
-        raise RecsysError("--limit must be from 1 to 100000")
+    if args.command == "history":
+        if not 1 <= args.limit <= 100_000:
+            raise RecsysError("--limit must be from 1 to 100000")
+        if args.user is not None:
+            validate_user(args.user)
+    if getattr(args, "algorithm", None) is not None and args.command in ("versions", "scenario"):
+        algorithm_class(args.algorithm)
     if args.command == "policy":
         from recsys.cli import parse_assignments
         from recsys.policies import Policy
@@ -75,8 +81,9 @@ def _versions(engine, args) -> dict[str, Any]:
     if action == "list":
         frame = engine.registry.versions(args.algorithm)
         shown = frame.drop(columns=["config", "created_at"])
+        records = frame.astype(object).where(frame.notna(), None).to_dict("records")
         return {
-            "json": frame.to_dict("records"),
+            "json": records,
             "text": shown.to_string(index=False, float_format=lambda v: f"{v:.4f}"),
         }
     if action == "train":

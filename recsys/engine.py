@@ -463,7 +463,12 @@ class Engine:
                 self._cache.clear()
                 timings["policies"] = _ms(mark)
             mark = time.perf_counter()
-            after = self.recommend(user, k, algorithm, context)
+            # The `after` list comes from the arm that served the event, even if a policy just
+            # gave the canary a new candidate: that is the list time travel rebuilds for N.
+            if serving not in self.models:
+                serving = algorithm
+            self._catch_up(serving)
+            after = self._rank(self.models[serving], user, k, context, algorithm, self.last_seq)
             timings["after"] = _ms(mark)
             mark = time.perf_counter()
             changes = diff(before, after)

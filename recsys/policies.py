@@ -143,10 +143,14 @@ class Watcher:
         self.watch(algorithm).rewards.clear()
 
     def observe(self, algorithm: str, arm: str, kind: str, value, ts: float) -> list[Action]:
-        p, w = self.policy, self.watch(algorithm)
+        p = self.policy
+        # Counters read from the log when a watch starts already include this event.
+        fresh = algorithm not in self._watch
+        w = self.watch(algorithm)
         actions: list[Action] = []
-        w.events += 1
-        w.ratings += kind == "rating"
+        if not fresh:
+            w.events += 1
+            w.ratings += kind == "rating"
         r = reward(kind, value)
         if r is not None and arm == "production":
             if w.detector is not None and w.detector.update(r):

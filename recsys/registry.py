@@ -223,16 +223,29 @@ class Registry:
         return self.store._frame(f"SELECT * FROM alias_history {where} ORDER BY move_id DESC", args)
 
     def previous_production(self, algorithm: str) -> int | None:
-        """The version that was production before the current one, if it still exists."""
-        current = self.alias(algorithm, "production")
-        rows = self.store._query(
-            "SELECT from_version FROM alias_history WHERE algorithm = ? AND alias = 'production' "
-            "AND to_version = ? AND from_version IS NOT NULL "
-            "AND from_version IN (SELECT version_id FROM model_versions) "
-            "ORDER BY move_id DESC LIMIT 1",
-            [algorithm, current],
+        """What a rollback returns to: promotions push onto a stack of productions and
+        rollbacks pop it, so rolling back twice walks further back instead of toggling between
+        two versions. Deleted versions are skipped."""
+        moves = self.store._query(
+            "SELECT to_version, reason FROM alias_history WHERE algorithm = ? "
+            "AND alias = 'production' AND to_version IS NOT NULL ORDER BY move_id",
+            [algorithm],
         )
-        return rows[0][0] if rows else None
+        stack: list[int] = []
+        for version, reason in moves:
+            if reason.startswith("rollback") and version in stack:
+                del stack[stack.index(version) + 1 :]
+            else:
+                stack.append(version)
+        existing = {
+            r[0]
+            for r in self.store._query(
+                "SELECT version_id FROM model_versions WHERE algorithm = ?", [algorithm]
+            )
+        }
+        current = self.alias(algorithm, "production")
+        earlier = [v for v in stack[:-1] if v in existing and v != current]
+        return earlier[-1] if earlier else None
 
     def start_checkpoint_lineage(
         self,

@@ -506,12 +506,16 @@ class Store:
             [algorithm],
         )
 
-    def counts_since(self, seq: int) -> tuple[int, int]:
-        """Events and ratings after `seq` (where a policy's counters start when the lab opens)."""
+    def counts_since(self, seq: int, algorithm: str) -> tuple[int, int, float]:
+        """Events and ratings after `seq` that `algorithm` served, and the lab time at `seq`
+        (where a policy's counters start when the lab opens)."""
         events, ratings = self._query(
-            "SELECT count(*), count(*) FILTER (kind = 'rating') FROM events WHERE seq > ?", [seq]
+            "SELECT count(*), count(*) FILTER (kind = 'rating') FROM events "
+            "WHERE seq > ? AND served_by LIKE ?",
+            [seq, f"{algorithm}:%"],
         )[0]
-        return int(events), int(ratings)
+        ts = self._query("SELECT coalesce(max(ts), 0) FROM events WHERE seq <= ?", [seq])[0][0]
+        return int(events), int(ratings), float(ts)
 
     def served_events(self, algorithm: str | None = None) -> pd.DataFrame:
         """Events people made on lists a known model version served (live and simulated)."""
@@ -558,9 +562,29 @@ class Store:
                 ("DELETE FROM events WHERE seq > ?", [seq]),
                 ("DELETE FROM users WHERE created_seq > ?", [seq]),
                 ("DELETE FROM learning_log WHERE seq > ?", [seq]),
-                ("DELETE FROM model_versions WHERE trained_through_seq > ?", [seq]),
+                # Back to the seeded world: only the versions the world was seeded with stay.
+                (
+                    "DELETE FROM model_versions WHERE trained_through_seq > ? "
+                    "OR trigger NOT IN ('seed', 'first-load')",
+                    [seq],
+                ),
                 ("DELETE FROM checkpoints WHERE through_seq > ?", [seq]),
                 *((f"DELETE FROM {t} WHERE {c} > ?", [seq]) for t, c in SEQ_TABLES.items()),
+                (
+                    "DELETE FROM update_log WHERE version_id NOT IN (SELECT version_id "
+                    "FROM model_versions)",
+                    None,
+                ),
+                (
+                    "DELETE FROM alias_history WHERE to_version NOT IN (SELECT version_id "
+                    "FROM model_versions)",
+                    None,
+                ),
+                (
+                    "DELETE FROM lineage WHERE checkpoint_id IS NULL AND version_id NOT IN "
+                    "(SELECT version_id FROM model_versions)",
+                    None,
+                ),
                 (_ORPHAN_ALIASES, None),
             ]
         )

@@ -56,6 +56,11 @@ def _check_seq(engine: Engine, algorithm: str, seq: object) -> int:
     if isinstance(seq, bool) or not isinstance(seq, int | np.integer):
         raise RecsysError(f"seq must be a whole number, got {seq!r}")
     first = first_seq(engine, algorithm)
+    if engine.last_seq < first:
+        raise RecsysError(
+            f"time travel starts at seq {first:,}, after the seeded history, and nothing has "
+            "happened since: interact first"
+        )
     if not first <= seq <= engine.last_seq:
         raise RecsysError(
             f"time travel reaches seq {first:,} to {engine.last_seq:,} for {algorithm}, "

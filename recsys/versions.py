@@ -71,11 +71,12 @@ class Lifecycle:
         """Where an algorithm's policy counters stand according to the log."""
         e, registry = self.engine, self.registry
         production = registry.version(registry.alias(algorithm, "production"))
-        since = (production["trained_through_seq"], e.lab_time)
+        through = production["trained_through_seq"]
+        since = (through, e.store.counts_since(through, algorithm)[2])
         full = registry.last_update(algorithm, full=True) or since
         any_update = registry.last_update(algorithm, full=False) or full
-        _, ratings = e.store.counts_since(full[0])
-        events, _ = e.store.counts_since(any_update[0])
+        _, ratings, _ = e.store.counts_since(full[0], algorithm)
+        events, _, _ = e.store.counts_since(any_update[0], algorithm)
         return {
             "events": events,
             "ratings": ratings,

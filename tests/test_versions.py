@@ -1,0 +1,398 @@
+"""Model versions: train, gate, promote, roll back, canary, compare, and what survives a reopen."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys.algorithms import REGISTRY
+from recsys.engine import Engine
+from recsys.errors import RecsysError
+from recsys.policies import GATE_METRICS
+from recsys.timetravel import recommend_as_of
+from recsys.versions import canary_bucket
+
+
+def registry_rows(engine: Engine) -> tuple:
+    """Everything a version operation may write: aliases, their history, versions, lineage."""
+    count = engine.store._query
+    return (
+        engine.registry.aliases().to_dict("records"),
+        count("SELECT count(*) FROM alias_history")[0][0],
+        count("SELECT count(*) FROM model_versions")[0][0],
+        count("SELECT count(*) FROM lineage")[0][0],
+        engine.store.count_events(),
+    )
+
+
+def assert_state_equals(state: dict, params: dict) -> None:
+    assert state.keys() == params.keys()
+    for key, value in params.items():
+        assert np.array_equal(state[key], value), key
+
+
+def candidate(engine: Engine, algorithm: str = "mf") -> int:
+    """A new version of `algorithm` that does not serve."""
+    return engine.lifecycle.train(algorithm, "manual", "never")["version"]
+
+
+def set_metrics(engine: Engine, version: int, **metrics: float) -> None:
+    stored = engine.registry.version(version)["metrics"] | metrics
+    engine.store._execute(
+        "UPDATE model_versions SET metrics = ? WHERE version_id = ?", [json.dumps(stored), version]
+    )
+
+
+def version_id(value) -> int | None:
+    """A version column of a frame (NaN where the alias was unset)."""
+    return None if pd.isna(value) else int(value)
+
+
+def replayed(engine: Engine, version: int):
+    """A stored version's parameters plus an online replay of every event after it."""
+    stored = engine.registry.version(version, params=True)
+    cls = REGISTRY[stored["algorithm"]]
+    model = cls(
+        cls.config_class.from_dict(stored["config"]),
+        catalog=engine.catalog,
+        weights=engine.weights,
+        seed=stored["seed"],
+    )
+    model.load_state(stored["params"])
+    for event in engine.store.events(after_seq=stored["trained_through_seq"]).rows():
+        model.learn_one(event)
+    return model
+
+
+# -- train, promote, roll back ------------------------------------------------------------
+
+
+def test_train_stores_a_version_with_metrics_parent_and_trigger(engine):
+    seed_version = engine.registry.alias("mf", "production")
+    engine.interact("ann", 4, "like")
+    info = engine.lifecycle.train("mf", "manual", "never")
+    version = engine.registry.version(info["version"])
+    assert version["parent_version"] == seed_version and version["trigger"] == "manual"
+    assert version["trained_through_seq"] == engine.last_seq == version["n_events"]
+    assert {"RMSE", "precision@10", "NDCG@10", "coverage"} <= set(version["metrics"])
+    assert 0 <= version["metrics"]["NDCG@10"] <= 1 and version["metrics"]["RMSE"] > 0
+    assert engine.registry.alias("mf", "candidate") == info["version"]
+    assert engine.registry.alias("mf", "production") == seed_version
+    assert not info["promoted"]
+
+
+def test_promote_then_rollback_serves_the_previous_parameters_bit_for_bit(engine):
+    previous = engine.registry.alias("mf", "production")
+    stored = engine.registry.version(previous, params=True)["params"]
+    version = candidate(engine)
+    engine.lifecycle.promote(version, force=True)
+    assert engine.registry.alias("mf", "production") == version
+    new = engine.registry.version(version, params=True)["params"]
+    assert_state_equals(engine.model("mf").state(), new)
+    assert not all(np.array_equal(v, new[k]) for k, v in stored.items())  # a real change
+
+    info = engine.lifecycle.rollback("mf")
+    assert info == {"algorithm": "mf", "production": previous, "was": version}
+    assert engine.registry.alias("mf", "production") == previous
+    assert_state_equals(engine.model("mf").state(), stored)
+
+
+def test_rollback_with_events_in_between_is_the_previous_version_plus_replay(engine):
+    previous = engine.registry.alias("mf", "production")
+    for item in (3, 8, 13):
+        engine.interact("ann", item, "like")
+    version = candidate(engine)
+    engine.lifecycle.promote(version, force=True)
+    for item in (21, 34):
+        engine.interact("bob", item, "like")
+    engine.interact("ann", 55, "rating", 2.0)
+    engine.lifecycle.rollback("mf")
+    assert_state_equals(engine.model("mf").state(), replayed(engine, previous).state())
+    promoted = replayed(engine, version).state()
+    assert not all(np.array_equal(v, promoted[k]) for k, v in engine.model("mf").state().items())
+    step = engine.interact("bob", 89, "like")  # the rolled-back lineage, replayed by time travel
+    past = recommend_as_of(engine, "bob", step.event.seq, 10, "mf")
+    assert past.item_ids() == step.after.item_ids()
+    assert [r.score for r in past.items] == [r.score for r in step.after.items]
+
+
+def test_alias_history_records_who_moved_production_and_why(engine):
+    engine.lifecycle.set_policy({"gate_absolute": 1.0})  # the promotion has to be forced
+    previous = engine.registry.alias("mf", "production")
+    version = candidate(engine)
+    engine.lifecycle.promote(version, force=True)
+    engine.lifecycle.rollback("mf")
+    history = engine.registry.alias_history("mf")
+    production = history[history["alias"] == "production"].head(2)
+    rollback, promotion = production.to_dict("records")
+    assert (promotion["from_version"], promotion["to_version"]) == (previous, version)
+    assert promotion["actor"] == "user" and promotion["reason"].startswith("promotion")
+    assert "forced past the gate" in promotion["reason"]
+    assert (rollback["from_version"], rollback["to_version"]) == (version, previous)
+    assert rollback["actor"] == "user" and rollback["reason"].startswith("rollback")
+    moved = history[history["alias"] == "candidate"].head(2).to_dict("records")
+    assert [(version_id(m["from_version"]), version_id(m["to_version"])) for m in moved] == [
+        (version, None),  # the candidate became production
+        (None, version),
+    ]
+    assert all(m["at_seq"] == engine.last_seq for m in moved)
+
+
+@pytest.mark.parametrize(
+    ("operation", "message"),
+    [
+        (lambda e, v: e.lifecycle.promote(99_999, force=True), "unknown version"),
+        (lambda e, v: e.lifecycle.promote(v["production"], force=True), "already production"),
+        (lambda e, v: e.lifecycle.delete(v["production"]), "is production"),
+        (lambda e, v: e.lifecycle.delete(99_999), "unknown version"),
+        (lambda e, v: e.lifecycle.compare(v["candidate"], v["candidate"]), "two different"),
+        (lambda e, v: e.lifecycle.rollback("mf"), "no previous production"),
+        (lambda e, v: e.lifecycle.rollback("nope"), "unknown algorithm"),
+        (lambda e, v: e.lifecycle.promote(v["candidate"]), "kept as candidate"),
+    ],
+    ids=[
+        "promote-unknown",
+        "promote-production",
+        "delete-production",
+        "delete-unknown",
+        "compare-itself",
+        "rollback-nothing",
+        "rollback-unknown-algorithm",
+        "promote-past-the-gate",
+    ],
+)
+def test_refused_version_operations_change_nothing(engine, operation, message):
+    engine.lifecycle.set_policy({"gate_absolute": 1.0})
+    versions = {"production": engine.registry.alias("mf", "production"), "candidate": None}
+    versions["candidate"] = candidate(engine)
+    before = registry_rows(engine)
+    state = engine.model("mf").state()
+    with pytest.raises(RecsysError, match=message):
+        operation(engine, versions)
+    assert registry_rows(engine) == before
+    assert_state_equals(engine.model("mf").state(), state)
+
+
+def test_delete_a_candidate_removes_it_and_its_alias(engine):
+    version = candidate(engine)
+    engine.lifecycle.delete(version)
+    assert engine.registry.alias("mf", "candidate") is None
+    with pytest.raises(RecsysError, match="unknown version"):
+        engine.registry.version(version)
+
+
+# -- the promotion gate ---------------------------------------------------------------------
+
+
+def test_a_candidate_below_the_absolute_margin_is_kept_back_unless_forced(engine):
+    production = engine.registry.alias("mf", "production")
+    engine.lifecycle.set_policy({"gate_absolute": 1.0, "auto_promote": 1})
+    info = engine.lifecycle.train("mf", "manual", "gate")
+    assert info["gate"]["passed"] is False and info["promoted"] is False
+    assert engine.registry.alias("mf", "candidate") == info["version"]
+    assert engine.registry.alias("mf", "production") == production
+    with pytest.raises(RecsysError, match="kept as candidate"):
+        engine.lifecycle.promote(info["version"])
+    assert engine.registry.alias("mf", "production") == production
+    result = engine.lifecycle.promote(info["version"], force=True)
+    assert result["production"] == engine.registry.alias("mf", "production") == info["version"]
+    assert engine.registry.alias("mf", "candidate") is None
+
+
+def test_without_auto_promote_a_gated_train_stays_candidate(engine):
+    production = engine.registry.alias("mf", "production")
+    engine.lifecycle.set_policy({"auto_promote": 0})
+    info = engine.lifecycle.train("mf", "manual", "gate")
+    assert info["gate"] is None and not info["promoted"]
+    assert engine.registry.alias("mf", "candidate") == info["version"]
+    assert engine.registry.alias("mf", "production") == production
+
+
+@pytest.mark.parametrize(
+    ("metric", "change", "passes"),
+    [
+        ("NDCG@10", +0.01, True),
+        ("NDCG@10", -0.01, False),
+        ("NDCG@10", 0.0, False),  # a tie does not replace production
+        ("RMSE", -0.01, True),  # lower is better
+        ("RMSE", +0.01, False),
+        ("precision@10", +0.001, True),
+        ("coverage", -0.001, False),
+    ],
+)
+def test_gate_with_zero_margins_follows_the_metric_direction(engine, metric, change, passes):
+    engine.lifecycle.set_policy(
+        {"gate_metric": metric, "gate_absolute": 0.0, "gate_relative": 0.0, "auto_promote": 1}
+    )
+    production = engine.registry.alias("mf", "production")
+    old = engine.registry.version(production)["metrics"][metric]
+    version = candidate(engine)
+    set_metrics(engine, version, **{metric: old + change})
+    verdict = engine.lifecycle.gate(version)
+    assert verdict["passed"] is passes
+    assert verdict["gain"] == pytest.approx(-change if metric == "RMSE" else change)
+    if passes:
+        engine.lifecycle.promote(version)
+        assert engine.registry.alias("mf", "production") == version
+    else:
+        with pytest.raises(RecsysError):
+            engine.lifecycle.promote(version)
+        assert engine.registry.alias("mf", "production") == production
+
+
+def test_relative_margin_scales_with_the_production_metric(engine):
+    production = engine.registry.alias("mf", "production")
+    old = engine.registry.version(production)["metrics"]["NDCG@10"]
+    engine.lifecycle.set_policy({"gate_metric": "NDCG@10", "gate_relative": 0.1})
+    version = candidate(engine)
+    set_metrics(engine, version, **{"NDCG@10": old * 1.05})
+    assert engine.lifecycle.gate(version)["passed"] is False
+    assert engine.lifecycle.gate(version)["needed"] == pytest.approx(0.1 * old)
+    set_metrics(engine, version, **{"NDCG@10": old * 1.15})
+    assert engine.lifecycle.gate(version)["passed"] is True
+
+
+def test_gated_train_promotes_a_better_version_at_once(engine):
+    engine.lifecycle.set_policy({"gate_absolute": 0.0, "gate_relative": 0.0, "auto_promote": 1})
+    production = engine.registry.alias("mf", "production")
+    set_metrics(engine, production, **{"NDCG@10": 0.0})  # anything measured beats it
+    info = engine.lifecycle.train("mf", "manual", "gate")
+    assert info["gate"]["passed"] and info["promoted"]
+    assert engine.registry.alias("mf", "production") == info["version"]
+    assert engine.registry.version(info["version"])["parent_version"] == production
+
+
+# -- compare ----------------------------------------------------------------------------------
+
+
+def test_compare_reports_metric_deltas_config_diff_and_overlap(engine):
+    seeded = engine.registry.alias("mf", "production")
+    factors = engine.model("mf").config.factors
+    engine.configure("mf", {"factors": 8})
+    other = engine.registry.alias("mf", "production")
+    report = engine.lifecycle.compare(seeded, other)
+    a, b = engine.registry.version(seeded), engine.registry.version(other)
+    assert set(report["metrics"]) == set(GATE_METRICS)
+    for name, m in report["metrics"].items():
+        assert m["a"] == a["metrics"][name] and m["b"] == b["metrics"][name]
+        assert m["delta"] == pytest.approx(b["metrics"][name] - a["metrics"][name])
+    assert report["config"] == {"factors": {"a": factors, "b": 8}}
+    assert report["users"] and all(0 <= u["overlap"] <= 1 for u in report["users"])
+    assert 0 <= report["mean_overlap"] < 1  # different factors: not the same lists
+    assert report["algorithms"] == ["mf", "mf"]
+
+
+def test_compare_a_version_with_its_own_parameters_overlaps_fully(engine):
+    seeded = engine.registry.alias("mf", "production")
+    copy = candidate(engine)
+    engine.store._execute(  # the same parameters under another id
+        "UPDATE model_versions SET params = (SELECT params FROM model_versions "
+        "WHERE version_id = ?) WHERE version_id = ?",
+        [seeded, copy],
+    )
+    report = engine.lifecycle.compare(seeded, copy)
+    assert report["mean_overlap"] == 1.0 and report["config"] == {}
+    assert report["mean_kendall_tau"] == pytest.approx(1.0)
+
+
+# -- canary and live metrics -----------------------------------------------------------------
+
+
+def test_canary_share_decides_who_the_candidate_serves(engine):
+    production = engine.registry.alias("mf", "production")
+    version = candidate(engine)
+    engine.lifecycle.set_policy({"canary_share": 100})
+    assert engine.serving("ann", "mf") == {
+        "algorithm": "mf",
+        "arm": "candidate",
+        "version": version,
+    }
+    step = engine.interact("ann", 5, "like")
+    assert engine.store.event(step.event.seq)["served_by"] == f"mf:candidate:{version}"
+    engine.lifecycle.set_policy({"canary_share": 0})
+    assert engine.serving("ann", "mf")["arm"] == "production"
+    step = engine.interact("ann", 6, "like")
+    assert engine.store.event(step.event.seq)["served_by"] == f"mf:production:{production}"
+
+
+def test_canary_splits_users_by_their_stable_bucket(engine):
+    version = candidate(engine)
+    engine.lifecycle.set_policy({"canary_share": 50})
+    for user in ("ann", "bob", "carol", "dave", "eve"):
+        arm = engine.serving(user, "mf")["arm"]
+        assert arm == ("candidate" if canary_bucket(user) < 50 else "production"), user
+    assert engine.serving("ann", "mf")["version"] == version
+    assert engine.serving("bob", "mf")["version"] == engine.registry.alias("mf", "production")
+
+
+def test_live_metrics_group_events_per_served_version(engine):
+    production = engine.registry.alias("mf", "production")
+    version = candidate(engine)
+    engine.lifecycle.set_policy({"canary_share": 50})
+    for item in range(4):  # ann (candidate): 4 likes; bob (production): 3 dislikes, 1 like
+        engine.interact("ann", item, "like")
+        engine.interact("bob", 10 + item, "dislike" if item < 3 else "like")
+    engine.interact("bob", 20, "view")
+    frame = engine.lifecycle.live_metrics("mf").set_index(["arm", "version"])
+    assert set(frame.index) == {("candidate", version), ("production", production)}
+    canary, served = frame.loc[("candidate", version)], frame.loc[("production", production)]
+    assert (canary["events"], canary["rewards"], canary["likes"]) == (4, 4, 4)
+    assert canary["reward mean"] == 1.0
+    assert (served["events"], served["rewards"], served["likes"]) == (5, 4, 1)
+    assert served["reward mean"] == pytest.approx(0.25)
+    assert engine.lifecycle.live_metrics("item_knn").empty
+
+
+# -- what survives -------------------------------------------------------------------------------
+
+
+def test_reopening_serves_the_same_production_and_rankings(db_path):
+    engine = Engine.open(db_path)
+    engine.interact("ann", 3, "like")
+    version = candidate(engine)
+    engine.lifecycle.promote(version, force=True)
+    engine.interact("ann", 7, "rating", 4.5)
+    knn = candidate(engine, "item_knn")
+    engine.lifecycle.set_policy({"canary_share": 50})
+    users = ("ann", "bob", "carol")
+    live = {(u, a): engine.recommend(u, 10, a) for u in users for a in ("mf", "item_knn", "hybrid")}
+    serving = {(u, a): engine.serving(u, a) for u, a in live}
+    engine.close()
+    reopened = Engine.open(db_path)
+    try:
+        assert reopened.registry.alias("mf", "production") == version
+        assert reopened.registry.alias("item_knn", "candidate") == knn
+        for key, ranking in live.items():
+            assert reopened.serving(*key) == serving[key]
+            again = reopened.recommend(key[0], 10, key[1])
+            assert again.item_ids() == ranking.item_ids(), key
+            assert [r.score for r in again.items] == [r.score for r in ranking.items], key
+    finally:
+        reopened.close()
+
+
+def test_reset_lab_drops_versions_trained_after_the_seed(engine):
+    seeded = engine.registry.versions()
+    seeded_mf = engine.registry.alias("mf", "production")
+    engine.interact("ann", 3, "like")
+    version = candidate(engine)
+    engine.lifecycle.promote(version, force=True)
+    engine.interact("bob", 4, "like")
+    candidate(engine, "item_knn")
+    engine.reset_lab()
+    assert sorted(engine.registry.versions()["version_id"]) == sorted(seeded["version_id"])
+    assert engine.registry.alias("mf", "production") == seeded_mf
+    assert engine.registry.alias("item_knn", "candidate") is None
+    stored = engine.registry.version(seeded_mf, params=True)["params"]
+    assert_state_equals(engine.model("mf").state(), stored)
+
+
+def test_reset_lab_drops_a_version_trained_before_any_live_event(engine):
+    seeded_mf = engine.registry.alias("mf", "production")
+    engine.configure("mf", {"factors": 8})  # a new version, no event logged yet
+    engine.reset_lab()
+    assert engine.registry.alias("mf", "production") == seeded_mf
+    assert engine.model("mf").config.factors != 8
