@@ -584,7 +584,6 @@ def seed_world(
     )
     catalog = Catalog.from_frame(store.items())
     events = store.events()
-    holdout = store.holdout()
     through = int(events.seq[-1]) if len(events) else 0
     models = {
         name: cls(catalog=catalog, weights=WEIGHT_PRESETS[weights], seed=seed)
@@ -596,9 +595,9 @@ def seed_world(
     for model in models.values():  # the registry lists a blend after its components
         started = time.perf_counter()
         model.fit(events, catalog)
-        seconds = time.perf_counter() - started
-        metrics = holdout_metrics(model, holdout, events, catalog, WEIGHT_PRESETS[weights])
-        save_model(store, model, through, "seed", seconds, metrics)
+        # Holdout metrics are measured when first asked for (Lifecycle.measured): the first
+        # start of the app should not wait for ten evaluations.
+        save_model(store, model, through, "seed", time.perf_counter() - started)
 
 
 def _log_row(event: Event, update: UpdateInfo) -> tuple:

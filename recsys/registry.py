@@ -127,6 +127,27 @@ class Registry:
         metrics = pd.DataFrame([json.loads(m or "{}") for m in frame.pop("metrics")])
         return pd.concat([frame, metrics], axis=1)
 
+    def set_metrics(self, version_id: int, metrics: dict[str, float | None]) -> None:
+        self.store._transaction(
+            [
+                (
+                    "UPDATE model_versions SET metrics = ? WHERE version_id = ?",
+                    [json.dumps(metrics, sort_keys=True), version_id],
+                )
+            ]
+        )
+
+    def unmeasured(self, algorithm: str | None = None) -> list[int]:
+        where, args = ("AND algorithm = ?", [algorithm]) if algorithm else ("", [])
+        return [
+            r[0]
+            for r in self.store._query(
+                "SELECT version_id FROM model_versions "
+                f"WHERE coalesce(metrics, '{{}}') = '{{}}' {where} ORDER BY version_id",
+                args,
+            )
+        ]
+
     def latest_version_id(self, algorithm: str) -> int | None:
         return self.store._query(
             "SELECT max(version_id) FROM model_versions WHERE algorithm = ?", [algorithm]

@@ -84,6 +84,19 @@ class Lifecycle:
             "schedule_ts": full[1],
         }
 
+    def measured(self, algorithm: str | None = None) -> None:
+        """Measure the versions stored without holdout metrics (the seeded ones are measured
+        when first asked for), each with its own parameters. A blend is measured with the
+        components as they are now."""
+        e = self.engine
+        with e._lock:
+            for version_id in self.registry.unmeasured(algorithm):
+                version = self.registry.version(version_id, params=True)
+                model = e._from_version(version)
+                events = e.store.events(through_seq=version["trained_through_seq"])
+                metrics = holdout_metrics(model, e.holdout, events, e.catalog, e.weights)
+                self.registry.set_metrics(version_id, metrics)
+
     # -- training -------------------------------------------------------------------------
 
     def train(
@@ -107,7 +120,7 @@ class Lifecycle:
             config_obj = cls.config_class.from_dict(current.config.to_dict() | (config or {}))
             model = cls(config_obj, catalog=e.catalog, weights=e.weights, seed=current.seed)
             if not config:  # same config: a warm-starting algorithm starts from what it knows
-                model.load_state(current.state())
+                model.warm_from(current)
             warm = bool(getattr(config_obj, "warm_start", 0)) and not config
             if hasattr(model, "attach"):
                 model.attach(e.models)
@@ -248,8 +261,9 @@ class Lifecycle:
 
     def gate(self, version: int) -> dict[str, Any]:
         """Would `version` beat its algorithm's production on the gate metric by the margins?"""
+        name = self.registry.version(version)["algorithm"]
+        self.measured(name)
         candidate = self.registry.version(version)
-        name = candidate["algorithm"]
         production_id = self.registry.alias(name, "production")
         metric = self.policy.gate_metric
         new = candidate["metrics"].get(metric)
@@ -404,6 +418,8 @@ class Lifecycle:
         if int(a) == int(b):
             raise RecsysError("compare needs two different versions")
         e = self.engine
+        for version in (a, b):
+            self.measured(self.registry.version(version)["algorithm"])
         first, second = self.registry.version(a, True), self.registry.version(b, True)
         metrics = {
             m: {

@@ -228,6 +228,7 @@ def test_gate_with_zero_margins_follows_the_metric_direction(engine, metric, cha
         {"gate_metric": metric, "gate_absolute": 0.0, "gate_relative": 0.0, "auto_promote": 1}
     )
     production = engine.registry.alias("mf", "production")
+    engine.lifecycle.measured("mf")
     old = engine.registry.version(production)["metrics"][metric]
     version = candidate(engine)
     set_metrics(engine, version, **{metric: old + change})
@@ -245,6 +246,7 @@ def test_gate_with_zero_margins_follows_the_metric_direction(engine, metric, cha
 
 def test_relative_margin_scales_with_the_production_metric(engine):
     production = engine.registry.alias("mf", "production")
+    engine.lifecycle.measured("mf")
     old = engine.registry.version(production)["metrics"]["NDCG@10"]
     engine.lifecycle.set_policy({"gate_metric": "NDCG@10", "gate_relative": 0.1})
     version = candidate(engine)
@@ -396,3 +398,22 @@ def test_reset_lab_drops_a_version_trained_before_any_live_event(engine):
     engine.reset_lab()
     assert engine.registry.alias("mf", "production") == seeded_mf
     assert engine.model("mf").config.factors != 8
+
+
+def test_seeded_versions_are_measured_on_first_request_with_their_own_parameters(engine):
+    from recsys.versions import holdout_metrics
+
+    seeded = engine.registry.alias("item_knn", "production")
+    assert engine.registry.version(seeded)["metrics"] == {}  # the first start skips them
+    assert seeded in engine.registry.unmeasured("item_knn")
+    engine.lifecycle.measured("item_knn")
+    version = engine.registry.version(seeded, params=True)
+    expected = holdout_metrics(
+        engine._from_version(version),
+        engine.holdout,
+        engine.store.events(through_seq=version["trained_through_seq"]),
+        engine.catalog,
+        engine.weights,
+    )
+    assert version["metrics"] == expected and expected["NDCG@10"] is not None
+    assert engine.registry.unmeasured("item_knn") == []

@@ -225,6 +225,11 @@ class Recommender:
         algorithms without a latent space."""
         return None
 
+    def warm_from(self, other: Recommender) -> None:
+        """Start a retrain from what `other` (same class and config) knows; by default all of
+        its state, which `fit` then replaces unless the algorithm warm-starts."""
+        self.load_state(other.state())
+
     def minibatch_config(self) -> dict[str, Any]:
         """Config changes for a mini-batch update: a lighter refit than a full retrain (the
         default refits from the log as configured, which is already cheap for most)."""

@@ -53,6 +53,13 @@ class MatrixFactorization(Recommender):
         row = self._users.get(user)
         return None if row is None else self._user_factors[row].copy()
 
+    def warm_from(self, other: Recommender) -> None:
+        # A warm start reads only the item side (see `fit`): copying the whole state, user
+        # histories included, would cost more than the retrain's first sweep.
+        self._item_factors = other._item_factors.copy()
+        self._item_bias = other._item_bias.copy()
+        self._user_ids = list(other._user_ids)
+
     def minibatch_config(self) -> dict:
         return {"epochs": 1, "warm_start": 1}  # one ALS sweep from the current factors
 

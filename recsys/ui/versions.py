@@ -90,6 +90,9 @@ def status_line(engine: Engine, algorithm: str) -> None:
 
 
 def versions_table(engine: Engine, algorithm: str) -> pd.DataFrame:
+    if engine.registry.unmeasured(algorithm):
+        with st.spinner("Measuring versions on the holdout…"):
+            engine.lifecycle.measured(algorithm)
     frame = engine.registry.versions(algorithm)
     metrics = [m for m in SHOWN_METRICS if m in frame]
     shown = frame[
