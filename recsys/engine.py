@@ -167,6 +167,9 @@ class Engine:
             self.replay = {"events": len(self._tail)}
             self._snapshot_seq = oldest
             self._cache.clear()
+            # Bumped whenever the state is rebuilt from the log (open, reset, forgetting a
+            # user): caches of the past key on it.
+            self.generation = getattr(self, "generation", 0) + 1
 
     def _ensure_production(self, name: str) -> None:
         """Every algorithm has a production version and a lineage that starts from it (a new
@@ -175,7 +178,11 @@ class Engine:
         lineage = self.registry.lineage_at(name, "production", self.last_seq + 1)
         if production is not None and lineage is not None and lineage["version_id"] == production:
             return
-        reason = "restored: the newest remaining version"
+        reason = (
+            "restored after the log changed"
+            if production is not None
+            else "restored: the newest remaining version"
+        )
         if lineage is None:
             reason = "first production: the newest version"
         if production is None:
@@ -245,9 +252,11 @@ class Engine:
         lineage = self.registry.lineage_at(name, arm, self.last_seq + 1)
         if model is None:
             model, through, lineage = self._build(name, arm, self.last_seq + 1)
+            if hasattr(model, "attach"):
+                model.attach(self.models)  # before the replay: no private components learn
             for event in self.store.events(after_seq=through).rows():
                 model.learn_one(event)
-        if hasattr(model, "attach"):
+        elif hasattr(model, "attach"):
             model.attach(self.models)
         self.models[key] = model
         self._applied[key] = self.last_seq
@@ -262,6 +271,20 @@ class Engine:
             candidate = self.registry.alias(name, "candidate")
             serving = self._lineage.get(key, {}).get("version_id") if key in self.models else None
             if share > 0 and candidate is not None:
+                lineage = self.registry.lineage_at(name, "candidate", self.last_seq + 1)
+                if lineage is None or lineage["version_id"] != candidate:
+                    # Forgetting a user can drop the lineage the candidate started: restart it.
+                    self.registry.move_alias(
+                        name,
+                        "candidate",
+                        candidate,
+                        actor="system",
+                        reason="restored after the log changed",
+                        at_seq=self.last_seq,
+                        ts=self._last_ts,
+                        effective_seq=self.last_seq + 1,
+                    )
+                    serving = None
                 if serving != candidate:
                     self._install(name, "candidate")
             elif key in self.models:
@@ -301,7 +324,7 @@ class Engine:
         for event in self._tail[start:]:
             update = model.learn_one(event)
             updates.append(update)
-            rows.append(_log_row(event, update))
+            rows.append(_log_row(event, update, name))
             self._applied[name] = event.seq
         self.store.log_learning(rows)
         self._trim_tail()
@@ -600,10 +623,11 @@ def seed_world(
         save_model(store, model, through, "seed", time.perf_counter() - started)
 
 
-def _log_row(event: Event, update: UpdateInfo) -> tuple:
+def _log_row(event: Event, update: UpdateInfo, key: str) -> tuple:
+    """`key` names the served model: `mf`, or `mf@candidate` for the canary's arm."""
     return (
         event.seq,
-        update.algorithm,
+        key,
         event.user,
         event.item,
         event.kind,

@@ -166,10 +166,12 @@ class Watcher:
             w.rewards.append(r)
             if (
                 p.rollback_floor > 0
+                and not actions  # a drift retrain comes first; the window restarts after it
                 and len(w.rewards) == w.rewards.maxlen
                 and sum(w.rewards) / len(w.rewards) < p.rollback_floor
             ):
                 mean = sum(w.rewards) / len(w.rewards)
+                w.rewards.clear()  # a full new window before the floor is judged again
                 actions.append(
                     Action(
                         "rollback",

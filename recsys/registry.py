@@ -30,9 +30,32 @@ ALIASES = ("production", "candidate")
 ARMS = ALIASES  # a served model is the production arm or the canary's candidate arm
 
 
+_IDS = {
+    "version": ("model_versions", "version_id"),
+    "lineage": ("lineage", "lineage_id"),
+    "checkpoint": ("checkpoints", "checkpoint_id"),
+}
+
+
 class Registry:
     def __init__(self, store: Store):
         self.store = store
+
+    def _reserve(self, kind: str, count: int = 1) -> tuple[int, list[tuple[str, list]]]:
+        """`count` ids of `kind` that were never used, even by rows since deleted (a reset, a
+        forgotten user, a deleted version): a reused id would make `served_by`, the alias
+        history or a checkpoint point at the wrong model. Returns the first id and the
+        statements that record the reservation, to run in the caller's transaction (under
+        the store's write lock)."""
+        table, column = _IDS[kind]
+        key = f"next {kind} id"
+        stored = self.store._query("SELECT value FROM meta WHERE key = ?", [key])
+        unused = self.store._query(f"SELECT coalesce(max({column}), 0) + 1 FROM {table}")[0][0]
+        first = max(int(stored[0][0]) if stored else 1, unused)
+        return first, [
+            ("DELETE FROM meta WHERE key = ?", [key]),
+            ("INSERT INTO meta VALUES (?, ?)", [key, str(first + count)]),
+        ]
 
     # -- versions -------------------------------------------------------------------------
 
@@ -51,11 +74,10 @@ class Registry:
     ) -> int:
         store = self.store
         with store._write_lock:
-            version_id = store._query(
-                "SELECT coalesce(max(version_id), 0) + 1 FROM model_versions"
-            )[0][0]
+            version_id, reserve = self._reserve("version")
             store._transaction(
                 [
+                    *reserve,
                     (
                         "INSERT INTO model_versions BY NAME SELECT ? AS version_id, "
                         "? AS algorithm, ? AS config, ? AS seed, ? AS trained_through_seq, "
@@ -75,7 +97,7 @@ class Registry:
                             parent,
                             json.dumps(metrics or {}, sort_keys=True),
                         ],
-                    )
+                    ),
                 ]
             )
             return version_id
@@ -162,10 +184,7 @@ class Registry:
                 "AND checkpoint_id IS NULL",
                 [version_id],
             )
-            first = self.store._query(
-                "SELECT coalesce(max(checkpoint_id), 0) + 1 FROM checkpoints"
-            )[0][0]
-            keep = []
+            first, keep = self._reserve("checkpoint", len(served))
             for offset, (lineage_id, arm) in enumerate(served):
                 checkpoint_id = first + offset
                 keep += [
@@ -216,6 +235,20 @@ class Registry:
     ) -> None:
         """Point `alias` at a version (None removes it), write the move to the history and,
         for a version, start a lineage at `effective_seq` in the same transaction."""
+        with self.store._write_lock:
+            self._move_alias(algorithm, alias, version_id, actor, reason, at_seq, ts, effective_seq)
+
+    def _move_alias(
+        self,
+        algorithm: str,
+        alias: str,
+        version_id: int | None,
+        actor: str,
+        reason: str,
+        at_seq: int,
+        ts: float,
+        effective_seq: int,
+    ) -> None:
         previous = self.alias(algorithm, alias)
         statements: list[tuple[str, list | None]] = [
             ("DELETE FROM aliases WHERE algorithm = ? AND alias = ?", [algorithm, alias]),
@@ -226,12 +259,13 @@ class Registry:
             ),
         ]
         if version_id is not None:
+            lineage_id, reserve = self._reserve("lineage")
             statements += [
+                *reserve,
                 ("INSERT INTO aliases VALUES (?, ?, ?)", [algorithm, alias, version_id]),
                 (
-                    "INSERT INTO lineage SELECT coalesce(max(lineage_id), 0) + 1, ?, ?, ?, ?, "
-                    "NULL, ? FROM lineage",
-                    [algorithm, alias, effective_seq, version_id, reason],
+                    "INSERT INTO lineage VALUES (?, ?, ?, ?, ?, NULL, ?)",
+                    [lineage_id, algorithm, alias, effective_seq, version_id, reason],
                 ),
             ]
         self.store._transaction(statements)
@@ -255,7 +289,8 @@ class Registry:
         stack: list[int] = []
         for version, reason in moves:
             if reason.startswith("rollback") and version in stack:
-                del stack[stack.index(version) + 1 :]
+                last = len(stack) - 1 - stack[::-1].index(version)
+                del stack[last + 1 :]
             else:
                 stack.append(version)
         existing = {
@@ -278,10 +313,10 @@ class Registry:
         reason: str,
     ) -> int:
         with self.store._write_lock:
-            lineage_id = self.store._query("SELECT coalesce(max(lineage_id), 0) + 1 FROM lineage")
-            lineage_id = lineage_id[0][0]
+            lineage_id, reserve = self._reserve("lineage")
             self.store._transaction(
                 [
+                    *reserve,
                     (
                         "INSERT INTO lineage VALUES (?, ?, ?, ?, ?, ?, ?)",
                         [
@@ -340,11 +375,10 @@ class Registry:
     ) -> int:
         store = self.store
         with store._write_lock:
-            checkpoint_id = store._query(
-                "SELECT coalesce(max(checkpoint_id), 0) + 1 FROM checkpoints"
-            )[0][0]
+            checkpoint_id, reserve = self._reserve("checkpoint")
             store._transaction(
                 [
+                    *reserve,
                     (
                         "INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         [
@@ -359,7 +393,7 @@ class Registry:
                             reason,
                             _now(),
                         ],
-                    )
+                    ),
                 ]
             )
             return checkpoint_id
@@ -368,9 +402,10 @@ class Registry:
         """The newest saved state of a lineage at or before `seq`: a checkpoint of it, else its
         base (version or checkpoint). Returns config, seed, through_seq and params."""
         rows = self.store._query(
-            "SELECT config, seed, through_seq, params FROM checkpoints "
-            "WHERE lineage_id = ? AND through_seq <= ? ORDER BY through_seq DESC, "
-            "checkpoint_id DESC LIMIT 1",
+            "SELECT c.config, c.seed, c.through_seq, c.params FROM checkpoints c "
+            "JOIN lineage l USING (lineage_id) WHERE c.lineage_id = ? AND c.through_seq <= ? "
+            "AND c.algorithm = l.algorithm AND c.arm = l.arm "
+            "ORDER BY c.through_seq DESC, c.checkpoint_id DESC LIMIT 1",
             [lineage["lineage_id"], seq],
         )
         if not rows and lineage["checkpoint_id"] is not None:

@@ -586,6 +586,7 @@ class Store:
                     None,
                 ),
                 (_ORPHAN_ALIASES, None),
+                (_ORPHAN_CHECKPOINTS, None),
             ]
         )
 
@@ -632,6 +633,7 @@ class Store:
                 ("DELETE FROM checkpoints WHERE through_seq >= ?", [first]),
                 *((f"DELETE FROM {t} WHERE {c} >= ?", [first]) for t, c in SEQ_TABLES.items()),
                 (_ORPHAN_ALIASES, None),
+                (_ORPHAN_CHECKPOINTS, None),
                 ("DROP TABLE seq_map", None),
             ]
         )
@@ -679,6 +681,11 @@ class Store:
 # production from the newest remaining version when it loads).
 _ORPHAN_ALIASES = (
     "DELETE FROM aliases WHERE version_id NOT IN (SELECT version_id FROM model_versions)"
+)
+# A checkpoint whose lineage was dropped will never be read again.
+_ORPHAN_CHECKPOINTS = (
+    "DELETE FROM checkpoints WHERE lineage_id IS NOT NULL "
+    "AND lineage_id NOT IN (SELECT lineage_id FROM lineage)"
 )
 
 

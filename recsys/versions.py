@@ -270,6 +270,15 @@ class Lifecycle:
         if production_id is None or production_id == version:
             return _verdict(metric, new, None, True, f"v{version}: no production to beat")
         old = self.registry.version(production_id)["metrics"].get(metric)
+        if not len(self.engine.holdout):
+            return _verdict(
+                metric,
+                new,
+                old,
+                True,
+                "this lab has no holdout (it was created before holdouts existed; recreate it "
+                "with `init --reset` to measure versions): promoted without a gate",
+            )
         if new is None or old is None:
             return _verdict(
                 metric, new, old, False, f"{metric} is not measured for both versions: kept back"
@@ -327,10 +336,22 @@ class Lifecycle:
         e = self.engine
         with e._lock:
             target = self.registry.version(version)
-            if self.registry.alias(target["algorithm"], "production") == version:
+            name = target["algorithm"]
+            if self.registry.alias(name, "production") == version:
                 raise RecsysError(
-                    f"v{version} is production for {target['algorithm']}: promote or roll back "
+                    f"v{version} is production for {name}: promote or roll back "
                     "to another version first"
+                )
+            if self.registry.alias(name, "candidate") == version:
+                self.registry.move_alias(
+                    name,
+                    "candidate",
+                    None,
+                    actor="user",
+                    reason=f"v{version} deleted",
+                    at_seq=e.last_seq,
+                    ts=e.lab_time,
+                    effective_seq=e.last_seq + 1,
                 )
             self.registry.delete_version(version)
             e._sync_canary()
@@ -401,8 +422,10 @@ class Lifecycle:
                 record |= self.rollback(
                     algorithm, actor="policy", reason=action.detail, during_event=True
                 )
-        except RecsysError as error:  # e.g. nothing to roll back to: recorded, not raised
+        except Exception as error:  # the event is committed: report, never a traceback
             record["error"] = str(error)
+            if action.kind == "retrain":  # wait for the next N ratings before trying again
+                self.watcher.retrained(algorithm, e.lab_time, fresh_detector=False)
         return record
 
     def _detector_params(self) -> dict[str, float]:
@@ -417,6 +440,11 @@ class Lifecycle:
         the two versions' top-k (each version's parameters as stored, no replay)."""
         if int(a) == int(b):
             raise RecsysError("compare needs two different versions")
+        e = self.engine
+        with e._lock:  # a blend reads the live components
+            return self._compare(a, b, users, k)
+
+    def _compare(self, a: int, b: int, users: list[str] | None, k: int) -> dict:
         e = self.engine
         for version in (a, b):
             self.measured(self.registry.version(version)["algorithm"])

@@ -417,3 +417,40 @@ def test_seeded_versions_are_measured_on_first_request_with_their_own_parameters
     )
     assert version["metrics"] == expected and expected["NDCG@10"] is not None
     assert engine.registry.unmeasured("item_knn") == []
+
+
+def test_forgetting_a_user_while_a_canary_runs_keeps_the_lab_openable(db_path):
+    engine = Engine.open(db_path)
+    engine.lifecycle.set_policy({"canary_share": 100.0, "retrain_ratings": 0})
+    candidate = engine.lifecycle.train("mf", "manual", "never")["version"]
+    engine.interact("zz", 3, "like")  # zz's first event comes after the candidate's lineage
+    assert engine.serving("zz", "mf") == {
+        "algorithm": "mf",
+        "arm": "candidate",
+        "version": candidate,
+    }
+    engine.reset_user("zz")
+    assert engine.serving("ann", "mf")["version"] == candidate
+    engine.close()
+    reopened = Engine.open(db_path)
+    try:
+        assert reopened.serving("ann", "mf") == {
+            "algorithm": "mf",
+            "arm": "candidate",
+            "version": candidate,
+        }
+        step = reopened.interact("ann", 4, "like", algorithm="mf")
+        assert recommend_as_of(reopened, "ann", step.event.seq, 10, "mf") == step.after
+    finally:
+        reopened.close()
+
+
+def test_version_ids_are_never_reused(engine):
+    first = candidate(engine)
+    engine.lifecycle.delete(first)
+    second = candidate(engine)
+    assert second > first
+    engine.reset_lab()  # drops every version trained after the seed
+    third = candidate(engine)
+    assert third > second
+    assert engine.registry.alias_history("mf")["to_version"].max() == third

@@ -259,11 +259,26 @@ def _mark_model_events(engine: Engine, figure: go.Figure) -> None:
         )
 
 
+def _as_of(engine: Engine, user: str, seq: int, k: int, algorithm: str):
+    """A rebuilt list, kept per session: the past does not change until the log is rewritten
+    (a reset), which starts a new generation of the engine's state."""
+    cache = st.session_state.setdefault("as_of", {})
+    key = (user, seq, k, algorithm, engine.store.path, engine.generation)
+    if key not in cache:
+        if len(cache) > 64:
+            cache.clear()
+        cache[key] = recommend_as_of(engine, user, seq, k, algorithm)
+    return cache[key]
+
+
 def time_travel_view(engine: Engine, user: str, algorithm: str, k: int = 10) -> None:
     first = first_seq(engine, algorithm)
     last = engine.last_seq
     if last <= first:
-        st.info("Time travel needs live events: use the Simulator first.")
+        st.info(
+            "Time travel needs at least two events after the seeded history: use the "
+            "Simulator first."
+        )
         return
     mine = [s for s in engine.store.served_by(user) if s >= first]
     st.caption(
@@ -280,8 +295,7 @@ def time_travel_view(engine: Engine, user: str, algorithm: str, k: int = 10) -> 
     )
     left, right = st.columns(2)
     try:
-        before = recommend_as_of(engine, user, int(a), k, algorithm)
-        after = recommend_as_of(engine, user, int(b), k, algorithm)
+        before, after = (_as_of(engine, user, int(seq), k, algorithm) for seq in (a, b))
     except RecsysError as error:
         st.error(f"{error}. Pick a seq inside the range.")
         return

@@ -153,7 +153,11 @@ def version_actions(engine: Engine, algorithm: str, frame: pd.DataFrame) -> None
             help="The production version cannot be deleted.",
         )
     if verdict:
-        st.caption(md(verdict["message"]))
+        st.caption(
+            "If promoted now: "
+            + md(verdict["message"].rsplit(": ", 1)[0])
+            + (" (passes the gate)" if verdict["passed"] else " (the gate would refuse it)")
+        )
     try:
         if promote:
             engine.lifecycle.promote(chosen, force=force)
@@ -250,7 +254,10 @@ def policy_form(engine: Engine) -> None:
         except RecsysError as error:
             st.error(f"{error}. Nothing was changed.")
             return
-        st.success("Policy saved: counters and detectors start over from now.")
+        st.success(
+            "Policy saved. Counters are read again from the log; detectors and the rollback "
+            "window start empty."
+        )
 
 
 def _policy_input(column, bound: dict, policy: Policy):
@@ -284,20 +291,22 @@ def _policy_input(column, bound: dict, policy: Policy):
 def canary_view(engine: Engine, algorithm: str) -> None:
     candidate = engine.registry.alias(algorithm, "candidate")
     policy = engine.lifecycle.policy
-    share = st.slider(
+    # The key follows the stored share, so the slider shows it on every run (another session
+    # or the CLI may have changed it) and writes only when this person moves it.
+    st.slider(
         "Share of users served by the candidate (%)",
-        0,
-        100,
-        int(policy.canary_share),
-        key="canary_share",
+        0.0,
+        100.0,
+        float(policy.canary_share),
+        step=0.5,
         disabled=candidate is None,
         help="Users are split by a hash of their id, so each keeps its arm.",
+        on_change=_set_share,
+        args=(engine, f"canary_share_{policy.canary_share}"),
+        key=f"canary_share_{policy.canary_share}",
     )
     if candidate is None:
         st.caption("No candidate: train a version that the gate keeps back, or set auto_promote 0.")
-    elif share != int(policy.canary_share):
-        engine.lifecycle.set_policy({"canary_share": float(share)})
-        st.rerun()
     live = engine.lifecycle.live_metrics(algorithm)
     if live.empty:
         st.info("No live events yet: use the Simulator or Autopilot.")
@@ -313,6 +322,10 @@ def canary_view(engine: Engine, algorithm: str) -> None:
     )
     st.plotly_chart(figure, width="stretch", key="canary_chart")
     st.caption("Reward: 1 for a like, favourite or 4+ stars; 0 for a dislike, skip or 1-2 stars.")
+
+
+def _set_share(engine: Engine, key: str) -> None:
+    engine.lifecycle.set_policy({"canary_share": float(st.session_state[key])})
 
 
 def updates_view(engine: Engine, algorithm: str) -> None:
