@@ -144,6 +144,7 @@ class Engine:
             self._last_wall = time.monotonic()
             self.registry = Registry(self.store)
             self.holdout = self.store.holdout()
+            self._logged = self.store.logged_through()  # per model: the newest seq logged
             self.models: dict[str, Recommender] = {}
             self._applied: dict[str, int] = {}  # the last seq each model has learned
             self._lineage: dict[str, dict] = {}  # what each served model started from
@@ -321,11 +322,14 @@ class Engine:
         model = self.models[name]
         start = bisect.bisect_right(self._tail, done, key=lambda e: e.seq)
         updates, rows = [], []
+        logged = self._logged.get(name, 0)
         for event in self._tail[start:]:
             update = model.learn_one(event)
             updates.append(update)
-            rows.append(_log_row(event, update, name))
+            if event.seq > logged:  # a replay after reopening does not log an event twice
+                rows.append(_log_row(event, update, name))
             self._applied[name] = event.seq
+        self._logged[name] = max(logged, self._applied[name])
         self.store.log_learning(rows)
         self._trim_tail()
         return updates

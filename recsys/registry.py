@@ -546,6 +546,8 @@ TIMELINE_KINDS = (
     "taste shift",
 )
 
+PER_EVENT_KINDS = ("interaction", "online update")
+
 # One row per thing that happened, newest first. Live and simulated events only: the seeded
 # history is the world's past, not something the lab did.
 _TIMELINE = """
@@ -601,13 +603,22 @@ def timeline(
     limit: int = 500,
 ) -> pd.DataFrame:
     """What happened, newest first: interactions, online updates, retrains, alias moves,
-    drift alarms and scenario marks. With `user`, that user's rows and the lab-wide ones."""
+    drift alarms and scenario marks. With `user`, that user's rows and the lab-wide ones.
+    `limit` caps the per-event rows (interactions, online updates); the rarer model-level rows
+    of the range are always all there, so a long session does not hide its retrains."""
     unknown = sorted(set(kinds) - set(TIMELINE_KINDS))
     if unknown:
         raise RecsysError(f"unknown kind {unknown[0]!r}; choose from {', '.join(TIMELINE_KINDS)}")
     store.flush_learning_log()
     last = last_seq if last_seq is not None else 2**62
-    return store._frame(_TIMELINE, [user, user, list(kinds), first_seq, last, limit])
+    frequent = [k for k in kinds if k in PER_EVENT_KINDS]
+    rare = [k for k in kinds if k not in PER_EVENT_KINDS]
+    parts = [
+        store._frame(_TIMELINE, [user, user, group, first_seq, last, cap])
+        for group, cap in ((frequent, limit), (rare, 100_000))
+    ]
+    frame = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
+    return frame.sort_values(["seq", "kind"], ascending=[False, True], ignore_index=True)
 
 
 def _now() -> datetime:

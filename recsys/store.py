@@ -660,6 +660,10 @@ class Store:
                 frames={"log_frame": frame},
             )
 
+    def logged_through(self) -> dict[str, int]:
+        self.flush_learning_log()
+        return dict(self._query("SELECT algorithm, max(seq) FROM learning_log GROUP BY ALL"))
+
     def learning_log(self, user: str | None = None, limit: int = 100) -> pd.DataFrame:
         self.flush_learning_log()
         where, params = ("WHERE user_id = ?", [user]) if user else ("", [])

@@ -321,3 +321,22 @@ def test_mf_retrain_warm_starts_from_the_current_item_factors(engine):
     cold_factors = cold.state()["model.item_factors"]
     # warm: closer to where it started than a cold retrain from random factors is
     assert np.linalg.norm(warm - warm_start) < np.linalg.norm(cold_factors - warm_start)
+
+
+def test_a_replay_after_reopening_does_not_log_an_update_twice(db_path):
+    engine = Engine.open(db_path)
+    for item in range(3):
+        engine.interact("alice", item, "like", algorithm="mf")
+    engine.close()  # too few events for a checkpoint: the reopened mf replays them
+    reopened = Engine.open(db_path)
+    try:
+        reopened.recommend("alice", 10, "mf")
+        reopened.store.flush_learning_log()
+        rows = reopened.store._query(
+            "SELECT seq, count(*) FROM learning_log WHERE algorithm = 'mf' GROUP BY seq "
+            "HAVING count(*) > 1"
+        )
+        assert rows == []
+        assert len(reopened.store.learning_log("alice")) >= 3
+    finally:
+        reopened.close()

@@ -251,11 +251,16 @@ def _mark_model_events(engine: Engine, figure: go.Figure) -> None:
     )
     colours = {"drift alarm": "red", "taste shift": "black"}
     for seq, kind in zip(marks["seq"], marks["kind"], strict=True):
+        # Only the rare marks get a label: retrains are many and would cover the lines.
+        label = (
+            {"annotation_text": kind, "annotation_position": "top left"} if kind in colours else {}
+        )
         figure.add_vline(
             x=seq,
             line_dash="dot" if kind not in colours else "solid",
             line_color=colours.get(kind, "gray"),
             opacity=0.5,
+            **label,
         )
 
 
