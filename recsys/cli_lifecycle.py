@@ -136,7 +136,8 @@ def _history(engine, args) -> dict[str, Any]:
         args.since,
         args.until,
         args.limit,
-    )
+    ).head(args.limit)
+    frame = frame.astype(object).where(frame.notna(), None)
     text = "\n".join(
         f"{seq:>8} {kind:<14} {algorithm or '':<10} {user or '':<18} {what}"
         for seq, kind, algorithm, user, what in zip(

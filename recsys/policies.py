@@ -158,7 +158,7 @@ class Watcher:
                     Action(
                         "alarm",
                         "drift",
-                        f"{p.drift_detector} fired: reward mean now {w.detector.estimate:.3f}",
+                        f"reward mean now {w.detector.estimate:.3f}",
                         w.detector.statistic(),
                     )
                 )

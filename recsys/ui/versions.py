@@ -345,7 +345,10 @@ def drift_scenario(engine: Engine, algorithm: str) -> None:
     st.markdown(
         "Two personas use the lab, then their hidden tastes swap with the persona least like "
         "them. The drift detector on the reward stream should fire after the shift (never "
-        "before), a drift retrain follows, and the Learning history shows the whole story."
+        "before), a drift retrain follows, and the Learning history shows the whole story. "
+        "The gate judges versions on the fixed holdout, which holds the old tastes: after a "
+        "shift it may keep the drift retrain back as a candidate. The canary compares them on "
+        "live traffic instead."
     )
     personas = engine.personas["name"].tolist()
     left, middle, right = st.columns(3)
