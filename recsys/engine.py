@@ -46,7 +46,7 @@ from recsys.events import (
 from recsys.ranking import LearningStep, RankedItem, Ranking, diff
 from recsys.registry import Registry
 from recsys.store import Store
-from recsys.versions import Lifecycle, canary_bucket, holdout_metrics
+from recsys.versions import Lifecycle, canary_bucket
 from recsys.world import DEFAULT_PACK, DEFAULT_SEED, generate_world
 
 DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "lab.duckdb"
@@ -149,7 +149,7 @@ class Engine:
             self._applied: dict[str, int] = {}  # the last seq each model has learned
             self._lineage: dict[str, dict] = {}  # what each served model started from
             for name in REGISTRY:
-                self._ensure_production(name)
+                self._ensure_lineage(name, "production")
                 model, through, lineage = self._build(name, "production", self.last_seq + 1)
                 self.models[name], self._applied[name], self._lineage[name] = (
                     model,
@@ -172,48 +172,45 @@ class Engine:
             # user): caches of the past key on it.
             self.generation = getattr(self, "generation", 0) + 1
 
-    def _ensure_production(self, name: str) -> None:
-        """Every algorithm has a production version and a lineage that starts from it (a new
-        algorithm, an old database or a reset may lack one)."""
-        production = self.registry.alias(name, "production")
-        lineage = self.registry.lineage_at(name, "production", self.last_seq + 1)
-        if production is not None and lineage is not None and lineage["version_id"] == production:
-            return
-        reason = (
-            "restored after the log changed"
-            if production is not None
-            else "restored: the newest remaining version"
-        )
-        if lineage is None:
-            reason = "first production: the newest version"
-        if production is None:
-            production = self.registry.latest_version_id(name)
-        if production is None:
-            cls = REGISTRY[name]
-            model = cls(catalog=self.catalog, weights=self.weights, seed=0)
+    def _ensure_lineage(self, name: str, arm: str) -> bool:
+        """The version `arm`'s alias points at has a lineage that starts from it, and
+        production always has a version: a new algorithm, an old database, a reset or a
+        forgotten user can leave either missing. Returns whether anything was restored."""
+        version = self.registry.alias(name, arm)
+        lineage = self.registry.lineage_at(name, arm, self.last_seq + 1)
+        if lineage is not None and lineage["version_id"] == version:
+            return False
+        reason = "restored after the log changed"
+        if version is None:
+            if arm != "production":
+                return False
+            version = self.registry.latest_version_id(name)
+            reason = "restored: the newest remaining version"
+        if version is None:
+            model = REGISTRY[name](catalog=self.catalog, weights=self.weights, seed=0)
             if hasattr(model, "attach"):
                 model.attach(self.models)
-            events = self.store.events()
             started = time.perf_counter()
-            model.fit(events, self.catalog)
-            seconds = time.perf_counter() - started
-            metrics = holdout_metrics(model, self.holdout, events, self.catalog, self.weights)
-            production = save_model(
-                self.store, model, self.last_seq, "first-load", seconds, metrics
+            model.fit(self.store.events(), self.catalog)
+            version = save_model(
+                self.store, model, self.last_seq, "first-load", time.perf_counter() - started
             )
             reason = "first version of a new algorithm"
-        through = self.registry.version(production)["trained_through_seq"]
-        effective = through + 1 if lineage is None else self.last_seq + 1
+        effective = self.last_seq + 1
+        if lineage is None and arm == "production":  # it has served since it was trained
+            effective = self.registry.version(version)["trained_through_seq"] + 1
+            reason = "first production: the newest version"
         self.registry.move_alias(
             name,
-            "production",
-            production,
+            arm,
+            version,
             actor="system",
             reason=reason,
             at_seq=self.last_seq,
             ts=self._last_ts,
             effective_seq=effective,
         )
+        return True
 
     def _build(self, name: str, arm: str, seq: int) -> tuple[Recommender, int, dict]:
         """The newest saved state of `name`'s `arm` as it served event `seq`, not replayed:
@@ -222,26 +219,25 @@ class Engine:
         if lineage is None:
             raise RecsysError(f"{name} has no {arm} model at seq {seq}")
         base = self.registry.base_state(lineage, seq)
+        model = self._holding(name, base["config"], base["seed"], base["params"])
+        return model, base["through_seq"], lineage
+
+    def _holding(self, name: str, config: dict, seed: int, params: dict) -> Recommender:
         cls = REGISTRY[name]
         model = cls(
-            cls.config_class.from_dict(base["config"]),
+            cls.config_class.from_dict(config),
             catalog=self.catalog,
             weights=self.weights,
-            seed=base["seed"],
+            seed=seed,
         )
-        model.load_state(base["params"])
-        return model, base["through_seq"], lineage
+        model.load_state(params)
+        return model
 
     def _from_version(self, version: dict) -> Recommender:
         """A model holding exactly a stored version's parameters."""
-        cls = REGISTRY[version["algorithm"]]
-        model = cls(
-            cls.config_class.from_dict(version["config"]),
-            catalog=self.catalog,
-            weights=self.weights,
-            seed=version["seed"],
+        model = self._holding(
+            version["algorithm"], version["config"], version["seed"], version["params"]
         )
-        model.load_state(version["params"])
         if hasattr(model, "attach"):
             model.attach(self.models)
         return model
@@ -272,21 +268,7 @@ class Engine:
             candidate = self.registry.alias(name, "candidate")
             serving = self._lineage.get(key, {}).get("version_id") if key in self.models else None
             if share > 0 and candidate is not None:
-                lineage = self.registry.lineage_at(name, "candidate", self.last_seq + 1)
-                if lineage is None or lineage["version_id"] != candidate:
-                    # Forgetting a user can drop the lineage the candidate started: restart it.
-                    self.registry.move_alias(
-                        name,
-                        "candidate",
-                        candidate,
-                        actor="system",
-                        reason="restored after the log changed",
-                        at_seq=self.last_seq,
-                        ts=self._last_ts,
-                        effective_seq=self.last_seq + 1,
-                    )
-                    serving = None
-                if serving != candidate:
+                if self._ensure_lineage(name, "candidate") or serving != candidate:
                     self._install(name, "candidate")
             elif key in self.models:
                 del self.models[key], self._applied[key], self._lineage[key]

@@ -90,6 +90,14 @@ def reward(kind: str, value: float | None) -> float | None:
     return None
 
 
+def rewards(kinds, values) -> list[float | None]:
+    """`reward` of each event of a column pair (None or NaN values read as none)."""
+    return [
+        reward(kind, None if value is None or value != value else float(value))
+        for kind, value in zip(kinds, values, strict=True)
+    ]
+
+
 @dataclass
 class Action:
     """Something a policy asks the engine to do now."""

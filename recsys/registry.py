@@ -26,10 +26,6 @@ import pandas as pd
 from recsys.errors import RecsysError
 from recsys.store import Store, decode_arrays, encode_arrays
 
-ALIASES = ("production", "candidate")
-ARMS = ALIASES  # a served model is the production arm or the canary's candidate arm
-
-
 _IDS = {
     "version": ("model_versions", "version_id"),
     "lineage": ("lineage", "lineage_id"),
@@ -235,40 +231,27 @@ class Registry:
     ) -> None:
         """Point `alias` at a version (None removes it), write the move to the history and,
         for a version, start a lineage at `effective_seq` in the same transaction."""
-        with self.store._write_lock:
-            self._move_alias(algorithm, alias, version_id, actor, reason, at_seq, ts, effective_seq)
-
-    def _move_alias(
-        self,
-        algorithm: str,
-        alias: str,
-        version_id: int | None,
-        actor: str,
-        reason: str,
-        at_seq: int,
-        ts: float,
-        effective_seq: int,
-    ) -> None:
-        previous = self.alias(algorithm, alias)
-        statements: list[tuple[str, list | None]] = [
-            ("DELETE FROM aliases WHERE algorithm = ? AND alias = ?", [algorithm, alias]),
-            (
-                "INSERT INTO alias_history SELECT coalesce(max(move_id), 0) + 1, ?, ?, ?, ?, ?, "
-                "?, ?, ?, ? FROM alias_history",
-                [_now(), at_seq, ts, algorithm, alias, previous, version_id, actor, reason],
-            ),
-        ]
-        if version_id is not None:
-            lineage_id, reserve = self._reserve("lineage")
-            statements += [
-                *reserve,
-                ("INSERT INTO aliases VALUES (?, ?, ?)", [algorithm, alias, version_id]),
+        with self.store._write_lock:  # the id reservation and the insert belong together
+            previous = self.alias(algorithm, alias)
+            statements: list[tuple[str, list | None]] = [
+                ("DELETE FROM aliases WHERE algorithm = ? AND alias = ?", [algorithm, alias]),
                 (
-                    "INSERT INTO lineage VALUES (?, ?, ?, ?, ?, NULL, ?)",
-                    [lineage_id, algorithm, alias, effective_seq, version_id, reason],
+                    "INSERT INTO alias_history SELECT coalesce(max(move_id), 0) + 1, "
+                    "?, ?, ?, ?, ?, ?, ?, ?, ? FROM alias_history",
+                    [_now(), at_seq, ts, algorithm, alias, previous, version_id, actor, reason],
                 ),
             ]
-        self.store._transaction(statements)
+            if version_id is not None:
+                lineage_id, reserve = self._reserve("lineage")
+                statements += [
+                    *reserve,
+                    ("INSERT INTO aliases VALUES (?, ?, ?)", [algorithm, alias, version_id]),
+                    (
+                        "INSERT INTO lineage VALUES (?, ?, ?, ?, ?, NULL, ?)",
+                        [lineage_id, algorithm, alias, effective_seq, version_id, reason],
+                    ),
+                ]
+            self.store._transaction(statements)
 
     def aliases(self) -> pd.DataFrame:
         return self.store._frame("SELECT * FROM aliases ORDER BY algorithm, alias")

@@ -17,7 +17,7 @@ import numpy as np
 
 from recsys.errors import RecsysError
 from recsys.events import DEVICES
-from recsys.policies import reward
+from recsys.policies import rewards
 from recsys.world import ChoiceModel, true_utilities
 
 SECONDS_PER_STEP = 60.0  # simulated time between two visits of a persona
@@ -165,12 +165,9 @@ def taste_drift(
 def _reward_mean(engine, users: list[str], after_seq: int, through_seq: int) -> float | None:
     """Mean reward (`policies.reward`) of the users' events in (after_seq, through_seq]."""
     events = engine.store.events(after_seq=after_seq, through_seq=through_seq)
-    rewards = [
-        r
-        for user, kind, value in zip(events.user, events.kind, events.value, strict=True)
-        if user in users and (r := reward(kind, None if value != value else value)) is not None
-    ]
-    return float(np.mean(rewards)) if rewards else None
+    mine = np.isin(events.user, users)
+    got = [r for r in rewards(events.kind[mine], events.value[mine]) if r is not None]
+    return float(np.mean(got)) if got else None
 
 
 def _least_alike(persona: str, tastes: dict[str, np.ndarray]) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -191,14 +191,3 @@ def _regret(model: Recommender, user: str, ranking: Ranking, utility: np.ndarray
     ideal = np.sort(available[np.isfinite(available)])[::-1][:k]
     shown = utility[ranking.item_ids()]
     return float(ideal.mean() - shown.mean()) if len(shown) and len(ideal) else 0.0
-
-
-def describe(stop: Stop) -> dict[str, Any]:
-    return {
-        "seq": stop.seq,
-        "item": stop.item,
-        "kind": stop.kind,
-        "value": stop.value,
-        "top": stop.ranking.item_ids(),
-        "regret": stop.regret,
-    }

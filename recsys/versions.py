@@ -22,7 +22,7 @@ from recsys.algorithms import Catalog, Recommender, algorithm_class
 from recsys.errors import RecsysError
 from recsys.evaluation import measure
 from recsys.events import EventFrame
-from recsys.policies import GATE_METRICS, LOWER_IS_BETTER, Action, Policy, Watcher, reward
+from recsys.policies import GATE_METRICS, LOWER_IS_BETTER, Action, Policy, Watcher, rewards
 
 if TYPE_CHECKING:
     from recsys.engine import Engine
@@ -53,6 +53,22 @@ class Lifecycle:
         self.registry = engine.registry
         self.policy = Policy.load(engine.meta)
         self.watcher = Watcher(self.policy, self._counters)
+
+    def _move(self, name, alias, version, actor, reason, effective) -> None:
+        e = self.engine
+        self.registry.move_alias(
+            name,
+            alias,
+            version,
+            actor=actor,
+            reason=reason,
+            at_seq=e.last_seq,
+            ts=e.lab_time,
+            effective_seq=effective,
+        )
+
+    def _log_update(self, **fields) -> None:
+        self.registry.log_update(at_seq=self.engine.last_seq, ts=self.engine.lab_time, **fields)
 
     # -- policy ---------------------------------------------------------------------------
 
@@ -129,9 +145,7 @@ class Lifecycle:
             try:
                 model.fit(events, e.catalog)
             except Exception as error:  # the log keeps a failed retrain too
-                self.registry.log_update(
-                    at_seq=e.last_seq,
-                    ts=e.lab_time,
+                self._log_update(
                     algorithm=name,
                     update_type="full retrain",
                     trigger=trigger,
@@ -156,9 +170,7 @@ class Lifecycle:
                 parent,
                 metrics,
             )
-            self.registry.log_update(
-                at_seq=e.last_seq,
-                ts=e.lab_time,
+            self._log_update(
                 algorithm=name,
                 update_type="full retrain (warm start)" if warm else "full retrain",
                 trigger=trigger,
@@ -184,21 +196,12 @@ class Lifecycle:
             if promote == "gate" and self.policy.auto_promote:
                 result["gate"] = self.gate(version)
                 promote = "always" if result["gate"]["passed"] else "never"
+            why = result["gate"]["message"] if result["gate"] else f"trained ({trigger})"
             if promote == "always":
-                why = result["gate"]["message"] if result["gate"] else f"trained ({trigger})"
                 self._move_production(name, version, actor, why, effective, model)
                 result["promoted"] = True
             else:
-                self.registry.move_alias(
-                    name,
-                    "candidate",
-                    version,
-                    actor=actor,
-                    reason=result["gate"]["message"] if result["gate"] else f"trained ({trigger})",
-                    at_seq=e.last_seq,
-                    ts=e.lab_time,
-                    effective_seq=effective,
-                )
+                self._move(name, "candidate", version, actor, why, effective)
                 e._sync_canary()
             return result
 
@@ -207,21 +210,19 @@ class Lifecycle:
         a refit from the log), kept as a checkpoint that starts a new lineage, not a version."""
         e = self.engine
         with e._lock:
-            model = e.model(algorithm)
-            light = model.minibatch_config()
-            refit = type(model)(
-                type(model.config).from_dict(model.config.to_dict() | light),
-                catalog=e.catalog,
-                weights=e.weights,
-                seed=model.seed,
+            served = e.model(algorithm)
+            light = type(served.config).from_dict(
+                served.config.to_dict() | served.minibatch_config()
             )
-            refit.load_state(model.state())
+            refit = type(served)(light, catalog=e.catalog, weights=e.weights, seed=served.seed)
+            refit.warm_from(served)
             if hasattr(refit, "attach"):
                 refit.attach(e.models)
             events = e.store.events()
             started = time.perf_counter()
             refit.fit(events, e.catalog)
-            model.load_state(refit.state())
+            state = refit.state()
+            served.load_state(state)  # the served model keeps its own config
             seconds = time.perf_counter() - started
             lineage = e._lineage[algorithm]
             checkpoint = self.registry.save_checkpoint(
@@ -229,9 +230,9 @@ class Lifecycle:
                 "production",
                 None,
                 e.last_seq,
-                model.config.to_dict(),
-                model.seed,
-                model.state(),
+                served.config.to_dict(),
+                served.seed,
+                state,
                 "mini-batch",
             )
             effective = e.last_seq if during_event else e.last_seq + 1
@@ -244,9 +245,7 @@ class Lifecycle:
                 f"mini-batch ({trigger})",
             )
             e._lineage[algorithm] = self.registry.lineage_at(algorithm, "production", effective)
-            self.registry.log_update(
-                at_seq=e.last_seq,
-                ts=e.lab_time,
+            self._log_update(
                 algorithm=algorithm,
                 update_type="mini-batch",
                 trigger=trigger,
@@ -343,16 +342,7 @@ class Lifecycle:
                     "to another version first"
                 )
             if self.registry.alias(name, "candidate") == version:
-                self.registry.move_alias(
-                    name,
-                    "candidate",
-                    None,
-                    actor="user",
-                    reason=f"v{version} deleted",
-                    at_seq=e.last_seq,
-                    ts=e.lab_time,
-                    effective_seq=e.last_seq + 1,
-                )
+                self._move(name, "candidate", None, "user", f"v{version} deleted", e.last_seq + 1)
             self.registry.delete_version(version)
             e._sync_canary()
 
@@ -368,26 +358,8 @@ class Lifecycle:
     ) -> None:
         e = self.engine
         if self.registry.alias(name, "candidate") == version:
-            self.registry.move_alias(
-                name,
-                "candidate",
-                None,
-                actor=actor,
-                reason=f"became production ({kind})",
-                at_seq=e.last_seq,
-                ts=e.lab_time,
-                effective_seq=effective,
-            )
-        self.registry.move_alias(
-            name,
-            "production",
-            version,
-            actor=actor,
-            reason=f"{kind}: {reason}",
-            at_seq=e.last_seq,
-            ts=e.lab_time,
-            effective_seq=effective,
-        )
+            self._move(name, "candidate", None, actor, f"became production ({kind})", effective)
+        self._move(name, "production", version, actor, f"{kind}: {reason}", effective)
         e._install(name, "production", model)
         self.watcher.promoted(name)
         e._sync_canary()
@@ -518,10 +490,7 @@ class Lifecycle:
         parts = events["served_by"].str.split(":", expand=True)
         events["algorithm"], events["arm"] = parts[0], parts[1]
         events["version"] = parts[2].astype(int)
-        events["reward"] = [
-            reward(k, None if pd.isna(v) else v)
-            for k, v in zip(events["kind"], events["value"], strict=True)
-        ]
+        events["reward"] = rewards(events["kind"], events["value"])
         events["like"] = events["kind"].isin(["like", "favorite"])
         events["rating"] = events["value"].where(events["kind"] == "rating")
         frame = (

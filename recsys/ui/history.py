@@ -12,7 +12,7 @@ from sklearn.decomposition import PCA
 
 from recsys.engine import Engine
 from recsys.errors import RecsysError
-from recsys.policies import reward
+from recsys.policies import rewards
 from recsys.ranking import diff
 from recsys.registry import TIMELINE_KINDS, timeline
 from recsys.timetravel import first_seq, journey, recommend_as_of
@@ -203,10 +203,7 @@ def metrics_view(engine: Engine, algorithm: str) -> None:
     if served.empty:
         st.info("No live events yet: use the Simulator or Autopilot.")
         return
-    served["reward"] = [
-        reward(k, None if pd.isna(v) else v)
-        for k, v in zip(served["kind"], served["value"], strict=True)
-    ]
+    served["reward"] = rewards(served["kind"], served["value"])
     served["like"] = served["kind"].isin(["like", "favorite"]).astype(float)
     rated = served.dropna(subset=["reward"])
     rolling = pd.DataFrame(
