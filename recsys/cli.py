@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from recsys.algorithms import DEFAULT_ALGORITHM, REGISTRY
+from recsys.cli_experiments import COMMANDS as EXPERIMENT_COMMANDS
+from recsys.cli_experiments import add_commands as add_experiment_commands
+from recsys.cli_experiments import check as check_experiment
 from recsys.cli_lifecycle import COMMANDS as LIFECYCLE_COMMANDS
 from recsys.cli_lifecycle import add_commands, check
 from recsys.errors import RecsysError
@@ -102,6 +105,7 @@ def build_parser() -> Parser:
     bench = command("bench", "measure interact/recommend latency and replay throughput")
     bench.add_argument("--quick", action="store_true", help="small worlds, few repetitions")
     add_commands(command)
+    add_experiment_commands(command)
     return parser
 
 
@@ -130,8 +134,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.command == "configure":
         args.changes = _parameter_changes(args)
     check(args)
+    check_experiment(args)
     if args.command == "algorithms":
         return _algorithms()
+    if args.command == "experiment" and args.action == "size":  # arithmetic, no database
+        return EXPERIMENT_COMMANDS["experiment"](None, args)
     if args.command == "evaluate" and (args.train or args.test):
         return _evaluate_files(args)
     if args.command == "bench":
@@ -411,6 +418,7 @@ COMMANDS = {
     "configure": _configure,
     "evaluate": _evaluate,
     **LIFECYCLE_COMMANDS,
+    **EXPERIMENT_COMMANDS,
 }
 
 

@@ -43,6 +43,7 @@ from recsys.events import (
     validate_user,
     validate_value,
 )
+from recsys.experiments import Arm, Experiment, Experiments
 from recsys.ranking import LearningStep, RankedItem, Ranking, diff
 from recsys.registry import Registry
 from recsys.store import Store
@@ -161,6 +162,9 @@ class Engine:
                     model.attach(self.models)  # a blend reads the engine's own models
             self.lifecycle = Lifecycle(self)
             self._sync_canary()
+            self.experiments = Experiments(self.store)
+            self._live = self.experiments.live()
+            self._shown: dict[tuple, tuple] = {}  # (experiment, user) -> the last logged list
             oldest = min(self._applied.values(), default=self.last_seq)
             # The tail of the log some model has not learned yet; each model replays it when it
             # is next used, so neither opening nor an interaction waits for idle algorithms.
@@ -275,7 +279,11 @@ class Engine:
         self._cache.clear()
 
     def _serving(self, user: str, algorithm: str) -> str:
-        """Which model serves `user`: the canary's candidate for users in its share."""
+        """Which model serves `user`: a live experiment's version arm for users assigned to
+        it, else the canary's candidate for users in its share, else production."""
+        arm = self._live.assign(user) if self._live else None
+        if arm is not None and arm.version is not None and arm.algorithm == algorithm:
+            return self._version_arm(arm)
         key = f"{algorithm}@candidate"
         if key in self.models and canary_bucket(user) < self.lifecycle.policy.canary_share:
             return key
@@ -286,8 +294,75 @@ class Engine:
         name = algorithm_class(algorithm or DEFAULT_ALGORITHM).name
         with self._lock:
             key = self._serving(user, name)
-            arm = "candidate" if key != name else "production"
+            arm = key.partition("@")[2] or "production"
             return {"algorithm": name, "arm": arm, "version": self._lineage[key]["version_id"]}
+
+    def _version_arm(self, arm: Arm) -> str:
+        """Serve a stored version as an experiment arm: its parameters plus everything the log
+        holds after it, learning online from then on like production does."""
+        key = f"{arm.algorithm}@v{arm.version}"
+        if key not in self.models:
+            version = self.registry.version(arm.version, params=True)
+            model = self._from_version(version)
+            for event in self.store.events(after_seq=version["trained_through_seq"]).rows():
+                model.learn_one(event)
+            self.models[key] = model
+            self._applied[key] = self.last_seq
+            self._lineage[key] = {"version_id": arm.version, "lineage_id": None}
+        return key
+
+    def experiment_changed(self) -> None:
+        """A live experiment started or stopped: reread it and drop arms nobody serves."""
+        with self._lock:
+            self._live = self.experiments.live()
+            keep = {f"{a.algorithm}@v{a.version}" for a in self._live.arms} if self._live else set()
+            for key in [k for k in self.models if "@v" in k and k not in keep]:
+                del self.models[key], self._applied[key], self._lineage[key]
+            self._shown.clear()
+            self._cache.clear()
+
+    def stop_experiment(self, name: str | int) -> Experiment:
+        with self._lock:
+            experiment = self.experiments.stop(name, self.lab_time)
+            if experiment.mode == "live":
+                self.experiment_changed()
+            return experiment
+
+    @property
+    def live_experiment(self) -> Experiment | None:
+        return self._live
+
+    def show(
+        self, user: str, k: int = 10, algorithm: str | None = None, context: dict | None = None
+    ) -> tuple[Ranking, dict[str, Any] | None]:
+        """The list a person sees: in a live experiment, their arm's list, logged as
+        impressions (once per distinct list, not once per page rerun). Returns the ranking and
+        the exposure (experiment, arm, request id) to pass back with the events on it."""
+        validate_user(user)
+        with self._lock:
+            experiment = self._live
+            if experiment is None:
+                return self.recommend(user, k, algorithm, context), None
+            arm = experiment.assign(user)
+            ranking = self.recommend(user, k, arm.algorithm, context)
+            key = (experiment.experiment_id, user)
+            shown = (self.last_seq, ranking.item_ids(), json.dumps(context, sort_keys=True))
+            last = self._shown.get(key)
+            if last is not None and last[0] == shown:
+                request = last[1]
+            else:
+                request = self.experiments.reserve_requests(1)
+                self.experiments.log(
+                    _impressions(experiment, arm, user, ranking, request, self.lab_time)
+                )
+                self._shown[key] = (shown, request)
+            return ranking, {
+                "experiment": experiment.name,
+                "arm": arm.name,
+                "label": arm.label,
+                "algorithm": arm.algorithm,
+                "request_id": request,
+            }
 
     def _served_by(self, key: str) -> str:
         name, _, arm = key.partition("@")
@@ -431,8 +506,11 @@ class Engine:
         ts: float | None = None,
         user_kind: str = "visitor",
         persona: str | None = None,
+        request_id: int | None = None,
     ) -> LearningStep:
-        """Validate, commit the event, learn online everywhere, and report before/after."""
+        """Validate, commit the event, learn online everywhere, and report before/after.
+        `request_id` is the logged list the event came from (`show`): it attributes the event
+        to that impression."""
         started = time.perf_counter()
         validate_user(user)
         item = self._validate_item(item)
@@ -441,6 +519,10 @@ class Engine:
         context = validate_context(context)
         algorithm = algorithm_class(algorithm or DEFAULT_ALGORITHM).name
         k = _validate_k(k)
+        if request_id is not None and (
+            isinstance(request_id, bool) or not isinstance(request_id, int | np.integer)
+        ):
+            raise RecsysError(f"request_id must be a whole number, got {request_id!r}")
         timings = {"validate": _ms(started)}
         with self._lock:
             mark = time.perf_counter()
@@ -450,7 +532,13 @@ class Engine:
             event = Event(user, item, kind, value, self._clock(ts), self.last_seq + 1, context)
             new_user = None if user in self._users else (user_kind, persona)
             serving = self._serving(user, algorithm)
-            self.store.append_event(event, source, new_user, self._served_by(serving))
+            self.store.append_event(
+                event,
+                source,
+                new_user,
+                self._served_by(serving),
+                None if request_id is None else int(request_id),
+            )
             self.last_seq = event.seq
             self._last_ts = event.ts
             if new_user:
@@ -544,6 +632,8 @@ class Engine:
         self.catch_up()
         for key, model in self.models.items():
             name, _, arm = key.partition("@")
+            if arm.startswith("v"):  # an experiment's version arm: rebuilt from its version
+                continue
             self.registry.save_checkpoint(
                 name,
                 arm or "production",
@@ -607,6 +697,33 @@ def seed_world(
         # Holdout metrics are measured when first asked for (Lifecycle.measured): the first
         # start of the app should not wait for ten evaluations.
         save_model(store, model, through, "seed", time.perf_counter() - started)
+
+
+def _impressions(
+    experiment: Experiment, arm: Arm, user: str, ranking: Ranking, request: int, ts: float
+) -> pd.DataFrame:
+    """One shown list as impression rows (a deterministic ranker: propensity 1)."""
+    n = len(ranking.items)
+    return pd.DataFrame(
+        {
+            "experiment_id": experiment.experiment_id,
+            "request_id": request,
+            "arm": arm.name,
+            "user_id": user,
+            "item_id": np.array(ranking.item_ids(), dtype=np.int32),
+            "position": np.arange(1, n + 1, dtype=np.int16),
+            "score": [r.score for r in ranking.items],
+            "propensity": 1.0,
+            "ts": ts,
+            "at_seq": ranking.seq,
+            "clicked": False,
+            "liked": False,
+            "disliked": False,
+            "favorited": False,
+            "rating": np.full(n, np.nan),
+            "true_click": np.full(n, np.nan),
+        }
+    )
 
 
 def _log_row(event: Event, update: UpdateInfo, key: str) -> tuple:

@@ -23,7 +23,7 @@ import pandas as pd
 from recsys.errors import RecsysError
 from recsys.events import Event, EventFrame
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Each entry migrates from version i to i + 1; never edit a released one, append a new one.
 MIGRATIONS: list[str] = [
@@ -181,6 +181,47 @@ MIGRATIONS: list[str] = [
         kind VARCHAR NOT NULL,
         details VARCHAR
     );
+    """,
+    # 3: A/B experiments and every recommendation they showed (impressions). An event on an
+    # item of a logged list carries the list's request id, which attributes it to the
+    # impression; the impression row keeps the outcome so analysis is one scan.
+    """
+    ALTER TABLE events ADD COLUMN request_id BIGINT;
+    CREATE TABLE experiments (
+        experiment_id INTEGER PRIMARY KEY,
+        name VARCHAR NOT NULL UNIQUE,
+        mode VARCHAR NOT NULL,            -- live | simulated
+        status VARCHAR NOT NULL,          -- running | stopped
+        arms VARCHAR NOT NULL,            -- JSON [{name, algorithm, version, share}]: control 1st
+        slate INTEGER NOT NULL,
+        explore DOUBLE NOT NULL,          -- chance that the lead slot shows a random item
+        seed INTEGER NOT NULL,
+        created_seq BIGINT NOT NULL,
+        created_ts DOUBLE NOT NULL,
+        stopped_ts DOUBLE,
+        created_at TIMESTAMP NOT NULL,
+        details VARCHAR                   -- JSON: simulation settings, ground truth per arm
+    );
+    CREATE TABLE impressions (
+        experiment_id INTEGER NOT NULL,
+        request_id BIGINT NOT NULL,       -- one list shown to one user
+        arm VARCHAR NOT NULL,
+        user_id VARCHAR NOT NULL,
+        item_id INTEGER NOT NULL,
+        position SMALLINT NOT NULL,       -- 1 is the top of the list
+        score DOUBLE,
+        propensity DOUBLE NOT NULL,       -- P(the arm shows this item here), for off-policy use
+        ts DOUBLE NOT NULL,
+        at_seq BIGINT NOT NULL,           -- the newest event when it was shown
+        clicked BOOLEAN NOT NULL,
+        liked BOOLEAN NOT NULL,
+        disliked BOOLEAN NOT NULL,
+        favorited BOOLEAN NOT NULL,
+        rating DOUBLE,
+        true_click DOUBLE                 -- simulated: the choice model's pick probability
+    );
+    CREATE INDEX impressions_request ON impressions (request_id);
+    CREATE INDEX impressions_experiment ON impressions (experiment_id);
     """,
 ]
 
@@ -413,12 +454,15 @@ class Store:
         source: str,
         new_user: tuple[str, str | None] | None,
         served_by: str | None = None,
+        request_id: int | None = None,
     ) -> None:
         """Commit one event (and the user row it creates) before anything acknowledges it;
-        `served_by` names the model version whose list the person acted on."""
+        `served_by` names the model version whose list the person acted on. With the
+        `request_id` of a logged list, the event's outcome is written to that list's impression
+        of the item in the same transaction (attribution)."""
         context = json.dumps(event.context, sort_keys=True) if event.context else None
         insert = (
-            "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 event.seq,
                 event.ts,
@@ -429,22 +473,27 @@ class Store:
                 context,
                 source,
                 served_by,
+                request_id,
             ],
         )
+        statements = [insert]
+        if new_user is not None:
+            kind, persona = new_user
+            statements.insert(
+                0,
+                (
+                    "INSERT INTO users VALUES (?, ?, ?, NULL, ?)",
+                    [event.user, kind, persona, event.seq],
+                ),
+            )
+        credit = _attribution(event, request_id) if request_id is not None else None
+        if credit is not None:
+            statements.append(credit)
         with self._write_lock:
-            if new_user is None:
+            if len(statements) == 1:
                 self._execute(*insert)
             else:
-                kind, persona = new_user
-                self._transaction(
-                    [
-                        (
-                            "INSERT INTO users VALUES (?, ?, ?, NULL, ?)",
-                            [event.user, kind, persona, event.seq],
-                        ),
-                        insert,
-                    ]
-                )
+                self._transaction(statements)
 
     def events(
         self, after_seq: int = 0, through_seq: int | None = None, user: str | None = None
@@ -587,6 +636,9 @@ class Store:
                 ),
                 (_ORPHAN_ALIASES, None),
                 (_ORPHAN_CHECKPOINTS, None),
+                # The seeded world has no experiments: a reset ends them with their lists.
+                ("DELETE FROM impressions", None),
+                ("DELETE FROM experiments", None),
             ]
         )
 
@@ -608,6 +660,11 @@ class Store:
             [
                 (f"DELETE FROM learning_log WHERE seq IN ({forgotten})", [user]),
                 ("DELETE FROM events WHERE user_id = ? AND source <> 'history'", [user]),
+                (
+                    "DELETE FROM impressions WHERE user_id = ? AND experiment_id IN "
+                    "(SELECT experiment_id FROM experiments WHERE mode = 'live')",
+                    [user],
+                ),
                 (
                     "DELETE FROM users WHERE user_id = ? AND kind NOT IN ('simulated', 'demo')",
                     [user],
@@ -691,6 +748,32 @@ _ORPHAN_CHECKPOINTS = (
     "DELETE FROM checkpoints WHERE lineage_id IS NOT NULL "
     "AND lineage_id NOT IN (SELECT lineage_id FROM lineage)"
 )
+
+
+_OUTCOME_COLUMNS = {
+    "view": "clicked",
+    "click": "clicked",
+    "like": "liked",
+    "dislike": "disliked",
+    "favorite": "favorited",
+}
+
+
+def _attribution(event: Event, request_id: int) -> tuple[str, list] | None:
+    """The update that credits `event` to the impression of its item in list `request_id`
+    (None for a skip: the item was shown, nothing to credit)."""
+    if event.kind == "rating":
+        return (
+            "UPDATE impressions SET rating = ? WHERE request_id = ? AND item_id = ?",
+            [event.value, request_id, event.item],
+        )
+    column = _OUTCOME_COLUMNS.get(event.kind)
+    if column is None:
+        return None
+    return (
+        f"UPDATE impressions SET {column} = true WHERE request_id = ? AND item_id = ?",
+        [request_id, event.item],
+    )
 
 
 def _now() -> datetime:

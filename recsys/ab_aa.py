@@ -1,0 +1,140 @@
+"""Many A/A tests in a row: how often does a test "find" a difference that is not there?
+
+Both arms serve the same frozen model, so every significant result is a false positive. Each
+run draws a fresh assignment (another experiment seed) and fresh sessions; the lists are ranked
+once. Four rates come out, each of which a committee may ask about:
+
+- `user`: the delta-method test with the user as the unit (should be close to alpha);
+- `impression`: the two-proportion z-test that treats impressions as independent (too high
+  when a person's clicks are correlated);
+- `peeking`: the fixed-horizon p-value looked at after every batch of data, stopping at the
+  first p < alpha (much too high: each look is another chance of a false alarm);
+- `sequential`: the always-valid interval looked at just as often (stays at or below alpha).
+
+Nothing is written to the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recsys import abstats
+from recsys.ab_simulation import MAX_SESSIONS, play, ranked_lists
+from recsys.algorithms import algorithm_class
+from recsys.errors import RecsysError
+from recsys.experiments import Arm, Experiment, Experiments
+from recsys.world import ChoiceModel, true_utilities
+
+MAX_RUNS = 2000
+
+
+def aa_rates(
+    engine,
+    algorithm: str = "mf",
+    *,
+    runs: int = 200,
+    users: int | None = None,
+    sessions: int = 10,
+    slate: int = 10,
+    looks: int = 10,
+    alpha: float = 0.05,
+    seed: int = 0,
+    progress: Callable[[float, str], None] | None = None,
+) -> dict[str, Any]:
+    name = algorithm_class(algorithm).name
+    people = Experiments(engine.store).simulated_people()
+    users = len(people) if users is None else users
+    for value, label, top in (
+        (runs, "runs", MAX_RUNS),
+        (users, "users", len(people)),
+        (sessions, "sessions", MAX_SESSIONS),
+        (looks, "looks", 100),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+            raise RecsysError(f"{label} must be a whole number from 1 to {top}, got {value!r}")
+    if not 0 < alpha < 1:
+        raise RecsysError("alpha must be between 0 and 1")
+    rng = np.random.default_rng([seed, 23])
+    sample = people.iloc[np.sort(rng.choice(len(people), size=users, replace=False))]
+    user_ids = sample["user_id"].tolist()
+    features, quality = engine.store.ground_truth()
+    utilities = true_utilities(features, quality, np.stack(sample["taste"].to_numpy()))
+    lists = ranked_lists(engine.model(name), user_ids, slate)
+    choice = ChoiceModel()
+    hits = {"user": 0, "impression": 0, "peeking": 0, "sequential": 0}
+    p_values = []
+    for run in range(runs):
+        arms = (Arm("A", name, None, 50.0), Arm("B", name, None, 50.0))
+        experiment = Experiment(0, f"aa-{seed}-{run}", "simulated", "running", arms, slate, 0.0,
+                                run, 0, 0.0)  # fmt: skip
+        assigned = np.array([0 if experiment.assign(u).name == "A" else 1 for u in user_ids])
+        if assigned.min() == assigned.max():
+            continue
+        frame = play(
+            experiment,
+            user_ids,
+            assigned,
+            {"A": lists, "B": lists},
+            utilities,
+            sessions,
+            np.random.default_rng([seed, run]),
+            choice,
+            first_request=0,
+            start_ts=0.0,
+            at_seq=0,
+        )
+        result = _one_run(frame, looks, alpha)
+        p_values.append(result["p_user"])
+        for key in hits:
+            hits[key] += result[key]
+        if progress:
+            progress((run + 1) / runs, f"A/A run {run + 1} of {runs}")
+    done = len(p_values)
+    return {
+        "algorithm": name,
+        "runs": done,
+        "users": users,
+        "sessions": sessions,
+        "alpha": alpha,
+        "looks": looks,
+        "false_positive_rate": {k: v / done for k, v in hits.items()} if done else {},
+        "p_values": p_values,
+    }
+
+
+def _one_run(frame: pd.DataFrame, looks: int, alpha: float) -> dict[str, Any]:
+    order = np.argsort(frame["ts"].to_numpy(), kind="stable")
+    frame = frame.iloc[order]
+    per_user = frame.groupby(["arm", "user_id"])[["clicked"]].agg(["sum", "count"])
+    per_user.columns = ["clicks", "impressions"]
+    a, b = per_user.loc["A"], per_user.loc["B"]
+    final = abstats.compare_ratios(a["clicks"], a["impressions"], b["clicks"], b["impressions"])
+    naive = abstats.compare_proportions(
+        int(a["clicks"].sum()), int(a["impressions"].sum()),
+        int(b["clicks"].sum()), int(b["impressions"].sum()),
+    )  # fmt: skip
+    peeked = sequential = False
+    cuts = np.linspace(len(frame) / looks, len(frame), looks).astype(int)
+    for cut in cuts:
+        part = frame.iloc[:cut].groupby(["arm", "user_id"])["clicked"].agg(["sum", "count"])
+        if {"A", "B"} - set(part.index.get_level_values(0)):
+            continue
+        pa, pb = part.loc["A"], part.loc["B"]
+        if len(pa) < 2 or len(pb) < 2:
+            continue
+        look = abstats.compare_ratios(pa["sum"], pa["count"], pb["sum"], pb["count"])
+        peeked |= bool(look.p_value < alpha)
+        diff_se = np.hypot(look.control.se, look.treatment.se)
+        low, high = abstats.sequential_interval(look.difference, diff_se, len(pa) + len(pb), alpha)
+        sequential |= bool(low > 0 or high < 0)
+    return {
+        "p_user": final.p_value,
+        "user": final.p_value < alpha,
+        "impression": naive.p_value < alpha,
+        "peeking": peeked,
+        "sequential": sequential,
+    }

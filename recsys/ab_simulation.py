@@ -1,0 +1,376 @@
+"""Creating experiments and running them on simulated people whose true taste is known.
+
+A simulated run freezes each arm as it stands (the production model, or a stored version),
+ranks every sampled person's list once per arm, then plays `sessions` visits per person through
+the world's choice model in one vectorised pass, and logs every impression with a DataFrame
+insert. Because the people's hidden taste is known, each arm's true click-through rate (the
+choice model's pick probability, averaged over what it showed) and regret against the ideal
+list come out next to the measured ones, and the run says whether the test picked the right
+winner. The simulated outcomes go to the impressions table only, not to the event log: a
+simulation is a what-if and must not change what the lab's models learn.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recsys import interleaving
+from recsys.ab_analysis import report
+from recsys.algorithms import algorithm_class
+from recsys.errors import RecsysError
+from recsys.experiments import (
+    Arm,
+    Experiment,
+    Experiments,
+    arm_name,
+    parse_arm,
+    parse_split,
+    split_arms,
+)
+from recsys.world import DAY, ChoiceModel, true_utilities
+
+MAX_SESSIONS = 500
+SIMULATED_DAYS = 14.0  # the lab-clock span a simulated run's sessions are spread over
+
+
+def create(
+    engine,
+    name: str,
+    arms: str | list[str],
+    split: str | list[float] | None = None,
+    *,
+    mode: str = "simulated",
+    slate: int = 10,
+    explore: float = 0.0,
+    seed: int = 0,
+    details: dict | None = None,
+) -> Experiment:
+    """Validate everything, then train the arms that need new parameters and write the
+    experiment. Bad input raises RecsysError before anything is written."""
+    specs = [parse_arm(s) for s in (split_arms(arms) if isinstance(arms, str) else arms)]
+    shares = split if isinstance(split, list) else parse_split(split, len(specs))
+    experiments = Experiments(engine.store)
+    with engine._lock:
+        versions = experiments.version_algorithms()
+        experiments.validate(
+            name,
+            specs,
+            shares,
+            mode=mode,
+            slate=slate,
+            explore=explore,
+            seed=seed,
+            versions=versions,
+        )
+        made = []
+        for spec, share in zip(specs, shares, strict=True):
+            version = spec["version"]
+            algorithm = versions[version] if version else algorithm_class(spec["algorithm"]).name
+            if spec["config"]:
+                version = _train_version(engine, algorithm, spec["config"], name)
+            made.append(Arm(arm_name(spec), algorithm, version, float(share)))
+        experiment = experiments.insert(
+            name,
+            mode,
+            made,
+            slate=slate,
+            explore=float(explore),
+            seed=seed,
+            created_seq=engine.last_seq,
+            created_ts=engine.lab_time,
+            details=details,
+        )
+        if mode == "live":
+            engine.experiment_changed()
+        return experiment
+
+
+def _train_version(engine, algorithm: str, config: dict, experiment: str) -> int:
+    """An arm with other parameters: fit once on the whole log and store it as a version
+    (trigger "experiment"), so the arm is a fixed, reproducible model like any other."""
+    cls = algorithm_class(algorithm)
+    current = engine.model(algorithm)
+    config_obj = cls.config_class.from_dict(current.config.to_dict() | config)
+    model = cls(config_obj, catalog=engine.catalog, weights=engine.weights, seed=current.seed)
+    if hasattr(model, "attach"):
+        model.attach(engine.models)
+    events = engine.store.events()
+    started = time.perf_counter()
+    model.fit(events, engine.catalog)
+    return engine.registry.save_version(
+        algorithm,
+        config_obj.to_dict(),
+        model.seed,
+        engine.last_seq,
+        len(events),
+        model.state(),
+        "experiment",
+        time.perf_counter() - started,
+        engine.registry.alias(algorithm, "production"),
+    )
+
+
+def simulate(
+    engine,
+    arms: str | list[str],
+    *,
+    name: str | None = None,
+    split: str | list[float] | None = None,
+    users: int | None = None,
+    sessions: int = 20,
+    seed: int = 0,
+    slate: int = 10,
+    explore: float = 0.0,
+    progress: Callable[[float, str], None] | None = None,
+) -> dict[str, Any]:
+    """Create a simulated experiment and run it: `users` of the world's simulated people (all
+    by default) each visit `sessions` times. Returns the report (`ab_analysis.report`) with
+    the ground truth and the measured throughput."""
+    people = Experiments(engine.store).simulated_people()
+    users = len(people) if users is None else users
+    if isinstance(users, bool) or not isinstance(users, int) or not 1 <= users <= len(people):
+        raise RecsysError(
+            f"users must be a whole number from 1 to {len(people)} (the world's simulated "
+            f"people), got {users!r}"
+        )
+    if isinstance(sessions, bool) or not isinstance(sessions, int):
+        raise RecsysError(f"sessions must be a whole number, got {sessions!r}")
+    if not 1 <= sessions <= MAX_SESSIONS:
+        raise RecsysError(f"sessions must be from 1 to {MAX_SESSIONS}, got {sessions}")
+    name = name or _free_name(engine, arms if isinstance(arms, str) else ",".join(arms), seed)
+    started = time.perf_counter()
+    experiment = create(
+        engine, name, arms, split, slate=slate, explore=explore, seed=seed, mode="simulated"
+    )
+    run = run_sessions(engine, experiment, people, users, sessions, progress)
+    seconds = time.perf_counter() - started
+    details = experiment.details | {
+        "users": users,
+        "sessions": sessions,
+        "truth": run["truth"],
+        "interleaving": run["interleaving"],
+        "impressions": run["impressions"],
+        "seconds": round(seconds, 3),
+        "impressions_per_second": round(run["impressions"] / seconds, 1),
+        "oracle_winner": run["oracle_winner"],
+    }
+    experiments = Experiments(engine.store)
+    experiments.set_details(experiment.experiment_id, details)
+    experiment = experiments.stop(experiment.experiment_id, experiment.created_ts)
+    if progress:
+        progress(1.0, "analysing")
+    return report(engine.store, experiment)
+
+
+def _free_name(engine, arms: str, seed: int) -> str:
+    taken = {e.name for e in Experiments(engine.store).list()}
+    base = f"sim {arms.replace(',', ' vs ')} seed {seed}"[:50]
+    name, n = base, 2
+    while name in taken:
+        name, n = f"{base} #{n}", n + 1
+    return name
+
+
+def arm_model(engine, arm: Arm):
+    """The model an arm serves, frozen for a simulated run."""
+    if arm.version is None:
+        return engine.model(arm.algorithm)
+    return engine._from_version(engine.registry.version(arm.version, params=True))
+
+
+def ranked_lists(model, users: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each user's top-k items and scores as (n_users, k) arrays (-1 pads a short list)."""
+    items = np.full((len(users), k), -1, dtype=np.int64)
+    scores = np.full((len(users), k), np.nan)
+    for row, user in enumerate(users):
+        top, score = model.recommend(user, k, None)
+        items[row, : len(top)] = top
+        scores[row, : len(top)] = score
+    return items, scores
+
+
+def run_sessions(
+    engine,
+    experiment: Experiment,
+    people: pd.DataFrame,
+    n_users: int,
+    sessions: int,
+    progress: Callable[[float, str], None] | None = None,
+    choice: ChoiceModel | None = None,
+) -> dict[str, Any]:
+    """Rank, play and log one simulated experiment; returns the ground truth per arm."""
+    rng = np.random.default_rng([experiment.seed, 11])
+    sample = people.iloc[np.sort(rng.choice(len(people), size=n_users, replace=False))]
+    user_ids = sample["user_id"].tolist()
+    tastes = np.stack(sample["taste"].to_numpy())
+    features, quality = engine.store.ground_truth()
+    utilities = true_utilities(features, quality, tastes)
+    choice = choice or ChoiceModel()
+    k = experiment.slate
+    lists = {}
+    for i, arm in enumerate(experiment.arms):
+        if progress:
+            progress(0.6 * i / len(experiment.arms), f"ranking for arm {arm.name}")
+        lists[arm.name] = ranked_lists(arm_model(engine, arm), user_ids, k)
+    assigned = np.array([experiment.arms.index(experiment.assign(u)) for u in user_ids])
+    if progress:
+        progress(0.6, "playing sessions")
+    frame = play(
+        experiment,
+        user_ids,
+        assigned,
+        lists,
+        utilities,
+        sessions,
+        rng,
+        choice,
+        first_request=Experiments(engine.store).reserve_requests(n_users * sessions),
+        start_ts=engine.lab_time,
+        at_seq=engine.last_seq,
+    )
+    if progress:
+        progress(0.8, "logging impressions")
+    Experiments(engine.store).log(frame)
+    seen = engine.model().seen
+    truth = {}
+    for i, arm in enumerate(experiment.arms):
+        mine = assigned == i
+        items = lists[arm.name][0]
+        truth[arm.name] = {
+            "true_ctr": float(frame.loc[frame["arm"] == arm.name, "true_click"].mean())
+            if mine.any()
+            else None,
+            # The arm's truth over the whole sample: what it would give everyone.
+            "population_ctr": float(_expected_ctr(items, utilities, choice)),
+            "regret": float(
+                np.mean([_regret(utilities[r], items[r], seen(u)) for r, u in enumerate(user_ids)])
+            ),
+        }
+    best = max(truth, key=lambda a: truth[a]["population_ctr"])
+    result = None
+    if len(experiment.arms) >= 2:
+        a, b = experiment.arms[0].name, experiment.arms[1].name
+        result = interleaving.simulate(
+            lists[a][0], lists[b][0], utilities, choice, sessions, experiment.seed
+        )
+    return {
+        "truth": truth,
+        "oracle_winner": best,
+        "impressions": len(frame),
+        "interleaving": None
+        if result is None
+        else {"a": a, "b": b}
+        | {f: _plain(getattr(result, f)) for f in result.__dataclass_fields__},
+    }
+
+
+def play(
+    experiment: Experiment,
+    user_ids: list[str],
+    assigned: np.ndarray,
+    lists: dict[str, tuple[np.ndarray, np.ndarray]],
+    utilities: np.ndarray,
+    sessions: int,
+    rng: np.random.Generator,
+    choice: ChoiceModel,
+    *,
+    first_request: int,
+    start_ts: float,
+    at_seq: int,
+) -> pd.DataFrame:
+    """Every session of every user in one pass: the list (lead slot explored with chance
+    `explore`), a logit pick, reactions; returns the impressions frame."""
+    n_users, k = len(user_ids), experiment.slate
+    n_items = utilities.shape[1]
+    session_user = np.repeat(np.arange(n_users), sessions)
+    arm_names = [a.name for a in experiment.arms]
+    items = np.empty((len(session_user), k), dtype=np.int64)
+    scores = np.empty((len(session_user), k))
+    for i, arm in enumerate(arm_names):
+        rows = assigned[session_user] == i
+        items[rows] = lists[arm][0][session_user[rows]]
+        scores[rows] = lists[arm][1][session_user[rows]]
+    propensity = np.ones(items.shape)
+    if experiment.explore > 0:
+        propensity = _explore(items, scores, propensity, experiment.explore, n_items, rng)
+    shown = items >= 0
+    util = np.where(shown, utilities[session_user[:, None], np.maximum(items, 0)], -np.inf)
+    probabilities = choice.probabilities(util)[:, :k]
+    picked = choice.choose(util, rng)
+    n = len(session_user)
+    clicked = np.zeros((n, k), dtype=bool)
+    rows = np.flatnonzero(picked >= 0)
+    clicked[rows, picked[rows]] = True
+    outcome = {c: np.zeros((n, k), dtype=bool) for c in ("liked", "disliked", "favorited")}
+    rating = np.full((n, k), np.nan)
+    react = choice.reactions(util[rows, picked[rows]], rng)
+    for column, kind in (("liked", "like"), ("disliked", "dislike"), ("favorited", "favorite")):
+        outcome[column][rows, picked[rows]] = react[kind]
+    rating[rows, picked[rows]] = react["rating"]
+    ts = np.round(start_ts + rng.uniform(0.0, SIMULATED_DAYS * DAY, n), 3)
+    flat = shown.ravel()
+    frame = pd.DataFrame(
+        {
+            "experiment_id": np.int32(experiment.experiment_id),
+            "request_id": np.repeat(first_request + np.arange(n), k),
+            "arm": np.repeat(np.array(arm_names, dtype=object)[assigned[session_user]], k),
+            "user_id": np.repeat(np.array(user_ids, dtype=object)[session_user], k),
+            "item_id": items.ravel().astype(np.int32),
+            "position": np.tile(np.arange(1, k + 1, dtype=np.int16), n),
+            "score": scores.ravel(),
+            "propensity": propensity.ravel(),
+            "ts": np.repeat(ts, k),
+            "at_seq": np.int64(at_seq),
+            "clicked": clicked.ravel(),
+            "liked": outcome["liked"].ravel(),
+            "disliked": outcome["disliked"].ravel(),
+            "favorited": outcome["favorited"].ravel(),
+            "rating": rating.ravel(),
+            "true_click": probabilities.ravel(),
+        }
+    )
+    return frame[flat].reset_index(drop=True)
+
+
+def _explore(items, scores, propensity, epsilon: float, n_items: int, rng) -> np.ndarray:
+    """With chance `epsilon` the lead slot shows an item drawn uniformly from those not lower
+    in the list; its propensity is what a logging policy must record for off-policy use."""
+    n, k = items.shape
+    own = items[:, 0].copy()
+    explore = rng.random(n) < epsilon
+    pool = n_items - (k - 1)
+    for row in np.flatnonzero(explore):
+        rest = set(items[row, 1:].tolist())
+        while (pick := int(rng.integers(n_items))) in rest:
+            pass
+        items[row, 0], scores[row, 0] = pick, np.nan
+    # P(lead item) = (1 - eps) * [it is the arm's own top] + eps / pool
+    propensity[:, 0] = epsilon / pool + (1 - epsilon) * (items[:, 0] == own)
+    return propensity
+
+
+def _expected_ctr(items: np.ndarray, utilities: np.ndarray, choice: ChoiceModel) -> float:
+    shown = items >= 0
+    rows = np.arange(len(items))[:, None]
+    util = np.where(shown, utilities[rows, np.maximum(items, 0)], -np.inf)
+    return float(choice.probabilities(util)[:, :-1].sum(axis=1).mean() / items.shape[1])
+
+
+def _regret(utility: np.ndarray, items: np.ndarray, seen: dict[int, float]) -> float:
+    """Mean true utility lost against the ideal list among the items not seen yet."""
+    available = utility.copy()
+    if seen:
+        available[list(seen)] = -np.inf
+    k = int((items >= 0).sum())
+    ideal = np.sort(available[np.isfinite(available)])[::-1][:k]
+    shown = utility[items[items >= 0]]
+    return float(ideal.mean() - shown.mean()) if k and len(ideal) else 0.0
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
