@@ -14,6 +14,7 @@ page = st.navigation(
         st.Page("pages/parameters.py", title="Parameters", icon=":material/tune:"),
         st.Page("pages/history.py", title="Learning history", icon=":material/timeline:"),
         st.Page("pages/versions.py", title="Model versions", icon=":material/inventory_2:"),
+        st.Page("pages/experiments.py", title="A/B tests", icon=":material/science:"),
         st.Page("pages/evaluation.py", title="Evaluation", icon=":material/analytics:"),
         st.Page("pages/world.py", title="World", icon=":material/public:"),
     ]

@@ -18,6 +18,17 @@ def learning_view(
         st.error(message)
     if message := st.session_state.pop("toast", None):
         st.toast(md(message), icon=":material/psychology:")
+    # In a live A/B experiment the person's arm decides the algorithm, and the list they see
+    # is logged as impressions; clicks on it carry its request id.
+    ranking, exposure = engine.show(user, k, algorithm, context)
+    if exposure:
+        algorithm = exposure["algorithm"]
+        st.info(
+            f"A/B experiment **{md(exposure['experiment'])}** is live: {md(user)} is in arm "
+            f"**{md(exposure['arm'])}** ({md(exposure['label'])}), so the list below is that "
+            "arm's, whatever the sidebar says. Results are on the A/B tests page.",
+            icon=":material/science:",
+        )
     step = st.session_state.get("last_step")
     if step is not None and step.event.user == user and step.after.algorithm == algorithm:
         st.success(md(step.message), icon=":material/psychology:")
@@ -30,7 +41,6 @@ def learning_view(
             icon=":material/touch_app:",
         )
 
-    ranking = engine.recommend(user, k, algorithm, context)
     if engine.catalog.n == 0:
         st.error("The catalog is empty. Create a world with `python -m recsys init --reset`.")
     elif not ranking.items:
@@ -43,8 +53,16 @@ def learning_view(
         st.subheader(
             f"Top {len(ranking.items)} for {md(user)} · {algorithm} v{serving['version']}"
             + (" (canary candidate)" if serving["arm"] == "candidate" else "")
+            + (f" · arm {md(exposure['arm'])}" if exposure else "")
         )
-        cards(engine, ranking, k, columns=1 if presenter else 2, context=context)
+        cards(
+            engine,
+            ranking,
+            k,
+            columns=1 if presenter else 2,
+            context=context,
+            request_id=exposure["request_id"] if exposure else None,
+        )
 
     with st.expander(
         "What the model holds about you", expanded=not presenter, icon=":material/neurology:"

@@ -39,8 +39,10 @@ def act(
     kind: str,
     k: int,
     context: dict | None = None,
+    request_id: int | None = None,
 ) -> None:
-    """Button callback: the work happens before the rerun, so the rerun shows the result."""
+    """Button callback: the work happens before the rerun, so the rerun shows the result.
+    `request_id`: the logged list (a live experiment's impressions) the click came from."""
     state = st.session_state
     value = None
     if kind == "rating":
@@ -50,7 +52,9 @@ def act(
             return
     state.affinity_before = engine.genre_affinity(user, algorithm)  # for the Δ column
     try:
-        step = engine.interact(user, item, kind, value, context, algorithm=algorithm, k=k)
+        step = engine.interact(
+            user, item, kind, value, context, algorithm=algorithm, k=k, request_id=request_id
+        )
     except RecsysError as error:
         state.flash = f"Nothing was recorded: {error}"
         return
@@ -60,7 +64,12 @@ def act(
 
 
 def cards(
-    engine: Engine, ranking: Ranking, k: int, columns: int = 2, context: dict | None = None
+    engine: Engine,
+    ranking: Ranking,
+    k: int,
+    columns: int = 2,
+    context: dict | None = None,
+    request_id: int | None = None,
 ) -> None:
     grid = st.columns(columns)
     for index, r in enumerate(ranking.items):
@@ -78,7 +87,16 @@ def cards(
                     key=f"{kind}-{r.item}",
                     width="stretch",
                     on_click=act,
-                    args=(engine, ranking.user, ranking.algorithm, r.item, kind, k, context),
+                    args=(
+                        engine,
+                        ranking.user,
+                        ranking.algorithm,
+                        r.item,
+                        kind,
+                        k,
+                        context,
+                        request_id,
+                    ),
                 )
             rate, press = st.columns([3, 2])
             rate.selectbox(
@@ -94,7 +112,16 @@ def cards(
                 key=f"rate-{r.item}",
                 width="stretch",
                 on_click=act,
-                args=(engine, ranking.user, ranking.algorithm, r.item, "rating", k, context),
+                args=(
+                    engine,
+                    ranking.user,
+                    ranking.algorithm,
+                    r.item,
+                    "rating",
+                    k,
+                    context,
+                    request_id,
+                ),
             )
 
 

@@ -1,0 +1,366 @@
+"""The A/B tests page's results and set-up: per-arm estimates, lifts, SRM, curves, creation."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from recsys.ab_analysis import LABELS, METRICS, RATES, cumulative, report
+from recsys.ab_simulation import MAX_SESSIONS, create, simulate
+from recsys.algorithms import REGISTRY
+from recsys.engine import Engine
+from recsys.errors import RecsysError
+from recsys.experiments import Experiment
+from recsys.ui.widgets import md
+
+COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"]
+
+
+def pick_experiment(engine: Engine, key: str, only=None) -> Experiment | None:
+    experiments = [e for e in engine.experiments.list() if only is None or only(e)]
+    if not experiments:
+        return None
+    names = [e.name for e in experiments]
+    wanted = st.session_state.pop(f"{key}_select", None)
+    if wanted in names:
+        st.session_state[key] = wanted
+    name = st.selectbox(
+        "Experiment",
+        names,
+        key=key,
+        format_func=lambda n: f"{n} ({_status(experiments[names.index(n)])})",
+    )
+    return experiments[names.index(name)]
+
+
+def _status(experiment: Experiment) -> str:
+    return f"{experiment.mode}, {experiment.status}"
+
+
+def results_view(engine: Engine) -> None:
+    if flash := st.session_state.pop("ab_flash", None):
+        st.success(md(flash), icon=":material/check_circle:")
+    experiment = pick_experiment(engine, "ab_experiment")
+    if experiment is None:
+        st.info(
+            "No experiment yet. Create one in **New experiment**: a simulated run finishes in a "
+            "second or two; a live one assigns the people who use the Simulator page.",
+            icon=":material/science:",
+        )
+        return
+    left, middle, right, action = st.columns([2, 2, 1.4, 1.4], vertical_alignment="bottom")
+    unit = left.radio(
+        "Unit of analysis",
+        ["user", "impression"],
+        horizontal=True,
+        key="ab_unit",
+        help="The user was randomised, so by default each user is one observation (delta "
+        "method). 'impression' treats every impression as independent: the textbook "
+        "two-proportion z-test, which is wrong when one person's clicks are related.",
+    )
+    alpha = middle.select_slider("Alpha", [0.01, 0.05, 0.1], value=0.05, key="ab_alpha")
+    sequential = right.toggle(
+        "Always-valid",
+        key="ab_sequential",
+        help="Also show the sequential (always-valid) interval of each lift: safe to look "
+        "at as often as you like. See the A/A and peeking tab for why that matters.",
+    )
+    running = experiment.mode == "live" and experiment.status == "running"
+    if running and action.button(
+        "Stop", key="ab_stop", icon=":material/stop_circle:", width="stretch"
+    ):
+        engine.stop_experiment(experiment.experiment_id)
+        st.session_state.ab_flash = f"Stopped {experiment.name}."
+        st.rerun()
+    result = report(engine.store, experiment, unit=unit, sequential=sequential, alpha=alpha)
+    _verdict(result)
+    _arms_table(result)
+    _comparisons_table(result)
+    _srm(result)
+    if experiment.details.get("interleaving"):
+        _interleaving(experiment.details["interleaving"])
+    rate = st.selectbox(
+        "Metric over time", list(RATES), format_func=LABELS.get, key="ab_curve_metric"
+    )
+    curve = cumulative(engine.store, experiment, rate, unit=unit, alpha=alpha)
+    if curve.empty:
+        st.caption("The curves appear once the experiment has impressions.")
+        return
+    chart, lift = st.columns(2)
+    chart.plotly_chart(curve_figure(curve, rate), width="stretch", key="ab_curve")
+    lift.plotly_chart(lift_figure(result, experiment.control.name), width="stretch", key="ab_lift")
+
+
+def _verdict(result: dict) -> None:
+    srm = result["srm"]
+    if srm and srm["mismatch"]:
+        st.error(md(result["verdict"]), icon=":material/warning:")
+    elif any(c["significant"] for c in result["comparisons"] if c["metric"] == "ctr"):
+        st.success(md(result["verdict"]), icon=":material/verified:")
+    else:
+        st.info(md(result["verdict"]), icon=":material/hourglass_top:")
+
+
+def _interval(estimate: dict | None, digits: int = 4) -> str:
+    if estimate is None:
+        return "n/a"
+    value, low, high = (f"{estimate[k]:.{digits}f}" for k in ("value", "low", "high"))
+    return f"{value} [{low}, {high}]"
+
+
+def _arms_table(result: dict) -> None:
+    rows = []
+    for arm in result["arms"]:
+        row = {
+            "arm": arm["arm"],
+            "model": arm["label"],
+            "share %": arm["share"],
+            "users": arm["users"],
+            "impressions": arm["impressions"],
+        }
+        for metric in METRICS:
+            row[f"{LABELS[metric]} (95 % CI)"] = _interval(
+                arm[metric], 3 if metric == "avg_rating" else 4
+            )
+        if arm["true_ctr"] is not None:
+            row["true CTR"] = round(arm["true_ctr"], 4)
+            row["regret@k"] = round(arm["regret"], 3)
+        rows.append(row)
+    st.markdown("**Per arm**")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    if result["arms"] and result["arms"][0]["true_ctr"] is not None:
+        st.caption(
+            "True CTR and regret@k come from the simulated people's hidden taste: what each arm "
+            "would give on average, which no log can measure. Compare them with the measured "
+            "intervals."
+        )
+
+
+def _pct(value) -> str:
+    return "n/a" if value is None else f"{value:+.2%}"
+
+
+def _comparisons_table(result: dict) -> None:
+    rows = []
+    for c in result["comparisons"]:
+        row = {
+            "arm vs control": c["arm"],
+            "metric": LABELS[c["metric"]],
+            "lift": _pct(c["lift"]),
+            "lift 95 % CI": f"{_pct(c['lift_low'])} to {_pct(c['lift_high'])}",
+            "p-value": None if c["p_value"] is None else float(f"{c['p_value']:.3g}"),
+            "significant": c["significant"],
+            "chance to beat control": None
+            if c["chance_to_beat"] is None
+            else round(c["chance_to_beat"], 4),
+            "expected loss": None
+            if c["expected_loss"] is None
+            else float(f"{c['expected_loss']:.3g}"),
+            "test": c["test"],
+        }
+        if result["sequential"]:
+            row["always-valid CI"] = (
+                f"{_pct(c.get('sequential_low'))} to {_pct(c.get('sequential_high'))}"
+            )
+        rows.append(row)
+    st.markdown(f"**Against the control** (alpha {result['alpha']})")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.caption(
+        "Lift is relative (treatment / control − 1) with a delta-method interval; p-values "
+        "come from the delta-method z-test (user unit) or the two-proportion z-test "
+        "(impression unit) for rates and Welch's t-test for the average rating. Chance to beat "
+        "control and expected loss (how much rate you give up if you pick the arm and it is "
+        "worse) come from Beta-Binomial posteriors."
+    )
+
+
+def _srm(result: dict) -> None:
+    srm = result["srm"]
+    if srm is None:
+        return
+    cols = st.columns(3)
+    cols[0].metric(
+        "Sample ratio",
+        "MISMATCH" if srm["mismatch"] else "OK",
+        help="Chi-square test of the users per arm against the split; flagged at p < 0.001.",
+    )
+    cols[1].metric("Users per arm", " / ".join(str(c) for c in srm["counts"]))
+    cols[2].metric("SRM p-value", f"{srm['p_value']:.3g}")
+
+
+def _interleaving(result: dict) -> None:
+    st.markdown(
+        f"**Team-draft interleaving** of {md(result['a'])} and {md(result['b'])} on the same "
+        f"people: {md(result['b'])} won {result['wins_b']} sessions, {md(result['a'])} "
+        f"{result['wins_a']}, {result['ties']} ties; preference for {md(result['b'])} "
+        f"{result['preference']:.1%} [{result['low']:.1%}, {result['high']:.1%}], "
+        f"sign-test p = {result['p_value']:.3g}. Each visitor sees one list mixing both rankers, "
+        "so the comparison needs far fewer sessions than an A/B split."
+    )
+
+
+def curve_figure(curve: pd.DataFrame, metric: str) -> go.Figure:
+    figure = go.Figure()
+    for i, (arm, rows) in enumerate(curve.groupby("arm", sort=False)):
+        color = COLORS[i % len(COLORS)]
+        figure.add_trace(
+            go.Scatter(
+                x=list(rows["day"]) + list(rows["day"][::-1]),
+                y=list(rows["high"]) + list(rows["low"][::-1]),
+                fill="toself",
+                fillcolor=color,
+                opacity=0.18,
+                line={"width": 0},
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
+        figure.add_trace(
+            go.Scatter(x=rows["day"], y=rows["value"], name=arm, line={"color": color})
+        )
+    figure.update_layout(
+        title=f"Cumulative {LABELS[metric]} with 95 % bands",
+        xaxis_title="lab days since start",
+        yaxis_title=LABELS[metric],
+        height=360,
+        margin={"t": 50, "b": 40},
+    )
+    return figure
+
+
+def lift_figure(result: dict, control: str) -> go.Figure:
+    rows = [c for c in result["comparisons"] if c["lift"] is not None]
+    labels = [f"{c['arm']}: {LABELS[c['metric']]}" for c in rows]
+    lifts = [c["lift"] for c in rows]
+    figure = go.Figure(
+        go.Scatter(
+            x=lifts,
+            y=labels,
+            mode="markers",
+            marker={"size": 10, "color": ["#2ca02c" if x > 0 else "#d62728" for x in lifts]},
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": [c["lift_high"] - c["lift"] for c in rows],
+                "arrayminus": [c["lift"] - c["lift_low"] for c in rows],
+            },
+            name="lift, 95 % CI",
+        )
+    )
+    if result["sequential"]:
+        seq = [c for c in rows if c.get("sequential_low") is not None]
+        figure.add_trace(
+            go.Scatter(
+                x=[(c["sequential_low"] + c["sequential_high"]) / 2 for c in seq],
+                y=[f"{c['arm']}: {LABELS[c['metric']]}" for c in seq],
+                mode="markers",
+                marker={"size": 1, "color": "gray"},
+                error_x={
+                    "type": "data",
+                    "array": [(c["sequential_high"] - c["sequential_low"]) / 2 for c in seq],
+                },
+                name="always-valid",
+            )
+        )
+    figure.add_vline(x=0, line_dash="dot")
+    figure.update_layout(
+        title=f"Relative lift against {control}",
+        xaxis_tickformat="+.0%",
+        height=360,
+        margin={"t": 50, "b": 40},
+    )
+    return figure
+
+
+def _arm_choices(engine: Engine) -> list[str]:
+    versions = engine.registry.versions()
+    labels = [f"v{r.version_id}" for r in versions.head(15).itertuples()]
+    return [*REGISTRY, *labels]
+
+
+def create_view(engine: Engine) -> None:
+    live = engine.live_experiment
+    if live is not None:
+        st.info(
+            f"Live experiment **{md(live.name)}** is running; stop it on the Results tab "
+            "before starting another live one (simulated runs are always possible).",
+            icon=":material/science:",
+        )
+    with st.form("ab_create"):
+        top = st.columns([2, 1])
+        name = top[0].text_input(
+            "Name", placeholder="leave empty to name a simulated run", key="ab_name"
+        )
+        mode = top[1].radio("Mode", ["simulated", "live"], horizontal=True, key="ab_mode")
+        arms = st.multiselect(
+            "Arms (the first is the control)",
+            _arm_choices(engine),
+            default=["mf", "popularity"],
+            key="ab_arms",
+            help="An algorithm serves its production model; vN serves a stored version.",
+        )
+        extra = st.text_input(
+            "More arms by spec (optional)",
+            placeholder="mf(factors=8,reg=0.1), B=mf",
+            key="ab_extra",
+            help="Comma-separated: an algorithm with other parameters is trained once and "
+            "stored as a version; name=spec gives an arm a name (two arms with the same model "
+            "make an A/A test).",
+        )
+        cols = st.columns(4)
+        split = cols[0].text_input(
+            "Split %", placeholder="even", help="e.g. 50,50 or 45/55", key="ab_split"
+        )
+        slate = cols[1].number_input("List length", 1, 50, 10, key="ab_slate")
+        explore = cols[2].number_input(
+            "Explore",
+            0.0,
+            1.0,
+            0.0,
+            0.05,
+            key="ab_explore",
+            help="Chance that the lead slot shows a random item (recorded as its propensity): "
+            "what off-policy evaluation needs.",
+        )
+        seed = cols[3].number_input("Seed", 0, 2**31 - 1, 0, key="ab_seed")
+        sim = st.columns(2)
+        n_people = len(engine.experiments.simulated_people())
+        users = sim[0].number_input(
+            "Simulated people", 1, max(n_people, 1), max(n_people, 1), key="ab_users"
+        )
+        sessions = sim[1].number_input("Visits each", 1, MAX_SESSIONS, 20, key="ab_sessions")
+        submitted = st.form_submit_button(
+            "Create", icon=":material/play_arrow:", type="primary", key="ab_submit"
+        )
+    if not submitted:
+        return
+    spec = ",".join([*arms, *([extra] if extra.strip() else [])])
+    try:
+        if mode == "live":
+            experiment = create(
+                engine, name, spec, split or None, mode="live", slate=int(slate),
+                explore=float(explore), seed=int(seed),
+            )  # fmt: skip
+            st.session_state.ab_flash = (
+                f"Live experiment {experiment.name} started: people on the Simulator page are "
+                "now assigned to its arms."
+            )
+        else:
+            progress = st.progress(0.0, text="Starting…")
+            result = simulate(
+                engine, spec, name=name.strip() or None, split=split or None, users=int(users),
+                sessions=int(sessions), seed=int(seed), slate=int(slate), explore=float(explore),
+                progress=lambda share, text: progress.progress(min(share, 1.0), text=text),
+            )  # fmt: skip
+            experiment = engine.experiments.get(result["experiment"]["name"])
+            st.session_state.ab_flash = (
+                f"Simulated {experiment.name}: {experiment.details['impressions']:,} impressions "
+                f"at {experiment.details['impressions_per_second']:,.0f} per second."
+            )
+    except RecsysError as error:
+        st.error(f"Nothing was created: {error}. Fix it and press Create again.")
+        return
+    st.session_state.ab_experiment_select = experiment.name
+    st.session_state.ab_goto = "Results"
+    st.rerun()
