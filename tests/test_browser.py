@@ -179,3 +179,27 @@ def test_versions_and_history_in_the_browser(served, page):
     page.wait_for_selector(IDLE, timeout=20_000)
     assert page.locator("[data-testid=stException]").count() == 0
     page.screenshot(path=str(SHOTS / "journey.png"), full_page=True)
+
+
+def test_ab_tests_page_in_the_browser(served, page):
+    # Run a simulated A/B test from the form and read its statistics and charts.
+    page.goto(f"{served}/experiments")
+    page.get_by_role("heading", name="A/B tests").wait_for(timeout=60_000)
+    page.wait_for_selector(IDLE, timeout=60_000)
+    page.get_by_role("tab", name="New experiment").click()
+    page.get_by_role("button", name="Create").wait_for(timeout=20_000)
+    page.get_by_role("button", name="Create").click()
+    page.get_by_text("impressions at").wait_for(timeout=60_000)
+    page.wait_for_selector(IDLE, timeout=30_000)
+    page.get_by_text("Per arm", exact=True).wait_for()
+    page.get_by_text("Sample ratio").first.wait_for()
+    charts = page.locator("[data-testid=stPlotlyChart]")
+    charts.nth(1).scroll_into_view_if_needed()
+    charts.nth(1).wait_for(timeout=30_000)
+    assert page.locator("[data-testid=stException]").count() == 0
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "ab-tests.png"), full_page=True)
+    page.get_by_role("tab", name="Sample size").click()
+    size = page.get_by_role("tabpanel", name="Sample size")
+    size.get_by_text("Users per arm").wait_for(timeout=20_000)
+    assert page.locator("[data-testid=stException]").count() == 0

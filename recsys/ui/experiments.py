@@ -149,7 +149,7 @@ def _comparisons_table(result: dict) -> None:
             "metric": LABELS[c["metric"]],
             "lift": _pct(c["lift"]),
             "lift 95 % CI": f"{_pct(c['lift_low'])} to {_pct(c['lift_high'])}",
-            "p-value": None if c["p_value"] is None else float(f"{c['p_value']:.3g}"),
+            "p-value": None if c["p_value"] is None else f"{c['p_value']:.3g}",
             "significant": c["significant"],
             "chance to beat control": None
             if c["chance_to_beat"] is None

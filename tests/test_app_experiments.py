@@ -1,0 +1,146 @@
+"""The A/B tests page and the simulator's live experiment, through AppTest on a real database."""
+
+from __future__ import annotations
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from recsys.ui.state import engine_for
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def app(db_path, monkeypatch):
+    monkeypatch.setenv("RECSYS_DB", str(db_path))
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["user"] = "alice"
+    at.query_params["algorithm"] = "mf"
+    at.run()
+    yield at
+    st.cache_resource.clear()
+
+
+def open_tab(app: AppTest, tab: str) -> AppTest:
+    app.switch_page("pages/experiments.py")
+    app.session_state["ab_tab"] = tab
+    app.run()
+    assert not app.exception
+    return app
+
+
+def texts(elements) -> list[str]:
+    return [e.value for e in elements]
+
+
+def test_a_simulated_run_from_the_form_shows_its_statistics(app, db_path):
+    open_tab(app, "Results")
+    assert any("No experiment yet" in t for t in texts(app.info))
+    open_tab(app, "New experiment")
+    app.number_input(key="ab_sessions").set_value(10)
+    app.button(key="ab_submit").click().run()
+    assert not app.exception
+    assert app.session_state["ab_tab"] == "Results"
+    assert any("impressions at" in t for t in texts(app.success))
+    engine = engine_for(str(db_path))
+    (experiment,) = engine.experiments.list()
+    assert experiment.mode == "simulated" and [a.name for a in experiment.arms] == [
+        "mf",
+        "popularity",
+    ]
+    arms, comparisons = (d.value for d in app.dataframe[:2])
+    assert list(arms["arm"]) == ["mf", "popularity"]
+    assert arms["impressions"].sum() == engine.experiments.count(experiment.experiment_id)
+    assert {"true CTR", "regret@k"} <= set(arms.columns)
+    assert set(comparisons["metric"]) == {
+        "click-through rate",
+        "like rate",
+        "rating rate",
+        "average rating",
+    }
+    assert [m.label for m in app.metric][:1] == ["Sample ratio"]
+    assert len(app.get("plotly_chart")) == 2  # the cumulative curve and the lift
+    app.radio(key="ab_unit").set_value("impression").run()
+    app.toggle(key="ab_sequential").set_value(True).run()
+    assert not app.exception
+    comparisons = app.dataframe[1].value
+    assert set(comparisons["test"]) == {"two-proportion z-test", "Welch t-test"}
+    assert "always-valid CI" in comparisons.columns
+
+
+def test_bad_input_on_the_form_gives_one_error_and_writes_nothing(app, db_path):
+    engine = engine_for(str(db_path))
+    open_tab(app, "New experiment")
+    app.multiselect(key="ab_arms").set_value(["mf"])
+    app.button(key="ab_submit").click().run()
+    assert not app.exception
+    assert len(app.error) == 1 and "2 to" in app.error[0].value
+    app.multiselect(key="ab_arms").set_value(["mf", "popularity"])
+    app.text_input(key="ab_split").input("40,50")
+    app.button(key="ab_submit").click().run()
+    assert len(app.error) == 1 and "sums to 90" in app.error[0].value
+    app.text_input(key="ab_split").input("")
+    app.text_input(key="ab_extra").input("nosuch")
+    app.button(key="ab_submit").click().run()
+    assert len(app.error) == 1 and "unknown algorithm" in app.error[0].value
+    assert engine.experiments.list() == []
+    assert engine.experiments.store._query("SELECT count(*) FROM impressions")[0][0] == 0
+
+
+def test_a_live_experiment_serves_the_arm_and_credits_the_click(app, db_path):
+    engine = engine_for(str(db_path))
+    open_tab(app, "New experiment")
+    app.radio(key="ab_mode").set_value("live")
+    app.text_input(key="ab_name").input("homepage test")
+    app.multiselect(key="ab_arms").set_value(["popularity", "item_knn"])
+    app.button(key="ab_submit").click().run()
+    assert not app.exception
+    arm = engine.live_experiment.assign("alice")
+    app.switch_page("pages/simulator.py").run()
+    assert any(f"arm **{arm.name}**" in t for t in texts(app.info))
+    like = next(b for b in app.button if b.key and b.key.startswith("like-"))
+    item = int(like.key.split("-")[1])
+    like.click().run()
+    assert not app.exception
+    liked = engine.store._query("SELECT arm, user_id, item_id FROM impressions WHERE liked", [])
+    assert liked == [(arm.name, "alice", item)]
+    event = engine.store._query(
+        "SELECT request_id, served_by FROM events ORDER BY seq DESC LIMIT 1", []
+    )[0]
+    assert event[0] is not None and event[1].startswith(f"{arm.algorithm}:")
+    open_tab(app, "Results")
+    arms = app.dataframe[0].value
+    assert int(arms.loc[arms["arm"] == arm.name, "impressions"].iloc[0]) >= 10
+    app.button(key="ab_stop").click().run()
+    assert not app.exception and engine.live_experiment is None
+    app.switch_page("pages/simulator.py").run()
+    assert not any("is live" in t for t in texts(app.info))
+
+
+@pytest.mark.parametrize("tab", ["A/A and peeking", "Sample size", "Off-policy", "Analytics"])
+def test_every_tool_tab_draws(app, tab):
+    open_tab(app, tab)
+    assert not app.error
+
+
+def test_aa_tab_reports_false_positive_rates(app):
+    open_tab(app, "A/A and peeking")
+    app.number_input(key="aa_runs").set_value(20)
+    app.number_input(key="aa_users").set_value(60)
+    app.button(key="aa_run").click().run()
+    assert not app.exception
+    values = [m.value for m in app.metric]
+    assert len(values) == 4 and all(v.endswith("%") for v in values)
+    assert app.session_state["aa_result"]["runs"] == 20
+
+
+def test_offpolicy_tab_logs_exploring_traffic_and_estimates(app, db_path):
+    open_tab(app, "Off-policy")
+    app.number_input(key="ope_visits").set_value(50)
+    app.button(key="ope_log").click().run()
+    assert not app.exception
+    estimates = app.dataframe[0].value
+    assert list(estimates["method"]) == ["ips", "snips", "direct", "doubly_robust"]
+    experiment = engine_for(str(db_path)).experiments.list()[0]
+    assert experiment.slate == 1 and experiment.explore == 1.0
