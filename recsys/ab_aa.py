@@ -5,8 +5,9 @@ run draws a fresh assignment (another experiment seed) and fresh sessions; the l
 once. Four rates come out, each of which a committee may ask about:
 
 - `user`: the delta-method test with the user as the unit (should be close to alpha);
-- `impression`: the two-proportion z-test that treats impressions as independent (too high
-  when a person's clicks are correlated);
+- `impression`: the two-proportion z-test that treats impressions as independent: wrong in
+  either direction, too high when a person's clicks go together, too low (and short of
+  power) when they exclude each other, as here, where one visit yields at most one pick;
 - `peeking`: the fixed-horizon p-value looked at after every batch of data, stopping at the
   first p < alpha (much too high: each look is another chance of a false alarm);
 - `sequential`: the always-valid interval looked at just as often (stays at or below alpha).

@@ -5,8 +5,9 @@ randomised is the user, and one person's impressions are not independent: someon
 the catalogue clicks often in every session. With `unit="user"` (the default) each user is one
 observation (their clicks and impressions) and the rate's variance comes from the delta method,
 as GrowthBook and Eppo do for ratio metrics; `unit="impression"` is the textbook two-proportion
-z-test that treats every impression as independent, kept so a student can see its false
-positives climb in A/A tests. Average rating is a mean over ratings (Welch's t-test).
+z-test that treats every impression as independent, kept so a student can see in A/A tests how
+far off it is (here too conservative: one visit yields at most one pick, so a person's
+impressions exclude each other). Average rating is a mean over ratings (Welch's t-test).
 
 The Bayesian chance to beat control uses Beta-Binomial posteriors; for the user unit the counts
 are first divided by the design effect (the delta-method variance over the binomial one), so the

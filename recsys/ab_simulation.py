@@ -12,6 +12,7 @@ simulation is a what-if and must not change what the lab's models learn.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -169,10 +170,11 @@ def simulate(
 
 def _free_name(engine, arms: str, seed: int) -> str:
     taken = {e.name for e in Experiments(engine.store).list()}
-    base = f"sim {arms.replace(',', ' vs ')} seed {seed}"[:50]
+    readable = re.sub(r"[^\w .:-]+", " ", " vs ".join(split_arms(arms)))
+    base = re.sub(r" +", " ", f"sim {readable} seed {seed}").strip()[:50]
     name, n = base, 2
     while name in taken:
-        name, n = f"{base} #{n}", n + 1
+        name, n = f"{base} run {n}", n + 1
     return name
 
 

@@ -335,16 +335,18 @@ class Engine:
     def show(
         self, user: str, k: int = 10, algorithm: str | None = None, context: dict | None = None
     ) -> tuple[Ranking, dict[str, Any] | None]:
-        """The list a person sees: in a live experiment, their arm's list, logged as
-        impressions (once per distinct list, not once per page rerun). Returns the ranking and
-        the exposure (experiment, arm, request id) to pass back with the events on it."""
+        """The list a person sees: in a live experiment, their arm's list (of the experiment's
+        length, not `k`), logged as impressions once per distinct list, not once per page
+        rerun. Returns the ranking and the exposure (experiment, arm, request id) to pass back
+        with the events on it."""
         validate_user(user)
         with self._lock:
             experiment = self._live
             if experiment is None:
                 return self.recommend(user, k, algorithm, context), None
             arm = experiment.assign(user)
-            ranking = self.recommend(user, k, arm.algorithm, context)
+            # The experiment fixes the list's length, so every arm is judged on the same slate.
+            ranking = self.recommend(user, experiment.slate, arm.algorithm, context)
             key = (experiment.experiment_id, user)
             shown = (self.last_seq, ranking.item_ids(), json.dumps(context, sort_keys=True))
             last = self._shown.get(key)
@@ -361,6 +363,7 @@ class Engine:
                 "arm": arm.name,
                 "label": arm.label,
                 "algorithm": arm.algorithm,
+                "slate": experiment.slate,
                 "request_id": request,
             }
 
@@ -554,7 +557,7 @@ class Engine:
             self._cache.clear()
             timings["learn"] = _ms(mark)
             mark = time.perf_counter()
-            arm = "candidate" if serving != algorithm else "production"
+            arm = serving.partition("@")[2] or "production"  # candidate, or vN of an experiment
             actions = self.lifecycle.observe(algorithm, arm, kind, value, event.ts)
             if actions:
                 self._cache.clear()
@@ -603,6 +606,7 @@ class Engine:
         with self._lock:
             before = self.store.count_events()
             if self.store.forget_user(user) is None:
+                self._shown = {key: v for key, v in self._shown.items() if key[1] != user}
                 return 0
             self._load()
             return before - self.store.count_events()

@@ -51,9 +51,10 @@ IMPRESSION_COLUMNS = (
     "rating",
     "true_click",
 )
+# `v12` is a version, never an algorithm named "v12": the version form is tried first.
 _ARM = re.compile(
-    r"^(?:(?P<name>[A-Za-z][\w-]*)=)?(?:(?P<algorithm>[a-z][a-z0-9_]*)?(?:@?v(?P<version>\d+))?)"
-    r"(?:\((?P<config>[^()]*)\))?$"
+    r"^(?:(?P<name>[A-Za-z][\w-]*)=)?(?:v(?P<bare>\d+)|(?P<algorithm>[a-z][a-z0-9_]*)"
+    r"(?:@v(?P<version>\d+)|\((?P<config>[^()]*)\))?)$"
 )
 
 
@@ -131,7 +132,7 @@ def parse_arm(spec: str) -> dict[str, Any]:
     """One arm spec: `mf`, `v12` or `mf@v12` (a version), `mf(factors=8,reg=0.1)` (other
     parameters), each optionally named: `treatment=mf`."""
     match = _ARM.match(spec.strip())
-    if not match or not (match["algorithm"] or match["version"]):
+    if not match:
         raise RecsysError(
             f"cannot read arm {spec!r}; write an algorithm (mf), a version (v12 or mf@v12) or "
             "parameters (mf(factors=8)), optionally named (treatment=mf)"
@@ -150,7 +151,9 @@ def parse_arm(spec: str) -> dict[str, Any]:
     return {
         "name": match["name"],
         "algorithm": match["algorithm"],
-        "version": int(match["version"]) if match["version"] else None,
+        "version": int(match["bare"] or match["version"])
+        if match["bare"] or match["version"]
+        else None,
         "config": config,
         "spec": spec.strip(),
     }
@@ -203,6 +206,8 @@ class Experiments:
             raise RecsysError(
                 f"name the experiment with 1 to {MAX_NAME} letters, digits, spaces or - _ . :"
             )
+        if name.isdigit():  # a number is read as an experiment id
+            raise RecsysError("an experiment's name needs at least one letter")
         if self.store._query("SELECT 1 FROM experiments WHERE name = ?", [name]):
             raise RecsysError(f"an experiment named {name!r} exists; choose another name")
         if mode not in MODES:
@@ -212,8 +217,17 @@ class Experiments:
         validate_split(split, len(arms))
         if isinstance(slate, bool) or not isinstance(slate, int) or not 1 <= slate <= 50:
             raise RecsysError(f"slate must be a whole number from 1 to 50, got {slate!r}")
-        if not isinstance(explore, int | float) or not 0.0 <= float(explore) <= 1.0:
+        if (
+            isinstance(explore, bool)
+            or not isinstance(explore, int | float)
+            or not 0.0 <= float(explore) <= 1.0
+        ):
             raise RecsysError(f"explore must be a share from 0 to 1, got {explore!r}")
+        if mode == "live" and explore:
+            raise RecsysError(
+                "live experiments do not explore (people see their arm's own list); log "
+                "exploring traffic with a simulated run"
+            )
         if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
             raise RecsysError(f"seed must be a whole number from 0 to {2**31 - 1}")
         if mode == "live" and (running := self.live()) is not None:

@@ -653,18 +653,15 @@ class Store:
         first = self._query(
             "SELECT min(seq) FROM events WHERE user_id = ? AND source <> 'history'", [user]
         )[0][0]
-        if first is None:
+        if first is None:  # nothing done, perhaps only shown lists: those are the user's too
+            self._execute(_FORGET_IMPRESSIONS, [user])
             return None
         forgotten = "SELECT seq FROM events WHERE user_id = ? AND source <> 'history'"
         self._transaction(
             [
                 (f"DELETE FROM learning_log WHERE seq IN ({forgotten})", [user]),
                 ("DELETE FROM events WHERE user_id = ? AND source <> 'history'", [user]),
-                (
-                    "DELETE FROM impressions WHERE user_id = ? AND experiment_id IN "
-                    "(SELECT experiment_id FROM experiments WHERE mode = 'live')",
-                    [user],
-                ),
+                (_FORGET_IMPRESSIONS, [user]),
                 (
                     "DELETE FROM users WHERE user_id = ? AND kind NOT IN ('simulated', 'demo')",
                     [user],
@@ -750,6 +747,10 @@ _ORPHAN_CHECKPOINTS = (
 )
 
 
+_FORGET_IMPRESSIONS = (
+    "DELETE FROM impressions WHERE user_id = ? AND experiment_id IN "
+    "(SELECT experiment_id FROM experiments WHERE mode = 'live')"
+)
 _OUTCOME_COLUMNS = {
     "view": "clicked",
     "click": "clicked",
@@ -764,15 +765,17 @@ def _attribution(event: Event, request_id: int) -> tuple[str, list] | None:
     (None for a skip: the item was shown, nothing to credit)."""
     if event.kind == "rating":
         return (
-            "UPDATE impressions SET rating = ? WHERE request_id = ? AND item_id = ?",
-            [event.value, request_id, event.item],
+            "UPDATE impressions SET rating = ? WHERE request_id = ? AND item_id = ? "
+            "AND user_id = ?",
+            [event.value, request_id, event.item, event.user],
         )
     column = _OUTCOME_COLUMNS.get(event.kind)
     if column is None:
         return None
     return (
-        f"UPDATE impressions SET {column} = true WHERE request_id = ? AND item_id = ?",
-        [request_id, event.item],
+        f"UPDATE impressions SET {column} = true WHERE request_id = ? AND item_id = ? "
+        "AND user_id = ?",
+        [request_id, event.item, event.user],
     )
 
 

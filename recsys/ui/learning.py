@@ -22,7 +22,7 @@ def learning_view(
     # is logged as impressions; clicks on it carry its request id.
     ranking, exposure = engine.show(user, k, algorithm, context)
     if exposure:
-        algorithm = exposure["algorithm"]
+        algorithm, k = exposure["algorithm"], exposure["slate"]
         st.info(
             f"A/B experiment **{md(exposure['experiment'])}** is live: {md(user)} is in arm "
             f"**{md(exposure['arm'])}** ({md(exposure['label'])}), so the list below is that "
