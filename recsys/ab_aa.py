@@ -49,14 +49,16 @@ def aa_rates(
     name = algorithm_class(algorithm).name
     people = Experiments(engine.store).simulated_people()
     users = len(people) if users is None else users
-    for value, label, top in (
-        (runs, "runs", MAX_RUNS),
-        (users, "users", len(people)),
-        (sessions, "sessions", MAX_SESSIONS),
-        (looks, "looks", 100),
+    for value, label, low, top in (
+        (runs, "runs", 1, MAX_RUNS),
+        (users, "users", 4, len(people)),  # at least two people per arm
+        (sessions, "sessions", 1, MAX_SESSIONS),
+        (looks, "looks", 1, 100),
+        (slate, "slate", 1, 50),
+        (seed, "seed", 0, 2**31 - 1),
     ):
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
-            raise RecsysError(f"{label} must be a whole number from 1 to {top}, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= top:
+            raise RecsysError(f"{label} must be a whole number from {low} to {top}, got {value!r}")
     if not 0 < alpha < 1:
         raise RecsysError("alpha must be between 0 and 1")
     rng = np.random.default_rng([seed, 23])
@@ -64,7 +66,8 @@ def aa_rates(
     user_ids = sample["user_id"].tolist()
     features, quality = engine.store.ground_truth()
     utilities = true_utilities(features, quality, np.stack(sample["taste"].to_numpy()))
-    lists = ranked_lists(engine.model(name), user_ids, slate)
+    with engine._lock:  # another session's event must not change the model mid-ranking
+        lists = ranked_lists(engine.model(name), user_ids, slate)
     choice = ChoiceModel()
     hits = {"user": 0, "impression": 0, "peeking": 0, "sequential": 0}
     p_values = []
@@ -73,7 +76,7 @@ def aa_rates(
         experiment = Experiment(0, f"aa-{seed}-{run}", "simulated", "running", arms, slate, 0.0,
                                 run, 0, 0.0)  # fmt: skip
         assigned = np.array([0 if experiment.assign(u).name == "A" else 1 for u in user_ids])
-        if assigned.min() == assigned.max():
+        if min(np.bincount(assigned, minlength=2)) < 2:  # too few people in an arm to compare
             continue
         frame = play(
             experiment,
@@ -95,6 +98,8 @@ def aa_rates(
         if progress:
             progress((run + 1) / runs, f"A/A run {run + 1} of {runs}")
     done = len(p_values)
+    if not done:
+        raise RecsysError("no A/A test had two people in each arm; use more people")
     return {
         "algorithm": name,
         "runs": done,
@@ -102,7 +107,7 @@ def aa_rates(
         "sessions": sessions,
         "alpha": alpha,
         "looks": looks,
-        "false_positive_rate": {k: v / done for k, v in hits.items()} if done else {},
+        "false_positive_rate": {k: v / done for k, v in hits.items()},
         "p_values": p_values,
     }
 

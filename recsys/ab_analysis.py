@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 
 from recsys import abstats
 from recsys.errors import RecsysError
@@ -46,11 +47,14 @@ def report(
     unit: str = "user",
     sequential: bool = False,
     alpha: float = 0.05,
-    tuning_n: int = 5000,
+    tuning_n: int | None = None,
 ) -> dict[str, Any]:
     """Per arm and metric: estimate and interval; per treatment arm against control: lift with
     its interval, p-value, chance to beat control and expected loss; the SRM check; and, for a
-    simulated run, the ground truth next to what was measured."""
+    simulated run, the ground truth next to what was measured. With `sequential`, a lift is
+    significant only when its always-valid interval excludes zero (safe under peeking);
+    `tuning_n` is the planned sample the interval is tightest at (default: the simulated
+    sample, or 1,000 users for a live experiment), fixed before looking."""
     if unit not in UNITS:
         raise RecsysError(f"unknown unit {unit!r}; choose user or impression")
     experiments = Experiments(store)
@@ -82,14 +86,14 @@ def report(
                 | {"arm": arm.name, "metric": metric}
             )
     if sequential:
-        total = len(users)
+        tuning_n = tuning_n or int(experiment.details.get("users", 1000))
         for row in comparisons:
-            if row["comparison"] is not None and total:
-                seq = abstats.sequential_lift(row["comparison"], total, alpha, tuning_n)
-                row["sequential_low"], row["sequential_high"] = (
-                    seq.sequential_low,
-                    seq.sequential_high,
-                )
+            if row["comparison"] is not None:
+                # n: the units behind the two compared estimates (users, or impressions)
+                seq = abstats.sequential_lift(row["comparison"], None, alpha, tuning_n)
+                low, high = _finite(seq.sequential_low), _finite(seq.sequential_high)
+                row["sequential_low"], row["sequential_high"] = low, high
+                row["significant"] = low is not None and (low > 0 or high < 0)
     for row in comparisons:
         row.pop("comparison")
     counts = [int((users["arm"] == a.name).sum()) for a in experiment.arms]
@@ -120,7 +124,9 @@ def report(
 
 def _estimate(metric, users: pd.DataFrame, ratings: np.ndarray, unit: str, alpha: float):
     try:
-        if metric == "avg_rating":
+        if metric == "avg_rating" and unit == "user":  # a user's ratings go together too
+            value = abstats.ratio(users["rating_sum"], users["ratings"], alpha)
+        elif metric == "avg_rating":
             value = abstats.mean(ratings, alpha)
         elif unit == "user":
             value = abstats.ratio(users[RATES[metric]], users["impressions"], alpha)
@@ -147,7 +153,13 @@ def _compare(metric, control, treatment, unit: str, alpha: float) -> dict[str, A
         "significant": False,
     }
     try:
-        if metric == "avg_rating":
+        if metric == "avg_rating" and unit == "user":
+            comparison = abstats.compare_ratios(
+                c_users["rating_sum"], c_users["ratings"], t_users["rating_sum"],
+                t_users["ratings"], alpha,
+            )  # fmt: skip
+            bayes = _normal_bayes(comparison)
+        elif metric == "avg_rating":
             comparison = abstats.compare_means(c_ratings, t_ratings, alpha)
             bayes = abstats.bayes_means(c_ratings, t_ratings, draws=50_000, seed=0)
         else:
@@ -182,12 +194,24 @@ def _compare(metric, control, treatment, unit: str, alpha: float) -> dict[str, A
 
 
 def _effective(successes: int, trials: int, estimate: abstats.Estimate) -> tuple[int, int]:
-    """Counts shrunk by the design effect (Kish): as informative as the clustered data."""
+    """Counts scaled by the design effect (Kish): as informative as the clustered data. The
+    effect is below 1 when a person's impressions exclude each other (one pick per visit), and
+    then the posterior is narrower than a binomial one, in line with the delta-method test."""
     p = successes / trials if trials else 0.0
     binomial = p * (1 - p) / trials if trials else 0.0
-    effect = estimate.se**2 / binomial if binomial > 0 else 1.0
-    effect = max(effect, 1.0)
+    effect = estimate.se**2 / binomial if binomial > 0 and estimate.se > 0 else 1.0
     return round(successes / effect), max(round(trials / effect), 1)
+
+
+def _normal_bayes(comparison: abstats.Comparison) -> abstats.Bayes:
+    """Chance to beat control and expected loss from normal posteriors of the two means
+    (flat priors): D = treatment - control ~ N(difference, se_c² + se_t²)."""
+    se = float(np.hypot(comparison.control.se, comparison.treatment.se))
+    d = comparison.difference
+    if se == 0:
+        return abstats.Bayes(float(d > 0) + 0.5 * (d == 0), max(-d, 0.0))
+    z = d / se
+    return abstats.Bayes(float(norm.cdf(z)), float(se * norm.pdf(z) - d * norm.cdf(-z)))
 
 
 def _finite(value) -> float | None:
@@ -205,14 +229,18 @@ def verdict(result: dict[str, Any]) -> str:
     if not rows or all(r["p_value"] is None for r in rows):
         return "Not enough data yet to compare the arms."
     control = result["experiment"]["control"]
-    better = [r for r in rows if r["significant"] and r["lift"] > 0]
-    worse = [r["arm"] for r in rows if r["significant"] and r["lift"] < 0]
+    better = [r for r in rows if r["significant"] and r["treatment"] > r["control"]]
+    worse = [r["arm"] for r in rows if r["significant"] and r["treatment"] < r["control"]]
+    how = "always-valid interval" if result["sequential"] else "p"
     if better:
-        best = max(better, key=lambda r: r["lift"])
+        best = max(better, key=lambda r: r["treatment"])
         winner = best["arm"]
+        lift = "" if best["lift"] is None else f"lift {best['lift']:+.1%}, "
         sentence = (
             f"{winner} beats the control {control} on click-through rate "
-            f"(lift {best['lift']:+.1%}, p = {best['p_value']:.2g})."
+            f"({lift}p = {best['p_value']:.2g}"
+            + (", always-valid interval above zero" if result["sequential"] else "")
+            + ")."
         )
     elif worse:
         winner = control
@@ -225,10 +253,17 @@ def verdict(result: dict[str, Any]) -> str:
         pmin = min(r["p_value"] for r in rows if r["p_value"] is not None)
         sentence = (
             f"No arm differs significantly from the control {control} on click-through rate "
-            f"(smallest p = {pmin:.3f}); keep collecting data or accept that the difference is "
-            "smaller than this test can see."
+            + (
+                "(every always-valid interval includes zero); "
+                if how != "p"
+                else f"(smallest p = {pmin:.3f}); "
+            )
+            + "keep collecting data or accept that the difference is smaller than this test "
+            "can see."
         )
     oracle = result.get("oracle_winner")
+    if len(rows) > 1:
+        sentence += f" With {len(rows)} arms against one control, expect more false alarms."
     if oracle and winner:
         right = "right" if winner == oracle else "wrong"
         sentence += f" Ground truth: the best arm is {oracle}, so the test picked the {right} one."

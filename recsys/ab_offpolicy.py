@@ -50,7 +50,8 @@ def evaluate(engine, experiment: Experiment, target: str) -> dict[str, Any]:
     items = logs["item_id"].to_numpy()
     rewards = logs["clicked"].to_numpy(dtype=float)
     propensities = logs["propensity"].to_numpy()
-    target_items = ranked_lists(arm_model(engine, arm), user_ids, 1)[0][:, 0]
+    with engine._lock:  # another session's event must not change the model mid-ranking
+        target_items = ranked_lists(arm_model(engine, arm), user_ids, 1)[0][:, 0]
     reward_model = offpolicy.fit_reward_model(
         users, items, rewards, len(user_ids), engine.catalog.n
     )
@@ -62,9 +63,14 @@ def evaluate(engine, experiment: Experiment, target: str) -> dict[str, Any]:
         tastes = np.stack(people.loc[user_ids, "taste"].to_numpy())
         utilities = true_utilities(features, quality, tastes)
         truth = offpolicy.true_value(target_items, utilities, ChoiceModel())
+    # Effective sample size of the importance weights, (Σw)² / Σw²: when few logged items match
+    # the target, a handful of huge weights carry IPS and its interval is not to be trusted.
+    weights = (items == target_items[users]) / propensities
+    ess = float(weights.sum() ** 2 / (weights**2).sum()) if weights.any() else 0.0
     return {
         "experiment": experiment.name,
         "target": arm.label,
+        "effective_sample_size": ess,
         "impressions": len(logs),
         "users": len(user_ids),
         "logged_ctr": float(rewards.mean()),

@@ -143,12 +143,21 @@ def simulate(
         raise RecsysError(f"sessions must be a whole number, got {sessions!r}")
     if not 1 <= sessions <= MAX_SESSIONS:
         raise RecsysError(f"sessions must be from 1 to {MAX_SESSIONS}, got {sessions}")
-    name = name or _free_name(engine, arms if isinstance(arms, str) else ",".join(arms), seed)
+    # An unnamed repeat gets a fresh name but the same assignment salt, so the same seed gives
+    # the same run in the same lab.
+    salt = _base_name(arms if isinstance(arms, str) else ",".join(arms), seed)
+    name = name or _free_name(engine, salt)
     started = time.perf_counter()
     experiment = create(
-        engine, name, arms, split, slate=slate, explore=explore, seed=seed, mode="simulated"
-    )
-    run = run_sessions(engine, experiment, people, users, sessions, progress)
+        engine, name, arms, split, slate=slate, explore=explore, seed=seed, mode="simulated",
+        details={"salt": salt},
+    )  # fmt: skip
+    experiments = Experiments(engine.store)
+    try:
+        run = run_sessions(engine, experiment, people, users, sessions, progress)
+    except BaseException:  # a failed run leaves no half-logged experiment behind
+        experiments.discard(experiment.experiment_id)
+        raise
     seconds = time.perf_counter() - started
     details = experiment.details | {
         "users": users,
@@ -160,18 +169,22 @@ def simulate(
         "impressions_per_second": round(run["impressions"] / seconds, 1),
         "oracle_winner": run["oracle_winner"],
     }
-    experiments = Experiments(engine.store)
     experiments.set_details(experiment.experiment_id, details)
-    experiment = experiments.stop(experiment.experiment_id, experiment.created_ts)
+    experiment = experiments.stop(
+        experiment.experiment_id, experiment.created_ts + SIMULATED_DAYS * DAY
+    )
     if progress:
         progress(1.0, "analysing")
     return report(engine.store, experiment)
 
 
-def _free_name(engine, arms: str, seed: int) -> str:
-    taken = {e.name for e in Experiments(engine.store).list()}
+def _base_name(arms: str, seed: int) -> str:
     readable = re.sub(r"[^\w .:-]+", " ", " vs ".join(split_arms(arms)))
-    base = re.sub(r" +", " ", f"sim {readable} seed {seed}").strip()[:50]
+    return re.sub(r" +", " ", f"sim {readable} seed {seed}").strip()[:50]
+
+
+def _free_name(engine, base: str) -> str:
+    taken = {e.name for e in Experiments(engine.store).list()}
     name, n = base, 2
     while name in taken:
         name, n = f"{base} run {n}", n + 1
@@ -218,7 +231,8 @@ def run_sessions(
     for i, arm in enumerate(experiment.arms):
         if progress:
             progress(0.6 * i / len(experiment.arms), f"ranking for arm {arm.name}")
-        lists[arm.name] = ranked_lists(arm_model(engine, arm), user_ids, k)
+        with engine._lock:  # another session's event must not change a model mid-ranking
+            lists[arm.name] = ranked_lists(arm_model(engine, arm), user_ids, k)
     assigned = np.array([experiment.arms.index(experiment.assign(u)) for u in user_ids])
     if progress:
         progress(0.6, "playing sessions")
@@ -238,20 +252,32 @@ def run_sessions(
     if progress:
         progress(0.8, "logging impressions")
     Experiments(engine.store).log(frame)
-    seen = engine.model().seen
+    with engine._lock:
+        seen = engine.model().seen
+        ideal = np.array([_ideal(utilities[r], k, seen(u)) for r, u in enumerate(user_ids)])
     truth = {}
     for i, arm in enumerate(experiment.arms):
         mine = assigned == i
         items = lists[arm.name][0]
+        if experiment.explore > 0:  # the policy as served, exploration included
+            served = play(
+                experiment, user_ids, np.full(n_users, i), lists, utilities, sessions,
+                np.random.default_rng([experiment.seed, 97, i]), choice, first_request=0,
+                start_ts=0.0, at_seq=0,
+            )  # fmt: skip
+            population, regret = _served_truth(served, user_ids, utilities, ideal)
+        else:
+            population = _expected_ctr(items, utilities, choice)
+            shown = np.where(items >= 0, utilities[np.arange(n_users)[:, None], items], np.nan)
+            regret = float(np.mean(ideal - np.nanmean(shown, axis=1)))
         truth[arm.name] = {
+            # What the arm gave the people it served (expected, not sampled), and what it
+            # would give the whole sample: the oracle winner is judged on the latter.
             "true_ctr": float(frame.loc[frame["arm"] == arm.name, "true_click"].mean())
             if mine.any()
             else None,
-            # The arm's truth over the whole sample: what it would give everyone.
-            "population_ctr": float(_expected_ctr(items, utilities, choice)),
-            "regret": float(
-                np.mean([_regret(utilities[r], items[r], seen(u)) for r, u in enumerate(user_ids)])
-            ),
+            "population_ctr": float(population),
+            "regret": float(regret),
         }
     best = max(truth, key=lambda a: truth[a]["population_ctr"])
     result = None
@@ -363,15 +389,22 @@ def _expected_ctr(items: np.ndarray, utilities: np.ndarray, choice: ChoiceModel)
     return float(choice.probabilities(util)[:, :-1].sum(axis=1).mean() / items.shape[1])
 
 
-def _regret(utility: np.ndarray, items: np.ndarray, seen: dict[int, float]) -> float:
-    """Mean true utility lost against the ideal list among the items not seen yet."""
+def _ideal(utility: np.ndarray, k: int, seen: dict[int, float]) -> float:
+    """Mean true utility of the ideal list of k among the items not seen yet."""
     available = utility.copy()
     if seen:
         available[list(seen)] = -np.inf
-    k = int((items >= 0).sum())
-    ideal = np.sort(available[np.isfinite(available)])[::-1][:k]
-    shown = utility[items[items >= 0]]
-    return float(ideal.mean() - shown.mean()) if k and len(ideal) else 0.0
+    best = np.sort(available[np.isfinite(available)])[::-1][:k]
+    return float(best.mean()) if len(best) else 0.0
+
+
+def _served_truth(frame, user_ids, utilities, ideal) -> tuple[float, float]:
+    """Expected CTR and regret@k of lists as served (one row per impression)."""
+    row = frame["user_id"].map({u: r for r, u in enumerate(user_ids)}).to_numpy()
+    frame = frame.assign(utility=utilities[row, frame["item_id"].to_numpy()], row=row)
+    per_list = frame.groupby("request_id").agg(utility=("utility", "mean"), row=("row", "first"))
+    regret = ideal[per_list["row"].to_numpy()] - per_list["utility"].to_numpy()
+    return float(frame["true_click"].mean()), float(regret.mean())
 
 
 def _plain(value):

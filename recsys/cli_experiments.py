@@ -68,8 +68,9 @@ def _experiment(engine, args) -> dict[str, Any]:
     if action == "size":
         n = args.result
         text = (
-            f"{n} users per arm to detect a {args.mde:+.1%} relative change of a "
-            f"{args.baseline:.2%} rate with {args.power:.0%} power at alpha {args.alpha}"
+            f"{n} trials (users with one visit each) per arm to detect a {args.mde:+.1%} "
+            f"relative change of a {args.baseline:.2%} rate with {args.power:.0%} power at "
+            f"alpha {args.alpha}"
         )
         return {"json": {"per_arm": n, "total": 2 * n}, "text": text}
     if action == "list":
@@ -151,7 +152,8 @@ def _experiment(engine, args) -> dict[str, Any]:
         lines = [
             f"{result['target']} in the lead slot, from {result['impressions']} logged "
             f"impressions of {result['experiment']!r}: simulated truth {truth}, naive logged "
-            f"rate {result['logged_ctr']:.4f}"
+            f"rate {result['logged_ctr']:.4f}, effective sample size "
+            f"{result['effective_sample_size']:.0f}"
         ]
         for e in result["estimates"]:
             mark = (

@@ -282,8 +282,8 @@ class Engine:
         """Which model serves `user`: a live experiment's version arm for users assigned to
         it, else the canary's candidate for users in its share, else production."""
         arm = self._live.assign(user) if self._live else None
-        if arm is not None and arm.version is not None and arm.algorithm == algorithm:
-            return self._version_arm(arm)
+        if arm is not None and arm.algorithm == algorithm:  # the experiment's arm, no canary
+            return self._version_arm(arm) if arm.version is not None else algorithm
         key = f"{algorithm}@candidate"
         if key in self.models and canary_bucket(user) < self.lifecycle.policy.canary_share:
             return key
@@ -348,7 +348,9 @@ class Engine:
             # The experiment fixes the list's length, so every arm is judged on the same slate.
             ranking = self.recommend(user, experiment.slate, arm.algorithm, context)
             key = (experiment.experiment_id, user)
-            shown = (self.last_seq, ranking.item_ids(), json.dumps(context, sort_keys=True))
+            # The same list re-drawn (a rerun, or someone else's event that did not change it)
+            # is the same impression; a changed list is a new one.
+            shown = (ranking.item_ids(), json.dumps(context, sort_keys=True))
             last = self._shown.get(key)
             if last is not None and last[0] == shown:
                 request = last[1]
@@ -604,6 +606,15 @@ class Engine:
         number of events forgotten. Models are rebuilt from the remaining log."""
         validate_user(user)
         with self._lock:
+            first = self.store._query(
+                "SELECT min(seq) FROM events WHERE user_id = ? AND source <> 'history'", [user]
+            )[0][0]
+            used = first is not None and self.experiments.using_version(-1, trained_from=first)
+            if used:
+                raise RecsysError(
+                    f"live experiment {used!r} serves a version trained after {user} acted; "
+                    "forgetting them would delete it. Stop the experiment first"
+                )
             before = self.store.count_events()
             if self.store.forget_user(user) is None:
                 self._shown = {key: v for key, v in self._shown.items() if key[1] != user}

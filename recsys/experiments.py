@@ -97,7 +97,8 @@ class Experiment:
 
     def assign(self, user: str) -> Arm:
         """The user's arm: a stable hash of (experiment, seed, user) into the cumulative split."""
-        point = bucket(f"{self.name}\x1f{self.seed}\x1f{user}") * 100.0
+        salt = self.details.get("salt", self.name)  # a renamed repeat keeps its assignment
+        point = bucket(f"{salt}\x1f{self.seed}\x1f{user}") * 100.0
         edge = 0.0
         for arm in self.arms:
             edge += arm.share
@@ -323,6 +324,34 @@ class Experiments:
             [ts, experiment.experiment_id],
         )
         return self.get(experiment.experiment_id)
+
+    def using_version(self, version: int, trained_from: int | None = None) -> str | None:
+        """The name of a live experiment with `version` as an arm (or, with `trained_from`,
+        any version arm trained on events from that seq on), if there is one."""
+        for experiment in self.list():
+            if experiment.mode != "live":
+                continue
+            for arm in experiment.arms:
+                if arm.version is None:
+                    continue
+                if arm.version == version:
+                    return experiment.name
+                if trained_from is not None:
+                    through = self.store._query(
+                        "SELECT trained_through_seq FROM model_versions WHERE version_id = ?",
+                        [arm.version],
+                    )
+                    if through and through[0][0] >= trained_from:
+                        return experiment.name
+        return None
+
+    def discard(self, experiment_id: int) -> None:
+        self.store._transaction(
+            [
+                ("DELETE FROM impressions WHERE experiment_id = ?", [experiment_id]),
+                ("DELETE FROM experiments WHERE experiment_id = ?", [experiment_id]),
+            ]
+        )
 
     def set_details(self, experiment_id: int, details: dict) -> None:
         self.store._execute(

@@ -654,7 +654,7 @@ class Store:
             "SELECT min(seq) FROM events WHERE user_id = ? AND source <> 'history'", [user]
         )[0][0]
         if first is None:  # nothing done, perhaps only shown lists: those are the user's too
-            self._execute(_FORGET_IMPRESSIONS, [user])
+            self._transaction([(_FORGET_IMPRESSIONS, [user])])
             return None
         forgotten = "SELECT seq FROM events WHERE user_id = ? AND source <> 'history'"
         self._transaction(
@@ -751,6 +751,8 @@ _FORGET_IMPRESSIONS = (
     "DELETE FROM impressions WHERE user_id = ? AND experiment_id IN "
     "(SELECT experiment_id FROM experiments WHERE mode = 'live')"
 )
+# A stale page of a stopped experiment must not change its results.
+_RUNNING = "experiment_id IN (SELECT experiment_id FROM experiments WHERE status = 'running')"
 _OUTCOME_COLUMNS = {
     "view": "clicked",
     "click": "clicked",
@@ -766,7 +768,7 @@ def _attribution(event: Event, request_id: int) -> tuple[str, list] | None:
     if event.kind == "rating":
         return (
             "UPDATE impressions SET rating = ? WHERE request_id = ? AND item_id = ? "
-            "AND user_id = ?",
+            f"AND user_id = ? AND {_RUNNING}",
             [event.value, request_id, event.item, event.user],
         )
     column = _OUTCOME_COLUMNS.get(event.kind)
@@ -774,7 +776,7 @@ def _attribution(event: Event, request_id: int) -> tuple[str, list] | None:
         return None
     return (
         f"UPDATE impressions SET {column} = true WHERE request_id = ? AND item_id = ? "
-        "AND user_id = ?",
+        f"AND user_id = ? AND {_RUNNING}",
         [request_id, event.item, event.user],
     )
 

@@ -36,6 +36,14 @@ def models_at(engine: Engine, algorithm: str, arm: str, seq: int) -> Recommender
     """`algorithm`'s `arm` (with its components) as it was right after event `seq`."""
 
     def build(name: str, arm: str) -> Recommender:
+        if arm.startswith("v"):  # an experiment's version arm: the version plus the log after it
+            version = engine.registry.version(int(arm[1:]), params=True)
+            model = engine._from_version(version)
+            for event in engine.store.events(
+                after_seq=version["trained_through_seq"], through_seq=seq
+            ).rows():
+                model.learn_one(event)
+            return model
         model, through, _ = engine._build(name, arm, seq)
         if hasattr(model, "attach"):
             model.attach({c: build(c, "production") for c in COMPONENTS})
@@ -47,8 +55,12 @@ def models_at(engine: Engine, algorithm: str, arm: str, seq: int) -> Recommender
 
 
 def _arm(served_by: str | None, algorithm: str) -> str:
-    if served_by and served_by.startswith(f"{algorithm}:") and ":candidate:" in served_by:
-        return "candidate"
+    """The arm named in `served_by` (`mf:candidate:12`, `mf:v11:11` for an experiment's
+    version arm), if it served `algorithm`."""
+    if served_by and served_by.startswith(f"{algorithm}:"):
+        arm = served_by.split(":")[1]
+        if arm == "candidate" or arm.startswith("v"):
+            return arm
     return "production"
 
 
@@ -154,6 +166,8 @@ def _learn(model: Recommender, event) -> None:
 
 
 def _identity(engine: Engine, name: str, arm: str, seq: int) -> tuple:
+    if arm.startswith("v"):
+        return (arm,)
     names = [(name, arm)] + ([(c, "production") for c in COMPONENTS] if name == "hybrid" else [])
     return tuple(engine.registry.lineage_at(n, a, seq)["lineage_id"] for n, a in names)
 

@@ -341,6 +341,12 @@ class Lifecycle:
                     f"v{version} is production for {name}: promote or roll back "
                     "to another version first"
                 )
+            used = e.experiments.using_version(version)
+            if used:
+                raise RecsysError(
+                    f"v{version} is an arm of live experiment {used!r}; time travel and the "
+                    "experiment need it, so it stays"
+                )
             if self.registry.alias(name, "candidate") == version:
                 self._move(name, "candidate", None, "user", f"v{version} deleted", e.last_seq + 1)
             self.registry.delete_version(version)

@@ -115,7 +115,7 @@ def test_size_is_arithmetic_and_needs_no_database(tmp_path, capsys):
     expected = abstats.sample_size(0.08, 0.05)
     assert json.loads(out) == {"per_arm": expected, "total": 2 * expected}
     code, out, _ = run(db, "size", "--baseline", "0.08", "--mde", "0.05", capsys=capsys)
-    assert code == 0 and out.startswith(f"{expected} users per arm")
+    assert code == 0 and out.startswith(f"{expected} trials (users with one visit each) per arm")
     assert not db.exists()
 
 

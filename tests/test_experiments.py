@@ -526,3 +526,111 @@ def test_performance_and_most_active_after_live_interactions(engine):
             performance(engine.store, engine.lab_time, days)
         with pytest.raises(RecsysError, match="days"):
             most_active(engine.store, engine.lab_time, days)
+
+
+# -- what the review found --------------------------------------------------------------------
+
+
+def test_verdict_names_the_better_arm_even_when_the_control_never_clicked():
+    from recsys.ab_analysis import verdict
+
+    row = {"metric": "ctr", "arm": "B", "significant": True, "p_value": 1e-9, "lift": None,
+           "control": 0.0, "treatment": 0.3}  # fmt: skip
+    result = {"experiment": {"control": "A"}, "comparisons": [row], "srm": None,
+              "sequential": False, "oracle_winner": "B"}  # fmt: skip
+    text = verdict(result)
+    assert text.startswith("B beats the control A") and "picked the right one" in text
+
+
+def test_the_same_seed_reproduces_the_run_in_the_same_lab(engine):
+    first = simulate(engine, "mf,popularity", users=60, sessions=4, seed=3)
+    second = simulate(engine, "mf,popularity", users=60, sessions=4, seed=3)
+    assert first["experiment"]["name"] != second["experiment"]["name"]
+    assert_same(first["arms"], second["arms"])
+
+
+def test_the_canary_does_not_serve_users_of_a_live_algorithm_arm(engine):
+    engine.lifecycle.train("mf", "manual", "never")  # a candidate
+    engine.lifecycle.set_policy({"canary_share": 100.0})
+    create(engine, "no canary", "mf,popularity", mode="live")
+    user = user_in(engine.live_experiment, "mf")
+    assert engine.serving(user, "mf")["arm"] == "production"
+    step = engine.interact(user, 3, "like", algorithm="mf")
+    assert event_row(engine, step.event.seq)["served_by"].startswith("mf:production:")
+
+
+def test_time_travel_rebuilds_a_list_served_by_a_version_arm(engine):
+    from recsys.timetravel import recommend_as_of
+
+    version = engine.registry.alias("mf", "production")
+    create(engine, "versions", f"A=v{version},B=popularity", mode="live")
+    user = user_in(engine.live_experiment, "A")
+    for item in (5, 9):
+        step = engine.interact(user, item, "like", algorithm="mf")
+    assert event_row(engine, step.event.seq)["served_by"] == f"mf:v{version}:{version}"
+    again = recommend_as_of(engine, user, step.event.seq, 10, "mf")
+    assert again.item_ids() == step.after.item_ids()
+    assert [r.score for r in again.items] == pytest.approx([r.score for r in step.after.items])
+
+
+def test_a_version_a_live_experiment_serves_cannot_be_deleted_or_forgotten_away(engine):
+    engine.interact("early", 4, "like")
+    arm = create(engine, "params", "mf,mf(factors=4)", mode="live").arms[1]
+    before = rows(engine)
+    with pytest.raises(RecsysError, match="live experiment 'params'"):
+        engine.lifecycle.delete(arm.version)
+    with pytest.raises(RecsysError, match="Stop the experiment first"):
+        engine.reset_user("early")
+    assert rows(engine) == before
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [({"users": 1}, "users must be"), ({"seed": -1}, "seed must be"),
+     ({"slate": 0}, "slate must be"), ({"slate": 100}, "slate must be")],
+)  # fmt: skip
+def test_aa_bad_input_is_one_clear_error(engine, changes, message):
+    with pytest.raises(RecsysError, match=message):
+        aa_rates(engine, "mf", **({"runs": 2} | changes))
+
+
+def test_with_always_valid_intervals_significance_follows_them(engine):
+    simulate(engine, "mf,popularity", users=80, sessions=6, seed=2, name="seq")
+    experiment = engine.experiments.get("seq")
+    result = report(engine.store, experiment, sequential=True)
+    for row in result["comparisons"]:
+        if row["sequential_low"] is None:
+            continue
+        excludes = row["sequential_low"] > 0 or row["sequential_high"] < 0
+        assert row["significant"] == excludes
+        assert (
+            row["sequential_low"] <= row["lift_low"] and row["lift_high"] <= row["sequential_high"]
+        )
+
+
+def test_average_rating_takes_the_user_as_unit(engine):
+    simulate(engine, "mf,popularity", users=80, sessions=6, seed=2, name="ratings")
+    experiment = engine.experiments.get("ratings")
+    by_user = {c["metric"]: c for c in report(engine.store, experiment)["comparisons"]}
+    by_impression = {
+        c["metric"]: c for c in report(engine.store, experiment, unit="impression")["comparisons"]
+    }
+    assert by_user["avg_rating"]["test"] == "delta-method z-test"
+    assert by_impression["avg_rating"]["test"] == "Welch t-test"
+    assert 0.0 <= by_user["avg_rating"]["chance_to_beat"] <= 1.0
+
+
+def test_truth_under_exploration_is_the_policy_as_served(engine):
+    result = simulate(engine, "mf,popularity", users=80, sessions=30, seed=4, slate=1, explore=1.0)
+    truths = [a["true_ctr"] for a in result["arms"]]
+    # Both arms show uniformly random items: their true rates are those of random items.
+    assert truths[0] == pytest.approx(truths[1], abs=0.02)
+    measured = [a["ctr"]["value"] for a in result["arms"]]
+    assert measured == pytest.approx(truths, abs=0.05)
+
+
+def test_off_policy_reports_its_effective_sample_size(engine):
+    simulate(engine, "popularity,item_knn", sessions=40, seed=5, slate=1, explore=1.0, name="ope")
+    result = evaluate(engine, engine.experiments.get("ope"), "mf")
+    logged = result["impressions"]
+    assert 0 < result["effective_sample_size"] < logged / 10  # random logs rarely match

@@ -23,10 +23,10 @@ PEEKING = """
 the sample size you planned. Look at it every day and stop the first time it dips below 0.05,
 and every look is another draw: the chance that at least one of them dips by luck grows with
 each look, so "significant" results that are pure noise become common (the *peeking* rate
-below). The always-valid interval (a confidence sequence, Howard et al. 2021; Waudby-Smith et
-al. 2023) is built to hold at every sample size at once, so stopping when it excludes zero
-keeps the false-alarm rate at alpha however often you look. It is wider at any single look:
-that is the price of being allowed to look.
+below). The always-valid interval (a confidence sequence: Howard et al. 2021, in the asymptotic
+form of Waudby-Smith et al. 2021 that GrowthBook uses) is built to hold at every sample size at
+once, so stopping when it excludes zero keeps the false-alarm rate at alpha however often you
+look. It is wider at any single look: that is the price of being allowed to look.
 """
 
 
@@ -146,6 +146,14 @@ def offpolicy_view(engine: Engine) -> None:
         st.error(f"{error}.")
         return
     frame = pd.DataFrame(result["estimates"])
+    ess = result["effective_sample_size"]
+    if ess < 100:
+        st.warning(
+            f"Only about {ess:.0f} logged impressions effectively inform this estimate (the "
+            "logs rarely showed what this policy would): IPS and its interval are unreliable. "
+            "Log more traffic or explore more.",
+            icon=":material/warning:",
+        )
     figure = go.Figure(
         go.Scatter(
             x=frame["value"],

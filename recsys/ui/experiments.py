@@ -167,11 +167,13 @@ def _comparisons_table(result: dict) -> None:
     st.markdown(f"**Against the control** (alpha {result['alpha']})")
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     st.caption(
-        "Lift is relative (treatment / control − 1) with a delta-method interval; p-values "
-        "come from the delta-method z-test (user unit) or the two-proportion z-test "
-        "(impression unit) for rates and Welch's t-test for the average rating. Chance to beat "
-        "control and expected loss (how much rate you give up if you pick the arm and it is "
-        "worse) come from Beta-Binomial posteriors."
+        "Lift is relative (treatment / control − 1) with a delta-method interval. With the "
+        "user as unit, every metric (the average rating too: a user's ratings go together) "
+        "uses the delta-method z-test; with impressions as unit, rates use the two-proportion "
+        "z-test and the average rating Welch's t-test. Chance to beat control and expected "
+        "loss (how much you give up if you pick the arm and it is worse) come from "
+        "Beta-Binomial posteriors for rates and normal ones for the average rating. With "
+        "Always-valid on, 'significant' means the always-valid interval excludes zero."
     )
 
 
