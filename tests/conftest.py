@@ -69,3 +69,18 @@ def navigation_keeps_its_v2_meaning():
 
     with navigation_v2():
         yield
+
+
+@pytest.fixture
+def lab_app(db_path, monkeypatch):
+    """The whole app under AppTest on a private copy of the small world, as alice with mf."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("RECSYS_DB", str(db_path))
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["user"] = "alice"
+    at.query_params["algorithm"] = "mf"
+    yield at
+    st.cache_resource.clear()  # closes the engine, releasing the file

@@ -13,13 +13,8 @@ from tests.conftest import ROOT
 
 
 @pytest.fixture
-def app(db_path, monkeypatch):
-    monkeypatch.setenv("RECSYS_DB", str(db_path))
-    st.cache_resource.clear()
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.query_params["user"] = "alice"
-    yield at
-    st.cache_resource.clear()  # closes the engine (on_release), releasing the file
+def app(lab_app):
+    return lab_app
 
 
 def events_of(db_path, user):

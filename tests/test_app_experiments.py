@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from recsys.ui.state import engine_for
-from tests.conftest import ROOT
 
 
 @pytest.fixture
-def app(db_path, monkeypatch):
-    monkeypatch.setenv("RECSYS_DB", str(db_path))
-    st.cache_resource.clear()
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.query_params["user"] = "alice"
-    at.query_params["algorithm"] = "mf"
-    at.run()
-    yield at
-    st.cache_resource.clear()
+def app(lab_app):
+    lab_app.run()
+    return lab_app
 
 
 def open_tab(app: AppTest, tab: str) -> AppTest:

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from recsys.timetravel import recommend_as_of
 from recsys.ui.state import engine_for
-from tests.conftest import ROOT
 
 
 @pytest.fixture
-def app(db_path, monkeypatch):
-    monkeypatch.setenv("RECSYS_DB", str(db_path))
-    st.cache_resource.clear()
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.query_params["user"] = "alice"
-    at.query_params["algorithm"] = "mf"
-    yield at
-    st.cache_resource.clear()
+def app(lab_app):
+    return lab_app
 
 
 def open_tab(app: AppTest, page: str, tabs_key: str, tab: str) -> AppTest:
