@@ -91,7 +91,7 @@ def aa_rates(
             start_ts=0.0,
             at_seq=0,
         )
-        result = _one_run(frame, looks, alpha)
+        result = _one_run(frame, looks, alpha, users)
         p_values.append(result["p_user"])
         for key in hits:
             hits[key] += result[key]
@@ -112,7 +112,8 @@ def aa_rates(
     }
 
 
-def _one_run(frame: pd.DataFrame, looks: int, alpha: float) -> dict[str, Any]:
+def _one_run(frame: pd.DataFrame, looks: int, alpha: float, users: int) -> dict[str, Any]:
+    """One A/A test; the always-valid interval is tuned to the planned sample, `users`."""
     order = np.argsort(frame["ts"].to_numpy(), kind="stable")
     frame = frame.iloc[order]
     per_user = frame.groupby(["arm", "user_id"])[["clicked"]].agg(["sum", "count"])
@@ -135,7 +136,9 @@ def _one_run(frame: pd.DataFrame, looks: int, alpha: float) -> dict[str, Any]:
         look = abstats.compare_ratios(pa["sum"], pa["count"], pb["sum"], pb["count"])
         peeked |= bool(look.p_value < alpha)
         diff_se = np.hypot(look.control.se, look.treatment.se)
-        low, high = abstats.sequential_interval(look.difference, diff_se, len(pa) + len(pb), alpha)
+        low, high = abstats.sequential_interval(
+            look.difference, diff_se, len(pa) + len(pb), alpha, tuning_n=users
+        )
         sequential |= bool(low > 0 or high < 0)
     return {
         "p_user": final.p_value,
