@@ -116,6 +116,8 @@ def report(
         "srm": srm,
         "interleaving": experiment.details.get("interleaving"),
         "oracle_winner": experiment.details.get("oracle_winner"),
+        "identical_arms": "truth" in experiment.details
+        and experiment.details.get("oracle_winner") is None,
         "impressions_per_second": experiment.details.get("impressions_per_second"),
     }
     result["verdict"] = verdict(result)
@@ -262,6 +264,11 @@ def verdict(result: dict[str, Any]) -> str:
             "can see."
         )
     oracle = result.get("oracle_winner")
+    if oracle is None and result.get("identical_arms"):
+        return sentence + (
+            " Ground truth: the arms are identical, so any significant difference is a false "
+            "positive."
+        )
     if len(rows) > 1:
         sentence += f" With {len(rows)} arms against one control, expect more false alarms."
     if oracle and winner:

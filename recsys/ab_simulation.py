@@ -280,6 +280,10 @@ def run_sessions(
             "regret": float(regret),
         }
     best = max(truth, key=lambda a: truth[a]["population_ctr"])
+    values = [t["population_ctr"] for t in truth.values()]
+    uniform = experiment.explore >= 1.0 and experiment.slate == 1  # every arm shows noise
+    if max(values) - min(values) < 1e-12 or uniform:  # identical arms: no winner exists
+        best = None
     result = None
     if len(experiment.arms) >= 2:
         a, b = experiment.arms[0].name, experiment.arms[1].name
@@ -372,11 +376,14 @@ def _explore(items, scores, propensity, epsilon: float, n_items: int, rng) -> np
     own = items[:, 0].copy()
     explore = rng.random(n) < epsilon
     pool = n_items - (k - 1)
-    for row in np.flatnonzero(explore):
-        rest = set(items[row, 1:].tolist())
-        while (pick := int(rng.integers(n_items))) in rest:
-            pass
-        items[row, 0], scores[row, 0] = pick, np.nan
+    rows = np.flatnonzero(explore)
+    rest = items[rows, 1:]
+    picks = rng.integers(n_items, size=len(rows))
+    clash = (rest == picks[:, None]).any(axis=1)
+    while clash.any():  # redraw the picks that are already lower in the list
+        picks[clash] = rng.integers(n_items, size=int(clash.sum()))
+        clash = (rest == picks[:, None]).any(axis=1)
+    items[rows, 0], scores[rows, 0] = picks, np.nan
     # P(lead item) = (1 - eps) * [it is the arm's own top] + eps / pool
     propensity[:, 0] = epsilon / pool + (1 - epsilon) * (items[:, 0] == own)
     return propensity

@@ -199,6 +199,10 @@ def _describe(experiment) -> str:
     return f"{experiment.mode} experiment {experiment.name!r}: {row['arms']}"
 
 
+def _p(value: float) -> str:
+    return "< 1e-16" if value < 1e-16 else f"{value:.3g}"
+
+
 def render(result: dict[str, Any]) -> str:
     """The report as text: one line per arm, one per comparison, SRM, truth and verdict."""
     ex = result["experiment"]
@@ -226,7 +230,7 @@ def render(result: dict[str, Any]) -> str:
         if c.get("sequential_low") is not None:
             seq = f"  always-valid [{c['sequential_low']:+.2%}, {c['sequential_high']:+.2%}]"
         lines.append(
-            f"  {c['arm']} vs control, {LABELS[c['metric']]}: lift {lift}, p {c['p_value']:.3g}, "
+            f"  {c['arm']} vs control, {LABELS[c['metric']]}: lift {lift}, p {_p(c['p_value'])}, "
             f"chance to beat {c['chance_to_beat']:.1%}, expected loss {c['expected_loss']:.4g}{seq}"
         )
     srm = result["srm"]
@@ -238,7 +242,7 @@ def render(result: dict[str, Any]) -> str:
         lines.append(
             f"  team-draft interleaving {il['a']} vs {il['b']}: {il['b']} preferred in "
             f"{il['preference']:.1%} of decisive sessions [{il['low']:.1%}, {il['high']:.1%}], "
-            f"p {il['p_value']:.3g}"
+            f"p {_p(il['p_value'])}"
         )
     if result.get("impressions_per_second"):
         lines.append(f"  simulated at {result['impressions_per_second']:,.0f} impressions/s")
