@@ -133,6 +133,6 @@ def test_offpolicy_tab_logs_exploring_traffic_and_estimates(app, db_path):
     app.button(key="ope_log").click().run()
     assert not app.exception
     estimates = app.dataframe[0].value
-    assert list(estimates["method"]) == ["ips", "snips", "direct", "doubly_robust"]
+    assert list(estimates["method"]) == ["IPS", "SNIPS", "direct method", "doubly robust"]
     experiment = engine_for(str(db_path)).experiments.list()[0]
     assert experiment.slate == 1 and experiment.explore == 1.0

@@ -18,6 +18,12 @@ from recsys.errors import RecsysError
 from recsys.ui.experiments import pick_experiment
 from recsys.ui.widgets import md
 
+METHODS = {
+    "ips": "IPS",
+    "snips": "SNIPS",
+    "direct": "direct method",
+    "doubly_robust": "doubly robust",
+}
 PEEKING = """
 **Why peeking misleads.** A fixed-horizon p-value promises a 5 % false-alarm rate *once*, at
 the sample size you planned. Look at it every day and stop the first time it dips below 0.05,
@@ -146,6 +152,7 @@ def offpolicy_view(engine: Engine) -> None:
         st.error(f"{error}.")
         return
     frame = pd.DataFrame(result["estimates"])
+    frame["method"] = frame["method"].map(METHODS)
     ess = result["effective_sample_size"]
     if ess < 100:
         st.warning(

@@ -123,9 +123,9 @@ def _arms_table(result: dict) -> None:
             row[f"{LABELS[metric]} (95 % CI)"] = _interval(
                 arm[metric], 3 if metric == "avg_rating" else 4
             )
-        if arm["true_ctr"] is not None:
-            row["true CTR"] = round(arm["true_ctr"], 4)
-            row["regret@k"] = round(arm["regret"], 3)
+            if metric == "ctr" and arm["true_ctr"] is not None:  # the truth beside the estimate
+                row["true CTR"] = round(arm["true_ctr"], 4)
+                row["regret@k"] = round(arm["regret"], 3)
         rows.append(row)
     st.markdown("**Per arm**")
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
