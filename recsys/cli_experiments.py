@@ -240,9 +240,9 @@ def render(result: dict[str, Any]) -> str:
     if result.get("interleaving"):
         il = result["interleaving"]
         lines.append(
-            f"  team-draft interleaving {il['a']} vs {il['b']}: {il['b']} preferred in "
-            f"{il['preference']:.1%} of decisive sessions [{il['low']:.1%}, {il['high']:.1%}], "
-            f"p {_p(il['p_value'])}"
+            f"  team-draft interleaving {il['a']} vs {il['b']}: {il['b']} preferred by "
+            f"{il['users_b']} people, {il['a']} by {il['users_a']} ({il['preference']:.1%} "
+            f"[{il['low']:.1%}, {il['high']:.1%}] for {il['b']}), sign test p {_p(il['p_value'])}"
         )
     if result.get("impressions_per_second"):
         lines.append(f"  simulated at {result['impressions_per_second']:,.0f} impressions/s")

@@ -23,7 +23,7 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import stats
@@ -125,6 +125,10 @@ class InterleavingResult:
     low: float
     high: float
     p_value: float
+    # From `simulate`: the people whose sessions A (or B) won on balance. The preference, its
+    # interval and the p-value are then per person, the unit that is independent.
+    users_a: int | None = None
+    users_b: int | None = None
 
 
 def summarise(outcomes: Sequence[int]) -> InterleavingResult:
@@ -166,7 +170,8 @@ def simulate(
     `slates_a` and `slates_b` hold each ranker's top-k item indices per user (n_users rows);
     `utilities` is the (n_users, n_items) true utility. Each session draws a fresh team-draft
     list, the choice model picks at most one item from it (position bias included), and the
-    pick's team wins the session; no click is a tie.
+    pick's team wins the session; no click is a tie. Sessions are counted, but the preference
+    and the sign test are over people (see `InterleavingResult`).
     """
     slates_a, slates_b = np.asarray(slates_a), np.asarray(slates_b)
     utilities = np.asarray(utilities, dtype=float)
@@ -191,4 +196,16 @@ def simulate(
     clicked = picked >= 0
     team = teams[np.arange(len(users)), np.where(clicked, picked, 0)]
     outcomes = np.where(clicked, np.where(team == TEAM_A, 1, -1), 0)
-    return summarise(outcomes)
+    # One person's sessions are not independent of each other (the same taste decides them),
+    # so the test counts people: each one prefers the ranker that won more of their sessions.
+    sessions = summarise(outcomes)
+    people = summarise(np.sign(np.bincount(users, weights=outcomes, minlength=len(utilities))))
+    return replace(
+        sessions,
+        preference=people.preference,
+        low=people.low,
+        high=people.high,
+        p_value=people.p_value,
+        users_a=people.wins_a,
+        users_b=people.wins_b,
+    )

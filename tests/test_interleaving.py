@@ -158,3 +158,13 @@ def test_simulate_rejects_bad_input(world_rankers):
         simulate(truth + utilities.shape[1], random, utilities, ChoiceModel(), 5, SEED)
     with pytest.raises(RecsysError):
         simulate(truth, random, utilities, ChoiceModel(), 0, SEED)
+
+
+def test_simulate_tests_people_not_sessions(world_rankers):
+    # A person's sessions share one taste, so the sign test counts people, not sessions.
+    utilities, truth, random = world_rankers
+    result = simulate(random, truth, utilities, ChoiceModel(), sessions_per_user=20, seed=SEED)
+    people = result.users_a + result.users_b
+    assert 0 < people <= len(utilities) < result.wins_a + result.wins_b
+    assert result.p_value == pytest.approx(stats.binomtest(result.users_b, people, 0.5).pvalue)
+    assert result.preference == pytest.approx(result.users_b / people)

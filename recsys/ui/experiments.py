@@ -195,10 +195,12 @@ def _interleaving(result: dict) -> None:
     st.markdown(
         f"**Team-draft interleaving** of {md(result['a'])} and {md(result['b'])} on the same "
         f"people: {md(result['b'])} won {result['wins_b']} sessions, {md(result['a'])} "
-        f"{result['wins_a']}, {result['ties']} ties; preference for {md(result['b'])} "
-        f"{result['preference']:.1%} [{result['low']:.1%}, {result['high']:.1%}], "
-        f"sign-test p = {result['p_value']:.3g}. Each visitor sees one list mixing both rankers, "
-        "so the comparison needs far fewer sessions than an A/B split."
+        f"{result['wins_a']}, {result['ties']} ties. On balance {result['users_b']} people "
+        f"preferred {md(result['b'])} and {result['users_a']} {md(result['a'])}: "
+        f"{result['preference']:.1%} [{result['low']:.1%}, {result['high']:.1%}] for "
+        f"{md(result['b'])}, sign test over people p = {result['p_value']:.3g}. Each visitor "
+        "sees one list mixing both rankers, so the comparison needs far fewer visitors than an "
+        "A/B split."
     )
 
 
