@@ -102,6 +102,10 @@ def build_parser() -> Parser:
     command("personas", "the personas of the lab's world")
     retrain = command("retrain", "full retrain of an algorithm; stores a model version")
     retrain.add_argument("--algorithm", default=DEFAULT_ALGORITHM)
+    export = command("export", "write the log tables as Parquet or CSV files into a folder")
+    export.add_argument("directory", help="the folder to write into (created if missing)")
+    export.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    export.add_argument("--overwrite", action="store_true", help="replace earlier exports")
     bench = command("bench", "measure interact/recommend latency and replay throughput")
     bench.add_argument("--quick", action="store_true", help="small worlds, few repetitions")
     add_commands(command)
@@ -135,6 +139,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         args.changes = _parameter_changes(args)
     check(args)
     check_experiment(args)
+    if args.command == "export":
+        from recsys.export import check_target
+
+        check_target(args.directory, args.format, args.overwrite)
     if args.command == "algorithms":
         return _algorithms()
     if args.command == "experiment" and args.action == "size":  # arithmetic, no database
@@ -409,7 +417,18 @@ def _evaluate_files(args: argparse.Namespace) -> dict[str, Any]:
     return {"json": {"split": "files", "results": frame.to_dict("records")}, "text": text}
 
 
+def _export(engine, args) -> dict[str, Any]:
+    from recsys.export import export_lab
+
+    info = export_lab(engine, args.directory, args.format, args.overwrite)
+    lines = [f"wrote to {info['directory']}:"] + [
+        f"  {name:28s} {rows:>9,} rows" for name, rows in info["files"].items()
+    ]
+    return {"json": info, "text": "\n".join(lines)}
+
+
 COMMANDS = {
+    "export": _export,
     "recommend": _recommend,
     "interact": _interact,
     "simulate": _simulate,

@@ -235,6 +235,23 @@ SEQ_TABLES = {
     "marks": "at_seq",
 }
 
+# What `export` writes: name -> (query, query for CSV when it differs). A version's parameters
+# are .npz bytes: kept in Parquet (a binary column), left out of CSV, which has no bytes type.
+EXPORTS = {
+    "events": ("SELECT * FROM events ORDER BY seq", None),
+    "impressions": (
+        "SELECT * FROM impressions ORDER BY experiment_id, request_id, position",
+        None,
+    ),
+    "learning_log": ("SELECT * FROM learning_log ORDER BY seq, algorithm", None),
+    "model_versions": (
+        "SELECT * FROM model_versions ORDER BY version_id",
+        "SELECT * EXCLUDE (params) FROM model_versions ORDER BY version_id",
+    ),
+    "experiments": ("SELECT * FROM experiments ORDER BY experiment_id", None),
+}
+EXPORT_FORMATS = ("parquet", "csv")
+
 LEARNING_LOG_COLUMNS = (
     "seq",
     "algorithm",
@@ -725,6 +742,42 @@ class Store:
             f"SELECT * FROM learning_log {where} ORDER BY seq DESC, algorithm LIMIT ?",
             [*params, limit],
         )
+
+    def export(self, directory: Path, fmt: str) -> dict[str, int]:
+        """Copy the log tables to `directory` as Parquet or CSV files (EXPORTS), all read in one
+        transaction so no event lands between two tables; returns the rows per file. Files are
+        written to a scratch folder first and moved in at the end: a failure leaves none."""
+        self.flush_learning_log()
+        scratch = directory / ".export-partial"
+        scratch.mkdir(parents=True, exist_ok=True)
+        counts = {}
+        with self._write_lock:
+            cursor = self._con.cursor()
+            try:
+                cursor.execute("BEGIN TRANSACTION")
+                for name, (query, csv_query) in EXPORTS.items():
+                    target = scratch / f"{name}.{fmt}"
+                    quoted = str(target).replace("'", "''")
+                    options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER true"
+                    sql = csv_query if fmt == "csv" and csv_query else query
+                    cursor.execute(f"COPY ({sql}) TO '{quoted}' ({options})")
+                    cursor.fetchall()
+                    counts[f"{name}.{fmt}"] = cursor.execute(
+                        f"SELECT count(*) FROM ({sql})"
+                    ).fetchall()[0][0]
+                cursor.execute("COMMIT")
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                for leftover in scratch.iterdir():
+                    leftover.unlink()
+                scratch.rmdir()
+                raise
+            finally:
+                cursor.close()
+        for file in counts:
+            (scratch / file).replace(directory / file)
+        scratch.rmdir()
+        return counts
 
     def set_meta(self, key: str, value: str) -> None:
         self._transaction(
