@@ -106,6 +106,10 @@ def build_parser() -> Parser:
     export.add_argument("directory", help="the folder to write into (created if missing)")
     export.add_argument("--format", choices=("parquet", "csv"), default="parquet")
     export.add_argument("--overwrite", action="store_true", help="replace earlier exports")
+    report = command("report", "the session report: one HTML file that opens offline")
+    report.add_argument("output", help="the .html file to write")
+    report.add_argument("--user", help="whose interactions to replay (default: the last to act)")
+    report.add_argument("--algorithm", default=DEFAULT_ALGORITHM)
     bench = command("bench", "measure interact/recommend latency and replay throughput")
     bench.add_argument("--quick", action="store_true", help="small worlds, few repetitions")
     add_commands(command)
@@ -143,6 +147,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         from recsys.export import check_target
 
         check_target(args.directory, args.format, args.overwrite)
+    if args.command == "report":
+        _check_report(args)
     if args.command == "algorithms":
         return _algorithms()
     if args.command == "experiment" and args.action == "size":  # arithmetic, no database
@@ -417,6 +423,35 @@ def _evaluate_files(args: argparse.Namespace) -> dict[str, Any]:
     return {"json": {"split": "files", "results": frame.to_dict("records")}, "text": text}
 
 
+def _check_report(args) -> None:
+    if args.user is not None:
+        validate_user(args.user)
+    from recsys.algorithms import algorithm_class
+
+    algorithm_class(args.algorithm)
+    output = Path(args.output)
+    if output.is_dir():
+        raise RecsysError(f"{output} is a folder; give the .html file to write")
+    if output.suffix.lower() not in (".html", ".htm"):
+        raise RecsysError(f"the report is HTML: name the file .html, got {output.name!r}")
+
+
+def _report(engine, args) -> dict[str, Any]:
+    from recsys.report import session_report
+
+    page = session_report(engine, args.user, args.algorithm)
+    output = Path(args.output)
+    partial = output.with_name(output.name + ".partial")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(page, encoding="utf-8")
+        partial.replace(output)  # a half-written report never takes the name
+    except OSError as error:
+        raise RecsysError(f"cannot write {output}: {error.strerror or error}") from None
+    info = {"output": str(output), "bytes": len(page.encode("utf-8"))}
+    return {"json": info, "text": f"wrote {output} ({info['bytes'] / 1e6:.1f} MB, opens offline)"}
+
+
 def _export(engine, args) -> dict[str, Any]:
     from recsys.export import export_lab
 
@@ -429,6 +464,7 @@ def _export(engine, args) -> dict[str, Any]:
 
 COMMANDS = {
     "export": _export,
+    "report": _report,
     "recommend": _recommend,
     "interact": _interact,
     "simulate": _simulate,

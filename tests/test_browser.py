@@ -203,3 +203,31 @@ def test_ab_tests_page_in_the_browser(served, page):
     size = page.get_by_role("tabpanel", name="Sample size")
     size.get_by_text("Users per arm").wait_for(timeout=20_000)
     assert page.locator("[data-testid=stException]").count() == 0
+
+
+def test_session_report_downloads_and_opens_offline_with_its_charts(served, page, tmp_path):
+    page.goto(f"{served}/?user=alice&algorithm=mf")
+    page.wait_for_selector(IDLE, timeout=60_000)
+    page.get_by_role("button", name="Like").first.click()
+    page.wait_for_selector(IDLE, timeout=20_000)
+    with page.expect_download(timeout=120_000) as download:
+        page.get_by_role("button", name="Session report").click()
+    saved = tmp_path / "report.html"
+    download.value.save_as(saved)
+    fetched = []
+    offline = page  # the app is done with; from here on nothing but the file may load
+    offline.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if route.request.url.startswith("file:")
+            else (fetched.append(route.request.url), route.abort())
+        ),
+    )
+    offline.goto(saved.as_uri())
+    offline.wait_for_selector(".js-plotly-plot .main-svg", timeout=30_000)
+    assert offline.locator(".js-plotly-plot").count() >= 2
+    assert offline.get_by_text("Interactions and what the model learned").count() == 1
+    assert fetched == []
+    SHOTS.mkdir(exist_ok=True)
+    offline.screenshot(path=str(SHOTS / "session-report.png"))

@@ -152,12 +152,31 @@ def sidebar(engine: Engine) -> None:
             key="presenter",
             help="Larger cards and text; technical panels start collapsed.",
         )
+        user, algorithm = state.user, state.algorithm
+        st.download_button(
+            "Session report",
+            # Built only when clicked (on its own thread; the engine's lock keeps it safe).
+            data=lambda: _report(engine, user, algorithm),
+            file_name="recsys-session-report.html",
+            mime="text/html",
+            key="report_download",
+            on_click="ignore",
+            icon=":material/download:",
+            help="One HTML file that opens offline: the setup, your interactions with their "
+            "before/after, the learning history, versions and A/B results.",
+        )
         link = {"user": state.user, "algorithm": state.algorithm}
         if state.presenter:
             link["presenter"] = "1"
         elif "presenter" in st.query_params:
             del st.query_params["presenter"]
         st.query_params.update(link)
+
+
+def _report(engine: Engine, user: str, algorithm: str) -> str:
+    from recsys.report import session_report  # plotly's JS: loaded only when asked for
+
+    return session_report(engine, user, algorithm)
 
 
 def _who(user: str, visitor: str, demo: list[str], personas: list[str]) -> str:

@@ -1,0 +1,54 @@
+"""The session report: one HTML file with the setup, interactions, history, versions and A/B."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import re
+
+from recsys.ab_analysis import report
+from recsys.ab_simulation import simulate
+from recsys.cli import main
+from recsys.report import session_report
+
+
+def test_the_report_holds_every_section_and_works_offline(engine):
+    steps = [engine.interact("ada", item, "like") for item in (3, 8, 13)]
+    engine.lifecycle.train("mf", "manual", "always")
+    simulate(engine, "mf,popularity", users=30, sessions=3, seed=1, name="defense run")
+    page = session_report(engine)  # the last to act: ada
+    for heading in ("Setup", "Interactions and what the model learned", "Learning history",
+                    "Model versions of mf", "A/B tests"):  # fmt: skip
+        assert f"<h2>{heading}" in page
+    assert "<b>ada</b>" in page and steps[-1].title.replace("'", "&#x27;") in page
+    newest = engine.registry.latest_version_id("mf")
+    assert f"<td>{newest}</td>" in page  # the retrain is in the versions table
+    experiment = engine.experiments.get("defense run")
+    verdict = report(engine.store, experiment)["verdict"]
+    assert "defense run" in page and html.escape(verdict) in page
+    # Offline: plotly's JavaScript is inlined in the head; the body loads nothing.
+    head, body = page.split("</head>")
+    assert "<script>" in head and len(head) > 1_000_000
+    assert not re.search(r"<(script|link|img)[^>]+(src|href)=", body)
+    assert body.count("Plotly.newPlot") >= 3
+
+
+def test_text_from_the_catalog_is_escaped(engine):
+    titles = list(engine.catalog.titles)
+    titles[3] = "<img src=x onerror=alert(1)>"
+    engine.catalog = dataclasses.replace(engine.catalog, titles=tuple(titles))
+    engine.interact("ada", 3, "like")
+    page = session_report(engine, "ada")
+    assert "<img src=x" not in page and "&lt;img src=x" in page
+
+
+def test_report_from_the_command_line(db_path, tmp_path, capsys):
+    out = tmp_path / "deep" / "report.html"
+    assert main(["--db", str(db_path), "report", str(out)]) == 0
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert "opens offline" in capsys.readouterr().out
+    for bad, message in ((tmp_path, "is a folder"), (tmp_path / "r.pdf", "name the file .html")):
+        assert main(["--db", str(db_path), "report", str(bad)]) == 2
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1 and message in err
+    assert not (tmp_path / "r.pdf").exists()
