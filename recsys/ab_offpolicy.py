@@ -16,9 +16,8 @@ import numpy as np
 
 from recsys import offpolicy
 from recsys.ab_simulation import arm_model, ranked_lists
-from recsys.algorithms import algorithm_class
 from recsys.errors import RecsysError
-from recsys.experiments import Arm, Experiment, Experiments, arm_name, parse_arm
+from recsys.experiments import Arm, Experiment, Experiments, arm_name, parse_arm, resolve
 from recsys.world import ChoiceModel, true_utilities
 
 
@@ -35,12 +34,8 @@ def evaluate(engine, experiment: Experiment, target: str) -> dict[str, Any]:
     spec = parse_arm(target)
     if spec["config"]:
         raise RecsysError("the target is an algorithm or a stored version, not new parameters")
-    versions = Experiments(engine.store).version_algorithms()
-    if spec["version"] is not None and spec["version"] not in versions:
-        raise RecsysError(f"unknown version v{spec['version']}")
-    algorithm = versions[spec["version"]] if spec["version"] else spec["algorithm"]
-
-    arm = Arm(arm_name(spec), algorithm_class(algorithm).name, spec["version"])
+    algorithm, version = resolve(spec, Experiments(engine.store).version_algorithms())
+    arm = Arm(arm_name(spec), algorithm, version)
     logs = Experiments(engine.store).impressions(experiment.experiment_id, position=1)
     if logs.empty:
         raise RecsysError(f"experiment {experiment.name!r} has no logged impressions yet")

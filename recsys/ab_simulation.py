@@ -31,6 +31,7 @@ from recsys.experiments import (
     arm_name,
     parse_arm,
     parse_split,
+    resolve,
     split_arms,
 )
 from recsys.world import DAY, ChoiceModel, true_utilities
@@ -70,8 +71,7 @@ def create(
         )
         made = []
         for spec, share in zip(specs, shares, strict=True):
-            version = spec["version"]
-            algorithm = versions[version] if version else algorithm_class(spec["algorithm"]).name
+            algorithm, version = resolve(spec, versions)
             if spec["config"]:
                 version = _train_version(engine, algorithm, spec["config"], name)
             made.append(Arm(arm_name(spec), algorithm, version, float(share)))

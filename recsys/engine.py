@@ -606,15 +606,18 @@ class Engine:
         number of events forgotten. Models are rebuilt from the remaining log."""
         validate_user(user)
         with self._lock:
-            first = self.store._query(
-                "SELECT min(seq) FROM events WHERE user_id = ? AND source <> 'history'", [user]
-            )[0][0]
-            used = first is not None and self.experiments.using_version(-1, trained_from=first)
-            if used:
-                raise RecsysError(
-                    f"live experiment {used!r} serves a version trained after {user} acted; "
-                    "forgetting them would delete it. Stop the experiment first"
-                )
+            # Forgetting drops the versions trained after the user's first event: not one a live
+            # experiment's arm serves.
+            first = self.store.first_live_seq(user)
+            for version, experiment in self.experiments.live_versions().items():
+                if (
+                    first is not None
+                    and self.registry.version(version)["trained_through_seq"] >= first
+                ):
+                    raise RecsysError(
+                        f"live experiment {experiment!r} serves a version trained after {user} "
+                        "acted; forgetting them would delete it. Stop the experiment first"
+                    )
             before = self.store.count_events()
             if self.store.forget_user(user) is None:
                 self._shown = {key: v for key, v in self._shown.items() if key[1] != user}

@@ -237,20 +237,11 @@ class Experiments:
             )
         known = versions if versions is not None else self.version_algorithms()
         for arm in arms:
-            if arm["version"] is not None:
-                if arm["version"] not in known:
-                    raise RecsysError(f"unknown version v{arm['version']}")
-                if arm["algorithm"] and arm["algorithm"] != known[arm["version"]]:
-                    raise RecsysError(
-                        f"v{arm['version']} is a {known[arm['version']]} version, "
-                        f"not {arm['algorithm']}"
-                    )
-                if arm["config"]:
-                    raise RecsysError("an arm is a version or new parameters, not both")
-            else:
-                cls = algorithm_class(arm["algorithm"])
-                if arm["config"]:
-                    cls.config_class.from_dict(arm["config"])
+            algorithm, version = resolve(arm, known)
+            if version is not None and arm["algorithm"] not in (None, algorithm):
+                raise RecsysError(f"v{version} is a {algorithm} version, not {arm['algorithm']}")
+            if arm["config"]:  # the spec's grammar never gives both a version and parameters
+                algorithm_class(algorithm).config_class.from_dict(arm["config"])
         names = [arm_name(a) for a in arms]
         if len(set(names)) != len(names):
             raise RecsysError(f"two arms are the same ({', '.join(names)}); name them apart")
@@ -325,25 +316,16 @@ class Experiments:
         )
         return self.get(experiment.experiment_id)
 
-    def using_version(self, version: int, trained_from: int | None = None) -> str | None:
-        """The name of a live experiment with `version` as an arm (or, with `trained_from`,
-        any version arm trained on events from that seq on), if there is one."""
-        for experiment in self.list():
-            if experiment.mode != "live":
-                continue
-            for arm in experiment.arms:
-                if arm.version is None:
-                    continue
-                if arm.version == version:
-                    return experiment.name
-                if trained_from is not None:
-                    through = self.store._query(
-                        "SELECT trained_through_seq FROM model_versions WHERE version_id = ?",
-                        [arm.version],
-                    )
-                    if through and through[0][0] >= trained_from:
-                        return experiment.name
-        return None
+    def live_versions(self) -> dict[int, str]:
+        """The versions that arms of live experiments serve or served (time travel rebuilds
+        their lists from them), each with its experiment's name."""
+        return {
+            arm.version: experiment.name
+            for experiment in self.list()
+            if experiment.mode == "live"
+            for arm in experiment.arms
+            if arm.version is not None
+        }
 
     def discard(self, experiment_id: int) -> None:
         self.store._transaction(
@@ -467,6 +449,16 @@ class Experiments:
         return self.store._frame(
             "SELECT user_id, persona, taste FROM users WHERE taste IS NOT NULL ORDER BY user_id"
         )
+
+
+def resolve(spec: dict[str, Any], versions: dict[int, str]) -> tuple[str, int | None]:
+    """The (algorithm, version) a parsed arm spec names; `versions` maps id -> algorithm."""
+    version = spec["version"]
+    if version is None:
+        return algorithm_class(spec["algorithm"]).name, None
+    if version not in versions:
+        raise RecsysError(f"unknown version v{version}")
+    return versions[version], version
 
 
 def arm_name(arm: dict[str, Any]) -> str:

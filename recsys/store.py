@@ -659,6 +659,12 @@ class Store:
             ]
         )
 
+    def first_live_seq(self, user: str) -> int | None:
+        """The user's first event after the seeded history (what forgetting them removes)."""
+        return self._query(
+            "SELECT min(seq) FROM events WHERE user_id = ? AND source <> 'history'", [user]
+        )[0][0]
+
     def forget_user(self, user: str) -> int | None:
         """Delete a user's live and simulated events (their seeded history stays) and close the
         gap, so `seq` stays gap-free; returns the first seq that changed, or None.
@@ -667,9 +673,7 @@ class Store:
         transaction; model versions trained past that point are dropped, because they learned
         from what is now forgotten. The caller rebuilds the models from the log."""
         self.flush_learning_log()
-        first = self._query(
-            "SELECT min(seq) FROM events WHERE user_id = ? AND source <> 'history'", [user]
-        )[0][0]
+        first = self.first_live_seq(user)
         if first is None:  # nothing done, perhaps only shown lists: those are the user's too
             self._transaction([(_FORGET_IMPRESSIONS, [user])])
             return None

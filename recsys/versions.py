@@ -341,7 +341,7 @@ class Lifecycle:
                     f"v{version} is production for {name}: promote or roll back "
                     "to another version first"
                 )
-            used = e.experiments.using_version(version)
+            used = e.experiments.live_versions().get(version)
             if used:
                 raise RecsysError(
                     f"v{version} is an arm of live experiment {used!r}; time travel and the "
