@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from recsys.ui.state import get_engine, init_session, sidebar
+from recsys.ui.state import get_engine, init_session, open_scenario, sidebar
 
 st.set_page_config(page_title="Recsys Learning Lab", page_icon=":material/science:", layout="wide")
 
@@ -17,9 +17,13 @@ page = st.navigation(
         st.Page("pages/experiments.py", title="A/B tests", icon=":material/science:"),
         st.Page("pages/evaluation.py", title="Evaluation", icon=":material/analytics:"),
         st.Page("pages/world.py", title="World", icon=":material/public:"),
+        st.Page("pages/data.py", title="Data", icon=":material/database:"),
     ]
 )
+open_scenario(engine)
 sidebar(engine)
 if error := st.session_state.pop("link_error", None):
     st.error(error)
+if toast := st.session_state.pop("scenario_toast", None):
+    st.toast(toast, icon=":material/check_circle:")
 page.run()

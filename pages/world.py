@@ -7,11 +7,20 @@ from recsys.ui.state import ensure_app, get_engine
 ensure_app()
 engine = get_engine()
 st.title("World")
-st.caption(
-    f"The {engine.meta.get('label', engine.world)} world, generated from seed "
-    f"{engine.meta.get('seed')}. Quality and tastes are hidden from every algorithm; "
-    "the simulator uses them as ground truth."
-)
+if engine.world == "dataset":
+    st.caption(
+        f"{engine.meta.get('label')}, imported ({engine.meta.get('dataset_format')}). Its "
+        "ground truth is semi-synthetic: a matrix factorisation fitted on the whole dataset gives "
+        "each item hidden features and quality and each user a hidden taste; the personas are "
+        "clusters of those tastes. No algorithm sees it; the simulator, autopilot and simulated "
+        "A/B tests use it."
+    )
+else:
+    st.caption(
+        f"The {engine.meta.get('label', engine.world)} world, generated from seed "
+        f"{engine.meta.get('seed')}. Quality and tastes are hidden from every algorithm; "
+        "the simulator uses them as ground truth."
+    )
 left, middle, right = st.columns(3)
 left.metric("Items", f"{engine.catalog.n:,}")
 middle.metric("Users", f"{len(engine.users()):,}")
@@ -21,7 +30,11 @@ st.subheader("Personas")
 st.dataframe(engine.personas[["name", "label", "description"]], hide_index=True, width="stretch")
 st.subheader("Catalog")
 st.dataframe(
-    engine.items[["item_id", "title", "genres", "tags", "year", "region"]],
+    engine.items[
+        ["item_id", "external_id", "title", "genres", "tags", "year"]
+        if engine.world == "dataset"
+        else ["item_id", "title", "genres", "tags", "year", "region"]
+    ],
     hide_index=True,
     width="stretch",
 )

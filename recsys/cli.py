@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from recsys import cli_data
 from recsys.algorithms import DEFAULT_ALGORITHM, REGISTRY
 from recsys.cli_experiments import COMMANDS as EXPERIMENT_COMMANDS
 from recsys.cli_experiments import add_commands as add_experiment_commands
@@ -114,6 +115,7 @@ def build_parser() -> Parser:
     bench.add_argument("--quick", action="store_true", help="small worlds, few repetitions")
     add_commands(command)
     add_experiment_commands(command)
+    cli_data.add_commands(command)
     return parser
 
 
@@ -143,6 +145,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         args.changes = _parameter_changes(args)
     check(args)
     check_experiment(args)
+    cli_data.check(args)
     if args.command == "export":
         from recsys.export import check_target
 
@@ -153,6 +156,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         return _algorithms()
     if args.command == "experiment" and args.action == "size":  # arithmetic, no database
         return EXPERIMENT_COMMANDS["experiment"](None, args)
+    if cli_data.without_database(args):
+        return cli_data.COMMANDS[args.command](None, args)
+    if args.command == "import":
+        return cli_data.run_import(args)
     if args.command == "evaluate" and (args.train or args.test):
         return _evaluate_files(args)
     if args.command == "bench":
@@ -474,6 +481,7 @@ COMMANDS = {
     "evaluate": _evaluate,
     **LIFECYCLE_COMMANDS,
     **EXPERIMENT_COMMANDS,
+    **cli_data.COMMANDS,
 }
 
 

@@ -1,16 +1,15 @@
-"""CLI commands for model versions, policies, the learning history and scenarios.
+"""CLI commands for model versions, policies and the learning history.
 
 python -m recsys versions list|train|promote V|rollback|compare A B|delete V [--json]
 python -m recsys history [--user U] [--kind K ...] [--json]
 python -m recsys policy [--set NAME=VALUE ...]
-python -m recsys scenario drift [--personas a,b] [--before N] [--after N]
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from recsys.algorithms import DEFAULT_ALGORITHM, algorithm_class
+from recsys.algorithms import algorithm_class
 from recsys.errors import RecsysError
 from recsys.events import validate_user
 from recsys.registry import TIMELINE_KINDS
@@ -38,14 +37,6 @@ def add_commands(command) -> None:
     policy = command("policy", "show or change the retrain, drift, gate and canary policy")
     policy.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
 
-    scenario = command("scenario", "run a scripted scenario on the lab")
-    scenario.add_argument("name", choices=["drift"])
-    scenario.add_argument("--personas", help="comma-separated (default: the first two)")
-    scenario.add_argument("--before", type=int, default=150, help="visits before the shift")
-    scenario.add_argument("--after", type=int, default=250, help="visits after the shift")
-    scenario.add_argument("--algorithm", default=DEFAULT_ALGORITHM)
-    scenario.add_argument("--seed", type=int, default=0)
-
 
 def check(args) -> None:
     """Validate what needs no database, before one is opened."""
@@ -66,7 +57,7 @@ def check(args) -> None:
             raise RecsysError("--limit must be from 1 to 100000")
         if args.user is not None:
             validate_user(args.user)
-    if getattr(args, "algorithm", None) is not None and args.command in ("versions", "scenario"):
+    if getattr(args, "algorithm", None) is not None and args.command == "versions":
         algorithm_class(args.algorithm)
     if args.command == "policy":
         from recsys.cli import parse_assignments
@@ -160,19 +151,14 @@ def _policy(engine, args) -> dict[str, Any]:
     return {"json": values, "text": text}
 
 
-def _scenario(engine, args) -> dict[str, Any]:
-    from recsys.simulation import taste_drift
-
-    personas = [p.strip() for p in args.personas.split(",")] if args.personas else None
-    report = taste_drift(
-        engine, personas, args.before, args.after, algorithm=args.algorithm, seed=args.seed
-    )
+def drift_text(report: dict[str, Any]) -> str:
+    """The taste-drift run in one paragraph (`scenario drift`)."""
     first = report["first_alarm_after_shift"]
     shifts = ", ".join(f"{a} → {b}" for a, b in report["shifts"].items())
     retrains = ", ".join(
         f"v{r['version_id']} ({r['trigger']}) at {r['at_seq']:,}" for r in report["retrains"]
     )
-    text = (
+    return (
         f"Taste shift at seq {report['shift_seq']:,} ({shifts}); "
         f"reward {_num(report['reward_before'])} before, {_num(report['reward_after'])} after. "
         + (
@@ -183,12 +169,10 @@ def _scenario(engine, args) -> dict[str, Any]:
         + f", {report['alarms_before_shift']} alarm(s) before the shift; "
         f"{len(report['retrains'])} retrain(s): {retrains or 'none'}"
     )
-    return {"json": report, "text": text}
 
 
 COMMANDS = {
     "versions": _versions,
     "history": _history,
     "policy": _policy,
-    "scenario": _scenario,
 }

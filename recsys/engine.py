@@ -19,6 +19,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from recsys.errors import RecsysError
 from recsys.events import (
     WEIGHT_PRESETS,
     Event,
+    EventFrame,
     parse_item,
     validate_context,
     validate_kind,
@@ -48,7 +50,7 @@ from recsys.ranking import LearningStep, RankedItem, Ranking, diff
 from recsys.registry import Registry
 from recsys.store import Store
 from recsys.versions import Lifecycle, canary_bucket
-from recsys.world import DEFAULT_PACK, DEFAULT_SEED, generate_world
+from recsys.world import DEFAULT_PACK, DEFAULT_SEED, World, generate_world
 
 DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "lab.duckdb"
 MAX_K = 100
@@ -75,15 +77,19 @@ class Engine:
         cls,
         path: str | Path | None = None,
         *,
-        world: str = DEFAULT_PACK,
+        world: str | World = DEFAULT_PACK,
         seed: int = DEFAULT_SEED,
         weights: str = "default",
     ) -> Engine:
-        """Open a lab database; an empty or missing one is seeded with `world` first."""
+        """Open a lab database; an empty or missing one is seeded with `world` first (a
+        pack's name, generated from `seed`, or a built World such as an imported dataset)."""
         store = Store.open(database_path(path))
         try:
             if store.is_empty():
-                seed_world(store, world, seed, weights)
+                if isinstance(world, World):
+                    seed_with(store, world, weights)
+                else:
+                    seed_world(store, world, seed, weights)
             return cls(store)
         except BaseException:
             store.close()
@@ -585,6 +591,63 @@ class Engine:
         at once (`versions train` goes through the promotion gate instead)."""
         return self.lifecycle.train(algorithm, trigger, promote="always")
 
+    def load_world(
+        self,
+        world: World,
+        weights: str = "default",
+        configs: dict[str, dict] | None = None,
+        progress: Callable[[float, str], None] | None = None,
+    ) -> dict[str, Any]:
+        """Replace the whole lab with `world` (generated or imported): every algorithm is
+        trained on its history (with `configs` by name), then the world and the trained
+        versions are written in one transaction. On any failure the previous lab stays as
+        it was. Experiments, versions and the log of the old world go with it."""
+        _check_weights(weights)
+        for name, config in (configs or {}).items():
+            algorithm_class(name).config_class.from_dict(config)  # bounds, before any work
+        events = world.events
+        frame = EventFrame(
+            seq=events["seq"].to_numpy(np.int64),
+            ts=events["ts"].to_numpy(np.float64),
+            user=events["user_id"].to_numpy(object),
+            item=events["item_id"].to_numpy(np.int64),
+            kind=events["kind"].to_numpy(object),
+            value=events["value"].to_numpy(np.float64),
+        )
+        through = int(frame.seq[-1]) if len(frame) else 0
+        seed = int(world.meta["seed"])
+        with self._lock:
+            fitted = fit_models(
+                Catalog.from_frame(world.items), frame, weights, seed, configs, progress
+            )
+            if progress:
+                progress(0.95, "writing the new lab")
+            _, inserts = self.registry.new_versions(
+                [
+                    (m.name, m.config.to_dict(), m.seed, through, through, m.state(), "seed", s)
+                    for m, s in fitted
+                ]
+            )
+            self.store.replace_world(
+                world.meta | {"weights": weights},
+                world.items,
+                world.personas,
+                world.users,
+                world.events,
+                world.holdout,
+                then=inserts,
+            )
+            self._shown = {}
+            self._load()
+        return {
+            "world": self.meta.get("label", self.world),
+            "items": self.catalog.n,
+            "users": len(self._users),
+            "events": self.last_seq,
+            "held_out": len(world.holdout),
+            "seconds": {m.name: round(s, 3) for m, s in fitted},
+        }
+
     def reset_lab(self) -> None:
         """Back to the seeded world: drop every event after the generated history."""
         with self._lock:
@@ -688,33 +751,65 @@ def seed_world(
     **sizes: Any,
 ) -> None:
     """Generate a world into an empty store and snapshot every algorithm trained on it."""
-    if weights not in WEIGHT_PRESETS:
-        raise RecsysError(f"unknown weights {weights!r}; choose one of {', '.join(WEIGHT_PRESETS)}")
-    generated = generate_world(world, seed, **sizes)
+    _check_weights(weights)
+    seed_with(store, generate_world(world, seed, **sizes), weights)
+
+
+def seed_with(store: Store, world: World, weights: str = "default") -> None:
+    """Write a world (generated or imported) into an empty store and snapshot every
+    algorithm trained on its history."""
+    _check_weights(weights)
     store.write_world(
-        generated.meta | {"weights": weights},
-        generated.items,
-        generated.personas,
-        generated.users,
-        generated.events,
-        generated.holdout,
+        world.meta | {"weights": weights},
+        world.items,
+        world.personas,
+        world.users,
+        world.events,
+        world.holdout,
     )
     catalog = Catalog.from_frame(store.items())
     events = store.events()
     through = int(events.seq[-1]) if len(events) else 0
+    for model, seconds in fit_models(catalog, events, weights, int(world.meta["seed"])):
+        save_model(store, model, through, "seed", seconds)
+
+
+def fit_models(
+    catalog: Catalog,
+    events: EventFrame,
+    weights: str,
+    seed: int,
+    configs: dict[str, dict] | None = None,
+    progress: Callable[[float, str], None] | None = None,
+) -> list[tuple[Recommender, float]]:
+    """Every registered algorithm fitted on `events` (with `configs` by name where given),
+    with its fit time in seconds. Holdout metrics are measured when first asked for
+    (Lifecycle.measured): the first start of the app should not wait for ten evaluations."""
     models = {
-        name: cls(catalog=catalog, weights=WEIGHT_PRESETS[weights], seed=seed)
+        name: cls(
+            cls.config_class.from_dict((configs or {}).get(name, {})),
+            catalog=catalog,
+            weights=WEIGHT_PRESETS[weights],
+            seed=seed,
+        )
         for name, cls in REGISTRY.items()
     }
     for model in models.values():
         if hasattr(model, "attach"):
             model.attach(models)  # a blend reads these models: no private copies to fit
-    for model in models.values():  # the registry lists a blend after its components
+    fitted = []
+    for i, model in enumerate(models.values()):  # the registry lists a blend after its parts
+        if progress:
+            progress(i / len(models), f"training {model.name}")
         started = time.perf_counter()
         model.fit(events, catalog)
-        # Holdout metrics are measured when first asked for (Lifecycle.measured): the first
-        # start of the app should not wait for ten evaluations.
-        save_model(store, model, through, "seed", time.perf_counter() - started)
+        fitted.append((model, time.perf_counter() - started))
+    return fitted
+
+
+def _check_weights(weights: str) -> None:
+    if weights not in WEIGHT_PRESETS:
+        raise RecsysError(f"unknown weights {weights!r}; choose one of {', '.join(WEIGHT_PRESETS)}")
 
 
 def _impressions(

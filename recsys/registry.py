@@ -68,35 +68,43 @@ class Registry:
         parent: int | None = None,
         metrics: dict[str, float | None] | None = None,
     ) -> int:
-        store = self.store
-        with store._write_lock:
-            version_id, reserve = self._reserve("version")
-            store._transaction(
-                [
-                    *reserve,
-                    (
-                        "INSERT INTO model_versions BY NAME SELECT ? AS version_id, "
-                        "? AS algorithm, ? AS config, ? AS seed, ? AS trained_through_seq, "
-                        "? AS n_events, ? AS params, ? AS trigger, ? AS fit_seconds, "
-                        "? AS created_at, ? AS parent_version, ? AS metrics",
-                        [
-                            version_id,
-                            algorithm,
-                            json.dumps(config, sort_keys=True),
-                            seed,
-                            trained_through_seq,
-                            n_events,
-                            encode_arrays(params),
-                            trigger,
-                            fit_seconds,
-                            _now(),
-                            parent,
-                            json.dumps(metrics or {}, sort_keys=True),
-                        ],
-                    ),
-                ]
-            )
+        row = (algorithm, config, seed, trained_through_seq, n_events, params, trigger)
+        with self.store._write_lock:
+            version_id, statements = self.new_versions([(*row, fit_seconds, parent, metrics)])
+            self.store._transaction(statements)
             return version_id
+
+    def new_versions(self, rows: list[tuple]) -> tuple[int, list[tuple[str, list]]]:
+        """The statements that store `rows` (save_version's arguments in order; parent and
+        metrics may be left off) as versions with fresh ids, for the caller's transaction
+        (under the store's write lock); returns the first id with them."""
+        first, statements = self._reserve("version", len(rows))
+        for offset, row in enumerate(rows):
+            algorithm, config, seed, through, n_events, params, trigger, seconds = row[:8]
+            parent, metrics = (*row[8:], None, None)[:2]
+            statements.append(
+                (
+                    "INSERT INTO model_versions BY NAME SELECT ? AS version_id, "
+                    "? AS algorithm, ? AS config, ? AS seed, ? AS trained_through_seq, "
+                    "? AS n_events, ? AS params, ? AS trigger, ? AS fit_seconds, "
+                    "? AS created_at, ? AS parent_version, ? AS metrics",
+                    [
+                        first + offset,
+                        algorithm,
+                        json.dumps(config, sort_keys=True),
+                        seed,
+                        through,
+                        n_events,
+                        encode_arrays(params),
+                        trigger,
+                        seconds,
+                        _now(),
+                        parent,
+                        json.dumps(metrics or {}, sort_keys=True),
+                    ],
+                )
+            )
+        return first, statements
 
     def version(self, version_id: int, params: bool = False) -> dict[str, Any]:
         """One version as a dict; an unknown id is a RecsysError naming the known ones."""

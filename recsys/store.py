@@ -23,7 +23,7 @@ import pandas as pd
 from recsys.errors import RecsysError
 from recsys.events import Event, EventFrame
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Each entry migrates from version i to i + 1; never edit a released one, append a new one.
 MIGRATIONS: list[str] = [
@@ -223,7 +223,39 @@ MIGRATIONS: list[str] = [
     CREATE INDEX impressions_request ON impressions (request_id);
     CREATE INDEX impressions_experiment ON impressions (experiment_id);
     """,
+    # 4: imported datasets keep each item's own id; saved scenarios (the built-in ones live in
+    # recsys/scenarios.py, not here).
+    """
+    ALTER TABLE items ADD COLUMN external_id VARCHAR;
+    CREATE TABLE scenarios (
+        name VARCHAR PRIMARY KEY,
+        description VARCHAR NOT NULL,
+        setup VARCHAR NOT NULL,           -- JSON: world or dataset, configs, policy, experiments
+        created_at TIMESTAMP NOT NULL
+    );
+    """,
 ]
+
+# What a new world replaces: every table but saved scenarios and the schema record (meta keeps
+# its `next ... id` counters, so ids are never reused across worlds either).
+WORLD_TABLES = (
+    "items",
+    "personas",
+    "users",
+    "events",
+    "holdout",
+    "learning_log",
+    "model_versions",
+    "checkpoints",
+    "aliases",
+    "alias_history",
+    "lineage",
+    "update_log",
+    "drift_alarms",
+    "marks",
+    "impressions",
+    "experiments",
+)
 
 # Tables whose rows belong to a point of the event log (column named): reset and forgetting
 # a user drop or renumber them with the events.
@@ -412,30 +444,37 @@ class Store:
         holdout: pd.DataFrame | None = None,
     ) -> None:
         """Write a whole generated world in one transaction (the store must be empty)."""
-        holdout = holdout if holdout is not None else events.iloc[:0].drop(columns="seq")
-        meta_frame = pd.DataFrame({"key": list(meta), "value": [str(v) for v in meta.values()]})
-        self._transaction(
-            [
-                ("INSERT INTO meta SELECT * FROM meta_frame", None),
-                ("INSERT INTO items SELECT * FROM items_frame", None),
-                ("INSERT INTO personas SELECT * FROM personas_frame", None),
-                ("INSERT INTO users SELECT * FROM users_frame", None),
-                ("INSERT INTO events BY NAME SELECT * FROM events_frame", None),
-                ("INSERT INTO holdout BY NAME SELECT * FROM holdout_frame", None),
-            ],
-            frames={
-                "meta_frame": meta_frame,
-                "items_frame": items,
-                "personas_frame": personas,
-                "users_frame": users,
-                "events_frame": events,
-                "holdout_frame": holdout,
-            },
-        )
+        self._transaction(*_world_inserts(meta, items, personas, users, events, holdout))
+
+    def replace_world(
+        self,
+        meta: dict[str, str],
+        items: pd.DataFrame,
+        personas: pd.DataFrame,
+        users: pd.DataFrame,
+        events: pd.DataFrame,
+        holdout: pd.DataFrame,
+        then: list[tuple[str, list | None]],
+    ) -> None:
+        """Swap the whole lab for a new world and run `then` (the seed versions' inserts), all
+        in one transaction: if anything fails, the previous lab is untouched."""
+        inserts, frames = _world_inserts(meta, items, personas, users, events, holdout)
+        with self._write_lock:
+            self._pending_log = []  # derived rows of the old world's last events
+            self._transaction(
+                [
+                    ("DELETE FROM meta WHERE key NOT LIKE 'next % id'", None),
+                    *((f"DELETE FROM {table}", None) for table in WORLD_TABLES),
+                    *inserts,
+                    *then,
+                ],
+                frames,
+            )
 
     def items(self) -> pd.DataFrame:
         return self._frame(
-            "SELECT item_id, title, genres, tags, year, region FROM items ORDER BY item_id"
+            "SELECT item_id, title, genres, tags, year, region, external_id FROM items "
+            "ORDER BY item_id"
         )
 
     def ground_truth(self) -> tuple[np.ndarray, np.ndarray]:
@@ -684,7 +723,8 @@ class Store:
                 ("DELETE FROM events WHERE user_id = ? AND source <> 'history'", [user]),
                 (_FORGET_IMPRESSIONS, [user]),
                 (
-                    "DELETE FROM users WHERE user_id = ? AND kind NOT IN ('simulated', 'demo')",
+                    "DELETE FROM users WHERE user_id = ? "
+                    "AND kind NOT IN ('simulated', 'demo', 'imported')",
                     [user],
                 ),
                 (
@@ -817,6 +857,29 @@ _OUTCOME_COLUMNS = {
     "dislike": "disliked",
     "favorite": "favorited",
 }
+
+
+def _world_inserts(
+    meta: dict[str, str],
+    items: pd.DataFrame,
+    personas: pd.DataFrame,
+    users: pd.DataFrame,
+    events: pd.DataFrame,
+    holdout: pd.DataFrame | None,
+) -> tuple[list[tuple[str, None]], dict[str, pd.DataFrame]]:
+    holdout = holdout if holdout is not None else events.iloc[:0].drop(columns="seq")
+    frames = {
+        "meta_frame": pd.DataFrame({"key": list(meta), "value": [str(v) for v in meta.values()]}),
+        "items_frame": items,
+        "personas_frame": personas,
+        "users_frame": users,
+        "events_frame": events,
+        "holdout_frame": holdout,
+    }
+    return [
+        (f"INSERT INTO {name.removesuffix('_frame')} BY NAME SELECT * FROM {name}", None)
+        for name in frames
+    ], frames
 
 
 def _attribution(event: Event, request_id: int) -> tuple[str, list] | None:

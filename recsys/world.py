@@ -151,6 +151,17 @@ def generate_world(
         "epoch": EPOCH,
         "dimensions": json.dumps([*genres, *axes, "quality"]),
         "history_through_seq": str(int(events["seq"].max()) if len(events) else 0),
+        # What regenerates this world (a scenario saves it); the choice model is the default.
+        "sizes": json.dumps(
+            {
+                "n_items": n_items,
+                "n_users": n_users,
+                "sessions_per_user": sessions_per_user,
+                "days": days,
+                "slate_size": slate_size,
+                "holdout_share": holdout_share,
+            }
+        ),
     }
     return World(meta, items, personas, users, events, holdout)
 

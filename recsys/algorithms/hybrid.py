@@ -40,21 +40,32 @@ class Hybrid(Recommender):
     config: HybridConfig
 
     def _reset(self) -> None:
-        from recsys.algorithms import REGISTRY  # the registry imports this module
-
         if not getattr(self, "_owns", True):
             return  # attached: the engine's models stay the components
         self._owns = True
-        self._components = {
-            name: REGISTRY[name](catalog=self.catalog, weights=self.weights, seed=self.seed)
-            for name in COMPONENTS
-        }
+        self._own: dict[str, Recommender] | None = None
+
+    @property
+    def _components(self) -> dict[str, Recommender]:
+        """The engine's models when attached, else private copies, built on first use: the
+        engine attaches right after construction, so building copies up front (content's
+        TF-IDF among them) would be wasted work on every open."""
+        if not self._owns:
+            return self._attached
+        if self._own is None:
+            from recsys.algorithms import REGISTRY  # the registry imports this module
+
+            self._own = {
+                name: REGISTRY[name](catalog=self.catalog, weights=self.weights, seed=self.seed)
+                for name in COMPONENTS
+            }
+        return self._own
 
     def attach(self, models: dict[str, Recommender]) -> None:
         """Use the engine's models (its live dict: a reconfigured model is picked up) as
         components instead of private copies."""
         self._owns = False
-        self._components = models
+        self._attached = models
 
     def depends_on(self) -> tuple[str, ...]:
         return COMPONENTS if not self._owns else ()

@@ -24,7 +24,7 @@ from scipy import sparse
 
 from recsys.algorithms.base import Explanation, Recommender, UpdateInfo
 from recsys.algorithms.config import Config, param
-from recsys.events import EXPLICIT_KINDS, Event, EventFrame
+from recsys.events import EXPLICIT_KINDS, RATING_MAX, RATING_MIN, Event, EventFrame
 
 
 @dataclass(frozen=True)
@@ -332,7 +332,8 @@ class MatrixFactorization(Recommender):
 
     def _reasons(self, user: int, items: list[int]) -> list[str]:
         items_arr = np.asarray(items, dtype=np.int64)
-        scores = self._scores(user, None)[items_arr]
+        # The score ranks; the stars shown are on the scale people rate on.
+        scores = np.clip(self._scores(user, None)[items_arr], RATING_MIN, RATING_MAX)
         dots = self._item_factors[items_arr] @ self._user_factors[user]
         liked, similarity = self._similar_liked(user, items_arr)
         reasons = []

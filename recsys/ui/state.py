@@ -103,6 +103,8 @@ def init_session(engine: Engine) -> None:
             except RecsysError as error:
                 state.link_error = f"Ignored the link's user: {error}"
         state.presenter = params.get("presenter") == "1"
+        if "scenario" in params:  # loaded by open_scenario, once the pages are known
+            state.scenario_link = params["scenario"]
         if "algorithm" in params:
             if params["algorithm"] in REGISTRY:
                 state.algorithm = params["algorithm"]
@@ -113,6 +115,35 @@ def init_session(engine: Engine) -> None:
                 )
 
 
+def open_scenario(engine: Engine) -> None:
+    """A `?scenario=NAME` link loads that scenario (unless the lab already holds it, so a
+    reload keeps what was done since), then opens its page; a scenario just loaded from the
+    Data page opens the same way."""
+    from recsys import scenarios
+    from recsys.ui.data import apply_scenario_open, load_scenario
+
+    state = st.session_state
+    name = state.pop("scenario_link", None)
+    if name is not None:
+        if "scenario" in st.query_params:
+            del st.query_params["scenario"]
+        try:
+            setup = scenarios.get(engine.store, name)
+        except RecsysError as error:
+            state.link_error = f"Ignored the link's scenario: {error}."
+        else:
+            if engine.meta.get("scenario") == name:
+                state.scenario_toast = (
+                    f"Scenario {name} is already loaded; load it again from Data → Scenarios "
+                    "to start over."
+                )
+                state.scenario_open = setup["open"] | {"name": name, "quiet": True}
+            else:
+                with st.container():
+                    load_scenario(engine, setup)
+    apply_scenario_open()
+
+
 def sidebar(engine: Engine) -> None:
     state = st.session_state
     with st.sidebar:
@@ -121,9 +152,11 @@ def sidebar(engine: Engine) -> None:
             f"{engine.meta.get('seed', '?')}"
         )
         st.caption(f"{engine.catalog.n:,} items · {len(engine.personas)} personas")
-        demo = sorted(u for u, kind in engine.users().items() if kind == "demo")
+        users = engine.users()
+        demo = sorted(u for u, kind in users.items() if kind == "demo")
         personas = engine.personas["name"].tolist()
-        choices = [state.visitor, *demo, *personas]
+        imported = sorted((u for u, kind in users.items() if kind == "imported"), key=_natural)
+        choices = [state.visitor, *demo, *personas, *imported]
         if state.user not in choices:
             choices.insert(1, state.user)
         # No format_func: AppTest cannot set a selectbox whose labels differ from its values.
@@ -131,9 +164,10 @@ def sidebar(engine: Engine) -> None:
             "Who are you?",
             choices,
             key="user",
-            help="A fresh visitor has no history; demo users and personas do.",
+            help="A fresh visitor has no history; demo users, personas and the users of an "
+            "imported dataset do (type to search).",
         )
-        st.caption(_who(state.user, state.visitor, demo, personas))
+        st.caption(_who(state.user, state.visitor, demo, personas, users.get(state.user)))
         st.selectbox(
             "Algorithm",
             list(REGISTRY),
@@ -179,7 +213,13 @@ def _report(engine: Engine, user: str, algorithm: str) -> str:
     return session_report(engine, user, algorithm)
 
 
-def _who(user: str, visitor: str, demo: list[str], personas: list[str]) -> str:
+def _natural(user: str) -> tuple[int, str]:
+    return len(user), user  # MovieLens ids are numbers: 2 before 10
+
+
+def _who(user: str, visitor: str, demo: list[str], personas: list[str], kind) -> str:
+    if kind == "imported":
+        return "A user of the imported dataset, with their real history."
     if user == visitor:
         return "A fresh visitor: no history yet."
     if user in demo:

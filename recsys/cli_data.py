@@ -1,0 +1,254 @@
+"""CLI commands that bring data in and set the lab up.
+
+python -m recsys import --format lab|movielens|movielens-100k PATH [--dry-run] [--map ...] [--json]
+python -m recsys download movielens-small [--dir DIR] [--force] [--import]
+python -m recsys scenario list|show|load|save|delete [NAME|FILE] [--json]
+python -m recsys scenario drift [--personas a,b] [--before N] [--after N]
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from recsys.algorithms import DEFAULT_ALGORITHM, algorithm_class
+from recsys.errors import RecsysError
+
+SCENARIO_ACTIONS = ("list", "show", "load", "save", "delete", "drift")
+
+
+def add_commands(command) -> None:
+    from recsys.importer import FORMATS
+
+    imp = command("import", "replace the lab's data with a dataset (validated, all or nothing)")
+    imp.add_argument("--format", required=True, choices=list(FORMATS))
+    imp.add_argument("path", help="a folder with the format's files, or a .zip of them")
+    imp.add_argument("--dry-run", action="store_true", help="only validate and report")
+    imp.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="FILE:COLUMN=THEIRS",
+        help="read our COLUMN from their column, e.g. interactions.csv:user_id=customer",
+    )
+    imp.add_argument("--seed", type=int, default=42, help="seed of the fitted ground truth")
+
+    download = command("download", "fetch a public dataset (needs the network)")
+    download.add_argument("name", help="movielens-small")
+    download.add_argument("--dir", help="where to keep it (default: data/downloads)")
+    download.add_argument("--force", action="store_true", help="download again")
+    download.add_argument(
+        "--import", dest="then_import", action="store_true", help="then import it"
+    )
+
+    scenario = command("scenario", "list, show, load, save or delete scenarios; run taste drift")
+    scenario.add_argument("action", choices=SCENARIO_ACTIONS)
+    scenario.add_argument("target", nargs="?", help="a scenario name, or a .json file")
+    scenario.add_argument("--title", default="", help="save: a title")
+    scenario.add_argument("--description", default="", help="save: what it shows")
+    scenario.add_argument("--output", help="save/show: also write the JSON to this file")
+    scenario.add_argument("--overwrite", action="store_true", help="save: replace one by that name")
+    scenario.add_argument("--personas", help="drift: comma-separated (default: the first two)")
+    scenario.add_argument("--before", type=int, default=150, help="drift: visits before the shift")
+    scenario.add_argument("--after", type=int, default=250, help="drift: visits after the shift")
+    scenario.add_argument("--algorithm", default=DEFAULT_ALGORITHM, help="drift: the algorithm")
+    scenario.add_argument("--seed", type=int, default=0, help="drift: seed")
+
+
+def check(args) -> None:
+    """Validate what needs no database (an import's files included) before one is opened."""
+    if args.command == "import":
+        from recsys.importer import read_path
+
+        args.mapping = _mapping(args.map)
+        args.report = read_path(args.format, args.path, mapping=args.mapping or None)
+    if args.command == "download":
+        from recsys.download import DATASETS
+
+        if args.name not in DATASETS:
+            raise RecsysError(f"unknown dataset {args.name!r}; choose one of {', '.join(DATASETS)}")
+    if args.command == "scenario":
+        algorithm_class(args.algorithm)
+        needs = args.action in ("show", "load", "save", "delete")
+        if needs and not args.target:
+            raise RecsysError(f"scenario {args.action} needs a scenario name or a .json file")
+        if args.action == "show" and args.target.endswith(".json"):
+            args.setup = _read_scenario(args.target)
+        if args.action == "load" and args.target.endswith(".json"):
+            args.setup = _read_scenario(args.target)
+        if args.action == "save":
+            from recsys.scenarios import NAME_PATTERN
+
+            if not NAME_PATTERN.fullmatch(args.target):
+                raise RecsysError(
+                    "a scenario name is lower-case letters, digits, '-' or '_', e.g. my-setup"
+                )
+
+
+def without_database(args) -> bool:
+    """Commands that never open the lab: a dry run, a plain download, a file's scenario."""
+    return (
+        (args.command == "import" and (args.dry_run or not args.report.ok))
+        or (args.command == "download" and not args.then_import)
+        or (args.command == "scenario" and args.action == "show" and hasattr(args, "setup"))
+    )
+
+
+def _mapping(items: list[str]) -> dict[str, dict[str, str]]:
+    mapping: dict[str, dict[str, str]] = {}
+    for item in items:
+        file, colon, pair = item.partition(":")
+        ours, equals, theirs = pair.partition("=")
+        if not (colon and equals and file and ours and theirs):
+            raise RecsysError(f"--map {item}: write FILE:COLUMN=THEIRS, e.g. items.csv:title=name")
+        mapping.setdefault(file.strip(), {})[ours.strip()] = theirs.strip()
+    return mapping
+
+
+def _read_scenario(path: str) -> dict[str, Any]:
+    from recsys.scenarios import parse
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise RecsysError(f"cannot read {path}: {error}") from None
+    return parse(text, path)
+
+
+def _import(engine, args) -> dict[str, Any]:
+    report = args.report
+    if not report.ok or args.dry_run:
+        if not report.ok:
+            # The report goes to stdout (it can be long); the one-line error to stderr.
+            print(json.dumps(report.to_dict(), indent=2) if args.json else report.text())
+            raise RecsysError(
+                f"{report.n_problems} problem(s) in the {args.format} files; nothing was imported"
+            )
+        return {"json": report.to_dict(), "text": report.text() + "\nDry run: nothing changed."}
+    from recsys.lab_data import load_dataset
+
+    info = load_dataset(engine, report, path=args.path, mapping=args.mapping, seed=args.seed)
+    return _imported(info, report)
+
+
+def run_import(args) -> dict[str, Any]:
+    """`import` opens the lab itself: a new database is seeded with the dataset directly,
+    instead of generating the default world first only to replace it."""
+    from recsys.engine import Engine, database_path
+    from recsys.lab_data import dataset_lab
+
+    path = database_path(args.db)
+    if path != ":memory:" and Path(path).exists():
+        engine = Engine.open(path)
+        try:
+            return _import(engine, args)
+        finally:
+            engine.close()
+    world = dataset_lab(args.report, args.path, args.mapping, args.seed)
+    engine = Engine.open(path, world=world)
+    try:
+        info = {
+            "world": engine.meta["label"],
+            "items": engine.catalog.n,
+            "users": len(engine.users()),
+            "events": engine.last_seq,
+            "held_out": len(world.holdout),
+            "seconds": {},
+            "format": args.format,
+            "path": str(args.path),
+            "summary": args.report.summary(),
+        }
+        return _imported(info, args.report)
+    finally:
+        engine.close()
+
+
+def _imported(info: dict[str, Any], report) -> dict[str, Any]:
+    text = (
+        f"Imported {info['world']}: {info['items']:,} items, {info['users']:,} users, "
+        f"{info['events']:,} events in the log and {info['held_out']:,} held out; every "
+        "algorithm trained on it."
+    )
+    return {"json": info | {"report": report.to_dict()}, "text": text}
+
+
+def _download(engine, args) -> dict[str, Any]:
+    from recsys.download import download
+
+    info = download(args.name, args.dir, force=args.force)
+    text = (
+        f"{'Downloaded' if info['downloaded'] else 'Already here'}: {info['path']} "
+        f"({info['licence']})"
+    )
+    if engine is None:
+        return {"json": info, "text": text}
+    from recsys.importer import read_path
+    from recsys.lab_data import load_dataset
+
+    report = read_path(info["format"], info["path"])
+    imported = load_dataset(engine, report, path=info["path"])
+    text += f"\nImported {imported['items']:,} items and {imported['events']:,} events."
+    return {"json": info | {"import": imported}, "text": text}
+
+
+def _scenario(engine, args) -> dict[str, Any]:
+    from recsys import scenarios
+
+    action = args.action
+    if action == "drift":
+        from recsys.cli_lifecycle import drift_text
+        from recsys.simulation import taste_drift
+
+        personas = [p.strip() for p in args.personas.split(",")] if args.personas else None
+        report = taste_drift(
+            engine, personas, args.before, args.after, algorithm=args.algorithm, seed=args.seed
+        )
+        return {"json": report, "text": drift_text(report)}
+    if action == "list":
+        rows = scenarios.catalogue(engine.store)
+        current = engine.meta.get("scenario")
+        lines = [
+            f"{'*' if r['name'] == current else ' '} {r['name']:<22} "
+            f"{'built-in' if r['builtin'] else 'saved':<9} {r['title']}"
+            for r in rows
+        ]
+        return {"json": rows, "text": "\n".join(lines)}
+    if action == "show":
+        setup = getattr(args, "setup", None) or scenarios.get(engine.store, args.target)
+        _write(args.output, setup)
+        return {"json": setup, "text": scenarios.dumps(setup)}
+    if action == "delete":
+        scenarios.delete(engine.store, args.target)
+        return {"json": {"deleted": args.target}, "text": f"deleted scenario {args.target}"}
+    if action == "save":
+        setup = scenarios.current(engine, args.target, args.title, args.description)
+        scenarios.save(engine.store, setup, overwrite=args.overwrite)
+        _write(args.output, setup)
+        where = f" and {args.output}" if args.output else ""
+        return {"json": setup, "text": f"saved scenario {args.target} in the lab{where}"}
+    setup = getattr(args, "setup", None) or scenarios.get(engine.store, args.target)
+    done = scenarios.load(engine, setup)
+    lab = done["lab"]
+    lines = [
+        f"Loaded scenario {setup['name']} ({setup['title']}): {lab['world']}, "
+        f"{lab['items']:,} items, {lab['events']:,} events.",
+        *(f"experiment {e['name']}: {e.get('verdict', 'live')}" for e in done["experiments"]),
+        *(f"run: {json.dumps(r)}" for r in done["runs"]),
+        setup["description"],
+    ]
+    return {"json": done, "text": "\n".join(line for line in lines if line)}
+
+
+def _write(output: str | None, setup: dict) -> None:
+    if not output:
+        return
+    from recsys.scenarios import dumps
+
+    try:
+        Path(output).write_text(dumps(setup) + "\n", encoding="utf-8")
+    except OSError as error:
+        raise RecsysError(f"cannot write {output}: {error.strerror or error}") from None
+
+
+COMMANDS = {"import": _import, "download": _download, "scenario": _scenario}

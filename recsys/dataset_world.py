@@ -1,0 +1,188 @@
+"""An imported dataset as a lab world, with a semi-synthetic ground truth.
+
+A real log has no hidden taste to measure against, yet the simulator, autopilot and simulated
+A/B tests need one. As in semi-synthetic evaluation (fit a model to real data, then treat it as
+the truth), the lab fits a small biased matrix factorisation on the whole imported history:
+item factors become the hidden item features, item biases the hidden quality, and each user's
+factors their hidden taste. Utilities are rescaled to the mean and spread of the generated
+worlds, so the choice model clicks and rates at familiar rates. Personas are the k-means centres
+of the users' tastes, named after the genres (or titles) their centre likes most.
+
+The algorithms never read any of this, as with generated worlds: they learn from the log only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+from sklearn.cluster import KMeans
+
+from recsys.algorithms import Catalog
+from recsys.algorithms.mf import MatrixFactorization, MFConfig
+from recsys.events import EventFrame
+from recsys.world import DEFAULT_SEED, HOLDOUT_SHARE, World, _set_aside, true_utilities
+
+TRUTH_FACTORS = 8
+MAX_PERSONAS = 6
+# The generated worlds' utilities over all (person, item) pairs: mean about 0.25, spread 1.7.
+UTILITY_MEAN, UTILITY_STD = 0.25, 1.7
+
+
+def dataset_world(dataset, seed: int = DEFAULT_SEED) -> World:
+    """The lab world of an imported `recsys.importer.Dataset`: its items and history as they
+    are, plus the fitted truth. Deterministic given the dataset and `seed`."""
+    items = dataset.items.reset_index(drop=True)
+    index = pd.Series(np.arange(len(items)), index=items["external_id"].to_numpy())
+    log = dataset.interactions.reset_index(drop=True)
+    first_ts = float(log["ts"].min())
+    n = len(log)
+    events = pd.DataFrame(
+        {
+            "seq": np.arange(1, n + 1, dtype=np.int64),
+            "ts": np.round(log["ts"].to_numpy(np.float64) - first_ts, 3),
+            "user_id": log["user_id"].astype(str).to_numpy(object),
+            "item_id": index.loc[log["external_id"].to_numpy()].to_numpy().astype(np.int32),
+            "kind": log["kind"].to_numpy(object),
+            "value": log["value"].to_numpy(np.float64),
+            "context": pd.Series([None] * n, dtype=object),
+            "source": "history",
+        }
+    )
+    catalog = Catalog(
+        titles=tuple(items["title"]),
+        genres=tuple(tuple(g) for g in items["genres"]),
+        tags=tuple(tuple(t) for t in items["tags"]),
+    )
+    features, quality, tastes, user_ids = _truth(catalog, events, seed)
+    personas, membership = _personas(features, quality, tastes, catalog, seed)
+    users = pd.DataFrame(
+        {
+            "user_id": user_ids,
+            "kind": "imported",
+            "persona": membership,
+            "taste": list(tastes),
+        }
+    )
+    items_frame = pd.DataFrame(
+        {
+            "item_id": np.arange(len(items), dtype=np.int32),
+            "title": items["title"].astype(str),
+            "genres": items["genres"],
+            "tags": items["tags"],
+            "year": pd.array(items["year"], dtype="Int32"),
+            "region": pd.Series([None] * len(items), dtype=object),
+            "quality": quality,
+            "features": list(features),
+            "external_id": items["external_id"].astype(str),
+        }
+    )
+    kept, holdout = _set_aside(events, HOLDOUT_SHARE, seed)
+    first_seq = kept.groupby("user_id", sort=False)["seq"].min()
+    users["created_seq"] = users["user_id"].map(first_seq).fillna(0).astype("int64")
+    meta = {
+        "world": "dataset",
+        "label": dataset.name,
+        "seed": str(seed),
+        "epoch": datetime.fromtimestamp(first_ts, UTC).replace(tzinfo=None).isoformat(),
+        "dimensions": json.dumps(
+            [*(f"factor {i + 1}" for i in range(features.shape[1])), "quality"]
+        ),
+        "history_through_seq": str(int(kept["seq"].max()) if len(kept) else 0),
+        "dataset_format": dataset.format,
+        "dataset_files": json.dumps(dataset.files, sort_keys=True),
+    }
+    return World(meta, items_frame, personas, users, kept, holdout)
+
+
+def _truth(
+    catalog: Catalog, events: pd.DataFrame, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Item features, item quality and user tastes from a biased MF fitted on everything,
+    scaled so that taste . features + quality has the generated worlds' mean and spread."""
+    model = MatrixFactorization(
+        MFConfig(factors=TRUTH_FACTORS, epochs=10), catalog=catalog, seed=seed
+    )
+    model.fit(
+        EventFrame(
+            seq=events["seq"].to_numpy(),
+            ts=events["ts"].to_numpy(),
+            user=events["user_id"].to_numpy(object),
+            item=events["item_id"].to_numpy(np.int64),
+            kind=events["kind"].to_numpy(object),
+            value=events["value"].to_numpy(np.float64),
+        )
+    )
+    state = model.state()
+    user_ids = [str(u) for u in state["base.users"]]
+    items, bias = state["model.item_factors"], state["model.item_bias"]
+    users = state["model.user_factors"]
+    raw = users @ items.T + bias[None, :]
+    scale = UTILITY_STD / max(float(raw.std()), 1e-9)
+    shift = UTILITY_MEAN - scale * float(raw.mean())
+    features = scale * items
+    quality = scale * bias + shift
+    tastes = np.hstack([users, np.ones((len(users), 1))])  # the last weight reads quality
+    return features, quality, tastes, user_ids
+
+
+def _personas(
+    features: np.ndarray,
+    quality: np.ndarray,
+    tastes: np.ndarray,
+    catalog: Catalog,
+    seed: int,
+) -> tuple[pd.DataFrame, list[str]]:
+    """k-means centres of the users' tastes as personas; returns them and each user's."""
+    k = min(MAX_PERSONAS, len(tastes))
+    clusters = KMeans(n_clusters=k, n_init=4, random_state=seed).fit(tastes[:, :-1])
+    centres = np.hstack([clusters.cluster_centers_, np.ones((k, 1))])
+    utilities = true_utilities(features, quality, centres)
+    rows, names = [], []
+    for c in range(k):
+        liked = _liked(utilities[c], utilities.mean(axis=0), catalog)
+        name = _unique(_slug(liked[0]) + "-fan", names)
+        names.append(name)
+        size = int((clusters.labels_ == c).sum())
+        rows.append(
+            {
+                "name": name,
+                "label": f"{' & '.join(liked)} fan",
+                "description": (
+                    f"{size} imported users whose fitted tastes cluster here; they like "
+                    f"{' and '.join(liked)} more than the others do. Semi-synthetic: the "
+                    "taste is the cluster's centre in the fitted model."
+                ),
+                "taste": centres[c].tolist(),
+            }
+        )
+    personas = pd.DataFrame(rows).sort_values("name", kind="stable").reset_index(drop=True)
+    return personas, [names[label] for label in clusters.labels_]
+
+
+def _liked(utility: np.ndarray, typical: np.ndarray, catalog: Catalog) -> list[str]:
+    """The two genres whose items this taste likes most above the typical one (or, in a
+    catalog without genres, the two such titles)."""
+    lift = utility - typical
+    genres = sorted({g for gs in catalog.genres for g in gs})
+    if not genres:
+        return [catalog.titles[i] for i in np.argsort(-lift)[:2]]
+    mean_lift = {
+        g: float(np.mean([lift[i] for i, gs in enumerate(catalog.genres) if g in gs]))
+        for g in genres
+    }
+    return sorted(genres, key=lambda g: (-mean_lift[g], g))[:2]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "taste"
+
+
+def _unique(name: str, taken: list[str]) -> str:
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate, n = f"{name}-{n}", n + 1
+    return candidate

@@ -1,0 +1,75 @@
+"""Bringing a dataset into the lab: validate it, keep its files, build its world, load it.
+
+The files of an upload are kept under data/datasets (named by their content's hash), so a
+scenario saved from the imported lab can load the same data again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from recsys.errors import RecsysError
+
+DATASETS_DIR = Path(__file__).resolve().parent.parent / "data" / "datasets"
+
+
+def load_dataset(
+    engine,
+    report,
+    *,
+    path: str | Path | None = None,
+    files: dict[str, bytes] | None = None,
+    mapping: dict[str, dict[str, str]] | None = None,
+    seed: int = 42,
+    progress: Callable[[float, str], None] | None = None,
+) -> dict[str, Any]:
+    """Replace the lab with a validated dataset (`recsys.importer.ImportReport`): all or
+    nothing. `path` is where its files are; uploaded `files` are kept first instead."""
+    if not report.ok:
+        raise RecsysError(
+            f"the {report.format} files have {report.n_problems} problem(s), so nothing was "
+            f"imported; the first: {report.problems[0]}"
+        )
+    if path is None:
+        if files is None:
+            raise RecsysError("give the dataset's path or its files")
+        path = keep(files, report.dataset.name)
+    if progress:
+        progress(0.0, "fitting the semi-synthetic ground truth")
+    info = engine.load_world(dataset_lab(report, path, mapping, seed), progress=progress)
+    return info | {"format": report.format, "path": str(path), "summary": report.summary()}
+
+
+def dataset_lab(report, path: str | Path, mapping: dict | None, seed: int):
+    """The world of a validated dataset, remembering where its files are."""
+    from recsys.dataset_world import dataset_world
+    from recsys.scenarios import dataset_meta
+
+    world = dataset_world(report.dataset, seed)
+    world.meta |= dataset_meta(str(Path(path).resolve()), mapping)
+    return world
+
+
+def keep(files: dict[str, bytes], name: str, root: Path | None = None) -> Path:
+    """Write uploaded files to a folder named after their content (same files: same
+    folder, written once) and return it."""
+    digest = hashlib.sha256()
+    for file in sorted(files):
+        digest.update(file.encode() + b"\0" + hashlib.sha256(files[file]).digest())
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:40] or "dataset"
+    folder = (root or DATASETS_DIR) / f"{slug}-{digest.hexdigest()[:12]}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for file, data in files.items():
+            target = folder / Path(file).name
+            if not target.exists():
+                partial = target.with_name(target.name + ".partial")
+                partial.write_bytes(data)
+                partial.replace(target)
+    except OSError as error:
+        raise RecsysError(f"cannot keep the uploaded files in {folder}: {error}") from None
+    return folder

@@ -1,0 +1,293 @@
+"""The Data page's parts: scenarios, importing a dataset, exporting the log."""
+
+from __future__ import annotations
+
+import io
+import tempfile
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from recsys import scenarios
+from recsys.engine import Engine
+from recsys.errors import RecsysError
+from recsys.importer import FORMATS, columns, max_import_bytes, preview, read_dataset
+
+NOT_GIVEN = "(none)"
+
+
+# -- scenarios ----------------------------------------------------------------------------
+
+
+def scenarios_view(engine: Engine) -> None:
+    current = engine.meta.get("scenario")
+    st.caption(
+        "A scenario is the whole setup as JSON: world or dataset, algorithm parameters, event "
+        "weights, seed, retrain policy, experiments and scripted runs. Loading one replaces the "
+        "lab; the same scenario always gives the same recommendations. Open one from a link "
+        "with `?scenario=NAME`."
+    )
+    for row in scenarios.catalogue(engine.store):
+        with st.container(border=True):
+            head, button = st.columns([5, 1])
+            mark = " · loaded" if row["name"] == current else ""
+            kind = "built-in" if row["builtin"] else "saved"
+            head.markdown(f"**{row['title']}** `{row['name']}` · {kind}{mark}")
+            head.write(row["description"] or "No description.")
+            head.caption(f"Link: `?scenario={row['name']}`")
+            if button.button("Load", key=f"scenario_load_{row['name']}", type="primary"):
+                load_scenario(engine, scenarios.get(engine.store, row["name"]))
+            if not row["builtin"] and button.button("Delete", key=f"scenario_delete_{row['name']}"):
+                scenarios.delete(engine.store, row["name"])
+                st.rerun()
+    _save_form(engine)
+    uploaded = st.file_uploader("Load a scenario file (.json)", type=["json"], key="scenario_file")
+    if uploaded is not None and st.button("Load this file", key="scenario_file_load"):
+        try:
+            setup = scenarios.parse(uploaded.getvalue().decode("utf-8", "replace"), uploaded.name)
+        except RecsysError as error:
+            st.error(f"{error}. Nothing was changed; fix the file and upload it again.")
+            return
+        load_scenario(engine, setup)
+
+
+def _save_form(engine: Engine) -> None:
+    with st.form("scenario_save"):
+        st.markdown("**Save the current setup as a scenario**")
+        name = st.text_input("Name", placeholder="my-defense-setup", key="scenario_name")
+        title = st.text_input("Title", key="scenario_title")
+        description = st.text_area("What it shows", key="scenario_description")
+        overwrite = st.checkbox("Replace a saved scenario of that name", key="scenario_overwrite")
+        if st.form_submit_button("Save"):
+            try:
+                setup = scenarios.current(engine, name.strip(), title, description)
+                scenarios.save(engine.store, setup, overwrite=overwrite)
+            except RecsysError as error:
+                st.error(f"Not saved: {error}.")
+            else:
+                st.success(
+                    f"Saved scenario {setup['name']}; its link is ?scenario={setup['name']}."
+                )
+    try:
+        setup = scenarios.current(engine, "current-lab", "The current lab")
+    except RecsysError:
+        return
+    st.download_button(
+        "Download the current setup as JSON",
+        scenarios.dumps(setup),
+        file_name="recsys-scenario.json",
+        mime="application/json",
+        key="scenario_download",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+
+
+def load_scenario(engine: Engine, setup: dict) -> bool:
+    """Load with a progress bar; on success remember where the scenario opens (applied on
+    the next run, before the sidebar's widgets exist) and rerun."""
+    bar = st.progress(0.0, text=f"Loading scenario {setup['name']}…")
+    try:
+        done = scenarios.load(engine, setup, lambda share, text: bar.progress(share, text=text))
+    except RecsysError as error:
+        bar.empty()
+        st.error(f"The scenario was not loaded: {error}. The lab is unchanged.")
+        return False
+    st.session_state.scenario_open = done["open"] | {"name": setup["name"]}
+    st.rerun()
+    return True
+
+
+def apply_scenario_open() -> None:
+    """After a scenario loaded: select its user and algorithm, say so, and go to its page."""
+    opened = st.session_state.pop("scenario_open", None)
+    if not opened:
+        return
+    state = st.session_state
+    if "user" in opened:
+        state.user = opened["user"]
+    if "algorithm" in opened:
+        state.algorithm = opened["algorithm"]
+    if not opened.get("quiet"):
+        state.scenario_toast = f"Scenario {opened['name']} loaded."
+    st.switch_page(f"pages/{opened.get('page', 'simulator')}.py")
+
+
+# -- import -------------------------------------------------------------------------------
+
+
+def import_view(engine: Engine) -> None:
+    limit = max_import_bytes()
+    fmt = st.radio(
+        "Format",
+        list(FORMATS),
+        format_func=lambda f: FORMATS[f].label,
+        horizontal=True,
+        key="import_format",
+    )
+    spec = FORMATS[fmt]
+    st.caption(spec.description)
+    uploads = st.file_uploader(
+        f"Files ({', '.join(spec.required + spec.optional)}; up to {limit / 2**20:.0f} MB each)",
+        accept_multiple_files=True,
+        key=f"import_files_{fmt}",
+    )
+    files = {u.name: u.getvalue() for u in uploads or []}
+    if not files:
+        st.info("Upload the files to preview them, map their columns and check them.")
+        _download_view(engine)
+        return
+    chosen = _assign_files(spec, files)
+    mapping = {}
+    for role, name in chosen.items():
+        with st.expander(f"{role} ← {name}", expanded=False):
+            table = preview(files[name], role, fmt)
+            st.dataframe(table, hide_index=True, width="stretch")
+            if fmt != "movielens-100k":  # its files have no header to map
+                mapping[role] = _map_columns(fmt, role, list(table.columns))
+    mapping = {role: m for role, m in mapping.items() if m}
+    given = {role: files[name] for role, name in chosen.items()}
+    check, run = st.columns(2)
+    if check.button("Check (dry run)", key="import_check", icon=":material/fact_check:"):
+        _show_report(read_dataset(fmt, given, mapping=mapping or None, max_bytes=limit))
+    if run.button("Import and replace the lab", key="import_run", type="primary"):
+        report = read_dataset(fmt, given, mapping=mapping or None, max_bytes=limit)
+        if not report.ok:
+            _show_report(report)
+            return
+        _load(engine, report, given, mapping)
+
+
+def _assign_files(spec, files: dict[str, bytes]) -> dict[str, str]:
+    """Which upload plays which part of the format (by default the one of the same name)."""
+    names = list(files)
+    chosen = {}
+    for role in spec.required + spec.optional:
+        options = names if role in spec.required else [NOT_GIVEN, *names]
+        default = names.index(role) if role in names else 0
+        if role in spec.optional:
+            default = options.index(role) if role in names else 0
+        pick = st.selectbox(role, options, index=default, key=f"import_role_{spec.name}_{role}")
+        if pick != NOT_GIVEN:
+            chosen[role] = pick
+    return chosen
+
+
+def _map_columns(fmt: str, role: str, header: list[str]) -> dict[str, str]:
+    """Our column -> theirs, only where they differ (an empty mapping means as named)."""
+    required, optional = columns(fmt, role)
+    mapping = {}
+    cells = st.columns(max(len(required) + len(optional), 1))
+    for cell, ours in zip(cells, required + optional, strict=False):
+        options = header if ours in required else [NOT_GIVEN, *header]
+        index = options.index(ours) if ours in options else 0
+        theirs = cell.selectbox(ours, options, index=index, key=f"import_map_{fmt}_{role}_{ours}")
+        if theirs != NOT_GIVEN and theirs != ours:
+            mapping[ours] = theirs
+    return mapping
+
+
+def _show_report(report) -> None:
+    if report.ok:
+        summary = report.summary()
+        st.success(
+            f"Valid: {summary['items']:,} items, {summary['users']:,} users and "
+            f"{summary['interactions']:,} interactions. Import it to replace the lab."
+        )
+        st.json(summary, expanded=False)
+        return
+    st.error(
+        f"{report.n_problems} problem(s): nothing was imported and the lab is unchanged. "
+        "Fix the lines below and upload again."
+    )
+    st.dataframe(
+        pd.DataFrame(
+            [{"file": p.file, "line": p.line, "problem": p.message} for p in report.problems]
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+
+
+def _load(engine: Engine, report, files: dict[str, bytes] | None, mapping, path=None) -> None:
+    from recsys.lab_data import load_dataset
+
+    bar = st.progress(0.0, text="Importing…")
+    try:
+        info = load_dataset(
+            engine,
+            report,
+            files=files,
+            path=path,
+            mapping=mapping,
+            progress=lambda share, text: bar.progress(min(share, 1.0), text=text),
+        )
+    except RecsysError as error:
+        bar.empty()
+        st.error(f"The import failed and the lab is unchanged: {error}.")
+        return
+    st.session_state.scenario_toast = (
+        f"Imported {info['world']}: {info['items']:,} items, {info['users']:,} users, "
+        f"{info['events']:,} events. Every page now works on it."
+    )
+    st.rerun()
+
+
+def _download_view(engine: Engine) -> None:
+    from recsys.download import DATASETS
+
+    source = DATASETS["movielens-small"]
+    st.markdown(
+        "**No files at hand?** Fetch MovieLens (ml-latest-small, 100,836 ratings) from "
+        f"GroupLens. {source.licence}."
+    )
+    if st.button("Download and import MovieLens", key="import_download"):
+        from recsys.download import download
+        from recsys.importer import read_path
+
+        try:
+            with st.spinner("Downloading…"):
+                info = download("movielens-small")
+            report = read_path(info["format"], info["path"])
+        except RecsysError as error:
+            st.error(f"{error}.")
+            return
+        if not report.ok:
+            _show_report(report)
+            return
+        _load(engine, report, None, None, path=info["path"])
+
+
+# -- export -------------------------------------------------------------------------------
+
+
+def export_view(engine: Engine) -> None:
+    st.caption(
+        "The event log, impressions, learning log, model versions and experiments as files "
+        "that DuckDB, pandas or Spark read back; the same as `python -m recsys export`."
+    )
+    fmt = st.radio("File format", ["parquet", "csv"], horizontal=True, key="export_format")
+    st.download_button(
+        f"Download the log as {fmt.upper()} (zip)",
+        data=lambda: _export_zip(engine, fmt),
+        file_name=f"recsys-export-{fmt}.zip",
+        mime="application/zip",
+        key="export_download",
+        on_click="ignore",
+        icon=":material/download:",
+    )
+
+
+def _export_zip(engine: Engine, fmt: str) -> bytes:
+    from recsys.export import export_lab
+
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch) / "export"
+        export_lab(engine, str(folder), fmt, False)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for file in sorted(folder.iterdir()):
+                archive.write(file, file.name)
+        return buffer.getvalue()
