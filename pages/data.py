@@ -4,6 +4,7 @@ import streamlit as st
 
 from recsys.ui.data import export_view, import_view, scenarios_view
 from recsys.ui.state import ensure_app, get_engine
+from recsys.ui.widgets import md
 
 ensure_app()
 engine = get_engine()
@@ -16,7 +17,7 @@ source = (
 )
 scenario = f" · scenario **{meta['scenario']}**" if meta.get("scenario") else ""
 st.caption(
-    f"The lab now holds **{meta.get('label', engine.world)}** ({source}): "
+    f"The lab now holds **{md(meta.get('label', engine.world))}** ({source}): "
     f"{engine.catalog.n:,} items, {len(engine.users()):,} users, {engine.last_seq:,} events"
     f"{scenario}."
 )

@@ -87,7 +87,7 @@ class Engine:
         try:
             if store.is_empty():
                 if isinstance(world, World):
-                    seed_with(store, world, weights)
+                    install_world(store, world, weights)
                 else:
                     seed_world(store, world, seed, weights)
             return cls(store)
@@ -602,41 +602,8 @@ class Engine:
         trained on its history (with `configs` by name), then the world and the trained
         versions are written in one transaction. On any failure the previous lab stays as
         it was. Experiments, versions and the log of the old world go with it."""
-        _check_weights(weights)
-        for name, config in (configs or {}).items():
-            algorithm_class(name).config_class.from_dict(config)  # bounds, before any work
-        events = world.events
-        frame = EventFrame(
-            seq=events["seq"].to_numpy(np.int64),
-            ts=events["ts"].to_numpy(np.float64),
-            user=events["user_id"].to_numpy(object),
-            item=events["item_id"].to_numpy(np.int64),
-            kind=events["kind"].to_numpy(object),
-            value=events["value"].to_numpy(np.float64),
-        )
-        through = int(frame.seq[-1]) if len(frame) else 0
-        seed = int(world.meta["seed"])
         with self._lock:
-            fitted = fit_models(
-                Catalog.from_frame(world.items), frame, weights, seed, configs, progress
-            )
-            if progress:
-                progress(0.95, "writing the new lab")
-            _, inserts = self.registry.new_versions(
-                [
-                    (m.name, m.config.to_dict(), m.seed, through, through, m.state(), "seed", s)
-                    for m, s in fitted
-                ]
-            )
-            self.store.replace_world(
-                world.meta | {"weights": weights},
-                world.items,
-                world.personas,
-                world.users,
-                world.events,
-                world.holdout,
-                then=inserts,
-            )
+            fitted = install_world(self.store, world, weights, configs, progress)
             self._shown = {}
             self._load()
         return {
@@ -752,26 +719,53 @@ def seed_world(
 ) -> None:
     """Generate a world into an empty store and snapshot every algorithm trained on it."""
     _check_weights(weights)
-    seed_with(store, generate_world(world, seed, **sizes), weights)
+    install_world(store, generate_world(world, seed, **sizes), weights)
 
 
-def seed_with(store: Store, world: World, weights: str = "default") -> None:
-    """Write a world (generated or imported) into an empty store and snapshot every
-    algorithm trained on its history."""
+def install_world(
+    store: Store,
+    world: World,
+    weights: str = "default",
+    configs: dict[str, dict] | None = None,
+    progress: Callable[[float, str], None] | None = None,
+) -> list[tuple[Recommender, float]]:
+    """Train every algorithm on `world`'s history (with `configs` by name) in memory, then
+    write the world and their versions as the seed versions in one transaction, replacing
+    whatever the store held: a failure anywhere leaves the store as it was."""
     _check_weights(weights)
-    store.write_world(
-        world.meta | {"weights": weights},
-        world.items,
-        world.personas,
-        world.users,
-        world.events,
-        world.holdout,
+    for name, config in (configs or {}).items():
+        algorithm_class(name).config_class.from_dict(config)  # bounds, before any work
+    events = world.events
+    frame = EventFrame(
+        seq=events["seq"].to_numpy(np.int64),
+        ts=events["ts"].to_numpy(np.float64),
+        user=events["user_id"].to_numpy(object),
+        item=events["item_id"].to_numpy(np.int64),
+        kind=events["kind"].to_numpy(object),
+        value=events["value"].to_numpy(np.float64),
     )
-    catalog = Catalog.from_frame(store.items())
-    events = store.events()
-    through = int(events.seq[-1]) if len(events) else 0
-    for model, seconds in fit_models(catalog, events, weights, int(world.meta["seed"])):
-        save_model(store, model, through, "seed", seconds)
+    through = int(frame.seq[-1]) if len(frame) else 0
+    seed = int(world.meta["seed"])
+    fitted = fit_models(Catalog.from_frame(world.items), frame, weights, seed, configs, progress)
+    if progress:
+        progress(0.95, "writing the new lab")
+    with store._write_lock:
+        _, inserts = Registry(store).new_versions(
+            [
+                (m.name, m.config.to_dict(), m.seed, through, through, m.state(), "seed", s)
+                for m, s in fitted
+            ]
+        )
+        store.replace_world(
+            world.meta | {"weights": weights},
+            world.items,
+            world.personas,
+            world.users,
+            world.events,
+            world.holdout,
+            then=inserts,
+        )
+    return fitted
 
 
 def fit_models(

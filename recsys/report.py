@@ -87,9 +87,15 @@ def _last_live_user(engine) -> str | None:
 
 
 def _setup(engine, algorithm: str) -> str:
+    """The scenario (what it shows, and its JSON to load it again) and the setup in force."""
     meta = engine.meta
+    source = (
+        f"imported {meta.get('dataset_format')} data; semi-synthetic ground truth, seed "
+        if meta.get("world") == "dataset"
+        else "generated, seed "
+    )
     rows = [
-        ("world", f"{meta.get('label', meta.get('world', ''))} (seed {meta.get('seed', '?')})"),
+        ("world", f"{meta.get('label', meta.get('world', ''))} ({source}{meta.get('seed', '?')})"),
         ("catalog", f"{engine.catalog.n:,} items"),
         ("event weights", meta.get("weights", "default")),
         ("algorithm", algorithm),
@@ -98,7 +104,22 @@ def _setup(engine, algorithm: str) -> str:
         ("policies", json.dumps(engine.lifecycle.policy.to_dict())),
     ]
     cells = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
-    return f"<h2>Setup</h2><table>{cells}</table>"
+    return _scenario(meta) + f"<h2>Setup</h2><table>{cells}</table>"
+
+
+def _scenario(meta: dict[str, str]) -> str:
+    if "scenario_setup" not in meta:
+        return (
+            "<h2>Scenario</h2><p class=muted>No scenario loaded: the lab was set up by hand "
+            "(save it as a scenario on the Data page to reproduce it).</p>"
+        )
+    setup = json.loads(meta["scenario_setup"])
+    return (
+        f"<h2>Scenario: {_e(setup.get('title', setup['name']))}</h2>"
+        f"<p>{_e(setup.get('description', ''))}</p>"
+        f"<details><summary>Its JSON (load it with <code>python -m recsys scenario load "
+        f"FILE</code>)</summary><pre>{_e(json.dumps(setup, indent=2))}</pre></details>"
+    )
 
 
 def _interactions(engine, user: str | None, algorithm: str) -> str:

@@ -23,17 +23,19 @@ BUILTIN: dict[str, dict] = {
     "filter-bubble": {
         "title": "Filter bubble",
         "description": (
-            "The sci-fi fan uses item-kNN for 60 visits on autopilot. Each like pulls in the "
-            "neighbours of what it liked, so the list narrows to fewer and fewer genres: a "
-            "filter bubble built from nothing but the person's own clicks. Open Learning history "
-            "as sci-fi-fan with item_knn: the Journey tab shows the list converging and the "
-            "regret against the hidden taste, the timeline the likes that did it. Then run "
-            "autopilot again with epsilon_greedy, whose random exploration keeps other genres "
-            "in view, and compare."
+            "The sci-fi fan uses the content-based recommender for 40 visits on autopilot. "
+            "Content-based ranks by likeness to what the person liked, so every science-fiction "
+            "film it likes pulls in more of the same: within about 25 visits all ten items of "
+            "its list are Sci-Fi, although its hidden taste also enjoys action, thrillers and "
+            "adventure. A filter bubble built from nothing but its own clicks. Open Learning "
+            "history as sci-fi-fan with content: the Journey tab shows the list converging, the "
+            "timeline the likes that did it. Then pick mf or epsilon_greedy in the sidebar for "
+            "the same person: collaborative filtering brings in what similar people liked, and "
+            "exploration keeps other genres in view."
         ),
         "world": MOVIES,
-        "run": [{"autopilot": {"persona": "sci-fi-fan", "steps": 60, "algorithm": "item_knn"}}],
-        "open": {"page": "history", "user": "sci-fi-fan", "algorithm": "item_knn"},
+        "run": [{"autopilot": {"persona": "sci-fi-fan", "steps": 40, "algorithm": "content"}}],
+        "open": {"page": "history", "user": "sci-fi-fan", "algorithm": "content"},
     },
     "popularity-bias": {
         "title": "Popularity bias",

@@ -23,7 +23,16 @@ from typing import Any
 from recsys.algorithms import REGISTRY, algorithm_class
 from recsys.errors import RecsysError
 from recsys.events import WEIGHT_PRESETS, validate_user
-from recsys.experiments import MODES, Experiments, arm_name, parse_arm, split_arms
+from recsys.experiments import (
+    MAX_ARMS,
+    MAX_NAME,
+    MODES,
+    Experiments,
+    arm_name,
+    parse_arm,
+    split_arms,
+    validate_split,
+)
 from recsys.policies import Policy
 from recsys.scenario_library import BUILTIN
 from recsys.world import PACKS, generate_world, load_pack
@@ -40,6 +49,7 @@ PAGES = (
     "world",
     "data",
 )
+WHOLE_SIZES = ("n_items", "n_users", "sessions_per_user", "slate_size")
 SIZES = {  # what a scenario may set when it generates a world, with bounds
     "n_items": (50, 20_000),
     "n_users": (10, 20_000),
@@ -139,6 +149,11 @@ def validate(data: Any) -> dict[str, Any]:
     setup["experiments"] = [
         _experiment(e) for e in _list(data.get("experiments", []), "experiments")
     ]
+    named = [e["name"] for e in setup["experiments"]]
+    if len(set(named)) < len(named):
+        raise RecsysError("two experiments in the scenario have the same name")
+    if sum(e["mode"] == "live" for e in setup["experiments"]) > 1:
+        raise RecsysError("a scenario runs at most one live experiment (one at a time)")
     personas = _personas(setup)
     setup["run"] = [_run(step, personas) for step in _list(data.get("run", []), "run")]
     setup["open"] = _open(data.get("open", {}))
@@ -274,11 +289,20 @@ def load(
         )
         done["experiments"].append({"name": spec["name"], "verdict": report.get("verdict")})
     for j, run in enumerate(setup["run"]):
-        step(0.5 + 0.5 * (len(setup["experiments"]) + j) / total, f"run {next(iter(run))}")
+        start, kind = 0.5 + 0.5 * (len(setup["experiments"]) + j) / total, next(iter(run))
+
+        def visits(done: int, of: int, start: float = start, kind: str = kind) -> None:
+            step(start + 0.5 / total * done / max(of, 1), f"{kind}: visit {done} of {of}")
+
         if "autopilot" in run:
             a = run["autopilot"]
             records = simulate(
-                engine, a["persona"], a["steps"], algorithm=a["algorithm"], seed=a["seed"]
+                engine,
+                a["persona"],
+                a["steps"],
+                algorithm=a["algorithm"],
+                seed=a["seed"],
+                progress=visits,
             )
             done["runs"].append({"autopilot": a["persona"], "visits": len(records)})
         else:
@@ -290,6 +314,7 @@ def load(
                 d["after"],
                 algorithm=d["algorithm"],
                 seed=d["seed"],
+                progress=visits,
             )
             done["runs"].append(
                 {"drift": report["shifts"], "alarm": report["first_alarm_after_shift"]}
@@ -331,8 +356,10 @@ def _world(value: Any) -> dict[str, Any]:
         if key not in SIZES:
             raise RecsysError(f"unknown world size {key!r}; choose from {', '.join(SIZES)}")
         low, high = SIZES[key]
-        if isinstance(size, bool) or not isinstance(size, int | float) or not low <= size <= high:
-            raise RecsysError(f"world size {key} must be from {low} to {high}, got {size!r}")
+        kinds = int if key in WHOLE_SIZES else int | float
+        if isinstance(size, bool) or not isinstance(size, kinds) or not low <= size <= high:
+            whole = "a whole number " if key in WHOLE_SIZES else ""
+            raise RecsysError(f"world size {key} must be {whole}from {low} to {high}, got {size!r}")
     seed = _int(world.get("seed", 42), "world seed", 0, 2**31 - 1)
     return {"pack": world["pack"], "seed": seed, "sizes": dict(sizes)}
 
@@ -375,8 +402,14 @@ def _experiment(value: Any) -> dict[str, Any]:
     arms = split_arms(arms) if isinstance(arms, str) else arms
     if not isinstance(arms, list) or len(arms) < 2 or not all(isinstance(a, str) for a in arms):
         raise RecsysError("an experiment needs a list of at least two arms")
+    if len(arms) > MAX_ARMS:
+        raise RecsysError(f"an experiment has at most {MAX_ARMS} arms, got {len(arms)}")
     for arm in arms:
-        parse_arm(arm)
+        if parse_arm(arm)["version"] is not None:
+            raise RecsysError(
+                f"arm {arm!r} names a stored version, which belongs to one lab: name its "
+                "algorithm and parameters instead"
+            )
     mode = e.get("mode", "simulated")
     if mode not in MODES:
         raise RecsysError(f"experiment mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -385,9 +418,22 @@ def _experiment(value: Any) -> dict[str, Any]:
         not isinstance(split, list) or not all(isinstance(s, int | float) for s in split)
     ):
         raise RecsysError("an experiment's split is a list of percentages, one per arm")
+    if split is not None:
+        validate_split(split, len(arms))
     name = e.get("name")
     if not isinstance(name, str) or not name.strip():
         raise RecsysError("every experiment in a scenario needs a name")
+    if len(name.strip()) > MAX_NAME or not re.fullmatch(r"[\w .:-]+", name.strip()):
+        raise RecsysError(
+            f"experiment name {name!r}: use 1 to {MAX_NAME} letters, digits, spaces or - _ . :"
+        )
+    if name.strip().isdigit():
+        raise RecsysError(f"experiment name {name!r} needs at least one letter")
+    explore = e.get("explore", 0.0)
+    if isinstance(explore, bool) or not isinstance(explore, int | float) or not 0 <= explore <= 1:
+        raise RecsysError(f"experiment explore must be a share from 0 to 1, got {explore!r}")
+    if mode == "live" and explore:
+        raise RecsysError("a live experiment does not explore; set explore only on simulated ones")
     users = e.get("users")
     return {
         "name": name.strip(),
@@ -397,8 +443,8 @@ def _experiment(value: Any) -> dict[str, Any]:
         "users": None if users is None else _int(users, "experiment users", 1, 100_000),
         "sessions": _int(e.get("sessions", 20), "experiment sessions", 1, 1000),
         "seed": _int(e.get("seed", 0), "experiment seed", 0, 2**31 - 1),
-        "slate": _int(e.get("slate", 10), "experiment slate", 1, 100),
-        "explore": float(e.get("explore", 0.0)),
+        "slate": _int(e.get("slate", 10), "experiment slate", 1, 50),
+        "explore": float(explore),
     }
 
 
@@ -462,7 +508,7 @@ def _open(value: Any) -> dict[str, Any]:
 def _build_world(setup: dict[str, Any]):
     if "world" in setup:
         w = setup["world"]
-        return generate_world(w["pack"], w["seed"], **w["sizes"])
+        return _fits(setup, generate_world(w["pack"], w["seed"], **w["sizes"]))
     from recsys.dataset_world import dataset_world
     from recsys.importer import read_path
 
@@ -472,16 +518,40 @@ def _build_world(setup: dict[str, Any]):
         raise RecsysError(
             f"the scenario's dataset at {d['path']} does not import: {report.problems[0]}"
         )
-    changed = sorted(
-        f for f, digest in d["files"].items() if report.dataset.files.get(f) not in (None, digest)
-    )
+    saved, found = d["files"], report.dataset.files
+    # A file the scenario was saved with that is gone (an optional tags.csv) or one that is
+    # new changes the data as much as a file whose bytes changed.
+    changed = sorted(f for f in set(saved) | set(found) if saved and saved.get(f) != found.get(f))
     if changed:
         raise RecsysError(
             f"the files at {d['path']} differ from the ones the scenario was saved with "
             f"({', '.join(changed)}); the scenario would not reproduce"
         )
     report.dataset.name = d["name"]
-    return dataset_world(report.dataset, d["seed"])
+    return _fits(setup, dataset_world(report.dataset, d["seed"]))
+
+
+def _fits(setup: dict[str, Any], world):
+    """What only the built world can tell, checked before it replaces the lab: enough
+    simulated people for each experiment, and the runs' personas (a dataset's are fitted)."""
+    people = int(world.users["taste"].notna().sum())
+    for spec in setup["experiments"]:
+        if spec["mode"] == "simulated" and (spec["users"] or 0) > people:
+            raise RecsysError(
+                f"experiment {spec['name']!r} asks for {spec['users']} users; the world has "
+                f"{people} simulated people"
+            )
+    known = set(world.personas["name"])
+    for run in setup["run"]:
+        kind, options = next(iter(run.items()))
+        wanted = [options["persona"]] if kind == "autopilot" else options["personas"] or []
+        unknown = [p for p in wanted if p not in known]
+        if unknown:
+            raise RecsysError(
+                f"{kind} names persona {unknown[0]!r}, which the world lacks; choose one of "
+                f"{', '.join(sorted(known))}"
+            )
+    return world
 
 
 def dataset_meta(path: str, mapping: dict | None) -> dict[str, str]:

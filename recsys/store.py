@@ -434,18 +434,6 @@ class Store:
     def is_empty(self) -> bool:
         return self._query("SELECT count(*) FROM items")[0][0] == 0
 
-    def write_world(
-        self,
-        meta: dict[str, str],
-        items: pd.DataFrame,
-        personas: pd.DataFrame,
-        users: pd.DataFrame,
-        events: pd.DataFrame,
-        holdout: pd.DataFrame | None = None,
-    ) -> None:
-        """Write a whole generated world in one transaction (the store must be empty)."""
-        self._transaction(*_world_inserts(meta, items, personas, users, events, holdout))
-
     def replace_world(
         self,
         meta: dict[str, str],
@@ -460,7 +448,8 @@ class Store:
         in one transaction: if anything fails, the previous lab is untouched."""
         inserts, frames = _world_inserts(meta, items, personas, users, events, holdout)
         with self._write_lock:
-            self._pending_log = []  # derived rows of the old world's last events
+            # The old world's last derived rows: written now, so a swap that fails keeps them.
+            self.flush_learning_log()
             self._transaction(
                 [
                     ("DELETE FROM meta WHERE key NOT LIKE 'next % id'", None),

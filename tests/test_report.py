@@ -52,3 +52,25 @@ def test_report_from_the_command_line(db_path, tmp_path, capsys):
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1 and message in err
     assert not (tmp_path / "r.pdf").exists()
+
+
+def test_the_report_names_the_loaded_scenario_with_its_json(engine):
+    import json
+
+    from recsys import scenarios
+
+    assert "No scenario loaded" in session_report(engine)
+    setup = {
+        "name": "tiny-ab",
+        "title": "A tiny <A/B>",
+        "description": "Popularity against mf on a small world.",
+        "world": {"pack": "movies", "seed": 5, "sizes": {"n_items": 200, "n_users": 60}},
+        "experiments": [{"name": "tiny", "arms": ["popularity", "mf"], "users": 40, "sessions": 2}],
+    }
+    scenarios.load(engine, setup)
+    page = session_report(engine)
+    assert "<h2>Scenario: A tiny &lt;A/B&gt;</h2>" in page
+    assert "Popularity against mf on a small world." in page
+    shown = re.search(r"<pre>(.*?)</pre>", page, re.S).group(1)
+    assert json.loads(html.unescape(shown)) == scenarios.validate(setup)
+    assert "imported" not in page.split("<h2>Setup</h2>")[1][:400]

@@ -14,6 +14,7 @@ from recsys import scenarios
 from recsys.engine import Engine
 from recsys.errors import RecsysError
 from recsys.importer import FORMATS, columns, max_import_bytes, preview, read_dataset
+from recsys.ui.widgets import md
 
 NOT_GIVEN = "(none)"
 
@@ -34,8 +35,8 @@ def scenarios_view(engine: Engine) -> None:
             head, button = st.columns([5, 1])
             mark = " · loaded" if row["name"] == current else ""
             kind = "built-in" if row["builtin"] else "saved"
-            head.markdown(f"**{row['title']}** `{row['name']}` · {kind}{mark}")
-            head.write(row["description"] or "No description.")
+            head.markdown(f"**{md(row['title'])}** `{row['name']}` · {kind}{mark}")
+            head.markdown(md(row["description"]) if row["description"] else "No description.")
             head.caption(f"Link: `?scenario={row['name']}`")
             if button.button("Load", key=f"scenario_load_{row['name']}", type="primary"):
                 load_scenario(engine, scenarios.get(engine.store, row["name"]))
@@ -56,20 +57,15 @@ def scenarios_view(engine: Engine) -> None:
 def _save_form(engine: Engine) -> None:
     with st.form("scenario_save"):
         st.markdown("**Save the current setup as a scenario**")
-        name = st.text_input("Name", placeholder="my-defense-setup", key="scenario_name")
-        title = st.text_input("Title", key="scenario_title")
-        description = st.text_area("What it shows", key="scenario_description")
-        overwrite = st.checkbox("Replace a saved scenario of that name", key="scenario_overwrite")
-        if st.form_submit_button("Save"):
-            try:
-                setup = scenarios.current(engine, name.strip(), title, description)
-                scenarios.save(engine.store, setup, overwrite=overwrite)
-            except RecsysError as error:
-                st.error(f"Not saved: {error}.")
-            else:
-                st.success(
-                    f"Saved scenario {setup['name']}; its link is ?scenario={setup['name']}."
-                )
+        st.text_input("Name", placeholder="my-defense-setup", key="scenario_name")
+        st.text_input("Title", key="scenario_title")
+        st.text_area("What it shows", key="scenario_description")
+        st.checkbox("Replace a saved scenario of that name", key="scenario_overwrite")
+        # Saved in the callback, so the list above already shows the new scenario.
+        st.form_submit_button("Save", on_click=_save, args=(engine,))
+        if said := st.session_state.pop("scenario_saved", None):
+            ok, text = said
+            (st.success if ok else st.error)(text)
     try:
         setup = scenarios.current(engine, "current-lab", "The current lab")
     except RecsysError:
@@ -83,6 +79,20 @@ def _save_form(engine: Engine) -> None:
         on_click="ignore",
         icon=":material/download:",
     )
+
+
+def _save(engine: Engine) -> None:
+    state = st.session_state
+    try:
+        setup = scenarios.current(
+            engine, state.scenario_name.strip(), state.scenario_title, state.scenario_description
+        )
+        scenarios.save(engine.store, setup, overwrite=state.scenario_overwrite)
+    except RecsysError as error:
+        state.scenario_saved = (False, f"Not saved: {error}.")
+    else:
+        name = setup["name"]
+        state.scenario_saved = (True, f"Saved scenario {name}; its link is ?scenario={name}.")
 
 
 def load_scenario(engine: Engine, setup: dict) -> bool:
