@@ -374,6 +374,12 @@ def _dataset(value: Any) -> dict[str, Any]:
         raise RecsysError("a dataset scenario needs the path of its files")
     files = _object(data.get("files", {}), "dataset files")
     mapping = _object(data.get("mapping", {}), "dataset mapping")
+    for file, pairs in mapping.items():
+        if not isinstance(pairs, dict) or not all(isinstance(v, str) for v in pairs.values()):
+            raise RecsysError(
+                f"dataset mapping of {file}: an object from our column names to theirs, "
+                'e.g. {"user_id": "customer"}'
+            )
     return {
         "name": str(data.get("name") or data["path"]),
         "format": data["format"],
@@ -405,11 +411,16 @@ def _experiment(value: Any) -> dict[str, Any]:
     if len(arms) > MAX_ARMS:
         raise RecsysError(f"an experiment has at most {MAX_ARMS} arms, got {len(arms)}")
     for arm in arms:
-        if parse_arm(arm)["version"] is not None:
+        spec = parse_arm(arm)
+        if spec["version"] is not None:
             raise RecsysError(
                 f"arm {arm!r} names a stored version, which belongs to one lab: name its "
                 "algorithm and parameters instead"
             )
+        algorithm_class(spec["algorithm"]).config_class.from_dict(spec["config"])
+    named = [arm_name(parse_arm(arm)) for arm in arms]
+    if len(set(named)) != len(named):
+        raise RecsysError(f"two arms are the same ({', '.join(named)}); name them apart")
     mode = e.get("mode", "simulated")
     if mode not in MODES:
         raise RecsysError(f"experiment mode must be one of {', '.join(MODES)}, got {mode!r}")
