@@ -57,6 +57,7 @@ def dataset_lab(report, path: str | Path, mapping: dict | None, seed: int):
 def keep(files: dict[str, bytes], name: str, root: Path | None = None) -> Path:
     """Write uploaded files to a folder named after their content (same files: same
     folder, written once) and return it."""
+    files = {Path(file).name: data for file, data in files.items()}  # as written below
     digest = hashlib.sha256()
     for file in sorted(files):
         digest.update(file.encode() + b"\0" + hashlib.sha256(files[file]).digest())
@@ -65,7 +66,7 @@ def keep(files: dict[str, bytes], name: str, root: Path | None = None) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for file, data in files.items():
-            target = folder / Path(file).name
+            target = folder / file
             if not target.exists():
                 partial = target.with_name(target.name + ".partial")
                 partial.write_bytes(data)
