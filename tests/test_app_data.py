@@ -317,7 +317,8 @@ def test_every_page_works_on_an_imported_dataset(lab_app, db_path, imported):
     assert engine.store._query(
         "SELECT user_id, item_id, kind FROM events WHERE seq = ?", [engine.last_seq]
     ) == [("7", item, "like")]
-    assert item in set(engine.items["item_id"])
+    external = engine.items.set_index("item_id").loc[item, "external_id"]
+    assert external in {datafiles.movie_id(i) for i in range(60)}  # a movie of the files
 
     for page, key, tab in PAGES:
         app.switch_page(f"pages/{page}.py")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import datafiles
 from tests.conftest import ROOT
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -231,3 +233,141 @@ def test_session_report_downloads_and_opens_offline_with_its_charts(served, page
     assert fetched == []
     SHOTS.mkdir(exist_ok=True)
     offline.screenshot(path=str(SHOTS / "session-report.png"))
+
+
+# -- the Data page: importing files, scenario links -----------------------------------------
+
+
+@pytest.fixture
+def kept_uploads():
+    """Remove the folders an upload kept under data/datasets during the test (and only those)."""
+    from recsys.lab_data import DATASETS_DIR
+
+    existed = DATASETS_DIR.exists()
+    before = set(DATASETS_DIR.iterdir()) if existed else set()
+    yield
+    if DATASETS_DIR.exists():
+        for folder in set(DATASETS_DIR.iterdir()) - before:
+            shutil.rmtree(folder)
+        if not existed:
+            DATASETS_DIR.rmdir()
+
+
+def lab_caption(page) -> str:
+    return page.get_by_text("The lab now holds").inner_text()
+
+
+# Counts the script runs the page starts, so a test can wait for the rerun a click caused even
+# when that rerun draws the same text as before (a second rejection of the same files).
+WATCH_RUNS = """() => {
+    const app = document.querySelector('[data-testid=stApp]');
+    window.scriptRuns = 0;
+    if (window.watchingRuns) return;
+    window.watchingRuns = true;
+    // Any change means a run started (it was idle before): the callback may come too late
+    // to see the 'running' state itself.
+    new MutationObserver(records => {
+        window.scriptRuns += records.length;
+    }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}"""
+
+
+def rerun_after(page, act) -> None:
+    """Do `act` (a click, an upload) and wait until the run it started has finished."""
+    page.evaluate(WATCH_RUNS)
+    act()
+    page.wait_for_function("() => window.scriptRuns > 0", timeout=30_000)
+    page.wait_for_selector(IDLE, timeout=60_000)
+
+
+def test_import_lab_csv_files_in_the_browser(served, page, tmp_path, kept_uploads):
+    good = datafiles.write_lab(tmp_path / "good")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    shutil.copy(good / "items.csv", bad / "items.csv")
+    lines = (good / "interactions.csv").read_text().splitlines()
+    fields = lines[3].split(",")  # line 4 of the file: a rating of 9 stars
+    fields[2:4] = ["rating", "9"]
+    lines[3] = ",".join(fields)
+    (bad / "interactions.csv").write_text("\n".join(lines) + "\n")
+    rejected = "nothing was imported and the lab is unchanged"
+
+    page.goto(f"{served}/data?user=alice&algorithm=mf")
+    page.get_by_role("heading", name="Data").wait_for(timeout=60_000)
+    page.wait_for_selector(IDLE, timeout=60_000)
+    assert "300 items" in lab_caption(page)
+    rerun_after(page, page.get_by_role("tab", name="Import data").click)
+    page.get_by_text("Lab CSV").click()  # the default format: no rerun
+    assert page.get_by_role("radio", name="Lab CSV").is_checked()
+    files = page.locator(".st-key-import_files_lab input[type=file]")
+    rerun_after(page, lambda: files.set_input_files([bad / "items.csv", bad / "interactions.csv"]))
+
+    rerun_after(page, page.get_by_role("button", name="Check (dry run)").click)
+    page.get_by_text(rejected).wait_for()
+    problem = page.locator("[data-testid=stDataFrame] tbody tr", has_text="rating 9")
+    problem.wait_for(state="attached", timeout=20_000)  # glide's cells live inside a canvas
+    assert problem.locator("[role=gridcell]").all_inner_texts() == [
+        "interactions.csv",
+        "4",
+        "rating 9 is off the scale 0.5 to 5.0",
+    ]
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "data-import-rejected.png"), full_page=True)
+    rerun_after(page, page.get_by_role("button", name="Import and replace the lab").click)
+    page.get_by_text(rejected).wait_for()
+    assert "300 items" in lab_caption(page)  # the lab is unchanged
+
+    for name in ("items.csv", "interactions.csv"):
+        rerun_after(page, page.get_by_role("button", name=f"Remove {name}").click)
+    page.get_by_text("Upload the files to preview them").wait_for()
+    rerun_after(
+        page, lambda: files.set_input_files([good / "items.csv", good / "interactions.csv"])
+    )
+    rerun_after(page, page.get_by_role("button", name="Check (dry run)").click)
+    page.get_by_text("Valid: 60 items, 40 users and 814 interactions").wait_for()
+    assert "300 items" in lab_caption(page)  # a dry run changes nothing
+    rerun_after(page, page.get_by_role("button", name="Import and replace the lab").click)
+    page.get_by_text("Every page now works on it").wait_for(timeout=10_000)  # the toast
+    caption = lab_caption(page)
+    assert "(imported lab data): 60 items, 40 users, 729 events" in caption
+    page.screenshot(path=str(SHOTS / "data-imported.png"), full_page=True)
+
+    page.get_by_role("combobox", name="Who are you?").click()
+    page.keyboard.type("user01")
+    rerun_after(page, page.get_by_role("option", name="user01", exact=True).click)
+    page.get_by_text("A user of the imported dataset, with their real history.").wait_for()
+    assert page.get_by_role("combobox", name="Who are you?").input_value() == "user01"
+    assert page.locator("[data-testid=stException]").count() == 0
+
+
+@pytest.fixture
+def tiny_scenario(db_path):
+    """A small saved scenario in the lab the server will open."""
+    from recsys import scenarios
+    from recsys.engine import Engine
+    from tests.test_app_data import TINY
+
+    engine = Engine.open(db_path)
+    try:
+        scenarios.save(engine.store, TINY)
+    finally:
+        engine.close()
+    return TINY
+
+
+def test_a_scenario_link_opens_its_page_in_the_browser(tiny_scenario, served, page):
+    page.goto(f"{served}/?scenario=tiny-ab")
+    page.get_by_role("heading", name="A/B tests").wait_for(timeout=90_000)
+    page.get_by_text("Scenario tiny-ab loaded.").wait_for(timeout=20_000)  # the toast
+    page.wait_for_selector(IDLE, timeout=30_000)
+    assert page.url.startswith(f"{served}/experiments?")
+    assert "user=sci-fi-fan" in page.url and "algorithm=item_knn" in page.url
+    assert "scenario=" not in page.url  # reloading the page does not load it again
+    assert page.get_by_role("combobox", name="Who are you?").input_value() == "sci-fi-fan"
+    assert page.get_by_role("combobox", name="Algorithm").input_value() == "item_knn"
+    experiment = page.get_by_role("combobox", name="Experiment")  # its experiment's results
+    assert experiment.input_value().startswith("knn vs pop")
+    page.get_by_text("Per arm", exact=True).wait_for()
+    assert page.locator("[data-testid=stException]").count() == 0
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / "scenario-link.png"), full_page=True)
