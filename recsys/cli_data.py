@@ -123,7 +123,8 @@ def _import(engine, args) -> dict[str, Any]:
             # The report goes to stdout (it can be long); the one-line error to stderr.
             print(json.dumps(report.to_dict(), indent=2) if args.json else report.text())
             raise RecsysError(
-                f"{report.n_problems} problem(s) in the {args.format} files; nothing was imported"
+                f"{report.n_problems:,} problem{'' if report.n_problems == 1 else 's'} in the "
+                f"{args.format} files; nothing was imported"
             )
         return {"json": report.to_dict(), "text": report.text() + "\nDry run: nothing changed."}
     from recsys.lab_data import load_dataset

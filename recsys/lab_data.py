@@ -31,7 +31,8 @@ def load_dataset(
     nothing. `path` is where its files are; uploaded `files` are kept first instead."""
     if not report.ok:
         raise RecsysError(
-            f"the {report.format} files have {report.n_problems} problem(s), so nothing was "
+            f"the {report.format} files have {report.n_problems:,} problem"
+            f"{'' if report.n_problems == 1 else 's'}, so nothing was "
             f"imported; the first: {report.problems[0]}"
         )
     if path is None:

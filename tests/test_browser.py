@@ -313,7 +313,10 @@ def test_import_lab_csv_files_in_the_browser(served, page, tmp_path, kept_upload
     ]
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "data-import-rejected.png"), full_page=True)
-    rerun_after(page, page.get_by_role("button", name="Import and replace the lab").click)
+    importing = page.get_by_role("button", name="Import and replace the lab")
+    assert importing.is_disabled()  # until the replacement is confirmed
+    rerun_after(page, page.get_by_text("Replace the current lab").click)
+    rerun_after(page, importing.click)
     page.get_by_text(rejected).wait_for()
     assert "300 items" in lab_caption(page)  # the lab is unchanged
 
@@ -326,6 +329,9 @@ def test_import_lab_csv_files_in_the_browser(served, page, tmp_path, kept_upload
     rerun_after(page, page.get_by_role("button", name="Check (dry run)").click)
     page.get_by_text("Valid: 60 items, 40 users and 814 interactions").wait_for()
     assert "300 items" in lab_caption(page)  # a dry run changes nothing
+    confirm = page.get_by_role("checkbox", name="Replace the current lab")
+    if not confirm.is_checked():  # the uploader was emptied in between: asked again
+        rerun_after(page, page.get_by_text("Replace the current lab").click)
     rerun_after(page, page.get_by_role("button", name="Import and replace the lab").click)
     page.get_by_text("Every page now works on it").wait_for(timeout=10_000)  # the toast
     caption = lab_caption(page)

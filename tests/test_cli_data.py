@@ -89,7 +89,7 @@ def test_a_malformed_file_is_reported_and_changes_nothing(db_path, tmp_path, lab
     before = lab_contents(db_path)
     code, out, err = run("import", "--format", "lab", lab_files, db=db_path, capsys=capsys)
     one_line_error(code, err)
-    assert "2 problem(s) in the lab files; nothing was imported" in err
+    assert "2 problems in the lab files; nothing was imported" in err
     assert out.startswith("Rejected: 2 problems")
     assert "interactions.csv line 816: unknown item '999'" in out
     assert "interactions.csv line 817:" in out and "poke" in out

@@ -139,17 +139,27 @@ def import_view(engine: Engine) -> None:
     )
     spec = FORMATS[fmt]
     st.caption(spec.description)
+    # A fresh key after each import empties the uploader and the confirmation.
+    round_ = st.session_state.get("import_round", 0)
+    suffix = f"_{round_}" if round_ else ""
     uploads = st.file_uploader(
         f"Files ({', '.join(spec.required + spec.optional)}; up to {limit / 2**20:.0f} MB each)",
         accept_multiple_files=True,
-        key=f"import_files_{fmt}",
+        key=f"import_files_{fmt}{suffix}",
     )
-    files = {u.name: u.getvalue() for u in uploads or []}
+    files = {}
+    for upload in uploads or []:
+        if upload.name in files:
+            st.warning(f"Two uploads are named {upload.name}: the one added last is used.")
+        files[upload.name] = upload.getvalue()
     if not files:
         st.info("Upload the files to preview them, map their columns and check them.")
         _download_view(engine)
         return
     chosen = _assign_files(spec, files)
+    if len(set(chosen.values())) < len(chosen):
+        st.error("One upload is picked for two parts of the format: pick a file for each part.")
+        return
     mapping = {}
     for role, name in chosen.items():
         with st.expander(f"{role} ← {name}", expanded=False):
@@ -159,11 +169,24 @@ def import_view(engine: Engine) -> None:
                 mapping[role] = _map_columns(fmt, role, list(table.columns))
     mapping = {role: m for role, m in mapping.items() if m}
     given = {role: files[name] for role, name in chosen.items()}
-    check, run = st.columns(2)
+    name = (
+        st.text_input(
+            "Dataset name", placeholder="e.g. Wine shop", key="import_name", max_chars=80
+        ).strip()
+        or spec.label
+    )
+    confirm = st.checkbox(
+        f"Replace the current lab ({engine.last_seq:,} events, with its versions and "
+        "experiments; saved scenarios stay)",
+        key=f"import_confirm{suffix}",
+    )
+    check, run, _ = st.columns([1, 1, 2])
     if check.button("Check (dry run)", key="import_check", icon=":material/fact_check:"):
-        _show_report(read_dataset(fmt, given, mapping=mapping or None, max_bytes=limit))
-    if run.button("Import and replace the lab", key="import_run", type="primary"):
-        report = read_dataset(fmt, given, mapping=mapping or None, max_bytes=limit)
+        _show_report(read_dataset(fmt, given, mapping=mapping or None, name=name, max_bytes=limit))
+    if run.button(
+        "Import and replace the lab", key="import_run", type="primary", disabled=not confirm
+    ):
+        report = read_dataset(fmt, given, mapping=mapping or None, name=name, max_bytes=limit)
         if not report.ok:
             _show_report(report)
             return
@@ -209,7 +232,7 @@ def _show_report(report) -> None:
         st.json(summary, expanded=False)
         return
     st.error(
-        f"{report.n_problems} problem(s): nothing was imported and the lab is unchanged. "
+        f"{_problems(report.n_problems)}: nothing was imported and the lab is unchanged. "
         "Fix the lines below and upload again."
     )
     st.dataframe(
@@ -219,6 +242,10 @@ def _show_report(report) -> None:
         hide_index=True,
         width="stretch",
     )
+
+
+def _problems(n: int) -> str:
+    return f"{n:,} problem" + ("" if n == 1 else "s")
 
 
 def _load(engine: Engine, report, files: dict[str, bytes] | None, mapping, path=None) -> None:
@@ -238,6 +265,7 @@ def _load(engine: Engine, report, files: dict[str, bytes] | None, mapping, path=
         bar.empty()
         st.error(f"The import failed and the lab is unchanged: {error}.")
         return
+    st.session_state.import_round = st.session_state.get("import_round", 0) + 1
     st.session_state.scenario_toast = (
         f"Imported {info['world']}: {info['items']:,} items, {info['users']:,} users, "
         f"{info['events']:,} events. Every page now works on it."

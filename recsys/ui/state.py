@@ -12,6 +12,7 @@ from recsys.algorithms import DEFAULT_ALGORITHM, REGISTRY
 from recsys.engine import Engine, database_path
 from recsys.errors import RecsysError
 from recsys.events import DEVICES, validate_user
+from recsys.ui.widgets import md
 
 
 def db_argument(argv: list[str] | None = None) -> str | None:
@@ -148,7 +149,7 @@ def sidebar(engine: Engine) -> None:
     state = st.session_state
     with st.sidebar:
         st.markdown(
-            f"**World:** {engine.meta.get('label', engine.world)} · seed "
+            f"**World:** {md(engine.meta.get('label', engine.world))} · seed "
             f"{engine.meta.get('seed', '?')}"
         )
         st.caption(f"{engine.catalog.n:,} items · {len(engine.personas)} personas")
