@@ -112,7 +112,12 @@ class ContentBased(Recommender):
         )
 
     def _row(self, item: int) -> np.ndarray:
-        return self._items[item].toarray()[0]
+        # Straight from the CSR arrays: scipy's row indexing costs ~100 us, a replay's budget.
+        items = self._items
+        start, end = items.indptr[item], items.indptr[item + 1]
+        row = np.zeros(items.shape[1])
+        row[items.indices[start:end]] = items.data[start:end]
+        return row
 
     def _scores(self, user: int, context: dict | None) -> np.ndarray:
         return self._items @ self._profile(user)
