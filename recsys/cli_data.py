@@ -73,9 +73,7 @@ def check(args) -> None:
         needs = args.action in ("show", "load", "save", "delete")
         if needs and not args.target:
             raise RecsysError(f"scenario {args.action} needs a scenario name or a .json file")
-        if args.action == "show" and args.target.endswith(".json"):
-            args.setup = _read_scenario(args.target)
-        if args.action == "load" and args.target.endswith(".json"):
+        if args.action in ("show", "load") and args.target.endswith(".json"):
             args.setup = _read_scenario(args.target)
         if args.action == "save":
             from recsys.scenarios import NAME_PATTERN
@@ -149,11 +147,7 @@ def run_import(args) -> dict[str, Any]:
     world = dataset_lab(args.report, args.path, args.mapping, args.seed)
     engine = Engine.open(path, world=world)
     try:
-        info = {
-            "world": engine.meta["label"],
-            "items": engine.catalog.n,
-            "users": len(engine.users()),
-            "events": engine.last_seq,
+        info = engine.summary() | {
             "held_out": len(world.holdout),
             "seconds": {},
             "format": args.format,

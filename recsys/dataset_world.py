@@ -106,16 +106,7 @@ def _truth(
     model = MatrixFactorization(
         MFConfig(factors=TRUTH_FACTORS, epochs=10), catalog=catalog, seed=seed
     )
-    model.fit(
-        EventFrame(
-            seq=events["seq"].to_numpy(),
-            ts=events["ts"].to_numpy(),
-            user=events["user_id"].to_numpy(object),
-            item=events["item_id"].to_numpy(np.int64),
-            kind=events["kind"].to_numpy(object),
-            value=events["value"].to_numpy(np.float64),
-        )
-    )
+    model.fit(EventFrame.from_frame(events))
     state = model.state()
     user_ids = [str(u) for u in state["base.users"]]
     items, bias = state["model.item_factors"], state["model.item_bias"]

@@ -606,13 +606,18 @@ class Engine:
             fitted = install_world(self.store, world, weights, configs, progress)
             self._shown = {}
             self._load()
+        return self.summary() | {
+            "held_out": len(world.holdout),
+            "seconds": {m.name: round(s, 3) for m, s in fitted},
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """What the lab holds: the world's label and its items, users and events."""
         return {
             "world": self.meta.get("label", self.world),
             "items": self.catalog.n,
             "users": len(self._users),
             "events": self.last_seq,
-            "held_out": len(world.holdout),
-            "seconds": {m.name: round(s, 3) for m, s in fitted},
         }
 
     def reset_lab(self) -> None:
@@ -735,15 +740,7 @@ def install_world(
     _check_weights(weights)
     for name, config in (configs or {}).items():
         algorithm_class(name).config_class.from_dict(config)  # bounds, before any work
-    events = world.events
-    frame = EventFrame(
-        seq=events["seq"].to_numpy(np.int64),
-        ts=events["ts"].to_numpy(np.float64),
-        user=events["user_id"].to_numpy(object),
-        item=events["item_id"].to_numpy(np.int64),
-        kind=events["kind"].to_numpy(object),
-        value=events["value"].to_numpy(np.float64),
-    )
+    frame = EventFrame.from_frame(world.events)
     through = int(frame.seq[-1]) if len(frame) else 0
     seed = int(world.meta["seed"])
     fitted = fit_models(Catalog.from_frame(world.items), frame, weights, seed, configs, progress)
@@ -751,8 +748,19 @@ def install_world(
         progress(0.95, "writing the new lab")
     with store._write_lock:
         _, inserts = Registry(store).new_versions(
-            [
-                (m.name, m.config.to_dict(), m.seed, through, through, m.state(), "seed", s)
+            [  # no parent; metrics are measured when first asked for
+                (
+                    m.name,
+                    m.config.to_dict(),
+                    m.seed,
+                    through,
+                    through,
+                    m.state(),
+                    "seed",
+                    s,
+                    None,
+                    None,
+                )
                 for m, s in fitted
             ]
         )

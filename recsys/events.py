@@ -192,6 +192,21 @@ class EventFrame:
     def __len__(self) -> int:
         return len(self.seq)
 
+    @classmethod
+    def from_frame(cls, events: Any) -> EventFrame:
+        """From a DataFrame with the events table's columns (a world's history, not yet
+        stored); contexts are left out."""
+        import numpy as np
+
+        return cls(
+            seq=events["seq"].to_numpy(np.int64),
+            ts=events["ts"].to_numpy(np.float64),
+            user=events["user_id"].to_numpy(object),
+            item=events["item_id"].to_numpy(np.int64),
+            kind=events["kind"].to_numpy(object),
+            value=events["value"].to_numpy(np.float64),
+        )
+
     def weights(self, weights: EventWeights) -> Any:
         """The signed weight of every event, vectorised."""
         import numpy as np

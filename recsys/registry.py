@@ -75,13 +75,13 @@ class Registry:
             return version_id
 
     def new_versions(self, rows: list[tuple]) -> tuple[int, list[tuple[str, list]]]:
-        """The statements that store `rows` (save_version's arguments in order; parent and
-        metrics may be left off) as versions with fresh ids, for the caller's transaction
-        (under the store's write lock); returns the first id with them."""
+        """The statements that store `rows` (save_version's arguments, in order) as versions
+        with fresh ids, for the caller's transaction (under the store's write lock); returns
+        the first id with them."""
         first, statements = self._reserve("version", len(rows))
         for offset, row in enumerate(rows):
             algorithm, config, seed, through, n_events, params, trigger, seconds = row[:8]
-            parent, metrics = (*row[8:], None, None)[:2]
+            parent, metrics = row[8:]
             statements.append(
                 (
                     "INSERT INTO model_versions BY NAME SELECT ? AS version_id, "

@@ -185,10 +185,10 @@ def current(engine, name: str, title: str = "", description: str = "") -> dict[s
         }
     setup["weights"] = meta.get("weights", "default")
     setup["algorithms"] = {
-        n: _changed(engine.model(n).config.to_dict(), cls.config_class().to_dict())
+        n: changed
         for n, cls in REGISTRY.items()
+        if (changed := _changed(engine.model(n).config.to_dict(), cls.config_class().to_dict()))
     }
-    setup["algorithms"] = {n: c for n, c in setup["algorithms"].items() if c}
     setup["policy"] = _changed(engine.lifecycle.policy.to_dict(), Policy().to_dict())
     setup["experiments"] = [
         spec for e in Experiments(engine.store).list() if (spec := _experiment_spec(engine, e))

@@ -446,7 +446,17 @@ class Store:
     ) -> None:
         """Swap the whole lab for a new world and run `then` (the seed versions' inserts), all
         in one transaction: if anything fails, the previous lab is untouched."""
-        inserts, frames = _world_inserts(meta, items, personas, users, events, holdout)
+        frames = {
+            "meta": pd.DataFrame({"key": list(meta), "value": [str(v) for v in meta.values()]}),
+            "items": items,
+            "personas": personas,
+            "users": users,
+            "events": events,
+            "holdout": holdout,
+        }
+        inserts = [
+            (f"INSERT INTO {table} BY NAME SELECT * FROM new_{table}", None) for table in frames
+        ]
         with self._write_lock:
             # The old world's last derived rows: written now, so a swap that fails keeps them.
             self.flush_learning_log()
@@ -457,7 +467,7 @@ class Store:
                     *inserts,
                     *then,
                 ],
-                frames,
+                {f"new_{table}": frame for table, frame in frames.items()},
             )
 
     def items(self) -> pd.DataFrame:
@@ -846,29 +856,6 @@ _OUTCOME_COLUMNS = {
     "dislike": "disliked",
     "favorite": "favorited",
 }
-
-
-def _world_inserts(
-    meta: dict[str, str],
-    items: pd.DataFrame,
-    personas: pd.DataFrame,
-    users: pd.DataFrame,
-    events: pd.DataFrame,
-    holdout: pd.DataFrame | None,
-) -> tuple[list[tuple[str, None]], dict[str, pd.DataFrame]]:
-    holdout = holdout if holdout is not None else events.iloc[:0].drop(columns="seq")
-    frames = {
-        "meta_frame": pd.DataFrame({"key": list(meta), "value": [str(v) for v in meta.values()]}),
-        "items_frame": items,
-        "personas_frame": personas,
-        "users_frame": users,
-        "events_frame": events,
-        "holdout_frame": holdout,
-    }
-    return [
-        (f"INSERT INTO {name.removesuffix('_frame')} BY NAME SELECT * FROM {name}", None)
-        for name in frames
-    ], frames
 
 
 def _attribution(event: Event, request_id: int) -> tuple[str, list] | None:

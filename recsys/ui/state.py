@@ -120,10 +120,12 @@ def open_scenario(engine: Engine) -> None:
     """A `?scenario=NAME` link loads that scenario (unless the lab already holds it, so a
     reload keeps what was done since), then opens its page; a scenario just loaded from the
     Data page opens the same way."""
+    state = st.session_state
+    if "scenario_link" not in state and "scenario_open" not in state:
+        return  # every rerun passes here: the importer's modules stay unloaded
     from recsys import scenarios
     from recsys.ui.data import apply_scenario_open, load_scenario
 
-    state = st.session_state
     name = state.pop("scenario_link", None)
     if name is not None:
         if "scenario" in st.query_params:
