@@ -5,7 +5,14 @@ Adding an algorithm is one module under `recsys/algorithms/` and one line in `RE
 
 from __future__ import annotations
 
-from recsys.algorithms.base import Catalog, Explanation, Recommender, UpdateInfo
+from recsys.algorithms.base import (
+    SCALES,
+    Catalog,
+    Explanation,
+    Recommender,
+    UpdateInfo,
+    lead_part,
+)
 from recsys.algorithms.config import Config
 from recsys.algorithms.content import ContentBased
 from recsys.algorithms.epsilon_greedy import EpsilonGreedy
@@ -49,10 +56,12 @@ def algorithm_class(name: str) -> type[Recommender]:
 __all__ = [
     "DEFAULT_ALGORITHM",
     "REGISTRY",
+    "SCALES",
     "Catalog",
     "Config",
     "Explanation",
     "Recommender",
     "UpdateInfo",
     "algorithm_class",
+    "lead_part",
 ]

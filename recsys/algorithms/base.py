@@ -56,14 +56,41 @@ class UpdateInfo:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+# Parts every item of one user's list shares (they say nothing about why *this* item): a
+# reason never leads with them.
+BASELINE_PARTS = frozenset({"global mean", "user bias"})
+
+# What each algorithm's score means, shown beside it on cards and in the CLI.
+SCALES = {
+    "preference": "estimated preference (0: not for you, 1: would choose it)",
+    "stars": "predicted stars",
+    "similarity": "similarity to what you liked",
+    "estimated reward": "estimated chance of a positive reaction",
+    "popularity": "popularity (log of positive events plus rating lift)",
+    "blend": "z-scored blend of its components",
+}
+
+
+def lead_part(parts: dict[str, float]) -> str | None:
+    """The name of the largest positive part that is not a baseline (None if none is
+    positive): what a one-line reason must be about."""
+    candidates = [(v, k) for k, v in parts.items() if k not in BASELINE_PARTS and v > 0]
+    return max(candidates, key=lambda p: p[0])[1] if candidates else None
+
+
 @dataclass
 class Explanation:
-    """A score broken into named parts a student can read, plus a one-line reason."""
+    """A score broken into named parts a student can read, plus a one-line reason.
+
+    `lead` names the part the reason is about: by contract the largest positive part that is
+    not a baseline (`lead_part`), so a reason never contradicts the numbers beside it.
+    """
 
     score: float
     parts: dict[str, float]
     reason: str
     related: list[tuple[int, float]] = field(default_factory=list)  # (item, contribution)
+    lead: str | None = None
 
 
 class Recommender:
@@ -74,6 +101,9 @@ class Recommender:
     # Explorers rank uncertain items high on purpose; the contract then checks what they learned
     # (the first part of `explain`, by convention the learned estimate) instead of the ranking.
     explores: ClassVar[bool] = False
+    # A key of SCALES: what the score means. A user with no history is scored on the same scale
+    # (`_cold_scores`), so the first diff shows learning, not a change of units.
+    scale: ClassVar[str] = "popularity"
 
     def __init__(
         self,
@@ -129,7 +159,7 @@ class Recommender:
         """Scores of `items` (all items if None) for `user`; unknown users get popularity
         (or, from an algorithm that is not personalised, what everybody gets)."""
         row = self._user_row(user)
-        scores = self._fallback_scores() if row is None else self._scores(row, context)
+        scores = self._cold_scores() if row is None else self._scores(row, context)
         return scores if items is None else scores[np.asarray(items, dtype=np.int64)]
 
     def recommend(
@@ -157,14 +187,7 @@ class Recommender:
 
     def explain(self, user: str, item: int) -> Explanation:
         row = self._user_row(user)
-        if row is None:
-            count = int(self._popularity[item])
-            return Explanation(
-                float(self._fallback_scores()[item]),
-                {"popularity": float(np.log1p(count))},
-                f"popular with everyone ({count} positive interactions); no history of yours yet",
-            )
-        return self._explain(row, item)
+        return self._cold_explain(item) if row is None else self._explain(row, item)
 
     def reasons(self, user: str, items: list[int]) -> list[str]:
         """One-line reasons for a whole ranking at once (cheaper than `explain` per item)."""
@@ -273,8 +296,20 @@ class Recommender:
             self._grow(row + 1)
         return row
 
-    def _fallback_scores(self) -> np.ndarray:
+    def _cold_scores(self) -> np.ndarray:
+        """Scores for a user with no history, on the algorithm's own scale (`scale`). The
+        default, for algorithms whose scale is popularity, is log(1 + positive events)."""
         return np.log1p(self._popularity)
+
+    def _cold_explain(self, item: int) -> Explanation:
+        """`explain` for a user with no history; must agree with `_cold_scores`."""
+        count = int(self._popularity[item])
+        return Explanation(
+            float(self._cold_scores()[item]),
+            {"popularity": float(np.log1p(count))},
+            f"popular with everyone ({count} positive interactions); no history of yours yet",
+            lead="popularity" if count else None,
+        )
 
     # -- what a subclass provides ---------------------------------------------------------
 
