@@ -36,6 +36,7 @@ FLOORS = {  # (world, metric): at least this much
 }
 FLOOR_NAMES = tuple(m for _, m in FLOORS)
 REPLAY_EVENTS = 10_000
+MOVIELENS = Path(__file__).resolve().parents[2] / "shared/datasets/ml-latest-small"
 KIND_MIX = (
     ["view"] * 4 + ["click"] * 3 + ["like"] * 2 + ["dislike", "favorite", "skip"] + ["rating"] * 2
 )
@@ -54,7 +55,7 @@ def run_bench(
         for name, sizes in worlds.items():
             results[name] = _measure(Path(folder) / f"{name}.duckdb", sizes, repetitions, seed)
     report = {"quick": quick, "results": results, "text": _table(results)}
-    movielens = Path(__file__).resolve().parents[2] / "shared/datasets/ml-latest-small"
+    movielens = MOVIELENS
     try:
         import surprise  # optional: pip install scikit-surprise
     except ImportError:
@@ -66,7 +67,23 @@ def run_bench(
             f"  {name:<13} RMSE {m['RMSE']:.4f}  MAE {m['MAE']:.4f}  fit {m['fit s']:.2f} s"
             for name, m in report["movielens"].items()
         )
+    if (movielens / "ratings.csv").exists() and not quick:
+        quality = ranking_quality(movielens, seed)
+        report["ranking quality"] = quality["ranking quality"]
+        report["text"] += "\n\n" + quality["text"]
     return report
+
+
+def ranking_quality(folder: Path = MOVIELENS, seed: int = 0) -> dict[str, Any]:
+    """Top-10 quality of mf, item_knn, popularity and implicit's ALS (when installed) on one
+    per-user 75/25 split of MovieLens (`recsys.bench_quality`); alone: `bench --quality`."""
+    from recsys.bench_quality import quality_table, ranking_comparison
+    from recsys.errors import RecsysError
+
+    if not (folder / "ratings.csv").exists():
+        raise RecsysError(f"{folder / 'ratings.csv'} not found: the quality bench needs it")
+    result = ranking_comparison(folder / "ratings.csv", seed)
+    return {"ranking quality": result, "text": quality_table(result)}
 
 
 def _measure(path: Path, sizes: dict, repetitions: int, seed: int) -> dict[str, float]:

@@ -113,6 +113,9 @@ def build_parser() -> Parser:
     report.add_argument("--algorithm", default=DEFAULT_ALGORITHM)
     bench = command("bench", "measure interact/recommend latency and replay throughput")
     bench.add_argument("--quick", action="store_true", help="small worlds, few repetitions")
+    bench.add_argument(
+        "--quality", action="store_true", help="only top-10 quality on MovieLens vs implicit"
+    )
     add_commands(command)
     add_experiment_commands(command)
     cli_data.add_commands(command)
@@ -163,9 +166,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.command == "evaluate" and (args.train or args.test):
         return _evaluate_files(args)
     if args.command == "bench":
-        from recsys.bench import run_bench
+        from recsys.bench import ranking_quality, run_bench
 
-        report = run_bench(quick=args.quick)
+        report = ranking_quality() if args.quality else run_bench(quick=args.quick)
         return {"json": report, "text": report["text"]}
 
     from recsys.engine import Engine
