@@ -186,14 +186,20 @@ def test_every_algorithm_describes_itself(name):
         assert bound["help"] and bound["low"] <= bound["default"] <= bound["high"]
 
 
-def test_bayesian_average_lift_shrinks_few_ratings_towards_the_mean():
-    from recsys.algorithms.ratings import RatingAverage
+def test_rating_lift_is_a_shrunk_share_of_good_ratings():
+    from recsys.algorithms.ratings import RatingShare
 
-    ratings = RatingAverage(4)
-    rated = [(0, 5.0), *[(1, 4.5)] * 200, *[(2, 3.0)] * 200]  # global mean about 3.75
-    for seq, (item, stars) in enumerate(rated, 1):
-        ratings.learn(Event("u", item, "rating", stars, seq=seq))
+    ratings = RatingShare(4)
+    # (item, event weight): a rating is good when its weight is not negative
+    rated = [(0, 0.4), *[(1, 0.4)] * 200, *[(2, -0.4)] * 200]
+    for seq, (item, weight) in enumerate(rated, 1):
+        ratings.learn(Event("u", item, "rating", 4.0, seq=seq), weight)
     lift = ratings.lift(prior_strength=5.0)
-    assert lift[1] > lift[0] > 0 > lift[2]  # one 5-star rating does not beat two hundred 4.5s
-    assert lift[3] == pytest.approx(0.0)  # unrated: exactly the mean
-    assert RatingAverage(2).lift(prior_strength=0.0).tolist() == [0.0, 0.0]
+    assert lift[1] > lift[0] > 0 > lift[2]  # one good rating does not beat two hundred
+    assert lift[3] == pytest.approx(0.0)  # unrated: neutral
+    assert RatingShare(2).lift(prior_strength=0.0).tolist() == [0.0, 0.0]
+    for weight in (0.0, 0.8, -0.8):  # a good rating never lowers, a bad one never raises
+        before = ratings.lift(5.0)
+        ratings.learn(Event("u", 1, "rating", 4.0, seq=999), weight)
+        moved = ratings.lift(5.0) - before
+        assert (moved[1] >= 0 if weight >= 0 else moved[1] <= 0) and not moved[[0, 2, 3]].any()

@@ -1,40 +1,54 @@
-"""What the multi-armed bandits share: every item is an arm, every event a pull.
+"""What the multi-armed bandits share: every item is an arm, an event a pull.
 
-A pull's reward is 1 when the event signals interest (its weight is at least
-`REWARD_THRESHOLD`: a click, like, favourite or a rating of 3.5 or more under the default
-weights) and 0 otherwise (a view, a skip, a dislike, a low rating). A bandit ranks by its
-estimate of each arm's success rate plus an exploration term; subclasses give the term.
-Bandits are not personalised: they learn which items work for everyone.
+A pull succeeds when the event signals interest (its weight is at least `REWARD_THRESHOLD`: a
+click, like, favourite or a rating well above the person's own average under the default
+weights) and fails when its weight is negative (a skip, a dislike, a rating below the person's
+average). Events in between (a view, a rating at the person's average) are no pull at all: a
+weak positive counted as a failure would lower the estimate of an item someone liked a little.
+A bandit ranks by its estimate of each arm's success rate plus an exploration term; subclasses
+give the term. Bandits are not personalised: they learn which items work for everyone.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from recsys.algorithms.base import Explanation, Recommender, UpdateInfo
+from recsys.algorithms.base import Explanation, Recommender, UpdateInfo, lead_part
+from recsys.algorithms.reasons import NOTHING_POSITIVE
 from recsys.events import Event, EventFrame
 
 REWARD_THRESHOLD = 0.25
+ESTIMATE, EXPLORATION = "estimated success rate", "exploration"
+
+
+def outcome(weight: float) -> float | None:
+    """A pull's reward for an event of this weight: 1, 0, or None when it is no pull."""
+    if weight >= REWARD_THRESHOLD:
+        return 1.0
+    return 0.0 if weight < 0 else None
 
 
 class Bandit(Recommender):
     personalized = False
     explores = True
+    scale = "estimated reward"
 
     def _reset(self) -> None:
         self._pulls = np.zeros(self.catalog.n)
         self._rewards = np.zeros(self.catalog.n)
 
     def _fit(self, events: EventFrame, user_rows: np.ndarray, weights: np.ndarray) -> None:
-        np.add.at(self._pulls, events.item, 1.0)
-        np.add.at(self._rewards, events.item, (weights >= REWARD_THRESHOLD).astype(float))
+        success = weights >= REWARD_THRESHOLD
+        np.add.at(self._pulls, events.item, (success | (weights < 0)).astype(float))
+        np.add.at(self._rewards, events.item, success.astype(float))
 
     def _learn_one(self, user: int, event: Event, weight: float) -> UpdateInfo:
         item = event.item
         before = self._estimates(np.array([item]))[0]
-        reward = float(weight >= REWARD_THRESHOLD)
-        self._pulls[item] += 1.0
-        self._rewards[item] += reward
+        reward = outcome(weight)
+        if reward is not None:
+            self._pulls[item] += 1.0
+            self._rewards[item] += reward
         after = self._estimates(np.array([item]))[0]
         return UpdateInfo(
             self.name,
@@ -58,23 +72,32 @@ class Bandit(Recommender):
     def _scores(self, user: int, context: dict | None) -> np.ndarray:
         return self._item_scores()
 
-    def _reasons(self, user: int, items: list[int]) -> list[str]:
-        estimate, bonus = self._estimates(), self._bonus()
-        return [self._reason(i, estimate[i], bonus[i]) for i in items]
+    def _cold_scores(self) -> np.ndarray:
+        return self._item_scores()  # the same for everyone, newcomers included
+
+    def _explanation(self, item: int, estimate: float, bonus: float) -> Explanation:
+        parts = {ESTIMATE: float(estimate), EXPLORATION: float(bonus)}
+        lead = lead_part(parts)
+        n = int(self._pulls[item])
+        pulls = f"{n} pull{'s' if n != 1 else ''}, {int(self._rewards[item])} rewarded"
+        if lead == ESTIMATE:
+            reason = f"{ESTIMATE} {estimate:.2f} ({pulls}), {EXPLORATION} {bonus:+.2f}"
+        elif lead == EXPLORATION:
+            reason = f"exploring: {EXPLORATION} {bonus:+.2f} on top of a rate of {estimate:.2f}"
+            reason += f" ({pulls})"
+        else:
+            reason = f"{NOTHING_POSITIVE}: {ESTIMATE} {estimate:.2f} ({pulls})"
+        return Explanation(float(estimate + bonus), parts, reason, lead=lead)
 
     def _explain(self, user: int, item: int) -> Explanation:
-        estimate, bonus = self._estimates()[item], self._bonus()[item]
-        return Explanation(
-            float(estimate + bonus),
-            {"estimated success rate": float(estimate), "exploration": float(bonus)},
-            self._reason(item, estimate, bonus),
-        )
+        return self._explanation(item, self._estimates()[item], self._bonus()[item])
 
-    def _reason(self, item: int, estimate: float, bonus: float) -> str:
-        return (
-            f"{self.name}: success rate {estimate:.2f} over {int(self._pulls[item])} pulls"
-            f", exploration {bonus:+.2f}"
-        )
+    def _cold_explain(self, item: int) -> Explanation:
+        return self._explain(-1, item)
+
+    def _reasons(self, user: int, items: list[int]) -> list[str]:
+        estimate, bonus = self._estimates(), self._bonus()
+        return [self._explanation(i, estimate[i], bonus[i]).reason for i in items]
 
     def _state(self) -> dict[str, np.ndarray]:
         return {"pulls": self._pulls.copy(), "rewards": self._rewards.copy()}

@@ -1,9 +1,16 @@
 """Content-based: TF-IDF over each item's genres, tags and title words (scikit-learn).
 
-A user's profile is the weighted mean of the vectors of the items they touched, with each
-event's signed weight: likes and high ratings pull the profile towards an item, dislikes and
-low ratings push it away (by `negative_weight`). An item's score is its vector's dot product
-with the profile, so the explanation can name the genres and tags that matched.
+A user's profile sums the vectors of the items they touched, each times the event's signed
+weight: likes and high ratings pull the profile towards an item, dislikes and low ratings push
+it away (by `negative_weight`). An item's score is its vector's dot product with the profile
+(a sum of cosines with what you touched) plus a small popularity prior
+(`recsys/algorithms/reasons.py`), so a newcomer's list is on the same scale; the explanation
+names the genres, tags and title words that matched.
+
+The profile is a sum, not an average: an average pulls every item towards its similarity with
+the newest one, so liking a Sci-Fi film would lower the Dramas you love. With a sum a like only
+adds and a dislike only subtracts (TF-IDF weights are never negative), and the ranking is the
+same as an average's but for the prior, whose share shrinks as the history grows.
 """
 
 from __future__ import annotations
@@ -14,15 +21,21 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from recsys.algorithms.base import Explanation, Recommender, UpdateInfo
+from recsys.algorithms.base import Explanation, Recommender, UpdateInfo, lead_part
 from recsys.algorithms.config import Config, param
+from recsys.algorithms.reasons import NOTHING_POSITIVE, PRIOR_PART, popularity_prior, prior_reason
 from recsys.events import Event, EventFrame
+
+SHOWN = 5  # terms named in an explanation; the rest are summed
+REST = "other terms"
+KINDS = {"genre": "genre", "tag": "tag", "title": "title word"}
 
 
 @dataclass(frozen=True)
 class ContentConfig(Config):
     title_weight: float = param(0.3, 0.0, 5.0, "weight of title words against genres and tags")
     negative_weight: float = param(1.0, 0.0, 5.0, "how hard dislikes and low ratings push away")
+    popularity_prior: float = param(0.3, 0.0, 5.0, "weight of the prior a newcomer's list shows")
 
 
 def _tokens(document: tuple) -> list[str]:
@@ -39,6 +52,7 @@ class ContentBased(Recommender):
     name = "content"
     config_class = ContentConfig
     summary = "Content-based: TF-IDF of genres, tags and titles against your taste profile."
+    scale = "similarity"
     config: ContentConfig
 
     def _reset(self) -> None:
@@ -56,58 +70,48 @@ class ContentBased(Recommender):
         # over 9,742 films), and a dense matrix of them took seconds to build on every open.
         vectorizer = TfidfVectorizer(analyzer=_tokens, sublinear_tf=True, norm=None)
         matrix = vectorizer.fit_transform(documents).tocsr().astype(np.float64)
-        self._terms = vectorizer.get_feature_names_out()
-        title = np.char.startswith(self._terms.astype(str), "title:")
+        terms = vectorizer.get_feature_names_out().astype(str)
+        kind, _, word = np.char.partition(terms, ":").T
+        self._labels = [f"{KINDS.get(k, k)} {w}" for k, w in zip(kind, word, strict=True)]
+        title = np.char.startswith(terms, "title:")
         matrix = matrix @ sparse.diags(np.where(title, self.config.title_weight, 1.0))
         norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
         self._items = sparse.csr_matrix(
             sparse.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ matrix
         )
-        self._profile_sum = np.zeros((0, len(self._terms)))
-        self._profile_mass = np.zeros(0)
+        self._profile_sum = np.zeros((0, len(self._labels)))
 
     def _grow(self, n_users: int) -> None:
-        have = len(self._profile_mass)
+        have = len(self._profile_sum)
         if n_users > have:
             capacity = max(n_users, 2 * have, 64)
             grown = np.zeros((capacity, self._items.shape[1]))
             grown[:have] = self._profile_sum[:have]
-            mass = np.zeros(capacity)
-            mass[:have] = self._profile_mass[:have]
-            self._profile_sum, self._profile_mass = grown, mass
+            self._profile_sum = grown
 
     def _signed(self, weights: np.ndarray) -> np.ndarray:
         return np.where(weights < 0, self.config.negative_weight * weights, weights)
 
     def _fit(self, events: EventFrame, user_rows: np.ndarray, weights: np.ndarray) -> None:
-        signed = self._signed(weights)
         n_users = len(self._user_ids)
         by_user = sparse.csr_matrix(
-            (signed, (user_rows, events.item)), shape=(n_users, self.catalog.n)
-        )
-        mass = sparse.csr_matrix(
-            (np.abs(signed), (user_rows, events.item)), shape=(n_users, self.catalog.n)
+            (self._signed(weights), (user_rows, events.item)), shape=(n_users, self.catalog.n)
         )
         self._profile_sum[:n_users] = (by_user @ self._items).toarray()
-        self._profile_mass[:n_users] = np.asarray(mass.sum(axis=1)).ravel()
-
-    def _profile(self, user: int) -> np.ndarray:
-        mass = self._profile_mass[user]
-        return self._profile_sum[user] / mass if mass > 0 else self._profile_sum[user]
 
     def _learn_one(self, user: int, event: Event, weight: float) -> UpdateInfo:
         item = event.item
-        before_profile = self._profile(user)
         signed = float(self._signed(np.array([weight]))[0])
         row = self._row(item)
+        before = float(row @ self._profile_sum[user])
         self._profile_sum[user] += signed * row
-        self._profile_mass[user] += abs(signed)
-        after_profile = self._profile(user)
+        count, prior = self._popularity[item], self.config.popularity_prior
         return UpdateInfo(
             self.name,
-            user_change=float(np.linalg.norm(after_profile - before_profile)),
-            score_before=float(row @ before_profile),
-            score_after=float(row @ after_profile),
+            user_change=float(abs(signed) * np.linalg.norm(row)),
+            score_before=before + float(popularity_prior(count - (weight > 0), prior)),
+            score_after=float(row @ self._profile_sum[user])
+            + float(popularity_prior(count, prior)),
             details={"signed_weight": signed},
         )
 
@@ -119,42 +123,66 @@ class ContentBased(Recommender):
         row[items.indices[start:end]] = items.data[start:end]
         return row
 
-    def _scores(self, user: int, context: dict | None) -> np.ndarray:
-        return self._items @ self._profile(user)
+    def _prior(self, items: slice | int = slice(None)) -> np.ndarray:
+        return popularity_prior(self._popularity[items], self.config.popularity_prior)
 
-    def _matches(self, user: int, item: int, top: int = 3) -> list[tuple[str, float]]:
-        contribution = self._row(item) * self._profile(user)
-        best = np.argsort(-contribution, kind="stable")[:top]
-        return [(str(self._terms[t]), float(contribution[t])) for t in best if contribution[t] > 0]
+    def _cold_scores(self) -> np.ndarray:
+        return self._prior()
+
+    def _taste(self, user: int) -> np.ndarray:
+        return self._items @ self._profile_sum[user]
+
+    def _scores(self, user: int, context: dict | None) -> np.ndarray:
+        return self._taste(user) + self._prior()
+
+    def _explanation(self, item: int, contribution: np.ndarray | None) -> Explanation:
+        """The score of `item` for a profile whose term-by-term products with the item's
+        vector are `contribution` (None: no history)."""
+        parts: dict[str, float] = {}
+        matched = 0.0
+        if contribution is not None:
+            order = np.argsort(-np.abs(contribution), kind="stable")
+            shown = [t for t in order[:SHOWN].tolist() if contribution[t] != 0]
+            parts = {self._labels[t]: float(contribution[t]) for t in shown}
+            matched = float(contribution.sum())
+            if rest := matched - sum(parts.values()):
+                parts[REST] = rest
+        prior = float(self._prior(item))
+        parts[PRIOR_PART] = prior
+        lead = lead_part(parts)
+        if lead is None:
+            reason = (
+                f"{NOTHING_POSITIVE}: its genres and tags are ones you did not like"
+                f" ({matched:+.2f})"
+                if matched < 0
+                else f"{NOTHING_POSITIVE}: nothing in common with what you liked, nobody "
+                "liked it yet"
+            )
+        elif lead == PRIOR_PART:
+            rest = (
+                "no history of yours yet"
+                if contribution is None
+                else f"little in common with what you touched ({matched:+.2f})"
+            )
+            reason = prior_reason(prior, int(self._popularity[item]), rest)
+        elif lead == REST:
+            reason = f"matches your taste in many small ways: {REST} {parts[REST]:+.2f}"
+        else:
+            others = [p for p, v in parts.items() if v > 0 and p not in (lead, REST, PRIOR_PART)]
+            also = f", also {', '.join(others[:2])}" if others else ""
+            reason = f"matches your taste for {lead} ({parts[lead]:+.2f}){also}"
+        return Explanation(matched + prior, parts, reason, lead=lead)
 
     def _explain(self, user: int, item: int) -> Explanation:
-        contribution = self._row(item) * self._profile(user)
-        order = np.argsort(-np.abs(contribution), kind="stable")[:6]
-        parts = {str(self._terms[t]): float(contribution[t]) for t in order if contribution[t] != 0}
-        return Explanation(
-            float(contribution.sum()),
-            parts or {"no shared features": 0.0},
-            self._reason(user, item),
-        )
+        return self._explanation(item, self._row(item) * self._profile_sum[user])
 
-    def _reason(self, user: int, item: int) -> str:
-        matches = self._matches(user, item)
-        if not matches:
-            return "little in common with what you liked"
-        names = ", ".join(term.split(":", 1)[1] for term, _ in matches)
-        return f"matches your taste for {names}"
-
-    def _reasons(self, user: int, items: list[int]) -> list[str]:
-        return [self._reason(user, item) for item in items]
+    def _cold_explain(self, item: int) -> Explanation:
+        return self._explanation(item, None)
 
     def _state(self) -> dict[str, np.ndarray]:
-        n = len(self._user_ids)
-        return {
-            "profile_sum": self._profile_sum[:n].copy(),
-            "profile_mass": self._profile_mass[:n].copy(),
-        }
+        return {"profile_sum": self._profile_sum[: len(self._user_ids)].copy()}
 
     def _load_state(self, state: dict[str, np.ndarray]) -> None:
+        # (Snapshots from before the profile was a sum also hold "profile_mass": not needed.)
         self._profile_sum = state["profile_sum"].copy()
-        self._profile_mass = state["profile_mass"].copy()
         self._grow(len(self._user_ids))

@@ -3,7 +3,13 @@
 Each component's scores for the user are standardised over the catalog (z-scores), so that
 stars, co-occurrence sums and activity logs can be added, then blended with the configured
 weights. A user who has touched fewer than `cold_start_items` items gets content and popularity
-only: collaborative signals know nothing about them yet.
+only: collaborative signals know nothing about them yet. A newcomer gets the same blend of the
+two components' own cold-start scores, so the first event changes the blend, not its scale.
+
+Which way does feedback move a blend? Each component moves the item its way (the contract), but
+the z-scores are taken afresh on every request: after a like, the liked item's neighbours can
+rise less than the rest and slip. So the direction is measured in a fixed frame: the same
+weights, means and spreads before and after the event (`standardisation`, `blend`).
 
 In the lab the components are the engine's own models (`attach`), so nothing is learned twice;
 built on its own (tests, offline evaluation) the hybrid owns and trains its components.
@@ -15,12 +21,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recsys.algorithms.base import Explanation, Recommender, UpdateInfo
+from recsys.algorithms.base import Explanation, Recommender, UpdateInfo, lead_part
 from recsys.algorithms.config import Config, param
+from recsys.algorithms.reasons import NOTHING_POSITIVE
 from recsys.events import Event, EventFrame
 
 COMPONENTS = ("mf", "item_knn", "content", "popularity", "trending")
 COLD_START = ("content", "popularity")
+COLD_USER = ""  # no valid user id: every component scores it as a newcomer
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,7 @@ class Hybrid(Recommender):
     name = "hybrid"
     config_class = HybridConfig
     summary = "Weighted blend of mf, item-kNN, content and popularity; cold-start switching."
+    scale = "blend"
     config: HybridConfig
 
     def _reset(self) -> None:
@@ -90,41 +99,73 @@ class Hybrid(Recommender):
                 component.learn_one(event)
         return UpdateInfo(self.name, details={"weights": self._weights(user)})
 
-    def _standardised(self, name: str, user: str) -> np.ndarray:
-        scores = self._components[name].score(user)
-        spread = scores.std()
-        return (scores - scores.mean()) / spread if spread > 0 else np.zeros_like(scores)
+    def standardisation(self, user: str) -> dict[str, tuple[float, float, float]]:
+        """Per component, the (weight, mean, spread) that turn its scores for `user` into
+        their share of the blend now. The blend re-standardises on every request, so after a
+        like an item can slip while everything else rises more; held fixed (`blend`), the
+        frame shows what the like itself did: each component moves the item its way."""
+        return self._blend(user)[2]
 
-    def _blend(self, user: int, parts: bool = False):
-        user_id = self._user_ids[user]
-        shares = {n: w * self._standardised(n, user_id) for n, w in self._weights(user).items()}
-        total = sum(shares.values())
-        return (total, shares) if parts else total
+    def blend(self, user: str, frame: dict[str, tuple[float, float, float]] | None = None):
+        """The blended scores of `user` in `frame` (their current one if None)."""
+        return self._blend(user, frame)[0]
+
+    def _blend(self, user: str, frame: dict[str, tuple[float, float, float]] | None = None):
+        """The blend, each component's share of it (z-scores times weights) and the frame."""
+        if frame is None:
+            row = self._users.get(user)
+            weights = dict.fromkeys(COLD_START, 0.5) if row is None else self._weights(row)
+            scores = {n: self._components[n].score(user) for n in weights}
+            frame = {
+                n: (w, float(scores[n].mean()), float(scores[n].std())) for n, w in weights.items()
+            }
+        else:
+            scores = {n: self._components[n].score(user) for n in frame}
+        shares = {}
+        for name, (weight, mean, spread) in frame.items():
+            z = (scores[name] - mean) / spread if spread > 0 else np.zeros_like(scores[name])
+            shares[name] = weight * z
+        return sum(shares.values()), shares, frame
 
     def _scores(self, user: int, context: dict | None) -> np.ndarray:
-        return self._blend(user)
+        return self.blend(self._user_ids[user])
+
+    def _cold_scores(self) -> np.ndarray:
+        return self.blend(COLD_USER)
+
+    def _explanations(self, user: str, items: list[int]) -> list[Explanation]:
+        """Each item's shares, led by the component that lifts it most, whose own reason
+        (about its own lead part) follows."""
+        total, shares, frame = self._blend(user)
+        mix = ", ".join(f"{n} {w:.0%}" for n, (w, _, _) in frame.items())
+        labels = {f"{n} ({w:.0%})": n for n, (w, _, _) in frame.items()}
+        parts = [{label: float(shares[n][i]) for label, n in labels.items()} for i in items]
+        leads = [lead_part(p) for p in parts]
+        reasons: dict[int, str] = {}
+        for label, name in labels.items():  # one batch of reasons per leading component
+            chosen = [i for i, lead in zip(items, leads, strict=True) if lead == label]
+            if chosen:
+                texts = self._components[name].reasons(user, chosen)
+                reasons |= {i: f"{label}: {t}" for i, t in zip(chosen, texts, strict=True)}
+        return [
+            Explanation(
+                float(total[i]),
+                p,
+                f"{reasons.get(i, NOTHING_POSITIVE + ': below average in every component')}"
+                f" · blend: {mix}",
+                lead=lead,
+            )
+            for i, p, lead in zip(items, parts, leads, strict=True)
+        ]
 
     def _explain(self, user: int, item: int) -> Explanation:
-        total, shares = self._blend(user, parts=True)
-        weights = self._weights(user)
-        parts = {f"{n} ({weights[n]:.0%})": float(s[item]) for n, s in shares.items()}
-        leader = max(shares, key=lambda n: shares[n][item])
-        mix = ", ".join(f"{n} {w:.0%}" for n, w in weights.items())
-        reason = self._components[leader].explain(self._user_ids[user], item).reason
-        return Explanation(float(total[item]), parts, f"{reason} · blend: {mix}")
+        return self._explanations(self._user_ids[user], [item])[0]
+
+    def _cold_explain(self, item: int) -> Explanation:
+        return self._explanations(COLD_USER, [item])[0]
 
     def _reasons(self, user: int, items: list[int]) -> list[str]:
-        """Each item's reason is the reason of the component that lifted it most."""
-        _, shares = self._blend(user, parts=True)
-        names = list(shares)
-        leaders = [names[int(np.argmax([shares[n][i] for n in names]))] for i in items]
-        mix = ", ".join(f"{n} {w:.0%}" for n, w in self._weights(user).items())
-        reasons = {}
-        for name in set(leaders):
-            chosen = [i for i, leader in zip(items, leaders, strict=True) if leader == name]
-            texts = self._components[name].reasons(self._user_ids[user], chosen)
-            reasons.update(zip(chosen, texts, strict=True))
-        return [f"{reasons[i]} · blend: {mix}" for i in items]
+        return [e.reason for e in self._explanations(self._user_ids[user], items)]
 
     def _state(self) -> dict[str, np.ndarray]:
         if not self._owns:

@@ -6,27 +6,34 @@ learn "family films on weekend evenings" or "thrillers on mobile at night":
 
     score(i, c) = theta . phi(i, c) + alpha * sqrt(phi(i, c)' A^-1 phi(i, c))
 
-with A = reg * I + sum of phi phi' and theta = A^-1 (sum of reward * phi). A reward is an
-event whose weight says interest (as for the other bandits). Time of day and day type come from
-the event's time on the lab clock; the device from the event's context ("desktop" if absent).
+with A = reg * I + sum of phi phi' and theta = A^-1 (sum of reward * phi). Pulls and rewards are
+read as for the other bandits (`bandit.outcome`): interest is 1, a negative event 0, a weak
+positive no pull. The estimate is clipped to 0..1, the range of a reward: ridge regression can
+overshoot it, and a reward of 1 on an item estimated at 1.1 would otherwise lower it (each
+observation moves the estimate of its own features towards its reward, never past it). Time
+of day and day type come from the event's time on the lab clock; the device from the event's
+context ("desktop" if absent).
 A^-1 is kept up to date per event with the Sherman-Morrison formula.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
 
-from recsys.algorithms.bandit import REWARD_THRESHOLD
-from recsys.algorithms.base import Explanation, Recommender, UpdateInfo
+from recsys.algorithms.bandit import REWARD_THRESHOLD, outcome
+from recsys.algorithms.base import Explanation, Recommender, UpdateInfo, lead_part
 from recsys.algorithms.config import Config, param
+from recsys.algorithms.reasons import NOTHING_POSITIVE
 from recsys.events import DEVICES, Event, EventFrame
 
 TIMES_OF_DAY = ("night", "morning", "afternoon", "evening")
 DAY_TYPES = ("weekday", "weekend")
 EPOCH_WEEKDAY = 1  # the lab clock starts on Tuesday 2026-09-01 (Monday is 0)
+ESTIMATE, EXPLORATION = "expected reward (theta . phi)", "exploration (alpha x spread)"
 
 
 def context_of(ts: float, context: dict | None = None) -> dict[str, str]:
@@ -53,6 +60,7 @@ class LinUCB(Recommender):
     summary = "Contextual bandit: genres x time of day, day type and device, with a UCB bonus."
     personalized = False
     explores = True
+    scale = "estimated reward"
     config: LinUCBConfig
 
     def _reset(self) -> None:
@@ -92,6 +100,13 @@ class LinUCB(Recommender):
     def _fit(self, events: EventFrame, user_rows: np.ndarray, weights: np.ndarray) -> None:
         if len(events) == 0:
             return
+        last = None if events.context is None else events.context[-1]
+        given_last = json.loads(last) if isinstance(last, str) else None
+        self._last_context = context_of(float(events.ts[-1]), given_last)
+        pulled = (weights >= REWARD_THRESHOLD) | (weights < 0)
+        events, weights = _select(events, pulled), weights[pulled]
+        if len(events) == 0:
+            return
         width, n = self._genres.shape[1], len(events)
         given = events.contexts()
         hours = (events.ts / 3600.0) % 24
@@ -117,16 +132,16 @@ class LinUCB(Recommender):
         a = np.eye(len(self._b)) * self.config.reg + (phi.T @ phi).toarray()
         self._a_inv = np.linalg.inv(a)
         self._b = phi.T @ rewards
-        self._last_context = context_of(float(events.ts[-1]), given[-1])
 
     def _learn_one(self, user: int, event: Event, weight: float) -> UpdateInfo:
         context = context_of(event.ts, event.context)
         idx, values = self._phi(event.item, context)
         before = self._estimate(event.item, context)
-        reward = float(weight >= REWARD_THRESHOLD)
-        shared = self._a_inv[:, idx] @ values  # A^-1 phi (A^-1 is symmetric)
-        self._a_inv -= np.outer(shared, shared) / (1.0 + values @ shared[idx])
-        self._b[idx] += reward * values
+        reward = outcome(weight)
+        if reward is not None:
+            shared = self._a_inv[:, idx] @ values  # A^-1 phi (A^-1 is symmetric)
+            self._a_inv -= np.outer(shared, shared) / (1.0 + values @ shared[idx])
+            self._b[idx] += reward * values
         self._last_context = context
         after = self._estimate(event.item, context)
         return UpdateInfo(
@@ -139,7 +154,7 @@ class LinUCB(Recommender):
 
     def _estimate(self, item: int, context: dict[str, str]) -> float:
         idx, values = self._phi(item, context)
-        return float(values @ (self._a_inv[idx] @ self._b))
+        return float(np.clip(values @ (self._a_inv[idx] @ self._b), 0.0, 1.0))
 
     def _parts(self, context: dict | None) -> tuple[np.ndarray, np.ndarray]:
         chosen = (
@@ -151,7 +166,7 @@ class LinUCB(Recommender):
         features = np.tile(self._distinct, 4)
         theta = self._a_inv[idx] @ self._b
         spread = ((features @ self._a_inv[np.ix_(idx, idx)]) * features).sum(axis=1)
-        estimate = features @ theta
+        estimate = np.clip(features @ theta, 0.0, 1.0)
         bonus = self.config.alpha * np.sqrt(np.maximum(spread, 0.0))
         return estimate[self._item_row], bonus[self._item_row]
 
@@ -159,27 +174,32 @@ class LinUCB(Recommender):
         estimate, bonus = self._parts(context)
         return estimate + bonus
 
-    def _reasons(self, user: int, items: list[int]) -> list[str]:
-        estimate, bonus = self._parts(None)
-        return [self._reason(estimate[i], bonus[i]) for i in items]
+    def _cold_scores(self) -> np.ndarray:
+        return self._scores(-1, None)  # the same for everyone, newcomers included
+
+    def _explanation(self, estimate: float, bonus: float) -> Explanation:
+        parts = {ESTIMATE: float(estimate), EXPLORATION: float(bonus)}
+        lead = lead_part(parts)
+        c = self._last_context
+        when = f"for {c['time_of_day']}, {c['day_type']}, {c['device']}"
+        if lead == ESTIMATE:
+            reason = f"{when}: {ESTIMATE} {estimate:.2f}, exploration {bonus:+.2f}"
+        elif lead == EXPLORATION:
+            reason = f"{when}: exploring, {EXPLORATION} {bonus:+.2f} on top of {estimate:.2f}"
+        else:
+            reason = f"{when}: {NOTHING_POSITIVE} (expected reward {estimate:.2f})"
+        return Explanation(float(estimate + bonus), parts, reason, lead=lead)
 
     def _explain(self, user: int, item: int) -> Explanation:
         estimate, bonus = self._parts(None)
-        return Explanation(
-            float(estimate[item] + bonus[item]),
-            {
-                "expected reward (theta . phi)": float(estimate[item]),
-                "exploration (alpha x spread)": float(bonus[item]),
-            },
-            self._reason(estimate[item], bonus[item]),
-        )
+        return self._explanation(estimate[item], bonus[item])
 
-    def _reason(self, estimate: float, bonus: float) -> str:
-        c = self._last_context
-        return (
-            f"for {c['time_of_day']}, {c['day_type']}, {c['device']}: expected reward "
-            f"{estimate:.2f}, exploration {bonus:+.2f}"
-        )
+    def _cold_explain(self, item: int) -> Explanation:
+        return self._explain(-1, item)
+
+    def _reasons(self, user: int, items: list[int]) -> list[str]:
+        estimate, bonus = self._parts(None)
+        return [self._explanation(estimate[i], bonus[i]).reason for i in items]
 
     def _state(self) -> dict[str, np.ndarray]:
         c = self._last_context
@@ -194,3 +214,17 @@ class LinUCB(Recommender):
         self._b = state["b"].copy()
         t, d, device = (str(x) for x in state["last_context"])
         self._last_context = {"time_of_day": t, "day_type": d, "device": device}
+
+
+def _select(events: EventFrame, keep: np.ndarray) -> EventFrame:
+    """The events where `keep` is true."""
+    context = None if events.context is None else events.context[keep]
+    return EventFrame(
+        events.seq[keep],
+        events.ts[keep],
+        events.user[keep],
+        events.item[keep],
+        events.kind[keep],
+        events.value[keep],
+        context,
+    )

@@ -1,10 +1,10 @@
-"""Popularity: all-time event weights plus a Bayesian-averaged rating. Not personalised.
+"""Popularity: all-time event weights plus the share of good ratings. Not personalised.
 
-    score(i) = signed_log(sum of weights of events on i) + rating_weight * (rating(i) - mean)
-    rating(i) = Bayesian-averaged rating (recsys/algorithms/ratings.py)
+    score(i) = signed_log(sum of weights of events on i) + rating_weight * lift(i)
+    lift(i)  = Bayesian-averaged share of good ratings, -1..1 (recsys/algorithms/ratings.py)
 
-The Bayesian average keeps an item with one 5-star rating from outranking one with two hundred
-4.5-star ratings. `trending` is the same with time decay.
+Each event moves only its own item, in the direction of its weight. `trending` is the same with
+time decay.
 """
 
 from __future__ import annotations
@@ -13,38 +13,41 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recsys.algorithms.base import Explanation, Recommender, UpdateInfo
+from recsys.algorithms.base import Explanation, Recommender, UpdateInfo, lead_part
 from recsys.algorithms.config import Config, param
-from recsys.algorithms.ratings import RatingAverage
+from recsys.algorithms.ratings import LIFT, RatingShare, activity_reason
 from recsys.algorithms.trending import signed_log
 from recsys.events import Event, EventFrame
+
+ACTIVITY = "all-time activity"
 
 
 @dataclass(frozen=True)
 class PopularityConfig(Config):
-    prior_strength: float = param(5.0, 0.0, 1000.0, "pseudo-ratings at the global mean per item")
-    rating_weight: float = param(1.0, 0.0, 10.0, "how much the averaged rating adds to activity")
+    prior_strength: float = param(5.0, 0.0, 1000.0, "pseudo-ratings per item, half of them good")
+    rating_weight: float = param(1.0, 0.0, 10.0, "how much the share of good ratings adds")
 
 
 class Popularity(Recommender):
     name = "popularity"
     config_class = PopularityConfig
-    summary = "All-time favourites: summed event weights plus a Bayesian-averaged rating."
+    summary = "All-time favourites: summed event weights plus the share of good ratings."
     personalized = False
+    scale = "popularity"
     config: PopularityConfig
 
     def _reset(self) -> None:
         self._weight = np.zeros(self.catalog.n)
-        self._ratings = RatingAverage(self.catalog.n)
+        self._ratings = RatingShare(self.catalog.n)
 
     def _fit(self, events: EventFrame, user_rows: np.ndarray, weights: np.ndarray) -> None:
         np.add.at(self._weight, events.item, weights)
-        self._ratings.fit(events)
+        self._ratings.fit(events, weights)
 
     def _learn_one(self, user: int, event: Event, weight: float) -> UpdateInfo:
         before = float(self._item_scores(event.item))
         self._weight[event.item] += weight
-        self._ratings.learn(event)
+        self._ratings.learn(event, weight)
         after = float(self._item_scores(event.item))
         return UpdateInfo(
             self.name,
@@ -67,13 +70,19 @@ class Popularity(Recommender):
     def _scores(self, user: int, context: dict | None) -> np.ndarray:
         return self._item_scores()
 
+    def _cold_scores(self) -> np.ndarray:
+        return self._item_scores()  # the same for everyone, newcomers included
+
     def _explain(self, user: int, item: int) -> Explanation:
         activity, rating = self._parts(item)
-        return Explanation(
-            float(activity + rating),
-            {"all-time activity": float(activity), "rating vs average": float(rating)},
-            f"popular: activity {activity:+.2f} all time, {self._ratings.describe(item)}",
+        parts = {ACTIVITY: float(activity), LIFT: float(rating)}
+        reason = activity_reason(
+            ACTIVITY, parts, int(self._popularity[item]), self._ratings.describe(item)
         )
+        return Explanation(float(activity + rating), parts, reason, lead=lead_part(parts))
+
+    def _cold_explain(self, item: int) -> Explanation:
+        return self._explain(-1, item)
 
     def _state(self) -> dict[str, np.ndarray]:
         return {"weight": self._weight.copy(), **self._ratings.state()}

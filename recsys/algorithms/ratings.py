@@ -1,51 +1,71 @@
-"""The Bayesian-averaged rating that `popularity` and `trending` both add to their activity.
+"""What `popularity` and `trending` share: the rating evidence both add to their activity,
+and the reason built from the two.
 
-    average(i) = (prior_strength * mean + sum of ratings of i) / (prior_strength + n_i)
-    lift(i)    = average(i) - mean
+A rating is good when its event weight is not negative: under the default weights, when it is
+at or above the rater's own average of their earlier ratings. An item's lift is its
+Bayesian-averaged share of good ratings, read from -1 (every rating below its rater's average)
+to +1 (all at or above):
 
-so an item with one 5-star rating does not outrank one with two hundred 4.5-star ratings.
+    lift(i) = (good_i - bad_i) / (n_i + prior_strength)
+
+so an item with one good rating does not outrank one with two hundred. A share averages 0s and
+1s: a good rating never lowers it and a bad one never raises it, and it moves no other item.
+An average of stars would not keep that promise (a 4-star rating from a stingy rater lowers a
+4.8-star item's average), nor would a lift against the global mean (every rating moves it).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from recsys.algorithms.base import lead_part
+from recsys.algorithms.reasons import NOTHING_POSITIVE
 from recsys.events import Event, EventFrame
 
+LIFT = "rating lift"
 
-class RatingAverage:
+
+class RatingShare:
     def __init__(self, n_items: int):
-        self.total = np.zeros(n_items)
+        self.good = np.zeros(n_items)
         self.count = np.zeros(n_items)
 
-    def fit(self, events: EventFrame) -> None:
+    def fit(self, events: EventFrame, weights: np.ndarray) -> None:
         rated = events.kind == "rating"
-        np.add.at(self.total, events.item[rated], events.value[rated])
+        np.add.at(self.good, events.item[rated], (weights[rated] >= 0).astype(float))
         np.add.at(self.count, events.item[rated], 1.0)
 
-    def learn(self, event: Event) -> None:
+    def learn(self, event: Event, weight: float) -> None:
         if event.kind == "rating":
-            self.total[event.item] += event.value
+            self.good[event.item] += float(weight >= 0)
             self.count[event.item] += 1.0
 
     def lift(self, prior_strength: float, items: slice | int = slice(None)) -> np.ndarray:
-        """Each item's Bayesian-averaged rating minus the global mean (3 stars if none)."""
-        rated = self.count.sum()
-        mean = self.total.sum() / rated if rated else 3.0
-        count, total = self.count[items], self.total[items]
-        weight = prior_strength + count
-        # With no prior and no ratings an item is simply average: no lift either way.
-        return np.where(
-            weight > 0, (prior_strength * mean + total) / np.maximum(weight, 1e-12) - mean, 0.0
-        )
+        """Each item's share of good ratings, shrunk towards half, on -1..1 (0 if unrated)."""
+        good, count = self.good[items], self.count[items]
+        return (2.0 * good - count) / np.maximum(count + prior_strength, 1e-12)
 
     def describe(self, item: int) -> str:
         count = int(self.count[item])
-        return f"rated {self.total[item] / count:.1f}★ by {count}" if count else "no ratings yet"
+        if not count:
+            return "no ratings yet"
+        return f"{int(self.good[item])} of {count} ratings at or above the rater's own average"
 
     def state(self) -> dict[str, np.ndarray]:
-        return {"rating_sum": self.total.copy(), "rating_count": self.count.copy()}
+        return {"rating_good": self.good.copy(), "rating_count": self.count.copy()}
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
-        self.total = state["rating_sum"].copy()
         self.count = state["rating_count"].copy()
+        # Snapshots from the star average have no good counts: their ratings start neutral.
+        self.good = state["rating_good"].copy() if "rating_good" in state else self.count / 2
+
+
+def activity_reason(activity_part: str, parts: dict[str, float], count: int, rated: str) -> str:
+    """The reason of popularity or trending, about the larger positive of its two parts."""
+    activity, lift = parts[activity_part], parts[LIFT]
+    lead = lead_part(parts)
+    if lead == activity_part:
+        return f"popular: {activity_part} {activity:+.2f} ({count} positive events), {rated}"
+    if lead == LIFT:
+        return f"well rated: {LIFT} {lift:+.2f} ({rated}), {activity_part} {activity:+.2f}"
+    return f"{NOTHING_POSITIVE}: {activity_part} {activity:+.2f}, {LIFT} {lift:+.2f} ({rated})"
