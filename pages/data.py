@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from recsys import scenario_checks
 from recsys.ui.data import export_view, import_view, scenarios_view
 from recsys.ui.state import ensure_app, get_engine
 from recsys.ui.widgets import md
@@ -16,6 +17,9 @@ source = (
     else f"a generated world, seed {meta.get('seed')}"
 )
 scenario = f" · scenario **{meta['scenario']}**" if meta.get("scenario") else ""
+if checked := scenario_checks.stored(engine):
+    held = sum(r["passed"] for r in checked["results"])
+    scenario += f" ({held} of its {len(checked['results'])} claims held when loaded)"
 st.caption(
     f"The lab now holds **{md(meta.get('label', engine.world))}** ({source}): "
     f"{engine.catalog.n:,} items, {len(engine.users()):,} users, {engine.last_seq:,} events"

@@ -3,19 +3,21 @@
 python -m recsys import --format lab|movielens|movielens-100k PATH [--dry-run] [--map ...] [--json]
 python -m recsys download movielens-small [--dir DIR] [--force] [--import]
 python -m recsys scenario list|show|load|save|delete [NAME|FILE] [--json]
+python -m recsys scenario check [NAME|FILE] [--json]   (exit 1 if a claim does not hold)
 python -m recsys scenario drift [--personas a,b] [--before N] [--after N]
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from recsys.algorithms import DEFAULT_ALGORITHM, algorithm_class
 from recsys.errors import RecsysError
 
-SCENARIO_ACTIONS = ("list", "show", "load", "save", "delete", "drift")
+SCENARIO_ACTIONS = ("list", "show", "load", "save", "delete", "check", "drift")
 
 
 def add_commands(command) -> None:
@@ -42,8 +44,17 @@ def add_commands(command) -> None:
         "--import", dest="then_import", action="store_true", help="then import it"
     )
 
-    scenario = command("scenario", "list, show, load, save or delete scenarios; run taste drift")
-    scenario.add_argument("action", choices=SCENARIO_ACTIONS)
+    scenario = command(
+        "scenario",
+        "list, show, load, save or delete scenarios; check a built-in's claims; run taste drift",
+    )
+    scenario.add_argument(
+        "action",
+        choices=SCENARIO_ACTIONS,
+        help="check NAME|FILE loads a built-in scenario (or a file of one) and measures the "
+        "claims its paragraph makes; check alone measures the loaded one's on the lab as it "
+        "is now. Exit status 0 if every claim holds, 1 if one does not, 2 for bad input",
+    )
     scenario.add_argument("target", nargs="?", help="a scenario name, or a .json file")
     scenario.add_argument("--title", default="", help="save: a title")
     scenario.add_argument("--description", default="", help="save: what it shows")
@@ -73,8 +84,10 @@ def check(args) -> None:
         needs = args.action in ("show", "load", "save", "delete")
         if needs and not args.target:
             raise RecsysError(f"scenario {args.action} needs a scenario name or a .json file")
-        if args.action in ("show", "load") and args.target.endswith(".json"):
+        if args.action in ("show", "load", "check") and (args.target or "").endswith(".json"):
             args.setup = _read_scenario(args.target)
+        if args.action == "check" and args.target:
+            _has_claims(args.setup["name"] if hasattr(args, "setup") else args.target)
         if args.action == "save":
             from recsys.scenarios import NAME_PATTERN
 
@@ -82,6 +95,17 @@ def check(args) -> None:
                 raise RecsysError(
                     "a scenario name is lower-case letters, digits, '-' or '_', e.g. my-setup"
                 )
+
+
+def _has_claims(name: str | None, what: str = "") -> None:
+    from recsys.scenario_checks import claims
+    from recsys.scenario_library import CLAIMS
+
+    if not claims(name):
+        raise RecsysError(
+            f"{what or f'scenario {name!r}'} makes no claims to check; the built-in scenarios "
+            f"do: {', '.join(CLAIMS)}"
+        )
 
 
 def without_database(args) -> bool:
@@ -189,6 +213,8 @@ def _download(engine, args) -> dict[str, Any]:
 
 def _scenario(engine, args) -> dict[str, Any]:
     from recsys import scenarios
+    from recsys.scenario_checks import line as claim_line
+    from recsys.scenario_checks import run as check_claims
 
     action = args.action
     if action == "drift":
@@ -222,17 +248,47 @@ def _scenario(engine, args) -> dict[str, Any]:
         _write(args.output, setup)
         where = f" and {args.output}" if args.output else ""
         return {"json": setup, "text": f"saved scenario {args.target} in the lab{where}"}
+    if action == "check" and not args.target:
+        name = engine.meta.get("scenario")
+        _has_claims(name, f"the lab's scenario {name!r}" if name else "the lab (no scenario)")
+        return _checked(args, name, "on the lab as it is", check_claims(engine, name))
     setup = getattr(args, "setup", None) or scenarios.get(engine.store, args.target)
     done = scenarios.load(engine, setup)
+    if action == "check":
+        return _checked(args, setup["name"], "loaded anew", done["checks"])
     lab = done["lab"]
     lines = [
         f"Loaded scenario {setup['name']} ({setup['title']}): {lab['world']}, "
         f"{lab['items']:,} items, {lab['events']:,} events.",
         *(f"experiment {e['name']}: {e.get('verdict', 'live')}" for e in done["experiments"]),
         *(f"run: {json.dumps(r)}" for r in done["runs"]),
+        _claims_line(done["checks"]),
+        *(claim_line(r) for r in done["checks"]),
         setup["description"],
     ]
     return {"json": done, "text": "\n".join(line for line in lines if line)}
+
+
+def _claims_line(results: list[dict]) -> str:
+    if not results:
+        return ""
+    held = sum(r["passed"] for r in results)
+    return f"{held} of {len(results)} claims hold"
+
+
+def _checked(args, name: str, how: str, results: list[dict]) -> dict[str, Any]:
+    """The checks as text or JSON; a claim that does not hold exits with status 1 (printed
+    here: the caller prints and exits 0 only for a result it gets back)."""
+    from recsys.scenario_checks import line
+
+    text = "\n".join(
+        [f"Scenario {name}, {how}: {_claims_line(results)}.", *(line(r) for r in results)]
+    )
+    if all(r["passed"] for r in results):
+        return {"json": results, "text": text}
+    print(json.dumps(results, indent=2) if args.json else text)
+    sys.stdout.flush()
+    raise SystemExit(1)
 
 
 def _write(output: str | None, setup: dict) -> None:

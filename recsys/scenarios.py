@@ -235,10 +235,11 @@ def load(
     engine, setup: dict[str, Any], progress: Callable[[float, str], None] | None = None
 ) -> dict[str, Any]:
     """Replace the lab with the scenario's world, trained with its parameters, then set the
-    policy, create its experiments and play its runs. The world swap is one transaction (a
-    bad dataset or a failed training leaves the old lab as it was); the steps after it are
+    policy, create its experiments and play its runs; a built-in's claims are then measured
+    (`done["checks"]`, kept with the lab's scenario mark). The world swap is one transaction
+    (a bad dataset or a failed training leaves the old lab as it was); the steps after it are
     validated up front."""
-    from recsys import ab_simulation
+    from recsys import ab_simulation, scenario_checks
     from recsys.simulation import simulate, taste_drift
 
     setup = validate(setup)
@@ -319,6 +320,11 @@ def load(
             done["runs"].append(
                 {"drift": report["shifts"], "alarm": report["first_alarm_after_shift"]}
             )
+    done["checks"] = []
+    if scenario_checks.claims(setup["name"]):  # a built-in: measure what its paragraph claims
+        step(1.0, "checking the scenario's claims")
+        done["checks"] = scenario_checks.run(engine, setup["name"])
+        scenario_checks.store(engine, setup["name"], done["checks"])
     step(1.0, "ready")
     done["open"] = setup["open"]
     return done

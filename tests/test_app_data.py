@@ -5,6 +5,7 @@ AppTest cannot drive `st.file_uploader`: uploads are checked in `tests/test_brow
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -14,7 +15,7 @@ from recsys import scenarios
 from recsys.engine import Engine
 from recsys.importer import read_path
 from recsys.lab_data import load_dataset
-from recsys.scenario_library import BUILTIN
+from recsys.scenario_library import BUILTIN, CLAIMS
 from recsys.ui.state import engine_for
 from recsys.ui.widgets import md
 from tests import datafiles
@@ -159,6 +160,45 @@ def test_a_saved_scenarios_title_and_description_show_as_text_not_markup(lab_app
     markdown = texts(app.markdown)
     assert f"**{md(title)}** `marked-up` · saved" in markdown
     assert md(description) in markdown
+
+
+def small_builtin(name: str, **changes) -> dict:
+    setup = copy.deepcopy(BUILTIN[name]) | {"name": name, **changes}
+    setup["world"] = setup["world"] | {"sizes": TINY["world"]["sizes"]}
+    for run in setup.get("run", []):
+        run["autopilot"]["steps"] = 10
+    return setup
+
+
+def test_each_builtin_shows_its_claims_and_once_loaded_what_was_measured(lab_app, db_path):
+    lab_app.run()
+    app = open_data_tab(lab_app, "Scenarios")
+    markdown = texts(app.markdown)
+    for name, claims in CLAIMS.items():
+        (block,) = [
+            m for m in markdown if m.startswith("**What it claims**") and claims[0].text[:20] in m
+        ]
+        assert all(f"- {md(claim.text)}" in block for claim in claims), name
+    assert not app.success and not app.warning
+
+    # A built-in loaded (small): each claim with what was measured and whether it holds.
+    engine = engine_for(str(db_path))
+    done = scenarios.load(engine, small_builtin("filter-bubble"))
+    open_data_tab(app, "Scenarios")
+    assert texts(app.success) == [
+        f"Holds. {md(r['claim'])}: {md(r['reading'])} ({md(r['note'])})" for r in done["checks"]
+    ]
+    assert "scenario **filter-bubble** (2 of its 2 claims held when loaded)" in app.caption[0].value
+    assert any(c.startswith("Measured right after loading, at event") for c in texts(app.caption))
+    still = [m for m in texts(app.markdown) if m.startswith("**What it claims**")]
+    assert len(still) == len(CLAIMS) - 1  # the others still say what they claim
+
+    done = scenarios.load(engine, small_builtin("taste-drift", run=[]))  # no drift to detect
+    open_data_tab(app, "Scenarios")
+    assert not app.success
+    warnings = texts(app.warning)
+    assert len(warnings) == len(CLAIMS["taste-drift"]) == len(done["checks"])
+    assert all(w.startswith("Does not hold. ") and "no taste shift" in w for w in warnings)
 
 
 # -- deep links and the Load button ---------------------------------------------------------

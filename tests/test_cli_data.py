@@ -17,7 +17,7 @@ import pytest
 from recsys.algorithms import REGISTRY
 from recsys.cli import main
 from recsys.engine import Engine
-from recsys.scenario_library import BUILTIN
+from recsys.scenario_library import BUILTIN, CLAIMS
 from tests.datafiles import write_lab, write_movielens
 
 SMALL = {"n_items": 300, "n_users": 120, "sessions_per_user": 20}
@@ -323,6 +323,9 @@ BAD_SCENARIO_COMMANDS = [
     ("delete", "no-such-scenario"),
     ("load",),
     ("frobnicate",),
+    ("check", "no-such-scenario"),
+    ("check", "{no-claims}.json"),
+    ("check",),  # the lab holds no scenario
 ]
 
 
@@ -331,6 +334,7 @@ def test_bad_scenario_commands_exit_2_and_change_nothing(db_path, tmp_path, args
     files = {
         "{broken}.json": "{not json",
         "{unknown-field}.json": json.dumps(small_scenario() | {"colour": "red"}),
+        "{no-claims}.json": json.dumps(small_scenario()),  # a saved scenario claims nothing
     }
     args = list(args)
     if args[-1] in files:
@@ -354,3 +358,56 @@ def test_scenario_drift_still_runs(db_path, capsys):
     report = json.loads(out)
     assert report["start_seq"] == events < report["shift_seq"] <= report["end_seq"]
     assert len(report["shifts"]) == 2
+
+
+def builtin_file(folder: Path, name: str, **changes) -> Path:
+    """A built-in under its own name (so with its claims) on a small world, as a file."""
+    setup = copy.deepcopy(BUILTIN[name]) | {"name": name, **changes}
+    setup["world"] = setup["world"] | {"sizes": SMALL}
+    for run in setup.get("run", []):
+        if "autopilot" in run:
+            run["autopilot"]["steps"] = 10
+    path = folder / f"{name}.json"
+    path.write_text(json.dumps(setup), encoding="utf-8")
+    return path
+
+
+def test_scenario_check_exits_0_when_the_claims_hold_and_1_when_one_does_not(
+    db_path, tmp_path, capsys
+):
+    bubble = builtin_file(tmp_path, "filter-bubble")
+    code, out, err = run("scenario", "check", bubble, "--json", db=db_path, capsys=capsys)
+    assert code == 0, err
+    results = json.loads(out)
+    assert [r["claim"] for r in results] == [c.text for c in CLAIMS["filter-bubble"]]
+    for result, claim in zip(results, CLAIMS["filter-bubble"], strict=True):
+        assert result["passed"] is True and result["threshold"] == claim.threshold
+        assert isinstance(result["measured"], float)
+    assert meta(db_path)["scenario"] == "filter-bubble"  # checking loads it
+
+    # Without a name: the lab's scenario, measured as it is now.
+    code, out, err = run("scenario", "check", db=db_path, capsys=capsys)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "Scenario filter-bubble, on the lab as it is: 2 of 2 claims hold."
+    assert all(line.startswith("holds: ") for line in lines[1:]) and len(lines) == 3
+
+    # Loading reports the claims too.
+    code, out, err = run("scenario", "load", bubble, db=db_path, capsys=capsys)
+    assert code == 0, err
+    assert "\n2 of 2 claims hold\nholds: After the scripted visits" in out
+
+    # A taste drift with no drift in it: its claims cannot hold.
+    no_drift = builtin_file(tmp_path, "taste-drift", run=[])
+    with pytest.raises(SystemExit) as stop:
+        run("scenario", "check", no_drift, db=db_path, capsys=capsys)
+    assert stop.value.code == 1
+    out, err = capsys.readouterr()
+    assert err == "" and out.startswith("Scenario taste-drift, loaded anew: 0 of 4 claims hold.")
+    assert "\nFAILS: It raises an alarm after the shift: not measured, needs ≥ 1 (" in out
+    with pytest.raises(SystemExit) as stop:
+        run("scenario", "check", "--json", db=db_path, capsys=capsys)
+    assert stop.value.code == 1
+    results = json.loads(capsys.readouterr().out)
+    assert [r["passed"] for r in results] == [False] * 4
+    assert all(r["measured"] is None and "no taste shift" in r["note"] for r in results)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from recsys import scenarios
+from recsys import scenario_checks, scenarios
 from recsys.engine import Engine
 from recsys.errors import RecsysError
 from recsys.importer import FORMATS, columns, max_import_bytes, preview, read_dataset
@@ -30,6 +30,7 @@ def scenarios_view(engine: Engine) -> None:
         "lab; the same scenario always gives the same recommendations. Open one from a link "
         "with `?scenario=NAME`."
     )
+    checked = scenario_checks.stored(engine)
     for row in scenarios.catalogue(engine.store):
         with st.container(border=True):
             head, button = st.columns([5, 1])
@@ -37,6 +38,9 @@ def scenarios_view(engine: Engine) -> None:
             kind = "built-in" if row["builtin"] else "saved"
             head.markdown(f"**{md(row['title'])}** `{row['name']}` · {kind}{mark}")
             head.markdown(md(row["description"]) if row["description"] else "No description.")
+            if row["builtin"]:
+                with head:
+                    _claims_view(row["name"], checked if row["name"] == current else None)
             head.caption(f"Link: `?scenario={row['name']}`")
             if button.button("Load", key=f"scenario_load_{row['name']}", type="primary"):
                 load_scenario(engine, scenarios.get(engine.store, row["name"]))
@@ -52,6 +56,31 @@ def scenarios_view(engine: Engine) -> None:
             st.error(f"{error}. Nothing was changed; fix the file and upload it again.")
             return
         load_scenario(engine, setup)
+
+
+def _claims_view(name: str, checked: dict | None) -> None:
+    """A built-in's claims; once it is loaded, each with what was measured and whether it
+    holds."""
+    claims = scenario_checks.claims(name)
+    if not claims:
+        return
+    if not checked:
+        st.markdown(
+            "**What it claims**, checked after every load:\n"
+            + "\n".join(f"- {md(claim.text)}" for claim in claims)
+        )
+        return
+    for result in checked["results"]:
+        note = f" ({md(result['note'])})" if result["note"] else ""
+        text = f"{md(result['claim'])}: {md(result['reading'])}{note}"
+        if result["passed"]:
+            st.success(f"Holds. {text}", icon=":material/check_circle:")
+        else:
+            st.warning(f"Does not hold. {text}", icon=":material/warning:")
+    st.caption(
+        f"Measured right after loading, at event {checked['seq']:,}; "
+        f"`python -m recsys scenario check` measures the lab as it is now."
+    )
 
 
 def _save_form(engine: Engine) -> None:
@@ -105,7 +134,11 @@ def load_scenario(engine: Engine, setup: dict) -> bool:
         bar.empty()
         st.error(f"The scenario was not loaded: {error}. The lab is unchanged.")
         return False
-    st.session_state.scenario_open = done["open"] | {"name": setup["name"]}
+    held = sum(r["passed"] for r in done["checks"])
+    st.session_state.scenario_open = done["open"] | {
+        "name": setup["name"],
+        "claims": [held, len(done["checks"])],
+    }
     st.rerun()
     return True
 
@@ -121,7 +154,9 @@ def apply_scenario_open() -> None:
     if "algorithm" in opened:
         state.algorithm = opened["algorithm"]
     if not opened.get("quiet"):
-        state.scenario_toast = f"Scenario {opened['name']} loaded."
+        held, claims = opened.get("claims", [0, 0])
+        checked = f" {held} of its {claims} claims hold (see Data)." if claims else ""
+        state.scenario_toast = f"Scenario {opened['name']} loaded.{checked}"
     st.switch_page(f"pages/{opened.get('page', 'simulator')}.py")
 
 
