@@ -71,7 +71,21 @@ def run_bench(
         quality = ranking_quality(movielens, seed)
         report["ranking quality"] = quality["ranking quality"]
         report["text"] += "\n\n" + quality["text"]
+    if not quick:
+        loop = live_loop()
+        report["live loop"] = {n: v for n, v in loop.items() if n != "text"}
+        report["text"] += "\n\n" + loop["text"]
     return report
+
+
+def live_loop(visits: int | None = None, seeds: list[int] | None = None) -> dict[str, Any]:
+    """Fresh users of every persona on autopilot with every algorithm on the default world,
+    measured against the hidden taste (`recsys.bench_loop`); alone: `bench --loop`."""
+    from recsys.bench_loop import SEEDS, VISITS, live_loop_table
+
+    return live_loop_table(
+        visits=VISITS if visits is None else visits, seeds=SEEDS if seeds is None else seeds
+    )
 
 
 def ranking_quality(folder: Path = MOVIELENS, seed: int = 0) -> dict[str, Any]:

@@ -68,6 +68,9 @@ def build_parser() -> Parser:
     simulate.add_argument("--k", type=int, default=10)
     simulate.add_argument("--algorithm", default=DEFAULT_ALGORITHM)
     simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument(
+        "--user", help="the user id that acts with the persona's taste (default: the persona)"
+    )
 
     configure = command("configure", "set parameters of an algorithm; rebuilds it from the log")
     configure.add_argument("--algorithm", required=True)
@@ -116,6 +119,11 @@ def build_parser() -> Parser:
     bench.add_argument(
         "--quality", action="store_true", help="only top-10 quality on MovieLens vs implicit"
     )
+    bench.add_argument(
+        "--loop", action="store_true", help="only the live loop against the hidden taste"
+    )
+    bench.add_argument("--visits", type=int, help="live loop: visits per fresh user (30)")
+    bench.add_argument("--seeds", type=seeds, help="live loop: comma-separated, e.g. 1,2,3")
     add_commands(command)
     add_experiment_commands(command)
     cli_data.add_commands(command)
@@ -140,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     # Check everything that needs no database first, so bad input never creates one.
-    if args.command in ("recommend", "interact"):
+    if args.command in ("recommend", "interact") or (args.command == "simulate" and args.user):
         validate_user(args.user)
     if args.command == "interact":
         validate_value(validate_kind(args.kind), args.value)
@@ -166,9 +174,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.command == "evaluate" and (args.train or args.test):
         return _evaluate_files(args)
     if args.command == "bench":
-        from recsys.bench import ranking_quality, run_bench
+        from recsys.bench import live_loop, ranking_quality, run_bench
 
-        report = ranking_quality() if args.quality else run_bench(quick=args.quick)
+        if args.loop:
+            report = live_loop(args.visits, args.seeds)
+        else:
+            report = ranking_quality() if args.quality else run_bench(quick=args.quick)
         return {"json": report, "text": report["text"]}
 
     from recsys.engine import Engine
@@ -257,18 +268,49 @@ def _interact(engine, args) -> dict[str, Any]:
 
 
 def _simulate(engine, args) -> dict[str, Any]:
-    from recsys.simulation import simulate, summary
+    from recsys.simulation import WINDOW, simulate, summary
 
     records = simulate(
-        engine, args.persona, args.steps, k=args.k, algorithm=args.algorithm, seed=args.seed
+        engine,
+        args.persona,
+        args.steps,
+        k=args.k,
+        algorithm=args.algorithm,
+        seed=args.seed,
+        user=args.user,
     )
     result = summary(records)
-    text = (
-        f"{args.persona}: {result['steps']} visits, {result['picks']} picks, "
-        f"{result['events']} events; precision@{args.k} against the hidden taste "
-        f"{result['precision_first']:.2f} -> {result['precision_last']:.2f}"
-    )
-    return {"json": result, "text": text}
+    parts = (f"first{WINDOW}", f"last{WINDOW}")
+    lines = [
+        f"{args.user or args.persona} (taste of {args.persona}) with {args.algorithm}: "
+        f"{result['steps']} visits, {result['picks']} picks, {result['events']} events.",
+        f"The top {args.k} against the hidden taste: mean utility (the world's hidden scale) "
+        "and true CTR (chance of a click per visit).",
+        f"{'':<22}{f'first {WINDOW}':>16}{f'last {WINDOW}':>20}",
+        f"{'':<22}{'utility':>9}{'CTR':>7}{'utility':>13}{'CTR':>7}",
+    ]
+    for label, name in (
+        ("oracle (ceiling)", "oracle"),
+        (args.algorithm, "true"),
+        ("popularity (floor)", "popularity"),
+    ):
+        first, last = (
+            (_number(result[f"{name}_utility_{p}"]), _number(result[f"{name}_ctr_{p}"]))
+            for p in parts
+        )
+        lines.append(f"{label:<22}{first[0]:>9}{first[1]:>7}{last[0]:>13}{last[1]:>7}")
+    gaps = [_number(result[f"gap_closed_{p}"], ".0%") for p in parts]
+    lines.append(f"{'gap closed':<22}{gaps[0]:>9}{'':>7}{gaps[1]:>13}")
+    return {"json": result, "text": "\n".join(lines)}
+
+
+def _number(value: float | None, spec: str = ".2f") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def seeds(text: str) -> list[int]:
+    """--seeds 1,2,3"""
+    return [int(part) for part in text.split(",")]
 
 
 def _algorithms() -> dict[str, Any]:

@@ -1,10 +1,26 @@
-"""Personas acting on live recommendations through the choice model.
+"""Personas acting on live recommendations through the choice model, measured against the truth.
 
 Each step the persona is shown its current top-k, picks one item (or nothing) by the
 multinomial logit of its hidden taste, and reacts; every reaction goes through
-`Engine.interact`, so it is committed, learned and logged like a person's click. After each
-step we measure how well the list matched the persona's hidden taste: precision@k against the
-true top-k among the items it has not touched yet.
+`Engine.interact`, so it is committed, learned and logged like a person's click.
+
+Before the persona acts, the list is scored against its hidden taste, and so are two lists for
+the same state (the same items already touched, which no list may show again):
+
+- the **oracle**: the persona's best k unseen items, best first (the ceiling);
+- **popularity**: what the `popularity` algorithm would show this user now (the floor a
+  recommender that learns nothing personal reaches).
+
+Each list gets two numbers. Its **utility** is the mean hidden utility of its items, on the
+world's hidden utility scale (the one the choice model reads; in the generated worlds a
+persona's best items score about 3 to 8, the catalog's average about 0). Its **CTR** is the
+probability of a click on some item of the list in one visit, under the world's choice model
+with position bias and the no-click option: 1 - P(no click). CTR saturates (every decent list
+gets most visits clicked), so the learner's progress is read on utility: the share of the gap
+between popularity and the oracle it closes.
+
+The measurement draws no random numbers: the same seed gives the same picks whether or not
+anybody reads the measures.
 """
 
 from __future__ import annotations
@@ -16,21 +32,34 @@ from functools import partial
 import numpy as np
 
 from recsys.errors import RecsysError
-from recsys.events import DEVICES
+from recsys.events import DEVICES, validate_user
 from recsys.policies import rewards
 from recsys.world import ChoiceModel, true_utilities
 
 SECONDS_PER_STEP = 60.0  # simulated time between two visits of a persona
 MAX_STEPS = 10_000
+WINDOW = 5  # visits averaged at the start and at the end of a run (summary, chart)
+BASELINE = "popularity"  # the floor: what a recommender that learns nothing personal shows
 
 
 @dataclass
 class SimulationStep:
+    """One visit. Utilities are means over a list's items on the world's hidden utility scale;
+    CTRs are probabilities of a click on some item of the list in this visit (0 to 1). The
+    oracle and popularity lists are for the same state as the list shown (before this visit's
+    events), none of them showing an item the user already touched."""
+
     step: int
     shown: list[int]
     picked: int | None
     kinds: list[str] = field(default_factory=list)
-    precision: float = 0.0  # of the list shown, against the persona's true top-k
+    true_utility: float | None = None  # of the list shown (None if nothing could be shown)
+    true_ctr: float = 0.0  # of the list shown, in its order
+    oracle_utility: float | None = None  # the persona's best k unseen items
+    oracle_ctr: float = 0.0  # the same, best first
+    popularity_utility: float | None = None  # the list `popularity` would show now
+    popularity_ctr: float = 0.0
+    precision: float = 0.0  # share of the k shown that are among the oracle's k
     picked_utility: float | None = None
 
 
@@ -45,9 +74,13 @@ def simulate(
     choice: ChoiceModel | None = None,
     progress: Callable[[int, int], None] | None = None,
     taste: np.ndarray | None = None,
+    user: str | None = None,
 ) -> list[SimulationStep]:
-    """Let `persona` use the lab for `steps` visits; returns one record per visit. `taste`
-    replaces the persona's hidden taste (a drift scenario shifts it)."""
+    """Let `persona` use the lab for `steps` visits; returns one record per visit, measured
+    against its hidden taste (see the module docstring). `taste` replaces the persona's hidden
+    taste (a drift scenario shifts it). `user` is the id that acts (default: the persona's
+    name); another id, e.g. a fresh one with no history, acts with the persona's taste, and its
+    events are written as a persona user of that persona."""
     personas = engine.personas
     if persona not in set(personas["name"]):
         raise RecsysError(
@@ -55,6 +88,7 @@ def simulate(
         )
     if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
         raise RecsysError(f"steps must be a whole number from 1 to {MAX_STEPS}, got {steps!r}")
+    user = persona if user is None else validate_user(user)
     if taste is None:
         taste = np.array(personas.set_index("name").loc[persona, "taste"], dtype=np.float64)
     features, quality = engine.store.ground_truth()
@@ -63,7 +97,7 @@ def simulate(
     rng = np.random.default_rng([seed, engine.last_seq])
     act = partial(
         engine.interact,
-        persona,
+        user,
         algorithm=algorithm,
         k=k,
         source="simulation",
@@ -74,11 +108,10 @@ def simulate(
     for step in range(1, steps + 1):
         # The visit's context: the lab clock gives the time of day, the persona a device.
         context = {"device": DEVICES[int(rng.integers(len(DEVICES)))]}
-        ranking = engine.recommend(persona, k, algorithm, context)
+        ranking = engine.recommend(user, k, algorithm, context)
         shown = ranking.item_ids()
-        record = SimulationStep(
-            step, shown, None, precision=_precision(engine, persona, shown, utility, k)
-        )
+        record = SimulationStep(step, shown, None)
+        _measure(record, engine, user, utility, k, context, choice)
         if shown:
             picked = int(choice.choose(utility[shown][None, :], rng)[0])
             now = engine.lab_time + SECONDS_PER_STEP
@@ -96,6 +129,44 @@ def simulate(
         if progress:
             progress(step, steps)
     return records
+
+
+def list_value(items: list[int], utility: np.ndarray, choice: ChoiceModel) -> tuple[float, float]:
+    """(utility, CTR) of a list shown in this order: the mean hidden utility of its items, and
+    the probability of a click on one of them (1 - P(no click) under `choice`). An empty list
+    has no utility (NaN) and a CTR of 0."""
+    if not items:
+        return float("nan"), 0.0
+    no_click = choice.probabilities(utility[np.asarray(items)][None, :])[0, -1]
+    return float(utility[items].mean()), float(1.0 - no_click)
+
+
+def _measure(
+    record: SimulationStep,
+    engine,
+    user: str,
+    utility: np.ndarray,
+    k: int,
+    context: dict,
+    choice: ChoiceModel,
+) -> None:
+    """Score the shown list, the oracle's and popularity's for the user's current state. The
+    baseline is the production `popularity` model, read directly: not personalised, so its list
+    is the same for everybody apart from each user's seen items, and reading it writes nothing
+    (catching it up with the log is what its next use would do anyway)."""
+    baseline = engine.model(BASELINE)
+    seen = baseline.seen(user)  # every model learns every event: the same seen items
+    popular = baseline.recommend(user, k, context)[0].tolist()
+    available = utility.copy()
+    if seen:
+        available[list(seen)] = -np.inf
+    best = np.argsort(-available, kind="stable")[:k]
+    oracle = best[np.isfinite(available[best])].tolist()
+    for name, items in (("true", record.shown), ("oracle", oracle), ("popularity", popular)):
+        mean, ctr = list_value(items, utility, choice)
+        setattr(record, f"{name}_utility", None if np.isnan(mean) else mean)
+        setattr(record, f"{name}_ctr", ctr)
+    record.precision = len(set(oracle).intersection(record.shown)) / k
 
 
 def taste_drift(
@@ -188,22 +259,40 @@ def _events_of(reactions: dict[str, np.ndarray]) -> list[tuple[str, float | None
     return events
 
 
-def _precision(engine, persona: str, shown: list[int], utility: np.ndarray, k: int) -> float:
-    available = utility.copy()
-    seen = engine.model().seen(persona)
-    if seen:
-        available[list(seen)] = -np.inf
-    truth = set(np.argsort(-available, kind="stable")[:k].tolist())
-    return len(truth.intersection(shown)) / k
+def gap_closed(true: float | None, oracle: float | None, popularity: float | None) -> float | None:
+    """(true - popularity) / (oracle - popularity): 0 at popularity's list, 1 at the oracle's
+    (negative below the floor); None when a number is missing or there is no gap."""
+    if true is None or oracle is None or popularity is None or abs(oracle - popularity) < 1e-9:
+        return None
+    return (true - popularity) / (oracle - popularity)
 
 
-def summary(records: list[SimulationStep]) -> dict:
-    precision = [r.precision for r in records]
-    return {
+def summary(records: list[SimulationStep], window: int = WINDOW) -> dict:
+    """The run in a few numbers, the learner's against its floor and ceiling first: utilities
+    (world's hidden scale) and CTRs (probability of a click per visit) averaged over the last
+    and the first `window` visits, and the share of the popularity-to-oracle utility gap
+    closed there (`gap_closed_last5`: 1 is the oracle, 0 is popularity)."""
+    result: dict = {}
+    for label, part in ((f"last{window}", records[-window:]), (f"first{window}", records[:window])):
+        means = {
+            f"{name}_{label}": _mean(part, name)
+            for name in ("true_utility", "oracle_utility", "popularity_utility")
+        }
+        result |= means
+        result[f"gap_closed_{label}"] = gap_closed(*means.values())
+    for label, part in ((f"last{window}", records[-window:]), (f"first{window}", records[:window])):
+        result |= {
+            f"{name}_{label}": _mean(part, name)
+            for name in ("true_ctr", "oracle_ctr", "popularity_ctr")
+        }
+    return result | {
         "steps": len(records),
         "picks": sum(r.picked is not None for r in records),
         "events": sum(len(r.kinds) for r in records),
-        "precision_first": precision[0] if precision else None,
-        "precision_last": precision[-1] if precision else None,
         "records": [asdict(r) for r in records],
     }
+
+
+def _mean(records: list[SimulationStep], name: str) -> float | None:
+    values = [getattr(r, name) for r in records if getattr(r, name) is not None]
+    return float(np.mean(values)) if values else None

@@ -10,8 +10,10 @@ import streamlit as st
 
 from recsys.engine import Engine
 from recsys.errors import RecsysError
-from recsys.simulation import simulate
+from recsys.simulation import WINDOW, simulate, summary
 from recsys.ui.widgets import md
+
+CURVES = ("true_utility", "oracle_utility", "popularity_utility", "true_ctr")
 
 # Constant CSS only: no user or catalog text ever goes through unsafe HTML.
 PRESENTER_CSS = """
@@ -166,6 +168,8 @@ def autopilot(engine: Engine, user: str, algorithm: str, k: int) -> None:
             "algorithm": algorithm,
             "k": k,
             "seconds": time.perf_counter() - started,
+            "summary": {n: v for n, v in summary(records).items() if n != "records"},
+            **{name: [getattr(r, name) for r in records] for name in CURVES},
             "precision": [r.precision for r in records],
             "picks": sum(r.picked is not None for r in records),
             "events": sum(len(r.kinds) for r in records),
@@ -176,15 +180,16 @@ def autopilot(engine: Engine, user: str, algorithm: str, k: int) -> None:
     if result:
         st.markdown(
             f"**{md(labels.get(result['persona'], result['persona']))}** made "
-            f"{len(result['precision'])} visits with {result['algorithm']}: "
+            f"{len(result['true_utility'])} visits with {result['algorithm']}: "
             f"{result['picks']} picks, {result['events']} events in {result['seconds']:.1f} s."
         )
         st.plotly_chart(
-            precision_chart(result),
+            truth_chart(result),
             width="stretch",
             key="autopilot_chart",
             config={"displayModeBar": False},
         )
+        st.caption(truth_caption(result))
         st.button(
             "Be this persona",
             key="autopilot_become",
@@ -195,33 +200,61 @@ def autopilot(engine: Engine, user: str, algorithm: str, k: int) -> None:
         )
 
 
-def precision_chart(result: dict) -> go.Figure:
-    precision = pd.Series(result["precision"])
-    steps = list(range(1, len(precision) + 1))
+def truth_chart(result: dict) -> go.Figure:
+    """Per visit, the mean hidden utility of the list shown, between the floor (what
+    popularity would have shown) and the ceiling (the persona's best unseen items)."""
+    steps = list(range(1, len(result["true_utility"]) + 1))
     figure = go.Figure()
     figure.add_scatter(
         x=steps,
-        y=precision,
-        mode="markers",
-        name=f"precision@{result['k']}",
-        marker={"color": "#a5b4fc"},
+        y=result["popularity_utility"],
+        mode="lines",
+        name="popularity (floor)",
+        line={"color": "#9ca3af", "dash": "dot"},
     )
     figure.add_scatter(
         x=steps,
-        y=precision.rolling(5, min_periods=1).mean(),
+        y=result["oracle_utility"],
         mode="lines",
-        name="rolling mean (5)",
+        name="best possible (ceiling)",
+        line={"color": "#16a34a", "dash": "dot"},
+        fill="tonexty",  # the band between floor and ceiling
+        fillcolor="rgba(22, 163, 74, 0.08)",
+    )
+    figure.add_scatter(
+        x=steps,
+        y=result["true_utility"],
+        mode="lines+markers",
+        name=result["algorithm"],
         line={"color": "#4f46e5", "width": 3},
     )
     figure.update_layout(
         height=300,
         margin={"l": 0, "r": 0, "t": 10, "b": 0},
         xaxis_title="visit",
-        yaxis_title="match with hidden taste",
-        yaxis_range=[0, 1],
-        legend={"orientation": "h", "y": 1.1},
+        yaxis_title=f"hidden utility of the top {result['k']}",
+        legend={"orientation": "h", "y": 1.12},
     )
     return figure
+
+
+def truth_caption(result: dict) -> str:
+    """The chart in one sentence: the gap closed over the last visits, and the true CTR."""
+    s, n = result["summary"], min(WINDOW, len(result["true_utility"]))
+    gap = s[f"gap_closed_last{WINDOW}"]
+    closed = (
+        "popularity's list is already the best possible: no gap to close"
+        if gap is None
+        else f"the list closed **{gap:.0%}** of the gap between popularity's list and the "
+        "persona's best unseen items"
+    )
+    ctr = {name: s[f"{name}_ctr_last{WINDOW}"] for name in ("true", "popularity", "oracle")}
+    return (
+        f"Over the last {n} visits {closed}. True CTR (the chance of a click on the list per "
+        f"visit, under the world's choice model): {ctr['true']:.0%}, against "
+        f"{ctr['popularity']:.0%} for popularity and {ctr['oracle']:.0%} at best. Utility is "
+        "the persona's hidden taste, which no algorithm sees."
+    )
 
 
 def _become(persona: str) -> None:
