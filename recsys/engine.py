@@ -491,7 +491,7 @@ class Engine:
                 zip(items.tolist(), scores.tolist(), reasons, strict=True), 1
             )
         )
-        return Ranking(user, algorithm, seq, ranked)
+        return Ranking(user, algorithm, seq, ranked, model.scale)
 
     def explain(self, user: str, item: int, algorithm: str | None = None):
         validate_user(user)

@@ -31,6 +31,7 @@ class Ranking:
     algorithm: str
     seq: int  # the last event the model had learned from
     items: tuple[RankedItem, ...]
+    scale: str = ""  # what the scores mean: a key of recsys.algorithms.SCALES
 
     def item_ids(self) -> list[int]:
         return [r.item for r in self.items]

@@ -8,6 +8,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from recsys.algorithms import REGISTRY, SCALES
 from recsys.ui.state import engine_for
 from tests.conftest import ROOT
 
@@ -31,6 +32,11 @@ def test_simulator_renders_cards_for_the_linked_user(app):
     assert app.title[0].value == "Simulator"
     assert app.session_state["user"] == "alice"
     assert any(b.key and b.key.startswith("like-") for b in app.button)
+    # Each card's score says which scale it is on, with the scale's meaning as help.
+    scale = REGISTRY[app.session_state["algorithm"]].scale
+    shown = [m for m in app.metric if m.label == scale]
+    assert len(shown) == sum(bool(b.key and b.key.startswith("like-")) for b in app.button)
+    assert all(m.help == SCALES[scale] for m in shown)
 
 
 def test_like_on_the_top_card_stores_one_event_and_shows_the_diff(app, db_path):

@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from recsys.algorithms import REGISTRY
 from recsys.bench import run_bench
 from recsys.cli import main
 
@@ -38,6 +39,7 @@ def test_init_recommend_interact_and_json(tmp_path):
 
     top = json.loads(cli("recommend", "--user", "alice", "--k", "5", "--json", db=db).stdout)
     assert len(top["items"]) == 5 and all(i["reason"] for i in top["items"])
+    assert top["scale"] == REGISTRY[top["algorithm"]].scale  # what the scores mean
 
     step = cli(
         "interact",

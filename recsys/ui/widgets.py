@@ -7,6 +7,7 @@ import re
 import pandas as pd
 import streamlit as st
 
+from recsys.algorithms import SCALES
 from recsys.engine import Engine
 from recsys.errors import RecsysError
 from recsys.ranking import Diff, LearningStep, RankedItem, Ranking
@@ -72,12 +73,14 @@ def cards(
     request_id: int | None = None,
 ) -> None:
     grid = st.columns(columns)
+    # Every card says which scale its score is on (stars, similarity, estimated reward...).
+    unit, meaning = ranking.scale or "score", SCALES.get(ranking.scale)
     for index, r in enumerate(ranking.items):
         with grid[index % columns].container(border=True, key=f"card-{r.item}"):
             head, score = st.columns([5, 1])
             tags = " ".join(f":gray-badge[{md(t)}]" for t in r.tags)
             head.markdown(f"**{r.rank}. {md(r.title)}**  \n{md(meta_line(r))}  \n{tags}")
-            score.metric("score", f"{r.score:.2f}", label_visibility="collapsed")
+            score.metric(unit, f"{r.score:.2f}", help=meaning)
             st.caption(md(r.reason))
             buttons = st.columns([1, 1, 1.2, 1.25], gap="small")
             for (kind, label, icon), slot in zip(ACTIONS, buttons, strict=True):
