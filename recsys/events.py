@@ -1,8 +1,10 @@
 """Events, their validation, and the weights that turn an event into a learning signal.
 
 An `Event` is one row of the `events` table. Every algorithm learns from the signed weight
-`EventWeights.weight(event)`; rating-scale learners (MF) read the same weight as a target on the
-star scale through `EventWeights.target`, so the two families always agree on what an event means.
+`EventWeights.weight(event)`, so all of them agree on what an event means. Under the default
+weights a rating counts relative to the person's own average of their earlier ratings (the
+scale's centre, 3 stars, before their first): a rating at or above it always counts for the item,
+and 3 stars from someone who gives everything 4.5 counts against it.
 
 >>> DEFAULT_WEIGHTS.weight("rating", 1.0) < 0 < DEFAULT_WEIGHTS.weight("rating", 5.0)
 True
@@ -73,9 +75,20 @@ class EventWeights:
     rating_per_star: float
     # How many stars one unit of weight is worth when a weight is read as a star-scale target.
     stars_per_weight: float = 1.25
+    # True: a rating weighs rating_choice + rating_per_star x (stars - the user's own earlier
+    # average): having chosen the item counts for something, the judgement for the rest.
+    relative_ratings: bool = False
+    rating_choice: float = 0.0
 
-    def weight(self, kind: str, value: float | None = None) -> float:
+    def weight(
+        self, kind: str, value: float | None = None, user_mean: float | None = None
+    ) -> float:
+        """The signed weight of one event; `user_mean` is the mean of the user's earlier
+        ratings (None before the first), read only by relative ratings."""
         if kind == "rating":
+            if self.relative_ratings:
+                centre = NEUTRAL_STARS if user_mean is None else user_mean
+                return self.rating_choice + self.rating_per_star * (float(value) - centre)
             return self.rating_base + self.rating_per_star * float(value)
         return float(getattr(self, kind))
 
@@ -102,7 +115,11 @@ CLASSIC_WEIGHTS = EventWeights(
     rating_base=1.0,
     rating_per_star=2.0,
 )
-# Centred on 3 stars: 1 star weighs -1.6, 5 stars +1.6, a dislike -1.0, a skip slightly negative.
+# A rating weighs +1.0 for having chosen the item (as much as a like) and 0.8 per star away from
+# the user's own average (3 stars before their first rating): at or above the average it is
+# positive, a low rating (more than 1.25 stars below the average) negative. A dislike -1.0, a skip
+# slightly negative. On MovieLens, counting the choice this way lifts mf's NDCG@10 from 0.22 (a
+# choice worth 0.5) to 0.24.
 DEFAULT_WEIGHTS = EventWeights(
     view=0.05,
     click=0.3,
@@ -112,6 +129,8 @@ DEFAULT_WEIGHTS = EventWeights(
     skip=-0.05,
     rating_base=-0.8 * NEUTRAL_STARS,
     rating_per_star=0.8,
+    relative_ratings=True,
+    rating_choice=1.0,
 )
 WEIGHT_PRESETS = {"default": DEFAULT_WEIGHTS, "classic": CLASSIC_WEIGHTS}
 
@@ -208,14 +227,34 @@ class EventFrame:
         )
 
     def weights(self, weights: EventWeights) -> Any:
-        """The signed weight of every event, vectorised."""
+        """The signed weight of every event, vectorised (relative ratings against each user's
+        average of their earlier ratings, as `EventWeights.weight` reads them one by one)."""
         import numpy as np
 
         table = {k: weights.weight(k) for k in KINDS if k != "rating"}
         out = np.array([table.get(k, 0.0) for k in self.kind], dtype=np.float64)
         rated = self.kind == "rating"
-        out[rated] = weights.rating_base + weights.rating_per_star * self.value[rated]
+        value = self.value[rated]
+        if weights.relative_ratings:
+            out[rated] = weights.rating_choice + weights.rating_per_star * (
+                value - self.earlier_means()
+            )
+        else:
+            out[rated] = weights.rating_base + weights.rating_per_star * value
         return out
+
+    def earlier_means(self) -> Any:
+        """For each rating event in order: the mean of the same user's earlier ratings in this
+        frame (3 stars, the scale's centre, before their first)."""
+        import numpy as np
+        import pandas as pd
+
+        rated = self.kind == "rating"
+        users = pd.Series(self.user[rated])
+        values = pd.Series(self.value[rated])
+        count = users.groupby(users).cumcount().to_numpy()
+        total = values.groupby(users).cumsum().to_numpy() - values.to_numpy()
+        return np.where(count > 0, total / np.maximum(count, 1), NEUTRAL_STARS)
 
     def targets(self, weights: EventWeights) -> Any:
         import numpy as np

@@ -136,6 +136,11 @@ class Recommender:
         self._seen = [{} for _ in self._user_ids]
         for (u, i), w in zip(summed.index.tolist(), summed.tolist(), strict=True):
             self._seen[u][i] = w
+        rated = events.kind == "rating"
+        self._rating_sum = np.bincount(
+            rows[rated], weights=events.value[rated], minlength=len(users)
+        ).astype(np.float64)
+        self._rating_count = np.bincount(rows[rated], minlength=len(users)).astype(np.float64)
         np.add.at(self._popularity, events.item[weights > 0], 1.0)
         self._grow(len(self._user_ids))
         self._fit(events, rows, weights)
@@ -143,8 +148,11 @@ class Recommender:
     def learn_one(self, event: Event) -> UpdateInfo:
         """Online update from one committed event."""
         started = time.perf_counter()
-        weight = self.weights.weight(event.kind, event.value)
         user = self._ensure_user(event.user)
+        weight = self.weights.weight(event.kind, event.value, self._rating_mean(user))
+        if event.kind == "rating":
+            self._rating_sum[user] += event.value
+            self._rating_count[user] += 1.0
         seen = self._seen[user]
         seen[event.item] = seen.get(event.item, 0.0) + weight
         if weight > 0:
@@ -208,6 +216,8 @@ class Recommender:
             "base.hist_item": np.array(hist_item, dtype=np.int64),
             "base.hist_weight": np.array(hist_weight, dtype=np.float64),
             "base.popularity": self._popularity.copy(),
+            "base.rating_sum": self._rating_sum[: len(self._user_ids)].copy(),
+            "base.rating_count": self._rating_count[: len(self._user_ids)].copy(),
         }
         return base | {f"model.{k}": v for k, v in self._state().items()}
 
@@ -224,6 +234,10 @@ class Recommender:
         ):
             self._seen[u][i] = w
         self._popularity = state["base.popularity"].astype(np.float64, copy=True)
+        # Snapshots from before relative ratings have no rating sums: those users start afresh.
+        n = len(self._user_ids)
+        self._rating_sum = state.get("base.rating_sum", np.zeros(n)).astype(np.float64, copy=True)
+        self._rating_count = state.get("base.rating_count", np.zeros(n)).astype(np.float64)
         self._grow(len(self._user_ids))
         self._load_state({k[6:]: v for k, v in state.items() if k.startswith("model.")})
 
@@ -278,6 +292,8 @@ class Recommender:
         self._users: dict[str, int] = {}
         self._user_ids: list[str] = []
         self._seen: list[dict[int, float]] = []
+        self._rating_sum = np.zeros(0)  # per user: the sum and count of their ratings
+        self._rating_count = np.zeros(0)
         self._popularity = np.zeros(self.catalog.n, dtype=np.float64)
         self._reset()
 
@@ -293,8 +309,15 @@ class Recommender:
             self._users[user] = row
             self._user_ids.append(user)
             self._seen.append({})
+            self._rating_sum = np.append(self._rating_sum, 0.0)
+            self._rating_count = np.append(self._rating_count, 0.0)
             self._grow(row + 1)
         return row
+
+    def _rating_mean(self, user: int) -> float | None:
+        """The mean of the user's ratings so far (None before their first)."""
+        count = self._rating_count[user]
+        return float(self._rating_sum[user] / count) if count else None
 
     def _cold_scores(self) -> np.ndarray:
         """Scores for a user with no history, on the algorithm's own scale (`scale`). The

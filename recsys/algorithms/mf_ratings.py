@@ -1,0 +1,142 @@
+"""MF's rating head: biased matrix factorisation of explicit ratings only, in stars.
+
+    stars(u, i) = mean + user_bias[u] + item_bias[i] + p_u . q_i
+
+Fitted by alternating least squares with a penalty that grows with each row's number of
+ratings (ALS-WR, Zhou et al. 2008); online, a new rating re-solves the user's row exactly and
+takes a few SGD steps on the item. It answers "how many stars would this person give it", which
+is what RMSE measures; ranking is the preference head's job (`recsys/algorithms/mf.py`), since
+people choose among items they expect to like, and a predicted rating says nothing about
+whether they would pick an item at all (the reason rating-trained SVD ranks below popularity on
+MovieLens top-10 lists).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from recsys.algorithms.als import ridge_rows
+from recsys.events import NEUTRAL_STARS, RATING_MAX, RATING_MIN
+
+
+class RatingHead:
+    def __init__(
+        self, n_items: int, factors: int, reg: float, rng: np.random.Generator, std: float
+    ):
+        self.reg = reg
+        self.mean = NEUTRAL_STARS
+        self.item_factors = rng.normal(0.0, std, (n_items, factors))
+        self.item_bias = np.zeros(n_items)
+        self.user_factors = np.zeros((0, factors))
+        self.user_bias = np.zeros(0)
+        self.book: list[dict[int, list[float]]] = []  # per user: item -> [count, sum of stars]
+
+    def grow(self, n_users: int) -> None:
+        while len(self.book) < n_users:
+            self.book.append({})
+        have = len(self.user_bias)
+        if n_users > have:
+            capacity = max(n_users, 2 * have, 64)
+            factors = np.zeros((capacity, self.item_factors.shape[1]))
+            factors[:have] = self.user_factors[:have]
+            bias = np.zeros(capacity)
+            bias[:have] = self.user_bias[:have]
+            self.user_factors, self.user_bias = factors, bias
+
+    def fit(self, users: np.ndarray, items: np.ndarray, stars: np.ndarray, epochs: int) -> None:
+        """users, items: int rows (n,); stars: (n,) ratings, repeated pairs averaged."""
+        n_users = len(self.book)
+        if not len(stars):
+            return
+        key = users * len(self.item_bias) + items
+        pairs, inverse = np.unique(key, return_inverse=True)
+        count = np.bincount(inverse).astype(np.float64)
+        total = np.bincount(inverse, weights=stars)
+        u, i = pairs // len(self.item_bias), pairs % len(self.item_bias)
+        for row, item, c, s in zip(
+            u.tolist(), i.tolist(), count.tolist(), total.tolist(), strict=True
+        ):
+            self.book[row][item] = [c, s]
+        self.mean = float(total.sum() / count.sum())
+        mean_star = total / count
+        user_f, user_b = self.user_factors[:n_users], self.user_bias[:n_users]
+        for _ in range(epochs):
+            user_f, user_b = self._half(
+                u, i, count, mean_star - self.mean - self.item_bias[i], self.item_factors, n_users
+            )
+            self.item_factors, self.item_bias = self._half(
+                i, u, count, mean_star - self.mean - user_b[u], user_f, len(self.item_bias)
+            )
+        user_f, user_b = self._half(
+            u, i, count, mean_star - self.mean - self.item_bias[i], self.item_factors, n_users
+        )
+        self.user_factors[:n_users], self.user_bias[:n_users] = user_f, user_b
+
+    def _half(self, rows, cols, count, residual, fixed, n_rows) -> tuple[np.ndarray, np.ndarray]:
+        design = np.hstack([fixed, np.ones((len(fixed), 1))])
+        penalty = self.reg * (1.0 + np.bincount(rows, weights=count, minlength=n_rows))
+        solution = ridge_rows(rows, cols, count, count * residual, design, n_rows, penalty)
+        k = fixed.shape[1]
+        return solution[:, :k].copy(), solution[:, k].copy()
+
+    def learn(self, user: int, item: int, stars: float, learning_rate: float) -> None:
+        entry = self.book[user].setdefault(item, [0.0, 0.0])
+        entry[0] += 1.0
+        entry[1] += stars
+        self.solve_user(user)
+        p, q = self.user_factors[user], self.item_factors[item].copy()
+        bi = self.item_bias[item]
+        for _ in range(3):
+            error = stars - (self.mean + self.user_bias[user] + bi + p @ q)
+            bi += learning_rate * (error - self.reg * bi)
+            q = q + learning_rate * (error * p - self.reg * q)
+        self.item_factors[item], self.item_bias[item] = q, bi
+
+    def solve_user(self, user: int) -> None:
+        """The ALS user step for one user: what a retrain would give them for today's items."""
+        book = self.book[user]
+        if not book:
+            return
+        items = np.fromiter(book, dtype=np.int64, count=len(book))
+        sums = np.array(list(book.values()))
+        count, stars = sums[:, 0], sums[:, 1] / sums[:, 0]
+        k = self.item_factors.shape[1]
+        design = np.empty((len(items), k + 1))
+        design[:, :k] = self.item_factors[items]
+        design[:, k] = 1.0
+        weighted = design * count[:, None]
+        lhs = design.T @ weighted + self.reg * (1.0 + count.sum()) * np.eye(k + 1)
+        rhs = weighted.T @ (stars - self.mean - self.item_bias[items])
+        solution = np.linalg.solve(lhs, rhs)
+        self.user_factors[user], self.user_bias[user] = solution[:k], solution[k]
+
+    def predict(self, user: int | None, items: np.ndarray) -> np.ndarray:
+        """Predicted stars, clipped to the scale; a stranger gets the mean plus item bias."""
+        raw = self.mean + self.item_bias[items]
+        if user is not None:
+            raw = raw + self.user_bias[user] + self.item_factors[items] @ self.user_factors[user]
+        return np.clip(raw, RATING_MIN, RATING_MAX)
+
+    def state(self, n_users: int) -> dict[str, np.ndarray]:
+        rows = [(u, i, c, s) for u, book in enumerate(self.book) for i, (c, s) in book.items()]
+        table = np.array(rows, dtype=np.float64).reshape(-1, 4)
+        return {
+            "mean": np.array([self.mean]),
+            "item_factors": self.item_factors.copy(),
+            "item_bias": self.item_bias.copy(),
+            "user_factors": self.user_factors[:n_users].copy(),
+            "user_bias": self.user_bias[:n_users].copy(),
+            "pairs": table[:, :2].astype(np.int64),
+            "sums": table[:, 2:].copy(),
+        }
+
+    def load_state(self, state: dict[str, np.ndarray], n_users: int) -> None:
+        self.mean = float(state["mean"][0])
+        self.item_factors = state["item_factors"].copy()
+        self.item_bias = state["item_bias"].copy()
+        self.user_factors = state["user_factors"].copy()
+        self.user_bias = state["user_bias"].copy()
+        self.book = []
+        self.grow(n_users)
+        for (u, i), (c, s) in zip(state["pairs"].tolist(), state["sums"].tolist(), strict=True):
+            self.book[u][i] = [c, s]
