@@ -89,7 +89,11 @@ def dataset_world(dataset, seed: int = DEFAULT_SEED) -> World:
         "seed": str(seed),
         "epoch": datetime.fromtimestamp(first_ts, UTC).replace(tzinfo=None).isoformat(),
         "dimensions": json.dumps(
-            [*(f"factor {i + 1}" for i in range(features.shape[1])), "quality"]
+            [
+                *(f"factor {i + 1}" for i in range(TRUTH_FACTORS)),
+                *sorted({g for genres in catalog.genres for g in genres}),
+                "quality",
+            ]
         ),
         "history_through_seq": str(int(kept["seq"].max()) if len(kept) else 0),
         "dataset_format": dataset.format,
@@ -107,10 +111,7 @@ def _truth(
         MFConfig(factors=TRUTH_FACTORS, epochs=10), catalog=catalog, seed=seed
     )
     model.fit(EventFrame.from_frame(events))
-    state = model.state()
-    user_ids = [str(u) for u in state["base.users"]]
-    items, bias = state["model.item_factors"], state["model.item_bias"]
-    users = state["model.user_factors"]
+    items, bias, users, user_ids = model.preference_model()
     raw = users @ items.T + bias[None, :]
     scale = UTILITY_STD / max(float(raw.std()), 1e-9)
     shift = UTILITY_MEAN - scale * float(raw.mean())

@@ -275,6 +275,13 @@ class MatrixFactorization(Recommender):
         row = self._users.get(user)
         return self._ratings.predict(row, np.asarray(items, dtype=np.int64))
 
+    def preference_model(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+        """The fitted preference model as arrays: item rows (items x d, learned factors then
+        genre features), item bias (items,), user vectors (users x d) and the user ids, so
+        that preference = user . item + bias (what `dataset_world` turns into a truth)."""
+        n = len(self._user_ids)
+        return self._design(), self._item_bias.copy(), self._user_factors[:n].copy(), self.users
+
     def embedding(self, user: str | None = None) -> np.ndarray | None:
         if user is None:
             return self._item_factors.copy()
