@@ -105,7 +105,11 @@ class MatrixFactorization(Recommender):
     def warm_from(self, other: Recommender) -> None:
         # Only the item side: a warm retrain re-solves every user from it anyway.
         if self.config.warm_start and other.catalog.n == self.catalog.n:
-            self._warm = (other._item_factors.copy(), other._item_bias.copy())
+            self._warm = (
+                other._item_factors.copy(),
+                other._item_bias.copy(),
+                other._mean_user.copy(),
+            )
 
     def minibatch_config(self) -> dict:
         return {"epochs": 1, "warm_start": 1}  # one ALS sweep from the current vectors
@@ -123,7 +127,8 @@ class MatrixFactorization(Recommender):
         k, w0 = self.config.factors, self.config.unobserved_weight
         warm = getattr(self, "_warm", None)
         if warm is not None and warm[0].shape == self._item_factors.shape:
-            self._item_factors, self._item_bias = (a.copy() for a in warm)
+            self._item_factors, self._item_bias, self._mean_user = (a.copy() for a in warm)
+            self._gram = self._design().T @ self._design()
         users, items, summed = [], [], []
         for u, book in enumerate(self._seen):  # the base class sums W per pair
             for i, w in book.items():
