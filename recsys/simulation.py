@@ -2,7 +2,11 @@
 
 Each step the persona is shown its current top-k, picks one item (or nothing) by the
 multinomial logit of its hidden taste, and reacts; every reaction goes through
-`Engine.interact`, so it is committed, learned and logged like a person's click.
+`Engine.interact`, so it is committed, learned and logged like a person's click. The persona
+reads the list from the top, as its position bias says it does, so every item shown above its
+pick was seen and passed over: each is logged as a `skip` ("skip above", the reading of clicks
+as relative judgements of Joachims et al., SIGIR 2005). Without it a learner hears only about
+the items it already ranks first, and a taste it has not guessed yet never shows.
 
 Before the persona acts, the list is scored against its hidden taste, and so are two lists for
 the same state (the same items already touched, which no list may show again):
@@ -119,6 +123,9 @@ def simulate(
                 item = shown[picked]
                 record.picked, record.picked_utility = item, float(utility[item])
                 reactions = choice.reactions(utility[[item]], rng)
+                for above in shown[:picked]:
+                    act(above, "skip", context=context, ts=now)
+                    record.kinds.append("skip")
                 for kind, value in _events_of(reactions):
                     act(item, kind, value, context, ts=now)
                     record.kinds.append(kind)
