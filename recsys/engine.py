@@ -566,7 +566,7 @@ class Engine:
             timings["learn"] = _ms(mark)
             mark = time.perf_counter()
             arm = serving.partition("@")[2] or "production"  # candidate, or vN of an experiment
-            actions = self.lifecycle.observe(algorithm, arm, kind, value, event.ts)
+            actions = self.lifecycle.observe(algorithm, arm, kind, value, event.ts, context)
             if actions:
                 self._cache.clear()
                 timings["policies"] = _ms(mark)

@@ -78,11 +78,18 @@ class Policy(Config):
         return None
 
 
-def reward(kind: str, value: float | None) -> float | None:
+PASSED_OVER = "passed_over"  # context flag of a skip the person made on the way to a pick
+
+
+def reward(kind: str, value: float | None, context: dict | None = None) -> float | None:
     """What an event says about the list the person was shown: 1 liked, 0 turned away, None
-    when it says neither (a view, a click, a watch-time signal)."""
+    when it says neither (a view, a click, a watch-time signal). A skip of an item passed over
+    on the way to a pick further down (context `passed_over`, as autopilot logs them) is a
+    relative judgement, not dissatisfaction with the list: it carries none either."""
     if kind in ("like", "favorite"):
         return 1.0
+    if kind == "skip" and context and context.get(PASSED_OVER):
+        return None
     if kind in ("dislike", "skip"):
         return 0.0
     if kind == "rating" and value is not None:
@@ -90,12 +97,20 @@ def reward(kind: str, value: float | None) -> float | None:
     return None
 
 
-def rewards(kinds, values) -> list[float | None]:
-    """`reward` of each event of a column pair (None or NaN values read as none)."""
+def rewards(kinds, values, contexts=None) -> list[float | None]:
+    """`reward` of each event of columns (None or NaN values read as none; contexts as dicts,
+    JSON text or None)."""
+    contexts = [None] * len(kinds) if contexts is None else list(contexts)
     return [
-        reward(kind, None if value is None or value != value else float(value))
-        for kind, value in zip(kinds, values, strict=True)
+        reward(kind, None if value is None or value != value else float(value), _as_dict(context))
+        for kind, value, context in zip(kinds, values, contexts, strict=True)
     ]
+
+
+def _as_dict(context) -> dict | None:
+    if isinstance(context, str):
+        return json.loads(context)
+    return context if isinstance(context, dict) else None
 
 
 @dataclass
@@ -150,7 +165,9 @@ class Watcher:
     def promoted(self, algorithm: str) -> None:
         self.watch(algorithm).rewards.clear()
 
-    def observe(self, algorithm: str, arm: str, kind: str, value, ts: float) -> list[Action]:
+    def observe(
+        self, algorithm: str, arm: str, kind: str, value, ts: float, context: dict | None = None
+    ) -> list[Action]:
         p = self.policy
         # Counters read from the log when a watch starts already include this event.
         fresh = algorithm not in self._watch
@@ -159,7 +176,7 @@ class Watcher:
         if not fresh:
             w.events += 1
             w.ratings += kind == "rating"
-        r = reward(kind, value)
+        r = reward(kind, value, context)
         if r is not None and arm == "production":
             if w.detector is not None and w.detector.update(r):
                 actions.append(

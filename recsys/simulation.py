@@ -37,7 +37,7 @@ import numpy as np
 
 from recsys.errors import RecsysError
 from recsys.events import DEVICES, validate_user
-from recsys.policies import rewards
+from recsys.policies import PASSED_OVER, rewards
 from recsys.world import ChoiceModel, true_utilities
 
 SECONDS_PER_STEP = 60.0  # simulated time between two visits of a persona
@@ -124,7 +124,7 @@ def simulate(
                 record.picked, record.picked_utility = item, float(utility[item])
                 reactions = choice.reactions(utility[[item]], rng)
                 for above in shown[:picked]:
-                    act(above, "skip", context=context, ts=now)
+                    act(above, "skip", context=context | {PASSED_OVER: True}, ts=now)
                     record.kinds.append("skip")
                 for kind, value in _events_of(reactions):
                     act(item, kind, value, context, ts=now)
@@ -244,7 +244,9 @@ def _reward_mean(engine, users: list[str], after_seq: int, through_seq: int) -> 
     """Mean reward (`policies.reward`) of the users' events in (after_seq, through_seq]."""
     events = engine.store.events(after_seq=after_seq, through_seq=through_seq)
     mine = np.isin(events.user, users)
-    got = [r for r in rewards(events.kind[mine], events.value[mine]) if r is not None]
+    contexts = events.contexts()
+    picked = [contexts[i] for i in np.flatnonzero(mine)]
+    got = [r for r in rewards(events.kind[mine], events.value[mine], picked) if r is not None]
     return float(np.mean(got)) if got else None
 
 

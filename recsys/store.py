@@ -625,7 +625,7 @@ class Store:
         """Events people made on lists a known model version served (live and simulated)."""
         where, args = ("AND served_by LIKE ?", [f"{algorithm}:%"]) if algorithm else ("", [])
         return self._frame(
-            "SELECT seq, ts, user_id, item_id, kind, value, served_by FROM events "
+            "SELECT seq, ts, user_id, item_id, kind, value, context, served_by FROM events "
             f"WHERE served_by IS NOT NULL {where} ORDER BY seq",
             args,
         )

@@ -372,10 +372,12 @@ class Lifecycle:
 
     # -- policies -------------------------------------------------------------------------
 
-    def observe(self, algorithm: str, arm: str, kind: str, value, ts: float) -> list[dict]:
+    def observe(
+        self, algorithm: str, arm: str, kind: str, value, ts: float, context: dict | None = None
+    ) -> list[dict]:
         """Run what the policies ask for after an event; returns what was done."""
         done = []
-        for action in self.watcher.observe(algorithm, arm, kind, value, ts):
+        for action in self.watcher.observe(algorithm, arm, kind, value, ts, context):
             done.append(self._run(algorithm, action))
         return done
 
@@ -496,7 +498,7 @@ class Lifecycle:
         parts = events["served_by"].str.split(":", expand=True)
         events["algorithm"], events["arm"] = parts[0], parts[1]
         events["version"] = parts[2].astype(int)
-        events["reward"] = rewards(events["kind"], events["value"])
+        events["reward"] = rewards(events["kind"], events["value"], events["context"])
         events["like"] = events["kind"].isin(["like", "favorite"])
         events["rating"] = events["value"].where(events["kind"] == "rating")
         frame = (

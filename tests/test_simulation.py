@@ -201,3 +201,29 @@ def test_the_loop_bench_runs_fresh_users_on_copies(db_path):
         assert not any(u.startswith("loop-") for u in source.users())
     finally:
         source.close()
+
+
+def test_the_persona_skips_what_it_passes_over_and_those_skips_carry_no_reward(engine):
+    """Skip-above: every item shown above the pick is logged as a skip marked `passed_over`
+    (a relative judgement, no reward); a skip of a list the persona turned away from stays 0."""
+    from recsys.policies import PASSED_OVER, reward
+
+    records = simulate(engine, PERSONA, 12, seed=3, user="skipper")
+    events = engine.store.events()
+    mine = np.flatnonzero(events.user == "skipper")
+    contexts = events.contexts()
+    logged = [(int(events.item[i]), events.kind[i], contexts[i] or {}) for i in mine]
+    position = 0
+    for record in records:
+        expected = []
+        if record.picked is not None:
+            above = record.shown[: record.shown.index(record.picked)]
+            expected = [(item, "skip", True) for item in above]
+        got = logged[position : position + len(record.kinds)]
+        position += len(record.kinds)
+        passed = [(i, k, bool(c.get(PASSED_OVER))) for i, k, c in got if c.get(PASSED_OVER)]
+        assert passed == expected
+    assert position == len(logged)
+    assert reward("skip", None, {PASSED_OVER: True}) is None
+    assert reward("skip", None, {"device": "tv"}) == 0.0
+    assert reward("like", None, {PASSED_OVER: True}) == 1.0

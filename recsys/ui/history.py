@@ -203,7 +203,7 @@ def metrics_view(engine: Engine, algorithm: str) -> None:
     if served.empty:
         st.info("No live events yet: use the Simulator or Autopilot.")
         return
-    served["reward"] = rewards(served["kind"], served["value"])
+    served["reward"] = rewards(served["kind"], served["value"], served["context"])
     served["like"] = served["kind"].isin(["like", "favorite"]).astype(float)
     rated = served.dropna(subset=["reward"])
     rolling = pd.DataFrame(

@@ -8,6 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from recsys.algorithms import SCALES
 from recsys.engine import Engine
 from recsys.errors import RecsysError
 from recsys.simulation import WINDOW, simulate, summary
@@ -70,12 +71,17 @@ def model_panel(engine: Engine, user: str, algorithm: str, shown: list[int]) -> 
         )
         item = shown[min(rank, len(shown)) - 1]
         explanation = engine.explain(user, item, algorithm)
+        # The part the reason is about is bold: the card's one line and the numbers agree.
         parts = "\n".join(
-            f"| {md(name)} | {value:+.3f} |" for name, value in explanation.parts.items()
+            f"| {'**' + md(name) + '**' if name == explanation.lead else md(name)} | {value:+.3f} |"
+            for name, value in explanation.parts.items()
         )
         st.markdown(
             f"**Why #{rank} is “{md(engine.item_title(item))}”**: "
-            f"{md(explanation.reason)}\n\n| part | value |\n|---|---:|\n{parts}"
+            f"{md(explanation.reason)}\n\n"
+            f"Score {explanation.score:+.3f}, {md(SCALES[model.scale])}; the parts add up "
+            f"to it, and the reason names the largest positive one (bold).\n\n"
+            f"| part | value |\n|---|---:|\n{parts}"
         )
     log = engine.store.learning_log(user=user, limit=5)
     if not log.empty:
