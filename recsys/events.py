@@ -73,8 +73,6 @@ class EventWeights:
     skip: float
     rating_base: float
     rating_per_star: float
-    # How many stars one unit of weight is worth when a weight is read as a star-scale target.
-    stars_per_weight: float = 1.25
     # True: a rating weighs rating_choice + rating_per_star x (stars - the user's own earlier
     # average): having chosen the item counts for something, the judgement for the rest.
     relative_ratings: bool = False
@@ -91,11 +89,6 @@ class EventWeights:
                 return self.rating_choice + self.rating_per_star * (float(value) - centre)
             return self.rating_base + self.rating_per_star * float(value)
         return float(getattr(self, kind))
-
-    def target(self, kind: str, value: float | None = None) -> float:
-        """The event read as stars (under the default weights a rating stays itself)."""
-        stars = NEUTRAL_STARS + self.stars_per_weight * self.weight(kind, value)
-        return min(RATING_MAX, max(RATING_MIN, stars))
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -255,12 +248,6 @@ class EventFrame:
         count = users.groupby(users).cumcount().to_numpy()
         total = values.groupby(users).cumsum().to_numpy() - values.to_numpy()
         return np.where(count > 0, total / np.maximum(count, 1), NEUTRAL_STARS)
-
-    def targets(self, weights: EventWeights) -> Any:
-        import numpy as np
-
-        stars = NEUTRAL_STARS + weights.stars_per_weight * self.weights(weights)
-        return np.clip(stars, RATING_MIN, RATING_MAX)
 
     def contexts(self) -> list[dict[str, Any] | None]:
         if self.context is None:

@@ -9,6 +9,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from recsys.algorithms import REGISTRY, SCALES
+from recsys.algorithms.mf import MFConfig
 from recsys.ui.state import engine_for
 from tests.conftest import ROOT
 
@@ -184,9 +185,10 @@ def test_parameters_page_rebuilds_the_model_with_bounded_values(app, db_path):
     assert engine.model("mf").config.factors == 8
     production = engine.registry.alias("mf", "production")
     assert engine.registry.version(production)["config"]["factors"] == 8
+    default = MFConfig().factors
     app.button(key="defaults-mf").click().run()
-    assert engine.model("mf").config.factors == 16 and not app.exception
-    assert app.number_input(key="param-mf-factors").value == 16
+    assert engine.model("mf").config.factors == default and not app.exception
+    assert app.number_input(key="param-mf-factors").value == default
     assert not app.warning  # no "value set twice" warning from Streamlit
 
 

@@ -40,7 +40,7 @@ def test_versions_page_trains_promotes_and_rolls_back(app, db_path):
     assert newest > first
     assert any(f"v{newest} trained" in s.value for s in app.success)
     if engine.registry.alias("mf", "production") != newest:  # the gate kept it back
-        app.selectbox(key="versions_pick").set_value(newest)
+        app.selectbox(key="versions_pick").set_value(newest).run()
         app.checkbox(key="versions_force").check()
         app.button(key="versions_promote").click().run()
     assert engine.registry.alias("mf", "production") == newest
@@ -49,7 +49,8 @@ def test_versions_page_trains_promotes_and_rolls_back(app, db_path):
     rollback.click().run()
     assert not app.exception
     assert engine.registry.alias("mf", "production") == first
-    assert app.button(key="versions_delete").disabled  # the production one is selected
+    app.selectbox(key="versions_pick").set_value(first).run()
+    assert app.button(key="versions_delete").disabled  # production cannot be deleted
 
 
 def test_a_candidate_the_gate_keeps_back_cannot_be_promoted_without_force(app, db_path):

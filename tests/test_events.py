@@ -27,26 +27,35 @@ def test_default_pushes_low_ratings_and_dislikes_down_where_classic_pushes_up():
     assert CLASSIC_WEIGHTS.weight("dislike") >= 0
     assert DEFAULT_WEIGHTS.weight("rating", 1.0) < 0 < DEFAULT_WEIGHTS.weight("rating", 5.0)
     assert DEFAULT_WEIGHTS.weight("dislike") < 0 < DEFAULT_WEIGHTS.weight("like")
-    assert DEFAULT_WEIGHTS.weight("rating", 3.0) == pytest.approx(0.0)
 
 
-def test_default_targets_keep_a_rating_as_itself():
-    for stars in (0.5, 1.0, 2.5, 3.0, 4.5, 5.0):
-        assert DEFAULT_WEIGHTS.target("rating", stars) == pytest.approx(stars)
-    assert DEFAULT_WEIGHTS.target("like") > 4 and DEFAULT_WEIGHTS.target("dislike") < 2
+def test_default_ratings_count_against_the_users_own_average():
+    # At or above the average: positive (having chosen the item counts as much as a like).
+    for mean, stars in ((4.5, 4.5), (4.5, 5.0), (2.0, 2.0), (None, 3.0)):
+        assert DEFAULT_WEIGHTS.weight("rating", stars, mean) >= DEFAULT_WEIGHTS.weight("like")
+    # More than 1.25 stars below it: negative; the same 3 stars praise from a harsh rater.
+    harsh, generous = 2.0, 4.5
+    assert DEFAULT_WEIGHTS.weight("rating", 3.0, generous) < 0
+    assert DEFAULT_WEIGHTS.weight("rating", 3.0, harsh) > 0
+    assert DEFAULT_WEIGHTS.weight("rating", 1.5, None) < 0  # before any rating: against 3 stars
+    # The classic preset ignores the average: a 1-star rating still pushes up.
+    assert CLASSIC_WEIGHTS.weight("rating", 1.0, 4.5) == CLASSIC_WEIGHTS.weight("rating", 1.0)
 
 
 def test_frame_weights_match_single_event_weights():
-    kinds = np.array(["view", "rating", "dislike", "rating", "skip"], dtype=object)
-    values = np.array([np.nan, 4.5, np.nan, 1.0, np.nan])
-    frame = EventFrame(
-        np.arange(5), np.zeros(5), np.array(["a"] * 5, dtype=object), np.arange(5), kinds, values
-    )
+    kinds = np.array(["view", "rating", "dislike", "rating", "rating", "skip"], dtype=object)
+    values = np.array([np.nan, 4.5, np.nan, 1.0, 2.0, np.nan])
+    users = np.array(["a", "a", "a", "a", "b", "a"], dtype=object)
+    frame = EventFrame(np.arange(6), np.zeros(6), users, np.arange(6), kinds, values)
+    means = [None, None, None, 4.5, None, None]  # each user's earlier ratings, one by one
+    pairs = list(zip(kinds, values, strict=True))
     expected = [
-        DEFAULT_WEIGHTS.weight(k, None if math.isnan(v) else v)
-        for k, v in zip(kinds, values, strict=True)
+        DEFAULT_WEIGHTS.weight(k, None if math.isnan(v) else v, m)
+        for k, v, m in zip(kinds, values, means, strict=True)
     ]
     assert frame.weights(DEFAULT_WEIGHTS).tolist() == pytest.approx(expected)
+    classic = [CLASSIC_WEIGHTS.weight(k, None if math.isnan(v) else v) for k, v in pairs]
+    assert frame.weights(CLASSIC_WEIGHTS).tolist() == pytest.approx(classic)
 
 
 @pytest.mark.parametrize("user", ["alice", "sim-0001", "persona:sci-fi", "a.b@c", "x" * 64])
