@@ -192,3 +192,18 @@ def test_configure_from_flags_and_a_file(db_path, tmp_path, capsys):
         == 2
     )
     assert "neighbours must be between" in capsys.readouterr().err
+
+
+def test_interact_never_reports_a_like_lowering_the_liked_items_score(db_path, capsys):
+    """The issue's example: `interact --kind like --algorithm mf --json` reported score_after
+    below score_before. For a stranger and for a long-history user, over many items, a like or
+    a favourite never lowers it and a dislike never raises it (every kind and algorithm:
+    tests/test_feedback.py)."""
+    for item in range(0, 300, 23):
+        for user in ("zed", "sim-0001"):
+            for kind, up in (("like", True), ("favorite", True), ("dislike", False)):
+                args = ["--db", str(db_path), "interact", "--user", user, "--item", str(item)]
+                assert main([*args, "--kind", kind, "--algorithm", "mf", "--json"]) == 0
+                update = json.loads(capsys.readouterr().out)["updates"][0]
+                moved = update["score_after"] - update["score_before"]
+                assert (moved >= 0) if up else (moved <= 0), (user, item, kind, update)
