@@ -75,9 +75,10 @@ def cards(
     grid = st.columns(columns)
     # Every card says which scale its score is on (stars, similarity, estimated reward...).
     unit, meaning = ranking.scale or "score", SCALES.get(ranking.scale)
+    unit = "reward" if unit == "estimated reward" else unit
     for index, r in enumerate(ranking.items):
         with grid[index % columns].container(border=True, key=f"card-{r.item}"):
-            head, score = st.columns([5, 1])
+            head, score = st.columns([3, 1.3])  # room for the scale's name above the score
             tags = " ".join(f":gray-badge[{md(t)}]" for t in r.tags)
             head.markdown(f"**{r.rank}. {md(r.title)}**  \n{md(meta_line(r))}  \n{tags}")
             score.metric(unit, f"{r.score:.2f}", help=meaning)
