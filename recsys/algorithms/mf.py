@@ -80,18 +80,22 @@ class MatrixFactorization(Recommender):
     def _reset(self) -> None:
         rng = np.random.default_rng(self.seed)
         k, std = self.config.factors, self.config.init_std
-        self._item_factors = rng.normal(0.0, std, (self.catalog.n, k))
+        genres = genre_matrix(self.catalog) * self.config.genre_weight
+        # One matrix [factors | genres] per item (what a user's vector multiplies); the
+        # factors are a view into it, so every update of them is an update of it.
+        self._items = np.hstack([rng.normal(0.0, std, (self.catalog.n, k)), genres])
+        self._item_factors = self._items[:, :k]
+        self._genres = self._items[:, k:]
         self._item_bias = np.zeros(self.catalog.n)
-        self._genres = genre_matrix(self.catalog) * self.config.genre_weight
-        self._gram = self._design().T @ self._design()
-        d = k + self._genres.shape[1]
+        self._gram = self._items.T @ self._items
+        d = self._items.shape[1]
         self._mean_user = np.zeros(d)
         self._user_factors = np.zeros((0, d))
         self._ratings = RatingHead(self.catalog.n, k, self.config.rating_reg, rng, std)
 
     def _design(self, items: np.ndarray | slice = slice(None)) -> np.ndarray:
         """Item rows as a user's vector sees them: [learned factors, fixed genre features]."""
-        return np.hstack([self._item_factors[items], self._genres[items]])
+        return self._items[items]
 
     def _grow(self, n_users: int) -> None:
         have = len(self._user_factors)
@@ -127,8 +131,9 @@ class MatrixFactorization(Recommender):
         k, w0 = self.config.factors, self.config.unobserved_weight
         warm = getattr(self, "_warm", None)
         if warm is not None and warm[0].shape == self._item_factors.shape:
-            self._item_factors, self._item_bias, self._mean_user = (a.copy() for a in warm)
-            self._gram = self._design().T @ self._design()
+            self._item_factors[:] = warm[0]
+            self._item_bias, self._mean_user = warm[1].copy(), warm[2].copy()
+            self._gram = self._items.T @ self._items
         users, items, summed = [], [], []
         for u, book in enumerate(self._seen):  # the base class sums W per pair
             for i, w in book.items():
@@ -157,9 +162,9 @@ class MatrixFactorization(Recommender):
                 base=w0 * (design.T @ design),
                 extra=-w0 * (self._genres @ (taste[:, k:].T @ design)),
             )
-            self._item_factors = solution[:, :-1].copy()
+            self._item_factors[:] = solution[:, :-1]
             self._item_bias = solution[:, -1].copy()
-            self._gram = self._design().T @ self._design()
+            self._gram = self._items.T @ self._items
             if n_users:
                 self._mean_user = taste.mean(axis=0)
         self._solve_users(users, items, preference, confidence, n_users)
@@ -285,7 +290,7 @@ class MatrixFactorization(Recommender):
         genre features), item bias (items,), user vectors (users x d) and the user ids, so
         that preference = user . item + bias (what `dataset_world` turns into a truth)."""
         n = len(self._user_ids)
-        return self._design(), self._item_bias.copy(), self._user_factors[:n].copy(), self.users
+        return self._items.copy(), self._item_bias.copy(), self._user_factors[:n].copy(), self.users
 
     def embedding(self, user: str | None = None) -> np.ndarray | None:
         if user is None:
@@ -358,7 +363,7 @@ class MatrixFactorization(Recommender):
 
     def _load_state(self, state: dict[str, np.ndarray]) -> None:
         n = len(self._user_ids)
-        self._item_factors = state["item_factors"].copy()
+        self._item_factors[:] = state["item_factors"]
         self._item_bias = state["item_bias"].copy()
         self._gram = state["gram"].copy()
         self._mean_user = state["mean_user"].copy()
