@@ -47,7 +47,11 @@ def run_bench(
     seed: int = 0,
     worlds: dict[str, dict] | None = None,
     repetitions: int | None = None,
+    extras: bool | None = None,
 ) -> dict[str, Any]:
+    """Latency and throughput on each world; `extras` (default: unless `quick`) adds the
+    MovieLens comparisons (when the dataset is there) and the live loop, minutes of work."""
+    extras = not quick if extras is None else extras
     worlds = worlds or (QUICK_WORLDS if quick else WORLDS)
     repetitions = repetitions or (200 if quick else 1000)
     results = {}
@@ -60,18 +64,18 @@ def run_bench(
         import surprise  # optional: pip install scikit-surprise
     except ImportError:
         surprise = None
-    if surprise is not None and (movielens / "ratings.csv").exists() and not quick:
+    if surprise is not None and (movielens / "ratings.csv").exists() and extras:
         ours, theirs = movielens_comparison(movielens / "ratings.csv", surprise)
         report["movielens"] = {"mf": ours, "surprise SVD": theirs}
         report["text"] += "\n\nMovieLens ml-latest-small, random 80/20 (seed 0):\n" + "\n".join(
             f"  {name:<13} RMSE {m['RMSE']:.4f}  MAE {m['MAE']:.4f}  fit {m['fit s']:.2f} s"
             for name, m in report["movielens"].items()
         )
-    if (movielens / "ratings.csv").exists() and not quick:
+    if (movielens / "ratings.csv").exists() and extras:
         quality = ranking_quality(movielens, seed)
         report["ranking quality"] = quality["ranking quality"]
         report["text"] += "\n\n" + quality["text"]
-    if not quick:
+    if extras:
         loop = live_loop()
         report["live loop"] = {n: v for n, v in loop.items() if n != "text"}
         report["text"] += "\n\n" + loop["text"]

@@ -151,7 +151,7 @@ def test_bench_measures_both_worlds_side_by_side():
         "tiny": {"n_items": 200, "n_users": 15, "sessions_per_user": 5},
         "tiny 2k": {"n_items": 2000, "n_users": 15, "sessions_per_user": 5},
     }
-    report = run_bench(worlds=tiny, repetitions=30)
+    report = run_bench(worlds=tiny, repetitions=30, extras=False)  # the loop: test_simulation
     for figures in report["results"].values():
         assert 0 < figures["interact p50"] <= figures["interact p95"] <= figures["interact p99"]
         assert figures["replay all ev/s"] > 0 and figures["recommend p50"] > 0
