@@ -20,6 +20,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -229,24 +230,43 @@ class Engine:
         if lineage is None:
             raise RecsysError(f"{name} has no {arm} model at seq {seq}")
         base = self.registry.base_state(lineage, seq)
-        model = self._holding(name, base["config"], base["seed"], base["params"])
+        model = self._holding(
+            name, base["config"], base["seed"], base["params"], base["through_seq"]
+        )
         return model, base["through_seq"], lineage
 
-    def _holding(self, name: str, config: dict, seed: int, params: dict) -> Recommender:
+    def _holding(
+        self, name: str, config: dict, seed: int, params: dict, through_seq: int
+    ) -> Recommender:
+        """A model holding saved parameters. A state saved by older code (parameters this
+        version no longer has, or another layout of arrays) cannot be loaded as it is: it is
+        rebuilt from the same events, with the parameters both versions share."""
         cls = REGISTRY[name]
-        model = cls(
-            cls.config_class.from_dict(config),
-            catalog=self.catalog,
-            weights=self.weights,
-            seed=seed,
-        )
-        model.load_state(params)
+        known = {f.name for f in fields(cls.config_class)}
+        try:
+            config_obj = cls.config_class.from_dict({k: v for k, v in config.items() if k in known})
+        except RecsysError:  # a bound that changed: today's defaults
+            config_obj = cls.config_class()
+        model = cls(config_obj, catalog=self.catalog, weights=self.weights, seed=seed)
+        if set(config) <= known:
+            try:
+                model.load_state(params)
+                return model
+            except (KeyError, ValueError):
+                model = cls(config_obj, catalog=self.catalog, weights=self.weights, seed=seed)
+        if hasattr(model, "attach"):
+            model.attach(self.models)
+        model.fit(self.store.events(through_seq=through_seq), self.catalog)
         return model
 
     def _from_version(self, version: dict) -> Recommender:
         """A model holding exactly a stored version's parameters."""
         model = self._holding(
-            version["algorithm"], version["config"], version["seed"], version["params"]
+            version["algorithm"],
+            version["config"],
+            version["seed"],
+            version["params"],
+            version["trained_through_seq"],
         )
         if hasattr(model, "attach"):
             model.attach(self.models)

@@ -469,3 +469,29 @@ def test_a_retrain_on_the_same_events_is_bit_identical(engine, algorithm):
     b = engine.registry.version(second["version"], params=True)
     assert a["metrics"] == b["metrics"]
     assert_state_equals(a["params"], b["params"])
+
+
+def test_a_version_saved_by_older_code_is_rebuilt_from_its_events(db_path):
+    """A lab made before mf's rewrite holds mf versions with parameters and arrays this code
+    does not know (`implicit_confidence`, no Gram matrix): it still opens, and serves what a
+    fit on the same events gives."""
+    engine = Engine.open(db_path)
+    production = engine.registry.alias("mf", "production")
+    stored = engine.registry.version(production)
+    through, seed = stored["trained_through_seq"], stored["seed"]
+    old = stored["config"] | {"implicit_confidence": 0.1}
+    engine.store._execute(
+        "UPDATE model_versions SET config = ? WHERE version_id = ?", [json.dumps(old), production]
+    )
+    engine.store._execute("DELETE FROM checkpoints WHERE algorithm = 'mf'")
+    engine.close()
+    engine = Engine.open(db_path)
+    try:
+        fresh = REGISTRY["mf"](catalog=engine.catalog, weights=engine.weights, seed=seed)
+        fresh.fit(engine.store.events(through_seq=through), engine.catalog)
+        for event in engine.store.events(after_seq=through).rows():
+            fresh.learn_one(event)
+        assert np.array_equal(engine.model("mf").score("alice"), fresh.score("alice"))
+        assert len(engine.recommend("alice", 10, "mf").items) == 10
+    finally:
+        engine.close()
