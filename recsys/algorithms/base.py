@@ -62,7 +62,7 @@ BASELINE_PARTS = frozenset({"global mean", "user bias"})
 
 # What each algorithm's score means, shown beside it on cards and in the CLI.
 SCALES = {
-    "preference": "estimated preference (0: not for you, 1: would choose it)",
+    "preference": "estimated preference (1: would choose it, 0: untouched, -1: turned down)",
     "stars": "predicted stars",
     "similarity": "similarity to what you liked",
     "estimated reward": "estimated chance of a positive reaction",

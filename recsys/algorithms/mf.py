@@ -8,25 +8,31 @@ Ranking uses the confidence-weighted implicit preference model of Hu, Koren & Vo
 Each (user, item) pair the user touched has a summed signed event weight W (`EventWeights`:
 views and clicks a little, likes and favourites more, ratings relative to the user's own
 average, dislikes and skips negative). Its preference is sign(W) (+1 chosen, -1 rejected) with
-confidence 1 + alpha |W|; every item the user never touched counts as a 0 with confidence 1,
-in closed form through the Gram matrix Y'Y. Nothing is a fixed star target, so a like can only
+confidence 1 + alpha |W|; the items the user never touched enter in closed form through the
+Gram matrix Y'Y (below). Nothing is a fixed star target, so a like can only
 pull the item's preference up toward +1 and a dislike down toward -1.
 
-A user's vector is x_u = mean_user + d_u, where mean_user is the average person's vector: a
-user with no history is scored as the average person (`_cold_scores`, popularity on the same
+A user's vector is x_u = m + d_u, where m is `average_start` (default 1/2) times the average
+person's vector: a user with no history is scored by m (`_cold_scores`, popularity on the same
 scale), and the first event moves them from there by the exact ridge solve
 
-    (Y'Y + sum_j (c_j - 1) y_j y_j' + reg I) d_u = sum_j [c_j (p_j - s_j) + s_j] y_j,
-    s_j = item_bias[j] + mean_user . y_j (what the average person's preference is)
+    (w0 Y'Y + sum_j (c_j - w0) y_j y_j' + user_reg I) d_u = sum_j [c_j (p_j - s_j) + w0 s_j] y_j,
+    s_j = item_bias[j] + m . y_j
 
-which is iALS with the prior centred on the average person. The same solve is the user step of
-a full retrain (ALS, deterministic for a seed) and the online update, so one like moves the
-vector exactly as far as the data says. Online, the acted-on item also takes one capped step
-toward its preference; should the two together move the item's score against the feedback (only
-possible when its score already lies beyond +1 or -1), the event is recorded but this update is
-held back. The score of item i splits exactly into what the average person gives it plus one
-contribution per item j of the user's history, c'_j y_i' A^-1 y_j (section 5 of the paper):
-that is the breakdown and the reason each card shows.
+over the items j the user touched, where y_j are the item rows the user's vector multiplies
+(learned factors, then the item's genres as fixed features, so a taste for a genre reaches its
+rarely seen items too) and w0 is `unobserved_weight`: every untouched item counts as the
+preference m gives it, with confidence w0. With m = 0 this is iALS on top of the item bias; with
+m the whole average person a newcomer would stay close to the average person's list for long.
+The same solve is the user step of a full retrain (ALS, deterministic for a seed) and the online
+update. The item step is iALS's own (untouched pairs count as 0 for [y_i, item_bias[i]]), so the
+two half-steps do not minimise one loss: alternating them is a heuristic, deterministic and
+stable in practice, not the exact minimiser of a single objective. Online, only the user is
+re-solved by default (`learning_rate` 0: items change at retrains); should an update move the
+acted-on item's score against the feedback (only possible when it already lies beyond +1 or -1)
+it is held back, and the learning log says so. The score of item i splits exactly into what m
+gives it plus one contribution per history item j, y_i' A^-1 y_j [c_j (p_j - s_j) + w0 s_j]
+(section 5 of the paper): that is the breakdown and the reason each card shows.
 
 Ratings are also fitted by the rating head (`mf_ratings.py`), which `predict` answers in stars.
 """
@@ -46,7 +52,7 @@ from recsys.events import Event, EventFrame
 
 EVERYONE = "everyone's preference"
 REST = "the rest of your history"
-LIKED, DISLIKED = " (you liked it)", " (you disliked it)"
+LIKED, DISLIKED = " (you chose it)", " (you turned it down)"
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,9 @@ class MFConfig(Config):
     warm_start: int = param(0, 0, 1, "1: a retrain starts from the current item vectors")
     init_std: float = param(0.1, 0.001, 1.0, "spread of the random initial vectors")
     genre_weight: float = param(1.0, 0.0, 10.0, "scale of the genre features users weigh (0: off)")
+    average_start: float = param(
+        0.5, 0.0, 1.0, "how much of the average person a newcomer starts from (0: item bias only)"
+    )
     unobserved_weight: float = param(
         1.0, 0.001, 1.0, "confidence of 'not chosen' for every untouched item (Rendle's alpha0)"
     )
@@ -166,7 +175,7 @@ class MatrixFactorization(Recommender):
             self._item_bias = solution[:, -1].copy()
             self._gram = self._items.T @ self._items
             if n_users:
-                self._mean_user = taste.mean(axis=0)
+                self._mean_user = self.config.average_start * taste.mean(axis=0)
         self._solve_users(users, items, preference, confidence, n_users)
         rated = events.kind == "rating"
         self._ratings.fit(
@@ -381,9 +390,9 @@ def _reason(lead: str | None, parts: dict[str, float], note: str | None) -> str:
     elif lead == REST:
         text = f"{REST} {parts[lead]:+.2f}: it matches what you chose as a whole"
     elif lead.endswith(LIKED):
-        text = f"because you liked {lead.removesuffix(LIKED)} ({parts[lead]:+.2f})"
+        text = f"because you chose {lead.removesuffix(LIKED)} ({parts[lead]:+.2f})"
     else:
-        text = f"unlike {lead.removesuffix(DISLIKED)}, which you disliked ({parts[lead]:+.2f})"
+        text = f"unlike {lead.removesuffix(DISLIKED)}, which you turned down ({parts[lead]:+.2f})"
     return f"{text} ({note})" if note else text
 
 
