@@ -1,10 +1,11 @@
 """What the multi-armed bandits share: every item is an arm, an event a pull.
 
-A pull succeeds when the event signals interest (its weight is at least `REWARD_THRESHOLD`: a
-click, like, favourite or a rating well above the person's own average under the default
-weights) and fails when its weight is negative (a skip, a dislike, a rating below the person's
-average). Events in between (a view, a rating at the person's average) are no pull at all: a
-weak positive counted as a failure would lower the estimate of an item someone liked a little.
+A pull succeeds when the event signals interest (its weight is at least `REWARD_THRESHOLD`:
+under the default weights a click, like, favourite, or a rating no more than about 0.9 stars
+below the person's own average) and fails when its weight is negative (a skip, a dislike, a low
+rating: more than 1.25 stars below that average). Events in between (a view, a rating just
+above the low mark) are no pull at all: a weak positive counted as a failure would lower the
+estimate of an item someone liked a little.
 A bandit ranks by its estimate of each arm's success rate plus an exploration term; subclasses
 give the term. Bandits are not personalised: they learn which items work for everyone.
 """

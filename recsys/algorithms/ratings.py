@@ -2,9 +2,9 @@
 and the reason built from the two.
 
 A rating is good when its event weight is not negative: under the default weights, when it is
-at or above the rater's own average of their earlier ratings. An item's lift is its
-Bayesian-averaged share of good ratings, read from -1 (every rating below its rater's average)
-to +1 (all at or above):
+no more than 1.25 stars below the rater's own average of their earlier ratings (having chosen
+the item counts for something). An item's lift is its Bayesian-averaged share of good ratings,
+read from -1 (every rating low for its rater) to +1 (none low):
 
     lift(i) = (good_i - bad_i) / (n_i + prior_strength)
 
@@ -49,7 +49,7 @@ class RatingShare:
         count = int(self.count[item])
         if not count:
             return "no ratings yet"
-        return f"{int(self.good[item])} of {count} ratings at or above the rater's own average"
+        return f"{int(self.good[item])} of {count} ratings not low for their rater"
 
     def state(self) -> dict[str, np.ndarray]:
         return {"rating_good": self.good.copy(), "rating_count": self.count.copy()}
