@@ -60,7 +60,7 @@ class MFConfig(Config):
     factors: int = param(32, 2, 256, "size of the latent taste space")
     alpha: float = param(10.0, 0.0, 200.0, "confidence added per unit of event weight")
     reg: float = param(100.0, 0.0, 10000.0, "L2 penalty of the item vectors")
-    user_reg: float = param(20.0, 0.0, 10000.0, "L2 pull of a user's vector to the average person")
+    user_reg: float = param(40.0, 0.0, 10000.0, "L2 pull of a user's vector to the average person")
     epochs: int = param(8, 1, 100, "ALS sweeps in a full retrain")
     learning_rate: float = param(
         0.0, 0.0, 0.1, "online SGD step of the acted-on item (0: items change at retrains only)"
