@@ -146,6 +146,16 @@ def genre_count(engine, user: str, algorithm: str, genre: str, k: int = 10) -> M
     return Measured(float(counts.get(genre, 0)), f"most: {top}" if top else "the list is empty")
 
 
+@measure
+def genre_spread(engine, user: str, algorithm: str, against: str, k: int = 10) -> Measured:
+    """How many more genres `against`'s top k for the user spans than `algorithm`'s."""
+    spans = {
+        name: len(_genres(engine, _top(engine, user, name, k))) for name in (algorithm, against)
+    }
+    note = ", ".join(f"{name} {n} genres" for name, n in spans.items())
+    return Measured(float(spans[against] - spans[algorithm]), note)
+
+
 def simulated_people(engine) -> list[str]:
     return sorted(u for u, kind in engine.users().items() if kind == "simulated")
 
@@ -371,7 +381,9 @@ def _reward(engine, users: list[str], after_seq: int, through_seq: int) -> float
 
     events = engine.store.events(after_seq=after_seq, through_seq=through_seq)
     mine = np.isin(events.user, users)
-    got = [r for r in rewards(events.kind[mine], events.value[mine]) if r is not None]
+    contexts = events.contexts()
+    picked = [contexts[i] for i in np.flatnonzero(mine)]
+    got = [r for r in rewards(events.kind[mine], events.value[mine], picked) if r is not None]
     return float(np.mean(got)) if got else None
 
 

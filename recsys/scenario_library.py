@@ -15,34 +15,56 @@ BUILTIN: dict[str, dict] = {
         "title": "Cold start",
         "description": (
             "A brand-new visitor has no history, so a personalised model has nothing to go on: "
-            "matrix factorisation can only rank by item bias, and the hybrid switches to "
-            "popularity and content until the person has acted. Open the Simulator as the fresh "
-            "visitor with the hybrid, like three films of one genre and watch the before/after "
-            "diff: the list turns from best-sellers to that genre within a few clicks, and the "
-            "reasons name the component that lifted each item. Switch to popularity to "
-            "see a model that never moves."
+            "matrix factorisation can only rank a stranger by popularity, and the hybrid blends "
+            "content and popularity only until the person has touched enough films. Open the "
+            "Simulator as the fresh visitor with the hybrid, like three films of one genre and "
+            "watch the before/after diff: the list turns from best-sellers to that genre within a "
+            "few clicks, and the reasons name the component that lifted each item. Switch to "
+            "popularity to see a model that never moves. In this scenario the hybrid keeps its "
+            "cold-start blend for a visitor's first 10 films (its default is 3), because likes "
+            "alone teach mf slowly: after three it still ranks the visitor almost by popularity, "
+            "so at the default the third like hands half the blend to mf and the list slides back "
+            "toward the best-sellers (set cold_start_items to 3 on the Parameters page to watch "
+            "it). Here the same happens at the tenth film, more mildly: the genre falls back to "
+            "about half the list, and less with more likes."
         ),
         "world": MOVIES,
+        "algorithms": {"hybrid": {"cold_start_items": 10}},
         "open": {"page": "simulator", "algorithm": "hybrid"},
     },
     "filter-bubble": {
         "title": "Filter bubble",
         "description": (
-            "The sci-fi fan uses the content-based recommender for 40 visits on autopilot. "
-            "Content-based ranks by likeness to what the person clicked, and a stranger first "
-            "gets the best-sellers: whatever the fan clicks among them pulls in more of the "
-            "same, and within about 25 visits eight or more of the ten items of its list share "
-            "one genre. That genre comes from those first clicks, not from the fan's taste: in "
-            "this scenario hardly a Sci-Fi film is left in view, although science fiction is "
-            "what it likes most. A filter bubble built from nothing but its own clicks. Open "
-            "Learning history as sci-fi-fan with content: the Journey tab shows the list "
-            "converging, the timeline the clicks that did it. Then pick mf or epsilon_greedy in "
-            "the sidebar for the same person: collaborative filtering brings in what similar "
-            "people liked, and exploration keeps other genres in view."
+            "Alice, the demo user with the sci-fi fan's taste, has watched five films in the lab's "
+            "history: two Sci-Fi films (one a five-star favourite), a thriller, a war film and an "
+            "animated comedy. She uses the content-based recommender for 20 visits on autopilot. "
+            "Content-based ranks by likeness to what a person touched, so her list is Sci-Fi from "
+            "the first visit, and every Sci-Fi film she picks pulls in more of the same: after 20 "
+            "visits at least eight of her ten are Sci-Fi, spanning only the few genres Sci-Fi "
+            "films also carry. She likes what she gets, science fiction being her favourite, and "
+            "she is shown nothing else: a recommender that only exploits has closed her into one "
+            "corner of the catalogue. Open Learning history as alice with content: the Journey tab "
+            "shows the list holding its corner, the timeline the clicks that keep it there. Then "
+            "pick item_knn or epsilon_greedy in the sidebar for the same person: item-based "
+            "collaborative filtering brings in what people who chose her films also chose (its "
+            "list for her spans at least four more genres), and exploration keeps other genres in "
+            "view; mf, which learns her taste as a whole, leans to Sci-Fi too. A stranger would "
+            "not show the bubble around a taste: content-based first gives a stranger the "
+            "best-sellers, which hold no Sci-Fi in this world, and then bubbles around whatever "
+            "was clicked among them."
         ),
         "world": MOVIES,
-        "run": [{"autopilot": {"persona": "sci-fi-fan", "steps": 40, "algorithm": "content"}}],
-        "open": {"page": "history", "user": "sci-fi-fan", "algorithm": "content"},
+        "run": [
+            {
+                "autopilot": {
+                    "persona": "sci-fi-fan",
+                    "user": "alice",
+                    "steps": 20,
+                    "algorithm": "content",
+                }
+            }
+        ],
+        "open": {"page": "history", "user": "alice", "algorithm": "content"},
     },
     "popularity-bias": {
         "title": "Popularity bias",
@@ -71,17 +93,24 @@ BUILTIN: dict[str, dict] = {
     "taste-drift": {
         "title": "Taste drift",
         "description": (
-            "Two personas use the lab, then each one's hidden taste turns into that of the "
-            "persona least like it, as if a family stopped watching cartoons. The reward stream "
-            "drops, the Page-Hinkley detector raises an alarm and the drift policy retrains mf; "
-            "the new version recovers. Open Model versions: the Updates tab lists the alarm and "
-            "the retrain, and Learning history's timeline marks the shift (black) and the alarm "
-            "(red). Lower the detector's threshold on the Policies tab and load the scenario "
-            "again to see it fire sooner."
+            "Two personas, the action junkie and the arthouse explorer, use the lab with mf for "
+            "60 visits each; then each one's hidden taste turns into the other's, as if a family "
+            "stopped watching cartoons, and they go on for 100 visits. For a few visits their "
+            "lists miss: the reward stream (a like or a good rating 1, a dislike, a poor rating "
+            "or a list turned down 0) falls from nearly all 1s, the Page-Hinkley detector raises "
+            "an alarm and the drift policy retrains mf, and after the retrain the reward is back "
+            "near its old level. mf also learns the new tastes online, event by event, so the "
+            "dip is short: this scenario's detector is set sensitive (threshold 5, for a stream "
+            "with little noise before the shift) and the routine retrain every 50 ratings is "
+            "off, so the retrain you see is the drift policy's. Open Model versions: the Updates "
+            "tab lists the alarm and the retrain, the gate says whether the new version serves, "
+            "and Learning history's timeline marks the shift (black) and the alarm (red). Raise "
+            "the threshold to 20 on the Policies tab, save the setup on the Data page and load "
+            "it: the dip is over before the detector is sure."
         ),
         "world": MOVIES,
-        "policy": {"drift_detector": "page_hinkley"},
-        "run": [{"drift": {"before": 150, "after": 250, "algorithm": "mf"}}],
+        "policy": {"drift_detector": "page_hinkley", "ph_threshold": 5.0, "retrain_ratings": 0},
+        "run": [{"drift": {"before": 60, "after": 100, "algorithm": "mf"}}],
         "open": {"page": "versions", "algorithm": "mf"},
     },
     "ab-mf-vs-popularity": {
@@ -142,7 +171,8 @@ CLAIMS: dict[str, tuple[Claim, ...]] = {
         ),
         Claim(
             "After a fresh visitor likes three films of one genre, at least half of the "
-            "hybrid's top 10 is that genre (the median over the catalogue's genres)",
+            "hybrid's top 10 is that genre (the median over the catalogue's genres; the "
+            "scenario's hybrid keeps its cold-start blend for 10 films)",
             "likes_turn",
             ">=",
             5,
@@ -152,21 +182,22 @@ CLAIMS: dict[str, tuple[Claim, ...]] = {
     ),
     "filter-bubble": (
         Claim(
-            "After the scripted visits, at least 8 of the sci-fi fan's top 10 under content "
-            "share one genre",
-            "genre_share",
+            "After the scripted visits, at least 8 of alice's top 10 under content are Sci-Fi, "
+            "her favourite genre (she has the sci-fi fan's taste)",
+            "genre_count",
             ">=",
             8,
-            {"user": "sci-fi-fan", "algorithm": "content"},
+            {"user": "alice", "algorithm": "content", "genre": "Sci-Fi"},
             "{:.0f} of 10",
         ),
         Claim(
-            "Hardly any of them is Sci-Fi, the fan's favourite genre: at most 2 of the 10",
-            "genre_count",
-            "<=",
-            2,
-            {"user": "sci-fi-fan", "algorithm": "content", "genre": "Sci-Fi"},
-            "{:.0f} of 10",
+            "Content keeps her in that corner: item_knn's top 10 for her at the same moment "
+            "spans at least 4 more genres",
+            "genre_spread",
+            ">=",
+            4,
+            {"user": "alice", "algorithm": "content", "against": "item_knn"},
+            "{:.0f} more",
         ),
     ),
     "popularity-bias": (
@@ -224,8 +255,8 @@ CLAIMS: dict[str, tuple[Claim, ...]] = {
             "{:.0f}",
         ),
         Claim(
-            "The retrained model recovers: the two personas' mean reward after the retrain is "
-            "above its level between the shift and the alarm",
+            "The reward recovers: the two personas' mean reward after the retrain is above its "
+            "level between the shift and the alarm",
             "drift_recovery",
             ">",
             0,

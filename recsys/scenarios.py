@@ -304,6 +304,7 @@ def load(
                 algorithm=a["algorithm"],
                 seed=a["seed"],
                 progress=visits,
+                user=a.get("user"),
             )
             done["runs"].append({"autopilot": a["persona"], "visits": len(records)})
         else:
@@ -486,9 +487,10 @@ def _run(value: Any, personas: set[str] | None) -> dict[str, Any]:
             known = f"; choose one of {', '.join(sorted(personas))}" if personas else ""
             raise RecsysError(f"autopilot needs a persona of the world, got {persona!r}{known}")
         steps = _int(options.get("steps", 30), "autopilot steps", 1, 2000)
-        return {
-            "autopilot": {"persona": persona, "steps": steps, "algorithm": algorithm, "seed": seed}
-        }
+        autopilot = {"persona": persona, "steps": steps, "algorithm": algorithm, "seed": seed}
+        if options.get("user") is not None:  # who acts with the persona's taste (a demo user)
+            autopilot["user"] = validate_user(options["user"])
+        return {"autopilot": autopilot}
     chosen = options.get("personas")
     if chosen is not None and (
         not isinstance(chosen, list)

@@ -414,6 +414,11 @@ BAD_SCENARIOS = [
     ("users", small(experiments=[experiment(users=0)]), "experiment users"),
     ("unknown persona", small(run=[{"autopilot": {"persona": "nobody"}}]), "persona.*nobody"),
     ("autopilot steps", small(run=[{"autopilot": {"persona": "sci-fi-fan", "steps": 0}}]), "steps"),
+    (
+        "autopilot user",
+        small(run=[{"autopilot": {"persona": "sci-fi-fan", "user": "two words"}}]),
+        "invalid user id",
+    ),
     ("drift personas", small(run=[{"drift": {"personas": ["nobody"]}}]), "drift personas"),
     ("run kind", small(run=[{"dance": {}}]), "run step"),
     ("bad open page", small(open={"page": "casino"}), "open page"),
@@ -602,6 +607,10 @@ def test_each_builtin_loads_with_small_sizes(engine, name):
     for run, ran in zip(setup.get("run", []), done["runs"], strict=True):
         if "autopilot" in run:
             assert ran == {"autopilot": run["autopilot"]["persona"], "visits": 10}
+            # The run's user (alice in the filter bubble) acts, with the persona's taste.
+            who = run["autopilot"].get("user", run["autopilot"]["persona"])
+            acted = engine.store.events(after_seq=int(engine.meta["history_through_seq"]))
+            assert set(acted.user) == {who}
         else:
             assert len(ran["drift"]) == 2  # the first two personas, each shifted
     if setup.get("policy"):

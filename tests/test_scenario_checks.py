@@ -2,8 +2,11 @@
 reduced size on a small world, and each measure checked against a computation of its own
 (SQL on the lab's tables, the models called directly, a visitor acting in the real lab).
 
-Verdicts are asserted only where the claim does not hang on mf, which is being rewritten:
-the filter bubble (content) and the taste drift's alarms (the detector and the drift policy).
+Verdicts are asserted for the claims that hold at reduced size for other seeds too (checked
+locally: the scripted runs and experiments over seeds 0-7, the cold start over five world
+seeds; the drift's alarm missed the short dip for one seed in eight). One claim is not: at 300
+items the filter bubble's corner (21 Sci-Fi films) is used up within the scripted visits, so how
+much of alice's list is Sci-Fi is measured, not asserted.
 """
 
 from __future__ import annotations
@@ -28,24 +31,33 @@ from recsys.scenario_checks import MEASURES, OPS, check, holds, line, reading
 from recsys.scenario_library import BUILTIN, CLAIMS, Claim
 
 SMALL = {"n_items": 300, "n_users": 120, "sessions_per_user": 20}
-# Each built-in's claims at this size: which must hold (the ones that do not hang on mf).
-MUST_HOLD = {"filter-bubble": (0, 1), "taste-drift": (0, 1, 2)}
+# The cold start and the drift keep the default catalogue's 1,600 items: on 300, a genre of a
+# few films cannot fill half a list, and a persona uses up its favourites within the drift, so
+# reward falls without any shift.
+CATALOGUE = SMALL | {"n_items": 1600}
+SIZES = {"cold-start": CATALOGUE, "taste-drift": CATALOGUE}
+# Each built-in's claims at reduced size: which must hold (all but the bubble's Sci-Fi count).
+MUST_HOLD = {
+    "cold-start": (0, 1),
+    "filter-bubble": (1,),
+    "popularity-bias": (0, 1, 2),
+    "taste-drift": (0, 1, 2, 3),
+    "ab-mf-vs-popularity": (0, 1),
+}
 
 
 def reduced(name: str) -> dict:
-    """A built-in on a small world with short runs. The drift is short too, so the detector is
-    made more sensitive, as the scenario's paragraph suggests (its threshold 50 -> 5)."""
+    """A built-in on a small world with short runs: 120 people (every simulated one takes part
+    in an experiment), 10 autopilot visits, a drift of 40 visits before the shift and 60 after."""
     setup = copy.deepcopy(BUILTIN[name]) | {"name": name}
-    setup["world"] = setup["world"] | {"sizes": SMALL}
+    setup["world"] = setup["world"] | {"sizes": SIZES.get(name, SMALL)}
     for spec in setup.get("experiments", []):
-        spec.update(users=60, sessions=5)
+        spec.update(users=120, sessions=20)
     for run in setup.get("run", []):
         if "autopilot" in run:
             run["autopilot"]["steps"] = 10
         else:
-            run["drift"].update(before=60, after=80)
-    if name == "taste-drift":
-        setup["policy"] = setup["policy"] | {"ph_threshold": 5.0}
+            run["drift"].update(before=40, after=60)
     return setup
 
 
@@ -161,16 +173,20 @@ def genres_of(engine: Engine, items: list[int]) -> Counter:
     return Counter(g for i in items for g in genres[i])
 
 
-def test_genre_share_and_count_against_the_items_table(labs):
+def test_genre_share_count_and_spread_against_the_items_table(labs):
     engine, _ = labs("filter-bubble")
-    items = engine.model("content").recommend("sci-fi-fan", 10)[0].tolist()
+    items = engine.model("content").recommend("alice", 10)[0].tolist()
     counts = genres_of(engine, items)
-    got = MEASURES["genre_share"](engine, user="sci-fi-fan", algorithm="content")
+    got = MEASURES["genre_share"](engine, user="alice", algorithm="content")
     assert got.value == max(counts.values())
     assert got.note.startswith(f"{counts.most_common(1)[0][0]} {max(counts.values())}")
     for genre in ("Sci-Fi", "Horror", "Drama"):
-        got = MEASURES["genre_count"](engine, user="sci-fi-fan", algorithm="content", genre=genre)
+        got = MEASURES["genre_count"](engine, user="alice", algorithm="content", genre=genre)
         assert got.value == counts.get(genre, 0)
+    others = genres_of(engine, engine.model("item_knn").recommend("alice", 10)[0].tolist())
+    got = MEASURES["genre_spread"](engine, user="alice", algorithm="content", against="item_knn")
+    assert got.value == len(others) - len(counts)
+    assert got.note == f"content {len(counts)} genres, item_knn {len(others)} genres"
 
 
 def people(engine: Engine) -> list[str]:
@@ -235,15 +251,18 @@ def test_drift_measures_against_the_alarm_update_and_event_tables(labs):
     assert MEASURES["drift_retrains"](engine, algorithm="mf").value == len(retrains) > 0
 
     def reward(low: int, high: int) -> float:
+        """Skips on the way to a pick (context passed_over) carry no reward."""
         rows = sql(
             engine,
-            "SELECT kind, value FROM events WHERE seq > ? AND seq <= ? AND list_contains(?, "
-            "user_id) ORDER BY seq",
+            "SELECT kind, value, context FROM events WHERE seq > ? AND seq <= ? AND "
+            "list_contains(?, user_id) ORDER BY seq",
             [low, high, personas],
         )
-        kinds = np.array([k for k, _ in rows])
-        values = np.array([np.nan if v is None else v for _, v in rows], dtype=float)
-        return float(np.mean([r for r in rewards(kinds, values) if r is not None]))
+        kinds = np.array([k for k, _, _ in rows])
+        values = np.array([np.nan if v is None else v for _, v, _ in rows], dtype=float)
+        contexts = [c for _, _, c in rows]
+        assert any(c and "passed_over" in c for c in contexts)  # the autopilot marks them
+        return float(np.mean([r for r in rewards(kinds, values, contexts) if r is not None]))
 
     recovery = reward(retrains[0], engine.last_seq) - reward(shift, after[0])
     assert MEASURES["drift_recovery"](engine).value == pytest.approx(recovery)
