@@ -255,7 +255,8 @@ def test_scenario_list_and_show(db_path, tmp_path, capsys):
     code, out, _ = run("scenario", "show", "taste-drift", db=db_path, capsys=capsys)
     shown = json.loads(out)
     assert code == 0 and shown["name"] == "taste-drift"
-    assert shown["policy"] == {"drift_detector": "page_hinkley"}
+    assert shown["policy"] == BUILTIN["taste-drift"]["policy"]
+    assert shown["policy"]["drift_detector"] == "page_hinkley"
 
     # A file is shown without opening (or creating) any database.
     file = tmp_path / "small.json"
@@ -375,27 +376,32 @@ def builtin_file(folder: Path, name: str, **changes) -> Path:
 def test_scenario_check_exits_0_when_the_claims_hold_and_1_when_one_does_not(
     db_path, tmp_path, capsys
 ):
-    bubble = builtin_file(tmp_path, "filter-bubble")
-    code, out, err = run("scenario", "check", bubble, "--json", db=db_path, capsys=capsys)
+    # Popularity bias, its experiment shrunk: all three claims hold on the small world (the
+    # filter bubble's fan runs out of Sci-Fi films there).
+    experiments = [
+        e | {"users": 60, "sessions": 5} for e in BUILTIN["popularity-bias"]["experiments"]
+    ]
+    bias = builtin_file(tmp_path, "popularity-bias", experiments=experiments)
+    code, out, err = run("scenario", "check", bias, "--json", db=db_path, capsys=capsys)
     assert code == 0, err
     results = json.loads(out)
-    assert [r["claim"] for r in results] == [c.text for c in CLAIMS["filter-bubble"]]
-    for result, claim in zip(results, CLAIMS["filter-bubble"], strict=True):
+    assert [r["claim"] for r in results] == [c.text for c in CLAIMS["popularity-bias"]]
+    for result, claim in zip(results, CLAIMS["popularity-bias"], strict=True):
         assert result["passed"] is True and result["threshold"] == claim.threshold
         assert isinstance(result["measured"], float)
-    assert meta(db_path)["scenario"] == "filter-bubble"  # checking loads it
+    assert meta(db_path)["scenario"] == "popularity-bias"  # checking loads it
 
     # Without a name: the lab's scenario, measured as it is now.
     code, out, err = run("scenario", "check", db=db_path, capsys=capsys)
     assert code == 0, err
     lines = out.splitlines()
-    assert lines[0] == "Scenario filter-bubble, on the lab as it is: 2 of 2 claims hold."
-    assert all(line.startswith("holds: ") for line in lines[1:]) and len(lines) == 3
+    assert lines[0] == "Scenario popularity-bias, on the lab as it is: 3 of 3 claims hold."
+    assert all(line.startswith("holds: ") for line in lines[1:]) and len(lines) == 4
 
     # Loading reports the claims too.
-    code, out, err = run("scenario", "load", bubble, db=db_path, capsys=capsys)
+    code, out, err = run("scenario", "load", bias, db=db_path, capsys=capsys)
     assert code == 0, err
-    assert "\n2 of 2 claims hold\nholds: After the scripted visits" in out
+    assert "\n3 of 3 claims hold\nholds: Popularity's top 10s" in out
 
     # A taste drift with no drift in it: its claims cannot hold.
     no_drift = builtin_file(tmp_path, "taste-drift", run=[])
