@@ -103,8 +103,8 @@ def _has_claims(name: str | None, what: str = "") -> None:
 
     if not claims(name):
         raise RecsysError(
-            f"{what or f'scenario {name!r}'} makes no claims to check; the built-in scenarios "
-            f"do: {', '.join(CLAIMS)}"
+            f"nothing to check for {what or repr(name)}: only the built-in scenarios make "
+            f"claims ({', '.join(CLAIMS)})"
         )
 
 
