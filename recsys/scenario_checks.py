@@ -26,6 +26,7 @@ import numpy as np
 from recsys.errors import RecsysError
 from recsys.events import Event
 from recsys.scenario_library import CLAIMS, Claim
+from recsys.simulation import reward_mean
 
 OPS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
@@ -376,17 +377,6 @@ def drift_retrains(engine, algorithm: str) -> Measured:
     return Measured(float(len(retrains)), f"{where}; the alarm at {alarm:,}")
 
 
-def _reward(engine, users: list[str], after_seq: int, through_seq: int) -> float | None:
-    from recsys.policies import rewards
-
-    events = engine.store.events(after_seq=after_seq, through_seq=through_seq)
-    mine = np.isin(events.user, users)
-    contexts = events.contexts()
-    picked = [contexts[i] for i in np.flatnonzero(mine)]
-    got = [r for r in rewards(events.kind[mine], events.value[mine], picked) if r is not None]
-    return float(np.mean(got)) if got else None
-
-
 @measure
 def drift_recovery(engine, algorithm: str = "mf") -> Measured:
     """The shifted personas' mean reward after the first drift retrain minus their mean reward
@@ -401,7 +391,7 @@ def drift_recovery(engine, algorithm: str = "mf") -> Measured:
         "until the alarm": (shift, alarm),
         "after the retrain": (retrains[0], engine.last_seq),
     }
-    means = {label: _reward(engine, personas, *window) for label, window in windows.items()}
+    means = {label: reward_mean(engine, personas, *window) for label, window in windows.items()}
     drop, after = means["until the alarm"], means["after the retrain"]
     if drop is None or after is None:
         return Measured(None, "no rewarded events between the shift and the alarm, or after")

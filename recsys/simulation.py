@@ -235,18 +235,19 @@ def taste_drift(
         "retrains": updates.sort_values("at_seq")[
             ["at_seq", "algorithm", "trigger", "version_id", "seconds"]
         ].to_dict("records"),
-        "reward_before": _reward_mean(engine, names, start_seq, shift_seq),
-        "reward_after": _reward_mean(engine, names, shift_seq, engine.last_seq),
+        "reward_before": reward_mean(engine, names, start_seq, shift_seq),
+        "reward_after": reward_mean(engine, names, shift_seq, engine.last_seq),
     }
 
 
-def _reward_mean(engine, users: list[str], after_seq: int, through_seq: int) -> float | None:
-    """Mean reward (`policies.reward`) of the users' events in (after_seq, through_seq]."""
+def reward_mean(engine, users: list[str], after_seq: int, through_seq: int) -> float | None:
+    """Mean reward (`policies.reward`) of the users' events in (after_seq, through_seq], or
+    None when none of them carries a reward."""
     events = engine.store.events(after_seq=after_seq, through_seq=through_seq)
     mine = np.isin(events.user, users)
     contexts = events.contexts()
-    picked = [contexts[i] for i in np.flatnonzero(mine)]
-    got = [r for r in rewards(events.kind[mine], events.value[mine], picked) if r is not None]
+    theirs = [contexts[i] for i in np.flatnonzero(mine)]
+    got = [r for r in rewards(events.kind[mine], events.value[mine], theirs) if r is not None]
     return float(np.mean(got)) if got else None
 
 
