@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from recsys import scenario_checks
+from recsys.data import scenario_checks
 from recsys.ui.data import export_view, import_view, scenarios_view
 from recsys.ui.state import ensure_app, get_engine
 from recsys.ui.widgets import md

@@ -1,5 +1,5 @@
 import sys
 
-from recsys.cli import main
+from recsys.cli.main import main
 
 sys.exit(main())

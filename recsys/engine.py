@@ -46,11 +46,11 @@ from recsys.events import (
     validate_user,
     validate_value,
 )
-from recsys.experiments import Arm, Experiment, Experiments
+from recsys.experiments.assignment import Arm, Experiment, Experiments
+from recsys.lifecycle.versions import Lifecycle, canary_bucket
 from recsys.ranking import LearningStep, RankedItem, Ranking, diff
-from recsys.registry import Registry
-from recsys.store import Store
-from recsys.versions import Lifecycle, canary_bucket
+from recsys.store.database import Store
+from recsys.store.versions import Registry
 from recsys.world import DEFAULT_PACK, DEFAULT_SEED, World, generate_world
 
 DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "lab.duckdb"

@@ -37,7 +37,7 @@ import numpy as np
 
 from recsys.errors import RecsysError
 from recsys.events import DEVICES, validate_user
-from recsys.policies import PASSED_OVER, rewards
+from recsys.lifecycle.policies import PASSED_OVER, rewards
 from recsys.world import ChoiceModel, true_utilities
 
 SECONDS_PER_STEP = 60.0  # simulated time between two visits of a persona

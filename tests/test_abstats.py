@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from recsys.abstats import (
+from recsys.errors import RecsysError
+from recsys.experiments.stats import (
     Comparison,
     bayes_means,
     bayes_proportions,
@@ -23,7 +24,6 @@ from recsys.abstats import (
     sequential_interval,
     sequential_lift,
 )
-from recsys.errors import RecsysError
 
 SEED = 42
 

@@ -11,11 +11,11 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from recsys import scenarios
+from recsys.data import scenarios
+from recsys.data.importer import read_path
+from recsys.data.lab import load_dataset
+from recsys.data.scenario_library import BUILTIN, CLAIMS
 from recsys.engine import Engine
-from recsys.importer import read_path
-from recsys.lab_data import load_dataset
-from recsys.scenario_library import BUILTIN, CLAIMS
 from recsys.ui.state import engine_for
 from recsys.ui.widgets import md
 from tests import datafiles

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from recsys.timetravel import recommend_as_of
+from recsys.lifecycle.timetravel import recommend_as_of
 from recsys.ui.state import engine_for
 
 

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys.bench import ranking_quality
-from recsys.bench_quality import IMPLICIT, ranking_comparison, ranking_metrics, split_per_user
+from recsys.bench.quality import IMPLICIT, ranking_comparison, ranking_metrics, split_per_user
+from recsys.bench.run import ranking_quality
 
 MOVIELENS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "ml-latest-small"
 

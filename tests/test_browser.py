@@ -241,7 +241,7 @@ def test_session_report_downloads_and_opens_offline_with_its_charts(served, page
 @pytest.fixture
 def kept_uploads():
     """Remove the folders an upload kept under data/datasets during the test (and only those)."""
-    from recsys.lab_data import DATASETS_DIR
+    from recsys.data.lab import DATASETS_DIR
 
     existed = DATASETS_DIR.exists()
     before = set(DATASETS_DIR.iterdir()) if existed else set()
@@ -376,7 +376,7 @@ def test_import_lab_csv_files_in_the_browser(served, page, tmp_path, kept_upload
 @pytest.fixture
 def tiny_scenario(db_path):
     """A small saved scenario in the lab the server will open."""
-    from recsys import scenarios
+    from recsys.data import scenarios
     from recsys.engine import Engine
     from tests.test_app_data import TINY
 

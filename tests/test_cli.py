@@ -10,8 +10,8 @@ import duckdb
 import pytest
 
 from recsys.algorithms import REGISTRY
-from recsys.bench import run_bench
-from recsys.cli import main
+from recsys.bench.run import run_bench
+from recsys.cli.main import main
 
 ROOT = Path(__file__).resolve().parent.parent
 

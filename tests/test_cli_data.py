@@ -15,9 +15,9 @@ import duckdb
 import pytest
 
 from recsys.algorithms import REGISTRY
-from recsys.cli import main
+from recsys.cli.main import main
+from recsys.data.scenario_library import BUILTIN, CLAIMS
 from recsys.engine import Engine
-from recsys.scenario_library import BUILTIN, CLAIMS
 from tests.datafiles import write_lab, write_movielens
 
 SMALL = {"n_items": 300, "n_users": 120, "sessions_per_user": 20}

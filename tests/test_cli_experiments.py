@@ -8,8 +8,8 @@ import sys
 import duckdb
 import pytest
 
-from recsys import abstats
-from recsys.cli import main
+from recsys.cli.main import main
+from recsys.experiments import stats as abstats
 from tests.conftest import ROOT
 
 TABLES = ("experiments", "impressions", "model_versions", "events")

@@ -55,7 +55,7 @@ def test_thompson_draw_is_the_beta_quantile():
 @pytest.mark.skipif(not MOVIELENS.exists(), reason="../shared/datasets/ml-latest-small absent")
 def test_mf_rmse_no_worse_than_surprise_svd(tmp_path):
     surprise = pytest.importorskip("surprise", reason="optional: pip install scikit-surprise")
-    from recsys.bench import movielens_comparison
+    from recsys.bench.run import movielens_comparison
 
     ours, theirs = movielens_comparison(MOVIELENS / "ratings.csv", surprise)
     assert ours["RMSE"] <= theirs["RMSE"] + 0.005

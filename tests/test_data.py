@@ -19,16 +19,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys import ab_simulation, lab_data, scenarios, simulation
-from recsys.ab_analysis import report as ab_report
+from recsys import simulation
 from recsys.algorithms import REGISTRY
-from recsys.dataset_world import dataset_world
+from recsys.data import lab as lab_data
+from recsys.data import scenarios
+from recsys.data.importer import read_dataset, read_path
+from recsys.data.lab import keep, load_dataset
+from recsys.data.scenario_library import BUILTIN
+from recsys.data.semisynthetic import dataset_world
 from recsys.engine import Engine
 from recsys.errors import RecsysError
-from recsys.experiments import Experiments
-from recsys.importer import read_dataset, read_path
-from recsys.lab_data import keep, load_dataset
-from recsys.scenario_library import BUILTIN
+from recsys.experiments import simulation as ab_simulation
+from recsys.experiments.analysis import report as ab_report
+from recsys.experiments.assignment import Experiments
 from recsys.world import PACKS, true_utilities
 from tests.datafiles import GENRES, write_lab, write_movielens, write_movielens_100k
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recsys.drift import ADWIN, DETECTORS, PageHinkley, first_alarm, make_detector
 from recsys.errors import RecsysError
+from recsys.lifecycle.drift import ADWIN, DETECTORS, PageHinkley, first_alarm, make_detector
 
 SEED = 42
 CHANGE = 1000

@@ -4,7 +4,7 @@ import pytest
 from recsys.engine import Engine
 from recsys.errors import RecsysError
 from recsys.ranking import RankedItem, Ranking, diff
-from recsys.store import SCHEMA_VERSION
+from recsys.store.database import SCHEMA_VERSION
 
 
 def ranked(*pairs):

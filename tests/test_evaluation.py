@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import mean_absolute_error, mean_squared_error, ndcg_score
 
-from recsys.cli import main
-from recsys.datasets import catalog_for, rating_events, read_ratings
+from recsys.cli.main import main
+from recsys.data.ratings import catalog_for, rating_events, read_ratings
 from recsys.engine import Engine
 from recsys.errors import RecsysError
 from recsys.evaluation import (

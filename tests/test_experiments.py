@@ -9,14 +9,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys import abstats
-from recsys.ab_aa import aa_rates
-from recsys.ab_analysis import cumulative, most_active, performance, report
-from recsys.ab_offpolicy import evaluate
-from recsys.ab_simulation import create, simulate
 from recsys.engine import Engine
 from recsys.errors import RecsysError
-from recsys.experiments import Arm, Experiment, Experiments, parse_arm, parse_split, split_arms
+from recsys.experiments import stats as abstats
+from recsys.experiments.aa import aa_rates
+from recsys.experiments.analysis import cumulative, most_active, performance, report
+from recsys.experiments.assignment import (
+    Arm,
+    Experiment,
+    Experiments,
+    parse_arm,
+    parse_split,
+    split_arms,
+)
+from recsys.experiments.offpolicy_logs import evaluate
+from recsys.experiments.simulation import create, simulate
 
 TABLES = ("experiments", "impressions", "model_versions", "events")
 
@@ -532,7 +539,7 @@ def test_performance_and_most_active_after_live_interactions(engine):
 
 
 def test_verdict_names_the_better_arm_even_when_the_control_never_clicked():
-    from recsys.ab_analysis import verdict
+    from recsys.experiments.analysis import verdict
 
     row = {"metric": "ctr", "arm": "B", "significant": True, "p_value": 1e-9, "lift": None,
            "control": 0.0, "treatment": 0.3}  # fmt: skip
@@ -560,7 +567,7 @@ def test_the_canary_does_not_serve_users_of_a_live_algorithm_arm(engine):
 
 
 def test_time_travel_rebuilds_a_list_served_by_a_version_arm(engine):
-    from recsys.timetravel import recommend_as_of
+    from recsys.lifecycle.timetravel import recommend_as_of
 
     version = engine.registry.alias("mf", "production")
     create(engine, "versions", f"A=v{version},B=popularity", mode="live")

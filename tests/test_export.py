@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys.ab_simulation import simulate
-from recsys.cli import main
+from recsys.cli.main import main
+from recsys.data.export import export_lab
 from recsys.errors import RecsysError
-from recsys.export import export_lab
+from recsys.experiments.simulation import simulate
 
 NAMES = ("events", "impressions", "learning_log", "model_versions", "experiments")
 

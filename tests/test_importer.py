@@ -13,9 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recsys.errors import RecsysError
-from recsys.events import KINDS
-from recsys.importer import (
+from recsys.data.importer import (
     FORMATS,
     MAX_PROBLEMS,
     Problem,
@@ -24,6 +22,8 @@ from recsys.importer import (
     read_dataset,
     read_path,
 )
+from recsys.errors import RecsysError
+from recsys.events import KINDS
 from tests.datafiles import (
     FIRST_MOVIE_TAGS,
     GENRES,

@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 
 from recsys.errors import RecsysError
-from recsys.interleaving import credit, simulate, summarise, team_draft
+from recsys.experiments.interleaving import credit, simulate, summarise, team_draft
 from recsys.world import ChoiceModel, generate_world, true_utilities
 
 SEED = 42

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from recsys.errors import RecsysError
-from recsys.offpolicy import (
+from recsys.experiments.offpolicy import (
     _target_probability,
     direct,
     doubly_robust,

@@ -10,13 +10,13 @@ import duckdb
 import numpy as np
 import pytest
 
-from recsys.cli import main
+from recsys.cli.main import main
 from recsys.engine import Engine
 from recsys.errors import RecsysError
-from recsys.policies import Policy
+from recsys.lifecycle.policies import Policy
+from recsys.lifecycle.timetravel import recommend_as_of
 from recsys.simulation import simulate, taste_drift
-from recsys.store import decode_arrays
-from recsys.timetravel import recommend_as_of
+from recsys.store.database import decode_arrays
 
 QUIET = {"retrain_ratings": 0, "minibatch_events": 0, "drift_detector": "off"}
 

@@ -6,10 +6,10 @@ import dataclasses
 import html
 import re
 
-from recsys.ab_analysis import report
-from recsys.ab_simulation import simulate
-from recsys.cli import main
-from recsys.report import session_report
+from recsys.cli.main import main
+from recsys.data.report import session_report
+from recsys.experiments.analysis import report
+from recsys.experiments.simulation import simulate
 
 
 def test_the_report_holds_every_section_and_works_offline(engine):
@@ -57,7 +57,7 @@ def test_report_from_the_command_line(db_path, tmp_path, capsys):
 def test_the_report_names_the_loaded_scenario_with_its_json(engine):
     import json
 
-    from recsys import scenarios
+    from recsys.data import scenarios
 
     assert "No scenario loaded" in session_report(engine)
     setup = {

@@ -21,14 +21,14 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from recsys import scenario_checks, scenarios
-from recsys.ab_analysis import report
+from recsys.data import scenario_checks, scenarios
+from recsys.data.scenario_checks import MEASURES, OPS, check, holds, line, reading
+from recsys.data.scenario_library import BUILTIN, CLAIMS, Claim
 from recsys.engine import Engine
 from recsys.errors import RecsysError
-from recsys.experiments import Experiments
-from recsys.policies import rewards
-from recsys.scenario_checks import MEASURES, OPS, check, holds, line, reading
-from recsys.scenario_library import BUILTIN, CLAIMS, Claim
+from recsys.experiments.analysis import report
+from recsys.experiments.assignment import Experiments
+from recsys.lifecycle.policies import rewards
 
 SMALL = {"n_items": 300, "n_users": 120, "sessions_per_user": 20}
 # The cold start and the drift keep the default catalogue's 1,600 items: on 300, a genre of a

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 
 from recsys import simulation
-from recsys.bench_loop import NOT_PERSONALISED, live_loop_table
-from recsys.cli import main
+from recsys.bench.loop import NOT_PERSONALISED, live_loop_table
+from recsys.cli.main import main
+from recsys.data.importer import read_path
+from recsys.data.lab import load_dataset
 from recsys.engine import Engine
-from recsys.importer import read_path
-from recsys.lab_data import load_dataset
 from recsys.simulation import gap_closed, simulate, summary
 from recsys.world import ChoiceModel, true_utilities
 from tests.datafiles import write_lab
@@ -206,7 +206,7 @@ def test_the_loop_bench_runs_fresh_users_on_copies(db_path):
 def test_the_persona_skips_what_it_passes_over_and_those_skips_carry_no_reward(engine):
     """Skip-above: every item shown above the pick is logged as a skip marked `passed_over`
     (a relative judgement, no reward); a skip of a list the persona turned away from stays 0."""
-    from recsys.policies import PASSED_OVER, reward
+    from recsys.lifecycle.policies import PASSED_OVER, reward
 
     records = simulate(engine, PERSONA, 12, seed=3, user="skipper")
     events = engine.store.events()

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from recsys.errors import RecsysError
-from recsys.store import SCHEMA_VERSION, Store, decode_arrays, encode_arrays
+from recsys.store.database import SCHEMA_VERSION, Store, decode_arrays, encode_arrays
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 

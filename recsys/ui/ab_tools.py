@@ -7,14 +7,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from recsys import abstats
-from recsys.ab_aa import aa_rates
-from recsys.ab_analysis import most_active, performance
-from recsys.ab_offpolicy import evaluate
-from recsys.ab_simulation import simulate
 from recsys.algorithms import REGISTRY
 from recsys.engine import Engine
 from recsys.errors import RecsysError
+from recsys.experiments import stats as abstats
+from recsys.experiments.aa import aa_rates
+from recsys.experiments.analysis import most_active, performance
+from recsys.experiments.offpolicy_logs import evaluate
+from recsys.experiments.simulation import simulate
 from recsys.ui.experiments import pick_experiment
 from recsys.ui.widgets import md
 

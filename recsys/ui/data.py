@@ -10,10 +10,10 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from recsys import scenario_checks, scenarios
+from recsys.data import scenario_checks, scenarios
+from recsys.data.importer import FORMATS, columns, max_import_bytes, preview, read_dataset
 from recsys.engine import Engine
 from recsys.errors import RecsysError
-from recsys.importer import FORMATS, columns, max_import_bytes, preview, read_dataset
 from recsys.ui.widgets import md
 
 NOT_GIVEN = "(none)"
@@ -284,7 +284,7 @@ def _problems(n: int) -> str:
 
 
 def _load(engine: Engine, report, files: dict[str, bytes] | None, mapping, path=None) -> None:
-    from recsys.lab_data import load_dataset
+    from recsys.data.lab import load_dataset
 
     bar = st.progress(0.0, text="Importing…")
     try:
@@ -309,7 +309,7 @@ def _load(engine: Engine, report, files: dict[str, bytes] | None, mapping, path=
 
 
 def _download_view(engine: Engine) -> None:
-    from recsys.download import DATASETS
+    from recsys.data.download import DATASETS
 
     source = DATASETS["movielens-small"]
     st.markdown(
@@ -317,8 +317,8 @@ def _download_view(engine: Engine) -> None:
         f"GroupLens. {source.licence}."
     )
     if st.button("Download and import MovieLens", key="import_download"):
-        from recsys.download import download
-        from recsys.importer import read_path
+        from recsys.data.download import download
+        from recsys.data.importer import read_path
 
         try:
             with st.spinner("Downloading…"):
@@ -354,7 +354,7 @@ def export_view(engine: Engine) -> None:
 
 
 def _export_zip(engine: Engine, fmt: str) -> bytes:
-    from recsys.export import export_lab
+    from recsys.data.export import export_lab
 
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch) / "export"

@@ -6,12 +6,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from recsys.ab_analysis import LABELS, METRICS, RATES, cumulative, report
-from recsys.ab_simulation import MAX_SESSIONS, create, simulate
 from recsys.algorithms import REGISTRY
 from recsys.engine import Engine
 from recsys.errors import RecsysError
-from recsys.experiments import Experiment
+from recsys.experiments.analysis import LABELS, METRICS, RATES, cumulative, report
+from recsys.experiments.assignment import Experiment
+from recsys.experiments.simulation import MAX_SESSIONS, create, simulate
 from recsys.ui.widgets import md
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"]

@@ -12,10 +12,10 @@ from sklearn.decomposition import PCA
 
 from recsys.engine import Engine
 from recsys.errors import RecsysError
-from recsys.policies import rewards
+from recsys.lifecycle.policies import rewards
+from recsys.lifecycle.timetravel import first_seq, journey, recommend_as_of
 from recsys.ranking import diff
-from recsys.registry import TIMELINE_KINDS, timeline
-from recsys.timetravel import first_seq, journey, recommend_as_of
+from recsys.store.versions import TIMELINE_KINDS, timeline
 from recsys.ui.widgets import md
 
 DEFAULT_KINDS = [k for k in TIMELINE_KINDS if k != "online update"]

@@ -123,7 +123,7 @@ def open_scenario(engine: Engine) -> None:
     state = st.session_state
     if "scenario_link" not in state and "scenario_open" not in state:
         return  # every rerun passes here: the importer's modules stay unloaded
-    from recsys import scenarios
+    from recsys.data import scenarios
     from recsys.ui.data import apply_scenario_open, load_scenario
 
     name = state.pop("scenario_link", None)
@@ -211,7 +211,7 @@ def sidebar(engine: Engine) -> None:
 
 
 def _report(engine: Engine, user: str, algorithm: str) -> str:
-    from recsys.report import session_report  # plotly's JS: loaded only when asked for
+    from recsys.data.report import session_report  # plotly's JS: loaded only when asked for
 
     return session_report(engine, user, algorithm)
 

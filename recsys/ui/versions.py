@@ -11,7 +11,7 @@ import streamlit as st
 
 from recsys.engine import Engine
 from recsys.errors import RecsysError
-from recsys.policies import Policy
+from recsys.lifecycle.policies import Policy
 from recsys.simulation import taste_drift
 from recsys.ui.widgets import md
 

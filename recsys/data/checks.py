@@ -15,8 +15,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from recsys.data.table import Intake
 from recsys.events import RATING_MAX, RATING_MIN, RATING_STEP, USER_ID_PATTERN
-from recsys.importer_table import Intake
 
 EPOCH = pd.Timestamp(0, tz="UTC")
 # Unix seconds outside these years are almost always milliseconds or a wrong column.

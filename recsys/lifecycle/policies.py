@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from recsys.algorithms.config import Config, choice, param
-from recsys.drift import Detector, make_detector
+from recsys.lifecycle.drift import Detector, make_detector
 
 DAY = 86_400.0
 GATE_METRICS = ("NDCG@10", "precision@10", "RMSE", "coverage")

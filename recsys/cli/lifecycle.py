@@ -12,7 +12,7 @@ from typing import Any
 from recsys.algorithms import algorithm_class
 from recsys.errors import RecsysError
 from recsys.events import validate_user
-from recsys.registry import TIMELINE_KINDS
+from recsys.store.versions import TIMELINE_KINDS
 
 VERSION_ACTIONS = {"list": 0, "train": 0, "promote": 1, "rollback": 0, "compare": 2, "delete": 1}
 
@@ -60,8 +60,8 @@ def check(args) -> None:
     if getattr(args, "algorithm", None) is not None and args.command == "versions":
         algorithm_class(args.algorithm)
     if args.command == "policy":
-        from recsys.cli import parse_assignments
-        from recsys.policies import Policy
+        from recsys.cli.main import parse_assignments
+        from recsys.lifecycle.policies import Policy
 
         args.changes = parse_assignments(args.set)
         Policy.from_dict(Policy().to_dict() | args.changes)
@@ -118,7 +118,7 @@ def _num(value) -> str:
 
 
 def _history(engine, args) -> dict[str, Any]:
-    from recsys.registry import timeline
+    from recsys.store.versions import timeline
 
     frame = timeline(
         engine.store,

@@ -36,7 +36,7 @@ FLOORS = {  # (world, metric): at least this much
 }
 FLOOR_NAMES = tuple(m for _, m in FLOORS)
 REPLAY_EVENTS = 10_000
-MOVIELENS = Path(__file__).resolve().parents[2] / "shared/datasets/ml-latest-small"
+MOVIELENS = Path(__file__).resolve().parents[3] / "shared/datasets/ml-latest-small"
 KIND_MIX = (
     ["view"] * 4 + ["click"] * 3 + ["like"] * 2 + ["dislike", "favorite", "skip"] + ["rating"] * 2
 )
@@ -85,7 +85,7 @@ def run_bench(
 def live_loop(visits: int | None = None, seeds: list[int] | None = None) -> dict[str, Any]:
     """Fresh users of every persona on autopilot with every algorithm on the default world,
     measured against the hidden taste (`recsys.bench_loop`); alone: `bench --loop`."""
-    from recsys.bench_loop import SEEDS, VISITS, live_loop_table
+    from recsys.bench.loop import SEEDS, VISITS, live_loop_table
 
     return live_loop_table(
         visits=VISITS if visits is None else visits, seeds=SEEDS if seeds is None else seeds
@@ -95,7 +95,7 @@ def live_loop(visits: int | None = None, seeds: list[int] | None = None) -> dict
 def ranking_quality(folder: Path = MOVIELENS, seed: int = 0) -> dict[str, Any]:
     """Top-10 quality of mf, item_knn, popularity and implicit's ALS (when installed) on one
     per-user 75/25 split of MovieLens (`recsys.bench_quality`); alone: `bench --quality`."""
-    from recsys.bench_quality import quality_table, ranking_comparison
+    from recsys.bench.quality import quality_table, ranking_comparison
     from recsys.errors import RecsysError
 
     if not (folder / "ratings.csv").exists():
@@ -131,7 +131,7 @@ def _measure(path: Path, sizes: dict, repetitions: int, seed: int) -> dict[str, 
     mark = time.perf_counter()
     engine.lifecycle.rollback("mf")
     rollback = time.perf_counter() - mark
-    from recsys.timetravel import journey, recommend_as_of
+    from recsys.lifecycle.timetravel import journey, recommend_as_of
 
     live = engine.store.served_events("mf")
     travel = []
@@ -144,7 +144,7 @@ def _measure(path: Path, sizes: dict, repetitions: int, seed: int) -> dict[str, 
     walk = time.perf_counter() - mark
 
     # A simulated A/B run end to end: create, rank, play, log impressions, ground truth, report.
-    from recsys.ab_simulation import simulate
+    from recsys.experiments.simulation import simulate
 
     runs = []
     for run in range(3):
@@ -224,8 +224,8 @@ def _import(engine: Engine) -> tuple[float, float]:
     """The world's own catalog and log written as the lab's CSV files, then imported back:
     validation (parse and every check), and loading (fitting the semi-synthetic truth,
     training every algorithm, writing the new lab in one transaction, reopening the models)."""
-    from recsys.importer import read_dataset
-    from recsys.lab_data import load_dataset
+    from recsys.data.importer import read_dataset
+    from recsys.data.lab import load_dataset
 
     items = engine.items.assign(
         genres=engine.items["genres"].map("|".join), tags=engine.items["tags"].map("|".join)
@@ -283,7 +283,7 @@ def movielens_comparison(ratings_csv, surprise, seed: int = 0) -> tuple[dict, di
     MovieLens ratings file: RMSE, MAE and fit seconds of each."""
     import csv
 
-    from recsys.datasets import Ratings, catalog_for, rating_events
+    from recsys.data.ratings import Ratings, catalog_for, rating_events
     from recsys.evaluation import predict
 
     with open(ratings_csv, newline="", encoding="utf-8") as handle:

@@ -21,9 +21,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from recsys.algorithms import REGISTRY, algorithm_class
+from recsys.data.scenario_library import BUILTIN
 from recsys.errors import RecsysError
 from recsys.events import WEIGHT_PRESETS, validate_user
-from recsys.experiments import (
+from recsys.experiments.assignment import (
     MAX_ARMS,
     MAX_NAME,
     MODES,
@@ -33,8 +34,7 @@ from recsys.experiments import (
     split_arms,
     validate_split,
 )
-from recsys.policies import Policy
-from recsys.scenario_library import BUILTIN
+from recsys.lifecycle.policies import Policy
 from recsys.world import PACKS, generate_world, load_pack
 
 FORMAT = 1
@@ -239,7 +239,8 @@ def load(
     (`done["checks"]`, kept with the lab's scenario mark). The world swap is one transaction
     (a bad dataset or a failed training leaves the old lab as it was); the steps after it are
     validated up front."""
-    from recsys import ab_simulation, scenario_checks
+    from recsys.data import scenario_checks
+    from recsys.experiments import simulation as ab_simulation
     from recsys.simulation import simulate, taste_drift
 
     setup = validate(setup)
@@ -372,7 +373,7 @@ def _world(value: Any) -> dict[str, Any]:
 
 
 def _dataset(value: Any) -> dict[str, Any]:
-    from recsys.importer import FORMATS
+    from recsys.data.importer import FORMATS
 
     data = _object(value, "dataset")
     if data.get("format") not in FORMATS:
@@ -528,8 +529,8 @@ def _build_world(setup: dict[str, Any]):
     if "world" in setup:
         w = setup["world"]
         return _fits(setup, generate_world(w["pack"], w["seed"], **w["sizes"]))
-    from recsys.dataset_world import dataset_world
-    from recsys.importer import read_path
+    from recsys.data.importer import read_path
+    from recsys.data.semisynthetic import dataset_world
 
     d = setup["dataset"]
     report = read_path(d["format"], d["path"], mapping=d["mapping"] or None)

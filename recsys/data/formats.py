@@ -13,8 +13,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from recsys.events import KINDS
-from recsys.importer_checks import (
+from recsys.data.checks import (
     duplicates,
     floats,
     ids_in,
@@ -26,7 +25,8 @@ from recsys.importer_checks import (
     timestamps,
     users,
 )
-from recsys.importer_table import FileSpec, Intake
+from recsys.data.table import FileSpec, Intake
+from recsys.events import KINDS
 
 GENRES_100K = (
     "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime",

@@ -51,7 +51,7 @@ DATASETS: dict[str, Source] = {
     ),
 }
 
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "data" / "downloads"
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "data" / "downloads"
 MAX_DOWNLOAD_BYTES = 200 * 1024 * 1024
 CHUNK = 64 * 1024
 _OFFLINE_ERRNOS = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN}

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.algorithms import REGISTRY, Catalog
-from recsys.datasets import Ratings, catalog_for, rating_events
+from recsys.data.ratings import Ratings, catalog_for, rating_events
 from recsys.evaluation import ndcg_at_k, precision_at_k, predict
 
 PROTOCOL = "per-user 75/25, relevant = rated 4+, all unseen items ranked"

@@ -23,11 +23,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys import abstats
-from recsys.ab_simulation import MAX_SESSIONS, play, ranked_lists
 from recsys.algorithms import algorithm_class
 from recsys.errors import RecsysError
-from recsys.experiments import Arm, Experiment, Experiments
+from recsys.experiments import stats as abstats
+from recsys.experiments.assignment import Arm, Experiment, Experiments
+from recsys.experiments.simulation import MAX_SESSIONS, play, ranked_lists
 from recsys.world import ChoiceModel, true_utilities
 
 MAX_RUNS = 2000

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from recsys.errors import RecsysError
-from recsys.store import EXPORT_FORMATS, EXPORTS
+from recsys.store.database import EXPORT_FORMATS, EXPORTS
 
 
 def check_target(directory: str | Path, fmt: str, overwrite: bool = False) -> Path:

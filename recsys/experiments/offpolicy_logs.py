@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from recsys import offpolicy
-from recsys.ab_simulation import arm_model, ranked_lists
 from recsys.errors import RecsysError
-from recsys.experiments import Arm, Experiment, Experiments, arm_name, parse_arm, resolve
+from recsys.experiments import offpolicy
+from recsys.experiments.assignment import Arm, Experiment, Experiments, arm_name, parse_arm, resolve
+from recsys.experiments.simulation import arm_model, ranked_lists
 from recsys.world import ChoiceModel, true_utilities
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from recsys.errors import RecsysError
 
-DATASETS_DIR = Path(__file__).resolve().parent.parent / "data" / "datasets"
+DATASETS_DIR = Path(__file__).resolve().parents[2] / "data" / "datasets"
 
 
 def load_dataset(
@@ -47,8 +47,8 @@ def load_dataset(
 
 def dataset_lab(report, path: str | Path, mapping: dict | None, seed: int):
     """The world of a validated dataset, remembering where its files are."""
-    from recsys.dataset_world import dataset_world
-    from recsys.scenarios import dataset_meta
+    from recsys.data.scenarios import dataset_meta
+    from recsys.data.semisynthetic import dataset_world
 
     world = dataset_world(report.dataset, seed)
     world.meta |= dataset_meta(str(Path(path).resolve()), mapping)

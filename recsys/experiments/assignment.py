@@ -28,7 +28,7 @@ import pandas as pd
 
 from recsys.algorithms import algorithm_class
 from recsys.errors import RecsysError
-from recsys.store import Store
+from recsys.store.database import Store
 
 MODES = ("live", "simulated")
 MAX_ARMS = 10

@@ -16,13 +16,13 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
-from recsys.ab_analysis import cumulative, report
 from recsys.algorithms import DEFAULT_ALGORITHM, algorithm_class
 from recsys.errors import RecsysError
 from recsys.events import validate_user
+from recsys.experiments.analysis import cumulative, report
+from recsys.lifecycle.timetravel import journey
 from recsys.ranking import diff
-from recsys.registry import timeline
-from recsys.timetravel import journey
+from recsys.store.versions import timeline
 from recsys.world import DAY
 
 MAX_STOPS = 30

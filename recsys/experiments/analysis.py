@@ -22,10 +22,10 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from recsys import abstats
 from recsys.errors import RecsysError
-from recsys.experiments import Experiment, Experiments
-from recsys.store import Store
+from recsys.experiments import stats as abstats
+from recsys.experiments.assignment import Experiment, Experiments
+from recsys.store.database import Store
 from recsys.world import DAY
 
 RATES = {"ctr": "clicks", "like_rate": "likes", "rating_rate": "ratings"}

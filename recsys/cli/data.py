@@ -21,7 +21,7 @@ SCENARIO_ACTIONS = ("list", "show", "load", "save", "delete", "check", "drift")
 
 
 def add_commands(command) -> None:
-    from recsys.importer import FORMATS
+    from recsys.data.importer import FORMATS
 
     imp = command("import", "replace the lab's data with a dataset (validated, all or nothing)")
     imp.add_argument("--format", required=True, choices=list(FORMATS))
@@ -70,12 +70,12 @@ def add_commands(command) -> None:
 def check(args) -> None:
     """Validate what needs no database (an import's files included) before one is opened."""
     if args.command == "import":
-        from recsys.importer import read_path
+        from recsys.data.importer import read_path
 
         args.mapping = _mapping(args.map)
         args.report = read_path(args.format, args.path, mapping=args.mapping or None)
     if args.command == "download":
-        from recsys.download import DATASETS
+        from recsys.data.download import DATASETS
 
         if args.name not in DATASETS:
             raise RecsysError(f"unknown dataset {args.name!r}; choose one of {', '.join(DATASETS)}")
@@ -89,7 +89,7 @@ def check(args) -> None:
         if args.action == "check" and args.target:
             _has_claims(args.setup["name"] if hasattr(args, "setup") else args.target)
         if args.action == "save":
-            from recsys.scenarios import NAME_PATTERN
+            from recsys.data.scenarios import NAME_PATTERN
 
             if not NAME_PATTERN.fullmatch(args.target):
                 raise RecsysError(
@@ -98,8 +98,8 @@ def check(args) -> None:
 
 
 def _has_claims(name: str | None, what: str = "") -> None:
-    from recsys.scenario_checks import claims
-    from recsys.scenario_library import CLAIMS
+    from recsys.data.scenario_checks import claims
+    from recsys.data.scenario_library import CLAIMS
 
     if not claims(name):
         raise RecsysError(
@@ -129,7 +129,7 @@ def _mapping(items: list[str]) -> dict[str, dict[str, str]]:
 
 
 def _read_scenario(path: str) -> dict[str, Any]:
-    from recsys.scenarios import parse
+    from recsys.data.scenarios import parse
 
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -149,7 +149,7 @@ def _import(engine, args) -> dict[str, Any]:
                 f"{args.format} files; nothing was imported"
             )
         return {"json": report.to_dict(), "text": report.text() + "\nDry run: nothing changed."}
-    from recsys.lab_data import load_dataset
+    from recsys.data.lab import load_dataset
 
     info = load_dataset(engine, report, path=args.path, mapping=args.mapping, seed=args.seed)
     return _imported(info, report)
@@ -158,8 +158,8 @@ def _import(engine, args) -> dict[str, Any]:
 def run_import(args) -> dict[str, Any]:
     """`import` opens the lab itself: a new database is seeded with the dataset directly,
     instead of generating the default world first only to replace it."""
+    from recsys.data.lab import dataset_lab
     from recsys.engine import Engine, database_path
-    from recsys.lab_data import dataset_lab
 
     path = database_path(args.db)
     if path != ":memory:" and Path(path).exists():
@@ -193,7 +193,7 @@ def _imported(info: dict[str, Any], report) -> dict[str, Any]:
 
 
 def _download(engine, args) -> dict[str, Any]:
-    from recsys.download import download
+    from recsys.data.download import download
 
     info = download(args.name, args.dir, force=args.force)
     text = (
@@ -202,8 +202,8 @@ def _download(engine, args) -> dict[str, Any]:
     )
     if engine is None:
         return {"json": info, "text": text}
-    from recsys.importer import read_path
-    from recsys.lab_data import load_dataset
+    from recsys.data.importer import read_path
+    from recsys.data.lab import load_dataset
 
     report = read_path(info["format"], info["path"])
     imported = load_dataset(engine, report, path=info["path"])
@@ -212,13 +212,13 @@ def _download(engine, args) -> dict[str, Any]:
 
 
 def _scenario(engine, args) -> dict[str, Any]:
-    from recsys import scenarios
-    from recsys.scenario_checks import line as claim_line
-    from recsys.scenario_checks import run as check_claims
+    from recsys.data import scenarios
+    from recsys.data.scenario_checks import line as claim_line
+    from recsys.data.scenario_checks import run as check_claims
 
     action = args.action
     if action == "drift":
-        from recsys.cli_lifecycle import drift_text
+        from recsys.cli.lifecycle import drift_text
         from recsys.simulation import taste_drift
 
         personas = [p.strip() for p in args.personas.split(",")] if args.personas else None
@@ -279,7 +279,7 @@ def _claims_line(results: list[dict]) -> str:
 def _checked(args, name: str, how: str, results: list[dict]) -> dict[str, Any]:
     """The checks as text or JSON; a claim that does not hold exits with status 1 (printed
     here: the caller prints and exits 0 only for a result it gets back)."""
-    from recsys.scenario_checks import line
+    from recsys.data.scenario_checks import line
 
     text = "\n".join(
         [f"Scenario {name}, {how}: {_claims_line(results)}.", *(line(r) for r in results)]
@@ -294,7 +294,7 @@ def _checked(args, name: str, how: str, results: list[dict]) -> dict[str, Any]:
 def _write(output: str | None, setup: dict) -> None:
     if not output:
         return
-    from recsys.scenarios import dumps
+    from recsys.data.scenarios import dumps
 
     try:
         Path(output).write_text(dumps(setup) + "\n", encoding="utf-8")

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from recsys import abstats
-from recsys.ab_analysis import LABELS, UNITS, most_active, performance, report
 from recsys.errors import RecsysError
+from recsys.experiments import stats as abstats
+from recsys.experiments.analysis import LABELS, UNITS, most_active, performance, report
 
 ACTIONS = ("create", "list", "show", "stop", "simulate", "aa", "offpolicy", "size", "analytics")
 NEEDS_NAME = ("create", "show", "stop", "offpolicy")
@@ -80,7 +80,7 @@ def _experiment(engine, args) -> dict[str, Any]:
         ]
         return {"json": rows, "text": "\n".join(lines)}
     if action == "create":
-        from recsys.ab_simulation import create
+        from recsys.experiments.simulation import create
 
         experiment = create(
             engine,
@@ -103,7 +103,7 @@ def _experiment(engine, args) -> dict[str, Any]:
         )
         return {"json": result, "text": render(result)}
     if action == "simulate":
-        from recsys.ab_simulation import simulate
+        from recsys.experiments.simulation import simulate
 
         result = simulate(
             engine,
@@ -122,7 +122,7 @@ def _experiment(engine, args) -> dict[str, Any]:
                             sequential=args.sequential, alpha=args.alpha)  # fmt: skip
         return {"json": result, "text": render(result)}
     if action == "aa":
-        from recsys.ab_aa import aa_rates
+        from recsys.experiments.aa import aa_rates
 
         result = aa_rates(
             engine,
@@ -145,7 +145,7 @@ def _experiment(engine, args) -> dict[str, Any]:
         )
         return {"json": result, "text": text}
     if action == "offpolicy":
-        from recsys.ab_offpolicy import evaluate
+        from recsys.experiments.offpolicy_logs import evaluate
 
         result = evaluate(engine, engine.experiments.get(args.name), args.target)
         truth = "unknown" if result["truth"] is None else f"{result['truth']:.4f}"

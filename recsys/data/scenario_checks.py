@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from recsys.data.scenario_library import CLAIMS, Claim
 from recsys.errors import RecsysError
 from recsys.events import Event
-from recsys.scenario_library import CLAIMS, Claim
 from recsys.simulation import reward_mean
 
 OPS: dict[str, Callable[[float, float], bool]] = {
@@ -271,8 +271,8 @@ def likes_turn(engine, algorithm: str, likes: int = 3, k: int = 10) -> Measured:
 
 
 def _report(engine, name: str) -> dict[str, Any]:
-    from recsys.ab_analysis import report
-    from recsys.experiments import Experiments
+    from recsys.experiments.analysis import report
+    from recsys.experiments.assignment import Experiments
 
     found = [e for e in Experiments(engine.store).list() if e.name == name]
     if not found:

@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys import interleaving
-from recsys.ab_analysis import report
 from recsys.algorithms import algorithm_class
 from recsys.errors import RecsysError
-from recsys.experiments import (
+from recsys.experiments import interleaving
+from recsys.experiments.analysis import report
+from recsys.experiments.assignment import (
     Arm,
     Experiment,
     Experiments,

@@ -31,10 +31,10 @@ from typing import Any
 
 import pandas as pd
 
+from recsys.data.formats import READERS, SPECS
+from recsys.data.table import FileSpec, Intake, Problem, records
 from recsys.errors import RecsysError
 from recsys.events import KINDS
-from recsys.importer_formats import READERS, SPECS
-from recsys.importer_table import FileSpec, Intake, Problem, records
 
 __all__ = [
     "FORMATS",

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.errors import RecsysError
-from recsys.store import Store, decode_arrays, encode_arrays
+from recsys.store.database import Store, decode_arrays, encode_arrays
 
 _IDS = {
     "version": ("model_versions", "version_id"),

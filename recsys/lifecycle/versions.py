@@ -22,7 +22,14 @@ from recsys.algorithms import Catalog, Recommender, algorithm_class
 from recsys.errors import RecsysError
 from recsys.evaluation import measure
 from recsys.events import EventFrame
-from recsys.policies import GATE_METRICS, LOWER_IS_BETTER, Action, Policy, Watcher, rewards
+from recsys.lifecycle.policies import (
+    GATE_METRICS,
+    LOWER_IS_BETTER,
+    Action,
+    Policy,
+    Watcher,
+    rewards,
+)
 
 if TYPE_CHECKING:
     from recsys.engine import Engine

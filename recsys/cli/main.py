@@ -11,13 +11,13 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from recsys import cli_data
 from recsys.algorithms import DEFAULT_ALGORITHM, REGISTRY
-from recsys.cli_experiments import COMMANDS as EXPERIMENT_COMMANDS
-from recsys.cli_experiments import add_commands as add_experiment_commands
-from recsys.cli_experiments import check as check_experiment
-from recsys.cli_lifecycle import COMMANDS as LIFECYCLE_COMMANDS
-from recsys.cli_lifecycle import add_commands, check
+from recsys.cli import data as cli_data
+from recsys.cli.experiments import COMMANDS as EXPERIMENT_COMMANDS
+from recsys.cli.experiments import add_commands as add_experiment_commands
+from recsys.cli.experiments import check as check_experiment
+from recsys.cli.lifecycle import COMMANDS as LIFECYCLE_COMMANDS
+from recsys.cli.lifecycle import add_commands, check
 from recsys.errors import RecsysError
 from recsys.events import KINDS, WEIGHT_PRESETS, validate_kind, validate_user, validate_value
 from recsys.world import DEFAULT_PACK, DEFAULT_SEED, PACKS
@@ -158,7 +158,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     check_experiment(args)
     cli_data.check(args)
     if args.command == "export":
-        from recsys.export import check_target
+        from recsys.data.export import check_target
 
         check_target(args.directory, args.format, args.overwrite)
     if args.command == "report":
@@ -174,7 +174,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.command == "evaluate" and (args.train or args.test):
         return _evaluate_files(args)
     if args.command == "bench":
-        from recsys.bench import live_loop, ranking_quality, run_bench
+        from recsys.bench.run import live_loop, ranking_quality, run_bench
 
         if args.loop:
             report = live_loop(args.visits, args.seeds)
@@ -219,7 +219,7 @@ def _path(args: argparse.Namespace) -> str:
 
 def _recommend(engine, args) -> dict[str, Any]:
     if args.as_of is not None:
-        from recsys.timetravel import recommend_as_of
+        from recsys.lifecycle.timetravel import recommend_as_of
 
         ranking = recommend_as_of(engine, args.user, args.as_of, args.k, args.algorithm)
     else:
@@ -438,7 +438,7 @@ def _evaluate(engine, args) -> dict[str, Any]:
 def _evaluate_files(args: argparse.Namespace) -> dict[str, Any]:
     import numpy as np
 
-    from recsys.datasets import catalog_for, rating_events, read_ratings
+    from recsys.data.ratings import catalog_for, rating_events, read_ratings
     from recsys.evaluation import Split, evaluate, predict, results_frame
 
     if not (args.train and args.test):
@@ -489,7 +489,7 @@ def _check_report(args) -> None:
 
 
 def _report(engine, args) -> dict[str, Any]:
-    from recsys.report import session_report
+    from recsys.data.report import session_report
 
     page = session_report(engine, args.user, args.algorithm)
     output = Path(args.output)
@@ -505,7 +505,7 @@ def _report(engine, args) -> dict[str, Any]:
 
 
 def _export(engine, args) -> dict[str, Any]:
-    from recsys.export import export_lab
+    from recsys.data.export import export_lab
 
     info = export_lab(engine, args.directory, args.format, args.overwrite)
     lines = [f"wrote to {info['directory']}:"] + [

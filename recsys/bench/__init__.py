@@ -1,0 +1,1 @@
+"""`python -m recsys bench`: speed and quality measurements."""

@@ -1,0 +1,1 @@
+"""`python -m recsys ...`: the command line (JSON output for scripts)."""

@@ -1,0 +1,2 @@
+"""A/B tests: assignment, impressions, statistics, simulation, off-policy evaluation,
+interleaving, A/A tests."""

@@ -1,0 +1,1 @@
+"""Model lifecycle: versions and aliases, retrain policies, drift detectors, time travel."""
