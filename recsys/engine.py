@@ -50,7 +50,7 @@ from recsys.experiments.assignment import Arm, Experiment, Experiments
 from recsys.lifecycle.versions import Lifecycle, canary_bucket
 from recsys.ranking import LearningStep, RankedItem, Ranking, diff
 from recsys.store.database import Store
-from recsys.store.versions import Registry
+from recsys.store.versions import VersionStore
 from recsys.world import DEFAULT_PACK, DEFAULT_SEED, World, generate_world
 
 DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "lab.duckdb"
@@ -150,7 +150,7 @@ class Engine:
             self.last_seq = self.store.max_seq()
             self._last_ts = self.store.last_ts()
             self._last_wall = time.monotonic()
-            self.registry = Registry(self.store)
+            self.version_store = VersionStore(self.store)
             self.holdout = self.store.holdout()
             self._logged = self.store.logged_through()  # per model: the newest seq logged
             self.models: dict[str, Recommender] = {}
@@ -187,15 +187,15 @@ class Engine:
         """The version `arm`'s alias points at has a lineage that starts from it, and
         production always has a version: a new algorithm, an old database, a reset or a
         forgotten user can leave either missing. Returns whether anything was restored."""
-        version = self.registry.alias(name, arm)
-        lineage = self.registry.lineage_at(name, arm, self.last_seq + 1)
+        version = self.version_store.alias(name, arm)
+        lineage = self.version_store.lineage_at(name, arm, self.last_seq + 1)
         if lineage is not None and lineage["version_id"] == version:
             return False
         reason = "restored after the log changed"
         if version is None:
             if arm != "production":
                 return False
-            version = self.registry.latest_version_id(name)
+            version = self.version_store.latest_version_id(name)
             reason = "restored: the newest remaining version"
         if version is None:
             model = REGISTRY[name](catalog=self.catalog, weights=self.weights, seed=0)
@@ -209,9 +209,9 @@ class Engine:
             reason = "first version of a new algorithm"
         effective = self.last_seq + 1
         if lineage is None and arm == "production":  # it has served since it was trained
-            effective = self.registry.version(version)["trained_through_seq"] + 1
+            effective = self.version_store.version(version)["trained_through_seq"] + 1
             reason = "first production: the newest version"
-        self.registry.move_alias(
+        self.version_store.move_alias(
             name,
             arm,
             version,
@@ -226,10 +226,10 @@ class Engine:
     def _build(self, name: str, arm: str, seq: int) -> tuple[Recommender, int, dict]:
         """The newest saved state of `name`'s `arm` as it served event `seq`, not replayed:
         returns the model, the seq it is trained through and its lineage."""
-        lineage = self.registry.lineage_at(name, arm, seq)
+        lineage = self.version_store.lineage_at(name, arm, seq)
         if lineage is None:
             raise RecsysError(f"{name} has no {arm} model at seq {seq}")
-        base = self.registry.base_state(lineage, seq)
+        base = self.version_store.base_state(lineage, seq)
         model = self._holding(
             name, base["config"], base["seed"], base["params"], base["through_seq"]
         )
@@ -276,7 +276,7 @@ class Engine:
         """Serve a new state for `name`'s `arm`: `model` if it is already up to date with the
         log, else the lineage's saved state plus a replay of the events after it."""
         key = name if arm == "production" else f"{name}@{arm}"
-        lineage = self.registry.lineage_at(name, arm, self.last_seq + 1)
+        lineage = self.version_store.lineage_at(name, arm, self.last_seq + 1)
         if model is None:
             model, through, lineage = self._build(name, arm, self.last_seq + 1)
             if hasattr(model, "attach"):
@@ -295,7 +295,7 @@ class Engine:
         share = self.lifecycle.policy.canary_share
         for name in REGISTRY:
             key = f"{name}@candidate"
-            candidate = self.registry.alias(name, "candidate")
+            candidate = self.version_store.alias(name, "candidate")
             serving = self._lineage.get(key, {}).get("version_id") if key in self.models else None
             if share > 0 and candidate is not None:
                 if self._ensure_lineage(name, "candidate") or serving != candidate:
@@ -328,7 +328,7 @@ class Engine:
         holds after it, learning online from then on like production does."""
         key = f"{arm.algorithm}@v{arm.version}"
         if key not in self.models:
-            version = self.registry.version(arm.version, params=True)
+            version = self.version_store.version(arm.version, params=True)
             model = self._from_version(version)
             for event in self.store.events(after_seq=version["trained_through_seq"]).rows():
                 model.learn_one(event)
@@ -667,7 +667,7 @@ class Engine:
             for version, experiment in self.experiments.live_versions().items():
                 if (
                     first is not None
-                    and self.registry.version(version)["trained_through_seq"] >= first
+                    and self.version_store.version(version)["trained_through_seq"] >= first
                 ):
                     raise RecsysError(
                         f"live experiment {experiment!r} serves a version trained after {user} "
@@ -707,7 +707,7 @@ class Engine:
             name, _, arm = key.partition("@")
             if arm.startswith("v"):  # an experiment's version arm: rebuilt from its version
                 continue
-            self.registry.save_checkpoint(
+            self.version_store.save_checkpoint(
                 name,
                 arm or "production",
                 self._lineage[key]["lineage_id"],
@@ -767,7 +767,7 @@ def install_world(
     if progress:
         progress(0.95, "writing the new lab")
     with store._write_lock:
-        _, inserts = Registry(store).new_versions(
+        _, inserts = VersionStore(store).new_versions(
             [  # no parent; metrics are measured when first asked for
                 (
                     m.name,
@@ -887,7 +887,7 @@ def save_model(
     metrics: dict[str, float | None] | None = None,
 ) -> int:
     """Store a model as a version trained on events 1..through_seq (seq has no gaps)."""
-    return Registry(store).save_version(
+    return VersionStore(store).save_version(
         model.name,
         model.config.to_dict(),
         model.seed,

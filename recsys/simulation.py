@@ -209,7 +209,7 @@ def taste_drift(
     for step in range(before + after):
         if step == before:
             shift_seq = engine.last_seq
-            engine.registry.add_mark(
+            engine.version_store.add_mark(
                 at_seq=shift_seq, ts=engine.lab_time, kind="taste shift", details={"shifts": shifts}
             )
         for persona in names:
@@ -218,9 +218,9 @@ def taste_drift(
             done += 1
             if progress:
                 progress(done, total)
-    alarms = engine.registry.alarms()
+    alarms = engine.version_store.alarms()
     alarms = alarms[alarms["at_seq"] > start_seq]
-    updates = engine.registry.updates()
+    updates = engine.version_store.updates()
     updates = updates[(updates["at_seq"] > start_seq) & (updates["update_type"] != "mini-batch")]
     after_shift = alarms[alarms["at_seq"] > shift_seq]["at_seq"]
     return {

@@ -183,8 +183,8 @@ def test_parameters_page_rebuilds_the_model_with_bounded_values(app, db_path):
     next(b for b in app.button if "Apply" in b.label).click().run()
     assert not app.exception
     assert engine.model("mf").config.factors == 8
-    production = engine.registry.alias("mf", "production")
-    assert engine.registry.version(production)["config"]["factors"] == 8
+    production = engine.version_store.alias("mf", "production")
+    assert engine.version_store.version(production)["config"]["factors"] == 8
     default = MFConfig().factors
     app.button(key="defaults-mf").click().run()
     assert engine.model("mf").config.factors == default and not app.exception

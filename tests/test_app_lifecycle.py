@@ -33,22 +33,22 @@ def test_versions_page_trains_promotes_and_rolls_back(app, db_path):
     open_tab(app, "pages/versions.py", "versions_tab", "Versions")
     assert not app.exception
     engine = engine_for(str(db_path))
-    first = engine.registry.alias("mf", "production")
+    first = engine.version_store.alias("mf", "production")
     app.button(key="versions_train").click().run()
     assert not app.exception
-    newest = engine.registry.latest_version_id("mf")
+    newest = engine.version_store.latest_version_id("mf")
     assert newest > first
     assert any(f"v{newest} trained" in s.value for s in app.success)
-    if engine.registry.alias("mf", "production") != newest:  # the gate kept it back
+    if engine.version_store.alias("mf", "production") != newest:  # the gate kept it back
         app.selectbox(key="versions_pick").set_value(newest).run()
         app.checkbox(key="versions_force").check()
         app.button(key="versions_promote").click().run()
-    assert engine.registry.alias("mf", "production") == newest
+    assert engine.version_store.alias("mf", "production") == newest
     rollback = app.button(key="versions_rollback")
     assert rollback.label == f"Roll back to v{first}"
     rollback.click().run()
     assert not app.exception
-    assert engine.registry.alias("mf", "production") == first
+    assert engine.version_store.alias("mf", "production") == first
     app.selectbox(key="versions_pick").set_value(first).run()
     assert app.button(key="versions_delete").disabled  # production cannot be deleted
 
@@ -57,16 +57,16 @@ def test_a_candidate_the_gate_keeps_back_cannot_be_promoted_without_force(app, d
     app.run()
     engine = engine_for(str(db_path))
     engine.lifecycle.set_policy({"gate_absolute": 1.0})  # nothing beats production by 1.0
-    production = engine.registry.alias("mf", "production")
+    production = engine.version_store.alias("mf", "production")
     open_tab(app, "pages/versions.py", "versions_tab", "Versions")
     app.button(key="versions_train").click().run()
-    candidate = engine.registry.alias("mf", "candidate")
-    assert candidate is not None and engine.registry.alias("mf", "production") == production
+    candidate = engine.version_store.alias("mf", "candidate")
+    assert candidate is not None and engine.version_store.alias("mf", "production") == production
     app.selectbox(key="versions_pick").set_value(candidate).run()
     app.button(key="versions_promote").click().run()
     assert not app.exception
     assert any("kept as candidate" in e.value for e in app.error)
-    assert engine.registry.alias("mf", "production") == production
+    assert engine.version_store.alias("mf", "production") == production
 
 
 def test_policy_form_saves_and_compare_tab_renders(app, db_path):
@@ -124,4 +124,4 @@ def test_drift_scenario_button_reports_what_happened(app, db_path):
     assert not app.exception
     assert any("Shift at seq" in m.value for m in app.markdown)
     engine = engine_for(str(db_path))
-    assert len(engine.registry.marks("taste shift")) == 1
+    assert len(engine.version_store.marks("taste shift")) == 1

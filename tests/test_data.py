@@ -104,7 +104,7 @@ def test_each_format_replaces_the_lab_with_its_data(engine, folders, fmt):
     engine.interact("ann", 5, "like")
     ab_simulation.simulate(engine, "mf,popularity", users=20, sessions=2, seed=0)
     engine.retrain("trending")
-    old_versions = set(engine.registry.versions()["version_id"])
+    old_versions = set(engine.version_store.versions()["version_id"])
 
     report = read_path(fmt, folders[fmt])
     info = load_dataset(engine, report, path=folders[fmt])
@@ -141,7 +141,7 @@ def test_each_format_replaces_the_lab_with_its_data(engine, folders, fmt):
     assert meta["label"] == folders[fmt].name
     assert json.loads(meta["dataset_files"]) == data.files
 
-    versions = engine.registry.versions()
+    versions = engine.version_store.versions()
     assert sorted(versions["algorithm"]) == sorted(REGISTRY)
     assert (versions["trigger"] == "seed").all()
     assert (versions["trained_through_seq"] == engine.last_seq).all()

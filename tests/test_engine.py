@@ -176,14 +176,14 @@ def test_snapshot_plus_replay_equals_live(db_path):
 
 
 def test_retrain_creates_a_model_version(engine):
-    first = engine.registry.latest_version_id("mf")
+    first = engine.version_store.latest_version_id("mf")
     engine.interact("alice", 1, "like")
     info = engine.retrain("mf")
-    latest = engine.registry.version(engine.registry.latest_version_id("mf"))
+    latest = engine.version_store.version(engine.version_store.latest_version_id("mf"))
     assert info["version"] == latest["version_id"] > first
     assert latest["trained_through_seq"] == engine.last_seq
     assert latest["parent_version"] == first
-    assert engine.registry.alias("mf", "production") == latest["version_id"]
+    assert engine.version_store.alias("mf", "production") == latest["version_id"]
 
 
 def test_reset_lab_restores_the_seeded_world(engine):

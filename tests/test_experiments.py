@@ -444,11 +444,11 @@ def test_an_arm_with_new_parameters_is_trained_and_stored_as_a_version(engine):
     experiment = create(engine, "params", "mf,mf(factors=4)")
     arm = experiment.arm("mf(factors=4)")
     assert arm.algorithm == "mf" and arm.version is not None and arm.label == f"mf v{arm.version}"
-    version = engine.registry.version(arm.version)
+    version = engine.version_store.version(arm.version)
     assert version["trigger"] == "experiment" and version["algorithm"] == "mf"
     assert version["config"]["factors"] == 4 and version["trained_through_seq"] == engine.last_seq
     assert rows(engine)["model_versions"] == before["model_versions"] + 1
-    assert engine.registry.alias("mf", "production") != arm.version  # nothing was promoted
+    assert engine.version_store.alias("mf", "production") != arm.version  # nothing was promoted
 
 
 # -- resets and analytics -----------------------------------------------------------------
@@ -569,7 +569,7 @@ def test_the_canary_does_not_serve_users_of_a_live_algorithm_arm(engine):
 def test_time_travel_rebuilds_a_list_served_by_a_version_arm(engine):
     from recsys.lifecycle.timetravel import recommend_as_of
 
-    version = engine.registry.alias("mf", "production")
+    version = engine.version_store.alias("mf", "production")
     create(engine, "versions", f"A=v{version},B=popularity", mode="live")
     user = user_in(engine.live_experiment, "A")
     for item in (5, 9):

@@ -55,7 +55,7 @@ def test_parquet_keeps_model_parameters_loadable_without_pickle(busy, tmp_path):
     versions = pd.read_parquet(tmp_path / "model_versions.parquet")
     row = versions.iloc[0]
     with np.load(io.BytesIO(row["params"]), allow_pickle=False) as arrays:
-        stored = busy.registry.version(int(row["version_id"]), params=True)["params"]
+        stored = busy.version_store.version(int(row["version_id"]), params=True)["params"]
         assert set(arrays.files) == set(stored)
         for name in arrays.files:
             np.testing.assert_array_equal(arrays[name], stored[name])

@@ -52,11 +52,11 @@ def test_retrain_fires_exactly_on_the_nth_rating(engine):
     assert [kinds(s) for s in steps] == [[], [], [], [], [("retrain", "every N ratings")]]
     retrain = steps[-1].actions[0]
     assert count(engine, "model_versions") == versions + 1
-    row = engine.registry.updates("mf").iloc[0]
+    row = engine.version_store.updates("mf").iloc[0]
     assert row["at_seq"] == steps[-1].event.seq and row["trigger"] == "every N ratings"
     assert row["update_type"].startswith("full retrain") and row["status"] == "ok"
     assert row["version_id"] == retrain["version"]
-    assert engine.registry.version(retrain["version"])["trigger"] == "every N ratings"
+    assert engine.version_store.version(retrain["version"])["trigger"] == "every N ratings"
     assert_after_is_rebuilt(engine, steps[-1])
     # the counter starts over: two more ratings are not enough
     more = [engine.interact("ann", 20 + i, "rating", 3.0) for i in range(3)]
@@ -103,16 +103,16 @@ def test_a_reopen_does_not_change_when_the_ratings_policy_fires(db_path, tmp_pat
 def test_minibatch_every_n_events_is_a_checkpoint_not_a_version(engine):
     quiet(engine, minibatch_events=4)
     engine.retrain("mf")
-    production = engine.registry.alias("mf", "production")
+    production = engine.version_store.alias("mf", "production")
     versions = count(engine, "model_versions")
     steps = [engine.interact("bob", 30 + i, "like") for i in range(4)]
     assert [kinds(s) for s in steps] == [[], [], [], [("minibatch", "every N events")]]
     seq = steps[-1].event.seq
     assert count(engine, "model_versions") == versions
-    assert engine.registry.alias("mf", "production") == production
-    row = engine.registry.updates("mf").iloc[0]
+    assert engine.version_store.alias("mf", "production") == production
+    row = engine.version_store.updates("mf").iloc[0]
     assert (row["update_type"], row["at_seq"], row["version_id"]) == ("mini-batch", seq, production)
-    lineage = engine.registry.lineage_at("mf", "production", seq)
+    lineage = engine.version_store.lineage_at("mf", "production", seq)
     assert lineage["effective_seq"] == seq and lineage["version_id"] == production
     assert lineage["checkpoint_id"] == steps[-1].actions[0]["checkpoint"]
     through, params = engine.store._query(
@@ -123,7 +123,7 @@ def test_minibatch_every_n_events_is_a_checkpoint_not_a_version(engine):
     state = engine.model("mf").state()
     assert all(np.array_equal(v, state[k]) for k, v in decode_arrays(params).items())
     assert_after_is_rebuilt(engine, steps[-1])
-    assert engine.registry.lineage_at("mf", "production", seq - 1)["checkpoint_id"] is None
+    assert engine.version_store.lineage_at("mf", "production", seq - 1)["checkpoint_id"] is None
     more = [engine.interact("bob", 40 + i, "view") for i in range(4)]  # the count starts over
     assert [kinds(s) for s in more] == [[], [], [], [("minibatch", "every N events")]]
 
@@ -136,7 +136,7 @@ def test_scheduled_retrain_fires_when_the_lab_clock_passes_the_period(engine):
     almost = engine.interact("carol", 2, "view", ts=start + 3599)
     due = engine.interact("carol", 3, "view", ts=start + 3600)
     assert kinds(early) == kinds(almost) == [] and kinds(due) == [("retrain", "schedule")]
-    assert engine.registry.updates("mf").iloc[0]["trigger"] == "schedule"
+    assert engine.version_store.updates("mf").iloc[0]["trigger"] == "schedule"
     again = engine.interact("carol", 4, "view", ts=start + 3600 + 3599)
     assert kinds(again) == []  # the period starts over at the retrain
     assert kinds(engine.interact("carol", 5, "view", ts=start + 7200)) == [("retrain", "schedule")]
@@ -179,8 +179,8 @@ def test_taste_drift_fires_after_the_shift_and_not_before(wide_engine):
     assert all(a["at_seq"] > report["shift_seq"] for a in report["alarms"])
     drift = [r for r in report["retrains"] if r["trigger"] == "drift"]
     assert drift and drift[0]["at_seq"] == report["first_alarm_after_shift"]
-    assert engine.registry.version(drift[0]["version_id"])["trigger"] == "drift"
-    marks = engine.registry.marks("taste shift")
+    assert engine.version_store.version(drift[0]["version_id"])["trigger"] == "drift"
+    marks = engine.version_store.marks("taste shift")
     assert marks["at_seq"].tolist() == [report["shift_seq"]]
 
 
@@ -191,15 +191,15 @@ def test_the_same_visits_without_a_shift_raise_no_alarm(wide_engine):
     for step in range(BEFORE + AFTER):  # the scenario's visits, with every persona's own taste
         for persona in personas:
             simulate(engine, persona, 1, seed=SEED + step)
-    assert engine.registry.alarms().empty
-    assert "drift" not in set(engine.registry.updates()["trigger"])
+    assert engine.version_store.alarms().empty
+    assert "drift" not in set(engine.version_store.updates()["trigger"])
 
 
 # -- the rollback floor -------------------------------------------------------------------------
 
 
 def test_rollback_floor_restores_the_previous_production(engine):
-    previous = engine.registry.alias("mf", "production")
+    previous = engine.version_store.alias("mf", "production")
     version = engine.lifecycle.train("mf", "manual", "never")["version"]
     engine.lifecycle.promote(version, force=True)
     quiet(engine, rollback_floor=0.99, rollback_window=10)
@@ -207,8 +207,8 @@ def test_rollback_floor_restores_the_previous_production(engine):
     assert [kinds(s) for s in steps[:9]] == [[]] * 9
     assert kinds(steps[9]) == [("rollback", "rollback floor")]
     assert steps[9].actions[0]["production"] == previous
-    assert engine.registry.alias("mf", "production") == previous
-    move = engine.registry.alias_history("mf").iloc[0]
+    assert engine.version_store.alias("mf", "production") == previous
+    move = engine.version_store.alias_history("mf").iloc[0]
     assert (move["alias"], move["from_version"], move["to_version"]) == (
         "production",
         version,
@@ -224,16 +224,16 @@ def test_rollback_floor_ignores_a_window_that_is_not_full_or_above_the_floor(eng
     quiet(engine, rollback_floor=0.5, rollback_window=10)
     for i in range(10):  # mean reward 0.6: above the floor
         engine.interact("dan", 60 + i, "like" if i % 5 < 3 else "dislike")
-    assert engine.registry.alias("mf", "production") == version
+    assert engine.version_store.alias("mf", "production") == version
 
 
 def test_rollback_floor_without_a_previous_production_records_the_error(engine):
     quiet(engine, rollback_floor=0.99, rollback_window=10)
-    production = engine.registry.alias("mf", "production")
+    production = engine.version_store.alias("mf", "production")
     steps = [engine.interact("dan", 40 + i, "dislike") for i in range(10)]
     assert kinds(steps[9]) == [("rollback", "rollback floor")]
     assert "no previous production" in steps[9].actions[0]["error"]
-    assert engine.registry.alias("mf", "production") == production
+    assert engine.version_store.alias("mf", "production") == production
 
 
 # -- policy validation and persistence ----------------------------------------------------------

@@ -21,7 +21,7 @@ def test_the_report_holds_every_section_and_works_offline(engine):
                     "Model versions of mf", "A/B tests"):  # fmt: skip
         assert f"<h2>{heading}" in page
     assert "<b>ada</b>" in page and steps[-1].title.replace("'", "&#x27;") in page
-    newest = engine.registry.latest_version_id("mf")
+    newest = engine.version_store.latest_version_id("mf")
     assert f"<td>{newest}</td>" in page  # the retrain is in the versions table
     experiment = engine.experiments.get("defense run")
     verdict = report(engine.store, experiment)["verdict"]

@@ -20,7 +20,7 @@ def registry_rows(engine: Engine) -> tuple:
     """Everything a version operation may write: aliases, their history, versions, lineage."""
     count = engine.store._query
     return (
-        engine.registry.aliases().to_dict("records"),
+        engine.version_store.aliases().to_dict("records"),
         count("SELECT count(*) FROM alias_history")[0][0],
         count("SELECT count(*) FROM model_versions")[0][0],
         count("SELECT count(*) FROM lineage")[0][0],
@@ -40,7 +40,7 @@ def candidate(engine: Engine, algorithm: str = "mf") -> int:
 
 
 def set_metrics(engine: Engine, version: int, **metrics: float) -> None:
-    stored = engine.registry.version(version)["metrics"] | metrics
+    stored = engine.version_store.version(version)["metrics"] | metrics
     engine.store._execute(
         "UPDATE model_versions SET metrics = ? WHERE version_id = ?", [json.dumps(stored), version]
     )
@@ -53,7 +53,7 @@ def version_id(value) -> int | None:
 
 def replayed(engine: Engine, version: int):
     """A stored version's parameters plus an online replay of every event after it."""
-    stored = engine.registry.version(version, params=True)
+    stored = engine.version_store.version(version, params=True)
     cls = REGISTRY[stored["algorithm"]]
     model = cls(
         cls.config_class.from_dict(stored["config"]),
@@ -71,38 +71,38 @@ def replayed(engine: Engine, version: int):
 
 
 def test_train_stores_a_version_with_metrics_parent_and_trigger(engine):
-    seed_version = engine.registry.alias("mf", "production")
+    seed_version = engine.version_store.alias("mf", "production")
     engine.interact("ann", 4, "like")
     info = engine.lifecycle.train("mf", "manual", "never")
-    version = engine.registry.version(info["version"])
+    version = engine.version_store.version(info["version"])
     assert version["parent_version"] == seed_version and version["trigger"] == "manual"
     assert version["trained_through_seq"] == engine.last_seq == version["n_events"]
     assert {"RMSE", "precision@10", "NDCG@10", "coverage"} <= set(version["metrics"])
     assert 0 <= version["metrics"]["NDCG@10"] <= 1 and version["metrics"]["RMSE"] > 0
-    assert engine.registry.alias("mf", "candidate") == info["version"]
-    assert engine.registry.alias("mf", "production") == seed_version
+    assert engine.version_store.alias("mf", "candidate") == info["version"]
+    assert engine.version_store.alias("mf", "production") == seed_version
     assert not info["promoted"]
 
 
 def test_promote_then_rollback_serves_the_previous_parameters_bit_for_bit(engine):
-    previous = engine.registry.alias("mf", "production")
-    stored = engine.registry.version(previous, params=True)["params"]
+    previous = engine.version_store.alias("mf", "production")
+    stored = engine.version_store.version(previous, params=True)["params"]
     # A retrain on the same log with the same config is the same model: change the config.
     version = engine.lifecycle.train("mf", "manual", "never", config={"epochs": 7})["version"]
     engine.lifecycle.promote(version, force=True)
-    assert engine.registry.alias("mf", "production") == version
-    new = engine.registry.version(version, params=True)["params"]
+    assert engine.version_store.alias("mf", "production") == version
+    new = engine.version_store.version(version, params=True)["params"]
     assert_state_equals(engine.model("mf").state(), new)
     assert not all(np.array_equal(v, new[k]) for k, v in stored.items())  # a real change
 
     info = engine.lifecycle.rollback("mf")
     assert info == {"algorithm": "mf", "production": previous, "was": version}
-    assert engine.registry.alias("mf", "production") == previous
+    assert engine.version_store.alias("mf", "production") == previous
     assert_state_equals(engine.model("mf").state(), stored)
 
 
 def test_rollback_with_events_in_between_is_the_previous_version_plus_replay(engine):
-    previous = engine.registry.alias("mf", "production")
+    previous = engine.version_store.alias("mf", "production")
     for item in (3, 8, 13):
         engine.interact("ann", item, "like")
     version = candidate(engine)
@@ -122,11 +122,11 @@ def test_rollback_with_events_in_between_is_the_previous_version_plus_replay(eng
 
 def test_alias_history_records_who_moved_production_and_why(engine):
     engine.lifecycle.set_policy({"gate_absolute": 1.0})  # the promotion has to be forced
-    previous = engine.registry.alias("mf", "production")
+    previous = engine.version_store.alias("mf", "production")
     version = candidate(engine)
     engine.lifecycle.promote(version, force=True)
     engine.lifecycle.rollback("mf")
-    history = engine.registry.alias_history("mf")
+    history = engine.version_store.alias_history("mf")
     production = history[history["alias"] == "production"].head(2)
     rollback, promotion = production.to_dict("records")
     assert (promotion["from_version"], promotion["to_version"]) == (previous, version)
@@ -167,7 +167,7 @@ def test_alias_history_records_who_moved_production_and_why(engine):
 )
 def test_refused_version_operations_change_nothing(engine, operation, message):
     engine.lifecycle.set_policy({"gate_absolute": 1.0})
-    versions = {"production": engine.registry.alias("mf", "production"), "candidate": None}
+    versions = {"production": engine.version_store.alias("mf", "production"), "candidate": None}
     versions["candidate"] = candidate(engine)
     before = registry_rows(engine)
     state = engine.model("mf").state()
@@ -180,36 +180,36 @@ def test_refused_version_operations_change_nothing(engine, operation, message):
 def test_delete_a_candidate_removes_it_and_its_alias(engine):
     version = candidate(engine)
     engine.lifecycle.delete(version)
-    assert engine.registry.alias("mf", "candidate") is None
+    assert engine.version_store.alias("mf", "candidate") is None
     with pytest.raises(RecsysError, match="unknown version"):
-        engine.registry.version(version)
+        engine.version_store.version(version)
 
 
 # -- the promotion gate ---------------------------------------------------------------------
 
 
 def test_a_candidate_below_the_absolute_margin_is_kept_back_unless_forced(engine):
-    production = engine.registry.alias("mf", "production")
+    production = engine.version_store.alias("mf", "production")
     engine.lifecycle.set_policy({"gate_absolute": 1.0, "auto_promote": 1})
     info = engine.lifecycle.train("mf", "manual", "gate")
     assert info["gate"]["passed"] is False and info["promoted"] is False
-    assert engine.registry.alias("mf", "candidate") == info["version"]
-    assert engine.registry.alias("mf", "production") == production
+    assert engine.version_store.alias("mf", "candidate") == info["version"]
+    assert engine.version_store.alias("mf", "production") == production
     with pytest.raises(RecsysError, match="kept as candidate"):
         engine.lifecycle.promote(info["version"])
-    assert engine.registry.alias("mf", "production") == production
+    assert engine.version_store.alias("mf", "production") == production
     result = engine.lifecycle.promote(info["version"], force=True)
-    assert result["production"] == engine.registry.alias("mf", "production") == info["version"]
-    assert engine.registry.alias("mf", "candidate") is None
+    assert result["production"] == engine.version_store.alias("mf", "production") == info["version"]
+    assert engine.version_store.alias("mf", "candidate") is None
 
 
 def test_without_auto_promote_a_gated_train_stays_candidate(engine):
-    production = engine.registry.alias("mf", "production")
+    production = engine.version_store.alias("mf", "production")
     engine.lifecycle.set_policy({"auto_promote": 0})
     info = engine.lifecycle.train("mf", "manual", "gate")
     assert info["gate"] is None and not info["promoted"]
-    assert engine.registry.alias("mf", "candidate") == info["version"]
-    assert engine.registry.alias("mf", "production") == production
+    assert engine.version_store.alias("mf", "candidate") == info["version"]
+    assert engine.version_store.alias("mf", "production") == production
 
 
 @pytest.mark.parametrize(
@@ -228,9 +228,9 @@ def test_gate_with_zero_margins_follows_the_metric_direction(engine, metric, cha
     engine.lifecycle.set_policy(
         {"gate_metric": metric, "gate_absolute": 0.0, "gate_relative": 0.0, "auto_promote": 1}
     )
-    production = engine.registry.alias("mf", "production")
+    production = engine.version_store.alias("mf", "production")
     engine.lifecycle.measured("mf")
-    old = engine.registry.version(production)["metrics"][metric]
+    old = engine.version_store.version(production)["metrics"][metric]
     version = candidate(engine)
     set_metrics(engine, version, **{metric: old + change})
     verdict = engine.lifecycle.gate(version)
@@ -238,17 +238,17 @@ def test_gate_with_zero_margins_follows_the_metric_direction(engine, metric, cha
     assert verdict["gain"] == pytest.approx(-change if metric == "RMSE" else change)
     if passes:
         engine.lifecycle.promote(version)
-        assert engine.registry.alias("mf", "production") == version
+        assert engine.version_store.alias("mf", "production") == version
     else:
         with pytest.raises(RecsysError):
             engine.lifecycle.promote(version)
-        assert engine.registry.alias("mf", "production") == production
+        assert engine.version_store.alias("mf", "production") == production
 
 
 def test_relative_margin_scales_with_the_production_metric(engine):
-    production = engine.registry.alias("mf", "production")
+    production = engine.version_store.alias("mf", "production")
     engine.lifecycle.measured("mf")
-    old = engine.registry.version(production)["metrics"]["NDCG@10"]
+    old = engine.version_store.version(production)["metrics"]["NDCG@10"]
     engine.lifecycle.set_policy({"gate_metric": "NDCG@10", "gate_relative": 0.1})
     version = candidate(engine)
     set_metrics(engine, version, **{"NDCG@10": old * 1.05})
@@ -260,24 +260,24 @@ def test_relative_margin_scales_with_the_production_metric(engine):
 
 def test_gated_train_promotes_a_better_version_at_once(engine):
     engine.lifecycle.set_policy({"gate_absolute": 0.0, "gate_relative": 0.0, "auto_promote": 1})
-    production = engine.registry.alias("mf", "production")
+    production = engine.version_store.alias("mf", "production")
     set_metrics(engine, production, **{"NDCG@10": 0.0})  # anything measured beats it
     info = engine.lifecycle.train("mf", "manual", "gate")
     assert info["gate"]["passed"] and info["promoted"]
-    assert engine.registry.alias("mf", "production") == info["version"]
-    assert engine.registry.version(info["version"])["parent_version"] == production
+    assert engine.version_store.alias("mf", "production") == info["version"]
+    assert engine.version_store.version(info["version"])["parent_version"] == production
 
 
 # -- compare ----------------------------------------------------------------------------------
 
 
 def test_compare_reports_metric_deltas_config_diff_and_overlap(engine):
-    seeded = engine.registry.alias("mf", "production")
+    seeded = engine.version_store.alias("mf", "production")
     factors = engine.model("mf").config.factors
     engine.configure("mf", {"factors": 8})
-    other = engine.registry.alias("mf", "production")
+    other = engine.version_store.alias("mf", "production")
     report = engine.lifecycle.compare(seeded, other)
-    a, b = engine.registry.version(seeded), engine.registry.version(other)
+    a, b = engine.version_store.version(seeded), engine.version_store.version(other)
     assert set(report["metrics"]) == set(GATE_METRICS)
     for name, m in report["metrics"].items():
         assert m["a"] == a["metrics"][name] and m["b"] == b["metrics"][name]
@@ -289,7 +289,7 @@ def test_compare_reports_metric_deltas_config_diff_and_overlap(engine):
 
 
 def test_compare_a_version_with_its_own_parameters_overlaps_fully(engine):
-    seeded = engine.registry.alias("mf", "production")
+    seeded = engine.version_store.alias("mf", "production")
     copy = candidate(engine)
     engine.store._execute(  # the same parameters under another id
         "UPDATE model_versions SET params = (SELECT params FROM model_versions "
@@ -305,7 +305,7 @@ def test_compare_a_version_with_its_own_parameters_overlaps_fully(engine):
 
 
 def test_canary_share_decides_who_the_candidate_serves(engine):
-    production = engine.registry.alias("mf", "production")
+    production = engine.version_store.alias("mf", "production")
     version = candidate(engine)
     engine.lifecycle.set_policy({"canary_share": 100})
     assert engine.serving("ann", "mf") == {
@@ -328,11 +328,11 @@ def test_canary_splits_users_by_their_stable_bucket(engine):
         arm = engine.serving(user, "mf")["arm"]
         assert arm == ("candidate" if canary_bucket(user) < 50 else "production"), user
     assert engine.serving("ann", "mf")["version"] == version
-    assert engine.serving("bob", "mf")["version"] == engine.registry.alias("mf", "production")
+    assert engine.serving("bob", "mf")["version"] == engine.version_store.alias("mf", "production")
 
 
 def test_live_metrics_group_events_per_served_version(engine):
-    production = engine.registry.alias("mf", "production")
+    production = engine.version_store.alias("mf", "production")
     version = candidate(engine)
     engine.lifecycle.set_policy({"canary_share": 50})
     for item in range(4):  # ann (candidate): 4 likes; bob (production): 3 dislikes, 1 like
@@ -366,8 +366,8 @@ def test_reopening_serves_the_same_production_and_rankings(db_path):
     engine.close()
     reopened = Engine.open(db_path)
     try:
-        assert reopened.registry.alias("mf", "production") == version
-        assert reopened.registry.alias("item_knn", "candidate") == knn
+        assert reopened.version_store.alias("mf", "production") == version
+        assert reopened.version_store.alias("item_knn", "candidate") == knn
         for key, ranking in live.items():
             assert reopened.serving(*key) == serving[key]
             again = reopened.recommend(key[0], 10, key[1])
@@ -378,37 +378,37 @@ def test_reopening_serves_the_same_production_and_rankings(db_path):
 
 
 def test_reset_lab_drops_versions_trained_after_the_seed(engine):
-    seeded = engine.registry.versions()
-    seeded_mf = engine.registry.alias("mf", "production")
+    seeded = engine.version_store.versions()
+    seeded_mf = engine.version_store.alias("mf", "production")
     engine.interact("ann", 3, "like")
     version = candidate(engine)
     engine.lifecycle.promote(version, force=True)
     engine.interact("bob", 4, "like")
     candidate(engine, "item_knn")
     engine.reset_lab()
-    assert sorted(engine.registry.versions()["version_id"]) == sorted(seeded["version_id"])
-    assert engine.registry.alias("mf", "production") == seeded_mf
-    assert engine.registry.alias("item_knn", "candidate") is None
-    stored = engine.registry.version(seeded_mf, params=True)["params"]
+    assert sorted(engine.version_store.versions()["version_id"]) == sorted(seeded["version_id"])
+    assert engine.version_store.alias("mf", "production") == seeded_mf
+    assert engine.version_store.alias("item_knn", "candidate") is None
+    stored = engine.version_store.version(seeded_mf, params=True)["params"]
     assert_state_equals(engine.model("mf").state(), stored)
 
 
 def test_reset_lab_drops_a_version_trained_before_any_live_event(engine):
-    seeded_mf = engine.registry.alias("mf", "production")
+    seeded_mf = engine.version_store.alias("mf", "production")
     engine.configure("mf", {"factors": 8})  # a new version, no event logged yet
     engine.reset_lab()
-    assert engine.registry.alias("mf", "production") == seeded_mf
+    assert engine.version_store.alias("mf", "production") == seeded_mf
     assert engine.model("mf").config.factors != 8
 
 
 def test_seeded_versions_are_measured_on_first_request_with_their_own_parameters(engine):
     from recsys.lifecycle.versions import holdout_metrics
 
-    seeded = engine.registry.alias("item_knn", "production")
-    assert engine.registry.version(seeded)["metrics"] == {}  # the first start skips them
-    assert seeded in engine.registry.unmeasured("item_knn")
+    seeded = engine.version_store.alias("item_knn", "production")
+    assert engine.version_store.version(seeded)["metrics"] == {}  # the first start skips them
+    assert seeded in engine.version_store.unmeasured("item_knn")
     engine.lifecycle.measured("item_knn")
-    version = engine.registry.version(seeded, params=True)
+    version = engine.version_store.version(seeded, params=True)
     expected = holdout_metrics(
         engine._from_version(version),
         engine.holdout,
@@ -417,7 +417,7 @@ def test_seeded_versions_are_measured_on_first_request_with_their_own_parameters
         engine.weights,
     )
     assert version["metrics"] == expected and expected["NDCG@10"] is not None
-    assert engine.registry.unmeasured("item_knn") == []
+    assert engine.version_store.unmeasured("item_knn") == []
 
 
 def test_forgetting_a_user_while_a_canary_runs_keeps_the_lab_openable(db_path):
@@ -454,7 +454,7 @@ def test_version_ids_are_never_reused(engine):
     engine.reset_lab()  # drops every version trained after the seed
     third = candidate(engine)
     assert third > second
-    assert engine.registry.alias_history("mf")["to_version"].max() == third
+    assert engine.version_store.alias_history("mf")["to_version"].max() == third
 
 
 @pytest.mark.parametrize("algorithm", sorted(REGISTRY))
@@ -465,8 +465,8 @@ def test_a_retrain_on_the_same_events_is_bit_identical(engine, algorithm):
     engine.interact("ann", 7, "rating", 4.5, algorithm=algorithm)
     first = engine.lifecycle.train(algorithm, "manual", "never")
     second = engine.lifecycle.train(algorithm, "manual", "never")
-    a = engine.registry.version(first["version"], params=True)
-    b = engine.registry.version(second["version"], params=True)
+    a = engine.version_store.version(first["version"], params=True)
+    b = engine.version_store.version(second["version"], params=True)
     assert a["metrics"] == b["metrics"]
     assert_state_equals(a["params"], b["params"])
 
@@ -476,8 +476,8 @@ def test_a_version_saved_by_older_code_is_rebuilt_from_its_events(db_path):
     does not know (`implicit_confidence`, no Gram matrix): it still opens, and serves what a
     fit on the same events gives."""
     engine = Engine.open(db_path)
-    production = engine.registry.alias("mf", "production")
-    stored = engine.registry.version(production)
+    production = engine.version_store.alias("mf", "production")
+    stored = engine.version_store.version(production)
     through, seed = stored["trained_through_seq"], stored["seed"]
     old = stored["config"] | {"implicit_confidence": 0.1}
     engine.store._execute(

@@ -123,7 +123,7 @@ def _measure(path: Path, sizes: dict, repetitions: int, seed: int) -> dict[str, 
         interact.append(step.timings["total"])
 
     # The lifecycle: a gated retrain (fit + holdout metrics), rollback, time travel, a journey.
-    retrains = engine.registry.updates("mf")
+    retrains = engine.version_store.updates("mf")
     policy_retrains = int((retrains["trigger"] == "every N ratings").sum())
     mark = time.perf_counter()
     engine.lifecycle.train("mf", "manual", "always")

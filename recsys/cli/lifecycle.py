@@ -71,7 +71,7 @@ def _versions(engine, args) -> dict[str, Any]:
     life, action = engine.lifecycle, args.action
     if action == "list":
         life.measured(args.algorithm)
-        frame = engine.registry.versions(args.algorithm)
+        frame = engine.version_store.versions(args.algorithm)
         shown = frame.drop(columns=["config", "created_at"])
         records = frame.astype(object).where(frame.notna(), None).to_dict("records")
         return {

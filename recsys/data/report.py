@@ -100,7 +100,7 @@ def _setup(engine, algorithm: str) -> str:
         ("event weights", meta.get("weights", "default")),
         ("algorithm", algorithm),
         ("parameters", json.dumps(engine.model(algorithm).config.to_dict())),
-        ("production version", f"v{engine.registry.alias(algorithm, 'production')}"),
+        ("production version", f"v{engine.version_store.alias(algorithm, 'production')}"),
         ("policies", json.dumps(engine.lifecycle.policy.to_dict())),
     ]
     cells = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
@@ -190,7 +190,7 @@ def _history(engine) -> str:
 
 def _versions(engine, algorithm: str) -> str:
     engine.lifecycle.measured(algorithm)
-    frame = engine.registry.versions(algorithm)
+    frame = engine.version_store.versions(algorithm)
     keep = [
         c
         for c in ("version_id", "aliases", "trigger", "trained_through_seq", "n_events",

@@ -329,7 +329,7 @@ def ab_right_call(engine, experiment: str) -> Measured:
 
 def _shift(engine) -> tuple[int, list[str]]:
     """The seq of the (first) taste shift and the personas it shifted."""
-    marks = engine.registry.marks("taste shift")
+    marks = engine.version_store.marks("taste shift")
     if marks.empty:
         raise RecsysError("the lab has no taste shift")
     first = marks.iloc[0]
@@ -337,7 +337,7 @@ def _shift(engine) -> tuple[int, list[str]]:
 
 
 def _alarms_after(engine, seq: int) -> list[int]:
-    alarms = engine.registry.alarms()
+    alarms = engine.version_store.alarms()
     return sorted(int(s) for s in alarms.loc[alarms["at_seq"] > seq, "at_seq"])
 
 
@@ -345,7 +345,7 @@ def _alarms_after(engine, seq: int) -> list[int]:
 def drift_alarms(engine, when: str) -> Measured:
     """Drift alarms before (at or before) or after the taste shift."""
     shift, _ = _shift(engine)
-    alarms = engine.registry.alarms()
+    alarms = engine.version_store.alarms()
     if when == "before":
         start = int(engine.meta.get("history_through_seq", 0))
         before = alarms[(alarms["at_seq"] > start) & (alarms["at_seq"] <= shift)]
@@ -362,7 +362,7 @@ def _drift_retrains(engine, algorithm: str) -> tuple[int | None, list[int]]:
     after = _alarms_after(engine, shift)
     if not after:
         return None, []
-    updates = engine.registry.updates(algorithm)
+    updates = engine.version_store.updates(algorithm)
     drift = updates[(updates["trigger"] == "drift") & (updates["at_seq"] >= after[0])]
     return after[0], sorted(int(s) for s in drift["at_seq"])
 

@@ -590,7 +590,7 @@ def _experiment_spec(engine, experiment) -> dict[str, Any] | None:
     for arm in experiment.arms:
         text = arm.algorithm
         if arm.version is not None:
-            config = engine.registry.version(arm.version)["config"]
+            config = engine.version_store.version(arm.version)["config"]
             defaults = algorithm_class(arm.algorithm).config_class().to_dict()
             changed = _changed(config, defaults)
             if changed:

@@ -103,7 +103,7 @@ def _train_version(engine, algorithm: str, config: dict, experiment: str) -> int
     events = engine.store.events()
     started = time.perf_counter()
     model.fit(events, engine.catalog)
-    return engine.registry.save_version(
+    return engine.version_store.save_version(
         algorithm,
         config_obj.to_dict(),
         model.seed,
@@ -112,7 +112,7 @@ def _train_version(engine, algorithm: str, config: dict, experiment: str) -> int
         model.state(),
         "experiment",
         time.perf_counter() - started,
-        engine.registry.alias(algorithm, "production"),
+        engine.version_store.alias(algorithm, "production"),
     )
 
 
@@ -195,7 +195,7 @@ def arm_model(engine, arm: Arm):
     """The model an arm serves, frozen for a simulated run."""
     if arm.version is None:
         return engine.model(arm.algorithm)
-    return engine._from_version(engine.registry.version(arm.version, params=True))
+    return engine._from_version(engine.version_store.version(arm.version, params=True))
 
 
 def ranked_lists(model, users: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:

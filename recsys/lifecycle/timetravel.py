@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 def first_seq(engine: Engine, algorithm: str) -> int:
     """The first event time travel can reach for `algorithm` (before it the lab served a
     model trained in one batch on the seeded history: there is no online state to rebuild)."""
-    row = engine.registry.first_lineage_seq(algorithm)
+    row = engine.version_store.first_lineage_seq(algorithm)
     return max(int(row or 1), 1)
 
 
@@ -37,7 +37,7 @@ def models_at(engine: Engine, algorithm: str, arm: str, seq: int) -> Recommender
 
     def build(name: str, arm: str) -> Recommender:
         if arm.startswith("v"):  # an experiment's version arm: the version plus the log after it
-            version = engine.registry.version(int(arm[1:]), params=True)
+            version = engine.version_store.version(int(arm[1:]), params=True)
             model = engine._from_version(version)
             for event in engine.store.events(
                 after_seq=version["trained_through_seq"], through_seq=seq
@@ -169,7 +169,7 @@ def _identity(engine: Engine, name: str, arm: str, seq: int) -> tuple:
     if arm.startswith("v"):
         return (arm,)
     names = [(name, arm)] + ([(c, "production") for c in COMPONENTS] if name == "hybrid" else [])
-    return tuple(engine.registry.lineage_at(n, a, seq)["lineage_id"] for n, a in names)
+    return tuple(engine.version_store.lineage_at(n, a, seq)["lineage_id"] for n, a in names)
 
 
 def _utility(engine: Engine, user: str):
@@ -179,7 +179,7 @@ def _utility(engine: Engine, user: str):
     if user not in personas.index:
         return None
     features, quality = engine.store.ground_truth()
-    shifts = engine.registry.marks("taste shift")
+    shifts = engine.version_store.marks("taste shift")
     changes = []
     for at_seq, details in zip(shifts["at_seq"], shifts["details"], strict=True):
         now_like = json.loads(details).get("shifts", {}).get(user)

@@ -57,13 +57,13 @@ def canary_bucket(user: str) -> float:
 class Lifecycle:
     def __init__(self, engine: Engine):
         self.engine = engine
-        self.registry = engine.registry
+        self.version_store = engine.version_store
         self.policy = Policy.load(engine.meta)
         self.watcher = Watcher(self.policy, self._counters)
 
     def _move(self, name, alias, version, actor, reason, effective) -> None:
         e = self.engine
-        self.registry.move_alias(
+        self.version_store.move_alias(
             name,
             alias,
             version,
@@ -75,7 +75,9 @@ class Lifecycle:
         )
 
     def _log_update(self, **fields) -> None:
-        self.registry.log_update(at_seq=self.engine.last_seq, ts=self.engine.lab_time, **fields)
+        self.version_store.log_update(
+            at_seq=self.engine.last_seq, ts=self.engine.lab_time, **fields
+        )
 
     # -- policy ---------------------------------------------------------------------------
 
@@ -92,7 +94,7 @@ class Lifecycle:
 
     def _counters(self, algorithm: str) -> dict[str, Any]:
         """Where an algorithm's policy counters stand according to the log."""
-        e, registry = self.engine, self.registry
+        e, registry = self.engine, self.version_store
         production = registry.version(registry.alias(algorithm, "production"))
         through = production["trained_through_seq"]
         since = (through, e.store.counts_since(through, algorithm)[2])
@@ -113,12 +115,12 @@ class Lifecycle:
         components as they are now."""
         e = self.engine
         with e._lock:
-            for version_id in self.registry.unmeasured(algorithm):
-                version = self.registry.version(version_id, params=True)
+            for version_id in self.version_store.unmeasured(algorithm):
+                version = self.version_store.version(version_id, params=True)
                 model = e._from_version(version)
                 events = e.store.events(through_seq=version["trained_through_seq"])
                 metrics = holdout_metrics(model, e.holdout, events, e.catalog, e.weights)
-                self.registry.set_metrics(version_id, metrics)
+                self.version_store.set_metrics(version_id, metrics)
 
     # -- training -------------------------------------------------------------------------
 
@@ -164,8 +166,8 @@ class Lifecycle:
                 raise RecsysError(f"retraining {name} failed: {error}") from error
             seconds = time.perf_counter() - started
             metrics = holdout_metrics(model, e.holdout, events, e.catalog, e.weights)
-            parent = self.registry.alias(name, "production")
-            version = self.registry.save_version(
+            parent = self.version_store.alias(name, "production")
+            version = self.version_store.save_version(
                 name,
                 config_obj.to_dict(),
                 model.seed,
@@ -232,7 +234,7 @@ class Lifecycle:
             served.load_state(state)  # the served model keeps its own config
             seconds = time.perf_counter() - started
             lineage = e._lineage[algorithm]
-            checkpoint = self.registry.save_checkpoint(
+            checkpoint = self.version_store.save_checkpoint(
                 algorithm,
                 "production",
                 None,
@@ -243,7 +245,7 @@ class Lifecycle:
                 "mini-batch",
             )
             effective = e.last_seq if during_event else e.last_seq + 1
-            self.registry.start_checkpoint_lineage(
+            self.version_store.start_checkpoint_lineage(
                 algorithm,
                 "production",
                 effective,
@@ -251,7 +253,9 @@ class Lifecycle:
                 lineage["version_id"],
                 f"mini-batch ({trigger})",
             )
-            e._lineage[algorithm] = self.registry.lineage_at(algorithm, "production", effective)
+            e._lineage[algorithm] = self.version_store.lineage_at(
+                algorithm, "production", effective
+            )
             self._log_update(
                 algorithm=algorithm,
                 update_type="mini-batch",
@@ -267,15 +271,15 @@ class Lifecycle:
 
     def gate(self, version: int) -> dict[str, Any]:
         """Would `version` beat its algorithm's production on the gate metric by the margins?"""
-        name = self.registry.version(version)["algorithm"]
+        name = self.version_store.version(version)["algorithm"]
         self.measured(name)
-        candidate = self.registry.version(version)
-        production_id = self.registry.alias(name, "production")
+        candidate = self.version_store.version(version)
+        production_id = self.version_store.alias(name, "production")
         metric = self.policy.gate_metric
         new = candidate["metrics"].get(metric)
         if production_id is None or production_id == version:
             return _verdict(metric, new, None, True, f"v{version}: no production to beat")
-        old = self.registry.version(production_id)["metrics"].get(metric)
+        old = self.version_store.version(production_id)["metrics"].get(metric)
         if not len(self.engine.holdout):
             return _verdict(
                 metric,
@@ -302,9 +306,9 @@ class Lifecycle:
     def promote(self, version: int, *, force: bool = False, actor: str = "user") -> dict:
         e = self.engine
         with e._lock:
-            target = self.registry.version(version)
+            target = self.version_store.version(version)
             name = target["algorithm"]
-            if self.registry.alias(name, "production") == version:
+            if self.version_store.alias(name, "production") == version:
                 raise RecsysError(f"v{version} is already production for {name}")
             verdict = self.gate(version)
             if not verdict["passed"] and not force:
@@ -327,8 +331,8 @@ class Lifecycle:
         e = self.engine
         name = algorithm_class(algorithm or e.default_algorithm).name
         with e._lock:
-            current = self.registry.alias(name, "production")
-            previous = self.registry.previous_production(name)
+            current = self.version_store.alias(name, "production")
+            previous = self.version_store.previous_production(name)
             if previous is None:
                 raise RecsysError(
                     f"{name} has no previous production version to roll back to "
@@ -341,9 +345,9 @@ class Lifecycle:
     def delete(self, version: int) -> None:
         e = self.engine
         with e._lock:
-            target = self.registry.version(version)
+            target = self.version_store.version(version)
             name = target["algorithm"]
-            if self.registry.alias(name, "production") == version:
+            if self.version_store.alias(name, "production") == version:
                 raise RecsysError(
                     f"v{version} is production for {name}: promote or roll back "
                     "to another version first"
@@ -354,9 +358,9 @@ class Lifecycle:
                     f"v{version} is an arm of live experiment {used!r}; time travel and the "
                     "experiment need it, so it stays"
                 )
-            if self.registry.alias(name, "candidate") == version:
+            if self.version_store.alias(name, "candidate") == version:
                 self._move(name, "candidate", None, "user", f"v{version} deleted", e.last_seq + 1)
-            self.registry.delete_version(version)
+            self.version_store.delete_version(version)
             e._sync_canary()
 
     def _move_production(
@@ -370,7 +374,7 @@ class Lifecycle:
         kind: str = "promotion",
     ) -> None:
         e = self.engine
-        if self.registry.alias(name, "candidate") == version:
+        if self.version_store.alias(name, "candidate") == version:
             self._move(name, "candidate", None, actor, f"became production ({kind})", effective)
         self._move(name, "production", version, actor, f"{kind}: {reason}", effective)
         e._install(name, "production", model)
@@ -393,7 +397,7 @@ class Lifecycle:
         record = {"kind": action.kind, "trigger": action.trigger, "detail": action.detail}
         try:
             if action.kind == "alarm":
-                self.registry.log_alarm(
+                self.version_store.log_alarm(
                     at_seq=e.last_seq,
                     ts=e.lab_time,
                     algorithm=algorithm,
@@ -434,8 +438,8 @@ class Lifecycle:
     def _compare(self, a: int, b: int, users: list[str] | None, k: int) -> dict:
         e = self.engine
         for version in (a, b):
-            self.measured(self.registry.version(version)["algorithm"])
-        first, second = self.registry.version(a, True), self.registry.version(b, True)
+            self.measured(self.version_store.version(version)["algorithm"])
+        first, second = self.version_store.version(a, True), self.version_store.version(b, True)
         metrics = {
             m: {
                 "a": first["metrics"].get(m),

@@ -33,7 +33,7 @@ _IDS = {
 }
 
 
-class Registry:
+class VersionStore:
     def __init__(self, store: Store):
         self.store = store
 

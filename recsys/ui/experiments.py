@@ -278,7 +278,7 @@ def lift_figure(result: dict, control: str) -> go.Figure:
 
 
 def _arm_choices(engine: Engine) -> list[str]:
-    versions = engine.registry.versions()
+    versions = engine.version_store.versions()
     labels = [f"v{r.version_id}" for r in versions.head(15).itertuples()]
     return [*REGISTRY, *labels]
 

@@ -39,7 +39,7 @@ POLICY_GROUPS = {
 
 
 def status_line(engine: Engine, algorithm: str) -> None:
-    registry = engine.registry
+    registry = engine.version_store
     production = registry.alias(algorithm, "production")
     candidate = registry.alias(algorithm, "candidate")
     previous = registry.previous_production(algorithm)
@@ -90,10 +90,10 @@ def status_line(engine: Engine, algorithm: str) -> None:
 
 
 def versions_table(engine: Engine, algorithm: str) -> pd.DataFrame:
-    if engine.registry.unmeasured(algorithm):
+    if engine.version_store.unmeasured(algorithm):
         with st.spinner("Measuring versions on the holdout…"):
             engine.lifecycle.measured(algorithm)
-    frame = engine.registry.versions(algorithm)
+    frame = engine.version_store.versions(algorithm)
     metrics = [m for m in SHOWN_METRICS if m in frame]
     shown = frame[
         [
@@ -129,7 +129,7 @@ def version_actions(engine: Engine, algorithm: str, frame: pd.DataFrame) -> None
     ids = frame["version_id"].tolist()
     if not ids:
         return
-    production = engine.registry.alias(algorithm, "production")
+    production = engine.version_store.alias(algorithm, "production")
     left, middle, right = st.columns([2, 2, 2], vertical_alignment="bottom")
     chosen = left.selectbox("Version", ids, format_func=lambda v: f"v{v}", key="versions_pick")
     force = middle.checkbox(
@@ -196,7 +196,7 @@ def metric_chart(frame: pd.DataFrame) -> None:
 
 
 def compare_view(engine: Engine) -> None:
-    everything = engine.registry.versions()
+    everything = engine.version_store.versions()
     ids = everything["version_id"].tolist()
     if len(ids) < 2:
         st.info("Train a second version to compare.")
@@ -289,7 +289,7 @@ def _policy_input(column, bound: dict, policy: Policy):
 
 
 def canary_view(engine: Engine, algorithm: str) -> None:
-    candidate = engine.registry.alias(algorithm, "candidate")
+    candidate = engine.version_store.alias(algorithm, "candidate")
     policy = engine.lifecycle.policy
     # The key follows the stored share, so the slider shows it on every run (another session
     # or the CLI may have changed it) and writes only when this person moves it.
@@ -329,7 +329,7 @@ def _set_share(engine: Engine, key: str) -> None:
 
 
 def updates_view(engine: Engine, algorithm: str) -> None:
-    updates = engine.registry.updates(algorithm, limit=200)
+    updates = engine.version_store.updates(algorithm, limit=200)
     if updates.empty:
         st.info("No retrains yet.")
     else:
@@ -337,7 +337,7 @@ def updates_view(engine: Engine, algorithm: str) -> None:
             updates.drop(columns=["update_id"]), hide_index=True, width="stretch", key="updates"
         )
     st.markdown("**Alias moves** (who or what moved each alias, when and why)")
-    moves = engine.registry.alias_history(algorithm)
+    moves = engine.version_store.alias_history(algorithm)
     st.dataframe(moves.drop(columns=["move_id"]), hide_index=True, width="stretch", key="moves")
 
 
