@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import re
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -267,3 +268,13 @@ class EventFrame:
             strict=True,
         ):
             yield Event(user, item, kind, None if value != value else value, ts, seq, context)
+
+
+def validate_request_id(request_id: object) -> int | None:
+    """The id of the logged list an event came from (None: none); raises `RecsysError`
+    unless it is a whole number."""
+    if request_id is None:
+        return None
+    if isinstance(request_id, bool) or not isinstance(request_id, numbers.Integral):
+        raise RecsysError(f"request_id must be a whole number, got {request_id!r}")
+    return int(request_id)

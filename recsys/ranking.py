@@ -8,8 +8,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from recsys.algorithms.base import UpdateInfo
+import numpy as np
+
+from recsys.algorithms.base import Catalog, Recommender, UpdateInfo
+from recsys.errors import RecsysError
 from recsys.events import Event
+
+MAX_K = 100
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,39 @@ class Ranking:
     seq: int  # the last event the model had learned from
     items: tuple[RankedItem, ...]
     scale: str = ""  # what the scores mean: a key of recsys.algorithms.SCALES
+
+    @classmethod
+    def of(
+        cls,
+        model: Recommender,
+        catalog: Catalog,
+        user: str,
+        k: int,
+        context: dict | None,
+        algorithm: str,
+        seq: int,
+    ) -> Ranking:
+        """`model`'s top-k for `user` over `catalog`, each item with its one-line reason,
+        labelled with the algorithm it serves and the seq of the state it reflects."""
+        items, scores = model.recommend(user, k, context)
+        reasons = model.reasons(user, items.tolist())
+        ranked = tuple(
+            RankedItem(
+                item,
+                rank,
+                score,
+                catalog.titles[item],
+                catalog.genres[item],
+                catalog.years[item] if catalog.years else None,
+                catalog.regions[item] if catalog.regions else None,
+                reason,
+                catalog.tags[item] if catalog.tags else (),
+            )
+            for rank, (item, score, reason) in enumerate(
+                zip(items.tolist(), scores.tolist(), reasons, strict=True), 1
+            )
+        )
+        return cls(user, algorithm, seq, ranked, model.scale)
 
     def item_ids(self) -> list[int]:
         return [r.item for r in self.items]
@@ -174,3 +212,10 @@ def describe_action(action: dict[str, Any]) -> str:
     if action["kind"] == "minibatch":
         return f"Mini-batch update ({action['trigger']}) in {action['seconds']:.2f} s."
     return f"Rolled back to v{action['production']} ({action['detail']})."
+
+
+def validate_k(k: object) -> int:
+    """`k` as an int; raises `RecsysError` unless it is a whole number from 1 to `MAX_K`."""
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or not 1 <= k <= MAX_K:
+        raise RecsysError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}")
+    return int(k)

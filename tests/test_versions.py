@@ -410,7 +410,7 @@ def test_seeded_versions_are_measured_on_first_request_with_their_own_parameters
     engine.lifecycle.measured("item_knn")
     version = engine.version_store.version(seeded, params=True)
     expected = holdout_metrics(
-        engine._from_version(version),
+        engine.host.from_version(version),
         engine.holdout,
         engine.store.events(through_seq=version["trained_through_seq"]),
         engine.catalog,

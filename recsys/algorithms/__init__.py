@@ -1,6 +1,8 @@
-"""The algorithm registry: one mapping from name to class feeds the UI, the CLI and the tests.
+"""Recommendation algorithms behind one contract (`base.Recommender`).
 
-Adding an algorithm is one module under `recsys/algorithms/` and one line in `REGISTRY`.
+`REGISTRY` (name -> class, in `registry.py`) feeds the UI, the CLI and the contract tests;
+`build_model` (in `build.py`) is the one way to make a model from a name, a config and a saved
+state.
 """
 
 from __future__ import annotations
@@ -13,45 +15,9 @@ from recsys.algorithms.base import (
     UpdateInfo,
     lead_part,
 )
+from recsys.algorithms.build import ModelSpec, build_model, validate_config
 from recsys.algorithms.config import Config
-from recsys.algorithms.content import ContentBased
-from recsys.algorithms.epsilon_greedy import EpsilonGreedy
-from recsys.algorithms.hybrid import Hybrid
-from recsys.algorithms.item_knn import ItemKNN
-from recsys.algorithms.linucb import LinUCB
-from recsys.algorithms.mf import MatrixFactorization
-from recsys.algorithms.popularity import Popularity
-from recsys.algorithms.thompson import Thompson
-from recsys.algorithms.trending import Trending
-from recsys.algorithms.ucb1 import UCB1
-from recsys.errors import RecsysError
-
-REGISTRY: dict[str, type[Recommender]] = {
-    cls.name: cls
-    for cls in (
-        MatrixFactorization,
-        ItemKNN,
-        ContentBased,
-        Popularity,
-        Trending,
-        EpsilonGreedy,
-        UCB1,
-        Thompson,
-        LinUCB,
-        Hybrid,
-    )
-}
-DEFAULT_ALGORITHM = "mf"
-
-
-def algorithm_class(name: str) -> type[Recommender]:
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        raise RecsysError(
-            f"unknown algorithm {name!r}; choose one of {', '.join(REGISTRY)}"
-        ) from None
-
+from recsys.algorithms.registry import DEFAULT_ALGORITHM, REGISTRY, algorithm_class
 
 __all__ = [
     "DEFAULT_ALGORITHM",
@@ -60,8 +26,11 @@ __all__ = [
     "Catalog",
     "Config",
     "Explanation",
+    "ModelSpec",
     "Recommender",
     "UpdateInfo",
     "algorithm_class",
+    "build_model",
     "lead_part",
+    "validate_config",
 ]

@@ -9,7 +9,9 @@ implements `_reset`, `_fit`, `_learn_one`, `_scores`, `_explain`, `_state` and `
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
@@ -26,10 +28,35 @@ class Catalog:
     titles: tuple[str, ...]
     genres: tuple[tuple[str, ...], ...]
     tags: tuple[tuple[str, ...], ...] = ()
+    years: tuple[int | None, ...] = ()  # shown on cards; empty where unknown
+    regions: tuple[str | None, ...] = ()
 
     @property
     def n(self) -> int:
         return len(self.titles)
+
+    def item(self, item: int) -> int:
+        """`item` if it is a row of this catalog; raises `ValueError` otherwise."""
+        if not 0 <= item < self.n:
+            raise ValueError(f"unknown item {item}: item ids run from 0 to {self.n - 1}")
+        return item
+
+    def genre_affinity(self, taste: np.ndarray) -> pd.Series:
+        """The mean of `taste` (one number per item) over each genre's items, centred on the
+        mean over all items: which genres a user's personal scores favour, by genre name."""
+        names, genres = self.genre_matrix
+        affinity = (genres.T @ taste) / np.maximum(genres.sum(axis=0), 1) - taste.mean()
+        return pd.Series(affinity, index=names).sort_values(ascending=False)
+
+    @cached_property
+    def genre_matrix(self) -> tuple[list[str], np.ndarray]:
+        """The genre names (sorted) and an (n, genres) 0/1 matrix of each item's genres."""
+        names = sorted({g for gs in self.genres for g in gs})
+        index = {g: i for i, g in enumerate(names)}
+        matrix = np.zeros((self.n, len(names)))
+        for item, gs in enumerate(self.genres):
+            matrix[item, [index[g] for g in gs]] = 1.0
+        return names, matrix
 
     @classmethod
     def from_frame(cls, items: pd.DataFrame) -> Catalog:
@@ -40,6 +67,12 @@ class Catalog:
             titles=tuple(items["title"]),
             genres=tuple(tuple(g) for g in items["genres"]),
             tags=tuple(tuple(t) for t in items["tags"]) if "tags" in items else (),
+            years=tuple(None if pd.isna(y) else int(y) for y in items["year"])
+            if "year" in items
+            else (),
+            regions=tuple(None if pd.isna(r) else str(r) for r in items["region"])
+            if "region" in items
+            else (),
         )
 
 
@@ -104,6 +137,9 @@ class Recommender:
     # A key of SCALES: what the score means. A user with no history is scored on the same scale
     # (`_cold_scores`), so the first diff shows learning, not a change of units.
     scale: ClassVar[str] = "popularity"
+    # Other registered algorithms whose models this one reads (a blend). The engine passes its
+    # own served models through `attach`; built alone, such a model owns private copies.
+    components: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self,
@@ -272,9 +308,14 @@ class Recommender:
         default refits from the log as configured, which is already cheap for most)."""
         return {}
 
+    def attach(self, models: Mapping[str, Recommender]) -> None:
+        """Read `models` (name -> model, at least `components`) instead of private copies: the
+        caller keeps them up to date (`depends_on`). A no-op for an algorithm without
+        components."""
+
     def depends_on(self) -> tuple[str, ...]:
-        """Other registered algorithms whose models this one reads (the engine keeps them up
-        to date before it uses this one)."""
+        """The components whose models the caller must keep up to date before using this one
+        (empty unless attached)."""
         return ()
 
     def taste(self, user: str) -> np.ndarray | None:

@@ -17,7 +17,9 @@ built on its own (tests, offline evaluation) the hybrid owns and trains its comp
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -46,6 +48,10 @@ class Hybrid(Recommender):
     config_class = HybridConfig
     summary = "Weighted blend of mf, item-kNN, content and popularity; cold-start switching."
     scale = "blend"
+    components = COMPONENTS
+    # Set by the algorithm registry (`recsys.algorithms`), which imports this module: the
+    # classes of private components for a hybrid built on its own.
+    component_classes: ClassVar[dict[str, type[Recommender]]] = {}
     config: HybridConfig
 
     def _reset(self) -> None:
@@ -62,16 +68,15 @@ class Hybrid(Recommender):
         if not self._owns:
             return self._attached
         if self._own is None:
-            from recsys.algorithms import REGISTRY  # the registry imports this module
-
+            classes = self.component_classes
             self._own = {
-                name: REGISTRY[name](catalog=self.catalog, weights=self.weights, seed=self.seed)
+                name: classes[name](catalog=self.catalog, weights=self.weights, seed=self.seed)
                 for name in COMPONENTS
             }
         return self._own
 
-    def attach(self, models: dict[str, Recommender]) -> None:
-        """Use the engine's models (its live dict: a reconfigured model is picked up) as
+    def attach(self, models: Mapping[str, Recommender]) -> None:
+        """Use the engine's models (a live mapping: a reconfigured model is picked up) as
         components instead of private copies."""
         self._owns = False
         self._attached = models

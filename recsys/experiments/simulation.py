@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys.algorithms import algorithm_class
+from recsys.algorithms import ModelSpec, build_model
 from recsys.errors import RecsysError
 from recsys.experiments import interleaving
 from recsys.experiments.analysis import report
@@ -57,7 +57,7 @@ def create(
     specs = [parse_arm(s) for s in (split_arms(arms) if isinstance(arms, str) else arms)]
     shares = split if isinstance(split, list) else parse_split(split, len(specs))
     experiments = Experiments(engine.store)
-    with engine._lock:
+    with engine.lock:
         versions = experiments.version_algorithms()
         experiments.validate(
             name,
@@ -94,18 +94,15 @@ def create(
 def _train_version(engine, algorithm: str, config: dict, experiment: str) -> int:
     """An arm with other parameters: fit once on the whole log and store it as a version
     (trigger "experiment"), so the arm is a fixed, reproducible model like any other."""
-    cls = algorithm_class(algorithm)
     current = engine.model(algorithm)
-    config_obj = cls.config_class.from_dict(current.config.to_dict() | config)
-    model = cls(config_obj, catalog=engine.catalog, weights=engine.weights, seed=current.seed)
-    if hasattr(model, "attach"):
-        model.attach(engine.models)
+    spec = ModelSpec(algorithm, current.config.to_dict() | config, current.seed, engine.weights)
+    model = build_model(spec, engine.catalog, components=engine.models)
     events = engine.store.events()
     started = time.perf_counter()
     model.fit(events, engine.catalog)
     return engine.version_store.save_version(
         algorithm,
-        config_obj.to_dict(),
+        model.config.to_dict(),
         model.seed,
         engine.last_seq,
         len(events),
@@ -195,7 +192,7 @@ def arm_model(engine, arm: Arm):
     """The model an arm serves, frozen for a simulated run."""
     if arm.version is None:
         return engine.model(arm.algorithm)
-    return engine._from_version(engine.version_store.version(arm.version, params=True))
+    return engine.host.from_version(engine.version_store.version(arm.version, params=True))
 
 
 def ranked_lists(model, users: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -231,7 +228,7 @@ def run_sessions(
     for i, arm in enumerate(experiment.arms):
         if progress:
             progress(0.6 * i / len(experiment.arms), f"ranking for arm {arm.name}")
-        with engine._lock:  # another session's event must not change a model mid-ranking
+        with engine.lock:  # another session's event must not change a model mid-ranking
             lists[arm.name] = ranked_lists(arm_model(engine, arm), user_ids, k)
     assigned = np.array([experiment.arms.index(experiment.assign(u)) for u in user_ids])
     if progress:
@@ -252,7 +249,7 @@ def run_sessions(
     if progress:
         progress(0.8, "logging impressions")
     Experiments(engine.store).log(frame)
-    with engine._lock:
+    with engine.lock:
         seen = engine.model().seen
         ideal = np.array([_ideal(utilities[r], k, seen(u)) for r, u in enumerate(user_ids)])
     truth = {}

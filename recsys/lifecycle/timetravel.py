@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from recsys.algorithms import DEFAULT_ALGORITHM, Recommender, algorithm_class
-from recsys.algorithms.hybrid import COMPONENTS
 from recsys.errors import RecsysError
 from recsys.events import validate_user
+from recsys.hosting import PRODUCTION, Served
 from recsys.ranking import Ranking
 from recsys.world import true_utilities
 
@@ -34,24 +34,29 @@ def first_seq(engine: Engine, algorithm: str) -> int:
 
 def models_at(engine: Engine, algorithm: str, arm: str, seq: int) -> Recommender:
     """`algorithm`'s `arm` (with its components) as it was right after event `seq`."""
+    return _replayed(engine, algorithm, arm, seq)[0]
 
-    def build(name: str, arm: str) -> Recommender:
-        if arm.startswith("v"):  # an experiment's version arm: the version plus the log after it
-            version = engine.version_store.version(int(arm[1:]), params=True)
-            model = engine._from_version(version)
-            for event in engine.store.events(
-                after_seq=version["trained_through_seq"], through_seq=seq
-            ).rows():
-                model.learn_one(event)
-            return model
-        model, through, _ = engine._build(name, arm, seq)
-        if hasattr(model, "attach"):
-            model.attach({c: build(c, "production") for c in COMPONENTS})
-        for event in engine.store.events(after_seq=through, through_seq=seq).rows():
+
+def _replayed(
+    engine: Engine, algorithm: str, arm: str, seq: int
+) -> tuple[Recommender, dict[str, Recommender]]:
+    """`models_at`, and the private replays of its components that it reads (a version arm
+    reads the live production models: none of its own)."""
+    served = Served(algorithm, arm)
+    if served.is_version:  # an experiment's version arm: the version plus the log after it
+        version = engine.version_store.version(int(arm[1:]), params=True)
+        model = engine.host.from_version(version)
+        for event in engine.store.events(
+            after_seq=version["trained_through_seq"], through_seq=seq
+        ).rows():
             model.learn_one(event)
-        return model
-
-    return build(algorithm, arm)
+        return model, {}
+    model, through = engine.host.saved_state(served, seq)
+    components = {c: models_at(engine, c, PRODUCTION, seq) for c in model.components}
+    model.attach(components)
+    for event in engine.store.events(after_seq=through, through_seq=seq).rows():
+        model.learn_one(event)
+    return model, components
 
 
 def _arm(served_by: str | None, algorithm: str) -> str:
@@ -89,13 +94,14 @@ def recommend_as_of(
     event's own user, exactly the `after` list of that learning step."""
     validate_user(user)
     name = algorithm_class(algorithm or DEFAULT_ALGORITHM).name
-    with engine._lock:
+    with engine.lock:
         seq = _check_seq(engine, name, seq)
         event = engine.store.event(seq)
         own = event is not None and event["user"] == user
         arm = _arm(event["served_by"], name) if own else "production"
         model = models_at(engine, name, arm, seq)
-        return engine._rank(model, user, k, event["context"] if own else None, name, seq)
+        context = event["context"] if own else None
+        return Ranking.of(model, engine.catalog, user, k, context, name, seq)
 
 
 @dataclass
@@ -118,7 +124,7 @@ def journey(
     """Walk the user's last `limit` events once, keeping one replayed model in step."""
     validate_user(user)
     name = algorithm_class(algorithm or DEFAULT_ALGORITHM).name
-    with engine._lock:
+    with engine.lock:
         start = first_seq(engine, name)
         served = {s: by for s, by in engine.store.served_by(user).items() if s >= start}
         seqs = sorted(served)[-limit:]
@@ -126,21 +132,21 @@ def journey(
             return []
         utility = _utility(engine, user)
         stops: list[Stop] = []
-        model, identity, at = None, None, 0
+        model, components, identity, at = None, {}, None, 0
         touched: list[int] = []
         for seq in seqs:
             arm = _arm(served[seq], name)
             now = _identity(engine, name, arm, seq)
             if model is None or now != identity:
-                model, identity = models_at(engine, name, arm, seq), now
+                (model, components), identity = _replayed(engine, name, arm, seq), now
             else:
                 for event in engine.store.events(after_seq=at, through_seq=seq).rows():
-                    _learn(model, event)
+                    _learn(model, components, event)
             at = seq
             event = engine.store.event(seq)
             if event["item"] not in touched:
                 touched.append(event["item"])
-            ranking = engine._rank(model, user, k, event["context"], name, seq)
+            ranking = Ranking.of(model, engine.catalog, user, k, event["context"], name, seq)
             scores = model.score(user, np.array(touched))
             stops.append(
                 Stop(
@@ -157,18 +163,18 @@ def journey(
         return stops
 
 
-def _learn(model: Recommender, event) -> None:
-    components = getattr(model, "_components", None)
-    if hasattr(model, "attach") and components is not None:
-        for component in components.values():
-            component.learn_one(event)
+def _learn(model: Recommender, components: dict[str, Recommender], event) -> None:
+    """One event for a replayed model and its private component replays (nobody else
+    teaches them)."""
+    for component in components.values():
+        component.learn_one(event)
     model.learn_one(event)
 
 
 def _identity(engine: Engine, name: str, arm: str, seq: int) -> tuple:
     if arm.startswith("v"):
         return (arm,)
-    names = [(name, arm)] + ([(c, "production") for c in COMPONENTS] if name == "hybrid" else [])
+    names = [(name, arm)] + [(c, PRODUCTION) for c in algorithm_class(name).components]
     return tuple(engine.version_store.lineage_at(n, a, seq)["lineage_id"] for n, a in names)
 
 

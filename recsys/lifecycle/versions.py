@@ -12,16 +12,25 @@ from __future__ import annotations
 import json
 import time
 import zlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau
 
-from recsys.algorithms import Catalog, Recommender, algorithm_class
+from recsys.algorithms import (
+    DEFAULT_ALGORITHM,
+    Catalog,
+    ModelSpec,
+    Recommender,
+    algorithm_class,
+    build_model,
+)
 from recsys.errors import RecsysError
 from recsys.evaluation import measure
 from recsys.events import EventFrame
+from recsys.experiments.assignment import Experiments
+from recsys.hosting import ModelHost, Served
 from recsys.lifecycle.policies import (
     GATE_METRICS,
     LOWER_IS_BETTER,
@@ -30,9 +39,6 @@ from recsys.lifecycle.policies import (
     Watcher,
     rewards,
 )
-
-if TYPE_CHECKING:
-    from recsys.engine import Engine
 
 HOLDOUT_METRICS = ("RMSE", "MAE", "precision@10", "recall@10", "NDCG@10", "coverage")
 HOLDOUT_USERS = 300
@@ -55,53 +61,60 @@ def canary_bucket(user: str) -> float:
 
 
 class Lifecycle:
-    def __init__(self, engine: Engine):
-        self.engine = engine
-        self.version_store = engine.version_store
-        self.policy = Policy.load(engine.meta)
+    """Versions, aliases and policies of one lab, acting on the served models of `host`.
+
+    `experiments` tells which versions live experiments serve (they must not be deleted);
+    `meta` is the lab's meta table, which holds the policy.
+    """
+
+    def __init__(self, host: ModelHost, experiments: Experiments, meta: dict[str, str]):
+        self.host, self.store, self.experiments = host, host.store, experiments
+        self.version_store = host.version_store
+        self.policy = Policy.load(meta)
         self.watcher = Watcher(self.policy, self._counters)
 
+    def _sync_canary(self) -> None:
+        self.host.sync_canary(self.policy.canary_share)
+
     def _move(self, name, alias, version, actor, reason, effective) -> None:
-        e = self.engine
+        h = self.host
         self.version_store.move_alias(
             name,
             alias,
             version,
             actor=actor,
             reason=reason,
-            at_seq=e.last_seq,
-            ts=e.lab_time,
+            at_seq=h.last_seq,
+            ts=h.last_ts,
             effective_seq=effective,
         )
 
     def _log_update(self, **fields) -> None:
-        self.version_store.log_update(
-            at_seq=self.engine.last_seq, ts=self.engine.lab_time, **fields
-        )
+        self.version_store.log_update(at_seq=self.host.last_seq, ts=self.host.last_ts, **fields)
 
     # -- policy ---------------------------------------------------------------------------
 
     def set_policy(self, changes: dict[str, Any]) -> Policy:
         """Validate and store new policy values (out of range: nothing changes)."""
-        e = self.engine
-        with e._lock:
+        h = self.host
+        with h.lock:
             policy = Policy.from_dict(self.policy.to_dict() | dict(changes))
-            e.store.set_meta("policy", json.dumps(policy.to_dict(), sort_keys=True))
+            self.store.set_meta("policy", json.dumps(policy.to_dict(), sort_keys=True))
             self.policy = policy
             self.watcher = Watcher(policy, self._counters)
-            e._sync_canary()
+            self._sync_canary()
             return policy
 
     def _counters(self, algorithm: str) -> dict[str, Any]:
         """Where an algorithm's policy counters stand according to the log."""
-        e, registry = self.engine, self.version_store
+        registry = self.version_store
         production = registry.version(registry.alias(algorithm, "production"))
         through = production["trained_through_seq"]
-        since = (through, e.store.counts_since(through, algorithm)[2])
+        since = (through, self.store.counts_since(through, algorithm)[2])
         full = registry.last_update(algorithm, full=True) or since
         any_update = registry.last_update(algorithm, full=False) or full
-        _, ratings, _ = e.store.counts_since(full[0], algorithm)
-        events, _, _ = e.store.counts_since(any_update[0], algorithm)
+        _, ratings, _ = self.store.counts_since(full[0], algorithm)
+        events, _, _ = self.store.counts_since(any_update[0], algorithm)
         return {
             "events": events,
             "ratings": ratings,
@@ -113,13 +126,13 @@ class Lifecycle:
         """Measure the versions stored without holdout metrics (the seeded ones are measured
         when first asked for), each with its own parameters. A blend is measured with the
         components as they are now."""
-        e = self.engine
-        with e._lock:
+        h = self.host
+        with h.lock:
             for version_id in self.version_store.unmeasured(algorithm):
                 version = self.version_store.version(version_id, params=True)
-                model = e._from_version(version)
-                events = e.store.events(through_seq=version["trained_through_seq"])
-                metrics = holdout_metrics(model, e.holdout, events, e.catalog, e.weights)
+                model = h.from_version(version)
+                events = self.store.events(through_seq=version["trained_through_seq"])
+                metrics = holdout_metrics(model, h.holdout, events, h.catalog, h.weights)
                 self.version_store.set_metrics(version_id, metrics)
 
     # -- training -------------------------------------------------------------------------
@@ -137,22 +150,22 @@ class Lifecycle:
         "gate" (serves if the policy auto-promotes and it passes the gate, else candidate) or
         "never" (candidate). `during_event`: called while an event is being applied, so the
         new state already serves that event's `after` list."""
-        e = self.engine
-        cls = algorithm_class(algorithm or e.default_algorithm)
+        h = self.host
+        cls = algorithm_class(algorithm or DEFAULT_ALGORITHM)
         name = cls.name
-        with e._lock:
-            current = e.model(name)
-            config_obj = cls.config_class.from_dict(current.config.to_dict() | (config or {}))
-            model = cls(config_obj, catalog=e.catalog, weights=e.weights, seed=current.seed)
+        with h.lock:
+            current = h.model(Served(name))
+            spec = ModelSpec(
+                name, current.config.to_dict() | (config or {}), current.seed, h.weights
+            )
+            model = build_model(spec, h.catalog, components=h.production)
             if not config:  # same config: a warm-starting algorithm starts from what it knows
                 model.warm_from(current)
-            warm = bool(getattr(config_obj, "warm_start", 0)) and not config
-            if hasattr(model, "attach"):
-                model.attach(e.models)
-            events = e.store.events()
+            warm = bool(getattr(model.config, "warm_start", 0)) and not config
+            events = self.store.events()
             started = time.perf_counter()
             try:
-                model.fit(events, e.catalog)
+                model.fit(events, h.catalog)
             except Exception as error:  # the log keeps a failed retrain too
                 self._log_update(
                     algorithm=name,
@@ -165,13 +178,13 @@ class Lifecycle:
                 )
                 raise RecsysError(f"retraining {name} failed: {error}") from error
             seconds = time.perf_counter() - started
-            metrics = holdout_metrics(model, e.holdout, events, e.catalog, e.weights)
+            metrics = holdout_metrics(model, h.holdout, events, h.catalog, h.weights)
             parent = self.version_store.alias(name, "production")
             version = self.version_store.save_version(
                 name,
-                config_obj.to_dict(),
+                model.config.to_dict(),
                 model.seed,
-                e.last_seq,
+                h.last_seq,
                 len(events),
                 model.state(),
                 trigger,
@@ -190,7 +203,7 @@ class Lifecycle:
             )
             # A drift retrain starts the detector over; other retrains must not, or a routine
             # retrain right after a shift would hide it.
-            self.watcher.retrained(name, e.lab_time, fresh_detector=trigger == "drift")
+            self.watcher.retrained(name, h.last_ts, fresh_detector=trigger == "drift")
             result = {
                 "algorithm": name,
                 "version": version,
@@ -200,7 +213,7 @@ class Lifecycle:
                 "promoted": False,
                 "gate": None,
             }
-            effective = e.last_seq if during_event else e.last_seq + 1
+            effective = h.last_seq if during_event else h.last_seq + 1
             actor = "policy" if trigger not in ("manual", "parameters") else "user"
             if promote == "gate" and self.policy.auto_promote:
                 result["gate"] = self.gate(version)
@@ -211,40 +224,37 @@ class Lifecycle:
                 result["promoted"] = True
             else:
                 self._move(name, "candidate", version, actor, why, effective)
-                e._sync_canary()
+                self._sync_canary()
             return result
 
     def minibatch(self, algorithm: str, trigger: str, during_event: bool = False) -> dict:
         """A light refit of the served model (for MF one warm-started ALS epoch; for the others
         a refit from the log), kept as a checkpoint that starts a new lineage, not a version."""
-        e = self.engine
-        with e._lock:
-            served = e.model(algorithm)
-            light = type(served.config).from_dict(
-                served.config.to_dict() | served.minibatch_config()
-            )
-            refit = type(served)(light, catalog=e.catalog, weights=e.weights, seed=served.seed)
+        h = self.host
+        with h.lock:
+            served = h.model(Served(algorithm))
+            light = served.config.to_dict() | served.minibatch_config()
+            spec = ModelSpec(algorithm, light, served.seed, h.weights)
+            refit = build_model(spec, h.catalog, components=h.production)
             refit.warm_from(served)
-            if hasattr(refit, "attach"):
-                refit.attach(e.models)
-            events = e.store.events()
+            events = self.store.events()
             started = time.perf_counter()
-            refit.fit(events, e.catalog)
+            refit.fit(events, h.catalog)
             state = refit.state()
             served.load_state(state)  # the served model keeps its own config
             seconds = time.perf_counter() - started
-            lineage = e._lineage[algorithm]
+            lineage = h.lineage(Served(algorithm))
             checkpoint = self.version_store.save_checkpoint(
                 algorithm,
                 "production",
                 None,
-                e.last_seq,
+                h.last_seq,
                 served.config.to_dict(),
                 served.seed,
                 state,
                 "mini-batch",
             )
-            effective = e.last_seq if during_event else e.last_seq + 1
+            effective = h.last_seq if during_event else h.last_seq + 1
             self.version_store.start_checkpoint_lineage(
                 algorithm,
                 "production",
@@ -253,8 +263,8 @@ class Lifecycle:
                 lineage["version_id"],
                 f"mini-batch ({trigger})",
             )
-            e._lineage[algorithm] = self.version_store.lineage_at(
-                algorithm, "production", effective
+            h.set_lineage(
+                Served(algorithm), self.version_store.lineage_at(algorithm, "production", effective)
             )
             self._log_update(
                 algorithm=algorithm,
@@ -264,7 +274,7 @@ class Lifecycle:
                 seconds=seconds,
                 version_id=lineage["version_id"],
             )
-            e._cache.clear()
+            h.cache.clear()
             return {"algorithm": algorithm, "checkpoint": checkpoint, "seconds": seconds}
 
     # -- aliases --------------------------------------------------------------------------
@@ -280,7 +290,7 @@ class Lifecycle:
         if production_id is None or production_id == version:
             return _verdict(metric, new, None, True, f"v{version}: no production to beat")
         old = self.version_store.version(production_id)["metrics"].get(metric)
-        if not len(self.engine.holdout):
+        if not len(self.host.holdout):
             return _verdict(
                 metric,
                 new,
@@ -304,8 +314,8 @@ class Lifecycle:
         return _verdict(metric, new, old, passed, message) | {"gain": gain, "needed": needed}
 
     def promote(self, version: int, *, force: bool = False, actor: str = "user") -> dict:
-        e = self.engine
-        with e._lock:
+        h = self.host
+        with h.lock:
             target = self.version_store.version(version)
             name = target["algorithm"]
             if self.version_store.alias(name, "production") == version:
@@ -316,7 +326,7 @@ class Lifecycle:
                     f"{verdict['message']}; promote anyway with --force (CLI) or the checkbox"
                 )
             reason = verdict["message"] if verdict["passed"] else "forced past the gate"
-            self._move_production(name, version, actor, reason, e.last_seq + 1)
+            self._move_production(name, version, actor, reason, h.last_seq + 1)
             return {"algorithm": name, "production": version, "gate": verdict}
 
     def rollback(
@@ -328,9 +338,9 @@ class Lifecycle:
         during_event: bool = False,
     ) -> dict:
         """Serve the previous production again (its parameters, then the events since)."""
-        e = self.engine
-        name = algorithm_class(algorithm or e.default_algorithm).name
-        with e._lock:
+        h = self.host
+        name = algorithm_class(algorithm or DEFAULT_ALGORITHM).name
+        with h.lock:
             current = self.version_store.alias(name, "production")
             previous = self.version_store.previous_production(name)
             if previous is None:
@@ -338,13 +348,13 @@ class Lifecycle:
                     f"{name} has no previous production version to roll back to "
                     f"(production is v{current})"
                 )
-            effective = e.last_seq if during_event else e.last_seq + 1
+            effective = h.last_seq if during_event else h.last_seq + 1
             self._move_production(name, previous, actor, reason, effective, kind="rollback")
             return {"algorithm": name, "production": previous, "was": current}
 
     def delete(self, version: int) -> None:
-        e = self.engine
-        with e._lock:
+        h = self.host
+        with h.lock:
             target = self.version_store.version(version)
             name = target["algorithm"]
             if self.version_store.alias(name, "production") == version:
@@ -352,16 +362,16 @@ class Lifecycle:
                     f"v{version} is production for {name}: promote or roll back "
                     "to another version first"
                 )
-            used = e.experiments.live_versions().get(version)
+            used = self.experiments.live_versions().get(version)
             if used:
                 raise RecsysError(
                     f"v{version} is an arm of live experiment {used!r}; time travel and the "
                     "experiment need it, so it stays"
                 )
             if self.version_store.alias(name, "candidate") == version:
-                self._move(name, "candidate", None, "user", f"v{version} deleted", e.last_seq + 1)
+                self._move(name, "candidate", None, "user", f"v{version} deleted", h.last_seq + 1)
             self.version_store.delete_version(version)
-            e._sync_canary()
+            self._sync_canary()
 
     def _move_production(
         self,
@@ -373,13 +383,13 @@ class Lifecycle:
         model: Recommender | None = None,
         kind: str = "promotion",
     ) -> None:
-        e = self.engine
+        h = self.host
         if self.version_store.alias(name, "candidate") == version:
             self._move(name, "candidate", None, actor, f"became production ({kind})", effective)
         self._move(name, "production", version, actor, f"{kind}: {reason}", effective)
-        e._install(name, "production", model)
+        h.install(Served(name), model)
         self.watcher.promoted(name)
-        e._sync_canary()
+        self._sync_canary()
 
     # -- policies -------------------------------------------------------------------------
 
@@ -393,13 +403,13 @@ class Lifecycle:
         return done
 
     def _run(self, algorithm: str, action: Action) -> dict:
-        e = self.engine
+        h = self.host
         record = {"kind": action.kind, "trigger": action.trigger, "detail": action.detail}
         try:
             if action.kind == "alarm":
                 self.version_store.log_alarm(
-                    at_seq=e.last_seq,
-                    ts=e.lab_time,
+                    at_seq=h.last_seq,
+                    ts=h.last_ts,
                     algorithm=algorithm,
                     detector=self.policy.drift_detector,
                     statistic=action.statistic or 0.0,
@@ -416,7 +426,7 @@ class Lifecycle:
         except Exception as error:  # the event is committed: report, never a traceback
             record["error"] = str(error)
             if action.kind == "retrain":  # wait for the next N ratings before trying again
-                self.watcher.retrained(algorithm, e.lab_time, fresh_detector=False)
+                self.watcher.retrained(algorithm, h.last_ts, fresh_detector=False)
         return record
 
     def _detector_params(self) -> dict[str, float]:
@@ -431,12 +441,25 @@ class Lifecycle:
         the two versions' top-k (each version's parameters as stored, no replay)."""
         if int(a) == int(b):
             raise RecsysError("compare needs two different versions")
-        e = self.engine
-        with e._lock:  # a blend reads the live components
+        h = self.host
+        with h.lock:  # a blend reads the live components
             return self._compare(a, b, users, k)
 
+    def check_forgettable(self, user: str) -> None:
+        """Forgetting a user drops the versions trained after their first event: raises
+        `RecsysError` if a live experiment's arm serves one of those."""
+        first = self.store.first_live_seq(user)
+        if first is None:
+            return
+        for version, experiment in self.experiments.live_versions().items():
+            if self.version_store.version(version)["trained_through_seq"] >= first:
+                raise RecsysError(
+                    f"live experiment {experiment!r} serves a version trained after {user} "
+                    "acted; forgetting them would delete it. Stop the experiment first"
+                )
+
     def _compare(self, a: int, b: int, users: list[str] | None, k: int) -> dict:
-        e = self.engine
+        h = self.host
         for version in (a, b):
             self.measured(self.version_store.version(version)["algorithm"])
         first, second = self.version_store.version(a, True), self.version_store.version(b, True)
@@ -456,7 +479,7 @@ class Lifecycle:
             for key in keys
             if first["config"].get(key) != second["config"].get(key)
         }
-        models = [e._from_version(v) for v in (first, second)]
+        models = [h.from_version(v) for v in (first, second)]
         if users is None:
             known = [u for u in models[0].users if models[1].knows(u)]
             users = sorted(known, key=lambda u: zlib.crc32(u.encode()))[:20]
@@ -491,7 +514,7 @@ class Lifecycle:
     def live_metrics(self, algorithm: str | None = None) -> pd.DataFrame:
         """Per served version and arm: events, rewards (see `policies.reward`) and their mean,
         likes and mean rating: the canary's live comparison."""
-        events = self.engine.store.served_events(algorithm)
+        events = self.store.served_events(algorithm)
         columns = [
             "algorithm",
             "arm",

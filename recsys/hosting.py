@@ -1,0 +1,398 @@
+"""Hosting served models: which model serves which arm, kept up to date with the event log.
+
+The engine facade (`recsys.engine.Engine`) owns one `ModelHost`; the lifecycle (promotion,
+rollback, retrains), time travel, the A/B simulator, export and the report use this interface
+instead of the engine's internals:
+
+- `Served(algorithm, arm)` names a served model. The arm is `production`, `candidate` (the
+  canary) or `v12` (stored version 12 serving an experiment's arm).
+- `host.lock` is the one re-entrant lock around state changes: hold it while reading several
+  models that must not move in between (an event from another session would).
+- `host.model(served)` is a served model caught up with the log; `host.production` reads the
+  production models by name (a blend's components).
+- `host.install`, `host.drop`, `host.sync_canary` change what serves; `host.from_version`
+  builds a stored version as it was saved.
+
+Every served model is a saved state (its *lineage*: a version or a checkpoint, from some seq
+on) plus an online replay of the events after it, so what serves is always a function of the
+log. Models that are not in use learn lazily: the tail of the log they have not seen is kept
+here and replayed when they are next used.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, fields
+
+import pandas as pd
+
+from recsys.algorithms import REGISTRY, Catalog, ModelSpec, Recommender, UpdateInfo, build_model
+from recsys.errors import RecsysError
+from recsys.events import Event, EventWeights
+from recsys.ranking import Ranking
+from recsys.store.database import Store
+from recsys.store.versions import VersionStore
+
+PRODUCTION, CANDIDATE = "production", "candidate"
+MAX_CLOCK_STEP = 3600.0  # the lab clock follows the wall clock, but never jumps over an hour
+
+
+@dataclass(frozen=True)
+class Served:
+    """The key of a served model: an algorithm and the arm it serves."""
+
+    algorithm: str
+    arm: str = PRODUCTION
+
+    @property
+    def is_version(self) -> bool:
+        """A stored version serving an experiment's arm (rebuilt from it, never checkpointed)."""
+        return self.arm.startswith("v")
+
+    def served_by(self, version: int) -> str:
+        """The events table's `served_by` text: `mf:production:12`."""
+        return f"{self.algorithm}:{self.arm}:{version}"
+
+    def __str__(self) -> str:
+        """The learning log's model name: `mf`, `mf@candidate`, `mf@v12`."""
+        return self.algorithm if self.arm == PRODUCTION else f"{self.algorithm}@{self.arm}"
+
+
+@dataclass
+class Hosted:
+    model: Recommender
+    applied: int  # the last seq the model has learned
+    lineage: dict  # what it started from: version_id, lineage_id (None for a version arm)
+
+
+class _Production(Mapping[str, Recommender]):
+    """Production models by algorithm name, read live from the host (what a blend attaches)."""
+
+    def __init__(self, hosted: dict[Served, Hosted]):
+        self._hosted = hosted
+
+    def __getitem__(self, name: str) -> Recommender:
+        return self._hosted[Served(name)].model
+
+    def __iter__(self) -> Iterator[str]:
+        return (s.algorithm for s in self._hosted if s.arm == PRODUCTION)
+
+    def __len__(self) -> int:
+        return sum(s.arm == PRODUCTION for s in self._hosted)
+
+
+class ModelHost:
+    """The served models of one lab, up to date with its event log.
+
+    Built by the engine on open (and rebuilt on a reset); `lock` is the engine's own lock,
+    which outlives rebuilds. `last_seq` and `last_ts` are the log's newest event as the host
+    has it; `append` moves them.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        version_store: VersionStore,
+        items: pd.DataFrame,
+        weights: EventWeights,
+        lock: threading.RLock,
+    ):
+        self.store, self.version_store, self.weights = store, version_store, weights
+        self.lock, self.items = lock, items
+        self.catalog = Catalog.from_frame(items)
+        self.holdout = store.holdout()
+        self.last_seq = store.max_seq()
+        self.last_ts = store.last_ts()
+        self._last_wall = time.monotonic()
+        self.cache: dict[tuple, Ranking] = {}  # rankings of the current state; cleared on change
+        self._hosted: dict[Served, Hosted] = {}
+        self.production: Mapping[str, Recommender] = _Production(self._hosted)
+        self._logged = store.logged_through()  # per model: the newest seq in the learning log
+        for name in REGISTRY:
+            served = Served(name)
+            self.ensure_lineage(served)
+            model, through, lineage = self._build(served, self.last_seq + 1)
+            self._hosted[served] = Hosted(model, through, lineage)
+        for hosted in list(self._hosted.values()):
+            hosted.model.attach(self.production)
+        oldest = min((h.applied for h in self._hosted.values()), default=self.last_seq)
+        # The tail of the log some model has not learned yet; each model replays it when it
+        # is next used, so neither opening nor an interaction waits for idle algorithms.
+        self._tail: list[Event] = list(store.events(after_seq=oldest).rows())
+        self.replayed = len(self._tail)
+        self.checkpoint_seq = oldest
+
+    # -- what serves ----------------------------------------------------------------------
+
+    def __contains__(self, served: Served) -> bool:
+        return served in self._hosted
+
+    def served(self) -> list[Served]:
+        """Every served model's key."""
+        return list(self._hosted)
+
+    def model(self, served: Served) -> Recommender:
+        """The served model, caught up with the log (with its components)."""
+        self.catch_up(served)
+        return self._hosted[served].model
+
+    def lineage(self, served: Served) -> dict:
+        return self._hosted[served].lineage
+
+    def set_lineage(self, served: Served, lineage: dict) -> None:
+        """A served model's state was replaced in place (a mini-batch refit)."""
+        self._hosted[served].lineage = lineage
+        self.cache.clear()
+
+    def served_by(self, served: Served) -> str:
+        return served.served_by(self._hosted[served].lineage["version_id"])
+
+    def clock(self, ts: float | None = None) -> float:
+        """The lab clock for a new event: `ts` if given (never before the newest event), else
+        simulated time advanced by real time while people use the lab (capped, so a week
+        away does not age the whole world)."""
+        now = time.monotonic()
+        if ts is None:
+            ts = self.last_ts + min(max(now - self._last_wall, 0.001), MAX_CLOCK_STEP)
+        self._last_wall = now
+        return round(max(float(ts), self.last_ts), 3)
+
+    def append(self, event: Event) -> None:
+        """A committed event: the log moved on; models learn it when next used."""
+        self.last_seq, self.last_ts = event.seq, event.ts
+        self._tail.append(event)
+        self.cache.clear()
+
+    # -- building -------------------------------------------------------------------------
+
+    def ensure_lineage(self, served: Served) -> bool:
+        """The version `served`'s alias points at has a lineage that starts from it, and
+        production always has a version: a new algorithm, an old database, a reset or a
+        forgotten user can leave either missing. Returns whether anything was restored."""
+        name, arm, versions = served.algorithm, served.arm, self.version_store
+        version = versions.alias(name, arm)
+        lineage = versions.lineage_at(name, arm, self.last_seq + 1)
+        if lineage is not None and lineage["version_id"] == version:
+            return False
+        reason = "restored after the log changed"
+        if version is None:
+            if arm != PRODUCTION:
+                return False
+            version = versions.latest_version_id(name)
+            reason = "restored: the newest remaining version"
+        if version is None:
+            model = build_model(
+                ModelSpec(name, weights=self.weights), self.catalog, components=self.production
+            )
+            started = time.perf_counter()
+            model.fit(self.store.events(), self.catalog)
+            version = versions.save_version(
+                name,
+                model.config.to_dict(),
+                model.seed,
+                self.last_seq,
+                self.last_seq,
+                model.state(),
+                "first-load",
+                time.perf_counter() - started,
+            )
+            reason = "first version of a new algorithm"
+        effective = self.last_seq + 1
+        if lineage is None and arm == PRODUCTION:  # it has served since it was trained
+            effective = versions.version(version)["trained_through_seq"] + 1
+            reason = "first production: the newest version"
+        versions.move_alias(
+            name,
+            arm,
+            version,
+            actor="system",
+            reason=reason,
+            at_seq=self.last_seq,
+            ts=self.last_ts,
+            effective_seq=effective,
+        )
+        return True
+
+    def _build(self, served: Served, seq: int) -> tuple[Recommender, int, dict]:
+        lineage = self.version_store.lineage_at(served.algorithm, served.arm, seq)
+        if lineage is None:
+            raise RecsysError(f"{served.algorithm} has no {served.arm} model at seq {seq}")
+        base = self.version_store.base_state(lineage, seq)
+        model = self.holding(
+            served.algorithm, base["config"], base["seed"], base["params"], base["through_seq"]
+        )
+        return model, base["through_seq"], lineage
+
+    def saved_state(self, served: Served, seq: int) -> tuple[Recommender, int]:
+        """The newest saved state of `served` as it served event `seq`, not replayed: the
+        model (components not attached) and the seq it is trained through."""
+        model, through, _ = self._build(served, seq)
+        return model, through
+
+    def holding(
+        self, name: str, config: dict, seed: int, params: dict, through_seq: int
+    ) -> Recommender:
+        """A model holding saved parameters. A state saved by older code (parameters this
+        version no longer has, or another layout of arrays) cannot be loaded as it is: it is
+        rebuilt from the same events, with the parameters both versions share."""
+        config_class = REGISTRY[name].config_class
+        known = {f.name for f in fields(config_class)}
+        shared = {k: v for k, v in config.items() if k in known}
+        try:
+            config_class.from_dict(shared)
+        except RecsysError:  # a bound that changed: today's defaults
+            shared = {}
+        spec = ModelSpec(name, shared, seed, self.weights)
+        if set(config) <= known:
+            try:
+                return build_model(spec, self.catalog, params)
+            except (KeyError, ValueError):
+                pass
+        model = build_model(spec, self.catalog, components=self.production)
+        model.fit(self.store.events(through_seq=through_seq), self.catalog)
+        return model
+
+    def from_version(self, version: dict) -> Recommender:
+        """A model holding exactly a stored version's parameters (`VersionStore.version(...,
+        params=True)`), its components the production models."""
+        model = self.holding(
+            version["algorithm"],
+            version["config"],
+            version["seed"],
+            version["params"],
+            version["trained_through_seq"],
+        )
+        model.attach(self.production)
+        return model
+
+    # -- changing what serves -------------------------------------------------------------
+
+    def install(self, served: Served, model: Recommender | None = None) -> None:
+        """Serve a new state for `served`: `model` if it is already up to date with the log,
+        else the lineage's saved state plus a replay of the events after it."""
+        lineage = self.version_store.lineage_at(served.algorithm, served.arm, self.last_seq + 1)
+        if model is None:
+            model, through, lineage = self._build(served, self.last_seq + 1)
+            model.attach(self.production)  # before the replay: no private components learn
+            for event in self.store.events(after_seq=through).rows():
+                model.learn_one(event)
+        else:
+            model.attach(self.production)
+        self._hosted[served] = Hosted(model, self.last_seq, lineage)
+        self.cache.clear()
+
+    def install_version(self, served: Served) -> None:
+        """Serve stored version `served.arm` (`v12`) as an experiment arm: its parameters plus
+        everything the log holds after it, learning online from then on like production."""
+        if served in self._hosted:
+            return
+        version = self.version_store.version(int(served.arm[1:]), params=True)
+        model = self.from_version(version)
+        for event in self.store.events(after_seq=version["trained_through_seq"]).rows():
+            model.learn_one(event)
+        lineage = {"version_id": version["version_id"], "lineage_id": None}
+        self._hosted[served] = Hosted(model, self.last_seq, lineage)
+
+    def route(self, algorithm: str, version: int | None, in_canary: bool) -> Served:
+        """Which model serves a request for `algorithm`: stored `version` when an experiment's
+        arm asks for one, else the canary's candidate for a user in its share (while one
+        serves), else production."""
+        if version is not None:
+            served = Served(algorithm, f"v{version}")
+            self.install_version(served)
+            return served
+        if in_canary and Served(algorithm, CANDIDATE) in self._hosted:
+            return Served(algorithm, CANDIDATE)
+        return Served(algorithm)
+
+    def keep_versions(self, arms: Iterable[tuple[str, int | None]]) -> None:
+        """Stop serving stored versions that no live experiment's arm (algorithm, version)
+        serves any more."""
+        keep = {Served(a, f"v{v}") for a, v in arms if v is not None}
+        for served in [s for s in self._hosted if s.is_version and s not in keep]:
+            del self._hosted[served]
+        self.cache.clear()
+
+    def sync_canary(self, share: float) -> None:
+        """Serve candidates while the canary share is above zero, and only then."""
+        for name in REGISTRY:
+            served = Served(name, CANDIDATE)
+            candidate = self.version_store.alias(name, CANDIDATE)
+            hosted = self._hosted.get(served)
+            serving = hosted.lineage.get("version_id") if hosted else None
+            if share > 0 and candidate is not None:
+                if self.ensure_lineage(served) or serving != candidate:
+                    self.install(served)
+            elif hosted is not None:
+                del self._hosted[served]
+        self.cache.clear()
+
+    # -- learning -------------------------------------------------------------------------
+
+    def catch_up(self, served: Served) -> list[UpdateInfo]:
+        """Let one model learn, in order, every event of the tail it has not seen yet (its
+        components first); each update is written to the learning log."""
+        hosted = self._hosted[served]
+        for dependency in hosted.model.depends_on():
+            self.catch_up(Served(dependency))
+        if hosted.applied >= self.last_seq:
+            return []
+        start = bisect.bisect_right(self._tail, hosted.applied, key=lambda e: e.seq)
+        key = str(served)
+        logged = self._logged.get(key, 0)
+        updates, rows = [], []
+        for event in self._tail[start:]:
+            update = hosted.model.learn_one(event)
+            updates.append(update)
+            if event.seq > logged:  # a replay after reopening does not log an event twice
+                rows.append(_log_row(event, update, key))
+            hosted.applied = event.seq
+        self._logged[key] = max(logged, hosted.applied)
+        self.store.log_learning(rows)
+        oldest = min(h.applied for h in self._hosted.values())
+        drop = bisect.bisect_right(self._tail, oldest, key=lambda e: e.seq)
+        if drop:
+            del self._tail[:drop]
+        return updates
+
+    def catch_up_all(self) -> None:
+        for served in list(self._hosted):
+            self.catch_up(served)
+
+    def checkpoint(self, reason: str) -> None:
+        """Checkpoint every served model (a shortcut for the next open's replay)."""
+        self.catch_up_all()
+        for served, hosted in self._hosted.items():
+            if served.is_version:  # rebuilt from its version, never checkpointed
+                continue
+            self.version_store.save_checkpoint(
+                served.algorithm,
+                served.arm,
+                hosted.lineage["lineage_id"],
+                self.last_seq,
+                hosted.model.config.to_dict(),
+                hosted.model.seed,
+                hosted.model.state(),
+                reason,
+            )
+        self.checkpoint_seq = self.last_seq
+
+
+def _log_row(event: Event, update: UpdateInfo, key: str) -> tuple:
+    return (
+        event.seq,
+        key,
+        event.user,
+        event.item,
+        event.kind,
+        update.user_change,
+        update.item_change,
+        update.score_before,
+        update.score_after,
+        update.duration_ms,
+        json.dumps(update.details),
+    )

@@ -1,0 +1,157 @@
+"""A new world in a lab: every algorithm trained on its history and stored as its seed version.
+
+`install_world` trains in memory first and only then writes the world and the versions in one
+transaction, so a failure anywhere leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from recsys.algorithms import (
+    REGISTRY,
+    Catalog,
+    ModelSpec,
+    Recommender,
+    build_model,
+    validate_config,
+)
+from recsys.errors import RecsysError
+from recsys.events import WEIGHT_PRESETS, EventFrame
+from recsys.store.database import Store
+from recsys.store.versions import VersionStore
+from recsys.world import DEFAULT_PACK, DEFAULT_SEED, World, generate_world
+
+
+def seeded_store(path: str, world: str | World, seed: int, weights: str) -> Store:
+    """The store at `path`; an empty or missing one is seeded with `world` first (a pack's
+    name, generated from `seed`, or a built World such as an imported dataset)."""
+    store = Store.open(path)
+    try:
+        if store.is_empty():
+            if isinstance(world, World):
+                install_world(store, world, weights)
+            else:
+                seed_world(store, world, seed, weights)
+        return store
+    except BaseException:
+        store.close()
+        raise
+
+
+def new_store(
+    path: str, world: str, seed: int, weights: str, reset: bool = False, **sizes: Any
+) -> Store:
+    """A new store at `path` seeded with a freshly generated world. Raises `RecsysError` if
+    the file exists and `reset` is false, or if another process holds it."""
+    if path != ":memory:" and Path(path).exists():
+        if not reset:
+            raise RecsysError(f"{path} already exists; add --reset to recreate it")
+        Store.open(path).close()  # fails with a clear message if another process holds it
+        for leftover in (Path(path), Path(path + ".wal")):
+            leftover.unlink(missing_ok=True)
+    store = Store.open(path)
+    try:
+        seed_world(store, world, seed, weights, **sizes)
+        return store
+    except BaseException:
+        store.close()
+        raise
+
+
+def seed_world(
+    store: Store,
+    world: str = DEFAULT_PACK,
+    seed: int = DEFAULT_SEED,
+    weights: str = "default",
+    **sizes: Any,
+) -> None:
+    """Generate a world into an empty store and snapshot every algorithm trained on it."""
+    check_weights(weights)
+    install_world(store, generate_world(world, seed, **sizes), weights)
+
+
+def install_world(
+    store: Store,
+    world: World,
+    weights: str = "default",
+    configs: dict[str, dict] | None = None,
+    progress: Callable[[float, str], None] | None = None,
+) -> list[tuple[Recommender, float]]:
+    """Train every algorithm on `world`'s history (with `configs` by name) in memory, then
+    write the world and their versions as the seed versions in one transaction, replacing
+    whatever the store held: a failure anywhere leaves the store as it was. Returns each
+    model with its fit time in seconds. Raises `RecsysError` for unknown weights or a config
+    out of bounds, before any work."""
+    check_weights(weights)
+    for name, config in (configs or {}).items():
+        validate_config(name, config)  # bounds, before any work
+    frame = EventFrame.from_frame(world.events)
+    through = int(frame.seq[-1]) if len(frame) else 0
+    seed = int(world.meta["seed"])
+    fitted = fit_models(Catalog.from_frame(world.items), frame, weights, seed, configs, progress)
+    if progress:
+        progress(0.95, "writing the new lab")
+    with store._write_lock:
+        _, inserts = VersionStore(store).new_versions(
+            [  # no parent; metrics are measured when first asked for
+                (
+                    m.name,
+                    m.config.to_dict(),
+                    m.seed,
+                    through,
+                    through,
+                    m.state(),
+                    "seed",
+                    s,
+                    None,
+                    None,
+                )
+                for m, s in fitted
+            ]
+        )
+        store.replace_world(
+            world.meta | {"weights": weights},
+            world.items,
+            world.personas,
+            world.users,
+            world.events,
+            world.holdout,
+            then=inserts,
+        )
+    return fitted
+
+
+def fit_models(
+    catalog: Catalog,
+    events: EventFrame,
+    weights: str,
+    seed: int,
+    configs: dict[str, dict] | None = None,
+    progress: Callable[[float, str], None] | None = None,
+) -> list[tuple[Recommender, float]]:
+    """Every registered algorithm fitted on `events` (with `configs` by name where given),
+    with its fit time in seconds. Holdout metrics are measured when first asked for
+    (Lifecycle.measured): the first start of the app should not wait for ten evaluations."""
+    models: dict[str, Recommender] = {}
+    for name in REGISTRY:  # the registry lists a blend after its parts
+        spec = ModelSpec(name, (configs or {}).get(name, {}), seed, WEIGHT_PRESETS[weights])
+        # a blend reads these models: no private copies to fit
+        models[name] = build_model(spec, catalog, components=models)
+    fitted = []
+    for i, model in enumerate(models.values()):
+        if progress:
+            progress(i / len(models), f"training {model.name}")
+        started = time.perf_counter()
+        model.fit(events, catalog)
+        fitted.append((model, time.perf_counter() - started))
+    return fitted
+
+
+def check_weights(weights: str) -> None:
+    """Raises `RecsysError` unless `weights` names a preset of `WEIGHT_PRESETS`."""
+    if weights not in WEIGHT_PRESETS:
+        raise RecsysError(f"unknown weights {weights!r}; choose one of {', '.join(WEIGHT_PRESETS)}")
