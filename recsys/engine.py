@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,6 @@ from typing import Any
 import pandas as pd
 
 from recsys.algorithms import DEFAULT_ALGORITHM, Recommender, algorithm_class, validate_config
-from recsys.errors import RecsysError
 from recsys.events import (
     WEIGHT_PRESETS,
     Event,
@@ -39,9 +37,10 @@ from recsys.events import (
 from recsys.experiments.assignment import Experiment, Experiments
 from recsys.experiments.exposure import Exposure
 from recsys.hosting import ModelHost, Served
+from recsys.lifecycle.policies import canary_bucket
 from recsys.lifecycle.seeding import install_world, new_store, seeded_store
-from recsys.lifecycle.versions import Lifecycle, canary_bucket
-from recsys.ranking import LearningStep, Ranking, diff, validate_k
+from recsys.lifecycle.versions import Lifecycle
+from recsys.ranking import LearningStep, Ranking, Stopwatch, diff, validate_k
 from recsys.store.database import Store
 from recsys.store.versions import VersionStore
 from recsys.world import DEFAULT_PACK, DEFAULT_SEED, World
@@ -123,11 +122,8 @@ class Engine:
             self.host = ModelHost(
                 self.store, self.version_store, self.store.items(), self.weights, self.lock
             )
-            self.items, self.catalog, self.holdout = (
-                self.host.items,
-                self.host.catalog,
-                self.host.holdout,
-            )
+            self.items, self.catalog = self.host.items, self.host.catalog
+            self.holdout = self.host.holdout
             self.experiments = Experiments(self.store)
             self.lifecycle = Lifecycle(self.host, self.experiments, self.meta)
             self.host.sync_canary(self.lifecycle.policy.canary_share)
@@ -255,7 +251,7 @@ class Engine:
 
     def explain(self, user: str, item: int, algorithm: str | None = None):
         validate_user(user)
-        return self.model(algorithm).explain(user, self._validate_item(item))
+        return self.model(algorithm).explain(user, self.catalog.item(parse_item(item)))
 
     def history(self, user: str, limit: int = 50):
         validate_user(user)
@@ -282,62 +278,51 @@ class Engine:
         """Validate, commit the event, learn online everywhere, and report before/after.
         `request_id` is the logged list the event came from (`show`): it attributes the event
         to that impression."""
-        started = time.perf_counter()
+        watch = Stopwatch()
         validate_user(user)
-        item = self._validate_item(item)
+        item = self.catalog.item(parse_item(item))
         kind = validate_kind(kind)
         value = validate_value(kind, value)
         context = validate_context(context)
         algorithm = algorithm_class(algorithm or DEFAULT_ALGORITHM).name
         k = validate_k(k)
         request_id = validate_request_id(request_id)
-        timings = {"validate": _ms(started)}
+        watch.lap("validate")
         with self.lock:
-            mark = time.perf_counter()
+            watch.lap(None)  # waiting for another session's request is no stage of this one
             before = self.recommend(user, k, algorithm, context)
-            timings["before"] = _ms(mark)
-            mark = time.perf_counter()
+            watch.lap("before")
             event = Event(user, item, kind, value, self.host.clock(ts), self.last_seq + 1, context)
             new_user = None if user in self._users else (user_kind, persona)
             serving = self._serving(user, algorithm)
-            self.store.append_event(
-                event,
-                source,
-                new_user,
-                self.host.served_by(serving),
-                request_id,
-            )
+            served_by = self.host.served_by(serving)
+            self.store.append_event(event, source, new_user, served_by, request_id)
             self.host.append(event)
             if new_user:
                 self._users[user] = user_kind
-            timings["commit"] = _ms(mark)
-            mark = time.perf_counter()
+            watch.lap("commit")
             try:
                 updates = self.host.catch_up(serving)  # the others learn it when next used
             except Exception:
                 self._load()  # the event is committed: rebuild from the log, then report
                 raise
-            timings["learn"] = _ms(mark)
-            mark = time.perf_counter()
+            watch.lap("learn")
             actions = self.lifecycle.observe(algorithm, serving.arm, kind, value, event.ts, context)
             if actions:
                 self.host.cache.clear()
-                timings["policies"] = _ms(mark)
-            mark = time.perf_counter()
+            watch.lap("policies" if actions else None)
             # The `after` list comes from the arm that served the event, even if a policy just
             # gave the canary a new candidate: that is the list time travel rebuilds for N.
             if serving not in self.host:
                 serving = Served(algorithm)
             model = self.host.model(serving)
             after = Ranking.of(model, self.catalog, user, k, context, algorithm, self.last_seq)
-            timings["after"] = _ms(mark)
-            mark = time.perf_counter()
+            watch.lap("after")
             changes = diff(before, after)
-            timings["diff"] = _ms(mark)
-            timings["total"] = _ms(started)
-            return LearningStep(
-                event, self.catalog.titles[item], before, after, changes, updates, timings, actions
-            )
+            watch.lap("diff")
+            title = self.catalog.titles[item]
+            timings = watch.total()
+            return LearningStep(event, title, before, after, changes, updates, timings, actions)
 
     def retrain(self, algorithm: str | None = None, trigger: str = "manual") -> dict[str, Any]:
         """Full retrain of one algorithm on the whole log, stored as a new version that serves
@@ -357,7 +342,6 @@ class Engine:
         it was. Experiments, versions and the log of the old world go with it."""
         with self.lock:
             fitted = install_world(self.store, world, weights, configs, progress)
-            self._shown = {}
             self._load()
         return self.summary() | {
             "held_out": len(world.holdout),
@@ -410,13 +394,3 @@ class Engine:
         if taste is None:
             return pd.Series(dtype=float)
         return self.catalog.genre_affinity(taste)
-
-    def _validate_item(self, item: object) -> int:
-        try:
-            return self.catalog.item(parse_item(item))
-        except ValueError as error:
-            raise RecsysError(str(error)) from None
-
-
-def _ms(since: float) -> float:
-    return (time.perf_counter() - since) * 1000.0

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from recsys.algorithms import Catalog, algorithm_class
+from recsys.algorithms import Catalog, ModelSpec, algorithm_class, build_model
 from recsys.errors import RecsysError
 from recsys.events import DEFAULT_WEIGHTS, EventFrame, EventWeights
 
@@ -132,20 +132,20 @@ def evaluate(
     """Fit each algorithm on the training events and measure it on the test events."""
     if not 1 <= k <= 100:
         raise RecsysError("k must be from 1 to 100")
-    classes = [algorithm_class(name) for name in algorithms]
+    names = [algorithm_class(name).name for name in algorithms]
     results = []
-    for cls in classes:
+    for name in names:
         if progress:
-            progress(cls.name)
-        config = cls.config_class.from_dict((configs or {}).get(cls.name, {}))
-        model = cls(config, catalog=catalog, weights=weights, seed=seed)
+            progress(name)
+        spec = ModelSpec(name, (configs or {}).get(name, {}), seed, weights)
+        model = build_model(spec, catalog)
         started = time.perf_counter()
         model.fit(split.train, catalog)
         metrics: dict[str, float | None] = {"fit seconds": time.perf_counter() - started}
         metrics |= measure(
             model, split.test, split.train.item, catalog, k, weights, max_users, seed
         )
-        results.append(Result(cls.name, metrics))
+        results.append(Result(name, metrics))
     return results
 
 

@@ -5,6 +5,7 @@ These are the objects the UI, the CLI (`--json`) and the tests all read.
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -212,6 +213,27 @@ def describe_action(action: dict[str, Any]) -> str:
     if action["kind"] == "minibatch":
         return f"Mini-batch update ({action['trigger']}) in {action['seconds']:.2f} s."
     return f"Rolled back to v{action['production']} ({action['detail']})."
+
+
+class Stopwatch:
+    """Milliseconds per stage of one request, for `LearningStep.timings`: `lap(name)` records
+    the time since the previous lap (or the start); `lap(None)` starts the next stage without
+    recording the one that ended."""
+
+    def __init__(self) -> None:
+        self.started = self._mark = time.perf_counter()
+        self.timings: dict[str, float] = {}
+
+    def lap(self, name: str | None) -> None:
+        now = time.perf_counter()
+        if name:
+            self.timings[name] = (now - self._mark) * 1000.0
+        self._mark = now
+
+    def total(self) -> dict[str, float]:
+        """The stages recorded plus `total`, the whole request including waits."""
+        self.timings["total"] = (time.perf_counter() - self.started) * 1000.0
+        return self.timings
 
 
 def validate_k(k: object) -> int:

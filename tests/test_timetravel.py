@@ -10,8 +10,8 @@ import pytest
 
 from recsys.engine import Engine
 from recsys.errors import RecsysError
+from recsys.lifecycle.policies import canary_bucket
 from recsys.lifecycle.timetravel import first_seq, journey, recommend_as_of
-from recsys.lifecycle.versions import canary_bucket
 
 ALGORITHMS = ("mf", "item_knn", "hybrid", "linucb", "thompson")
 KINDS = ("view", "click", "like", "rating", "dislike", "favorite", "skip", "rating")

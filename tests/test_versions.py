@@ -11,9 +11,8 @@ import pytest
 from recsys.algorithms import REGISTRY
 from recsys.engine import Engine
 from recsys.errors import RecsysError
-from recsys.lifecycle.policies import GATE_METRICS
+from recsys.lifecycle.policies import GATE_METRICS, canary_bucket
 from recsys.lifecycle.timetravel import recommend_as_of
-from recsys.lifecycle.versions import canary_bucket
 
 
 def registry_rows(engine: Engine) -> tuple:
@@ -402,7 +401,7 @@ def test_reset_lab_drops_a_version_trained_before_any_live_event(engine):
 
 
 def test_seeded_versions_are_measured_on_first_request_with_their_own_parameters(engine):
-    from recsys.lifecycle.versions import holdout_metrics
+    from recsys.lifecycle.measures import holdout_metrics
 
     seeded = engine.version_store.alias("item_knn", "production")
     assert engine.version_store.version(seeded)["metrics"] == {}  # the first start skips them

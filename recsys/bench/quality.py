@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys.algorithms import REGISTRY, Catalog
+from recsys.algorithms import Catalog, ModelSpec, build_model
 from recsys.data.ratings import Ratings, catalog_for, rating_events
 from recsys.evaluation import ndcg_at_k, precision_at_k, predict
 
@@ -117,7 +117,7 @@ def ranking_comparison(
     train_events = rating_events(_ratings(frame[~test]), index)
     rows: dict[str, dict[str, Any]] = {}
     for name in algorithms:
-        model = REGISTRY[name](catalog=catalog, seed=seed)
+        model = build_model(ModelSpec(name, seed=seed), catalog)
         started = time.perf_counter()
         model.fit(train_events, catalog)
         fit = time.perf_counter() - started

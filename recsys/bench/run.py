@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from recsys.algorithms import REGISTRY
+from recsys.algorithms import REGISTRY, ModelSpec, Recommender, build_model
 from recsys.engine import Engine
 
 WORLDS = {
@@ -155,7 +155,7 @@ def _measure(path: Path, sizes: dict, repetitions: int, seed: int) -> dict[str, 
     recommend = []
     for _ in range(repetitions):
         user = known[rng.integers(len(known))]
-        engine._cache.clear()  # measure the ranking itself, not the per-state cache
+        engine.host.cache.clear()  # measure the ranking itself, not the per-state cache
         mark = time.perf_counter()
         engine.recommend(user, 10)
         recommend.append((time.perf_counter() - mark) * 1000)
@@ -169,12 +169,10 @@ def _measure(path: Path, sizes: dict, repetitions: int, seed: int) -> dict[str, 
     # Replay: what catching up costs each algorithm, on the newest REPLAY_EVENTS of the log,
     # with fresh models wired as in the engine (a blend reads the others, learns nothing twice).
     events = list(engine.store.events(after_seq=max(engine.last_seq - REPLAY_EVENTS, 0)).rows())
-    models = {
-        name: cls(catalog=engine.catalog, weights=engine.weights) for name, cls in REGISTRY.items()
-    }
-    for model in models.values():
-        if hasattr(model, "attach"):
-            model.attach(models)
+    models: dict[str, Recommender] = {}
+    for name in REGISTRY:  # the registry lists a blend after its parts
+        spec = ModelSpec(name, weights=engine.weights)
+        models[name] = build_model(spec, engine.catalog, components=models)
     replay = {}
     for name, model in models.items():
         mark = time.perf_counter()
@@ -301,7 +299,7 @@ def movielens_comparison(ratings_csv, surprise, seed: int = 0) -> tuple[dict, di
         for p in parts
     )
     catalog, index = catalog_for(train, test)
-    model = REGISTRY["mf"](catalog=catalog, seed=seed)
+    model = build_model(ModelSpec("mf", seed=seed), catalog)
     started = time.perf_counter()
     model.fit(rating_events(train, index), catalog)
     ours_fit = time.perf_counter() - started

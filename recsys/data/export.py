@@ -29,7 +29,7 @@ def export_lab(engine, directory: str | Path, fmt: str = "parquet", overwrite: b
     folder = check_target(directory, fmt, overwrite)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        with engine._lock:  # a consistent cut of the log
+        with engine.lock:  # a consistent cut of the log
             files = engine.store.export(folder, fmt)
     except OSError as error:
         raise RecsysError(f"cannot write to {folder}: {error.strerror or error}") from None

@@ -66,7 +66,7 @@ def aa_rates(
     user_ids = sample["user_id"].tolist()
     features, quality = engine.store.ground_truth()
     utilities = true_utilities(features, quality, np.stack(sample["taste"].to_numpy()))
-    with engine._lock:  # another session's event must not change the model mid-ranking
+    with engine.lock:  # another session's event must not change the model mid-ranking
         lists = ranked_lists(engine.model(name), user_ids, slate)
     choice = ChoiceModel()
     hits = {"user": 0, "impression": 0, "peeking": 0, "sequential": 0}

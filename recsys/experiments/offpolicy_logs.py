@@ -45,7 +45,7 @@ def evaluate(engine, experiment: Experiment, target: str) -> dict[str, Any]:
     items = logs["item_id"].to_numpy()
     rewards = logs["clicked"].to_numpy(dtype=float)
     propensities = logs["propensity"].to_numpy()
-    with engine._lock:  # another session's event must not change the model mid-ranking
+    with engine.lock:  # another session's event must not change the model mid-ranking
         target_items = ranked_lists(arm_model(engine, arm), user_ids, 1)[0][:, 0]
     reward_model = offpolicy.fit_reward_model(
         users, items, rewards, len(user_ids), engine.catalog.n

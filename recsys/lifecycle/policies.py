@@ -16,12 +16,16 @@ the same for the pages and the CLI. Counters start from the log when the engine 
 from __future__ import annotations
 
 import json
+import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from recsys.algorithms.config import Config, choice, param
 from recsys.lifecycle.drift import Detector, make_detector
+from recsys.store.database import Store
+from recsys.store.versions import VersionStore
 
 DAY = 86_400.0
 GATE_METRICS = ("NDCG@10", "precision@10", "RMSE", "coverage")
@@ -76,6 +80,16 @@ class Policy(Config):
         if self.drift_detector == "adwin":
             return make_detector("adwin", delta=self.adwin_delta, clock=self.adwin_clock)
         return None
+
+    def detector_params(self) -> dict[str, float]:
+        """The chosen drift detector's parameters (logged with each alarm)."""
+        prefix = {"page_hinkley": "ph_", "adwin": "adwin_"}.get(self.drift_detector, "-")
+        return {k: v for k, v in self.to_dict().items() if k.startswith(prefix)}
+
+
+def canary_bucket(user: str) -> float:
+    """A stable number in [0, 100) per user: the canary serves users below its share."""
+    return zlib.crc32(user.encode()) % 10_000 / 100.0
 
 
 PASSED_OVER = "passed_over"  # context flag of a skip the person made on the way to a pick
@@ -226,3 +240,21 @@ class Watcher:
                 w.events = 0
                 w.minibatch_ts = ts
         return actions
+
+
+def counters(store: Store, registry: VersionStore, algorithm: str) -> dict[str, Any]:
+    """Where an algorithm's policy counters stand according to the log: events and ratings
+    since its last (full) update, and the lab times of the last updates."""
+    production = registry.version(registry.alias(algorithm, "production"))
+    through = production["trained_through_seq"]
+    since = (through, store.counts_since(through, algorithm)[2])
+    full = registry.last_update(algorithm, full=True) or since
+    any_update = registry.last_update(algorithm, full=False) or full
+    _, ratings, _ = store.counts_since(full[0], algorithm)
+    events, _, _ = store.counts_since(any_update[0], algorithm)
+    return {
+        "events": events,
+        "ratings": ratings,
+        "minibatch_ts": any_update[1],
+        "schedule_ts": full[1],
+    }

@@ -11,53 +11,22 @@ from __future__ import annotations
 
 import json
 import time
-import zlib
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from scipy.stats import kendalltau
 
 from recsys.algorithms import (
     DEFAULT_ALGORITHM,
-    Catalog,
     ModelSpec,
     Recommender,
     algorithm_class,
     build_model,
 )
 from recsys.errors import RecsysError
-from recsys.evaluation import measure
-from recsys.events import EventFrame
 from recsys.experiments.assignment import Experiments
 from recsys.hosting import ModelHost, Served
-from recsys.lifecycle.policies import (
-    GATE_METRICS,
-    LOWER_IS_BETTER,
-    Action,
-    Policy,
-    Watcher,
-    rewards,
-)
-
-HOLDOUT_METRICS = ("RMSE", "MAE", "precision@10", "recall@10", "NDCG@10", "coverage")
-HOLDOUT_USERS = 300
-
-
-def holdout_metrics(
-    model: Recommender, holdout: EventFrame, events: EventFrame, catalog: Catalog, weights
-) -> dict[str, float | None]:
-    """A model's own parameters judged on the world's fixed holdout (none: no metrics);
-    `events` are what it was trained on (novelty's popularity baseline)."""
-    if not len(holdout):
-        return dict.fromkeys(HOLDOUT_METRICS)
-    measured = measure(model, holdout, events.item, catalog, 10, weights, HOLDOUT_USERS)
-    return {name: measured.get(name) for name in HOLDOUT_METRICS}
-
-
-def canary_bucket(user: str) -> float:
-    """A stable number in [0, 100) per user: the canary serves users below its share."""
-    return zlib.crc32(user.encode()) % 10_000 / 100.0
+from recsys.lifecycle.measures import compare_versions, gate_verdict, holdout_metrics, live_metrics
+from recsys.lifecycle.policies import Action, Policy, Watcher, counters
 
 
 class Lifecycle:
@@ -72,6 +41,9 @@ class Lifecycle:
         self.version_store = host.version_store
         self.policy = Policy.load(meta)
         self.watcher = Watcher(self.policy, self._counters)
+
+    def _counters(self, algorithm: str) -> dict[str, Any]:
+        return counters(self.store, self.version_store, algorithm)
 
     def _sync_canary(self) -> None:
         self.host.sync_canary(self.policy.canary_share)
@@ -104,23 +76,6 @@ class Lifecycle:
             self.watcher = Watcher(policy, self._counters)
             self._sync_canary()
             return policy
-
-    def _counters(self, algorithm: str) -> dict[str, Any]:
-        """Where an algorithm's policy counters stand according to the log."""
-        registry = self.version_store
-        production = registry.version(registry.alias(algorithm, "production"))
-        through = production["trained_through_seq"]
-        since = (through, self.store.counts_since(through, algorithm)[2])
-        full = registry.last_update(algorithm, full=True) or since
-        any_update = registry.last_update(algorithm, full=False) or full
-        _, ratings, _ = self.store.counts_since(full[0], algorithm)
-        events, _, _ = self.store.counts_since(any_update[0], algorithm)
-        return {
-            "events": events,
-            "ratings": ratings,
-            "minibatch_ts": any_update[1],
-            "schedule_ts": full[1],
-        }
 
     def measured(self, algorithm: str | None = None) -> None:
         """Measure the versions stored without holdout metrics (the seeded ones are measured
@@ -283,35 +238,14 @@ class Lifecycle:
         """Would `version` beat its algorithm's production on the gate metric by the margins?"""
         name = self.version_store.version(version)["algorithm"]
         self.measured(name)
-        candidate = self.version_store.version(version)
-        production_id = self.version_store.alias(name, "production")
         metric = self.policy.gate_metric
-        new = candidate["metrics"].get(metric)
-        if production_id is None or production_id == version:
-            return _verdict(metric, new, None, True, f"v{version}: no production to beat")
-        old = self.version_store.version(production_id)["metrics"].get(metric)
-        if not len(self.host.holdout):
-            return _verdict(
-                metric,
-                new,
-                old,
-                True,
-                "this lab has no holdout (it was created before holdouts existed; recreate it "
-                "with `init --reset` to measure versions): promoted without a gate",
-            )
-        if new is None or old is None:
-            return _verdict(
-                metric, new, old, False, f"{metric} is not measured for both versions: kept back"
-            )
-        gain = (old - new) if metric in LOWER_IS_BETTER else (new - old)
-        needed = max(self.policy.gate_absolute, self.policy.gate_relative * abs(old))
-        passed = gain > needed or (gain > 0 and needed == 0)
-        message = (
-            f"gate on {metric}: v{version} {new:.4f} vs production v{production_id} {old:.4f}, "
-            f"gain {gain:+.4f} {'>' if passed else '≤'} needed {needed:.4f}: "
-            + ("promoted" if passed else "kept as candidate")
-        )
-        return _verdict(metric, new, old, passed, message) | {"gain": gain, "needed": needed}
+        new = self.version_store.version(version)["metrics"].get(metric)
+        production = self.version_store.alias(name, "production")
+        old = None
+        if production is not None and production != version:
+            old = self.version_store.version(production)["metrics"].get(metric)
+        has_holdout = bool(len(self.host.holdout))
+        return gate_verdict(self.policy, version, new, production, old, has_holdout)
 
     def promote(self, version: int, *, force: bool = False, actor: str = "user") -> dict:
         h = self.host
@@ -403,6 +337,8 @@ class Lifecycle:
         return done
 
     def _run(self, algorithm: str, action: Action) -> dict:
+        """Do what a policy asked for (log an alarm, retrain, refit, roll back) and return a
+        record of it; a failure is recorded, never raised: the event is committed."""
         h = self.host
         record = {"kind": action.kind, "trigger": action.trigger, "detail": action.detail}
         try:
@@ -413,7 +349,7 @@ class Lifecycle:
                     algorithm=algorithm,
                     detector=self.policy.drift_detector,
                     statistic=action.statistic or 0.0,
-                    details={"detail": action.detail, **self._detector_params()},
+                    details={"detail": action.detail, **self.policy.detector_params()},
                 )
             elif action.kind == "retrain":
                 record |= self.train(algorithm, action.trigger, "gate", during_event=True)
@@ -429,11 +365,6 @@ class Lifecycle:
                 self.watcher.retrained(algorithm, h.last_ts, fresh_detector=False)
         return record
 
-    def _detector_params(self) -> dict[str, float]:
-        p = self.policy.to_dict()
-        prefix = {"page_hinkley": "ph_", "adwin": "adwin_"}.get(self.policy.drift_detector, "-")
-        return {k: v for k, v in p.items() if k.startswith(prefix)}
-
     # -- reading --------------------------------------------------------------------------
 
     def compare(self, a: int, b: int, users: list[str] | None = None, k: int = 10) -> dict:
@@ -441,9 +372,12 @@ class Lifecycle:
         the two versions' top-k (each version's parameters as stored, no replay)."""
         if int(a) == int(b):
             raise RecsysError("compare needs two different versions")
-        h = self.host
-        with h.lock:  # a blend reads the live components
-            return self._compare(a, b, users, k)
+        with self.host.lock:  # a blend reads the live components
+            for version in (a, b):
+                self.measured(self.version_store.version(version)["algorithm"])
+            first, second = (self.version_store.version(v, params=True) for v in (a, b))
+            models = [self.host.from_version(v) for v in (first, second)]
+            return compare_versions(first, second, models, users, k)
 
     def check_forgettable(self, user: str) -> None:
         """Forgetting a user drops the versions trained after their first event: raises
@@ -458,105 +392,7 @@ class Lifecycle:
                     "acted; forgetting them would delete it. Stop the experiment first"
                 )
 
-    def _compare(self, a: int, b: int, users: list[str] | None, k: int) -> dict:
-        h = self.host
-        for version in (a, b):
-            self.measured(self.version_store.version(version)["algorithm"])
-        first, second = self.version_store.version(a, True), self.version_store.version(b, True)
-        metrics = {
-            m: {
-                "a": first["metrics"].get(m),
-                "b": second["metrics"].get(m),
-                "delta": None
-                if first["metrics"].get(m) is None or second["metrics"].get(m) is None
-                else second["metrics"][m] - first["metrics"][m],
-            }
-            for m in GATE_METRICS
-        }
-        keys = sorted(set(first["config"]) | set(second["config"]))
-        config = {
-            key: {"a": first["config"].get(key), "b": second["config"].get(key)}
-            for key in keys
-            if first["config"].get(key) != second["config"].get(key)
-        }
-        models = [h.from_version(v) for v in (first, second)]
-        if users is None:
-            known = [u for u in models[0].users if models[1].knows(u)]
-            users = sorted(known, key=lambda u: zlib.crc32(u.encode()))[:20]
-        rows = []
-        for user in users:
-            lists = [m.recommend(user, k)[0].tolist() for m in models]
-            both = set(lists[0]) | set(lists[1])
-            rank = [{item: r for r, item in enumerate(lst)} for lst in lists]
-            union = sorted(both)
-            tau = kendalltau(
-                [rank[0].get(i, k) for i in union], [rank[1].get(i, k) for i in union]
-            ).statistic
-            rows.append(
-                {
-                    "user": user,
-                    "overlap": len(set(lists[0]) & set(lists[1])) / k,
-                    "kendall tau": None if np.isnan(tau) else float(tau),
-                }
-            )
-        frame = pd.DataFrame(rows)
-        return {
-            "a": int(a),
-            "b": int(b),
-            "algorithms": [first["algorithm"], second["algorithm"]],
-            "metrics": metrics,
-            "config": config,
-            "users": rows,
-            "mean_overlap": float(frame["overlap"].mean()) if len(frame) else None,
-            "mean_kendall_tau": float(frame["kendall tau"].mean()) if len(frame) else None,
-        }
-
     def live_metrics(self, algorithm: str | None = None) -> pd.DataFrame:
         """Per served version and arm: events, rewards (see `policies.reward`) and their mean,
-        likes and mean rating: the canary's live comparison."""
-        events = self.store.served_events(algorithm)
-        columns = [
-            "algorithm",
-            "arm",
-            "version",
-            "events",
-            "rewards",
-            "reward mean",
-            "likes",
-            "mean rating",
-            "first seq",
-            "last seq",
-        ]
-        if events.empty:
-            return pd.DataFrame(columns=columns)
-        parts = events["served_by"].str.split(":", expand=True)
-        events["algorithm"], events["arm"] = parts[0], parts[1]
-        events["version"] = parts[2].astype(int)
-        events["reward"] = rewards(events["kind"], events["value"], events["context"])
-        events["like"] = events["kind"].isin(["like", "favorite"])
-        events["rating"] = events["value"].where(events["kind"] == "rating")
-        frame = (
-            events.groupby(["algorithm", "arm", "version"])
-            .agg(
-                events=("seq", "size"),
-                rewards=("reward", "count"),
-                reward_mean=("reward", "mean"),
-                likes=("like", "sum"),
-                mean_rating=("rating", "mean"),
-                first_seq=("seq", "min"),
-                last_seq=("seq", "max"),
-            )
-            .reset_index()
-        )
-        frame.columns = columns
-        return frame
-
-
-def _verdict(metric, new, old, passed: bool, message: str) -> dict[str, Any]:
-    return {
-        "metric": metric,
-        "candidate": new,
-        "production": old,
-        "passed": passed,
-        "message": message,
-    }
+        likes and mean rating: the canary's live comparison (`measures.live_metrics`)."""
+        return live_metrics(self.store.served_events(algorithm))

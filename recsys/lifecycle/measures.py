@@ -1,0 +1,176 @@
+"""Measuring versions: holdout metrics, the promotion gate, two versions side by side, and
+the live comparison of served arms.
+
+Every number here is computed from what it is given; nothing is written.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import kendalltau
+
+from recsys.algorithms import Catalog, Recommender
+from recsys.evaluation import measure
+from recsys.events import EventFrame
+from recsys.lifecycle.policies import GATE_METRICS, LOWER_IS_BETTER, Policy, rewards
+
+HOLDOUT_METRICS = ("RMSE", "MAE", "precision@10", "recall@10", "NDCG@10", "coverage")
+HOLDOUT_USERS = 300
+
+
+def holdout_metrics(
+    model: Recommender, holdout: EventFrame, events: EventFrame, catalog: Catalog, weights
+) -> dict[str, float | None]:
+    """A model's own parameters judged on the world's fixed holdout (none: no metrics);
+    `events` are what it was trained on (novelty's popularity baseline)."""
+    if not len(holdout):
+        return dict.fromkeys(HOLDOUT_METRICS)
+    measured = measure(model, holdout, events.item, catalog, 10, weights, HOLDOUT_USERS)
+    return {name: measured.get(name) for name in HOLDOUT_METRICS}
+
+
+def gate_verdict(
+    policy: Policy,
+    version: int,
+    new: float | None,
+    production: int | None,
+    old: float | None,
+    has_holdout: bool,
+) -> dict[str, Any]:
+    """Would `version` (gate metric `new`) beat production version `production` (`old`) on
+    the policy's gate metric by its margins? Returns metric, candidate, production, passed,
+    message (and gain, needed when both are measured)."""
+    metric = policy.gate_metric
+    if production is None or production == version:
+        return _verdict(metric, new, None, True, f"v{version}: no production to beat")
+    if not has_holdout:
+        return _verdict(
+            metric,
+            new,
+            old,
+            True,
+            "this lab has no holdout (it was created before holdouts existed; recreate it "
+            "with `init --reset` to measure versions): promoted without a gate",
+        )
+    if new is None or old is None:
+        return _verdict(
+            metric, new, old, False, f"{metric} is not measured for both versions: kept back"
+        )
+    gain = (old - new) if metric in LOWER_IS_BETTER else (new - old)
+    needed = max(policy.gate_absolute, policy.gate_relative * abs(old))
+    passed = gain > needed or (gain > 0 and needed == 0)
+    message = (
+        f"gate on {metric}: v{version} {new:.4f} vs production v{production} {old:.4f}, "
+        f"gain {gain:+.4f} {'>' if passed else '≤'} needed {needed:.4f}: "
+        + ("promoted" if passed else "kept as candidate")
+    )
+    return _verdict(metric, new, old, passed, message) | {"gain": gain, "needed": needed}
+
+
+def compare_versions(
+    first: dict, second: dict, models: list[Recommender], users: list[str] | None, k: int
+) -> dict[str, Any]:
+    """Metric deltas, config diff, and for sample users (default: 20 both versions know) the
+    overlap and Kendall's tau (scipy) of the two versions' top-k. `first` and `second` are
+    stored versions (`VersionStore.version`), `models` the two built from them."""
+    a, b = first["version_id"], second["version_id"]
+    metrics = {
+        m: {
+            "a": first["metrics"].get(m),
+            "b": second["metrics"].get(m),
+            "delta": None
+            if first["metrics"].get(m) is None or second["metrics"].get(m) is None
+            else second["metrics"][m] - first["metrics"][m],
+        }
+        for m in GATE_METRICS
+    }
+    keys = sorted(set(first["config"]) | set(second["config"]))
+    config = {
+        key: {"a": first["config"].get(key), "b": second["config"].get(key)}
+        for key in keys
+        if first["config"].get(key) != second["config"].get(key)
+    }
+    if users is None:
+        known = [u for u in models[0].users if models[1].knows(u)]
+        users = sorted(known, key=lambda u: zlib.crc32(u.encode()))[:20]
+    rows = []
+    for user in users:
+        lists = [m.recommend(user, k)[0].tolist() for m in models]
+        both = set(lists[0]) | set(lists[1])
+        rank = [{item: r for r, item in enumerate(lst)} for lst in lists]
+        union = sorted(both)
+        tau = kendalltau(
+            [rank[0].get(i, k) for i in union], [rank[1].get(i, k) for i in union]
+        ).statistic
+        rows.append(
+            {
+                "user": user,
+                "overlap": len(set(lists[0]) & set(lists[1])) / k,
+                "kendall tau": None if np.isnan(tau) else float(tau),
+            }
+        )
+    frame = pd.DataFrame(rows)
+    return {
+        "a": int(a),
+        "b": int(b),
+        "algorithms": [first["algorithm"], second["algorithm"]],
+        "metrics": metrics,
+        "config": config,
+        "users": rows,
+        "mean_overlap": float(frame["overlap"].mean()) if len(frame) else None,
+        "mean_kendall_tau": float(frame["kendall tau"].mean()) if len(frame) else None,
+    }
+
+
+def live_metrics(events: pd.DataFrame) -> pd.DataFrame:
+    """Per served version and arm of `events` (`Store.served_events`): events, rewards (see
+    `policies.reward`) and their mean, likes and mean rating: the canary's live comparison."""
+    columns = [
+        "algorithm",
+        "arm",
+        "version",
+        "events",
+        "rewards",
+        "reward mean",
+        "likes",
+        "mean rating",
+        "first seq",
+        "last seq",
+    ]
+    if events.empty:
+        return pd.DataFrame(columns=columns)
+    parts = events["served_by"].str.split(":", expand=True)
+    events["algorithm"], events["arm"] = parts[0], parts[1]
+    events["version"] = parts[2].astype(int)
+    events["reward"] = rewards(events["kind"], events["value"], events["context"])
+    events["like"] = events["kind"].isin(["like", "favorite"])
+    events["rating"] = events["value"].where(events["kind"] == "rating")
+    frame = (
+        events.groupby(["algorithm", "arm", "version"])
+        .agg(
+            events=("seq", "size"),
+            rewards=("reward", "count"),
+            reward_mean=("reward", "mean"),
+            likes=("like", "sum"),
+            mean_rating=("rating", "mean"),
+            first_seq=("seq", "min"),
+            last_seq=("seq", "max"),
+        )
+        .reset_index()
+    )
+    frame.columns = columns
+    return frame
+
+
+def _verdict(metric, new, old, passed: bool, message: str) -> dict[str, Any]:
+    return {
+        "metric": metric,
+        "candidate": new,
+        "production": old,
+        "passed": passed,
+        "message": message,
+    }
