@@ -89,9 +89,13 @@ class MatrixFactorization(Recommender):
     def _reset(self) -> None:
         rng = np.random.default_rng(self.seed)
         k, std = self.config.factors, self.config.init_std
-        genres = genre_matrix(self.catalog) * self.config.genre_weight
-        # One matrix [factors | genres] per item (what a user's vector multiplies); the
-        # factors are a view into it, so every update of them is an update of it.
+        # Each item's genre row of unit length: a fixed feature a user's vector weighs beside
+        # the learned factors, so a taste for a genre reaches its rarely seen items too.
+        genres = self.catalog.genre_matrix[1]
+        unit = genres / np.sqrt(np.maximum(genres.sum(1, keepdims=True), 1))
+        genres = unit * self.config.genre_weight
+        # One matrix [factors | genres] per item (what a user's vector multiplies); the factors
+        # are a view into it, so every update of them is an update of it.
         self._items = np.hstack([rng.normal(0.0, std, (self.catalog.n, k)), genres])
         self._item_factors = self._items[:, :k]
         self._genres = self._items[:, k:]
@@ -394,15 +398,3 @@ def _reason(lead: str | None, parts: dict[str, float], note: str | None) -> str:
     else:
         text = f"unlike {lead.removesuffix(DISLIKED)}, which you turned down ({parts[lead]:+.2f})"
     return f"{text} ({note})" if note else text
-
-
-def genre_matrix(catalog) -> np.ndarray:
-    """Items x genres, each item's row of unit length (a fixed feature a user's vector weighs
-    beside the learned factors, so a taste for a genre reaches its rarely seen items too)."""
-    names = sorted({g for genres in catalog.genres for g in genres})
-    column = {g: j for j, g in enumerate(names)}
-    out = np.zeros((catalog.n, len(names)))
-    for i, genres in enumerate(catalog.genres):
-        for g in genres:
-            out[i, column[g]] = 1.0 / np.sqrt(len(genres))
-    return out
