@@ -80,10 +80,7 @@ def _chart(figure: go.Figure) -> str:
 
 
 def _last_live_user(engine) -> str | None:
-    rows = engine.store._query(
-        "SELECT user_id FROM events WHERE source = 'live' ORDER BY seq DESC LIMIT 1"
-    )
-    return rows[0][0] if rows else None
+    return engine.store.last_live_user()
 
 
 def _setup(engine, algorithm: str) -> str:
@@ -164,10 +161,7 @@ def _interactions(engine, user: str | None, algorithm: str) -> str:
 def _history(engine) -> str:
     rows = timeline(engine.store, limit=5000)
     counts = rows.groupby("kind").size().rename("rows").reset_index()
-    events = engine.store._frame(
-        "SELECT floor(ts / 86400) AS day, kind, count(*) AS n FROM events "
-        "WHERE source <> 'history' GROUP BY ALL ORDER BY day"
-    )
+    events = engine.store.events_per_day()
     chart = ""
     if not events.empty:
         figure = go.Figure(

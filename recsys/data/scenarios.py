@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from recsys.algorithms import REGISTRY, algorithm_class
@@ -74,7 +73,7 @@ _EXPERIMENT_KEYS = {
 
 
 def names(store) -> list[str]:
-    return [*BUILTIN, *(r[0] for r in store._query("SELECT name FROM scenarios ORDER BY name"))]
+    return [*BUILTIN, *store.scenarios.names()]
 
 
 def catalogue(store) -> list[dict[str, Any]]:
@@ -83,9 +82,7 @@ def catalogue(store) -> list[dict[str, Any]]:
         {"name": n, "title": s["title"], "description": s["description"], "builtin": True}
         for n, s in BUILTIN.items()
     ]
-    for name, description, setup in store._query(
-        "SELECT name, description, setup FROM scenarios ORDER BY name"
-    ):
+    for name, description, setup in store.scenarios.rows():
         title = json.loads(setup).get("title") or name
         rows.append({"name": name, "title": title, "description": description, "builtin": False})
     return rows
@@ -95,10 +92,10 @@ def get(store, name: str) -> dict[str, Any]:
     """A built-in or saved scenario, validated; an unknown name lists the known ones."""
     if name in BUILTIN:
         return validate({"name": name, **BUILTIN[name]})
-    rows = store._query("SELECT setup FROM scenarios WHERE name = ?", [name])
-    if not rows:
+    saved = store.scenarios.setup(name)
+    if saved is None:
         raise RecsysError(f"unknown scenario {name!r}; choose one of {', '.join(names(store))}")
-    return validate(json.loads(rows[0][0]))
+    return validate(json.loads(saved))
 
 
 def parse(text: str, source: str = "the scenario") -> dict[str, Any]:
@@ -205,26 +202,17 @@ def save(store, setup: dict[str, Any], overwrite: bool = False) -> None:
     name = setup["name"]
     if name in BUILTIN:
         raise RecsysError(f"{name!r} is a built-in scenario; save under another name")
-    exists = store._query("SELECT count(*) FROM scenarios WHERE name = ?", [name])[0][0]
-    if exists and not overwrite:
+    if store.scenarios.exists(name) and not overwrite:
         raise RecsysError(f"a scenario named {name!r} exists; choose another name or overwrite it")
-    store._transaction(
-        [
-            ("DELETE FROM scenarios WHERE name = ?", [name]),
-            (
-                "INSERT INTO scenarios VALUES (?, ?, ?, ?)",
-                [name, setup["description"], dumps(setup), datetime.now(UTC).replace(tzinfo=None)],
-            ),
-        ]
-    )
+    store.scenarios.save(name, setup["description"], dumps(setup))
 
 
 def delete(store, name: str) -> None:
     if name in BUILTIN:
         raise RecsysError(f"{name!r} is built in and cannot be deleted")
-    if not store._query("SELECT count(*) FROM scenarios WHERE name = ?", [name])[0][0]:
+    if not store.scenarios.exists(name):
         raise RecsysError(f"unknown scenario {name!r}")
-    store._transaction([("DELETE FROM scenarios WHERE name = ?", [name])])
+    store.scenarios.delete(name)
 
 
 def dumps(setup: dict[str, Any]) -> str:

@@ -11,7 +11,8 @@ score and propensity (the probability the arm shows that item there; 1 for a det
 ranker). Events on a logged list carry its `request_id`, and the store credits each to its
 impression in the event's own transaction (see `Store.append_event`).
 
-Every SQL statement about experiments lives here (the store owns the connection and schema).
+The SQL about experiments and impressions is `recsys.store.experiments.ExperimentStore`'s
+(`store.experiment_log`); this module holds the definitions, validation and assignment.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -29,28 +29,11 @@ import pandas as pd
 from recsys.algorithms import algorithm_class
 from recsys.errors import RecsysError
 from recsys.store.database import Store
+from recsys.store.versions import VersionStore
 
 MODES = ("live", "simulated")
 MAX_ARMS = 10
 MAX_NAME = 60
-IMPRESSION_COLUMNS = (
-    "experiment_id",
-    "request_id",
-    "arm",
-    "user_id",
-    "item_id",
-    "position",
-    "score",
-    "propensity",
-    "ts",
-    "at_seq",
-    "clicked",
-    "liked",
-    "disliked",
-    "favorited",
-    "rating",
-    "true_click",
-)
 # `v12` is a version, never an algorithm named "v12": the version form is tried first.
 _ARM = re.compile(
     r"^(?:(?P<name>[A-Za-z][\w-]*)=)?(?:v(?P<bare>\d+)|(?P<algorithm>[a-z][a-z0-9_]*)"
@@ -182,10 +165,12 @@ def validate_split(shares: list[float], n_arms: int) -> list[float]:
 
 
 class Experiments:
-    """The experiments and impressions tables."""
+    """Experiments of one store: definitions, validation and assignment; the rows are read and
+    written through `store.experiment_log`."""
 
     def __init__(self, store: Store):
         self.store = store
+        self.repo = store.experiment_log
 
     # -- definitions ----------------------------------------------------------------------
 
@@ -209,7 +194,7 @@ class Experiments:
             )
         if name.isdigit():  # a number is read as an experiment id
             raise RecsysError("an experiment's name needs at least one letter")
-        if self.store._query("SELECT 1 FROM experiments WHERE name = ?", [name]):
+        if self.repo.exists(name):
             raise RecsysError(f"an experiment named {name!r} exists; choose another name")
         if mode not in MODES:
             raise RecsysError(f"unknown mode {mode!r}; choose live or simulated")
@@ -247,7 +232,7 @@ class Experiments:
             raise RecsysError(f"two arms are the same ({', '.join(names)}); name them apart")
 
     def version_algorithms(self) -> dict[int, str]:
-        return dict(self.store._query("SELECT version_id, algorithm FROM model_versions"))
+        return VersionStore(self.store).version_algorithms()
 
     def insert(
         self,
@@ -262,58 +247,40 @@ class Experiments:
         created_ts: float,
         details: dict | None = None,
     ) -> Experiment:
-        with self.store._write_lock:
-            new_id = self.store._query(
-                "SELECT coalesce(max(experiment_id), 0) + 1 FROM experiments"
-            )[0][0]
-            self.store._execute(
-                "INSERT INTO experiments VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
-                [
-                    new_id,
-                    name.strip(),
-                    mode,
-                    json.dumps([asdict(a) for a in arms]),
-                    slate,
-                    float(explore),
-                    seed,
-                    created_seq,
-                    created_ts,
-                    datetime.now(UTC).replace(tzinfo=None),
-                    json.dumps(details or {}),
-                ],
-            )
+        new_id = self.repo.insert(
+            name.strip(),
+            mode,
+            [asdict(a) for a in arms],
+            slate=slate,
+            explore=explore,
+            seed=seed,
+            created_seq=created_seq,
+            created_ts=created_ts,
+            details=details,
+        )
         return self.get(new_id)
 
     def get(self, key: int | str) -> Experiment:
         """By id or name; an unknown one names the known experiments."""
-        column = "experiment_id" if isinstance(key, int) or str(key).isdigit() else "name"
-        rows = self.store._query(
-            f"SELECT {_COLUMNS} FROM experiments WHERE {column} = ?",
-            [int(key) if column == "experiment_id" else str(key)],
-        )
-        if not rows:
+        by_id = isinstance(key, int) or str(key).isdigit()
+        row = self.repo.row(int(key) if by_id else str(key))
+        if row is None:
             known = ", ".join(e.name for e in self.list()[:8]) or "none yet"
             raise RecsysError(f"unknown experiment {key!r}; known: {known}")
-        return _experiment(rows[0])
+        return _experiment(row)
 
     def list(self) -> list[Experiment]:
-        rows = self.store._query(f"SELECT {_COLUMNS} FROM experiments ORDER BY experiment_id DESC")
-        return [_experiment(r) for r in rows]
+        return [_experiment(r) for r in self.repo.rows()]
 
     def live(self) -> Experiment | None:
-        rows = self.store._query(
-            f"SELECT {_COLUMNS} FROM experiments WHERE mode = 'live' AND status = 'running'"
-        )
-        return _experiment(rows[0]) if rows else None
+        row = self.repo.live_row()
+        return _experiment(row) if row is not None else None
 
     def stop(self, key: int | str, ts: float) -> Experiment:
         experiment = self.get(key)
         if experiment.status != "running":
             raise RecsysError(f"experiment {experiment.name!r} is already stopped")
-        self.store._execute(
-            "UPDATE experiments SET status = 'stopped', stopped_ts = ? WHERE experiment_id = ?",
-            [ts, experiment.experiment_id],
-        )
+        self.repo.stop(experiment.experiment_id, ts)
         return self.get(experiment.experiment_id)
 
     def live_versions(self) -> dict[int, str]:
@@ -328,127 +295,52 @@ class Experiments:
         }
 
     def discard(self, experiment_id: int) -> None:
-        self.store._transaction(
-            [
-                ("DELETE FROM impressions WHERE experiment_id = ?", [experiment_id]),
-                ("DELETE FROM experiments WHERE experiment_id = ?", [experiment_id]),
-            ]
-        )
+        self.repo.discard(experiment_id)
 
     def set_details(self, experiment_id: int, details: dict) -> None:
-        self.store._execute(
-            "UPDATE experiments SET details = ? WHERE experiment_id = ?",
-            [json.dumps(details), experiment_id],
-        )
+        self.repo.set_details(experiment_id, details)
 
-    # -- impressions ----------------------------------------------------------------------
+    # -- impressions and analytics (the store's queries) ---------------------------------
 
     def reserve_requests(self, count: int) -> int:
-        """`count` request ids never used before (kept in meta, so a reset never reuses one
-        and an old event cannot be credited to a new list)."""
-        with self.store._write_lock:
-            stored = self.store._query("SELECT value FROM meta WHERE key = 'next request id'")
-            used = self.store._query("SELECT coalesce(max(request_id), 0) + 1 FROM impressions")
-            first = max(int(stored[0][0]) if stored else 1, used[0][0])
-            self.store.set_meta("next request id", str(first + count))
-            return first
+        """`count` request ids never used before (see `ExperimentStore.reserve_requests`)."""
+        return self.repo.reserve_requests(count)
 
     def log(self, frame: pd.DataFrame) -> None:
         """Append impressions (a frame with IMPRESSION_COLUMNS) in one statement."""
-        self.store._transaction(
-            [("INSERT INTO impressions SELECT * FROM impressions_frame", None)],
-            {"impressions_frame": frame[list(IMPRESSION_COLUMNS)]},
-        )
+        self.repo.log(frame)
 
     def per_user(self, experiment_id: int, through_ts: float | None = None) -> pd.DataFrame:
         """One row per (arm, user): impressions and outcome counts, the unit of analysis."""
-        return self.store._frame(
-            "SELECT arm, user_id, count(*) AS impressions, sum(clicked::INT) AS clicks, "
-            "sum(liked::INT) AS likes, sum(disliked::INT) AS dislikes, "
-            "sum(favorited::INT) AS favorites, count(rating) AS ratings, "
-            "coalesce(sum(rating), 0) AS rating_sum, min(ts) AS first_ts "
-            "FROM impressions WHERE experiment_id = ? AND ts <= ? GROUP BY arm, user_id",
-            [experiment_id, np.inf if through_ts is None else through_ts],
-        )
+        return self.repo.per_user(experiment_id, through_ts)
 
     def ratings(self, experiment_id: int) -> pd.DataFrame:
-        return self.store._frame(
-            "SELECT arm, user_id, rating FROM impressions WHERE experiment_id = ? "
-            "AND rating IS NOT NULL",
-            [experiment_id],
-        )
+        return self.repo.ratings(experiment_id)
 
     def timeline(self, experiment_id: int) -> pd.DataFrame:
         """Per (arm, user, ts): impressions and outcomes, for cumulative curves."""
-        return self.store._frame(
-            "SELECT arm, user_id, ts, count(*) AS impressions, sum(clicked::INT) AS clicks, "
-            "sum(liked::INT) AS likes, count(rating) AS ratings, "
-            "coalesce(sum(rating), 0) AS rating_sum FROM impressions "
-            "WHERE experiment_id = ? GROUP BY arm, user_id, ts ORDER BY ts",
-            [experiment_id],
-        )
+        return self.repo.timeline(experiment_id)
 
     def impressions(self, experiment_id: int, position: int | None = None) -> pd.DataFrame:
-        where = " AND position = ?" if position is not None else ""
-        params = [experiment_id] + ([position] if position is not None else [])
-        return self.store._frame(
-            f"SELECT * FROM impressions WHERE experiment_id = ?{where} ORDER BY request_id, "
-            "position",
-            params,
-        )
+        return self.repo.impressions(experiment_id, position)
 
     def count(self, experiment_id: int) -> int:
-        return self.store._query(
-            "SELECT count(*) FROM impressions WHERE experiment_id = ?", [experiment_id]
-        )[0][0]
+        return self.repo.count(experiment_id)
 
     def top_items(self, experiment_id: int | None = None, limit: int = 10) -> pd.DataFrame:
         """The recommendations that performed best: most clicks, at least 5 impressions."""
-        where, params = ("WHERE experiment_id = ?", [experiment_id]) if experiment_id else ("", [])
-        return self.store._frame(
-            "SELECT i.item_id, any_value(t.title) AS title, count(*) AS impressions, "
-            "sum(clicked::INT) AS clicks, round(avg(clicked::INT), 4) AS ctr, "
-            "sum(liked::INT) AS likes, round(avg(rating), 2) AS avg_rating, "
-            "string_agg(DISTINCT arm, ', ') AS arms "
-            f"FROM impressions i JOIN items t USING (item_id) {where} "
-            "GROUP BY i.item_id HAVING count(*) >= 5 ORDER BY clicks DESC, ctr DESC, i.item_id "
-            "LIMIT ?",
-            [*params, limit],
-        )
+        return self.repo.top_items(experiment_id, limit)
 
     def performance(self, since_ts: float) -> pd.DataFrame:
-        """Per algorithm, what people did with the lists it served since `since_ts` (lab
-        clock): the served_by column of each live or simulated event names the algorithm."""
-        return self.store._frame(
-            "SELECT split_part(served_by, ':', 1) AS algorithm, "
-            "count(DISTINCT user_id) AS users, count(*) AS events, "
-            "count(*) FILTER (kind = 'view') AS views, "
-            "count(*) FILTER (kind = 'like') AS likes, "
-            "count(*) FILTER (kind = 'dislike') AS dislikes, "
-            "count(*) FILTER (kind = 'rating') AS ratings, "
-            "round(avg(value) FILTER (kind = 'rating'), 3) AS avg_rating, "
-            "round(count(*) FILTER (kind = 'like') / greatest(count(*) FILTER (kind = 'view'), 1),"
-            " 4) AS like_rate "
-            "FROM events WHERE served_by IS NOT NULL AND ts >= ? GROUP BY ALL "
-            "ORDER BY events DESC",
-            [since_ts],
-        )
+        """Per algorithm, what people did with the lists it served since `since_ts`."""
+        return self.repo.performance(since_ts)
 
     def most_active(self, since_ts: float, limit: int = 10) -> pd.DataFrame:
-        return self.store._frame(
-            "SELECT e.user_id, any_value(u.kind) AS kind, count(*) AS events, "
-            "count(*) FILTER (e.kind = 'like') AS likes, "
-            "count(*) FILTER (e.kind = 'rating') AS ratings, max(e.ts) AS last_ts "
-            "FROM events e LEFT JOIN users u USING (user_id) WHERE e.ts >= ? "
-            "GROUP BY e.user_id ORDER BY events DESC, e.user_id LIMIT ?",
-            [since_ts, limit],
-        )
+        return self.repo.most_active(since_ts, limit)
 
     def simulated_people(self) -> pd.DataFrame:
         """The world's simulated people with their hidden taste (the simulated population)."""
-        return self.store._frame(
-            "SELECT user_id, persona, taste FROM users WHERE taste IS NOT NULL ORDER BY user_id"
-        )
+        return self.repo.simulated_people()
 
 
 def resolve(spec: dict[str, Any], versions: dict[int, str]) -> tuple[str, int | None]:
@@ -467,12 +359,6 @@ def arm_name(arm: dict[str, Any]) -> str:
     if arm["config"]:
         return arm["spec"]
     return f"v{arm['version']}" if arm["version"] else arm["algorithm"]
-
-
-_COLUMNS = (
-    "experiment_id, name, mode, status, arms, slate, explore, seed, created_seq, created_ts, "
-    "stopped_ts, details"
-)
 
 
 def _experiment(row: tuple) -> Experiment:

@@ -1,0 +1,292 @@
+"""The event log: owns the `events`, `users` and `learning_log` tables (their only writer).
+
+`events` is the source of truth; `seq` is assigned by the engine and has no gaps because one
+process owns the file (DuckDB's lock) and the engine serialises writers. `learning_log` rows are
+derived (what each online update changed) and written in batches. The statements a bulk
+operation of `Store` needs (a reset, forgetting a user, a new world) are built here and run by
+the store in one transaction with the other repositories' statements.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recsys.events import Event, EventFrame
+from recsys.store.connection import Database, Statement
+
+LEARNING_LOG_COLUMNS = (
+    "seq",
+    "algorithm",
+    "user_id",
+    "item_id",
+    "kind",
+    "user_change",
+    "item_change",
+    "score_before",
+    "score_after",
+    "duration_ms",
+    "details",
+)
+_FLUSH_EVERY = 256  # learning-log rows queued before they are written
+
+
+class EventLog:
+    """Reads and appends the event log, the users it creates and the learning log."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self._pending_log: list[tuple] = []
+
+    # -- events ---------------------------------------------------------------------------
+
+    def max_seq(self) -> int:
+        return self.db.query("SELECT coalesce(max(seq), 0) FROM events")[0][0]
+
+    def last_ts(self) -> float:
+        return self.db.query("SELECT coalesce(max(ts), 0) FROM events")[0][0]
+
+    def count_events(self) -> int:
+        return self.db.query("SELECT count(*) FROM events")[0][0]
+
+    def events(
+        self, after_seq: int = 0, through_seq: int | None = None, user: str | None = None
+    ) -> EventFrame:
+        """The events with `after_seq < seq <= through_seq` (of `user`), in seq order."""
+        sql = "SELECT seq, ts, user_id, item_id, kind, value, context FROM events WHERE seq > ?"
+        params: list[Any] = [after_seq]
+        if through_seq is not None:
+            sql += " AND seq <= ?"
+            params.append(through_seq)
+        if user is not None:
+            sql += " AND user_id = ?"
+            params.append(user)
+        cols = self.db.columns(sql + " ORDER BY seq", params)
+        return EventFrame(
+            seq=np.asarray(cols["seq"], dtype=np.int64),
+            ts=np.asarray(cols["ts"], dtype=np.float64),
+            user=np.asarray(cols["user_id"], dtype=object),
+            item=np.asarray(cols["item_id"], dtype=np.int64),
+            kind=np.asarray(cols["kind"], dtype=object),
+            value=np.asarray(
+                pd.array(cols["value"], dtype="Float64").to_numpy(dtype=np.float64, na_value=np.nan)
+            ),
+            context=np.asarray(pd.array(cols["context"], dtype=object), dtype=object),
+        )
+
+    def event(self, seq: int) -> dict[str, Any] | None:
+        """One event as a dict (context decoded, `served_by` included), None if there is none."""
+        rows = self.db.query(
+            "SELECT seq, ts, user_id, item_id, kind, value, context, served_by FROM events "
+            "WHERE seq = ?",
+            [seq],
+        )
+        if not rows:
+            return None
+        keys = ("seq", "ts", "user", "item", "kind", "value", "context", "served_by")
+        event = dict(zip(keys, rows[0], strict=True))
+        event["context"] = json.loads(event["context"]) if event["context"] else None
+        return event
+
+    def served_by(self, user: str) -> dict[int, str | None]:
+        """seq -> the model version that served each of the user's events."""
+        return dict(
+            self.db.query(
+                "SELECT seq, served_by FROM events WHERE user_id = ? ORDER BY seq", [user]
+            )
+        )
+
+    def prediction_errors(self, algorithm: str) -> pd.DataFrame:
+        """Predict-then-learn errors of live ratings: the learning log keeps each model's
+        prediction of an event before it learned from it (models that predict stars only)."""
+        self.flush_learning_log()
+        return self.db.frame(
+            "SELECT l.seq, e.ts, e.user_id, "
+            "json_extract(l.details, '$.error_before')::DOUBLE AS error "
+            "FROM learning_log l JOIN events e USING (seq) "
+            "WHERE l.algorithm = ? AND e.kind = 'rating' AND e.source <> 'history' "
+            "AND json_extract(l.details, '$.error_before') IS NOT NULL ORDER BY l.seq",
+            [algorithm],
+        )
+
+    def counts_since(self, seq: int, algorithm: str) -> tuple[int, int, float]:
+        """Events and ratings after `seq` that `algorithm` served, and the lab time at `seq`
+        (where a policy's counters start when the lab opens)."""
+        events, ratings = self.db.query(
+            "SELECT count(*), count(*) FILTER (kind = 'rating') FROM events "
+            "WHERE seq > ? AND served_by LIKE ?",
+            [seq, f"{algorithm}:%"],
+        )[0]
+        ts = self.db.query("SELECT coalesce(max(ts), 0) FROM events WHERE seq <= ?", [seq])[0][0]
+        return int(events), int(ratings), float(ts)
+
+    def served_events(self, algorithm: str | None = None) -> pd.DataFrame:
+        """Events people made on lists a known model version served (live and simulated)."""
+        where, args = ("AND served_by LIKE ?", [f"{algorithm}:%"]) if algorithm else ("", [])
+        return self.db.frame(
+            "SELECT seq, ts, user_id, item_id, kind, value, context, served_by FROM events "
+            f"WHERE served_by IS NOT NULL {where} ORDER BY seq",
+            args,
+        )
+
+    def user_history(self, user: str, limit: int = 50) -> pd.DataFrame:
+        return self.db.frame(
+            "SELECT e.seq, e.ts, e.item_id, i.title, e.kind, e.value, e.source FROM events e "
+            "JOIN items i USING (item_id) WHERE e.user_id = ? ORDER BY e.seq DESC LIMIT ?",
+            [user, limit],
+        )
+
+    def first_live_seq(self, user: str) -> int | None:
+        """The user's first event after the seeded history (what forgetting them removes)."""
+        return self.db.query(
+            "SELECT min(seq) FROM events WHERE user_id = ? AND source <> 'history'", [user]
+        )[0][0]
+
+    def last_live_user(self) -> str | None:
+        """Who made the newest live event (None before the first one)."""
+        rows = self.db.query(
+            "SELECT user_id FROM events WHERE source = 'live' ORDER BY seq DESC LIMIT 1"
+        )
+        return rows[0][0] if rows else None
+
+    def events_per_day(self) -> pd.DataFrame:
+        """Live and simulated events per lab day (86,400 s of the lab clock) and kind: columns
+        day, kind, n."""
+        return self.db.frame(
+            "SELECT floor(ts / 86400) AS day, kind, count(*) AS n FROM events "
+            "WHERE source <> 'history' GROUP BY ALL ORDER BY day"
+        )
+
+    # -- users ----------------------------------------------------------------------------
+
+    def users(self) -> pd.DataFrame:
+        return self.db.frame(
+            "SELECT user_id, kind, persona, created_seq FROM users ORDER BY created_seq, user_id"
+        )
+
+    def user_exists(self, user: str) -> bool:
+        return bool(self.db.query("SELECT count(*) FROM users WHERE user_id = ?", [user])[0][0])
+
+    # -- learning log ---------------------------------------------------------------------
+
+    def log_learning(self, rows: list[tuple]) -> None:
+        """Queue learning-log rows (LEARNING_LOG_COLUMNS); they are written in batches (the event
+        log stays the truth, so a crash loses at most the derived rows of the last few events,
+        never an event)."""
+        with self.db.write_lock:
+            self._pending_log.extend(rows)
+            if len(self._pending_log) >= _FLUSH_EVERY:
+                self.flush_learning_log()
+
+    def flush_learning_log(self) -> None:
+        """Write the queued learning-log rows now."""
+        with self.db.write_lock:
+            if not self._pending_log:
+                return
+            frame = pd.DataFrame(self._pending_log, columns=list(LEARNING_LOG_COLUMNS))
+            self._pending_log = []
+            self.db.transaction(
+                [("INSERT INTO learning_log SELECT * FROM log_frame", None)],
+                frames={"log_frame": frame},
+            )
+
+    def logged_through(self) -> dict[str, int]:
+        """algorithm -> the newest seq its learning log has a row for."""
+        self.flush_learning_log()
+        return dict(self.db.query("SELECT algorithm, max(seq) FROM learning_log GROUP BY ALL"))
+
+    def learning_log(self, user: str | None = None, limit: int = 100) -> pd.DataFrame:
+        self.flush_learning_log()
+        where, params = ("WHERE user_id = ?", [user]) if user else ("", [])
+        return self.db.frame(
+            f"SELECT * FROM learning_log {where} ORDER BY seq DESC, algorithm LIMIT ?",
+            [*params, limit],
+        )
+
+
+# -- statements for the store's transactions (each function's tables are this module's) ------
+
+
+def append_statements(
+    event: Event,
+    source: str,
+    new_user: tuple[str, str | None] | None,
+    served_by: str | None,
+    request_id: int | None,
+) -> list[Statement]:
+    """The user row `new_user` = (kind, persona) creates, if any, then the event's row."""
+    context = json.dumps(event.context, sort_keys=True) if event.context else None
+    statements: list[Statement] = []
+    if new_user is not None:
+        kind, persona = new_user
+        statements.append(
+            (
+                "INSERT INTO users VALUES (?, ?, ?, NULL, ?)",
+                [event.user, kind, persona, event.seq],
+            )
+        )
+    row = [event.seq, event.ts, event.user, event.item, event.kind, event.value, context]
+    statements.append(
+        (
+            "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [*row, source, served_by, request_id],
+        )
+    )
+    return statements
+
+
+def clear_statements() -> list[Statement]:
+    return [
+        ("DELETE FROM users", None),
+        ("DELETE FROM events", None),
+        ("DELETE FROM learning_log", None),
+    ]
+
+
+def load_statements() -> list[Statement]:
+    """Insert the frames registered as `new_users` and `new_events` (a new world)."""
+    return [
+        ("INSERT INTO users BY NAME SELECT * FROM new_users", None),
+        ("INSERT INTO events BY NAME SELECT * FROM new_events", None),
+    ]
+
+
+def truncate_statements(seq: int) -> list[Statement]:
+    """Drop every event, user and learning-log row after `seq`."""
+    return [
+        ("DELETE FROM events WHERE seq > ?", [seq]),
+        ("DELETE FROM users WHERE created_seq > ?", [seq]),
+        ("DELETE FROM learning_log WHERE seq > ?", [seq]),
+    ]
+
+
+def forget_statements(user: str, first: int) -> list[Statement]:
+    """Delete `user`'s live and simulated events (the first at seq `first`) with their
+    learning-log rows and the user row of a lab-made user, then renumber the later events,
+    learning-log rows and users so `seq` stays gap-free."""
+    forgotten = "SELECT seq FROM events WHERE user_id = ? AND source <> 'history'"
+    return [
+        (f"DELETE FROM learning_log WHERE seq IN ({forgotten})", [user]),
+        ("DELETE FROM events WHERE user_id = ? AND source <> 'history'", [user]),
+        (
+            "DELETE FROM users WHERE user_id = ? AND kind NOT IN ('simulated', 'demo', 'imported')",
+            [user],
+        ),
+        (
+            "CREATE TEMP TABLE seq_map AS SELECT seq AS old, ? - 1 + row_number() OVER "
+            "(ORDER BY seq) AS new FROM events WHERE seq >= ?",
+            [first, first],
+        ),
+        # Through negative numbers, so no two rows ever hold the same key mid-update.
+        ("UPDATE events SET seq = -m.new FROM seq_map m WHERE events.seq = m.old", None),
+        ("UPDATE events SET seq = -seq WHERE seq < 0", None),
+        (
+            "UPDATE learning_log SET seq = m.new FROM seq_map m WHERE learning_log.seq = m.old",
+            None,
+        ),
+        ("UPDATE users SET created_seq = m.new FROM seq_map m WHERE created_seq = m.old", None),
+        ("DROP TABLE seq_map", None),
+    ]

@@ -1,0 +1,233 @@
+"""The lab's model history: owns `update_log`, `drift_alarms` and `marks` (their only writer).
+
+- `update_log`: one row per retrain or mini-batch update (trigger, events, duration, status).
+- `drift_alarms`: one row per alarm of a drift detector.
+- `marks`: scenario annotations, such as a taste shift.
+
+`timeline` reads these with the event log, the learning log and the alias history: one row per
+thing that happened, newest first.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from recsys.errors import RecsysError
+from recsys.store.connection import Database, Statement, now
+
+if TYPE_CHECKING:
+    from recsys.store.database import Store
+
+
+class HistoryStore:
+    def __init__(self, db: Database):
+        self.db = db
+
+    def log_update(
+        self,
+        *,
+        at_seq: int,
+        ts: float,
+        algorithm: str,
+        update_type: str,
+        trigger: str,
+        events: int,
+        seconds: float,
+        status: str = "ok",
+        error: str | None = None,
+        version_id: int | None = None,
+        metrics: dict | None = None,
+    ) -> None:
+        """Record one model update at event `at_seq` (lab time `ts`), `seconds` long."""
+        row = [now(), at_seq, ts, algorithm, update_type, trigger, events, seconds, status]
+        row += [error, version_id, json.dumps(metrics or {}, sort_keys=True)]
+        self.db.transaction(
+            [
+                (
+                    "INSERT INTO update_log SELECT coalesce(max(update_id), 0) + 1, ?, ?, ?, ?, ?, "
+                    "?, ?, ?, ?, ?, ?, ? FROM update_log",
+                    row,
+                )
+            ]
+        )
+
+    def last_update(self, algorithm: str, full: bool) -> tuple[int, float] | None:
+        """(at_seq, ts) of the algorithm's newest full retrain (`full`) or any update."""
+        kind = "AND update_type <> 'mini-batch'" if full else ""
+        rows = self.db.query(
+            f"SELECT at_seq, ts FROM update_log WHERE algorithm = ? AND status = 'ok' {kind} "
+            "ORDER BY update_id DESC LIMIT 1",
+            [algorithm],
+        )
+        return rows[0] if rows else None
+
+    def updates(self, algorithm: str | None = None, limit: int = 1000) -> pd.DataFrame:
+        where, args = ("WHERE algorithm = ?", [algorithm]) if algorithm else ("", [])
+        return self.db.frame(
+            f"SELECT * FROM update_log {where} ORDER BY update_id DESC LIMIT ?", [*args, limit]
+        )
+
+    def log_alarm(
+        self,
+        *,
+        at_seq: int,
+        ts: float,
+        algorithm: str,
+        detector: str,
+        statistic: float,
+        details: dict,
+    ) -> None:
+        row = [now(), at_seq, ts, algorithm, detector, statistic]
+        self.db.transaction(
+            [
+                (
+                    "INSERT INTO drift_alarms SELECT coalesce(max(alarm_id), 0) + 1, ?, ?, ?, ?, "
+                    "?, ?, ? FROM drift_alarms",
+                    [*row, json.dumps(details, sort_keys=True)],
+                )
+            ]
+        )
+
+    def alarms(self) -> pd.DataFrame:
+        return self.db.frame("SELECT * FROM drift_alarms ORDER BY alarm_id")
+
+    def add_mark(self, *, at_seq: int, ts: float, kind: str, details: dict) -> None:
+        self.db.transaction(
+            [
+                (
+                    "INSERT INTO marks SELECT coalesce(max(mark_id), 0) + 1, ?, ?, ?, ? FROM marks",
+                    [at_seq, ts, kind, json.dumps(details, sort_keys=True)],
+                )
+            ]
+        )
+
+    def marks(self, kind: str | None = None) -> pd.DataFrame:
+        where, args = ("WHERE kind = ?", [kind]) if kind else ("", [])
+        return self.db.frame(f"SELECT * FROM marks {where} ORDER BY mark_id", args)
+
+
+# -- statements for the store's transactions ---------------------------------------------------
+
+
+def clear_statements() -> list[Statement]:
+    return [
+        ("DELETE FROM update_log", None),
+        ("DELETE FROM drift_alarms", None),
+        ("DELETE FROM marks", None),
+    ]
+
+
+def truncate_statements(seq: int) -> list[Statement]:
+    """After a reset to `seq` (run after the versions' own statements): drop later rows and the
+    updates that made a dropped version."""
+    return [
+        *_from_seq(">", seq),
+        (
+            "DELETE FROM update_log WHERE version_id NOT IN (SELECT version_id "
+            "FROM model_versions)",
+            None,
+        ),
+    ]
+
+
+def forget_statements(first: int) -> list[Statement]:
+    """When events from `first` on are forgotten: drop the rows from there on."""
+    return _from_seq(">=", first)
+
+
+def _from_seq(op: str, seq: int) -> list[Statement]:
+    return [
+        (f"DELETE FROM update_log WHERE at_seq {op} ?", [seq]),
+        (f"DELETE FROM drift_alarms WHERE at_seq {op} ?", [seq]),
+        (f"DELETE FROM marks WHERE at_seq {op} ?", [seq]),
+    ]
+
+
+TIMELINE_KINDS = (
+    "interaction",
+    "online update",
+    "retrain",
+    "mini-batch",
+    "promotion",
+    "candidate",
+    "rollback",
+    "drift alarm",
+    "taste shift",
+)
+
+PER_EVENT_KINDS = ("interaction", "online update")
+
+# One row per thing that happened, newest first. Live and simulated events only: the seeded
+# history is the world's past, not something the lab did.
+_TIMELINE = """
+SELECT * FROM (
+    SELECT e.seq, e.ts, 'interaction' AS kind, e.user_id,
+        split_part(e.served_by, ':', 1) AS algorithm,
+        e.kind || coalesce(' ' || e.value::VARCHAR || '★', '') || ' · ' || i.title
+            || coalesce(' · served by ' || e.served_by, '') AS what
+    FROM events e JOIN items i USING (item_id) WHERE e.source <> 'history'
+    UNION ALL
+    SELECT l.seq, e.ts, 'online update', l.user_id, l.algorithm,
+        'user vector moved ' || round(coalesce(l.user_change, 0), 4)
+            || ', item ' || round(coalesce(l.item_change, 0), 4)
+            || coalesce(', score ' || round(l.score_before, 3) || ' → '
+                || round(l.score_after, 3), '')
+            || ' (' || round(l.duration_ms, 2) || ' ms)'
+    FROM learning_log l JOIN events e USING (seq) WHERE e.source <> 'history'
+    UNION ALL
+    SELECT at_seq, ts, CASE WHEN update_type = 'mini-batch' THEN 'mini-batch' ELSE 'retrain' END,
+        NULL, algorithm,
+        update_type || ' (' || trigger || '): ' || events || ' events in '
+            || round(seconds, 2) || ' s' || coalesce(' → v' || version_id, '')
+            || CASE WHEN status <> 'ok' THEN ' FAILED: ' || coalesce(error, '') ELSE '' END
+    FROM update_log
+    UNION ALL
+    SELECT at_seq, ts,
+        CASE WHEN alias = 'candidate' THEN 'candidate'
+             WHEN reason LIKE 'rollback%' THEN 'rollback' ELSE 'promotion' END,
+        NULL, algorithm,
+        alias || ': ' || coalesce('v' || from_version, '–') || ' → '
+            || coalesce('v' || to_version, '–') || ' by ' || actor || ' · ' || reason
+    FROM alias_history
+    UNION ALL
+    SELECT at_seq, ts, 'drift alarm', NULL, algorithm,
+        detector || ' fired (statistic ' || round(statistic, 2) || ')'
+            || coalesce(': ' || json_extract_string(details, '$.detail'), '')
+    FROM drift_alarms
+    UNION ALL
+    SELECT at_seq, ts, kind, NULL, NULL, details FROM marks
+)
+WHERE (?::VARCHAR IS NULL OR user_id = ? OR user_id IS NULL)
+    AND list_contains(?::VARCHAR[], kind) AND seq BETWEEN ? AND ?
+ORDER BY seq DESC, kind LIMIT ?
+"""
+
+
+def timeline(
+    store: Store,
+    user: str | None = None,
+    kinds: tuple[str, ...] | list[str] = TIMELINE_KINDS,
+    first_seq: int = 0,
+    last_seq: int | None = None,
+    limit: int = 500,
+) -> pd.DataFrame:
+    """What happened, newest first: interactions, online updates, retrains, alias moves,
+    drift alarms and scenario marks. With `user`, that user's rows and the lab-wide ones.
+    `limit` caps the per-event rows (interactions, online updates); the rarer model-level rows
+    of the range are always all there, so a long session does not hide its retrains."""
+    unknown = sorted(set(kinds) - set(TIMELINE_KINDS))
+    if unknown:
+        raise RecsysError(f"unknown kind {unknown[0]!r}; choose from {', '.join(TIMELINE_KINDS)}")
+    store.flush_learning_log()
+    last = last_seq if last_seq is not None else 2**62
+    frequent = [k for k in kinds if k in PER_EVENT_KINDS]
+    rare = [k for k in kinds if k not in PER_EVENT_KINDS]
+    parts = [
+        store.db.frame(_TIMELINE, [user, user, group, first_seq, last, cap])
+        for group, cap in ((frequent, limit), (rare, 100_000))
+    ]
+    frame = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
+    return frame.sort_values(["seq", "kind"], ascending=[False, True], ignore_index=True)
