@@ -21,7 +21,7 @@ def app(lab_app):
 
 def events_of(db_path, user):
     """Read through the app's own engine: the app process holds the database file."""
-    rows = engine_for(str(db_path)).store._query(
+    rows = engine_for(str(db_path)).store.db.query(
         "SELECT kind, value, item_id FROM events WHERE user_id = ? ORDER BY seq", [user]
     )
     return [tuple(r) for r in rows]
@@ -222,7 +222,7 @@ def test_the_simulator_sends_the_device_as_context(app, db_path):
     app.selectbox(key="device").set_value("mobile").run()
     next(b for b in app.button if b.key and b.key.startswith("like-")).click().run()
     assert not app.exception
-    rows = engine_for(str(db_path)).store._query(
+    rows = engine_for(str(db_path)).store.db.query(
         "SELECT context FROM events WHERE user_id = 'alice' ORDER BY seq DESC LIMIT 1"
     )
     assert json.loads(rows[0][0]) == {"device": "mobile"}

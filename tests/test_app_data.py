@@ -232,9 +232,9 @@ def test_a_scenario_link_loads_it_once_and_opens_its_page(lab_app, db_path, save
     like.click().run()
     assert not lab_app.exception
     after_like = engine.last_seq
-    assert engine.store._query("SELECT user_id, kind FROM events WHERE seq = ?", [after_like]) == [
-        ("sci-fi-fan", "like")
-    ]
+    assert engine.store.db.query(
+        "SELECT user_id, kind FROM events WHERE seq = ?", [after_like]
+    ) == [("sci-fi-fan", "like")]
 
     second = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     second.query_params["scenario"] = "tiny-ab"
@@ -350,7 +350,7 @@ def test_every_page_works_on_an_imported_dataset(lab_app, db_path, imported):
     assert len(shown) == 10 and sorted(shown) == sorted(expected.item_ids())
     markdown = " ".join(texts(app.markdown))
     assert all(f"**{r.rank}. {md(r.title)}**" in markdown for r in expected.items)
-    rated = {r[0] for r in engine.store._query("SELECT item_id FROM events WHERE user_id = '7'")}
+    rated = {r[0] for r in engine.store.db.query("SELECT item_id FROM events WHERE user_id = '7'")}
     assert rated and not rated & set(shown)  # their own history is not recommended again
 
     like = next(b for b in app.button if b.key and b.key.startswith("like-"))
@@ -360,7 +360,7 @@ def test_every_page_works_on_an_imported_dataset(lab_app, db_path, imported):
     assert_clean(app, "like")
     assert any("Learned from your like" in t for t in texts(app.success))
     assert engine.last_seq == before + 1
-    assert engine.store._query(
+    assert engine.store.db.query(
         "SELECT user_id, item_id, kind FROM events WHERE seq = ?", [engine.last_seq]
     ) == [("7", item, "like")]
     external = engine.items.set_index("item_id").loc[item, "external_id"]
@@ -399,7 +399,7 @@ def test_every_page_works_on_an_imported_dataset(lab_app, db_path, imported):
     assert app.session_state["ab_tab"] == "Results"
     assert any("impressions at" in t for t in texts(app.success))
     (experiment,) = engine.experiments.list()
-    people = engine.store._query("SELECT DISTINCT user_id FROM impressions")
+    people = engine.store.db.query("SELECT DISTINCT user_id FROM impressions")
     assert {p[0] for p in people} <= set(imported) and len(people) == 40
     arms = app.dataframe[0].value
     assert list(arms["arm"]) == ["mf", "popularity"]

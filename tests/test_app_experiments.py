@@ -77,7 +77,7 @@ def test_bad_input_on_the_form_gives_one_error_and_writes_nothing(app, db_path):
     app.button(key="ab_submit").click().run()
     assert len(app.error) == 1 and "unknown algorithm" in app.error[0].value
     assert engine.experiments.list() == []
-    assert engine.experiments.store._query("SELECT count(*) FROM impressions")[0][0] == 0
+    assert engine.experiments.store.db.query("SELECT count(*) FROM impressions")[0][0] == 0
 
 
 def test_a_live_experiment_serves_the_arm_and_credits_the_click(app, db_path):
@@ -95,9 +95,9 @@ def test_a_live_experiment_serves_the_arm_and_credits_the_click(app, db_path):
     item = int(like.key.split("-")[1])
     like.click().run()
     assert not app.exception
-    liked = engine.store._query("SELECT arm, user_id, item_id FROM impressions WHERE liked", [])
+    liked = engine.store.db.query("SELECT arm, user_id, item_id FROM impressions WHERE liked", [])
     assert liked == [(arm.name, "alice", item)]
-    event = engine.store._query(
+    event = engine.store.db.query(
         "SELECT request_id, served_by FROM events ORDER BY seq DESC LIMIT 1", []
     )[0]
     assert event[0] is not None and event[1].startswith(f"{arm.algorithm}:")

@@ -34,7 +34,7 @@ def test_eight_threads_of_200_interactions_give_1600_gap_free_events(db_path):
     for thread in threads:
         thread.join()
     assert errors == []
-    seqs = engine.store._query(f"SELECT seq FROM events WHERE seq > {start} ORDER BY seq")
+    seqs = engine.store.db.query(f"SELECT seq FROM events WHERE seq > {start} ORDER BY seq")
     assert [s for (s,) in seqs] == list(range(start + 1, start + 1601))
     assert engine.last_seq == start + 1600
     engine.catch_up()  # the other algorithms learn the events when next used

@@ -70,15 +70,15 @@ def lab_state(engine: Engine) -> dict:
     end, versions and aliases. The learning log's rows are buffered in memory, so its count
     is checked on its own where it matters."""
     store = engine.store
-    tables = [t for (t,) in store._query("SELECT table_name FROM duckdb_tables() ORDER BY ALL")]
-    state = {t: store._query(f'SELECT count(*) FROM "{t}"')[0][0] for t in tables}
+    tables = [t for (t,) in store.db.query("SELECT table_name FROM duckdb_tables() ORDER BY ALL")]
+    state = {t: store.db.query(f'SELECT count(*) FROM "{t}"')[0][0] for t in tables}
     del state["learning_log"]
     state["meta"] = store.meta()
     state["max_seq"] = store.max_seq()
-    state["versions"] = store._query(
+    state["versions"] = store.db.query(
         "SELECT version_id, algorithm, trigger FROM model_versions ORDER BY ALL"
     )
-    state["aliases"] = store._query("SELECT * FROM aliases ORDER BY ALL")
+    state["aliases"] = store.db.query("SELECT * FROM aliases ORDER BY ALL")
     return state
 
 
@@ -133,7 +133,7 @@ def test_each_format_replaces_the_lab_with_its_data(engine, folders, fmt):
         ].itertuples(index=False)
     )
     assert rows(log, external, epoch) + rows(holdout, external, epoch) == given
-    assert engine.store._query("SELECT DISTINCT source FROM events") == [("history",)]
+    assert engine.store.db.query("SELECT DISTINCT source FROM events") == [("history",)]
 
     meta = engine.meta
     assert (meta["world"], meta["dataset_format"]) == ("dataset", fmt)
@@ -147,7 +147,7 @@ def test_each_format_replaces_the_lab_with_its_data(engine, folders, fmt):
     assert (versions["trained_through_seq"] == engine.last_seq).all()
     assert not old_versions & set(versions["version_id"])
     assert Experiments(engine.store).list() == []
-    assert engine.store._query("SELECT count(*) FROM impressions")[0][0] == 0
+    assert engine.store.db.query("SELECT count(*) FROM impressions")[0][0] == 0
 
 
 @pytest.mark.parametrize("fmt", WRITERS)
@@ -277,7 +277,7 @@ def test_a_world_that_fails_leaves_the_previous_lab_intact(
         assert lab_state(again) == before
         assert top(again, ["alice", "bob", "sim-0001"]) == lists
         # What the models learned from the last events is kept too, not only the events.
-        logged = again.store._query("SELECT DISTINCT seq FROM learning_log ORDER BY seq")
+        logged = again.store.db.query("SELECT DISTINCT seq FROM learning_log ORDER BY seq")
         assert {seq for (seq,) in logged} >= set(learned)
         assert again.interact("alice", 5, "like").event.seq == before["max_seq"] + 1
     finally:

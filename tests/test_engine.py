@@ -156,7 +156,7 @@ def test_state_survives_a_crash_without_close(db_path):
     engine = Engine.open(db_path)
     interact_some(engine, 12)
     live = snapshot_of(engine)
-    engine.store._con.close()  # the process dies: no snapshot, no flush of derived rows
+    engine.store.db.con.close()  # the process dies: no snapshot, no flush of derived rows
     reopened = Engine.open(db_path)
     assert_same(live, snapshot_of(reopened))
     reopened.close()
@@ -240,7 +240,7 @@ def test_reset_user_forgets_their_live_events_and_keeps_seq_gap_free(db_path):
     engine.interact("newbie", 9, "favorite")
     engine.interact("bob", 10, "rating", 2.0)
     assert engine.reset_user("alice") == 2
-    seqs = [s for (s,) in engine.store._query("SELECT seq FROM events ORDER BY seq")]
+    seqs = [s for (s,) in engine.store.db.query("SELECT seq FROM events ORDER BY seq")]
     assert seqs == list(range(1, len(seqs) + 1)) and engine.last_seq == seqs[-1]
     assert len(engine.history("alice", 1000)) == history  # the seeded history stays
     assert [k for k in engine.history("bob", 2)["kind"]] == ["rating", "like"]
@@ -291,11 +291,11 @@ def test_configure_rebuilds_from_the_log_and_survives_a_reopen(db_path):
 )
 def test_configure_with_bad_values_changes_nothing(engine, changes):
     model = engine.model("mf")
-    versions = engine.store._query("SELECT count(*) FROM model_versions")[0][0]
+    versions = engine.store.db.query("SELECT count(*) FROM model_versions")[0][0]
     with pytest.raises(RecsysError):
         engine.configure("mf", changes)
     assert engine.model("mf") is model
-    assert engine.store._query("SELECT count(*) FROM model_versions")[0][0] == versions
+    assert engine.store.db.query("SELECT count(*) FROM model_versions")[0][0] == versions
 
 
 def test_hybrid_follows_a_reconfigured_component(engine):
@@ -332,7 +332,7 @@ def test_a_replay_after_reopening_does_not_log_an_update_twice(db_path):
     try:
         reopened.recommend("alice", 10, "mf")
         reopened.store.flush_learning_log()
-        rows = reopened.store._query(
+        rows = reopened.store.db.query(
             "SELECT seq, count(*) FROM learning_log WHERE algorithm = 'mf' GROUP BY seq "
             "HAVING count(*) > 1"
         )

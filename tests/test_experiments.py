@@ -30,7 +30,7 @@ TABLES = ("experiments", "impressions", "model_versions", "events")
 
 def rows(engine: Engine) -> dict[str, int]:
     """Everything an experiment operation may write."""
-    return {t: engine.store._query(f"SELECT count(*) FROM {t}")[0][0] for t in TABLES}
+    return {t: engine.store.db.query(f"SELECT count(*) FROM {t}")[0][0] for t in TABLES}
 
 
 def two_arms(name: str = "e", seed: int = 0, split=(50.0, 50.0)) -> Experiment:
@@ -51,7 +51,7 @@ def impressions(engine: Engine, experiment: Experiment) -> pd.DataFrame:
 
 def event_row(engine: Engine, seq: int) -> dict:
     names = ("user_id", "item_id", "kind", "served_by", "request_id")
-    found = engine.store._query(f"SELECT {', '.join(names)} FROM events WHERE seq = ?", [seq])
+    found = engine.store.db.query(f"SELECT {', '.join(names)} FROM events WHERE seq = ?", [seq])
     return dict(zip(names, found[0], strict=True))
 
 

@@ -35,7 +35,7 @@ def test_export_round_trips_through_duckdb_and_pandas(busy, tmp_path, fmt):
     store = busy.store
     for name in NAMES:
         path = tmp_path / "out" / f"{name}.{fmt}"
-        rows = store._query(f"SELECT count(*) FROM {name}")[0][0]
+        rows = store.db.query(f"SELECT count(*) FROM {name}")[0][0]
         reader = "read_parquet" if fmt == "parquet" else "read_csv"
         assert duckdb.sql(f"SELECT count(*) FROM {reader}('{path}')").fetchall()[0][0] == rows
         assert info["files"][path.name] == rows

@@ -31,7 +31,7 @@ def kinds(step) -> list[tuple[str, str]]:
 
 
 def count(engine: Engine, table: str) -> int:
-    return engine.store._query(f"SELECT count(*) FROM {table}")[0][0]
+    return engine.store.db.query(f"SELECT count(*) FROM {table}")[0][0]
 
 
 def assert_after_is_rebuilt(engine: Engine, step) -> None:
@@ -115,7 +115,7 @@ def test_minibatch_every_n_events_is_a_checkpoint_not_a_version(engine):
     lineage = engine.version_store.lineage_at("mf", "production", seq)
     assert lineage["effective_seq"] == seq and lineage["version_id"] == production
     assert lineage["checkpoint_id"] == steps[-1].actions[0]["checkpoint"]
-    through, params = engine.store._query(
+    through, params = engine.store.db.query(
         "SELECT through_seq, params FROM checkpoints WHERE checkpoint_id = ?",
         [lineage["checkpoint_id"]],
     )[0]

@@ -80,7 +80,7 @@ def labs(small_world_file, tmp_path_factory):
 
 
 def sql(engine: Engine, query: str, params: list | None = None) -> list[tuple]:
-    return engine.store._query(query, params or [])
+    return engine.store.db.query(query, params or [])
 
 
 def contents(engine: Engine) -> dict:

@@ -14,7 +14,7 @@ ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 
 def test_new_store_has_the_schema_and_version(tmp_path):
     store = Store.open(tmp_path / "a.duckdb")
-    tables = {r[0] for r in store._query("SELECT table_name FROM information_schema.tables")}
+    tables = {r[0] for r in store.db.query("SELECT table_name FROM information_schema.tables")}
     assert {
         "schema_version",
         "meta",
@@ -28,13 +28,13 @@ def test_new_store_has_the_schema_and_version(tmp_path):
     assert store.schema_version() == SCHEMA_VERSION
     store.close()
     again = Store.open(tmp_path / "a.duckdb")  # migrations run once
-    assert again._query("SELECT count(*) FROM schema_version")[0][0] == SCHEMA_VERSION
+    assert again.db.query("SELECT count(*) FROM schema_version")[0][0] == SCHEMA_VERSION
     again.close()
 
 
 def test_newer_schema_is_refused(tmp_path):
     store = Store.open(tmp_path / "a.duckdb")
-    store._execute("INSERT INTO schema_version VALUES (99, now())")
+    store.db.execute("INSERT INTO schema_version VALUES (99, now())")
     store.close()
     with pytest.raises(RecsysError, match="newer than this code"):
         Store.open(tmp_path / "a.duckdb")

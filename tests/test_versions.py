@@ -17,7 +17,7 @@ from recsys.lifecycle.timetravel import recommend_as_of
 
 def registry_rows(engine: Engine) -> tuple:
     """Everything a version operation may write: aliases, their history, versions, lineage."""
-    count = engine.store._query
+    count = engine.store.db.query
     return (
         engine.version_store.aliases().to_dict("records"),
         count("SELECT count(*) FROM alias_history")[0][0],
@@ -40,7 +40,7 @@ def candidate(engine: Engine, algorithm: str = "mf") -> int:
 
 def set_metrics(engine: Engine, version: int, **metrics: float) -> None:
     stored = engine.version_store.version(version)["metrics"] | metrics
-    engine.store._execute(
+    engine.store.db.execute(
         "UPDATE model_versions SET metrics = ? WHERE version_id = ?", [json.dumps(stored), version]
     )
 
@@ -290,7 +290,7 @@ def test_compare_reports_metric_deltas_config_diff_and_overlap(engine):
 def test_compare_a_version_with_its_own_parameters_overlaps_fully(engine):
     seeded = engine.version_store.alias("mf", "production")
     copy = candidate(engine)
-    engine.store._execute(  # the same parameters under another id
+    engine.store.db.execute(  # the same parameters under another id
         "UPDATE model_versions SET params = (SELECT params FROM model_versions "
         "WHERE version_id = ?) WHERE version_id = ?",
         [seeded, copy],
@@ -479,10 +479,10 @@ def test_a_version_saved_by_older_code_is_rebuilt_from_its_events(db_path):
     stored = engine.version_store.version(production)
     through, seed = stored["trained_through_seq"], stored["seed"]
     old = stored["config"] | {"implicit_confidence": 0.1}
-    engine.store._execute(
+    engine.store.db.execute(
         "UPDATE model_versions SET config = ? WHERE version_id = ?", [json.dumps(old), production]
     )
-    engine.store._execute("DELETE FROM checkpoints WHERE algorithm = 'mf'")
+    engine.store.db.execute("DELETE FROM checkpoints WHERE algorithm = 'mf'")
     engine.close()
     engine = Engine.open(db_path)
     try:

@@ -122,7 +122,7 @@ def test_same_seed_gives_byte_identical_database_tables(tmp_path):
     for name in ("a", "b"):
         engine = Engine.create(tmp_path / f"{name}.duckdb", "destinations", 11, **SMALL)
         frames = [
-            engine.store._frame(f"SELECT * FROM {table} ORDER BY 1")
+            engine.store.db.frame(f"SELECT * FROM {table} ORDER BY 1")
             for table in ("items", "personas", "events")
         ]
         exports.append([frame.to_csv(index=False).encode() for frame in frames])

@@ -228,7 +228,7 @@ def _import(engine: Engine) -> tuple[float, float]:
     items = engine.items.assign(
         genres=engine.items["genres"].map("|".join), tags=engine.items["tags"].map("|".join)
     )[["item_id", "title", "genres", "tags", "year"]]
-    log = engine.store._frame("SELECT user_id, item_id, kind, value, ts FROM events ORDER BY seq")
+    log = engine.store.db.frame("SELECT user_id, item_id, kind, value, ts FROM events ORDER BY seq")
     log["timestamp"] = log.pop("ts") + 1.7e9
     files = {
         "items.csv": items.to_csv(index=False).encode(),

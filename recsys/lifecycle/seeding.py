@@ -22,7 +22,6 @@ from recsys.algorithms import (
 from recsys.errors import RecsysError
 from recsys.events import WEIGHT_PRESETS, EventFrame
 from recsys.store.database import Store
-from recsys.store.versions import VersionStore
 from recsys.world import DEFAULT_PACK, DEFAULT_SEED, World, generate_world
 
 
@@ -95,33 +94,19 @@ def install_world(
     fitted = fit_models(Catalog.from_frame(world.items), frame, weights, seed, configs, progress)
     if progress:
         progress(0.95, "writing the new lab")
-    with store._write_lock:
-        _, inserts = VersionStore(store).new_versions(
-            [  # no parent; metrics are measured when first asked for
-                (
-                    m.name,
-                    m.config.to_dict(),
-                    m.seed,
-                    through,
-                    through,
-                    m.state(),
-                    "seed",
-                    s,
-                    None,
-                    None,
-                )
-                for m, s in fitted
-            ]
-        )
-        store.replace_world(
-            world.meta | {"weights": weights},
-            world.items,
-            world.personas,
-            world.users,
-            world.events,
-            world.holdout,
-            then=inserts,
-        )
+    seed_versions = [  # no parent; metrics are measured when first asked for
+        (m.name, m.config.to_dict(), m.seed, through, through, m.state(), "seed", s, None, None)
+        for m, s in fitted
+    ]
+    store.replace_world(
+        world.meta | {"weights": weights},
+        world.items,
+        world.personas,
+        world.users,
+        world.events,
+        world.holdout,
+        seed_versions=seed_versions,
+    )
     return fitted
 
 

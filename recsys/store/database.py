@@ -218,26 +218,3 @@ class Store(EventLog, WorldStore):
         transaction; returns the rows per file. A failure leaves no file."""
         self.flush_learning_log()
         return export_tables(self.db, directory, fmt)
-
-    # -- for tests and code not yet switched to `store.db` / `store.write_lock` -------------
-    # Deprecated: new code calls `store.db.query/frame/execute/transaction`.
-
-    @property
-    def _write_lock(self) -> threading.RLock:
-        return self.db.write_lock
-
-    @property
-    def _con(self):
-        return self.db.con
-
-    def _query(self, sql: str, params: list | None = None) -> list[tuple]:
-        return self.db.query(sql, params)
-
-    def _frame(self, sql: str, params: list | None = None) -> pd.DataFrame:
-        return self.db.frame(sql, params)
-
-    def _execute(self, sql: str, params: list | None = None) -> None:
-        self.db.execute(sql, params)
-
-    def _transaction(self, statements, frames=None) -> None:
-        self.db.transaction(statements, frames)
