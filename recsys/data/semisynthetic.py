@@ -33,7 +33,7 @@ UTILITY_MEAN, UTILITY_STD = 0.25, 1.7
 
 
 def dataset_world(dataset, seed: int = DEFAULT_SEED) -> World:
-    """The lab world of an imported `recsys.importer.Dataset`: its items and history as they
+    """The lab world of an imported `recsys.data.importer.Dataset`: its items and history as they
     are, plus the fitted truth. Deterministic given the dataset and `seed`."""
     items = dataset.items.reset_index(drop=True)
     index = pd.Series(np.arange(len(items)), index=items["external_id"].to_numpy())
