@@ -149,6 +149,8 @@ def test_ratings_files_are_read_by_the_importers_reader(tmp_path):
     assert got.users == ["u1", "u2", "u3"] and got.items == ["m,1", "m2", "m3"]
     assert got.ratings.tolist() == [4.0, 3.5, 2.0]
     assert got.timestamps.tolist() == [1.0, 1_700_000_000.0, 5.0]
+    side = got.take(np.array([2, 0]))
+    assert side.users == ["u3", "u1"] and side.ratings.tolist() == [2.0, 4.0]
     path.write_bytes(b"user,item,rating\nu1,m1,4\nu\xe9,m2,5\n")
     with pytest.raises(RecsysError, match=r"r\.csv line 3: byte 0xe9 is not UTF-8"):
         read_ratings(path)

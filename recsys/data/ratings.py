@@ -36,6 +36,15 @@ class Ratings:
     ratings: np.ndarray
     timestamps: np.ndarray
 
+    def take(self, rows: np.ndarray) -> Ratings:
+        """The ratings at `rows` (positions or a boolean mask), in that order: a split's side."""
+        return Ratings(
+            np.asarray(self.users, dtype=object)[rows].tolist(),
+            np.asarray(self.items, dtype=object)[rows].tolist(),
+            self.ratings[rows],
+            self.timestamps[rows],
+        )
+
 
 def read_ratings(path: str | Path) -> Ratings:
     """The ratings of a comma-separated UTF-8 file (a byte-order mark is skipped; fields may be
