@@ -4,7 +4,7 @@ problems. The importer reads every file of every format through it, and so does
 
 Nothing here knows a format: decoding, physical line numbers, the header (required, absent, or
 optional and detected) and the user's column mapping, and field counts. The `Intake` collects
-the problems of one import (capped, all counted); the checks on values are in
+the problems of one reading (capped, all counted); the checks on values are in
 `recsys.data.checks`. Big files without quotes are split by pyarrow, so ml-latest-small's
 100,836 ratings read in a fraction of a second.
 """
@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with an import; `line` is the 1-based physical line, None = whole file."""
+    """One thing wrong with a file; `line` is the 1-based physical line, None = whole file."""
 
     file: str
     line: int | None
@@ -52,6 +52,10 @@ class FileSpec:
     delimiter: str = ","
     encoding: str = "utf-8-sig"
     detect: str = ""  # header=None only: the column that holds a number in every data row
+
+    def __post_init__(self) -> None:
+        if self.header is None and self.detect not in self.names:
+            raise ValueError("an optional header is detected by one of the file's columns")
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -108,7 +112,8 @@ def _split_csv(
 
 
 class Intake:
-    """What one import has found so far: the files, problems (capped, all counted), row counts."""
+    """What one reading (an import, a ratings file) has found so far: the files, problems
+    (capped, all counted), row counts."""
 
     def __init__(
         self,
