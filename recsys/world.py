@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-# true_utilities is re-exported for the callers that still read it from the world.
+# ChoiceModel and true_utilities stay importable from here: experiments/ and lifecycle/ read them
+# from the world (their import lines change with those packages).
 from recsys.choice import ChoiceModel, true_utilities  # noqa: F401
 from recsys.errors import RecsysError
 

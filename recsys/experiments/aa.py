@@ -24,11 +24,11 @@ import numpy as np
 import pandas as pd
 
 from recsys.algorithms import algorithm_class
-from recsys.choice import ChoiceModel, true_utilities
 from recsys.errors import RecsysError
 from recsys.experiments import stats as abstats
 from recsys.experiments.assignment import Arm, Experiment, Experiments
 from recsys.experiments.simulation import MAX_SESSIONS, play, ranked_lists
+from recsys.world import ChoiceModel, true_utilities
 
 MAX_RUNS = 2000
 

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from recsys.choice import ChoiceModel
 from recsys.errors import RecsysError
+from recsys.world import ChoiceModel
 
 Z_95 = 1.959963984540054  # the standard normal's 97.5% quantile
 LOGGING = ("uniform", "epsilon_greedy")

@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from recsys.choice import ChoiceModel, true_utilities
 from recsys.errors import RecsysError
 from recsys.experiments import offpolicy
 from recsys.experiments.assignment import Arm, Experiment, Experiments, arm_name, parse_arm, resolve
 from recsys.experiments.simulation import arm_model, ranked_lists
+from recsys.world import ChoiceModel, true_utilities
 
 
 def evaluate(engine, experiment: Experiment, target: str) -> dict[str, Any]:

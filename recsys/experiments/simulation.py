@@ -21,7 +21,6 @@ import numpy as np
 import pandas as pd
 
 from recsys.algorithms import algorithm_class
-from recsys.choice import ChoiceModel, true_utilities
 from recsys.errors import RecsysError
 from recsys.experiments import interleaving
 from recsys.experiments.analysis import report
@@ -35,7 +34,7 @@ from recsys.experiments.assignment import (
     resolve,
     split_arms,
 )
-from recsys.world import DAY
+from recsys.world import DAY, ChoiceModel, true_utilities
 
 MAX_SESSIONS = 500
 SIMULATED_DAYS = 14.0  # the lab-clock span a simulated run's sessions are spread over
