@@ -35,10 +35,10 @@ from functools import partial
 
 import numpy as np
 
+from recsys.choice import ChoiceModel, true_utilities
 from recsys.errors import RecsysError
 from recsys.events import DEVICES, validate_user
 from recsys.lifecycle.policies import PASSED_OVER, rewards
-from recsys.world import ChoiceModel, true_utilities
 
 SECONDS_PER_STEP = 60.0  # simulated time between two visits of a persona
 MAX_STEPS = 10_000

@@ -1,11 +1,12 @@
-"""Synthetic worlds: a catalog, personas with a hidden taste, a choice model and a history.
+"""Synthetic worlds: a catalog from a domain pack, personas with a hidden taste, and a history.
 
 A world is a pure function of (pack, seed, sizes): the same arguments give the same items and
 events byte for byte. Each item has hidden coordinates in a taste space (its genres plus two
 axes such as arthouse-ness and recency) and a hidden quality; each persona and simulated user has
 a hidden taste vector over the same space. Their dot product is the true utility, which the
-`ChoiceModel` turns into behaviour. The algorithms never see any of it: it is the ground truth
-that lets the lab measure what no log can (true precision, regret, the right A/B winner).
+choice model (`recsys.choice`) turns into the history's behaviour. The algorithms never see any
+of it: it is the ground truth that lets the lab measure what no log can (true precision, regret,
+the right A/B winner).
 
 >>> world = generate_world("destinations", seed=7, n_users=20, sessions_per_user=5)
 >>> world.items["title"].is_unique and len(world.items) >= 300
@@ -21,8 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+# ChoiceModel and true_utilities stay importable from here: experiments/ and lifecycle/ read them
+# from the world (their import lines change with those packages).
+from recsys.choice import ChoiceModel, true_utilities  # noqa: F401
 from recsys.errors import RecsysError
-from recsys.events import RATING_MAX, RATING_MIN
 
 PACKS_DIR = Path(__file__).resolve().parent.parent / "data" / "packs"
 PACKS = ("movies", "destinations")
@@ -35,62 +38,6 @@ def load_pack(name: str) -> dict:
     if name not in PACKS:
         raise RecsysError(f"unknown world {name!r}; choose one of {', '.join(PACKS)}")
     return json.loads((PACKS_DIR / f"{name}.json").read_text(encoding="utf-8"))
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-@dataclass(frozen=True)
-class ChoiceModel:
-    """Multinomial logit over a slate, with a no-click option and position bias.
-
-    P(pick the item at rank r) ∝ exp(utility / temperature - position_decay * log(r + 1)),
-    P(no click) ∝ exp(no_click / temperature). After a pick the person views the item, may click
-    through, and may like, dislike, favourite or rate it, each more likely the higher its utility.
-    """
-
-    temperature: float = 1.0
-    no_click: float = 1.0
-    position_decay: float = 0.8
-    rating_probability: float = 0.45
-
-    def logits(self, utilities: np.ndarray) -> np.ndarray:
-        """Logits of each slate position (last axis) plus the no-click option appended last."""
-        ranks = np.arange(utilities.shape[-1])
-        item_logits = utilities / self.temperature - self.position_decay * np.log1p(ranks)
-        outside = np.full((*utilities.shape[:-1], 1), self.no_click / self.temperature)
-        return np.concatenate([item_logits, outside], axis=-1)
-
-    def probabilities(self, utilities: np.ndarray) -> np.ndarray:
-        logits = self.logits(utilities)
-        logits -= logits.max(axis=-1, keepdims=True)
-        weights = np.exp(logits)
-        return weights / weights.sum(axis=-1, keepdims=True)
-
-    def choose(self, utilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Index of the picked position per slate (Gumbel-max), or -1 for no click."""
-        logits = self.logits(utilities)
-        picked = np.argmax(logits + rng.gumbel(size=logits.shape), axis=-1)
-        return np.where(picked == utilities.shape[-1], -1, picked)
-
-    def reactions(self, utility: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """What follows a pick, per picked item: booleans per kind and a rating (NaN if none)."""
-        n = len(utility)
-        felt = utility + rng.normal(0.0, 0.3, n)
-        stars = np.clip(
-            np.round(2 * (3.3 + 0.9 * felt + rng.normal(0.0, 0.5, n))) / 2, RATING_MIN, RATING_MAX
-        )
-        rated = rng.random(n) < self.rating_probability
-        like = rng.random(n) < 0.6 * sigmoid(1.5 * (felt - 1.0))
-        dislike = (rng.random(n) < 0.6 * sigmoid(1.5 * (-felt - 0.5))) & ~like
-        return {
-            "click": rng.random(n) < sigmoid(felt),
-            "like": like,
-            "dislike": dislike,
-            "favorite": like & (rng.random(n) < sigmoid(2.0 * (felt - 2.0))),
-            "rating": np.where(rated, stars, np.nan),
-        }
 
 
 @dataclass
@@ -109,12 +56,6 @@ HOLDOUT_SHARE = 0.1
 HOLDOUT_MIN_ITEMS = 10
 
 
-def true_utilities(features: np.ndarray, quality: np.ndarray, tastes: np.ndarray) -> np.ndarray:
-    """Hidden utility of every item for each taste vector (last entry weighs quality)."""
-    tastes = np.atleast_2d(tastes)
-    return tastes[:, :-1] @ features.T + tastes[:, -1:] * quality[None, :]
-
-
 def generate_world(
     pack: str = DEFAULT_PACK,
     seed: int = DEFAULT_SEED,
@@ -127,6 +68,14 @@ def generate_world(
     choice: ChoiceModel | None = None,
     holdout_share: float = HOLDOUT_SHARE,
 ) -> World:
+    """The world of `pack` for `seed`: items (movies default to 1,600; destinations has a fixed
+    count), the pack's personas, `n_users` simulated people plus the pack's demo users, and a
+    history of about `sessions_per_user` sessions each over `days` days (ts in seconds after
+    EPOCH), each session a slate of `slate_size` items played through `choice`. A
+    `holdout_share` of the (user, item) pairs is set aside (`set_aside`).
+
+    Raises RecsysError for an unknown pack or a destinations `n_items` other than its count.
+    """
     spec = load_pack(pack)
     rng = np.random.default_rng(seed)
     if pack == "movies":
@@ -141,7 +90,7 @@ def generate_world(
     events = _history(
         users, features, quality, rng, sessions_per_user, days, slate_size, choice or ChoiceModel()
     )
-    events, holdout = _set_aside(events, holdout_share, seed)
+    events, holdout = set_aside(events, holdout_share, seed)
     first_seq = events.groupby("user_id", sort=False)["seq"].min()
     users["created_seq"] = users["user_id"].map(first_seq).fillna(0).astype("int64")
     meta = {
@@ -166,10 +115,11 @@ def generate_world(
     return World(meta, items, personas, users, events, holdout)
 
 
-def _set_aside(events: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def set_aside(events: pd.DataFrame, share: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Move a `share` of the (user, item) pairs of people with at least HOLDOUT_MIN_ITEMS items,
     with all their events, out of the history: the fixed holdout every model version is
-    measured on. Nobody trains on it, so versions trained on different logs stay comparable."""
+    measured on. Nobody trains on it, so versions trained on different logs stay comparable.
+    Returns (the kept events renumbered from seq 1, the holdout without seq)."""
     if not share or events.empty:
         return events, events.iloc[:0].drop(columns="seq")
     items_per_user = events.groupby("user_id")["item_id"].transform("nunique")

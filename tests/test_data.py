@@ -21,6 +21,7 @@ import pytest
 
 from recsys import simulation
 from recsys.algorithms import REGISTRY
+from recsys.choice import true_utilities
 from recsys.data import lab as lab_data
 from recsys.data import scenarios
 from recsys.data.importer import read_dataset, read_path
@@ -32,7 +33,7 @@ from recsys.errors import RecsysError
 from recsys.experiments import simulation as ab_simulation
 from recsys.experiments.analysis import report as ab_report
 from recsys.experiments.assignment import Experiments
-from recsys.world import PACKS, true_utilities
+from recsys.world import PACKS
 from tests.datafiles import GENRES, write_lab, write_movielens, write_movielens_100k
 
 WRITERS = {"lab": write_lab, "movielens": write_movielens, "movielens-100k": write_movielens_100k}

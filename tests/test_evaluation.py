@@ -138,6 +138,27 @@ def test_bad_ratings_files_are_one_clear_error(tmp_path, content, message):
         read_ratings(path)
 
 
+def test_ratings_files_are_read_by_the_importers_reader(tmp_path):
+    """A byte-order mark, quotes, CRLF and blank lines read as an import reads them; a row may
+    leave out its timestamp, and a timestamp that is not a number reads as the line number."""
+    path = tmp_path / "r.csv"
+    path.write_bytes(
+        b'\xef\xbb\xbfu1,"m,1",4\r\n\r\n  \r\n"u2", m2 ,3.5,1700000000\r\nu3,m3,2,2024-05-01\r\n'
+    )
+    got = read_ratings(path)
+    assert got.users == ["u1", "u2", "u3"] and got.items == ["m,1", "m2", "m3"]
+    assert got.ratings.tolist() == [4.0, 3.5, 2.0]
+    assert got.timestamps.tolist() == [1.0, 1_700_000_000.0, 5.0]
+    side = got.take(np.array([2, 0]))
+    assert side.users == ["u3", "u1"] and side.ratings.tolist() == [2.0, 4.0]
+    path.write_bytes(b"user,item,rating\nu1,m1,4\nu\xe9,m2,5\n")
+    with pytest.raises(RecsysError, match=r"r\.csv line 3: byte 0xe9 is not UTF-8"):
+        read_ratings(path)
+    path.write_bytes(b"u1,m1,4\nu2,m2\nu3,m3,x\n")
+    with pytest.raises(RecsysError, match=r"r\.csv line 2: 2 fields.*\(and 1 more problem\)"):
+        read_ratings(path)
+
+
 def test_evaluate_command_on_files_writes_one_prediction_per_test_row(tmp_path, capsys):
     rows = planted_ratings()
     train = write(tmp_path / "train.csv", rows[:380])

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from recsys.choice import ChoiceModel, true_utilities
 from recsys.errors import RecsysError
 from recsys.experiments.interleaving import credit, simulate, summarise, team_draft
-from recsys.world import ChoiceModel, generate_world, true_utilities
+from recsys.world import generate_world
 
 SEED = 42
 K = 10

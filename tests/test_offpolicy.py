@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from recsys.choice import ChoiceModel, true_utilities
 from recsys.errors import RecsysError
 from recsys.experiments.offpolicy import (
     _target_probability,
@@ -18,7 +19,7 @@ from recsys.experiments.offpolicy import (
     snips,
     true_value,
 )
-from recsys.world import ChoiceModel, generate_world, true_utilities
+from recsys.world import generate_world
 
 SEED = 42
 LOG_SEED = 1  # a 95% interval misses one seed in twenty; this seed's logs are not such a miss

@@ -17,12 +17,12 @@ import pytest
 
 from recsys import simulation
 from recsys.bench.loop import NOT_PERSONALISED, live_loop_table
+from recsys.choice import ChoiceModel, true_utilities
 from recsys.cli.main import main
 from recsys.data.importer import read_path
 from recsys.data.lab import load_dataset
 from recsys.engine import Engine
 from recsys.simulation import gap_closed, simulate, summary
-from recsys.world import ChoiceModel, true_utilities
 from tests.datafiles import write_lab
 
 K = 10

@@ -6,8 +6,9 @@ import pandas as pd
 import pytest
 from scipy.special import softmax
 
+from recsys.choice import ChoiceModel, true_utilities
 from recsys.errors import RecsysError
-from recsys.world import ChoiceModel, generate_world, true_utilities
+from recsys.world import generate_world
 
 SMALL = {"n_users": 30, "sessions_per_user": 10}
 

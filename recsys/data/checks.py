@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from recsys.data.table import Intake
+from recsys.data.reader import Intake
 from recsys.events import RATING_MAX, RATING_MIN, RATING_STEP, USER_ID_PATTERN
 
 EPOCH = pd.Timestamp(0, tz="UTC")

@@ -1,7 +1,7 @@
 """The three import formats: which files and columns each has, and how they become a dataset.
 
 Each reader turns an `Intake`'s files into two frames, items and interactions, in the shape
-`recsys.importer.Dataset` documents, recording every problem it finds on the way. A reader
+`recsys.data.importer.Dataset` documents, recording every problem it finds on the way. A reader
 always checks every file it can (a broken items file does not hide a bad ratings file), but it
 skips the unknown-item check when the items file could not be read: every row would fail it.
 """
@@ -25,7 +25,7 @@ from recsys.data.checks import (
     timestamps,
     users,
 )
-from recsys.data.table import FileSpec, Intake
+from recsys.data.reader import FileSpec, Intake
 from recsys.events import KINDS
 
 GENRES_100K = (

@@ -2,10 +2,10 @@
 
 Pure: bytes in, an `ImportReport` out; no database and no Streamlit. Three formats are read
 (the lab's own CSVs, MovieLens ml-latest-small, MovieLens 100k); the file layouts and readers
-live in `recsys.importer_formats`, the shared parsing and checks in `recsys.importer_table`.
-A person fixing a file needs every problem at once, each with its file and line, so nothing
-stops at the first problem; and a half-imported dataset would teach models from a log nobody
-checked, so any problem rejects the whole import (`dataset` is None).
+live in `recsys.data.formats`, the reading in `recsys.data.reader`, the checks in
+`recsys.data.checks`. A person fixing a file needs every problem at once, each with its file and
+line, so nothing stops at the first problem; and a half-imported dataset would teach models from
+a log nobody checked, so any problem rejects the whole import (`dataset` is None).
 
 >>> report = read_dataset("lab", {"items.csv": b"item_id,title\\n1,Alien\\n",
 ...     "interactions.csv": b"user_id,item_id,kind,timestamp\\nann,1,like,2024-05-01\\n"})
@@ -32,7 +32,7 @@ from typing import Any
 import pandas as pd
 
 from recsys.data.formats import READERS, SPECS
-from recsys.data.table import FileSpec, Intake, Problem, records
+from recsys.data.reader import FileSpec, Intake, Problem, records
 from recsys.errors import RecsysError
 from recsys.events import KINDS
 

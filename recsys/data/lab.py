@@ -27,7 +27,7 @@ def load_dataset(
     seed: int = 42,
     progress: Callable[[float, str], None] | None = None,
 ) -> dict[str, Any]:
-    """Replace the lab with a validated dataset (`recsys.importer.ImportReport`): all or
+    """Replace the lab with a validated dataset (`recsys.data.importer.ImportReport`): all or
     nothing. `path` is where its files are; uploaded `files` are kept first instead."""
     if not report.ok:
         raise RecsysError(

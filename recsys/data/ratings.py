@@ -1,65 +1,85 @@
-"""Reading external ratings: `user_id,item_id,rating[,timestamp]`, header optional.
+"""Ratings files for `evaluate --train/--test`: `user_id,item_id,rating[,timestamp]`, header
+optional, read by the importer's reader (`recsys.data.reader`).
 
-External ids are kept as text and mapped to the dense item rows the algorithms use; a file
-that does not parse gives one clear `RecsysError` naming the file and the line.
+External ids are kept as text and mapped to the dense item rows the algorithms use. Unlike an
+import, a ratings file is taken as it is: any user id, any finite rating (no scale), and a
+timestamp that is missing or not a number reads as the row's line number. A file that does not
+parse gives one clear `RecsysError` naming the file and the line.
 """
 
 from __future__ import annotations
 
-import csv
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from recsys.algorithms import Catalog
+from recsys.data.checks import floats, numbers
+from recsys.data.reader import FileSpec, Intake
 from recsys.errors import RecsysError
 from recsys.events import EventFrame
+
+# The header is detected (a first row whose rating is no number) and its names are not read.
+RATINGS_FILE = FileSpec(
+    ("user_id", "item_id", "rating"), ("timestamp",), header=None, detect="rating"
+)
+MAX_PROBLEMS = 100  # kept to find the first by line; the error counts all of them
 
 
 @dataclass
 class Ratings:
+    """One ratings file: parallel lists of user and item ids (text), stars and Unix seconds."""
+
     users: list[str]
     items: list[str]
     ratings: np.ndarray
     timestamps: np.ndarray
 
+    def take(self, rows: np.ndarray) -> Ratings:
+        """The ratings at `rows` (positions or a boolean mask), in that order: a split's side."""
+        return Ratings(
+            np.asarray(self.users, dtype=object)[rows].tolist(),
+            np.asarray(self.items, dtype=object)[rows].tolist(),
+            self.ratings[rows],
+            self.timestamps[rows],
+        )
+
 
 def read_ratings(path: str | Path) -> Ratings:
-    users, items, ratings, stamps = [], [], [], []
+    """The ratings of a comma-separated UTF-8 file (a byte-order mark is skipped; fields may be
+    quoted; blank lines are skipped), in file order.
+
+    Raises RecsysError naming the file: it cannot be read, it holds no ratings, or naming the
+    first bad line as well (a row without 3 or 4 fields, a rating that is not a number, bytes
+    that are not UTF-8).
+    """
+    file = str(path)
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            for number, row in enumerate(csv.reader(handle), 1):
-                if not row or (number == 1 and len(row) in (3, 4) and not _is_number(row[2])):
-                    continue  # blank line, or a header
-                if len(row) not in (3, 4):
-                    raise RecsysError(
-                        f"{path} line {number}: expected user_id,item_id,rating[,timestamp]"
-                    )
-                rating = float(row[2]) if _is_number(row[2]) else math.nan
-                if not math.isfinite(rating):
-                    raise RecsysError(f"{path} line {number}: rating {row[2]!r} is not a number")
-                users.append(row[0].strip())
-                items.append(row[1].strip())
-                ratings.append(rating)
-                stamps.append(
-                    float(row[3]) if len(row) == 4 and _is_number(row[3]) else float(number)
-                )
+        data = Path(path).read_bytes()
     except OSError as error:
         raise RecsysError(f"cannot read {path}: {error.strerror}") from None
-    except UnicodeDecodeError:
-        raise RecsysError(f"{path} is not a UTF-8 text file") from None
-    if not users:
-        raise RecsysError(f"{path} holds no ratings")
-    return Ratings(users, items, np.array(ratings), np.array(stamps))
-
-
-def _is_number(text: str) -> bool:
-    try:
-        return math.isfinite(float(text))
-    except ValueError:
-        return False
+    intake = Intake({file: RATINGS_FILE}, None, MAX_PROBLEMS)
+    intake.files[file] = data
+    table = intake.table(file)
+    if table is not None:
+        stars = numbers(intake, file, table, "rating")
+        stamps = floats(table["timestamp"])
+    if intake.n_problems:
+        located = sorted((p for p in intake.problems if p.line is not None), key=lambda p: p.line)
+        if not located:  # the file is empty, or a header alone
+            raise RecsysError(f"{path} holds no ratings ({intake.problems[0].message})")
+        more = intake.n_problems - 1
+        also = f" (and {more:,} more problem{'s' if more > 1 else ''})" if more else ""
+        raise RecsysError(f"{located[0]}{also}")
+    assert table is not None
+    lines = table["line"].to_numpy(dtype=np.float64)
+    return Ratings(
+        table["user_id"].tolist(),
+        table["item_id"].tolist(),
+        stars,
+        np.where(np.isfinite(stamps), stamps, lines),
+    )
 
 
 def catalog_for(*files: Ratings) -> tuple[Catalog, dict[str, int]]:

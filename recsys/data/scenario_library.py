@@ -1,7 +1,7 @@
 """The built-in scenarios: each sets up the lab to show one behaviour, with a paragraph that
 says what to look at and the claims that paragraph makes, checked after every load.
-`recsys/scenarios.py` loads them like saved ones; `recsys/scenario_checks.py` measures the
-claims."""
+`recsys/data/scenarios.py` loads them like saved ones; `recsys/data/scenario_checks.py` checks
+the claims."""
 
 from __future__ import annotations
 
@@ -143,7 +143,7 @@ BUILTIN: dict[str, dict] = {
 @dataclass(frozen=True)
 class Claim:
     """One thing a built-in's paragraph promises, as a check: `measure` names a function of
-    `recsys/scenario_checks.py` that reads a number from the loaded lab (called with `args`),
+    `recsys/data/scenario_measures.py` that reads a number from the loaded lab (with `args`),
     and the claim holds when `measured <op> threshold`. `fmt` shows the number and the
     threshold (a `str.format` pattern)."""
 

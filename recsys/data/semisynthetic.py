@@ -23,8 +23,9 @@ from sklearn.cluster import KMeans
 
 from recsys.algorithms import Catalog
 from recsys.algorithms.mf import MatrixFactorization, MFConfig
+from recsys.choice import true_utilities
 from recsys.events import EventFrame
-from recsys.world import DEFAULT_SEED, HOLDOUT_SHARE, World, _set_aside, true_utilities
+from recsys.world import DEFAULT_SEED, HOLDOUT_SHARE, World, set_aside
 
 TRUTH_FACTORS = 8
 MAX_PERSONAS = 6
@@ -33,7 +34,7 @@ UTILITY_MEAN, UTILITY_STD = 0.25, 1.7
 
 
 def dataset_world(dataset, seed: int = DEFAULT_SEED) -> World:
-    """The lab world of an imported `recsys.importer.Dataset`: its items and history as they
+    """The lab world of an imported `recsys.data.importer.Dataset`: its items and history as they
     are, plus the fitted truth. Deterministic given the dataset and `seed`."""
     items = dataset.items.reset_index(drop=True)
     index = pd.Series(np.arange(len(items)), index=items["external_id"].to_numpy())
@@ -80,7 +81,7 @@ def dataset_world(dataset, seed: int = DEFAULT_SEED) -> World:
             "external_id": items["external_id"].astype(str),
         }
     )
-    kept, holdout = _set_aside(events, HOLDOUT_SHARE, seed)
+    kept, holdout = set_aside(events, HOLDOUT_SHARE, seed)
     first_seq = kept.groupby("user_id", sort=False)["seq"].min()
     users["created_seq"] = users["user_id"].map(first_seq).fillna(0).astype("int64")
     meta = {

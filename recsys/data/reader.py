@@ -1,15 +1,19 @@
-"""One delimited text file of an import, read into a frame of stripped text, with its problems.
+"""The one reader of delimited text: a file's bytes in, a frame of stripped text out, with its
+problems. The importer reads every file of every format through it, and so does
+`recsys.data.ratings.read_ratings` (the `evaluate --train/--test` files).
 
-Nothing here knows a format: decoding, physical line numbers, the header and the user's column
-mapping, and field counts. The `Intake` collects the problems of one import (capped, all
-counted); the checks on values are in `recsys.importer_checks`. Big files without quotes are
-split by pyarrow, so ml-latest-small's 100,836 ratings read in a fraction of a second.
+Nothing here knows a format: decoding, physical line numbers, the header (required, absent, or
+optional and detected) and the user's column mapping, and field counts. The `Intake` collects
+the problems of one reading (capped, all counted); the checks on values are in
+`recsys.data.checks`. Big files without quotes are split by pyarrow, so ml-latest-small's
+100,836 ratings read in a fraction of a second.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,7 +25,7 @@ import pyarrow.compute as pc
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with an import; `line` is the 1-based physical line, None = whole file."""
+    """One thing wrong with a file; `line` is the 1-based physical line, None = whole file."""
 
     file: str
     line: int | None
@@ -34,13 +38,24 @@ class Problem:
 
 @dataclass(frozen=True)
 class FileSpec:
-    """How a format's file is laid out; a headerless file's columns are its positional names."""
+    """How a file is laid out.
+
+    `header`: True, the first row names the columns (matched by name, case-insensitively, after
+    the user's mapping); False, there is none; None, optional: the first row is a header when its
+    `detect` column holds no number. Without a header the columns are positional (`names`, in
+    order), and a row may leave out trailing optional columns (they read as "").
+    """
 
     required: tuple[str, ...]
     optional: tuple[str, ...] = ()
-    header: bool = True
+    header: bool | None = True
     delimiter: str = ","
     encoding: str = "utf-8-sig"
+    detect: str = ""  # header=None only: the column that holds a number in every data row
+
+    def __post_init__(self) -> None:
+        if self.header is None and self.detect not in self.names:
+            raise ValueError("an optional header is detected by one of the file's columns")
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -48,8 +63,8 @@ class FileSpec:
 
     @property
     def quoting(self) -> int:
-        # The headerless GroupLens files never quote, and titles there hold stray quotes.
-        return csv.QUOTE_MINIMAL if self.header else csv.QUOTE_NONE
+        # The GroupLens files without a header never quote, and titles there hold stray quotes.
+        return csv.QUOTE_NONE if self.header is False else csv.QUOTE_MINIMAL
 
 
 def records(
@@ -97,7 +112,8 @@ def _split_csv(
 
 
 class Intake:
-    """What one import has found so far: the files, problems (capped, all counted), row counts."""
+    """What one reading (an import, a ratings file) has found so far: the files, problems
+    (capped, all counted), row counts."""
 
     def __init__(
         self,
@@ -150,15 +166,18 @@ class Intake:
         if not len(parts):
             self.add(file, None, "the file is empty")
             return None
-        if spec.header:
+        named = spec.header is True
+        headed = named or (spec.header is None and _is_header(parts[0].as_py(), spec))
+        if named:
             header = [name.strip() for name in parts[0].as_py()]
-            parts, lines = parts[1:], lines[1:]
             positions = self._positions(file, spec, header)
         else:
-            header = list(spec.required)
+            header = list(spec.names)
             positions = {name: i for i, name in enumerate(header)}
             if self.mapping.get(file):
                 self.add(file, None, "the file has no header, so its columns cannot be mapped")
+        if headed:
+            parts, lines = parts[1:], lines[1:]
         self.rows[file] = len(parts)
         if positions is None:
             return None
@@ -229,21 +248,23 @@ class Intake:
     ) -> pd.DataFrame:
         width = len(header)
         lengths = pc.list_value_length(parts).to_numpy(zero_copy_only=False)
-        bad = lengths != width
+        named = spec.header is True
+        shortest = width if named else len(spec.required)
+        bad = (lengths < shortest) | (lengths > width)
         partial: dict[str, list[str]] = {}
         if bad.any():
-            expected = f"the header has {width}" if spec.header else f"{width} are expected"
             counts = pd.DataFrame({"line": lines, "n": lengths})
-            self.each(file, counts, bad, lambda r: f"{r['n']} fields where {expected}")
+            self.each(file, counts, bad, lambda r: f"{r['n']} fields{_expected(spec, width)}")
             cut = parts.filter(pa.array(bad)).to_pylist()
             partial = {  # what the bad rows still say, so their ids do not look "unknown"
                 name: [row[i].strip() for row in cut if len(row) > i]
                 for name, i in positions.items()
             }
             parts = parts.filter(pa.array(~bad))
+        lengths = lengths[~bad]
         frame = pd.DataFrame(
             {
-                name: pd.Series(pc.utf8_trim_whitespace(pc.list_element(parts, i)), dtype="str")
+                name: pd.Series(pc.utf8_trim_whitespace(_field(parts, lengths, i)), dtype="str")
                 for name, i in positions.items()
             }
         )
@@ -251,3 +272,32 @@ class Intake:
         frame.attrs["header"] = header
         frame.attrs["partial"] = partial
         return frame
+
+
+def _is_header(row: list[str], spec: FileSpec) -> bool:
+    """An optional header: a first row of a usable width whose `detect` field is no number."""
+    position = spec.names.index(spec.detect)
+    if not len(spec.required) <= len(row) <= len(spec.names) or position >= len(row):
+        return False
+    try:
+        return not math.isfinite(float(row[position]))
+    except ValueError:
+        return True
+
+
+def _expected(spec: FileSpec, width: int) -> str:
+    if spec.header is True:
+        return f" where the header has {width}"
+    if not spec.optional:
+        return f" where {width} are expected"
+    return "; expected " + ",".join(spec.required) + "".join(f"[,{n}]" for n in spec.optional)
+
+
+def _field(parts: pa.ListArray, lengths: np.ndarray, i: int) -> pa.Array:
+    """Field `i` of every row; "" where a row without a header leaves out an optional column."""
+    if (lengths > i).all():
+        return pc.list_element(parts, i)
+    has = lengths > i
+    out = np.full(len(parts), "", dtype=object)
+    out[has] = pc.list_element(parts.filter(pa.array(has)), i).to_numpy(zero_copy_only=False)
+    return pa.array(out, pa.large_string())
