@@ -21,7 +21,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from recsys.data import scenario_checks, scenarios
+from recsys.data import scenario_checks, scenario_measures, scenarios
 from recsys.data.scenario_checks import MEASURES, OPS, check, holds, line, reading
 from recsys.data.scenario_library import BUILTIN, CLAIMS, Claim
 from recsys.engine import Engine
@@ -287,7 +287,7 @@ def test_fresh_visitor_measures_match_the_real_lab(engine):
     genres = {i: set(g) for i, g in sql(engine, "SELECT item_id, genres FROM items")}
     for genre in ("Horror", "Drama"):
         expected = scenario_checks.turn(engine, "hybrid", genre, likes=3)  # after the last one
-        visitor = scenario_checks._fresh_user(engine)
+        visitor = scenario_measures.fresh_user(engine)
         for _ in range(3):
             ranked = engine.model("hybrid").recommend(visitor, engine.catalog.n)[0].tolist()
             item = next(i for i in ranked if genre in genres[i])

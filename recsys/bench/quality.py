@@ -5,7 +5,7 @@ top-10 ranking on MovieLens: NDCG@10 at least implicit's ALS and above popularit
 `ARCHITECTURE.md` is measured by):
 
 - a MovieLens `ratings.csv` (`userId,movieId,rating,timestamp`, stars 0.5-5); movie ids map to
-  dense item rows in numeric id order (`recsys.datasets.catalog_for`), over the movies rated
+  dense item rows in numeric id order (`recsys.data.ratings.catalog_for`), over the movies rated
   at least once in the file;
 - each user's ratings are split at random (seeded): `round(0.25 * n)` held out, the rest
   trained on; a user with fewer than 4 ratings stays whole in training;
@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.algorithms import Catalog, ModelSpec, build_model
-from recsys.data.ratings import Ratings, catalog_for, rating_events
+from recsys.data.ratings import Ratings, catalog_for, rating_events, read_movies, read_ratings
 from recsys.evaluation import ndcg_at_k, precision_at_k, predict
 
 PROTOCOL = "per-user 75/25, relevant = rated 4+, all unseen items ranked"
@@ -97,9 +97,14 @@ def ranking_comparison(
     not importable to `{"skipped": reason}`.
     """
     ratings_csv = Path(ratings_csv)
-    frame = pd.read_csv(
-        ratings_csv,
-        dtype={"userId": str, "movieId": str, "rating": float, "timestamp": float},
+    read = read_ratings(ratings_csv)
+    frame = pd.DataFrame(
+        {
+            "userId": read.users,
+            "movieId": read.items,
+            "rating": read.ratings,
+            "timestamp": read.timestamps,
+        }
     )
     everything = _ratings(frame)
     catalog, index = catalog_for(everything)
@@ -180,13 +185,12 @@ def _titled(catalog: Catalog, index: dict[str, int], movies_csv: Path) -> Catalo
     (placeholders `item <id>` and no genres otherwise, or for a movie it does not list)."""
     if not movies_csv.exists():
         return catalog
-    movies = pd.read_csv(movies_csv, dtype=str).set_index("movieId")
+    movies = read_movies(movies_csv)
     titles, genres = list(catalog.titles), list(catalog.genres)
     for movie, row in index.items():
         if movie in movies.index:
             titles[row] = movies.at[movie, "title"]
-            listed = movies.at[movie, "genres"]
-            genres[row] = () if listed == "(no genres listed)" else tuple(listed.split("|"))
+            genres[row] = movies.at[movie, "genres"]
     return Catalog(titles=tuple(titles), genres=tuple(genres))
 
 

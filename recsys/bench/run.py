@@ -279,25 +279,13 @@ def _table(results: dict[str, dict[str, float]]) -> str:
 def movielens_comparison(ratings_csv, surprise, seed: int = 0) -> tuple[dict, dict]:
     """Our MF against scikit-surprise's SVD (both defaults) on one random 80/20 split of a
     MovieLens ratings file: RMSE, MAE and fit seconds of each."""
-    import csv
-
-    from recsys.data.ratings import Ratings, catalog_for, rating_events
+    from recsys.data.ratings import catalog_for, rating_events, read_ratings
     from recsys.evaluation import predict
 
-    with open(ratings_csv, newline="", encoding="utf-8") as handle:
-        rows = list(csv.reader(handle))[1:]
-    order = np.random.default_rng(seed).permutation(len(rows))
-    cut = int(0.8 * len(rows))
-    parts = [[rows[i] for i in order[:cut]], [rows[i] for i in order[cut:]]]
-    train, test = (
-        Ratings(
-            [r[0] for r in p],
-            [r[1] for r in p],
-            np.array([float(r[2]) for r in p]),
-            np.array([float(r[3]) for r in p]),
-        )
-        for p in parts
-    )
+    ratings = read_ratings(ratings_csv)
+    order = np.random.default_rng(seed).permutation(len(ratings.users))
+    cut = int(0.8 * len(order))
+    train, test = ratings.take(order[:cut]), ratings.take(order[cut:])
     catalog, index = catalog_for(train, test)
     model = build_model(ModelSpec("mf", seed=seed), catalog)
     started = time.perf_counter()

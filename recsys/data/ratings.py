@@ -9,10 +9,12 @@ parse gives one clear `RecsysError` naming the file and the line.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from recsys.algorithms import Catalog
 from recsys.data.checks import floats, numbers
@@ -24,6 +26,7 @@ from recsys.events import EventFrame
 RATINGS_FILE = FileSpec(
     ("user_id", "item_id", "rating"), ("timestamp",), header=None, detect="rating"
 )
+MOVIES_FILE = FileSpec(("movieId", "title"), ("genres",))  # as the MovieLens import reads it
 MAX_PROBLEMS = 100  # kept to find the first by line; the error counts all of them
 
 
@@ -54,25 +57,14 @@ def read_ratings(path: str | Path) -> Ratings:
     first bad line as well (a row without 3 or 4 fields, a rating that is not a number, bytes
     that are not UTF-8).
     """
-    file = str(path)
-    try:
-        data = Path(path).read_bytes()
-    except OSError as error:
-        raise RecsysError(f"cannot read {path}: {error.strerror}") from None
-    intake = Intake({file: RATINGS_FILE}, None, MAX_PROBLEMS)
-    intake.files[file] = data
-    table = intake.table(file)
-    if table is not None:
+    stars, stamps = None, None
+
+    def check(intake: Intake, file: str, table) -> None:
+        nonlocal stars, stamps
         stars = numbers(intake, file, table, "rating")
         stamps = floats(table["timestamp"])
-    if intake.n_problems:
-        located = sorted((p for p in intake.problems if p.line is not None), key=lambda p: p.line)
-        if not located:  # the file is empty, or a header alone
-            raise RecsysError(f"{path} holds no ratings ({intake.problems[0].message})")
-        more = intake.n_problems - 1
-        also = f" (and {more:,} more problem{'s' if more > 1 else ''})" if more else ""
-        raise RecsysError(f"{located[0]}{also}")
-    assert table is not None
+
+    table = read_table(path, RATINGS_FILE, check, "ratings")
     lines = table["line"].to_numpy(dtype=np.float64)
     return Ratings(
         table["user_id"].tolist(),
@@ -80,6 +72,49 @@ def read_ratings(path: str | Path) -> Ratings:
         stars,
         np.where(np.isfinite(stamps), stamps, lines),
     )
+
+
+def read_movies(path: str | Path) -> pd.DataFrame:
+    """A MovieLens `movies.csv` (`movieId,title[,genres]`) by movie id: title and genres (a
+    tuple; "(no genres listed)" is none). Raises RecsysError as `read_table` does."""
+    table = read_table(path, MOVIES_FILE, what="movies").set_index("movieId")
+    genres = table["genres"] if "genres" in table else pd.Series("", index=table.index)
+    listed = [() if g in ("", "(no genres listed)") else tuple(g.split("|")) for g in genres]
+    return pd.DataFrame({"title": table["title"], "genres": listed}, index=table.index)
+
+
+def read_table(
+    path: str | Path,
+    spec: FileSpec,
+    check: Callable[[Intake, str, pd.DataFrame], None] | None = None,
+    what: str = "rows",
+) -> pd.DataFrame:
+    """One delimited file read through the importer's reader against `spec`: its rows as text
+    in the spec's columns plus `line`. `check` may add problems of its own (values that must
+    be numbers...).
+
+    Raises RecsysError naming the file if it cannot be read or holds no rows, else naming its
+    first bad line and counting the others.
+    """
+    file = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise RecsysError(f"cannot read {path}: {error.strerror}") from None
+    intake = Intake({file: spec}, None, MAX_PROBLEMS)
+    intake.files[file] = data
+    table = intake.table(file)
+    if table is not None and check is not None:
+        check(intake, file, table)
+    if intake.n_problems:
+        located = sorted((p for p in intake.problems if p.line is not None), key=lambda p: p.line)
+        if not located:  # the file is empty, or a header alone
+            raise RecsysError(f"{path} holds no {what} ({intake.problems[0].message})")
+        more = intake.n_problems - 1
+        also = f" (and {more:,} more problem{'s' if more > 1 else ''})" if more else ""
+        raise RecsysError(f"{located[0]}{also}")
+    assert table is not None
+    return table
 
 
 def catalog_for(*files: Ratings) -> tuple[Catalog, dict[str, int]]:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from recsys.data.scenario_library import CLAIMS, Claim
-from recsys.data.scenario_measures import MEASURES, Measured, fresh_user, turn
+from recsys.data.scenario_measures import MEASURES, Measured, turn
 from recsys.errors import RecsysError
 
 __all__ = [
@@ -45,7 +45,6 @@ OPS: dict[str, Callable[[float, float], bool]] = {
 }
 SYMBOLS = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "==": "="}
 META_KEY = "scenario_checks"  # the checks run right after a load, stored with the scenario mark
-_fresh_user = fresh_user  # the name tests/test_scenario_checks.py reads
 
 
 def claims(name: str | None) -> tuple[Claim, ...]:

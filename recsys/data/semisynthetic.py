@@ -21,8 +21,7 @@ import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
 
-from recsys.algorithms import Catalog
-from recsys.algorithms.mf import MatrixFactorization, MFConfig
+from recsys.algorithms import Catalog, ModelSpec, build_model
 from recsys.choice import true_utilities
 from recsys.events import EventFrame
 from recsys.world import DEFAULT_SEED, HOLDOUT_SHARE, World, set_aside
@@ -108,9 +107,8 @@ def _truth(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
     """Item features, item quality and user tastes from a biased MF fitted on everything,
     scaled so that taste . features + quality has the generated worlds' mean and spread."""
-    model = MatrixFactorization(
-        MFConfig(factors=TRUTH_FACTORS, epochs=10), catalog=catalog, seed=seed
-    )
+    spec = ModelSpec("mf", {"factors": TRUTH_FACTORS, "epochs": 10}, seed)
+    model = build_model(spec, catalog)
     model.fit(EventFrame.from_frame(events))
     items, bias, users, user_ids = model.preference_model()
     raw = users @ items.T + bias[None, :]

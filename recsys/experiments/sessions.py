@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from recsys.choice import ChoiceModel
 from recsys.experiments.assignment import Experiment
-from recsys.world import DAY, ChoiceModel
+from recsys.world import DAY
 
 SIMULATED_DAYS = 14.0  # the lab-clock span a simulated run's sessions are spread over
 

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.algorithms import ModelSpec, build_model
+from recsys.choice import ChoiceModel, true_utilities
 from recsys.errors import RecsysError
 from recsys.experiments import interleaving
 from recsys.experiments.analysis import report
@@ -35,7 +36,7 @@ from recsys.experiments.assignment import (
     split_arms,
 )
 from recsys.experiments.sessions import SIMULATED_DAYS, expected_ctr, play
-from recsys.world import DAY, ChoiceModel, true_utilities
+from recsys.world import DAY
 
 MAX_SESSIONS = 500
 

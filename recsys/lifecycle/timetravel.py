@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from recsys.algorithms import DEFAULT_ALGORITHM, Recommender, algorithm_class
+from recsys.choice import true_utilities
 from recsys.errors import RecsysError
 from recsys.events import validate_user
 from recsys.hosting import PRODUCTION, Served
 from recsys.ranking import Ranking
-from recsys.world import true_utilities
 
 if TYPE_CHECKING:
     from recsys.engine import Engine
