@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from recsys.errors import RecsysError
-from recsys.experiments import stats as abstats
+from recsys.experiments import stats
 from recsys.experiments.analysis import LABELS, UNITS, most_active, performance, report
 
 ACTIONS = ("create", "list", "show", "stop", "simulate", "aa", "offpolicy", "size", "analytics")
@@ -60,7 +60,7 @@ def check(args) -> None:
     if args.action == "size":
         if args.baseline is None or args.mde is None:
             raise RecsysError("experiment size needs --baseline and --mde")
-        args.result = abstats.sample_size(args.baseline, args.mde, args.alpha, args.power)
+        args.result = stats.sample_size(args.baseline, args.mde, args.alpha, args.power)
 
 
 def _experiment(engine, args) -> dict[str, Any]:
@@ -145,9 +145,9 @@ def _experiment(engine, args) -> dict[str, Any]:
         )
         return {"json": result, "text": text}
     if action == "offpolicy":
-        from recsys.experiments.offpolicy_logs import evaluate
+        from recsys.experiments.offpolicy import evaluate_experiment
 
-        result = evaluate(engine, engine.experiments.get(args.name), args.target)
+        result = evaluate_experiment(engine, engine.experiments.get(args.name), args.target)
         truth = "unknown" if result["truth"] is None else f"{result['truth']:.4f}"
         lines = [
             f"{result['target']} in the lead slot, from {result['impressions']} logged "
