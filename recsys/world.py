@@ -22,9 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-# ChoiceModel and true_utilities stay importable from here: experiments/ and lifecycle/ read them
-# from the world (their import lines change with those packages).
-from recsys.choice import ChoiceModel, true_utilities  # noqa: F401
+from recsys.choice import ChoiceModel
 from recsys.errors import RecsysError
 
 PACKS_DIR = Path(__file__).resolve().parent.parent / "data" / "packs"

@@ -207,3 +207,64 @@ def test_interact_never_reports_a_like_lowering_the_liked_items_score(db_path, c
                 update = json.loads(capsys.readouterr().out)["updates"][0]
                 moved = update["score_after"] - update["score_before"]
                 assert (moved >= 0) if up else (moved <= 0), (user, item, kind, update)
+
+
+CLI_MODULES = sorted(p.stem for p in (ROOT / "recsys" / "cli").glob("*.py") if p.stem != "__init__")
+
+
+def recsys_imports(package: str) -> dict[str, set[str]]:
+    """Module -> the modules of `package` it imports, at the top or inside a function."""
+    import ast
+
+    folder = ROOT.joinpath(*package.split("."))
+    names = {f"{package}.{p.stem}" for p in folder.glob("*.py") if p.stem != "__init__"}
+    edges = {}
+    for name in names:
+        tree = ast.parse((folder / f"{name.rsplit('.', 1)[1]}.py").read_text(encoding="utf-8"))
+        found = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                found |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+            elif isinstance(node, ast.Import):
+                found |= {a.name for a in node.names}
+        edges[name] = (found & names) - {name}
+    return edges
+
+
+def test_cli_command_modules_share_only_common():
+    edges = recsys_imports("recsys.cli")
+    commands = {m for m in edges if m not in ("recsys.cli.common", "recsys.cli.main")}
+    assert edges["recsys.cli.common"] == set()
+    for module in commands:
+        assert edges[module] == {"recsys.cli.common"}, module
+    assert edges["recsys.cli.main"] == commands | {"recsys.cli.common"}
+
+
+@pytest.mark.parametrize("package", ["recsys.cli", "recsys.experiments"])
+def test_no_import_cycles(package):
+    edges = recsys_imports(package)
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        return any(
+            n == goal or (n not in seen and reaches(n, goal, seen | {n})) for n in edges[start]
+        )
+
+    assert [m for m in edges if reaches(m, m, set())] == []
+
+
+@pytest.mark.parametrize("module", CLI_MODULES)
+def test_every_cli_module_imports_on_its_own(module):
+    done = subprocess.run(
+        [sys.executable, "-c", f"import recsys.cli.{module}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_main_is_importable_from_the_package():
+    from recsys.cli import main as entry
+
+    assert entry is main

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from recsys.cli.main import main
-from recsys.experiments import stats as abstats
+from recsys.experiments import stats
 from tests.conftest import ROOT
 
 TABLES = ("experiments", "impressions", "model_versions", "events")
@@ -112,7 +112,7 @@ def test_size_is_arithmetic_and_needs_no_database(tmp_path, capsys):
     db = tmp_path / "never.duckdb"
     code, out, err = run(db, "size", "--baseline", "0.08", "--mde", "0.05", "--json", capsys=capsys)
     assert code == 0, err
-    expected = abstats.sample_size(0.08, 0.05)
+    expected = stats.sample_size(0.08, 0.05)
     assert json.loads(out) == {"per_arm": expected, "total": 2 * expected}
     code, out, _ = run(db, "size", "--baseline", "0.08", "--mde", "0.05", capsys=capsys)
     assert code == 0 and out.startswith(f"{expected} trials (users with one visit each) per arm")

@@ -11,7 +11,7 @@ import pytest
 
 from recsys.engine import Engine
 from recsys.errors import RecsysError
-from recsys.experiments import stats as abstats
+from recsys.experiments import stats
 from recsys.experiments.aa import aa_rates
 from recsys.experiments.analysis import cumulative, most_active, performance, report
 from recsys.experiments.assignment import (
@@ -22,7 +22,7 @@ from recsys.experiments.assignment import (
     parse_split,
     split_arms,
 )
-from recsys.experiments.offpolicy_logs import evaluate
+from recsys.experiments.offpolicy import evaluate_experiment as evaluate
 from recsys.experiments.simulation import create, simulate
 
 TABLES = ("experiments", "impressions", "model_versions", "events")
@@ -82,8 +82,8 @@ def test_assignment_respects_the_split_and_the_srm_check_sees_a_wrong_one():
     counts = [arms.count("A"), arms.count("B")]
     sd = np.sqrt(20_000 * 0.45 * 0.55)  # about 70 users
     assert abs(counts[0] - 9_000) < 4 * sd and sum(counts) == 20_000
-    assert not abstats.sample_ratio(counts, [45, 55]).mismatch
-    assert abstats.sample_ratio(counts, [50, 50]).mismatch
+    assert not stats.sample_ratio(counts, [45, 55]).mismatch
+    assert stats.sample_ratio(counts, [50, 50]).mismatch
 
 
 def test_assignment_is_deterministic_and_independent_across_experiments():

@@ -9,21 +9,26 @@ python -m recsys scenario drift [--personas a,b] [--before N] [--after N]
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from recsys.algorithms import DEFAULT_ALGORITHM, algorithm_class
+from recsys.cli.common import Result, add_command, number, on_lab
 from recsys.errors import RecsysError
 
 SCENARIO_ACTIONS = ("list", "show", "load", "save", "delete", "check", "drift")
 
 
-def add_commands(command) -> None:
+def add_parsers(commands: Any) -> None:
+    """import, download and scenario."""
     from recsys.data.importer import FORMATS
 
-    imp = command("import", "replace the lab's data with a dataset (validated, all or nothing)")
+    imp = add_command(
+        commands, "import", "replace the lab's data with a dataset (validated, all or nothing)", run
+    )
     imp.add_argument("--format", required=True, choices=list(FORMATS))
     imp.add_argument("path", help="a folder with the format's files, or a .zip of them")
     imp.add_argument("--dry-run", action="store_true", help="only validate and report")
@@ -36,7 +41,7 @@ def add_commands(command) -> None:
     )
     imp.add_argument("--seed", type=int, default=42, help="seed of the fitted ground truth")
 
-    download = command("download", "fetch a public dataset (needs the network)")
+    download = add_command(commands, "download", "fetch a public dataset (needs the network)", run)
     download.add_argument("name", help="movielens-small")
     download.add_argument("--dir", help="where to keep it (default: data/downloads)")
     download.add_argument("--force", action="store_true", help="download again")
@@ -44,9 +49,11 @@ def add_commands(command) -> None:
         "--import", dest="then_import", action="store_true", help="then import it"
     )
 
-    scenario = command(
+    scenario = add_command(
+        commands,
         "scenario",
         "list, show, load, save or delete scenarios; check a built-in's claims; run taste drift",
+        run,
     )
     scenario.add_argument(
         "action",
@@ -67,7 +74,19 @@ def add_commands(command) -> None:
     scenario.add_argument("--seed", type=int, default=0, help="drift: seed")
 
 
-def check(args) -> None:
+def run(args: argparse.Namespace) -> Result:
+    """Run `import`, `download` or `scenario`. Raises `RecsysError` for bad input (an import's
+    files are read and validated before any lab opens); `SystemExit(1)` when a checked claim
+    does not hold."""
+    _check(args)
+    if _without_database(args):
+        return COMMANDS[args.command](None, args)
+    if args.command == "import":
+        return _run_import(args)
+    return on_lab(args, COMMANDS[args.command])
+
+
+def _check(args) -> None:
     """Validate what needs no database (an import's files included) before one is opened."""
     if args.command == "import":
         from recsys.data.importer import read_path
@@ -108,7 +127,7 @@ def _has_claims(name: str | None, what: str = "") -> None:
         )
 
 
-def without_database(args) -> bool:
+def _without_database(args) -> bool:
     """Commands that never open the lab: a dry run, a plain download, a file's scenario."""
     return (
         (args.command == "import" and (args.dry_run or not args.report.ok))
@@ -138,7 +157,7 @@ def _read_scenario(path: str) -> dict[str, Any]:
     return parse(text, path)
 
 
-def _import(engine, args) -> dict[str, Any]:
+def _import(engine, args) -> Result:
     report = args.report
     if not report.ok or args.dry_run:
         if not report.ok:
@@ -155,7 +174,7 @@ def _import(engine, args) -> dict[str, Any]:
     return _imported(info, report)
 
 
-def run_import(args) -> dict[str, Any]:
+def _run_import(args) -> Result:
     """`import` opens the lab itself: a new database is seeded with the dataset directly,
     instead of generating the default world first only to replace it."""
     from recsys.data.lab import dataset_lab
@@ -183,7 +202,7 @@ def run_import(args) -> dict[str, Any]:
         engine.close()
 
 
-def _imported(info: dict[str, Any], report) -> dict[str, Any]:
+def _imported(info: dict[str, Any], report) -> Result:
     text = (
         f"Imported {info['world']}: {info['items']:,} items, {info['users']:,} users, "
         f"{info['events']:,} events in the log and {info['held_out']:,} held out; every "
@@ -192,7 +211,7 @@ def _imported(info: dict[str, Any], report) -> dict[str, Any]:
     return {"json": info | {"report": report.to_dict()}, "text": text}
 
 
-def _download(engine, args) -> dict[str, Any]:
+def _download(engine, args) -> Result:
     from recsys.data.download import download
 
     info = download(args.name, args.dir, force=args.force)
@@ -211,21 +230,20 @@ def _download(engine, args) -> dict[str, Any]:
     return {"json": info | {"import": imported}, "text": text}
 
 
-def _scenario(engine, args) -> dict[str, Any]:
+def _scenario(engine, args) -> Result:
     from recsys.data import scenarios
     from recsys.data.scenario_checks import line as claim_line
     from recsys.data.scenario_checks import run as check_claims
 
     action = args.action
     if action == "drift":
-        from recsys.cli.lifecycle import drift_text
         from recsys.simulation import taste_drift
 
         personas = [p.strip() for p in args.personas.split(",")] if args.personas else None
         report = taste_drift(
             engine, personas, args.before, args.after, algorithm=args.algorithm, seed=args.seed
         )
-        return {"json": report, "text": drift_text(report)}
+        return {"json": report, "text": _drift_text(report)}
     if action == "list":
         rows = scenarios.catalogue(engine.store)
         current = engine.meta.get("scenario")
@@ -269,6 +287,27 @@ def _scenario(engine, args) -> dict[str, Any]:
     return {"json": done, "text": "\n".join(line for line in lines if line)}
 
 
+def _drift_text(report: dict[str, Any]) -> str:
+    """The taste-drift run in one paragraph (`scenario drift`)."""
+    first = report["first_alarm_after_shift"]
+    shifts = ", ".join(f"{a} → {b}" for a, b in report["shifts"].items())
+    retrains = ", ".join(
+        f"v{r['version_id']} ({r['trigger']}) at {r['at_seq']:,}" for r in report["retrains"]
+    )
+    before, after = (number(report[k], ".4f", "—") for k in ("reward_before", "reward_after"))
+    return (
+        f"Taste shift at seq {report['shift_seq']:,} ({shifts}); "
+        f"reward {before} before, {after} after. "
+        + (
+            f"The detector fired at seq {first:,} ({first - report['shift_seq']} events later)"
+            if first
+            else "The detector did not fire"
+        )
+        + f", {report['alarms_before_shift']} alarm(s) before the shift; "
+        f"{len(report['retrains'])} retrain(s): {retrains or 'none'}"
+    )
+
+
 def _claims_line(results: list[dict]) -> str:
     if not results:
         return ""
@@ -276,7 +315,7 @@ def _claims_line(results: list[dict]) -> str:
     return f"{held} of {len(results)} claims hold"
 
 
-def _checked(args, name: str, how: str, results: list[dict]) -> dict[str, Any]:
+def _checked(args, name: str, how: str, results: list[dict]) -> Result:
     """The checks as text or JSON; a claim that does not hold exits with status 1 (printed
     here: the caller prints and exits 0 only for a result it gets back)."""
     from recsys.data.scenario_checks import line

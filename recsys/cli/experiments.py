@@ -11,18 +11,23 @@ python -m recsys experiment analytics [--days 7]
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
+from recsys.cli.common import Result, add_command, on_lab
 from recsys.errors import RecsysError
-from recsys.experiments import stats as abstats
+from recsys.experiments import stats
 from recsys.experiments.analysis import LABELS, UNITS, most_active, performance, report
 
 ACTIONS = ("create", "list", "show", "stop", "simulate", "aa", "offpolicy", "size", "analytics")
 NEEDS_NAME = ("create", "show", "stop", "offpolicy")
 
 
-def add_commands(command) -> None:
-    ex = command("experiment", "A/B experiments: create, list, show, stop, simulate, A/A, ...")
+def add_parsers(commands: Any) -> None:
+    """experiment ACTION."""
+    ex = add_command(
+        commands, "experiment", "A/B experiments: create, list, show, stop, simulate, A/A, ...", run
+    )
     ex.add_argument("action", choices=ACTIONS)
     ex.add_argument("name", nargs="?", help="the experiment (create, show, stop, offpolicy)")
     ex.add_argument("--arms", help="comma-separated arms: mf, v12, mf(factors=8), B=mf")
@@ -45,10 +50,17 @@ def add_commands(command) -> None:
     ex.add_argument("--days", type=float, default=7.0, help="analytics: last N lab days")
 
 
-def check(args) -> None:
+def run(args: argparse.Namespace) -> Result:
+    """Run `experiment ACTION`; `size` is arithmetic and opens no lab. Raises `RecsysError` for
+    bad input (checked before the lab opens) and for what the experiment store refuses."""
+    _check(args)
+    if args.action == "size":
+        return _experiment(None, args)
+    return on_lab(args, _experiment)
+
+
+def _check(args) -> None:
     """Validate what needs no database, before one is opened."""
-    if args.command != "experiment":
-        return
     if args.action in NEEDS_NAME and not args.name:
         raise RecsysError(f"experiment {args.action} needs the experiment's name")
     if args.action in ("create", "simulate") and not args.arms:
@@ -60,10 +72,10 @@ def check(args) -> None:
     if args.action == "size":
         if args.baseline is None or args.mde is None:
             raise RecsysError("experiment size needs --baseline and --mde")
-        args.result = abstats.sample_size(args.baseline, args.mde, args.alpha, args.power)
+        args.result = stats.sample_size(args.baseline, args.mde, args.alpha, args.power)
 
 
-def _experiment(engine, args) -> dict[str, Any]:
+def _experiment(engine, args) -> Result:
     action = args.action
     if action == "size":
         n = args.result
@@ -145,9 +157,9 @@ def _experiment(engine, args) -> dict[str, Any]:
         )
         return {"json": result, "text": text}
     if action == "offpolicy":
-        from recsys.experiments.offpolicy_logs import evaluate
+        from recsys.experiments.offpolicy import evaluate_experiment
 
-        result = evaluate(engine, engine.experiments.get(args.name), args.target)
+        result = evaluate_experiment(engine, engine.experiments.get(args.name), args.target)
         truth = "unknown" if result["truth"] is None else f"{result['truth']:.4f}"
         lines = [
             f"{result['target']} in the lead slot, from {result['impressions']} logged "
@@ -248,6 +260,3 @@ def render(result: dict[str, Any]) -> str:
         lines.append(f"  simulated at {result['impressions_per_second']:,.0f} impressions/s")
     lines.append(result["verdict"])
     return "\n".join(lines)
-
-
-COMMANDS = {"experiment": _experiment}

@@ -7,9 +7,11 @@ python -m recsys policy [--set NAME=VALUE ...]
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 from recsys.algorithms import algorithm_class
+from recsys.cli.common import Result, add_command, number, on_lab, parse_assignments
 from recsys.errors import RecsysError
 from recsys.events import validate_user
 from recsys.store.versions import TIMELINE_KINDS
@@ -17,15 +19,20 @@ from recsys.store.versions import TIMELINE_KINDS
 VERSION_ACTIONS = {"list": 0, "train": 0, "promote": 1, "rollback": 0, "compare": 2, "delete": 1}
 
 
-def add_commands(command) -> None:
-    versions = command("versions", "model versions: list, train, promote, roll back, compare")
+def add_parsers(commands: Any) -> None:
+    """versions, history and policy."""
+    versions = add_command(
+        commands, "versions", "model versions: list, train, promote, roll back, compare", run
+    )
     versions.add_argument("action", choices=list(VERSION_ACTIONS))
     versions.add_argument("targets", nargs="*", metavar="VERSION", help="version ids")
     versions.add_argument("--algorithm", default=None, help="list/train/rollback: which one")
     versions.add_argument("--force", action="store_true", help="promote past the gate")
     versions.add_argument("--users", type=int, default=20, help="compare: sample users")
 
-    history = command("history", "what happened: events, updates, retrains, alias moves, alarms")
+    history = add_command(
+        commands, "history", "what happened: events, updates, retrains, alias moves, alarms", run
+    )
     history.add_argument("--user")
     history.add_argument(
         "--kind", action="append", choices=TIMELINE_KINDS, help="only these kinds (repeatable)"
@@ -34,11 +41,20 @@ def add_commands(command) -> None:
     history.add_argument("--until", type=int, help="last seq")
     history.add_argument("--limit", type=int, default=50)
 
-    policy = command("policy", "show or change the retrain, drift, gate and canary policy")
+    policy = add_command(
+        commands, "policy", "show or change the retrain, drift, gate and canary policy", run
+    )
     policy.add_argument("--set", action="append", default=[], metavar="NAME=VALUE")
 
 
-def check(args) -> None:
+def run(args: argparse.Namespace) -> Result:
+    """Run `versions`, `history` or `policy` on the lab. Raises `RecsysError` for bad input
+    (checked before the lab opens) and for what the lifecycle refuses."""
+    _check(args)
+    return on_lab(args, COMMANDS[args.command])
+
+
+def _check(args) -> None:
     """Validate what needs no database, before one is opened."""
     if args.command == "versions":
         wanted = VERSION_ACTIONS[args.action]
@@ -60,7 +76,6 @@ def check(args) -> None:
     if getattr(args, "algorithm", None) is not None and args.command == "versions":
         algorithm_class(args.algorithm)
     if args.command == "policy":
-        from recsys.cli.main import parse_assignments
         from recsys.lifecycle.policies import Policy
 
         args.changes = parse_assignments(args.set)
@@ -114,7 +129,7 @@ def _versions(engine, args) -> dict[str, Any]:
 
 
 def _num(value) -> str:
-    return "—" if value is None else f"{value:.4f}"
+    return number(value, ".4f", "—")
 
 
 def _history(engine, args) -> dict[str, Any]:
@@ -149,26 +164,6 @@ def _policy(engine, args) -> dict[str, Any]:
     values = policy.to_dict()
     text = "\n".join(f"{name:<20} {value}" for name, value in values.items())
     return {"json": values, "text": text}
-
-
-def drift_text(report: dict[str, Any]) -> str:
-    """The taste-drift run in one paragraph (`scenario drift`)."""
-    first = report["first_alarm_after_shift"]
-    shifts = ", ".join(f"{a} → {b}" for a, b in report["shifts"].items())
-    retrains = ", ".join(
-        f"v{r['version_id']} ({r['trigger']}) at {r['at_seq']:,}" for r in report["retrains"]
-    )
-    return (
-        f"Taste shift at seq {report['shift_seq']:,} ({shifts}); "
-        f"reward {_num(report['reward_before'])} before, {_num(report['reward_after'])} after. "
-        + (
-            f"The detector fired at seq {first:,} ({first - report['shift_seq']} events later)"
-            if first
-            else "The detector did not fire"
-        )
-        + f", {report['alarms_before_shift']} alarm(s) before the shift; "
-        f"{len(report['retrains'])} retrain(s): {retrains or 'none'}"
-    )
 
 
 COMMANDS = {

@@ -24,11 +24,12 @@ import numpy as np
 import pandas as pd
 
 from recsys.algorithms import algorithm_class
+from recsys.choice import ChoiceModel, true_utilities
 from recsys.errors import RecsysError
-from recsys.experiments import stats as abstats
+from recsys.experiments import stats
 from recsys.experiments.assignment import Arm, Experiment, Experiments
-from recsys.experiments.simulation import MAX_SESSIONS, play, ranked_lists
-from recsys.world import ChoiceModel, true_utilities
+from recsys.experiments.sessions import play
+from recsys.experiments.simulation import MAX_SESSIONS, ranked_lists
 
 MAX_RUNS = 2000
 
@@ -119,8 +120,8 @@ def _one_run(frame: pd.DataFrame, looks: int, alpha: float, users: int) -> dict[
     per_user = frame.groupby(["arm", "user_id"])[["clicked"]].agg(["sum", "count"])
     per_user.columns = ["clicks", "impressions"]
     a, b = per_user.loc["A"], per_user.loc["B"]
-    final = abstats.compare_ratios(a["clicks"], a["impressions"], b["clicks"], b["impressions"])
-    naive = abstats.compare_proportions(
+    final = stats.compare_ratios(a["clicks"], a["impressions"], b["clicks"], b["impressions"])
+    naive = stats.compare_proportions(
         int(a["clicks"].sum()), int(a["impressions"].sum()),
         int(b["clicks"].sum()), int(b["impressions"].sum()),
     )  # fmt: skip
@@ -133,10 +134,10 @@ def _one_run(frame: pd.DataFrame, looks: int, alpha: float, users: int) -> dict[
         pa, pb = part.loc["A"], part.loc["B"]
         if len(pa) < 2 or len(pb) < 2:
             continue
-        look = abstats.compare_ratios(pa["sum"], pa["count"], pb["sum"], pb["count"])
+        look = stats.compare_ratios(pa["sum"], pa["count"], pb["sum"], pb["count"])
         peeked |= bool(look.p_value < alpha)
         diff_se = np.hypot(look.control.se, look.treatment.se)
-        low, high = abstats.sequential_interval(
+        low, high = stats.sequential_interval(
             look.difference, diff_se, len(pa) + len(pb), alpha, tuning_n=users
         )
         sequential |= bool(low > 0 or high < 0)

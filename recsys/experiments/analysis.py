@@ -23,7 +23,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from recsys.errors import RecsysError
-from recsys.experiments import stats as abstats
+from recsys.experiments import stats
 from recsys.experiments.assignment import Experiment, Experiments
 from recsys.store.database import Store
 from recsys.world import DAY
@@ -90,7 +90,7 @@ def report(
         for row in comparisons:
             if row["comparison"] is not None:
                 # n: the units behind the two compared estimates (users, or impressions)
-                seq = abstats.sequential_lift(row["comparison"], None, alpha, tuning_n)
+                seq = stats.sequential_lift(row["comparison"], None, alpha, tuning_n)
                 low, high = _finite(seq.sequential_low), _finite(seq.sequential_high)
                 row["sequential_low"], row["sequential_high"] = low, high
                 row["significant"] = low is not None and (low > 0 or high < 0)
@@ -99,7 +99,7 @@ def report(
     counts = [int((users["arm"] == a.name).sum()) for a in experiment.arms]
     srm = None
     if sum(counts):
-        check = abstats.sample_ratio(counts, [a.share for a in experiment.arms])
+        check = stats.sample_ratio(counts, [a.share for a in experiment.arms])
         srm = {
             "counts": counts,
             "expected": [round(e, 1) for e in check.expected],
@@ -127,13 +127,13 @@ def report(
 def _estimate(metric, users: pd.DataFrame, ratings: np.ndarray, unit: str, alpha: float):
     try:
         if metric == "avg_rating" and unit == "user":  # a user's ratings go together too
-            value = abstats.ratio(users["rating_sum"], users["ratings"], alpha)
+            value = stats.ratio(users["rating_sum"], users["ratings"], alpha)
         elif metric == "avg_rating":
-            value = abstats.mean(ratings, alpha)
+            value = stats.mean(ratings, alpha)
         elif unit == "user":
-            value = abstats.ratio(users[RATES[metric]], users["impressions"], alpha)
+            value = stats.ratio(users[RATES[metric]], users["impressions"], alpha)
         else:
-            value = abstats.proportion(
+            value = stats.proportion(
                 int(users[RATES[metric]].sum()), int(users["impressions"].sum()), alpha
             )
     except RecsysError:  # too little data for an interval yet
@@ -156,28 +156,28 @@ def _compare(metric, control, treatment, unit: str, alpha: float) -> dict[str, A
     }
     try:
         if metric == "avg_rating" and unit == "user":
-            comparison = abstats.compare_ratios(
+            comparison = stats.compare_ratios(
                 c_users["rating_sum"], c_users["ratings"], t_users["rating_sum"],
                 t_users["ratings"], alpha,
             )  # fmt: skip
             bayes = _normal_bayes(comparison)
         elif metric == "avg_rating":
-            comparison = abstats.compare_means(c_ratings, t_ratings, alpha)
-            bayes = abstats.bayes_means(c_ratings, t_ratings, draws=50_000, seed=0)
+            comparison = stats.compare_means(c_ratings, t_ratings, alpha)
+            bayes = stats.bayes_means(c_ratings, t_ratings, draws=50_000, seed=0)
         else:
             column = RATES[metric]
             s_c, n_c = int(c_users[column].sum()), int(c_users["impressions"].sum())
             s_t, n_t = int(t_users[column].sum()), int(t_users["impressions"].sum())
             if unit == "user":
-                comparison = abstats.compare_ratios(
+                comparison = stats.compare_ratios(
                     c_users[column], c_users["impressions"], t_users[column],
                     t_users["impressions"], alpha,
                 )  # fmt: skip
                 s_c, n_c = _effective(s_c, n_c, comparison.control)
                 s_t, n_t = _effective(s_t, n_t, comparison.treatment)
             else:
-                comparison = abstats.compare_proportions(s_c, n_c, s_t, n_t, alpha)
-            bayes = abstats.bayes_proportions(s_c, n_c, s_t, n_t, draws=50_000, seed=0)
+                comparison = stats.compare_proportions(s_c, n_c, s_t, n_t, alpha)
+            bayes = stats.bayes_proportions(s_c, n_c, s_t, n_t, draws=50_000, seed=0)
     except RecsysError:
         return empty
     return {
@@ -195,7 +195,7 @@ def _compare(metric, control, treatment, unit: str, alpha: float) -> dict[str, A
     }
 
 
-def _effective(successes: int, trials: int, estimate: abstats.Estimate) -> tuple[int, int]:
+def _effective(successes: int, trials: int, estimate: stats.Estimate) -> tuple[int, int]:
     """Counts scaled by the design effect (Kish): as informative as the clustered data. The
     effect is below 1 when a person's impressions exclude each other (one pick per visit), and
     then the posterior is narrower than a binomial one, in line with the delta-method test."""
@@ -205,15 +205,15 @@ def _effective(successes: int, trials: int, estimate: abstats.Estimate) -> tuple
     return round(successes / effect), max(round(trials / effect), 1)
 
 
-def _normal_bayes(comparison: abstats.Comparison) -> abstats.Bayes:
+def _normal_bayes(comparison: stats.Comparison) -> stats.Bayes:
     """Chance to beat control and expected loss from normal posteriors of the two means
     (flat priors): D = treatment - control ~ N(difference, se_c² + se_t²)."""
     se = float(np.hypot(comparison.control.se, comparison.treatment.se))
     d = comparison.difference
     if se == 0:
-        return abstats.Bayes(float(d > 0) + 0.5 * (d == 0), max(-d, 0.0))
+        return stats.Bayes(float(d > 0) + 0.5 * (d == 0), max(-d, 0.0))
     z = d / se
-    return abstats.Bayes(float(norm.cdf(z)), float(se * norm.pdf(z) - d * norm.cdf(-z)))
+    return stats.Bayes(float(norm.cdf(z)), float(se * norm.pdf(z) - d * norm.cdf(-z)))
 
 
 def _finite(value) -> float | None:

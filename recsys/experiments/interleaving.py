@@ -28,8 +28,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import stats
 
+from recsys.choice import ChoiceModel
 from recsys.errors import RecsysError
-from recsys.world import ChoiceModel
 
 TEAM_A, TEAM_B = 0, 1
 

@@ -1,0 +1,145 @@
+"""CLI commands that measure: offline quality (`evaluate`) and speed (`bench`).
+
+python -m recsys evaluate [--algorithms mf,popularity|all] [--split random|temporal]
+python -m recsys evaluate --train CSV --test CSV [--predictions-out CSV]
+python -m recsys bench [--quick] | --quality | --loop [--visits N] [--seeds 1,2,3]
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from recsys.algorithms import REGISTRY
+from recsys.cli.common import Result, add_command, on_lab, seeds
+from recsys.errors import RecsysError
+
+
+def add_parsers(commands: Any) -> None:
+    """evaluate and bench."""
+    evaluate = add_command(
+        commands, "evaluate", "offline evaluation on the lab's log or on CSV files", run
+    )
+    evaluate.add_argument(
+        "--algorithms",
+        default="mf,item_knn,content,popularity",
+        help="comma-separated names, or 'all'",
+    )
+    evaluate.add_argument("--k", type=int, default=10)
+    evaluate.add_argument("--split", choices=("random", "temporal"), default="random")
+    evaluate.add_argument("--test-share", type=float, default=0.2, help="random split")
+    evaluate.add_argument("--last", type=int, default=1, help="temporal split: items per user")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--train", metavar="CSV", help="user_id,item_id,rating[,timestamp]")
+    evaluate.add_argument("--test", metavar="CSV", help="held-out ratings, same format")
+    evaluate.add_argument(
+        "--predictions-out",
+        metavar="CSV",
+        help="with --train/--test: user_id,item_id,rating,prediction",
+    )
+
+    bench = add_command(
+        commands, "bench", "measure interact/recommend latency and replay throughput", run
+    )
+    bench.add_argument("--quick", action="store_true", help="small worlds, few repetitions")
+    bench.add_argument(
+        "--quality", action="store_true", help="only top-10 quality on MovieLens vs implicit"
+    )
+    bench.add_argument(
+        "--loop", action="store_true", help="only the live loop against the hidden taste"
+    )
+    bench.add_argument("--visits", type=int, help="live loop: visits per fresh user (30)")
+    bench.add_argument("--seeds", type=seeds, help="live loop: comma-separated, e.g. 1,2,3")
+
+
+def run(args: argparse.Namespace) -> Result:
+    """Run `evaluate` (on the lab, or on files without one) or `bench` (its own temporary labs).
+
+    Raises `RecsysError` for bad input, such as an unknown algorithm or unreadable file."""
+    if args.command == "bench":
+        return _bench(args)
+    if args.train or args.test:
+        return _evaluate_files(args)
+    return on_lab(args, _evaluate)
+
+
+def _bench(args: argparse.Namespace) -> Result:
+    from recsys.bench.run import live_loop, ranking_quality, run_bench
+
+    if args.loop:
+        report = live_loop(args.visits, args.seeds)
+    else:
+        report = ranking_quality() if args.quality else run_bench(quick=args.quick)
+    return {"json": report, "text": report["text"]}
+
+
+def _algorithm_names(text: str) -> list[str]:
+    from recsys.algorithms import algorithm_class
+
+    names = (
+        list(REGISTRY)
+        if text.strip() == "all"
+        else [n.strip() for n in text.split(",") if n.strip()]
+    )
+    if not names:
+        raise RecsysError("--algorithms needs at least one name")
+    return [algorithm_class(n).name for n in names]
+
+
+def _evaluate(engine, args) -> Result:
+    from recsys.evaluation import evaluate, random_split, results_frame, temporal_split
+
+    names = _algorithm_names(args.algorithms)
+    events = engine.store.events()
+    split = (
+        random_split(events, args.test_share, args.seed)
+        if args.split == "random"
+        else temporal_split(events, args.last)
+    )
+    results = evaluate(names, split, engine.catalog, args.k, engine.weights, seed=args.seed)
+    frame = results_frame(results)
+    text = (
+        f"{split.name} split: {len(split.train):,} training and {len(split.test):,} test "
+        f"events\n" + frame.to_string(index=False, float_format=lambda v: f"{v:.4f}")
+    )
+    return {"json": {"split": split.name, "results": frame.to_dict("records")}, "text": text}
+
+
+def _evaluate_files(args: argparse.Namespace) -> Result:
+    import numpy as np
+
+    from recsys.data.ratings import catalog_for, rating_events, read_ratings
+    from recsys.evaluation import Split, evaluate, predict, results_frame
+
+    if not (args.train and args.test):
+        raise RecsysError("give both --train and --test")
+    names = _algorithm_names(args.algorithms)
+    train, test = read_ratings(args.train), read_ratings(args.test)
+    catalog, index = catalog_for(train, test)
+    split = Split(
+        rating_events(train, index), rating_events(test, index, len(train.users) + 1), "files"
+    )
+    results = evaluate(names, split, catalog, args.k, seed=args.seed)
+    if args.predictions_out:
+        cls = REGISTRY[names[0]]
+        model = cls(catalog=catalog, seed=args.seed)
+        model.fit(split.train, catalog)
+        items = np.array([index[i] for i in test.items], dtype=np.int64)
+        predicted = predict(model, np.array(test.users, dtype=object), items)
+        try:
+            with open(args.predictions_out, "w", encoding="utf-8") as out:
+                out.write("user_id,item_id,rating,prediction\n")
+                for user, item, rating, guess in zip(
+                    test.users, test.items, test.ratings.tolist(), predicted.tolist(), strict=True
+                ):
+                    out.write(f"{user},{item},{rating:g},{guess:.6f}\n")
+        except OSError as error:
+            raise RecsysError(f"cannot write {args.predictions_out}: {error.strerror}") from None
+    frame = results_frame(results)
+    text = (
+        f"{len(train.users):,} training and {len(test.users):,} test ratings, "
+        f"{catalog.n:,} items\n" + frame.to_string(index=False, float_format=lambda v: f"{v:.4f}")
+    )
+    if args.predictions_out:
+        text += f"\npredictions of {names[0]} written to {args.predictions_out}"
+    return {"json": {"split": "files", "results": frame.to_dict("records")}, "text": text}
