@@ -30,7 +30,15 @@ from dataclasses import dataclass, fields
 
 import pandas as pd
 
-from recsys.algorithms import REGISTRY, Catalog, ModelSpec, Recommender, UpdateInfo, build_model
+from recsys.algorithms import (
+    REGISTRY,
+    Catalog,
+    ModelSpec,
+    Recommender,
+    UpdateInfo,
+    build_model,
+    validate_config,
+)
 from recsys.errors import RecsysError
 from recsys.events import Event, EventWeights
 from recsys.ranking import Ranking
@@ -115,7 +123,7 @@ class ModelHost:
         for name in REGISTRY:
             served = Served(name)
             self.ensure_lineage(served)
-            model, through, lineage = self._build(served, self.last_seq + 1)
+            model, through, lineage = self.saved_state(served, self.last_seq + 1)
             self._hosted[served] = Hosted(model, through, lineage)
         for hosted in list(self._hosted.values()):
             hosted.model.attach(self.production)
@@ -130,10 +138,6 @@ class ModelHost:
 
     def __contains__(self, served: Served) -> bool:
         return served in self._hosted
-
-    def served(self) -> list[Served]:
-        """Every served model's key."""
-        return list(self._hosted)
 
     def model(self, served: Served) -> Recommender:
         """The served model, caught up with the log (with its components)."""
@@ -217,7 +221,9 @@ class ModelHost:
         )
         return True
 
-    def _build(self, served: Served, seq: int) -> tuple[Recommender, int, dict]:
+    def saved_state(self, served: Served, seq: int) -> tuple[Recommender, int, dict]:
+        """The newest saved state of `served` as it served event `seq`, not replayed: the
+        model (components not attached), the seq it is trained through and its lineage."""
         lineage = self.version_store.lineage_at(served.algorithm, served.arm, seq)
         if lineage is None:
             raise RecsysError(f"{served.algorithm} has no {served.arm} model at seq {seq}")
@@ -227,23 +233,16 @@ class ModelHost:
         )
         return model, base["through_seq"], lineage
 
-    def saved_state(self, served: Served, seq: int) -> tuple[Recommender, int]:
-        """The newest saved state of `served` as it served event `seq`, not replayed: the
-        model (components not attached) and the seq it is trained through."""
-        model, through, _ = self._build(served, seq)
-        return model, through
-
     def holding(
         self, name: str, config: dict, seed: int, params: dict, through_seq: int
     ) -> Recommender:
         """A model holding saved parameters. A state saved by older code (parameters this
         version no longer has, or another layout of arrays) cannot be loaded as it is: it is
         rebuilt from the same events, with the parameters both versions share."""
-        config_class = REGISTRY[name].config_class
-        known = {f.name for f in fields(config_class)}
+        known = {f.name for f in fields(REGISTRY[name].config_class)}
         shared = {k: v for k, v in config.items() if k in known}
         try:
-            config_class.from_dict(shared)
+            validate_config(name, shared)
         except RecsysError:  # a bound that changed: today's defaults
             shared = {}
         spec = ModelSpec(name, shared, seed, self.weights)
@@ -276,7 +275,7 @@ class ModelHost:
         else the lineage's saved state plus a replay of the events after it."""
         lineage = self.version_store.lineage_at(served.algorithm, served.arm, self.last_seq + 1)
         if model is None:
-            model, through, lineage = self._build(served, self.last_seq + 1)
+            model, through, lineage = self.saved_state(served, self.last_seq + 1)
             model.attach(self.production)  # before the replay: no private components learn
             for event in self.store.events(after_seq=through).rows():
                 model.learn_one(event)

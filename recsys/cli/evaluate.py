@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from recsys.algorithms import REGISTRY
+from recsys.algorithms import REGISTRY, ModelSpec, build_model
 from recsys.cli.common import Result, add_command, on_lab, seeds
 from recsys.errors import RecsysError
 
@@ -121,8 +121,7 @@ def _evaluate_files(args: argparse.Namespace) -> Result:
     )
     results = evaluate(names, split, catalog, args.k, seed=args.seed)
     if args.predictions_out:
-        cls = REGISTRY[names[0]]
-        model = cls(catalog=catalog, seed=args.seed)
+        model = build_model(ModelSpec(names[0], seed=args.seed), catalog)
         model.fit(split.train, catalog)
         items = np.array([index[i] for i in test.items], dtype=np.int64)
         predicted = predict(model, np.array(test.users, dtype=object), items)

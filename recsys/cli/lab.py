@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from recsys.algorithms import DEFAULT_ALGORITHM, REGISTRY
+from recsys.algorithms import DEFAULT_ALGORITHM, REGISTRY, validate_config
 from recsys.cli.common import (
     Result,
     add_command,
@@ -262,7 +262,6 @@ def _retrain(engine, args) -> Result:
 
 def _parameter_changes(args: argparse.Namespace) -> dict[str, Any]:
     """--config FILE and --set NAME=VALUE, checked against the bounds before the lab opens."""
-    from recsys.algorithms import algorithm_class
 
     changes: dict[str, Any] = {}
     if args.config:
@@ -276,8 +275,7 @@ def _parameter_changes(args: argparse.Namespace) -> dict[str, Any]:
     changes.update(parse_assignments(args.set, strings=False))
     if not changes:
         raise RecsysError("give parameters with --set NAME=VALUE or --config FILE")
-    cls = algorithm_class(args.algorithm)
-    cls.config_class.from_dict(cls.config_class().to_dict() | changes)  # bounds, names, types
+    validate_config(args.algorithm, changes)  # bounds, names, types
     return changes
 
 

@@ -17,7 +17,7 @@ import json
 import re
 from typing import Any
 
-from recsys.algorithms import algorithm_class
+from recsys.algorithms import algorithm_class, validate_config
 from recsys.errors import RecsysError
 from recsys.events import WEIGHT_PRESETS, validate_user
 from recsys.experiments.assignment import (
@@ -196,9 +196,8 @@ def _dataset(value: Any) -> dict[str, Any]:
 def _algorithms(value: Any) -> dict[str, dict]:
     configs = {}
     for name, config in _object(value, "algorithms").items():
-        cls = algorithm_class(name)
-        cls.config_class.from_dict(cls.config_class().to_dict() | _object(config, name))
-        configs[cls.name] = dict(config)
+        validate_config(name, _object(config, name))
+        configs[algorithm_class(name).name] = dict(config)
     return configs
 
 
@@ -220,7 +219,7 @@ def _experiment(value: Any) -> dict[str, Any]:
                 f"arm {arm!r} names a stored version, which belongs to one lab: name its "
                 "algorithm and parameters instead"
             )
-        algorithm_class(spec["algorithm"]).config_class.from_dict(spec["config"])
+        validate_config(spec["algorithm"], spec["config"])
     named = [arm_name(parse_arm(arm)) for arm in arms]
     if len(set(named)) != len(named):
         raise RecsysError(f"two arms are the same ({', '.join(named)}); name them apart")

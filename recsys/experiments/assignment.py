@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys.algorithms import algorithm_class
+from recsys.algorithms import algorithm_class, validate_config
 from recsys.errors import RecsysError
 from recsys.store.database import Store
 from recsys.store.versions import VersionStore
@@ -226,7 +226,7 @@ class Experiments:
             if version is not None and arm["algorithm"] not in (None, algorithm):
                 raise RecsysError(f"v{version} is a {algorithm} version, not {arm['algorithm']}")
             if arm["config"]:  # the spec's grammar never gives both a version and parameters
-                algorithm_class(algorithm).config_class.from_dict(arm["config"])
+                validate_config(algorithm, arm["config"])
         names = [arm_name(a) for a in arms]
         if len(set(names)) != len(names):
             raise RecsysError(f"two arms are the same ({', '.join(names)}); name them apart")

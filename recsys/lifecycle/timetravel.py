@@ -51,7 +51,7 @@ def _replayed(
         ).rows():
             model.learn_one(event)
         return model, {}
-    model, through = engine.host.saved_state(served, seq)
+    model, through, _ = engine.host.saved_state(served, seq)
     components = {c: models_at(engine, c, PRODUCTION, seq) for c in model.components}
     model.attach(components)
     for event in engine.store.events(after_seq=through, through_seq=seq).rows():

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 import numpy as np
@@ -151,3 +152,12 @@ def decode_arrays(blob: bytes) -> dict[str, np.ndarray]:
 def now() -> datetime:
     """The wall clock as a naive UTC timestamp (the `created_at` columns)."""
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Owner(Protocol):
+    """What a repository needs of the `Store` that owns it (a protocol, so the repositories
+    do not import the store that imports them)."""
+
+    db: Database
+
+    def flush_learning_log(self) -> None: ...

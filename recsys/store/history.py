@@ -11,15 +11,11 @@ thing that happened, newest first.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from recsys.errors import RecsysError
-from recsys.store.connection import Database, Statement, now
-
-if TYPE_CHECKING:
-    from recsys.store.database import Store
+from recsys.store.connection import Database, Owner, Statement, now
 
 
 class HistoryStore:
@@ -207,7 +203,7 @@ ORDER BY seq DESC, kind LIMIT ?
 
 
 def timeline(
-    store: Store,
+    store: Owner,
     user: str | None = None,
     kinds: tuple[str, ...] | list[str] = TIMELINE_KINDS,
     first_seq: int = 0,

@@ -14,20 +14,17 @@ modules own.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from recsys.errors import RecsysError
 from recsys.store import lineage
-from recsys.store.connection import Statement, decode_arrays, encode_arrays, now
+from recsys.store.connection import Owner, Statement, decode_arrays, encode_arrays, now
 from recsys.store.history import PER_EVENT_KINDS, TIMELINE_KINDS, HistoryStore, timeline
 from recsys.store.lineage import LineageStore
 from recsys.store.world import reserve_ids
-
-if TYPE_CHECKING:
-    from recsys.store.database import Store
 
 __all__ = ["PER_EVENT_KINDS", "TIMELINE_KINDS", "VersionStore", "timeline"]
 
@@ -36,7 +33,7 @@ class VersionStore(LineageStore, HistoryStore):
     """Versions, aliases and their history, lineage, checkpoints and the update log of one
     store: `VersionStore(store)`."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Owner):
         super().__init__(store.db)
         self.store = store
 
