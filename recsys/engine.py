@@ -1,10 +1,11 @@
 """The engine facade: one object per process that every page, the CLI and the tests share.
 
-`Engine.open(path)` opens (and on first use seeds) a lab database, loads the newest snapshot of
-every registered algorithm and replays the events after its watermark, so the state in memory is
-always a function of the event log. `interact` validates, commits the event, lets every model
-learn online and returns a `LearningStep`; `recommend` ranks. One lock serialises state changes,
-which keeps `seq` gap-free and the models consistent across Streamlit's threads.
+`Engine.open(path)` opens (and on first use seeds) a lab database, loads the newest saved state
+of every registered algorithm and replays the events after the seq it is trained through, so
+the state in memory is always a function of the event log. `interact` validates, commits the
+event, lets every model learn online and returns a `LearningStep`; `recommend` ranks. One lock
+serialises state changes, which keeps `seq` gap-free and the models consistent across
+Streamlit's threads. The served models themselves live in a `ModelHost` (`recsys.hosting`).
 
 >>> engine = Engine.create(":memory:", n_users=30, sessions_per_user=10)
 >>> step = engine.interact("ada", engine.recommend("ada").items[0].item, "like")
@@ -100,12 +101,12 @@ class Engine:
             raise
 
     def close(self) -> None:
-        """Snapshot if many events were learned since the last one, then close the store."""
+        """Checkpoint if many events were learned since the last one, then close the store."""
         with self.lock:
             if self.store.closed:
                 return
             if self.last_seq - self.host.checkpoint_seq >= CHECKPOINT_EVERY:
-                self.host.checkpoint("snapshot")
+                self.host.checkpoint("on close")
             self.store.close()
 
     def _load(self) -> None:
@@ -197,7 +198,7 @@ class Engine:
             return ranking, self.exposure.log(arm, user, ranking, context, self.lab_time)
 
     def catch_up(self) -> None:
-        """Bring every model up to the newest event (before a snapshot, an export...)."""
+        """Bring every model up to the newest event (before a checkpoint, an export...)."""
         with self.lock:
             self.host.catch_up_all()
 

@@ -215,7 +215,7 @@ class Recommender:
         ):
             self._seen[u][i] = w
         self._popularity = state["base.popularity"].astype(np.float64, copy=True)
-        # Snapshots from before relative ratings have no rating sums: those users start afresh.
+        # States saved before relative ratings have no rating sums: those users start afresh.
         n = len(self._user_ids)
         self._rating_sum = state.get("base.rating_sum", np.zeros(n)).astype(np.float64, copy=True)
         self._rating_count = state.get("base.rating_count", np.zeros(n)).astype(np.float64)

@@ -183,6 +183,6 @@ class ContentBased(Recommender):
         return {"profile_sum": self._profile_sum[: len(self._user_ids)].copy()}
 
     def _load_state(self, state: dict[str, np.ndarray]) -> None:
-        # (Snapshots from before the profile was a sum also hold "profile_mass": not needed.)
+        # (States saved before the profile was a sum also hold "profile_mass": not needed.)
         self._profile_sum = state["profile_sum"].copy()
         self._grow(len(self._user_ids))

@@ -174,7 +174,7 @@ class Hybrid(Recommender):
 
     def _state(self) -> dict[str, np.ndarray]:
         if not self._owns:
-            return {}  # the engine snapshots the components themselves
+            return {}  # the engine saves the components' states themselves
         return {
             f"{name}/{key}": value
             for name, component in self._components.items()

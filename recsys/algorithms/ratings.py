@@ -56,7 +56,7 @@ class RatingShare:
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         self.count = state["rating_count"].copy()
-        # Snapshots from the star average have no good counts: their ratings start neutral.
+        # States saved from the star average have no good counts: their ratings start neutral.
         self.good = state["rating_good"].copy() if "rating_good" in state else self.count / 2
 
 

@@ -68,7 +68,7 @@ def seed_world(
     weights: str = "default",
     **sizes: Any,
 ) -> None:
-    """Generate a world into an empty store and snapshot every algorithm trained on it."""
+    """Generate a world into an empty store and store every algorithm trained on it as a version."""
     check_weights(weights)
     install_world(store, generate_world(world, seed, **sizes), weights)
 

@@ -1,9 +1,10 @@
 """Time travel: the models, and so the rankings, exactly as they were right after event N.
 
 The served state after event N is the saved state of the lineage that served N (a version or
-a checkpoint) plus an online replay of the events after its watermark through N; learning is
-deterministic given the event (random draws are seeded by the event's seq), so the replay
-reproduces what the person saw. `journey` walks one user's events once, for the history page.
+a checkpoint) plus an online replay of the events after the seq it is trained through, up to
+N. Learning is deterministic given the event (random draws are seeded by the event's seq), so
+the replay reproduces what the person saw. `journey` walks one user's events once, for the
+history page.
 """
 
 from __future__ import annotations

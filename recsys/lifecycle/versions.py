@@ -3,7 +3,7 @@
 A version is trained on the whole event log (warm-started when a policy asks), measured on the
 world's fixed holdout with its own parameters, stored, and pointed at by the `candidate` or
 `production` alias. Promotion replaces the served model with the version's parameters plus an
-online replay of the events after its watermark; rollback is a promotion of the previous
+online replay of the events after its trained_through_seq; rollback is a promotion of the previous
 production. Policies (`recsys.policies`) call the same methods as the pages and the CLI.
 """
 

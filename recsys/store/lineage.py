@@ -3,8 +3,8 @@
 - `lineage`: from which seq on a served model (an algorithm's production or candidate arm)
   started from which base (a version, or a checkpoint written by a mini-batch update). With the
   event log it answers "what did the model hold right after event N": load the base, replay
-  the events after its watermark through N.
-- `checkpoints`: parameter snapshots that only save replay time (on close, after mini-batches),
+  the events after the seq it is trained through, through N.
+- `checkpoints`: saved states that only save replay time (on close, after mini-batches),
   and copies of deleted versions that a lineage still needs.
 """
 
@@ -85,7 +85,7 @@ class LineageStore:
         params: dict[str, np.ndarray],
         reason: str,
     ) -> int:
-        """Store a snapshot of a model's parameters after event `through_seq`; returns its id."""
+        """Store a model's parameters as they were after event `through_seq`; returns its id."""
         with self.db.write_lock:
             checkpoint_id, reserve = reserve_ids(
                 self.db, "next checkpoint id", "checkpoints", "checkpoint_id"

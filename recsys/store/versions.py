@@ -1,8 +1,8 @@
 """Model versions and aliases: owns `model_versions`, `aliases` and `alias_history` (their only
 writer).
 
-- `model_versions`: one row per full retrain: parameters as `.npz` bytes, config, watermark,
-  holdout metrics, trigger and parent.
+- `model_versions`: one row per full retrain: parameters as `.npz` bytes, config,
+  `trained_through_seq`, holdout metrics, trigger and parent.
 - `aliases` (`production`, `candidate` per algorithm) and `alias_history`, one row per move with
   who moved it and why: the audit trail of which version served when.
 
