@@ -4,7 +4,8 @@ import streamlit as st
 
 from recsys.data import scenario_checks
 from recsys.ui.data import export_view, import_view, scenarios_view
-from recsys.ui.state import ensure_app, get_engine
+from recsys.ui.navigation import ensure_app
+from recsys.ui.state import get_engine
 from recsys.ui.widgets import md
 
 ensure_app()

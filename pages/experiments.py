@@ -4,7 +4,8 @@ import streamlit as st
 
 from recsys.ui.ab_tools import aa_view, analytics_view, offpolicy_view, size_view
 from recsys.ui.experiments import create_view, results_view
-from recsys.ui.state import ensure_app, get_engine
+from recsys.ui.navigation import ensure_app
+from recsys.ui.state import get_engine
 
 ensure_app()
 engine = get_engine()

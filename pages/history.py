@@ -10,7 +10,8 @@ from recsys.ui.history import (
     time_travel_view,
     timeline_view,
 )
-from recsys.ui.state import current_algorithm, current_user, ensure_app, get_engine
+from recsys.ui.navigation import ensure_app
+from recsys.ui.state import current_algorithm, current_user, get_engine
 
 ensure_app()
 engine = get_engine()

@@ -2,8 +2,9 @@
 
 import streamlit as st
 
+from recsys.ui.navigation import ensure_app
 from recsys.ui.parameters import parameters_form
-from recsys.ui.state import current_algorithm, ensure_app, get_engine
+from recsys.ui.state import current_algorithm, get_engine
 
 ensure_app()
 engine = get_engine()

@@ -3,8 +3,9 @@
 import streamlit as st
 
 from recsys.ui.learning import learning_view
+from recsys.ui.navigation import ensure_app
 from recsys.ui.panels import autopilot, presenter_style, reset_controls
-from recsys.ui.state import current_algorithm, current_context, current_user, ensure_app, get_engine
+from recsys.ui.state import current_algorithm, current_context, current_user, get_engine
 
 K = 10
 ensure_app()

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from recsys.ui.state import current_algorithm, ensure_app, get_engine
+from recsys.ui.navigation import ensure_app
+from recsys.ui.state import current_algorithm, get_engine
 from recsys.ui.versions import (
     canary_view,
     compare_view,

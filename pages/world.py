@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from recsys.ui.state import ensure_app, get_engine
+from recsys.ui.navigation import ensure_app
+from recsys.ui.state import get_engine
 
 ensure_app()
 engine = get_engine()

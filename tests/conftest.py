@@ -62,24 +62,16 @@ def engine(db_path):
     engine.close()
 
 
-@pytest.fixture(autouse=True)
-def navigation_keeps_its_v2_meaning():
-    """See `recsys.ui.apptest.navigation_v2`: AppTest 1.67 with a `pages/` folder."""
-    from recsys.ui.apptest import navigation_v2
-
-    with navigation_v2():
-        yield
-
-
 @pytest.fixture
 def lab_app(db_path, monkeypatch):
     """The whole app under AppTest on a private copy of the small world, as alice with mf."""
     import streamlit as st
-    from streamlit.testing.v1 import AppTest
+
+    from tests.apptest import lab_app_test
 
     monkeypatch.setenv("RECSYS_DB", str(db_path))
     st.cache_resource.clear()
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at = lab_app_test(default_timeout=120)
     at.query_params["user"] = "alice"
     at.query_params["algorithm"] = "mf"
     yield at

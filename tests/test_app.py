@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from recsys.algorithms import REGISTRY, SCALES
 from recsys.algorithms.mf import MFConfig
 from recsys.ui.state import engine_for
+from tests.apptest import lab_app_test
 from tests.conftest import ROOT
 
 
@@ -190,6 +191,54 @@ def test_parameters_page_rebuilds_the_model_with_bounded_values(app, db_path):
     assert engine.model("mf").config.factors == default and not app.exception
     assert app.number_input(key="param-mf-factors").value == default
     assert not app.warning  # no "value set twice" warning from Streamlit
+
+
+def test_a_flag_is_a_checkbox_and_an_old_lab_stored_it_as_0_or_1(db_path, monkeypatch):
+    """Labs saved before flags were booleans hold warm_start 0/1 and auto_promote 0/1; they
+    open, show checkboxes in that state, and store true/false once changed."""
+    import duckdb
+
+    with duckdb.connect(str(db_path)) as connection:
+        for table in ("model_versions", "checkpoints"):
+            connection.execute(
+                f"UPDATE {table} SET config = replace(config, '\"warm_start\": false', "
+                "'\"warm_start\": 1') WHERE algorithm = 'mf'"
+            )
+        connection.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('policy', ?)",
+            [json.dumps({"auto_promote": 0})],
+        )
+    monkeypatch.setenv("RECSYS_DB", str(db_path))
+    st.cache_resource.clear()
+    app = lab_app_test(default_timeout=120)
+    app.query_params["user"] = "alice"
+    app.query_params["algorithm"] = "mf"
+    app.run()
+    engine = engine_for(str(db_path))
+    assert engine.model("mf").config.warm_start is True
+    assert engine.lifecycle.policy.auto_promote is False
+    app.switch_page("pages/parameters.py").run()
+    assert not app.exception
+    warm = app.checkbox(key="param-mf-warm_start")
+    assert warm.value is True and "default off" in warm.label
+    warm.uncheck()
+    next(b for b in app.button if "Apply" in b.label).click().run()
+    assert not app.exception
+    assert engine.model("mf").config.warm_start is False
+    production = engine.version_store.alias("mf", "production")
+    assert engine.version_store.version(production)["config"]["warm_start"] is False
+    assert any("warm_start = off" in t.value for t in app.toast)
+    app.switch_page("pages/versions.py")
+    app.session_state["versions_tab"] = "Policies"
+    app.run()
+    promote = app.checkbox(key="policy-auto_promote")
+    assert promote.value is False
+    promote.check()
+    next(b for b in app.button if "Save the policy" in b.label).click().run()
+    assert not app.exception
+    assert engine.lifecycle.policy.auto_promote is True
+    assert json.loads(engine.store.meta()["policy"])["auto_promote"] is True
+    st.cache_resource.clear()
 
 
 def test_evaluation_page_compares_and_sweeps(app):

@@ -1,16 +1,24 @@
 """Typed, frozen algorithm configs with bounds that validation and the UI both read.
 
-Declare a field with `param(default, low, high, "help")`; `Config.__post_init__` checks every
-bound once, `to_dict()` / `from_dict()` round-trip through JSON (stored with model versions).
+Declare a number with `param(default, low, high, "help")`, a yes/no switch with
+`flag(default, "help")` and a named option with `choice(default, choices, "help")`;
+`Config.__post_init__` checks every field once, `to_dict()` / `from_dict()` round-trip through
+JSON (stored with model versions).
 
 >>> @dataclass(frozen=True)
 ... class Demo(Config):
 ...     factors: int = param(8, 2, 64, "size of the latent space")
+...     warm_start: bool = flag(False, "start from the current vectors")
 >>> Demo.from_dict({"factors": 16}).factors
 16
 >>> Demo(factors=1)
 Traceback (most recent call last):
 recsys.errors.RecsysError: factors must be between 2 and 64, got 1
+>>> Demo.from_dict({"warm_start": 1}).to_dict()  # configs stored before flags held 0/1
+{'factors': 8, 'warm_start': True}
+>>> Demo(warm_start="yes")
+Traceback (most recent call last):
+recsys.errors.RecsysError: warm_start must be true or false (or 1/0), got 'yes'
 """
 
 from __future__ import annotations
@@ -24,6 +32,13 @@ from recsys.errors import RecsysError
 
 def param(default: float, low: float, high: float, help: str) -> Any:
     return field(default=default, metadata={"low": low, "high": high, "help": help})
+
+
+def flag(default: bool, help: str) -> Any:
+    """A yes/no field (a checkbox in the UI). It accepts True/False and, for configs stored
+    when such fields were 0/1 integers, 1/0 (read as True/False); `bounds()` gives False and
+    True as its low and high."""
+    return field(default=default, metadata={"flag": True, "help": help})
 
 
 def choice(default: str, choices: tuple[str, ...], help: str) -> Any:
@@ -41,6 +56,9 @@ class Config:
                     raise RecsysError(
                         f"{f.name} must be one of {', '.join(f.metadata['choices'])}, got {value!r}"
                     )
+                continue
+            if f.metadata.get("flag"):
+                object.__setattr__(self, f.name, _flag_value(f.name, value))
                 continue
             kind = type(f.default) if f.default is not MISSING else float
             if kind is int and isinstance(value, float) and value.is_integer():
@@ -72,16 +90,27 @@ class Config:
 
     @classmethod
     def bounds(cls) -> list[dict[str, Any]]:
-        """Each field's name, default, bounds and help: what a widget or `--help` draws."""
+        """Each field's name, default, bounds and help: what a widget or `--help` draws.
+
+        `type` is the default's type name: "int", "float", "bool" (a flag) or "str" (a
+        choice, whose `low` and `high` are None)."""
         return [
             {
                 "name": f.name,
                 "default": f.default,
-                "low": f.metadata.get("low"),
-                "high": f.metadata.get("high"),
+                "low": False if f.metadata.get("flag") else f.metadata.get("low"),
+                "high": True if f.metadata.get("flag") else f.metadata.get("high"),
                 "choices": f.metadata.get("choices"),
                 "help": f.metadata["help"],
                 "type": type(f.default).__name__,
             }
             for f in fields(cls)
         ]
+
+
+def _flag_value(name: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    raise RecsysError(f"{name} must be true or false (or 1/0), got {value!r}")

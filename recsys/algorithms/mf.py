@@ -45,7 +45,7 @@ import numpy as np
 
 from recsys.algorithms.als import ridge_rows
 from recsys.algorithms.base import Explanation, Recommender, UpdateInfo, lead_part
-from recsys.algorithms.config import Config, param
+from recsys.algorithms.config import Config, flag, param
 from recsys.algorithms.mf_ratings import RatingHead
 from recsys.algorithms.reasons import NOTHING_POSITIVE
 from recsys.events import Event, EventFrame
@@ -66,7 +66,7 @@ class MFConfig(Config):
         0.0, 0.0, 0.1, "online SGD step of the acted-on item (0: items change at retrains only)"
     )
     rating_reg: float = param(0.1, 0.0, 10.0, "L2 penalty of the rating head (ALS-WR)")
-    warm_start: int = param(0, 0, 1, "1: a retrain starts from the current item vectors")
+    warm_start: bool = flag(False, "a retrain starts from the current item vectors")
     init_std: float = param(0.1, 0.001, 1.0, "spread of the random initial vectors")
     genre_weight: float = param(1.0, 0.0, 10.0, "scale of the genre features users weigh (0: off)")
     average_start: float = param(
@@ -129,7 +129,7 @@ class MatrixFactorization(Recommender):
             )
 
     def minibatch_config(self) -> dict:
-        return {"epochs": 1, "warm_start": 1}  # one ALS sweep from the current vectors
+        return {"epochs": 1, "warm_start": True}  # one ALS sweep from the current vectors
 
     # -- fitting -----------------------------------------------------------------------------
 

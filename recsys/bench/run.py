@@ -185,7 +185,7 @@ def _measure(path: Path, sizes: dict, repetitions: int, seed: int) -> dict[str, 
     Engine.open(path).close()
     reopen = time.perf_counter() - mark
     # The page as a person sees it (Streamlit lives in recsys.ui; imported only here).
-    from recsys.ui.apptest import rerun_after_like_ms
+    from recsys.ui.headless import rerun_after_like_ms
 
     page = rerun_after_like_ms(str(path), clicks=10 if repetitions >= 200 else 3)
 

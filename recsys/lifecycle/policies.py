@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from recsys.algorithms.config import Config, choice, param
+from recsys.algorithms.config import Config, choice, flag, param
 from recsys.lifecycle.drift import Detector, make_detector
 from recsys.store.database import Store
 from recsys.store.versions import VersionStore
@@ -53,7 +53,7 @@ class Policy(Config):
     ph_min_instances: int = param(30, 1, 10_000, "Page-Hinkley: rewards before it may fire")
     adwin_delta: float = param(0.002, 0.000001, 0.5, "ADWIN: confidence of a cut")
     adwin_clock: int = param(32, 1, 1024, "ADWIN: check for a cut every this many rewards")
-    auto_promote: int = param(1, 0, 1, "1: a retrain's version goes through the gate at once")
+    auto_promote: bool = flag(True, "a retrain's version goes through the gate at once")
     gate_metric: str = choice("NDCG@10", GATE_METRICS, "holdout metric the gate compares")
     gate_absolute: float = param(0.0, 0.0, 1.0, "gate: the candidate must win by this much")
     gate_relative: float = param(0.0, 0.0, 1.0, "gate: ... and by this share (0.02 = 2 %)")

@@ -14,6 +14,7 @@ from recsys.data import scenario_checks, scenarios
 from recsys.data.importer import FORMATS, columns, max_import_bytes, preview, read_dataset
 from recsys.engine import Engine
 from recsys.errors import RecsysError
+from recsys.ui.navigation import page_path
 from recsys.ui.widgets import md
 
 NOT_GIVEN = "(none)"
@@ -157,7 +158,7 @@ def apply_scenario_open() -> None:
         held, claims = opened.get("claims", [0, 0])
         checked = f" {held} of its {claims} claims hold (see Data)." if claims else ""
         state.scenario_toast = f"Scenario {opened['name']} loaded.{checked}"
-    st.switch_page(f"pages/{opened.get('page', 'simulator')}.py")
+    st.switch_page(page_path(opened.get("page", "simulator")))
 
 
 # -- import -------------------------------------------------------------------------------

@@ -87,7 +87,9 @@ def parameter_sweep(engine: Engine, split, k: int) -> None:
     if st.button("Run sweep", key="sweep_run", icon=":material/stacked_line_chart:"):
         try:
             values = [
-                int(v) if b["type"] == "int" else float(v) for v in text.split(",") if v.strip()
+                int(v) if b["type"] in ("int", "bool") else float(v)
+                for v in text.split(",")
+                if v.strip()
             ]
         except ValueError:
             st.error("Values must be numbers separated by commas, e.g. 4, 8, 16.")
@@ -138,6 +140,8 @@ def parameter_sweep(engine: Engine, split, k: int) -> None:
 def _suggest(bound: dict) -> str:
     if bound["name"] == "factors":
         return "4, 8, 16, 32, 64, 128"
+    if bound["type"] == "bool":
+        return "0, 1"  # off, on
     low, high, default = bound["low"], bound["high"], bound["default"]
     values = sorted(
         {

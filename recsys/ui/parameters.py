@@ -19,8 +19,15 @@ def parameters_form(engine: Engine, algorithm: str) -> None:
         values = {}
         for bound in cls.config_class.bounds():
             name, kind = bound["name"], bound["type"]
-            label = f"{name} (default {bound['default']:g})"
-            if kind == "int":
+            label = f"{name} (default {_shown(bound['default'])})"
+            if kind == "bool":
+                values[name] = st.checkbox(
+                    label,
+                    value=bool(current[name]),
+                    help=bound["help"],
+                    key=f"param-{algorithm}-{name}",
+                )
+            elif kind == "int":
                 values[name] = st.number_input(
                     label,
                     min_value=int(bound["low"]),
@@ -69,7 +76,7 @@ def _restore_defaults(algorithm: str, defaults: dict) -> None:
 
 
 def _rebuild(engine: Engine, algorithm: str, changes: dict) -> None:
-    shown = ", ".join(f"{k} = {v:g}" for k, v in changes.items())
+    shown_changes = ", ".join(f"{k} = {_shown(v)}" for k, v in changes.items())
     with st.status(
         f"Rebuilding {algorithm} from {engine.last_seq:,} events…", expanded=False
     ) as status:
@@ -81,11 +88,16 @@ def _rebuild(engine: Engine, algorithm: str, changes: dict) -> None:
             return
         status.update(
             label=f"{algorithm} rebuilt in {info['seconds']:.2f} s (version "
-            f"{info['version']}): {shown}",
+            f"{info['version']}): {shown_changes}",
             state="complete",
         )
     st.session_state.pop("last_step", None)  # its before/after came from the old model
-    st.toast(f"{algorithm}: {shown}", icon=":material/build:")
+    st.toast(f"{algorithm}: {shown_changes}", icon=":material/build:")
+
+
+def _shown(value: float | bool) -> str:
+    """A parameter's value as the page writes it: "on"/"off" for a flag, else compact."""
+    return ("on" if value else "off") if isinstance(value, bool) else f"{value:g}"
 
 
 def _step(bound: dict) -> float:

@@ -64,18 +64,6 @@ def get_engine() -> Engine:
     return engine
 
 
-def ensure_app() -> None:
-    """Call first in every page. Until some session has run app.py, Streamlit treats the
-    `pages/` folder as its old multipage mode: a first visit straight to /parameters would run
-    the page alone, without app.py's session set-up and sidebar. Switch the server to
-    `st.navigation` mode (what app.py does on every run) and rerun through app.py."""
-    if "user" not in st.session_state:
-        from streamlit.runtime.pages_manager import PagesManager
-
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-
-
 def current_user() -> str:
     return st.session_state["user"]
 

@@ -268,6 +268,8 @@ def _policy_input(column, bound: dict, policy: Policy):
         return column.selectbox(
             name, choices, index=choices.index(value), help=bound["help"], key=key
         )
+    if bound["type"] == "bool":
+        return column.checkbox(name, value=bool(value), help=bound["help"], key=key)
     if bound["type"] == "int":
         return column.number_input(
             name,
@@ -306,7 +308,7 @@ def canary_view(engine: Engine, algorithm: str) -> None:
         key=f"canary_share_{policy.canary_share}",
     )
     if candidate is None:
-        st.caption("No candidate: train a version that the gate keeps back, or set auto_promote 0.")
+        st.caption("No candidate: train a version the gate keeps back, or turn auto_promote off.")
     live = engine.lifecycle.live_metrics(algorithm)
     if live.empty:
         st.info("No live events yet: use the Simulator or Autopilot.")

@@ -1,0 +1,27 @@
+"""The whole app under AppTest for the tests, run as a server runs it (`st.navigation` on every
+run, see `recsys.ui.headless`), with `switch_page("pages/NAME.py")` read from the project root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from recsys.ui.headless import launcher
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class LabAppTest(AppTest):
+    """AppTest of app.py started from `recsys.ui.headless.launcher()`."""
+
+    def switch_page(self, page_path: str) -> LabAppTest:
+        """`page_path` relative to app.py's folder (e.g. "pages/world.py"), as for an AppTest
+        made from app.py: the launcher's own folder has no pages."""
+        super().switch_page(str(ROOT / page_path))
+        return self
+
+
+def lab_app_test(default_timeout: float = 120) -> LabAppTest:
+    """A fresh AppTest of the whole app (database: $RECSYS_DB); not run yet."""
+    return LabAppTest(launcher(), default_timeout=default_timeout)
