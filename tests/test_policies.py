@@ -265,7 +265,8 @@ def policy_lab(small_world_file, tmp_path_factory):
         {"drift_detector": "cusum"},
         {"drift_detector": ""},
         {"gate_metric": "MAP"},
-        {"auto_promote": True},
+        {"auto_promote": 2},  # a flag: True/False (1/0 from configs stored before)
+        {"auto_promote": "yes"},
         {"no_such_policy": 1},
         {"canary_share": 50, "ph_threshold": 0},  # one bad value spoils the whole change
     ],
