@@ -67,7 +67,7 @@ class SimulationStep:
     picked_utility: float | None = None
 
 
-def simulate(
+def autopilot(
     engine,
     persona: str,
     steps: int,
@@ -214,7 +214,7 @@ def taste_drift(
             )
         for persona in names:
             taste = tastes[shifts[persona]] if step >= before else tastes[persona]
-            simulate(engine, persona, 1, algorithm=algorithm, seed=seed + step, taste=taste)
+            autopilot(engine, persona, 1, algorithm=algorithm, seed=seed + step, taste=taste)
             done += 1
             if progress:
                 progress(done, total)

@@ -218,7 +218,7 @@ def test_simulated_ab_test_and_autopilot_run_on_imported_people(engine, folders)
         ab_simulation.simulate(engine, "mf,popularity", users=41, sessions=5, seed=1)
 
     persona = engine.personas["name"].iloc[0]
-    visits = simulation.simulate(engine, persona, 8, seed=2)
+    visits = simulation.autopilot(engine, persona, 8, seed=2)
     assert len(visits) == 8
     assert engine.users()[persona] == "persona"
     acted = engine.store.events(after_seq=events)

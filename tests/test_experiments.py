@@ -22,7 +22,7 @@ from recsys.experiments.assignment import (
     parse_split,
     split_arms,
 )
-from recsys.experiments.offpolicy import evaluate_experiment as evaluate
+from recsys.experiments.offpolicy import evaluate_experiment
 from recsys.experiments.simulation import create, simulate
 
 TABLES = ("experiments", "impressions", "model_versions", "events")
@@ -376,7 +376,7 @@ def test_off_policy_estimate_from_uniform_logs_covers_the_truth(engine):
     experiment = engine.experiments.get(result["experiment"]["name"])
     lead = Experiments(engine.store).impressions(experiment.experiment_id, position=1)
     assert np.allclose(lead["propensity"], 1 / engine.catalog.n)
-    estimate = evaluate(engine, experiment, "mf")
+    estimate = evaluate_experiment(engine, experiment, "mf")
     ips = next(e for e in estimate["estimates"] if e["method"] == "ips")
     assert ips["low"] <= estimate["truth"] <= ips["high"] and ips["covers_truth"]
     assert abs(ips["value"] - estimate["truth"]) < abs(estimate["logged_ctr"] - estimate["truth"])
@@ -390,7 +390,7 @@ def test_off_policy_refuses_logs_that_do_not_explore_one_item(engine, slate, exp
     )
     experiment = engine.experiments.get(result["experiment"]["name"])
     with pytest.raises(RecsysError, match="off-policy"):
-        evaluate(engine, experiment, "mf")
+        evaluate_experiment(engine, experiment, "mf")
 
 
 # -- bad input ----------------------------------------------------------------------------
@@ -638,6 +638,6 @@ def test_truth_under_exploration_is_the_policy_as_served(engine):
 
 def test_off_policy_reports_its_effective_sample_size(engine):
     simulate(engine, "popularity,item_knn", sessions=40, seed=5, slate=1, explore=1.0, name="ope")
-    result = evaluate(engine, engine.experiments.get("ope"), "mf")
+    result = evaluate_experiment(engine, engine.experiments.get("ope"), "mf")
     logged = result["impressions"]
     assert 0 < result["effective_sample_size"] < logged / 10  # random logs rarely match

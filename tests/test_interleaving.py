@@ -11,7 +11,7 @@ from scipy import stats
 
 from recsys.choice import ChoiceModel, true_utilities
 from recsys.errors import RecsysError
-from recsys.experiments.interleaving import credit, simulate, summarise, team_draft
+from recsys.experiments.interleaving import credit, interleaved_sessions, summarise, team_draft
 from recsys.world import generate_world
 
 SEED = 42
@@ -123,18 +123,24 @@ def world_rankers():
 
 def test_truth_sorted_ranker_beats_a_random_one(world_rankers):
     utilities, truth, random = world_rankers
-    result = simulate(random, truth, utilities, ChoiceModel(), sessions_per_user=20, seed=SEED)
+    result = interleaved_sessions(
+        random, truth, utilities, ChoiceModel(), sessions_per_user=20, seed=SEED
+    )
     assert result.sessions == len(utilities) * 20
     assert result.wins_b > result.wins_a
     assert result.preference > 0.7 and result.low > 0.5
     assert result.p_value < 0.01
-    reversed_ = simulate(truth, random, utilities, ChoiceModel(), sessions_per_user=20, seed=SEED)
+    reversed_ = interleaved_sessions(
+        truth, random, utilities, ChoiceModel(), sessions_per_user=20, seed=SEED
+    )
     assert reversed_.wins_a > reversed_.wins_b and reversed_.p_value < 0.01
 
 
 def test_a_ranker_against_itself_is_not_significant(world_rankers):
     utilities, truth, _ = world_rankers
-    result = simulate(truth, truth, utilities, ChoiceModel(), sessions_per_user=20, seed=SEED)
+    result = interleaved_sessions(
+        truth, truth, utilities, ChoiceModel(), sessions_per_user=20, seed=SEED
+    )
     assert result.wins_a + result.wins_b > 0
     assert result.p_value > 0.05
     assert result.low < 0.5 < result.high
@@ -146,25 +152,30 @@ def test_simulate_is_seeded_and_fast(world_rankers):
     others = np.tile(random, (2, 1))
     big = np.tile(utilities, (2, 1))
     started = time.perf_counter()
-    first = simulate(others, slates, big, ChoiceModel(), sessions_per_user=20, seed=1)
+    first = interleaved_sessions(others, slates, big, ChoiceModel(), sessions_per_user=20, seed=1)
     assert time.perf_counter() - started < 1.5
-    assert simulate(others, slates, big, ChoiceModel(), sessions_per_user=20, seed=1) == first
+    assert (
+        interleaved_sessions(others, slates, big, ChoiceModel(), sessions_per_user=20, seed=1)
+        == first
+    )
 
 
 def test_simulate_rejects_bad_input(world_rankers):
     utilities, truth, random = world_rankers
     with pytest.raises(RecsysError):
-        simulate(truth[:-1], random, utilities, ChoiceModel(), 5, SEED)
+        interleaved_sessions(truth[:-1], random, utilities, ChoiceModel(), 5, SEED)
     with pytest.raises(RecsysError):
-        simulate(truth + utilities.shape[1], random, utilities, ChoiceModel(), 5, SEED)
+        interleaved_sessions(truth + utilities.shape[1], random, utilities, ChoiceModel(), 5, SEED)
     with pytest.raises(RecsysError):
-        simulate(truth, random, utilities, ChoiceModel(), 0, SEED)
+        interleaved_sessions(truth, random, utilities, ChoiceModel(), 0, SEED)
 
 
 def test_simulate_tests_people_not_sessions(world_rankers):
     # A person's sessions share one taste, so the sign test counts people, not sessions.
     utilities, truth, random = world_rankers
-    result = simulate(random, truth, utilities, ChoiceModel(), sessions_per_user=20, seed=SEED)
+    result = interleaved_sessions(
+        random, truth, utilities, ChoiceModel(), sessions_per_user=20, seed=SEED
+    )
     people = result.users_a + result.users_b
     assert 0 < people <= len(utilities) < result.wins_a + result.wins_b
     assert result.p_value == pytest.approx(stats.binomtest(result.users_b, people, 0.5).pvalue)

@@ -10,9 +10,9 @@ from recsys.choice import ChoiceModel, true_utilities
 from recsys.errors import RecsysError
 from recsys.experiments.offpolicy import (
     _target_probability,
+    all_estimates,
     direct,
     doubly_robust,
-    evaluate,
     fit_reward_model,
     ips,
     simulate_logs,
@@ -59,7 +59,7 @@ def greedy_logs(utilities, targets):
 
 def estimates(logs, utilities, target) -> dict:
     model = fit_reward_model(logs["users"], logs["items"], logs["rewards"], *utilities.shape)
-    return {e.method: e for e in evaluate(**logs, target=target, reward_model=model)}
+    return {e.method: e for e in all_estimates(**logs, target=target, reward_model=model)}
 
 
 def covers(estimate, value: float) -> bool:

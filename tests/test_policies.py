@@ -15,7 +15,7 @@ from recsys.engine import Engine
 from recsys.errors import RecsysError
 from recsys.lifecycle.policies import Policy
 from recsys.lifecycle.timetravel import recommend_as_of
-from recsys.simulation import simulate, taste_drift
+from recsys.simulation import autopilot, taste_drift
 from recsys.store.database import decode_arrays
 
 QUIET = {"retrain_ratings": 0, "minibatch_events": 0, "drift_detector": "off"}
@@ -190,7 +190,7 @@ def test_the_same_visits_without_a_shift_raise_no_alarm(wide_engine):
     personas = list(engine.personas["name"][:2])
     for step in range(BEFORE + AFTER):  # the scenario's visits, with every persona's own taste
         for persona in personas:
-            simulate(engine, persona, 1, seed=SEED + step)
+            autopilot(engine, persona, 1, seed=SEED + step)
     assert engine.version_store.alarms().empty
     assert "drift" not in set(engine.version_store.updates()["trigger"])
 
@@ -267,6 +267,7 @@ def policy_lab(small_world_file, tmp_path_factory):
         {"gate_metric": "MAP"},
         {"auto_promote": 2},  # a flag: True/False (1/0 from configs stored before)
         {"auto_promote": "yes"},
+        {"retrain_ratings": True},  # a number field takes no boolean
         {"no_such_policy": 1},
         {"canary_share": 50, "ph_threshold": 0},  # one bad value spoils the whole change
     ],

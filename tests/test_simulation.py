@@ -22,7 +22,7 @@ from recsys.cli.main import main
 from recsys.data.importer import read_path
 from recsys.data.lab import load_dataset
 from recsys.engine import Engine
-from recsys.simulation import gap_closed, simulate, summary
+from recsys.simulation import autopilot, gap_closed, summary
 from tests.datafiles import write_lab
 
 K = 10
@@ -51,11 +51,11 @@ def ctr(items: list[int], utility: np.ndarray) -> float:
 
 
 def run_watched(engine: Engine, steps: int, **options) -> tuple[list, list[dict]]:
-    """simulate(), with the state before every visit recomputed by the test."""
+    """autopilot(), with the state before every visit recomputed by the test."""
     user = options.get("user", PERSONA)
     utility = persona_utility(engine, PERSONA)
     states = [state_of(engine, user, utility)]
-    records = simulate(
+    records = autopilot(
         engine,
         PERSONA,
         steps,
@@ -87,7 +87,7 @@ def test_every_visit_is_scored_against_the_truth(engine):
 
 
 def test_the_summary_leads_with_the_gap_and_computes_it_from_the_means(engine):
-    records = simulate(engine, PERSONA, 12, algorithm="item_knn", seed=2)
+    records = autopilot(engine, PERSONA, 12, algorithm="item_knn", seed=2)
     result = summary(records)
     assert list(result)[:4] == [
         "true_utility_last5",
@@ -114,7 +114,7 @@ def test_the_summary_leads_with_the_gap_and_computes_it_from_the_means(engine):
 
 
 def test_popularity_as_the_learner_is_exactly_the_floor(engine):
-    records = simulate(engine, PERSONA, 6, algorithm="popularity", seed=1, user="pop-1")
+    records = autopilot(engine, PERSONA, 6, algorithm="popularity", seed=1, user="pop-1")
     assert all(r.true_utility == r.popularity_utility for r in records)
     assert summary(records)["gap_closed_last5"] == 0.0
     assert engine.last_seq == engine.store.max_seq()  # measuring wrote no event of its own
@@ -144,11 +144,11 @@ def test_same_seed_same_records_and_measuring_changes_no_pick(
         shutil.copy(small_world_file, path)
         other = Engine.open(path)
         try:
-            return [asdict(r) for r in simulate(other, PERSONA, 8, algorithm="mf", seed=5)]
+            return [asdict(r) for r in autopilot(other, PERSONA, 8, algorithm="mf", seed=5)]
         finally:
             other.close()
 
-    first = [asdict(r) for r in simulate(engine, PERSONA, 8, algorithm="mf", seed=5)]
+    first = [asdict(r) for r in autopilot(engine, PERSONA, 8, algorithm="mf", seed=5)]
     assert run_on_a_copy("again") == first
     monkeypatch.setattr(simulation, "_measure", lambda *args: None)  # nobody measures
     unmeasured = run_on_a_copy("unmeasured")
@@ -178,7 +178,7 @@ def test_an_imported_lab_is_measured_against_its_semi_synthetic_truth(engine, tm
     features, quality = engine.store.ground_truth()
     taste = np.asarray(engine.personas.set_index("name").loc[persona, "taste"], dtype=float)
     utility = true_utilities(features, quality, taste)[0]
-    records = simulate(engine, persona, 6, seed=1, user="imported-fresh")
+    records = autopilot(engine, persona, 6, seed=1, user="imported-fresh")
     assert records[0].oracle_utility == pytest.approx(np.sort(utility)[::-1][:K].mean())
     for r in records:
         assert r.true_utility == pytest.approx(utility[r.shown].mean())
@@ -208,7 +208,7 @@ def test_the_persona_skips_what_it_passes_over_and_those_skips_carry_no_reward(e
     (a relative judgement, no reward); a skip of a list the persona turned away from stays 0."""
     from recsys.lifecycle.policies import PASSED_OVER, reward
 
-    records = simulate(engine, PERSONA, 12, seed=3, user="skipper")
+    records = autopilot(engine, PERSONA, 12, seed=3, user="skipper")
     events = engine.store.events()
     mine = np.flatnonzero(events.user == "skipper")
     contexts = events.contexts()

@@ -3,7 +3,7 @@
 For every algorithm of the registry and every seed, a copy of one built world gets one *fresh*
 user per persona (`loop-<persona>-<seed>`: no history, the persona's hidden taste), and all of
 them use the lab on autopilot, one visit each in turn, for `visits` rounds, through
-`Engine.interact` like a person (`recsys.simulation.simulate`). The measure is
+`Engine.interact` like a person (`recsys.simulation.autopilot`). The measure is
 `gap_closed_last5`: over the last five visits, the share of the gap between the list
 `popularity` would have shown and the persona's best unseen list that the algorithm's list
 closed, on the world's hidden utility scale (1 is the oracle, 0 is popularity, below 0 worse).
@@ -36,7 +36,7 @@ import numpy as np
 from recsys.algorithms import DEFAULT_ALGORITHM, REGISTRY
 from recsys.engine import Engine
 from recsys.errors import RecsysError
-from recsys.simulation import WINDOW, simulate, summary
+from recsys.simulation import WINDOW, autopilot, summary
 
 SEEDS = (1, 2, 3)
 VISITS = 30
@@ -120,7 +120,7 @@ def _run(
         for visit in range(1, visits + 1):
             for index, persona in enumerate(personas):
                 # A seed per (run, visit, persona): two visits never share a random stream.
-                (record,) = simulate(
+                (record,) = autopilot(
                     engine,
                     persona,
                     1,

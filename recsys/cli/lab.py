@@ -184,9 +184,9 @@ def _interact(engine, args) -> Result:
 
 
 def _simulate(engine, args) -> Result:
-    from recsys.simulation import WINDOW, simulate, summary
+    from recsys.simulation import WINDOW, autopilot, summary
 
-    records = simulate(
+    records = autopilot(
         engine,
         args.persona,
         args.steps,

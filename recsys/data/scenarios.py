@@ -140,7 +140,7 @@ def load(
     validated up front."""
     from recsys.data import scenario_checks
     from recsys.experiments import simulation as ab_simulation
-    from recsys.simulation import simulate, taste_drift
+    from recsys.simulation import autopilot, taste_drift
 
     setup = validate(setup)
     step = progress or (lambda share, text: None)
@@ -197,7 +197,7 @@ def load(
 
         if "autopilot" in run:
             a = run["autopilot"]
-            records = simulate(
+            records = autopilot(
                 engine,
                 a["persona"],
                 a["steps"],

@@ -157,7 +157,7 @@ def summarise(outcomes: Sequence[int]) -> InterleavingResult:
     )
 
 
-def simulate(
+def interleaved_sessions(
     slates_a: np.ndarray,
     slates_b: np.ndarray,
     utilities: np.ndarray,

@@ -191,7 +191,7 @@ def doubly_robust(
     return _estimate("doubly_robust", predicted + weights * residual)
 
 
-def evaluate(
+def all_estimates(
     users: np.ndarray,
     items: np.ndarray,
     rewards: np.ndarray,
@@ -341,7 +341,7 @@ def evaluate_experiment(engine, experiment: Experiment, target: str) -> dict[str
     with engine.lock:  # another session's event must not change the model mid-ranking
         target_items = ranked_lists(arm_model(engine, arm), user_ids, 1)[0][:, 0]
     reward_model = fit_reward_model(users, items, rewards, len(user_ids), engine.catalog.n)
-    estimates = evaluate(users, items, rewards, propensities, target_items, reward_model)
+    found = all_estimates(users, items, rewards, propensities, target_items, reward_model)
     truth = None
     people = Experiments(engine.store).simulated_people().set_index("user_id")
     if set(user_ids) <= set(people.index):
@@ -370,6 +370,6 @@ def evaluate_experiment(engine, experiment: Experiment, target: str) -> dict[str
                 "se": e.se,
                 "covers_truth": None if truth is None else bool(e.low <= truth <= e.high),
             }
-            for e in estimates
+            for e in found
         ],
     }

@@ -285,7 +285,7 @@ def run_sessions(
     result = None
     if len(experiment.arms) >= 2:
         a, b = experiment.arms[0].name, experiment.arms[1].name
-        result = interleaving.simulate(
+        result = interleaving.interleaved_sessions(
             lists[a][0], lists[b][0], utilities, choice, sessions, experiment.seed
         )
     return {

@@ -13,7 +13,7 @@ from recsys.errors import RecsysError
 from recsys.experiments import stats as abstats
 from recsys.experiments.aa import aa_rates
 from recsys.experiments.analysis import most_active, performance
-from recsys.experiments.offpolicy import evaluate_experiment as evaluate
+from recsys.experiments.offpolicy import evaluate_experiment
 from recsys.experiments.simulation import simulate
 from recsys.ui.experiments import pick_experiment
 from recsys.ui.widgets import md
@@ -147,7 +147,7 @@ def offpolicy_view(engine: Engine) -> None:
         return
     target = st.selectbox("Policy to evaluate", list(REGISTRY), key="ope_target")
     try:
-        result = evaluate(engine, experiment, target)
+        result = evaluate_experiment(engine, experiment, target)
     except RecsysError as error:
         st.error(f"{error}.")
         return

@@ -8,10 +8,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from recsys import simulation
 from recsys.algorithms import SCALES
 from recsys.engine import Engine
 from recsys.errors import RecsysError
-from recsys.simulation import WINDOW, simulate, summary
+from recsys.simulation import WINDOW, summary
 from recsys.ui.widgets import md
 
 CURVES = ("true_utility", "oracle_utility", "popularity_utility", "true_ctr")
@@ -156,7 +157,7 @@ def autopilot(engine: Engine, user: str, algorithm: str, k: int) -> None:
         progress = st.progress(0.0, text="Starting…")
         started = time.perf_counter()
         try:
-            records = simulate(
+            records = simulation.autopilot(
                 engine,
                 persona,
                 int(steps),
