@@ -6,12 +6,12 @@ instead of the engine's internals:
 
 - `Served(algorithm, arm)` names a served model. The arm is `production`, `candidate` (the
   canary) or `v12` (stored version 12 serving an experiment's arm).
-- `host.lock` is the one re-entrant lock around state changes: hold it while reading several
-  models that must not move in between (an event from another session would).
+- `host.lock` is the one re-entrant lock around state changes: hold it while reading models
+  that must not move in between (another session's event would move them).
 - `host.model(served)` is a served model caught up with the log; `host.production` reads the
   production models by name (a blend's components).
-- `host.install`, `host.drop`, `host.sync_canary` change what serves; `host.from_version`
-  builds a stored version as it was saved.
+- `install`, `install_version`, `route`, `keep_versions` and `sync_canary` change what
+  serves; `from_version` builds a stored version as it was saved.
 
 Every served model is a saved state (its *lineage*: a version or a checkpoint, from some seq
 on) plus an online replay of the events after it, so what serves is always a function of the
@@ -22,7 +22,6 @@ here and replayed when they are next used.
 from __future__ import annotations
 
 import bisect
-import json
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -64,6 +63,15 @@ class Served:
     def served_by(self, version: int) -> str:
         """The events table's `served_by` text: `mf:production:12`."""
         return f"{self.algorithm}:{self.arm}:{version}"
+
+    @classmethod
+    def parse(cls, served_by: str | None) -> Served | None:
+        """The served model an events row's `served_by` names (None for an event logged
+        before serving was recorded)."""
+        if not served_by:
+            return None
+        algorithm, arm, _ = served_by.split(":")
+        return cls(algorithm, arm)
 
     def __str__(self) -> str:
         """The learning log's model name: `mf`, `mf@candidate`, `mf@v12`."""
@@ -348,7 +356,7 @@ class ModelHost:
             update = hosted.model.learn_one(event)
             updates.append(update)
             if event.seq > logged:  # a replay after reopening does not log an event twice
-                rows.append(_log_row(event, update, key))
+                rows.append(update.log_row(event, key))
             hosted.applied = event.seq
         self._logged[key] = max(logged, hosted.applied)
         self.store.log_learning(rows)
@@ -379,19 +387,3 @@ class ModelHost:
                 reason,
             )
         self.checkpoint_seq = self.last_seq
-
-
-def _log_row(event: Event, update: UpdateInfo, key: str) -> tuple:
-    return (
-        event.seq,
-        key,
-        event.user,
-        event.item,
-        event.kind,
-        update.user_change,
-        update.item_change,
-        update.score_before,
-        update.score_after,
-        update.duration_ms,
-        json.dumps(update.details),
-    )

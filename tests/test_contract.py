@@ -187,7 +187,7 @@ def test_every_algorithm_describes_itself(name):
 
 
 def test_rating_lift_is_a_shrunk_share_of_good_ratings():
-    from recsys.algorithms.ratings import RatingShare
+    from recsys.algorithms.rating_lift import RatingShare
 
     ratings = RatingShare(4)
     # (item, event weight): a rating is good when its weight is not negative

@@ -75,6 +75,47 @@ def test_no_import_cycles():
     assert not cycles, "import cycles:\n" + "\n".join(cycles)
 
 
+# The map of the code (README, CONTRIBUTING), top to bottom: a module imports its own layer and
+# the layers below it, never one above.
+LAYERS = (
+    "recsys.__main__ recsys.cli",
+    "recsys.bench",
+    "recsys.ui",
+    "recsys.data",
+    "recsys.simulation",
+    "recsys.engine",
+    "recsys.lifecycle",
+    "recsys.hosting",
+    "recsys.experiments",
+    "recsys.evaluation",
+    "recsys.store",
+    "recsys.ranking",
+    "recsys.algorithms",
+    "recsys.world",
+    "recsys.choice",
+    "recsys.events",
+    "recsys.errors",
+)
+
+
+def _layer(name: str) -> int:
+    for depth, layer in enumerate(LAYERS):
+        if any(name == top or name.startswith(top + ".") for top in layer.split()):
+            return depth
+    raise AssertionError(f"{name} is in no layer of LAYERS: add it to the map of the code")
+
+
+def test_imports_point_down_the_map_of_the_code():
+    upward = [
+        f"{name} imports {target}"
+        for name in MODULES
+        if name != "recsys"
+        for target in sorted(_imports(name))
+        if target != "recsys" and _layer(target) < _layer(name)
+    ]
+    assert not upward, "imports against the map of the code:\n" + "\n".join(upward)
+
+
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_module_is_small(name):
     lines = len(MODULES[name].read_text().splitlines())

@@ -8,6 +8,7 @@ implements `_reset`, `_fit`, `_learn_one`, `_scores`, `_explain`, `_state` and `
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,22 @@ class UpdateInfo:
     score_after: float = 0.0
     duration_ms: float = 0.0
     details: dict[str, Any] = field(default_factory=dict)
+
+    def log_row(self, event: Event, model: str) -> tuple:
+        """The learning log's row of this update of `model` (`mf`, `mf@candidate`)."""
+        return (
+            event.seq,
+            model,
+            event.user,
+            event.item,
+            event.kind,
+            self.user_change,
+            self.item_change,
+            self.score_before,
+            self.score_after,
+            self.duration_ms,
+            json.dumps(self.details),
+        )
 
 
 # Parts every item of one user's list shares (they say nothing about why *this* item): a

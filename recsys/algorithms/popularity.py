@@ -1,7 +1,7 @@
 """Popularity: all-time event weights plus the share of good ratings. Not personalised.
 
     score(i) = signed_log(sum of weights of events on i) + rating_weight * lift(i)
-    lift(i)  = Bayesian-averaged share of good ratings, -1..1 (recsys/algorithms/ratings.py)
+    lift(i)  = Bayesian-averaged share of good ratings, -1..1 (recsys/algorithms/rating_lift.py)
 
 Each event moves only its own item, in the direction of its weight. `trending` is the same with
 time decay.
@@ -15,7 +15,7 @@ import numpy as np
 
 from recsys.algorithms.base import Explanation, Recommender, UpdateInfo, lead_part
 from recsys.algorithms.config import Config, param
-from recsys.algorithms.ratings import LIFT, RatingShare, activity_reason
+from recsys.algorithms.rating_lift import LIFT, RatingShare, activity_reason
 from recsys.algorithms.trending import signed_log
 from recsys.events import Event, EventFrame
 

@@ -2,7 +2,7 @@
 
     activity(i) = sum over events e on i of weight(e) * 2 ** (-(now - ts_e) / half_life)
     score(i)    = signed_log(activity(i)) + rating_weight * lift(i)
-    lift(i)     = Bayesian-averaged share of good ratings, -1..1 (recsys/algorithms/ratings.py)
+    lift(i)     = Bayesian-averaged share of good ratings, -1..1 (recsys/algorithms/rating_lift.py)
 
 `now` is the lab clock (the newest event's time), never the wall clock, so a replay of the log
 gives the same scores bit for bit. At a given clock an event moves only its own item, in the
@@ -19,7 +19,7 @@ import numpy as np
 
 from recsys.algorithms.base import Explanation, Recommender, UpdateInfo, lead_part
 from recsys.algorithms.config import Config, param
-from recsys.algorithms.ratings import LIFT, RatingShare, activity_reason
+from recsys.algorithms.rating_lift import LIFT, RatingShare, activity_reason
 from recsys.events import Event, EventFrame
 
 # Re-anchor once the growth factor 2 ** ((now - anchor) / half_life) would pass 2 ** 64.

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from recsys.algorithms import REGISTRY, ModelSpec, Recommender, build_model
 from recsys.engine import Engine
@@ -228,8 +229,16 @@ def _import(engine: Engine) -> tuple[float, float]:
     items = engine.items.assign(
         genres=engine.items["genres"].map("|".join), tags=engine.items["tags"].map("|".join)
     )[["item_id", "title", "genres", "tags", "year"]]
-    log = engine.store.db.frame("SELECT user_id, item_id, kind, value, ts FROM events ORDER BY seq")
-    log["timestamp"] = log.pop("ts") + 1.7e9
+    events = engine.store.events()
+    log = pd.DataFrame(
+        {
+            "user_id": events.user,
+            "item_id": events.item,
+            "kind": events.kind,
+            "value": events.value,
+            "timestamp": events.ts + 1.7e9,
+        }
+    )
     files = {
         "items.csv": items.to_csv(index=False).encode(),
         "interactions.csv": log.to_csv(index=False).encode(),
@@ -296,8 +305,6 @@ def movielens_comparison(ratings_csv, surprise, seed: int = 0) -> tuple[dict, di
         np.array(test.users, dtype=object),
         np.array([index[i] for i in test.items], dtype=np.int64),
     )
-
-    import pandas as pd
 
     frame = pd.DataFrame({"u": train.users, "i": train.items, "r": train.ratings})
     data = surprise.Dataset.load_from_df(frame, surprise.Reader(rating_scale=(0.5, 5.0)))

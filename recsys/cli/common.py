@@ -79,7 +79,10 @@ def parse_assignments(items: list[str], strings: bool = True) -> dict[str, Any]:
             changes[name.strip()] = json.loads(text)
         except ValueError:
             if not strings:
-                raise RecsysError(f"--set {item}: the value must be a number") from None
+                raise RecsysError(
+                    f"--set {item}: the value must be a number, or true/false for a yes/no "
+                    "parameter"
+                ) from None
             changes[name.strip()] = text.strip()
     return changes
 

@@ -11,19 +11,39 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from threading import RLock
+from typing import Protocol
 
 import numpy as np
+import pandas as pd
 
-from recsys.algorithms import DEFAULT_ALGORITHM, Recommender, algorithm_class
+from recsys.algorithms import DEFAULT_ALGORITHM, Catalog, Recommender, algorithm_class
 from recsys.choice import true_utilities
 from recsys.errors import RecsysError
 from recsys.events import validate_user
-from recsys.hosting import PRODUCTION, Served
+from recsys.hosting import PRODUCTION, ModelHost, Served
 from recsys.ranking import Ranking
+from recsys.store.database import Store
+from recsys.store.versions import VersionStore
 
-if TYPE_CHECKING:
-    from recsys.engine import Engine
+
+class Engine(Protocol):
+    """What time travel reads of a lab: `recsys.engine.Engine` (a protocol, so this package
+    does not import the facade above it)."""
+
+    store: Store
+    version_store: VersionStore
+    host: ModelHost
+    personas: pd.DataFrame
+
+    @property
+    def catalog(self) -> Catalog: ...
+
+    @property
+    def last_seq(self) -> int: ...
+
+    @property
+    def lock(self) -> RLock: ...
 
 
 def first_seq(engine: Engine, algorithm: str) -> int:
@@ -63,11 +83,8 @@ def _replayed(
 def _arm(served_by: str | None, algorithm: str) -> str:
     """The arm named in `served_by` (`mf:candidate:12`, `mf:v11:11` for an experiment's
     version arm), if it served `algorithm`."""
-    if served_by and served_by.startswith(f"{algorithm}:"):
-        arm = served_by.split(":")[1]
-        if arm == "candidate" or arm.startswith("v"):
-            return arm
-    return "production"
+    served = Served.parse(served_by)
+    return served.arm if served is not None and served.algorithm == algorithm else PRODUCTION
 
 
 def _check_seq(engine: Engine, algorithm: str, seq: object) -> int:
@@ -173,7 +190,7 @@ def _learn(model: Recommender, components: dict[str, Recommender], event) -> Non
 
 
 def _identity(engine: Engine, name: str, arm: str, seq: int) -> tuple:
-    if arm.startswith("v"):
+    if Served(name, arm).is_version:
         return (arm,)
     names = [(name, arm)] + [(c, PRODUCTION) for c in algorithm_class(name).components]
     return tuple(engine.version_store.lineage_at(n, a, seq)["lineage_id"] for n, a in names)

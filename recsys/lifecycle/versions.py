@@ -4,7 +4,7 @@ A version is trained on the whole event log (warm-started when a policy asks), m
 world's fixed holdout with its own parameters, stored, and pointed at by the `candidate` or
 `production` alias. Promotion replaces the served model with the version's parameters plus an
 online replay of the events after its trained_through_seq; rollback is a promotion of the previous
-production. Policies (`recsys.policies`) call the same methods as the pages and the CLI.
+production. Policies (`recsys.lifecycle.policies`) call the same methods as the pages and the CLI.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ class Lifecycle:
             model = build_model(spec, h.catalog, components=h.production)
             if not config:  # same config: a warm-starting algorithm starts from what it knows
                 model.warm_from(current)
-            warm = bool(getattr(model.config, "warm_start", 0)) and not config
+            warm = getattr(model.config, "warm_start", False) and not config
             events = self.store.events()
             started = time.perf_counter()
             try:

@@ -40,11 +40,6 @@ def _launcher_folder() -> tempfile.TemporaryDirectory:
     return folder  # cached: the folder lives as long as the process
 
 
-def app_test(default_timeout: float = 120) -> AppTest:
-    """A fresh AppTest of the whole app; not run yet. Its database is $RECSYS_DB."""
-    return AppTest.from_file(launcher(), default_timeout=default_timeout)
-
-
 def rerun_after_like_ms(db_path: str, clicks: int = 10) -> list[float]:
     """Server-side time of a simulator rerun after a Like, in ms, one per click after the
     first (which pays for imports): click, callback, whole script. Runs as user alice on the
@@ -53,7 +48,7 @@ def rerun_after_like_ms(db_path: str, clicks: int = 10) -> list[float]:
     os.environ["RECSYS_DB"] = db_path
     st.cache_resource.clear()
     try:
-        app = app_test()
+        app = AppTest.from_file(launcher(), default_timeout=120)
         app.query_params["user"] = "alice"
         app.run()
         timings = []
