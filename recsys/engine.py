@@ -39,7 +39,7 @@ from recsys.experiments.assignment import Experiment, Experiments
 from recsys.experiments.exposure import Exposure
 from recsys.hosting import ModelHost, Served
 from recsys.lifecycle.policies import canary_bucket
-from recsys.lifecycle.seeding import install_world, new_store, seeded_store
+from recsys.lifecycle.seeding import Fitted, install_world, new_store, seeded_store
 from recsys.lifecycle.versions import Lifecycle
 from recsys.ranking import LearningStep, Ranking, Stopwatch, diff, validate_k
 from recsys.store.database import Store
@@ -56,11 +56,13 @@ def database_path(path: str | Path | None = None) -> str:
 
 
 class Engine:
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, adopt: Mapping[str, Recommender] | None = None):
+        """The engine of an open store. `adopt`: models just trained for the store's seed
+        versions (`lifecycle.seeding`), served as they are instead of read back."""
         self.store = store
         # The one lock around state changes (shared by the model host, which a reset rebuilds).
         self.lock = threading.RLock()
-        self._load()
+        self._load(adopt)
 
     # -- opening and creating -------------------------------------------------------------
 
@@ -93,9 +95,10 @@ class Engine:
         return cls._over(new_store(str(path), world, seed, weights, reset, **sizes))
 
     @classmethod
-    def _over(cls, store: Store) -> Engine:
+    def _over(cls, opened: tuple[Store, Fitted | None]) -> Engine:
+        store, fitted = opened
         try:
-            return cls(store)
+            return cls(store, {m.name: m for m, _ in fitted or ()})
         except BaseException:
             store.close()
             raise
@@ -109,7 +112,7 @@ class Engine:
                 self.host.checkpoint("on close")
             self.store.close()
 
-    def _load(self) -> None:
+    def _load(self, adopt: Mapping[str, Recommender] | None = None) -> None:
         """(Re)build every served model from its lineage (the production version, or a newer
         checkpoint of it) plus a replay of the log after it."""
         with self.lock:
@@ -121,7 +124,7 @@ class Engine:
             }
             self.version_store = VersionStore(self.store)
             self.host = ModelHost(
-                self.store, self.version_store, self.store.items(), self.weights, self.lock
+                self.store, self.version_store, self.store.items(), self.weights, self.lock, adopt
             )
             self.items, self.catalog = self.host.items, self.host.catalog
             self.holdout = self.host.holdout
@@ -343,7 +346,7 @@ class Engine:
         it was. Experiments, versions and the log of the old world go with it."""
         with self.lock:
             fitted = install_world(self.store, world, weights, configs, progress)
-            self._load()
+            self._load({m.name: m for m, _ in fitted})
         return self.summary() | {
             "held_out": len(world.holdout),
             "seconds": {m.name: round(s, 3) for m, s in fitted},

@@ -116,6 +116,7 @@ class ModelHost:
         items: pd.DataFrame,
         weights: EventWeights,
         lock: threading.RLock,
+        adopt: Mapping[str, Recommender] | None = None,
     ):
         self.store, self.version_store, self.weights = store, version_store, weights
         self.lock, self.items = lock, items
@@ -131,6 +132,10 @@ class ModelHost:
         for name in REGISTRY:
             served = Served(name)
             self.ensure_lineage(served)
+            if name in (adopt or {}):  # just trained for this store's seed version: no reload
+                lineage = self.version_store.lineage_at(name, PRODUCTION, self.last_seq + 1)
+                self._hosted[served] = Hosted(adopt[name], self.last_seq, lineage)
+                continue
             model, through, lineage = self.saved_state(served, self.last_seq + 1)
             self._hosted[served] = Hosted(model, through, lineage)
         for hosted in list(self._hosted.values()):

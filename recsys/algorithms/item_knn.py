@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 import numpy as np
+from scipy import sparse
 
 from recsys.algorithms.base import Explanation, Recommender, UpdateInfo, lead_part
 from recsys.algorithms.config import Config, param
@@ -63,24 +64,25 @@ class ItemKNN(Recommender):
         self._lists_cache: tuple[int, list] | None = None  # (user, votes): see `_votes`
 
     def _fit(self, events: EventFrame, user_rows: np.ndarray, weights: np.ndarray) -> None:
+        # Co-occurrence counts as one sparse product (scipy): X is users x items, 1 where the
+        # user is positive on the item, and X'X counts the users positive on both.
         n = self.catalog.n
-        keys = []
-        for seen in self._seen:
-            items = np.array(sorted(i for i, w in seen.items() if w > 0), dtype=np.int64)
-            self._count[items] += 1.0
-            if len(items) > 1:
-                a, b = np.meshgrid(items, items, indexing="ij")
-                off_diagonal = a != b
-                keys.append(a[off_diagonal] * n + b[off_diagonal])
-        if not keys:
+        positive = [(u, i) for u, seen in enumerate(self._seen) for i, w in seen.items() if w > 0]
+        if not positive:
             return
-        unique, counts = np.unique(np.concatenate(keys), return_counts=True)
-        rows, cols = np.divmod(unique, n)
-        bounds = np.searchsorted(rows, np.arange(n + 1))
+        users, items = np.array(positive, dtype=np.int64).T
+        x = sparse.csr_matrix(
+            (np.ones(len(users)), (users, items)), shape=(len(self._seen), n), dtype=np.float64
+        )
+        self._count += np.asarray(x.sum(axis=0)).ravel()
+        together = (x.T @ x).tocsr()
+        together.setdiag(0.0)  # an item does not co-occur with itself
+        together.eliminate_zeros()
+        together.sort_indices()
         for item in range(n):
-            lo, hi = bounds[item], bounds[item + 1]
-            self._ids[item] = cols[lo:hi].copy()
-            self._together[item] = counts[lo:hi].astype(np.float64)
+            lo, hi = together.indptr[item], together.indptr[item + 1]
+            self._ids[item] = together.indices[lo:hi].astype(np.int64)
+            self._together[item] = together.data[lo:hi].copy()
 
     def _row(self, item: int) -> tuple[np.ndarray, np.ndarray]:
         """The item's merged row: co-occurring item ids (sorted) and their counts."""

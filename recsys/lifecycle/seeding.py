@@ -24,18 +24,24 @@ from recsys.events import WEIGHT_PRESETS, EventFrame
 from recsys.store.database import Store
 from recsys.world import DEFAULT_PACK, DEFAULT_SEED, World, generate_world
 
+Fitted = list[tuple[Recommender, float]]  # each model trained on a world, with its fit seconds
 
-def seeded_store(path: str, world: str | World, seed: int, weights: str) -> Store:
+
+def seeded_store(
+    path: str, world: str | World, seed: int, weights: str
+) -> tuple[Store, Fitted | None]:
     """The store at `path`; an empty or missing one is seeded with `world` first (a pack's
-    name, generated from `seed`, or a built World such as an imported dataset)."""
+    name, generated from `seed`, or a built World such as an imported dataset). Returns the
+    store and, if it was seeded, the models trained for it (to serve as they are)."""
     store = Store.open(path)
     try:
+        fitted = None
         if store.is_empty():
             if isinstance(world, World):
-                install_world(store, world, weights)
+                fitted = install_world(store, world, weights)
             else:
-                seed_world(store, world, seed, weights)
-        return store
+                fitted = seed_world(store, world, seed, weights)
+        return store, fitted
     except BaseException:
         store.close()
         raise
@@ -43,9 +49,10 @@ def seeded_store(path: str, world: str | World, seed: int, weights: str) -> Stor
 
 def new_store(
     path: str, world: str, seed: int, weights: str, reset: bool = False, **sizes: Any
-) -> Store:
-    """A new store at `path` seeded with a freshly generated world. Raises `RecsysError` if
-    the file exists and `reset` is false, or if another process holds it."""
+) -> tuple[Store, Fitted]:
+    """A new store at `path` seeded with a freshly generated world, and the models trained
+    for it. Raises `RecsysError` if the file exists and `reset` is false, or if another
+    process holds it."""
     if path != ":memory:" and Path(path).exists():
         if not reset:
             raise RecsysError(f"{path} already exists; add --reset to recreate it")
@@ -54,8 +61,7 @@ def new_store(
             leftover.unlink(missing_ok=True)
     store = Store.open(path)
     try:
-        seed_world(store, world, seed, weights, **sizes)
-        return store
+        return store, seed_world(store, world, seed, weights, **sizes)
     except BaseException:
         store.close()
         raise
@@ -67,10 +73,11 @@ def seed_world(
     seed: int = DEFAULT_SEED,
     weights: str = "default",
     **sizes: Any,
-) -> None:
-    """Generate a world into an empty store and store every algorithm trained on it as a version."""
+) -> Fitted:
+    """Generate a world into an empty store and store every algorithm trained on it as a
+    version; returns the trained models."""
     check_weights(weights)
-    install_world(store, generate_world(world, seed, **sizes), weights)
+    return install_world(store, generate_world(world, seed, **sizes), weights)
 
 
 def install_world(
