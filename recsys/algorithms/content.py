@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from recsys.algorithms.base import Explanation, Recommender, UpdateInfo, lead_part
 from recsys.algorithms.config import Config, param
@@ -68,6 +67,10 @@ class ContentBased(Recommender):
         ]
         # Sparse: a real catalogue's titles bring thousands of words (MovieLens: 10,500 terms
         # over 9,742 films), and a dense matrix of them took seconds to build on every open.
+        # scikit-learn is imported here: it costs about half a second, which every command
+        # line call (`--help` included) would otherwise pay before it knows it needs a model.
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         vectorizer = TfidfVectorizer(analyzer=_tokens, sublinear_tf=True, norm=None)
         matrix = vectorizer.fit_transform(documents).tocsr().astype(np.float64)
         terms = vectorizer.get_feature_names_out().astype(str)
