@@ -16,8 +16,7 @@ from typing import Any
 
 from recsys.cli.common import Result, add_command, on_lab
 from recsys.errors import RecsysError
-from recsys.experiments import stats
-from recsys.experiments.analysis import LABELS, UNITS, most_active, performance, report
+from recsys.experiments.metrics import LABELS, UNITS
 
 ACTIONS = ("create", "list", "show", "stop", "simulate", "aa", "offpolicy", "size", "analytics")
 NEEDS_NAME = ("create", "show", "stop", "offpolicy")
@@ -72,10 +71,15 @@ def _check(args) -> None:
     if args.action == "size":
         if args.baseline is None or args.mde is None:
             raise RecsysError("experiment size needs --baseline and --mde")
+        from recsys.experiments import stats  # scipy: only for the commands that need it
+
         args.result = stats.sample_size(args.baseline, args.mde, args.alpha, args.power)
 
 
 def _experiment(engine, args) -> Result:
+    # The statistics import scipy: loaded with a lab, not for `--help` or a bad option.
+    from recsys.experiments.analysis import most_active, performance, report
+
     action = args.action
     if action == "size":
         n = args.result

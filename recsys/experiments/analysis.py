@@ -25,19 +25,9 @@ from scipy.stats import norm
 from recsys.errors import RecsysError
 from recsys.experiments import stats
 from recsys.experiments.assignment import Experiment, Experiments
+from recsys.experiments.metrics import METRICS, RATES, UNITS
 from recsys.store.database import Store
 from recsys.world import DAY
-
-RATES = {"ctr": "clicks", "like_rate": "likes", "rating_rate": "ratings"}
-METRICS = (*RATES, "avg_rating")
-LABELS = {
-    "ctr": "click-through rate",
-    "like_rate": "like rate",
-    "rating_rate": "rating rate",
-    "avg_rating": "average rating",
-    "impressions": "impressions",
-}
-UNITS = ("user", "impression")
 
 
 def report(

@@ -9,8 +9,9 @@ import streamlit as st
 from recsys.algorithms import REGISTRY
 from recsys.engine import Engine
 from recsys.errors import RecsysError
-from recsys.experiments.analysis import LABELS, METRICS, RATES, cumulative, report
+from recsys.experiments.analysis import cumulative, report
 from recsys.experiments.assignment import Experiment
+from recsys.experiments.metrics import LABELS, METRICS, RATES
 from recsys.experiments.simulation import MAX_SESSIONS, create, simulate
 from recsys.ui.widgets import md
 

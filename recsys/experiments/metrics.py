@@ -1,0 +1,16 @@
+"""What an experiment reports: its metrics, their labels and the units of analysis.
+
+Plain constants, apart from the statistics, so the command line can offer them as choices
+without importing scipy.
+"""
+
+RATES = {"ctr": "clicks", "like_rate": "likes", "rating_rate": "ratings"}  # rate -> outcome
+METRICS = (*RATES, "avg_rating")
+LABELS = {
+    "ctr": "click-through rate",
+    "like_rate": "like rate",
+    "rating_rate": "rating rate",
+    "avg_rating": "average rating",
+    "impressions": "impressions",
+}
+UNITS = ("user", "impression")  # what is analysed as independent: a person, or a shown item
