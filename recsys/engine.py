@@ -154,8 +154,8 @@ class Engine:
         arm = live.assign(user) if live else None
         if arm is not None and arm.algorithm == algorithm:  # the experiment's arm, no canary
             return self.host.route(algorithm, arm.version, in_canary=False)
-        in_canary = canary_bucket(user) < self.lifecycle.policy.canary_share
-        return self.host.route(algorithm, None, in_canary)
+        share = self.lifecycle.policy.canary_share  # 0 unless a canary runs: no hash then
+        return self.host.route(algorithm, None, share > 0 and canary_bucket(user) < share)
 
     def serving(self, user: str, algorithm: str | None = None) -> dict[str, Any]:
         """The arm and version that serve `user` (what the page shows next to the list)."""

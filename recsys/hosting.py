@@ -286,13 +286,13 @@ class ModelHost:
     def install(self, served: Served, model: Recommender | None = None) -> None:
         """Serve a new state for `served`: `model` if it is already up to date with the log,
         else the lineage's saved state plus a replay of the events after it."""
-        lineage = self.version_store.lineage_at(served.algorithm, served.arm, self.last_seq + 1)
         if model is None:
             model, through, lineage = self.saved_state(served, self.last_seq + 1)
             model.attach(self.production)  # before the replay: no private components learn
             for event in self.store.events(after_seq=through).rows():
                 model.learn_one(event)
         else:
+            lineage = self.version_store.lineage_at(served.algorithm, served.arm, self.last_seq + 1)
             model.attach(self.production)
         self._hosted[served] = Hosted(model, self.last_seq, lineage)
         self.cache.clear()

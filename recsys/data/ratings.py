@@ -9,7 +9,6 @@ parse gives one clear `RecsysError` naming the file and the line.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +17,7 @@ import pandas as pd
 
 from recsys.algorithms import Catalog
 from recsys.data.checks import floats, numbers
-from recsys.data.reader import FileSpec, Intake
-from recsys.errors import RecsysError
+from recsys.data.reader import FileSpec, Intake, read_table
 from recsys.events import EventFrame
 
 # The header is detected (a first row whose rating is no number) and its names are not read.
@@ -27,7 +25,6 @@ RATINGS_FILE = FileSpec(
     ("user_id", "item_id", "rating"), ("timestamp",), header=None, detect="rating"
 )
 MOVIES_FILE = FileSpec(("movieId", "title"), ("genres",))  # as the MovieLens import reads it
-MAX_PROBLEMS = 100  # kept to find the first by line; the error counts all of them
 
 
 @dataclass
@@ -81,40 +78,6 @@ def read_movies(path: str | Path) -> pd.DataFrame:
     genres = table["genres"] if "genres" in table else pd.Series("", index=table.index)
     listed = [() if g in ("", "(no genres listed)") else tuple(g.split("|")) for g in genres]
     return pd.DataFrame({"title": table["title"], "genres": listed}, index=table.index)
-
-
-def read_table(
-    path: str | Path,
-    spec: FileSpec,
-    check: Callable[[Intake, str, pd.DataFrame], None] | None = None,
-    what: str = "rows",
-) -> pd.DataFrame:
-    """One delimited file read through the importer's reader against `spec`: its rows as text
-    in the spec's columns plus `line`. `check` may add problems of its own (values that must
-    be numbers...).
-
-    Raises RecsysError naming the file if it cannot be read or holds no rows, else naming its
-    first bad line and counting the others.
-    """
-    file = str(path)
-    try:
-        data = Path(path).read_bytes()
-    except OSError as error:
-        raise RecsysError(f"cannot read {path}: {error.strerror}") from None
-    intake = Intake({file: spec}, None, MAX_PROBLEMS)
-    intake.files[file] = data
-    table = intake.table(file)
-    if table is not None and check is not None:
-        check(intake, file, table)
-    if intake.n_problems:
-        located = sorted((p for p in intake.problems if p.line is not None), key=lambda p: p.line)
-        if not located:  # the file is empty, or a header alone
-            raise RecsysError(f"{path} holds no {what} ({intake.problems[0].message})")
-        more = intake.n_problems - 1
-        also = f" (and {more:,} more problem{'s' if more > 1 else ''})" if more else ""
-        raise RecsysError(f"{located[0]}{also}")
-    assert table is not None
-    return table
 
 
 def catalog_for(*files: Ratings) -> tuple[Catalog, dict[str, int]]:

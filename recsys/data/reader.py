@@ -16,11 +16,16 @@ import io
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from recsys.errors import RecsysError
+
+READ_PROBLEMS = 100  # kept by `read_table` to find the first by line; its error counts all
 
 
 @dataclass(frozen=True)
@@ -301,3 +306,37 @@ def _field(parts: pa.ListArray, lengths: np.ndarray, i: int) -> pa.Array:
     out = np.full(len(parts), "", dtype=object)
     out[has] = pc.list_element(parts.filter(pa.array(has)), i).to_numpy(zero_copy_only=False)
     return pa.array(out, pa.large_string())
+
+
+def read_table(
+    path: str | Path,
+    spec: FileSpec,
+    check: Callable[[Intake, str, pd.DataFrame], None] | None = None,
+    what: str = "rows",
+) -> pd.DataFrame:
+    """One delimited file read through the importer's reader against `spec`: its rows as text
+    in the spec's columns plus `line`. `check` may add problems of its own (values that must
+    be numbers...).
+
+    Raises RecsysError naming the file if it cannot be read or holds no rows, else naming its
+    first bad line and counting the others.
+    """
+    file = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as error:
+        raise RecsysError(f"cannot read {path}: {error.strerror}") from None
+    intake = Intake({file: spec}, None, READ_PROBLEMS)
+    intake.files[file] = data
+    table = intake.table(file)
+    if table is not None and check is not None:
+        check(intake, file, table)
+    if intake.n_problems:
+        located = sorted((p for p in intake.problems if p.line is not None), key=lambda p: p.line)
+        if not located:  # the file is empty, or a header alone
+            raise RecsysError(f"{path} holds no {what} ({intake.problems[0].message})")
+        more = intake.n_problems - 1
+        also = f" (and {more:,} more problem{'s' if more > 1 else ''})" if more else ""
+        raise RecsysError(f"{located[0]}{also}")
+    assert table is not None
+    return table

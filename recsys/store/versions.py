@@ -35,7 +35,6 @@ class VersionStore(LineageStore, HistoryStore):
 
     def __init__(self, store: Owner):
         super().__init__(store.db)
-        self.store = store
 
     # -- versions -------------------------------------------------------------------------
 
