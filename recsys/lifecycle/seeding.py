@@ -86,7 +86,7 @@ def install_world(
     weights: str = "default",
     configs: dict[str, dict] | None = None,
     progress: Callable[[float, str], None] | None = None,
-) -> list[tuple[Recommender, float]]:
+) -> Fitted:
     """Train every algorithm on `world`'s history (with `configs` by name) in memory, then
     write the world and their versions as the seed versions in one transaction, replacing
     whatever the store held: a failure anywhere leaves the store as it was. Returns each
@@ -124,7 +124,7 @@ def fit_models(
     seed: int,
     configs: dict[str, dict] | None = None,
     progress: Callable[[float, str], None] | None = None,
-) -> list[tuple[Recommender, float]]:
+) -> Fitted:
     """Every registered algorithm fitted on `events` (with `configs` by name where given),
     with its fit time in seconds. Holdout metrics are measured when first asked for
     (Lifecycle.measured): the first start of the app should not wait for ten evaluations."""

@@ -106,8 +106,7 @@ class Lifecycle:
         "never" (candidate). `during_event`: called while an event is being applied, so the
         new state already serves that event's `after` list."""
         h = self.host
-        cls = algorithm_class(algorithm or DEFAULT_ALGORITHM)
-        name = cls.name
+        name = algorithm_class(algorithm or DEFAULT_ALGORITHM).name
         with h.lock:
             current = h.model(Served(name))
             spec = ModelSpec(
