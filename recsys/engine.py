@@ -38,6 +38,7 @@ from recsys.events import (
 from recsys.experiments.assignment import Experiment, Experiments
 from recsys.experiments.exposure import Exposure
 from recsys.hosting import ModelHost, Served
+from recsys.lifecycle.background import Retrainer
 from recsys.lifecycle.policies import canary_bucket
 from recsys.lifecycle.seeding import Fitted, install_world, new_store, seeded_store
 from recsys.lifecycle.versions import Lifecycle
@@ -62,6 +63,7 @@ class Engine:
         self.store = store
         # The one lock around state changes (shared by the model host, which a reset rebuilds).
         self.lock = threading.RLock()
+        self.retrainer = Retrainer(self.lock)  # policy retrains off the request path, when on
         self._load(adopt)
 
     # -- opening and creating -------------------------------------------------------------
@@ -104,7 +106,8 @@ class Engine:
             raise
 
     def close(self) -> None:
-        """Checkpoint if many events were learned since the last one, then close the store."""
+        """Let background retrains land, checkpoint if many events were learned, then close."""
+        self.retrainer.wait()
         with self.lock:
             if self.store.closed:
                 return
@@ -116,6 +119,7 @@ class Engine:
         """(Re)build every served model from its lineage (the production version, or a newer
         checkpoint of it) plus a replay of the log after it."""
         with self.lock:
+            self.retrainer.discard()  # trained on a log that is being rebuilt
             self.meta = self.store.meta()
             self.weights = WEIGHT_PRESETS[self.meta.get("weights", "default")]
             self.personas = self.store.personas()  # static per world; read once
@@ -129,7 +133,7 @@ class Engine:
             self.items, self.catalog = self.host.items, self.host.catalog
             self.holdout = self.host.holdout
             self.experiments = Experiments(self.store)
-            self.lifecycle = Lifecycle(self.host, self.experiments, self.meta)
+            self.lifecycle = Lifecycle(self.host, self.experiments, self.meta, self.retrainer)
             self.host.sync_canary(self.lifecycle.policy.canary_share)
             self.exposure = Exposure(self.experiments)
             self.replay = {"events": self.host.replayed}
@@ -223,10 +227,6 @@ class Engine:
 
     def item_title(self, item: int) -> str:
         return self.catalog.titles[item]
-
-    @property
-    def default_algorithm(self) -> str:
-        return DEFAULT_ALGORITHM
 
     def model(self, algorithm: str | None = None) -> Recommender:
         """An algorithm's production model, up to date with the log."""

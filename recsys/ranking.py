@@ -204,6 +204,12 @@ def describe_action(action: dict[str, Any]) -> str:
         return f"The {action['trigger']} policy wanted a {action['kind']}: {action['error']}."
     if action["kind"] == "alarm":
         return f"Drift alarm: {action['detail']}."
+    if action.get("started"):  # a background worker runs it; the page follows it
+        what = f"Retrain v{action['version']}" if action["kind"] == "retrain" else "Mini-batch"
+        return (
+            f"{what} of {action['algorithm']} started ({action['trigger']}: {action['detail']}); "
+            "it serves when it lands."
+        )
     if action["kind"] == "retrain":
         fate = "now serves" if action.get("promoted") else "is the candidate"
         return (

@@ -10,21 +10,18 @@ production. Policies (`recsys.lifecycle.policies`) call the same methods as the 
 from __future__ import annotations
 
 import json
-import time
+from contextlib import nullcontext
 from typing import Any
 
 import pandas as pd
 
-from recsys.algorithms import (
-    DEFAULT_ALGORITHM,
-    ModelSpec,
-    Recommender,
-    algorithm_class,
-    build_model,
-)
+from recsys.algorithms import DEFAULT_ALGORITHM, Recommender, algorithm_class
 from recsys.errors import RecsysError
 from recsys.experiments.assignment import Experiments
 from recsys.hosting import ModelHost, Served
+from recsys.lifecycle import jobs
+from recsys.lifecycle.background import Retrainer
+from recsys.lifecycle.jobs import MINIBATCH, RETRAIN
 from recsys.lifecycle.measures import compare_versions, gate_verdict, holdout_metrics, live_metrics
 from recsys.lifecycle.policies import Action, Policy, Watcher, counters
 
@@ -36,8 +33,15 @@ class Lifecycle:
     `meta` is the lab's meta table, which holds the policy.
     """
 
-    def __init__(self, host: ModelHost, experiments: Experiments, meta: dict[str, str]):
+    def __init__(
+        self,
+        host: ModelHost,
+        experiments: Experiments,
+        meta: dict[str, str],
+        retrainer: Retrainer | None = None,
+    ):
         self.host, self.store, self.experiments = host, host.store, experiments
+        self.retrainer = retrainer
         self.version_store = host.version_store
         self.policy = Policy.load(meta)
         self.watcher = Watcher(self.policy, self._counters)
@@ -80,15 +84,17 @@ class Lifecycle:
     def measured(self, algorithm: str | None = None) -> None:
         """Measure the versions stored without holdout metrics (the seeded ones are measured
         when first asked for), each with its own parameters. A blend is measured with the
-        components as they are now."""
+        components as they are now, under the lock (other versions need no lock: a
+        background retrain measures them without holding up requests)."""
         h = self.host
-        with h.lock:
-            for version_id in self.version_store.unmeasured(algorithm):
-                version = self.version_store.version(version_id, params=True)
+        for version_id in self.version_store.unmeasured(algorithm):
+            version = self.version_store.version(version_id, params=True)
+            blend = bool(algorithm_class(version["algorithm"]).components)
+            with h.lock if blend else nullcontext():
                 model = h.from_version(version)
                 events = self.store.events(through_seq=version["trained_through_seq"])
                 metrics = holdout_metrics(model, h.holdout, events, h.catalog, h.weights)
-                self.version_store.set_metrics(version_id, metrics)
+            self.version_store.set_metrics(version_id, metrics)
 
     # -- training -------------------------------------------------------------------------
 
@@ -101,135 +107,24 @@ class Lifecycle:
         config: dict[str, Any] | None = None,
         during_event: bool = False,
     ) -> dict[str, Any]:
-        """Fit a new version on the whole log. `promote`: "always" (it serves at once),
+        """Fit a new version on the whole log, now. `promote`: "always" (it serves at once),
         "gate" (serves if the policy auto-promotes and it passes the gate, else candidate) or
         "never" (candidate). `during_event`: called while an event is being applied, so the
-        new state already serves that event's `after` list."""
-        h = self.host
+        new state already serves that event's `after` list. Raises `RecsysError` if the fit
+        fails (the update log keeps the failure)."""
         name = algorithm_class(algorithm or DEFAULT_ALGORITHM).name
-        with h.lock:
-            current = h.model(Served(name))
-            spec = ModelSpec(
-                name, current.config.to_dict() | (config or {}), current.seed, h.weights
-            )
-            model = build_model(spec, h.catalog, components=h.production)
-            if not config:  # same config: a warm-starting algorithm starts from what it knows
-                model.warm_from(current)
-            warm = getattr(model.config, "warm_start", False) and not config
-            events = self.store.events()
-            started = time.perf_counter()
-            try:
-                model.fit(events, h.catalog)
-            except Exception as error:  # the log keeps a failed retrain too
-                self._log_update(
-                    algorithm=name,
-                    update_type="full retrain",
-                    trigger=trigger,
-                    events=len(events),
-                    seconds=time.perf_counter() - started,
-                    status="error",
-                    error=str(error),
-                )
-                raise RecsysError(f"retraining {name} failed: {error}") from error
-            seconds = time.perf_counter() - started
-            metrics = holdout_metrics(model, h.holdout, events, h.catalog, h.weights)
-            parent = self.version_store.alias(name, "production")
-            version = self.version_store.save_version(
-                name,
-                model.config.to_dict(),
-                model.seed,
-                h.last_seq,
-                len(events),
-                model.state(),
-                trigger,
-                seconds,
-                parent,
-                metrics,
-            )
-            self._log_update(
-                algorithm=name,
-                update_type="full retrain (warm start)" if warm else "full retrain",
-                trigger=trigger,
-                events=len(events),
-                seconds=seconds,
-                version_id=version,
-                metrics=metrics,
-            )
-            # A drift retrain starts the detector over; other retrains must not, or a routine
-            # retrain right after a shift would hide it.
-            self.watcher.retrained(name, h.last_ts, fresh_detector=trigger == "drift")
-            result = {
-                "algorithm": name,
-                "version": version,
-                "events": len(events),
-                "seconds": seconds,
-                "metrics": metrics,
-                "promoted": False,
-                "gate": None,
-            }
-            effective = h.last_seq if during_event else h.last_seq + 1
-            actor = "policy" if trigger not in ("manual", "parameters") else "user"
-            if promote == "gate" and self.policy.auto_promote:
-                result["gate"] = self.gate(version)
-                promote = "always" if result["gate"]["passed"] else "never"
-            why = result["gate"]["message"] if result["gate"] else f"trained ({trigger})"
-            if promote == "always":
-                self._move_production(name, version, actor, why, effective, model)
-                result["promoted"] = True
-            else:
-                self._move(name, "candidate", version, actor, why, effective)
-                self._sync_canary()
-            return result
+        with self.host.lock:
+            job = jobs.start(self, RETRAIN, name, trigger, promote=promote, config=config)
+            jobs.run(self, job)
+            return jobs.land(self, job, during_event)
 
     def minibatch(self, algorithm: str, trigger: str, during_event: bool = False) -> dict:
         """A light refit of the served model (for MF one warm-started ALS epoch; for the others
         a refit from the log), kept as a checkpoint that starts a new lineage, not a version."""
-        h = self.host
-        with h.lock:
-            served = h.model(Served(algorithm))
-            light = served.config.to_dict() | served.minibatch_config()
-            spec = ModelSpec(algorithm, light, served.seed, h.weights)
-            refit = build_model(spec, h.catalog, components=h.production)
-            refit.warm_from(served)
-            events = self.store.events()
-            started = time.perf_counter()
-            refit.fit(events, h.catalog)
-            state = refit.state()
-            served.load_state(state)  # the served model keeps its own config
-            seconds = time.perf_counter() - started
-            lineage = h.lineage(Served(algorithm))
-            checkpoint = self.version_store.save_checkpoint(
-                algorithm,
-                "production",
-                None,
-                h.last_seq,
-                served.config.to_dict(),
-                served.seed,
-                state,
-                "mini-batch",
-            )
-            effective = h.last_seq if during_event else h.last_seq + 1
-            self.version_store.start_checkpoint_lineage(
-                algorithm,
-                "production",
-                effective,
-                checkpoint,
-                lineage["version_id"],
-                f"mini-batch ({trigger})",
-            )
-            h.set_lineage(
-                Served(algorithm), self.version_store.lineage_at(algorithm, "production", effective)
-            )
-            self._log_update(
-                algorithm=algorithm,
-                update_type="mini-batch",
-                trigger=trigger,
-                events=len(events),
-                seconds=seconds,
-                version_id=lineage["version_id"],
-            )
-            h.cache.clear()
-            return {"algorithm": algorithm, "checkpoint": checkpoint, "seconds": seconds}
+        with self.host.lock:
+            job = jobs.start(self, MINIBATCH, algorithm, trigger)
+            jobs.run(self, job)
+            return jobs.land(self, job, during_event)
 
     # -- aliases --------------------------------------------------------------------------
 
@@ -259,7 +154,7 @@ class Lifecycle:
                     f"{verdict['message']}; promote anyway with --force (CLI) or the checkbox"
                 )
             reason = verdict["message"] if verdict["passed"] else "forced past the gate"
-            self._move_production(name, version, actor, reason, h.last_seq + 1)
+            self.serve_production(name, version, actor, reason, h.last_seq + 1)
             return {"algorithm": name, "production": version, "gate": verdict}
 
     def rollback(
@@ -282,7 +177,7 @@ class Lifecycle:
                     f"(production is v{current})"
                 )
             effective = h.last_seq if during_event else h.last_seq + 1
-            self._move_production(name, previous, actor, reason, effective, kind="rollback")
+            self.serve_production(name, previous, actor, reason, effective, kind="rollback")
             return {"algorithm": name, "production": previous, "was": current}
 
     def delete(self, version: int) -> None:
@@ -306,7 +201,12 @@ class Lifecycle:
             self.version_store.delete_version(version)
             self._sync_canary()
 
-    def _move_production(
+    def serve_candidate(self, name: str, version: int, actor: str, reason: str, effective: int):
+        """Point `name`'s candidate alias at `version` from seq `effective` on."""
+        self._move(name, "candidate", version, actor, reason, effective)
+        self._sync_canary()
+
+    def serve_production(
         self,
         name: str,
         version: int,
@@ -316,6 +216,8 @@ class Lifecycle:
         model: Recommender | None = None,
         kind: str = "promotion",
     ) -> None:
+        """Point `name`'s production alias at `version` from seq `effective` on and serve
+        `model` (already up to date with the log), or else the version plus a replay."""
         h = self.host
         if self.version_store.alias(name, "candidate") == version:
             self._move(name, "candidate", None, actor, f"became production ({kind})", effective)
@@ -337,7 +239,8 @@ class Lifecycle:
 
     def _run(self, algorithm: str, action: Action) -> dict:
         """Do what a policy asked for (log an alarm, retrain, refit, roll back) and return a
-        record of it; a failure is recorded, never raised: the event is committed."""
+        record of it; a failure is recorded, never raised: the event is committed. With the
+        background worker on, a retrain or refit is only started here (`started` is set)."""
         h = self.host
         record = {"kind": action.kind, "trigger": action.trigger, "detail": action.detail}
         try:
@@ -350,6 +253,11 @@ class Lifecycle:
                     statistic=action.statistic or 0.0,
                     details={"detail": action.detail, **self.policy.detector_params()},
                 )
+            elif action.kind in (RETRAIN, MINIBATCH) and self.retrainer and self.retrainer.active:
+                kind = action.kind
+                job = jobs.start(self, kind, algorithm, action.trigger, action.detail)
+                self.retrainer.submit(self, job)
+                record |= {"algorithm": algorithm, "started": True, "version": job.version}
             elif action.kind == "retrain":
                 record |= self.train(algorithm, action.trigger, "gate", during_event=True)
             elif action.kind == "minibatch":

@@ -60,6 +60,17 @@ class HistoryStore:
         )
         return rows[0] if rows else None
 
+    def last_fit_seconds(self, algorithm: str, full: bool) -> float | None:
+        """How long the algorithm's newest successful full retrain (`full`) or mini-batch took,
+        in seconds (None if it never had one): the estimate behind a running one's progress."""
+        kind = "<>" if full else "="
+        rows = self.db.query(
+            "SELECT seconds FROM update_log WHERE algorithm = ? AND status = 'ok' "
+            f"AND update_type {kind} 'mini-batch' ORDER BY update_id DESC LIMIT 1",
+            [algorithm],
+        )
+        return float(rows[0][0]) if rows and rows[0][0] is not None else None
+
     def updates(self, algorithm: str | None = None, limit: int = 1000) -> pd.DataFrame:
         where, args = ("WHERE algorithm = ?", [algorithm]) if algorithm else ("", [])
         return self.db.frame(

@@ -50,21 +50,40 @@ class VersionStore(LineageStore, HistoryStore):
         fit_seconds: float | None,
         parent: int | None = None,
         metrics: dict[str, float | None] | None = None,
+        version_id: int | None = None,
     ) -> int:
-        """Store one version; returns its id (never used before)."""
+        """Store one version; returns its id: `version_id` if one was reserved for it
+        (`reserve_version_id`), else one never used before."""
         row = (algorithm, config, seed, trained_through_seq, n_events, params, trigger)
         with self.db.write_lock:
-            version_id, statements = self.new_versions([(*row, fit_seconds, parent, metrics)])
+            first, statements = self.new_versions(
+                [(*row, fit_seconds, parent, metrics)], version_id
+            )
             self.db.transaction(statements)
-            return version_id
+            return first
 
-    def new_versions(self, rows: list[tuple]) -> tuple[int, list[Statement]]:
+    def reserve_version_id(self) -> int:
+        """An id no version has or will have, for a version that is still being trained (a
+        background retrain names it when it starts). An id reserved and never saved (a failed
+        retrain, a crash) stays unused."""
+        with self.db.write_lock:
+            first, statements = reserve_ids(
+                self.db, "next version id", "model_versions", "version_id", 1
+            )
+            self.db.transaction(statements)
+            return first
+
+    def new_versions(
+        self, rows: list[tuple], first: int | None = None
+    ) -> tuple[int, list[Statement]]:
         """The statements that store `rows` (save_version's arguments, in order) as versions
-        with fresh ids, for the caller's transaction (under `store.write_lock`); returns
-        the first id with them."""
-        first, statements = reserve_ids(
-            self.db, "next version id", "model_versions", "version_id", len(rows)
-        )
+        with fresh ids (from `first` on if those were reserved), for the caller's transaction
+        (under `store.write_lock`); returns the first id with them."""
+        statements: list[Statement] = []
+        if first is None:
+            first, statements = reserve_ids(
+                self.db, "next version id", "model_versions", "version_id", len(rows)
+            )
         for offset, row in enumerate(rows):
             algorithm, config, seed, through, n_events, params, trigger, seconds = row[:8]
             parent, metrics = row[8:]

@@ -1,0 +1,118 @@
+"""Policy retrains and mini-batches off the request path: one worker thread per engine.
+
+The click that triggers a retrain only starts it (`jobs.start`, a few milliseconds under the
+lock: a copy of the served state and a reserved version id) and returns; the worker fits
+without the lock and lands the result under it, replaying the events that arrived meanwhile
+(`recsys.lifecycle.jobs`). Jobs run one at a time, in the order they were started.
+
+A thread, not a process: the fit is numpy and BLAS, which release the GIL, and the DuckDB
+connection belongs to this process (a second process would get a lock error). An algorithm
+that reads other served models (a blend) fits and measures under the lock, as it would
+synchronously; its fit is light.
+
+Scripted runs (scenarios, autopilot, the A/B simulator) want the same result on every run, so
+they run with the worker `suspended()`: their retrains happen inside the event, as before.
+A reset, a reopen or a forgotten user `discard()`s the jobs in flight: they were trained on a
+log that no longer exists. A job that was started and then lost to a crash leaves nothing
+behind but an unused version id; the policy counters, read from the log, fire it again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+
+from recsys.lifecycle import jobs
+from recsys.lifecycle.jobs import Job, Lifecycle
+
+KEEP = 20  # finished jobs remembered for the pages
+
+
+class Retrainer:
+    """Runs `jobs.Job`s on a worker thread when `enabled` (the app turns it on; the CLI and
+    the tests leave it off unless they ask). `lock` is the engine's lock."""
+
+    def __init__(self, lock: threading.RLock):
+        self.lock = lock
+        self.enabled = False
+        self._jobs: deque[Job] = deque(maxlen=KEEP)
+        self._pending: deque[tuple[Lifecycle, Job]] = deque()
+        self._idle = threading.Condition()
+        self._busy = False
+        self._thread: threading.Thread | None = None
+        self._local = threading.local()
+
+    @property
+    def active(self) -> bool:
+        """Whether a policy's retrain goes to the worker now."""
+        return self.enabled and not getattr(self._local, "suspended", False)
+
+    def submit(self, life: Lifecycle, job: Job) -> None:
+        """Queue a started job; the worker runs it as soon as the previous one is done."""
+        with self._idle:
+            self._jobs.append(job)
+            self._pending.append((life, job))
+            self._busy = True
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._work, name="retrainer", daemon=True)
+                self._thread.start()
+
+    def jobs(self) -> list[Job]:
+        """The jobs of this process, oldest first: running, queued and the last few finished."""
+        with self._idle:
+            return list(self._jobs)
+
+    def running(self) -> list[Job]:
+        return [job for job in self.jobs() if not job.finished and not job.discarded]
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until every queued job has landed (or failed); False on timeout. Never call it
+        while holding the engine's lock: landing needs it."""
+        with self._idle:
+            return self._idle.wait_for(lambda: not self._busy, timeout)
+
+    def discard(self) -> None:
+        """Jobs in flight will not land (call under the engine's lock: the log changed)."""
+        with self._idle:
+            for job in self._jobs:
+                if not job.finished:
+                    job.discarded = True
+
+    @contextmanager
+    def suspended(self) -> Iterator[None]:
+        """Within this, on this thread, retrains run inside the event (after the queue has
+        drained): a scripted run is reproducible."""
+        self.wait()
+        self._local.suspended = True
+        try:
+            yield
+        finally:
+            self._local.suspended = False
+
+    def _work(self) -> None:
+        while True:
+            with self._idle:
+                if not self._pending:
+                    self._busy = False
+                    self._idle.notify_all()
+                    self._thread = None
+                    return
+                life, job = self._pending.popleft()
+            self._run(life, job)
+
+    def _run(self, life: Lifecycle, job: Job) -> None:
+        try:
+            if job.discarded:
+                return
+            with self.lock if job.model.components else nullcontext():
+                jobs.run(life, job)
+            with self.lock:
+                if not job.discarded:
+                    jobs.land(life, job)
+        except Exception as error:  # the worker must survive; the page shows the failure
+            job.stage, job.error = "failed", str(error)
+        finally:
+            if job.discarded:
+                job.stage = "discarded"

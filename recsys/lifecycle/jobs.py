@@ -1,0 +1,277 @@
+"""A retrain or a mini-batch refit in three steps, so that the slow middle one can run off the
+request path (`recsys.lifecycle.background`):
+
+1. `start` (under the host lock): the model is built, warm-started from a copy of what serves,
+   and the job records `through`, the last seq it learns from; a retrain reserves its version
+   id, so the click that triggered it can say "retrain v7 started".
+2. `run` (no lock, unless the algorithm reads other served models): read the log through
+   `through`, fit, measure on the holdout.
+3. `land` (under the host lock): store the version or checkpoint, log the update, gate and
+   promote. The events that arrived during step 2 are replayed onto the new state, so what
+   serves is the saved state plus a replay of the log after it, as everywhere else.
+
+Run back to back under the lock, the three steps are the synchronous retrain, and a job run in
+the background builds bit-for-bit the same version (same events, same seed, same warm start).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from recsys.algorithms import ModelSpec, Recommender, build_model
+from recsys.errors import RecsysError
+from recsys.hosting import ModelHost, Served
+from recsys.lifecycle.measures import holdout_metrics
+from recsys.lifecycle.policies import Policy, Watcher
+from recsys.store.database import Store
+from recsys.store.versions import VersionStore
+
+RETRAIN, MINIBATCH = "retrain", "minibatch"
+
+
+class Lifecycle(Protocol):
+    """What a job needs of `recsys.lifecycle.versions.Lifecycle`."""
+
+    host: ModelHost
+    store: Store
+    version_store: VersionStore
+    policy: Policy
+    watcher: Watcher
+
+    def measured(self, algorithm: str | None = None) -> None: ...
+    def gate(self, version: int) -> dict[str, Any]: ...
+    def serve_candidate(self, name: str, version: int, actor: str, reason: str, effective: int): ...
+    def serve_production(
+        self, name: str, version: int, actor: str, reason: str, effective: int, model: Recommender
+    ) -> None: ...
+
+
+STAGES = ("queued", "reading events", "fitting", "measuring", "landing", "done")
+
+
+@dataclass
+class Job:
+    """One retrain or mini-batch: what it learns from, and where it stands.
+
+    `stage` is one of STAGES or "failed"/"discarded"; `expected` is how long the previous full
+    update of the algorithm took (seconds), for a time-left estimate; `result` is what
+    `Lifecycle.train` / `minibatch` return, once landed."""
+
+    kind: str
+    algorithm: str
+    trigger: str
+    detail: str
+    model: Recommender
+    through: int
+    promote: str = "gate"
+    version: int | None = None
+    warm: bool = False
+    actor: str = "policy"
+    expected: float | None = None
+    stage: str = "queued"
+    started: float = field(default_factory=time.monotonic)
+    events: int = 0
+    seconds: float = 0.0
+    metrics: dict[str, float | None] | None = None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    discarded: bool = False  # the lab was rebuilt while it ran: it must not land
+
+    @property
+    def finished(self) -> bool:
+        return self.stage in ("done", "failed", "discarded")
+
+    @property
+    def label(self) -> str:
+        """`retrain v7 of mf` or `mini-batch of mf`."""
+        if self.kind == RETRAIN:
+            return f"retrain v{self.version} of {self.algorithm}"
+        return f"mini-batch of {self.algorithm}"
+
+    def progress(self) -> float:
+        """A share in [0, 1]: by stage, and within the fit by the time the previous one took."""
+        if self.finished:
+            return 1.0
+        if self.stage != "fitting" or not self.expected:
+            return {"queued": 0.0, "reading events": 0.05, "fitting": 0.1}.get(self.stage, 0.9)
+        return 0.1 + 0.8 * min((time.monotonic() - self.started) / self.expected, 1.0)
+
+
+def _copy(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    # The served model keeps learning while the job fits: the job must not share its arrays.
+    return {key: np.array(value, copy=True) for key, value in state.items()}
+
+
+def start(
+    life: Lifecycle,
+    kind: str,
+    algorithm: str,
+    trigger: str,
+    detail: str = "",
+    *,
+    promote: str = "gate",
+    config: dict[str, Any] | None = None,
+) -> Job:
+    """Build the job's model from what serves now (call under the host lock)."""
+    h = life.host
+    served = h.model(Served(algorithm))
+    if kind == RETRAIN:
+        changes = config or {}
+        spec = ModelSpec(algorithm, served.config.to_dict() | changes, served.seed, h.weights)
+        warm = not changes  # same config: a warm-starting algorithm starts from what it knows
+    else:
+        light = served.config.to_dict() | served.minibatch_config()
+        spec, warm = ModelSpec(algorithm, light, served.seed, h.weights), True
+    model = build_model(spec, h.catalog, components=h.production)
+    if warm:
+        model.load_state(_copy(served.state()))
+    job = Job(kind, algorithm, trigger, detail, model, h.last_seq, promote)
+    job.warm = kind == RETRAIN and warm and bool(getattr(model.config, "warm_start", False))
+    job.actor = "policy" if trigger not in ("manual", "parameters") else "user"
+    job.expected = life.version_store.last_fit_seconds(algorithm, kind == RETRAIN)
+    if job.expected is None:  # never retrained here: the production version's own fit
+        job.expected = life.version_store.version(h.lineage(Served(algorithm))["version_id"]).get(
+            "fit_seconds"
+        )
+    if kind == RETRAIN:
+        job.version = life.version_store.reserve_version_id()
+        # A drift retrain starts the detector over; other retrains must not, or a routine
+        # retrain right after a shift would hide it.
+        life.watcher.retrained(algorithm, h.last_ts, fresh_detector=trigger == "drift")
+    return job
+
+
+def run(life: Lifecycle, job: Job) -> None:
+    """Fit the job's model on the log through `job.through` and measure it. Raises
+    `RecsysError` (after logging the failure) if the fit fails."""
+    job.stage = "reading events"
+    events = life.store.events(through_seq=job.through)
+    job.events = len(events)
+    job.stage, job.started = "fitting", time.monotonic()
+    started = time.perf_counter()
+    try:
+        job.model.fit(events, life.host.catalog)
+    except Exception as error:  # the log keeps a failed update too
+        job.seconds = time.perf_counter() - started
+        _log(life, job, status="error", error=str(error))
+        raise RecsysError(f"retraining {job.algorithm} failed: {error}") from error
+    job.seconds = time.perf_counter() - started
+    if job.kind == RETRAIN:
+        job.stage = "measuring"
+        h = life.host
+        job.metrics = holdout_metrics(job.model, h.holdout, events, h.catalog, h.weights)
+        life.measured(job.algorithm)  # production's metrics, for the gate
+
+
+def land(life: Lifecycle, job: Job, during_event: bool = False) -> dict[str, Any]:
+    """Store and serve what the job built (call under the host lock). `during_event`: the job
+    ran inside the event it was triggered by, so the new state serves that event's `after`
+    list; otherwise it serves from the next event on."""
+    job.stage = "landing"
+    h = life.host
+    effective = h.last_seq if during_event else h.last_seq + 1
+    if job.kind == RETRAIN:
+        result = _land_version(life, job, effective)
+    else:
+        result = _land_checkpoint(life, job, effective)
+    job.result, job.stage = result, "done"
+    return result
+
+
+def _replay(life: Lifecycle, job: Job, model: Recommender) -> None:
+    """The events that arrived while the job ran, learned online by `model`."""
+    if life.host.last_seq > job.through:
+        for event in life.store.events(after_seq=job.through).rows():
+            model.learn_one(event)
+
+
+def _land_version(life: Lifecycle, job: Job, effective: int) -> dict[str, Any]:
+    name, model = job.algorithm, job.model
+    parent = life.version_store.alias(name, "production")
+    version = life.version_store.save_version(
+        name,
+        model.config.to_dict(),
+        model.seed,
+        job.through,
+        job.events,
+        model.state(),
+        job.trigger,
+        job.seconds,
+        parent,
+        job.metrics,
+        version_id=job.version,
+    )
+    _log(life, job, version_id=version, metrics=job.metrics)
+    result = {
+        "algorithm": name,
+        "version": version,
+        "events": job.events,
+        "seconds": job.seconds,
+        "metrics": job.metrics,
+        "promoted": False,
+        "gate": None,
+    }
+    promote = job.promote
+    if promote == "gate" and life.policy.auto_promote:
+        result["gate"] = life.gate(version)
+        promote = "always" if result["gate"]["passed"] else "never"
+    why = result["gate"]["message"] if result["gate"] else f"trained ({job.trigger})"
+    if promote == "always":
+        _replay(life, job, model)  # built with the live components attached: only it learns
+        life.serve_production(name, version, job.actor, why, effective, model)
+        result["promoted"] = True
+    else:
+        life.serve_candidate(name, version, job.actor, why, effective)
+    return result
+
+
+def _land_checkpoint(life: Lifecycle, job: Job, effective: int) -> dict[str, Any]:
+    h, name = life.host, job.algorithm
+    served = h.model(Served(name))
+    state = job.model.state()
+    served.load_state(_copy(state))  # the served model keeps its own config
+    _replay(life, job, served)
+    lineage = h.lineage(Served(name))
+    checkpoint = life.version_store.save_checkpoint(
+        name,
+        "production",
+        None,
+        job.through,
+        served.config.to_dict(),
+        served.seed,
+        state,
+        "mini-batch",
+    )
+    why = f"mini-batch ({job.trigger})"
+    life.version_store.start_checkpoint_lineage(
+        name, "production", effective, checkpoint, lineage["version_id"], why
+    )
+    h.set_lineage(Served(name), life.version_store.lineage_at(name, "production", effective))
+    _log(life, job, version_id=lineage["version_id"])
+    h.cache.clear()
+    return {"algorithm": name, "checkpoint": checkpoint, "seconds": job.seconds}
+
+
+def _log(life: Lifecycle, job: Job, **fields) -> None:
+    """The update log row of a job, at the seq it learned through (where the policy fired)."""
+    if job.kind == RETRAIN:
+        kind = "full retrain (warm start)" if job.warm else "full retrain"
+    else:
+        kind = "mini-batch"
+    ts = life.host.last_ts
+    if job.through < life.host.last_seq:  # landed later: logged where the policy fired
+        ts = (life.store.event(job.through) or {"ts": ts})["ts"]
+    life.version_store.log_update(
+        at_seq=job.through,
+        ts=ts,
+        algorithm=job.algorithm,
+        update_type=kind,
+        trigger=job.trigger,
+        events=job.events,
+        seconds=job.seconds,
+        **fields,
+    )

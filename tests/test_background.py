@@ -1,0 +1,168 @@
+"""Policy retrains off the request path: the click that triggers one returns at once, the
+worker builds the same version the synchronous path builds, lands it atomically with the events
+that arrived meanwhile replayed, and the history and time travel still tell the story in seq
+order."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from recsys.engine import Engine
+from recsys.lifecycle.timetravel import recommend_as_of
+
+QUIET = {"retrain_ratings": 0, "minibatch_events": 0, "drift_detector": "off"}
+SCRIPT = [(10 + i, "rating", float(1 + i % 5)) for i in range(4)]
+
+
+def drive(engine: Engine, script, user: str = "ann", start_ts: float | None = None):
+    ts = engine.lab_time + 60 if start_ts is None else start_ts
+    return [
+        engine.interact(user, item, kind, value, ts=ts + 60 * i)
+        for i, (item, kind, value) in enumerate(script)
+    ]
+
+
+@pytest.fixture
+def twin_labs(small_world_file, tmp_path):
+    """Two copies of one lab: the first retrains inside the event, the second in the
+    background; both retrain mf every 4 ratings."""
+    engines = []
+    for name in ("sync", "background"):
+        path = tmp_path / f"{name}.duckdb"
+        shutil.copy(small_world_file, path)
+        engine = Engine.open(path)
+        engine.lifecycle.set_policy(QUIET | {"retrain_ratings": 4})
+        engines.append(engine)
+    engines[1].retrainer.enabled = True
+    yield engines
+    for engine in engines:
+        engine.close()
+
+
+def newest_version(engine: Engine) -> dict:
+    versions = engine.version_store.versions("mf")
+    return engine.version_store.version(int(versions["version_id"].max()), params=True)
+
+
+def test_background_retrain_builds_the_version_the_synchronous_path_builds(twin_labs):
+    sync, background = twin_labs
+    ts = max(sync.lab_time, background.lab_time) + 60
+    sync_steps = drive(sync, SCRIPT, start_ts=ts)
+    with background.lock:  # hold the landing back until the click has returned
+        steps = drive(background, SCRIPT, start_ts=ts)
+        started = steps[-1].actions[0]
+        assert started["started"] and started["kind"] == "retrain"
+        assert "started" in steps[-1].message and f"v{started['version']}" in steps[-1].message
+        assert background.retrainer.running()  # it has not landed: the click did not wait
+    assert background.retrainer.wait(60)
+    job = background.retrainer.jobs()[-1]
+    assert job.stage == "done" and job.result["version"] == started["version"]
+
+    made, expected = newest_version(background), newest_version(sync)
+    assert made["version_id"] == started["version"]
+    assert made["trained_through_seq"] == expected["trained_through_seq"] == steps[-1].event.seq
+    assert made["n_events"] == expected["n_events"]
+    assert made["params"].keys() == expected["params"].keys()
+    for key, array in expected["params"].items():
+        np.testing.assert_array_equal(made["params"][key], array, err_msg=key)
+    assert made["metrics"] == expected["metrics"]
+    # The synchronous retrain served the triggering event's own `after` list; the background
+    # one serves from the next event on. Both now serve the same production.
+    assert sync_steps[-1].actions[0]["version"] == expected["version_id"]
+    assert background.version_store.alias("mf", "production") == made["version_id"]
+    mine, theirs = sync.recommend("ann"), background.recommend("ann")
+    assert mine.item_ids() == theirs.item_ids()
+    np.testing.assert_allclose([r.score for r in mine.items], [r.score for r in theirs.items])
+
+
+def test_events_during_a_retrain_are_replayed_onto_the_landed_version(twin_labs, tmp_path):
+    _, engine = twin_labs
+    with engine.lock:
+        steps = drive(engine, SCRIPT)
+        trigger = steps[-1].event.seq
+        later = drive(engine, [(40, "like", None), (41, "rating", 5.0)], start_ts=engine.lab_time)
+    assert engine.retrainer.wait(60)
+    version = engine.version_store.alias("mf", "production")
+    assert engine.version_store.version(version)["trained_through_seq"] == trigger
+    # The history in seq order: trained through the trigger, served from after the last
+    # event that arrived while it fitted.
+    update = engine.version_store.updates("mf").iloc[0]
+    assert update["at_seq"] == trigger and update["version_id"] == version
+    moves = engine.version_store.alias_history("mf")
+    move = moves[(moves["alias"] == "production") & (moves["to_version"] == version)].iloc[0]
+    assert move["at_seq"] == later[-1].event.seq
+    store = engine.version_store
+    assert store.lineage_at("mf", "production", later[-1].event.seq + 1)["version_id"] == version
+    assert store.lineage_at("mf", "production", later[-1].event.seq)["version_id"] != version
+    # Time travel shows each event's own `after` list: the events in between were served by
+    # the previous production, the next one by the landed version plus a replay of them.
+    before = recommend_as_of(engine, "ann", later[-1].event.seq, 10, "mf")
+    assert before.item_ids() == later[-1].after.item_ids()
+    step = drive(engine, [(42, "view", None)], start_ts=engine.lab_time)[-1]
+    past = recommend_as_of(engine, "ann", step.event.seq, 10, "mf")
+    assert past.item_ids() == step.after.item_ids()
+    np.testing.assert_allclose([r.score for r in past.items], [r.score for r in step.after.items])
+    # A fresh reopen of the same log rebuilds what serves exactly.
+    live = engine.recommend("ann")
+    path = engine.store.db.path
+    engine.close()
+    reopened = Engine.open(path)
+    try:
+        again = reopened.recommend("ann")
+        assert again.item_ids() == live.item_ids()
+        np.testing.assert_allclose([r.score for r in again.items], [r.score for r in live.items])
+    finally:
+        reopened.close()
+
+
+def test_a_reset_discards_the_retrain_in_flight(twin_labs):
+    _, engine = twin_labs
+    versions = len(engine.version_store.versions("mf"))
+    with engine.lock:
+        drive(engine, SCRIPT)
+        engine.reset_lab()  # the log it was trained on is gone: it must not land
+    assert engine.retrainer.wait(60)
+    assert engine.retrainer.jobs()[-1].stage == "discarded"
+    assert len(engine.version_store.versions("mf")) == versions
+    assert not engine.retrainer.running()
+
+
+def test_a_minibatch_in_the_background_is_the_synchronous_checkpoint(twin_labs):
+    for engine in twin_labs:
+        engine.lifecycle.set_policy(QUIET | {"minibatch_events": 3})
+    sync, background = twin_labs
+    ts = max(sync.lab_time, background.lab_time) + 60
+    script = [(20, "like", None), (21, "view", None), (22, "rating", 4.0)]
+    drive(sync, script, start_ts=ts)
+    steps = drive(background, script, start_ts=ts)
+    assert steps[-1].actions[0]["started"] and steps[-1].actions[0]["kind"] == "minibatch"
+    assert background.retrainer.wait(60)
+    assert background.retrainer.jobs()[-1].stage == "done"
+    mine, theirs = sync.recommend("ann"), background.recommend("ann")
+    assert mine.item_ids() == theirs.item_ids()
+    np.testing.assert_allclose([r.score for r in mine.items], [r.score for r in theirs.items])
+
+
+def test_scripted_runs_retrain_inside_the_event_while_suspended(twin_labs):
+    _, engine = twin_labs
+    with engine.retrainer.suspended():
+        steps = drive(engine, SCRIPT)
+    action = steps[-1].actions[0]
+    assert "started" not in action and action["kind"] == "retrain" and "version" in action
+    assert engine.version_store.alias("mf", "production") == action["version"]
+    assert not engine.retrainer.jobs()
+
+
+def test_progress_and_labels_of_a_job(twin_labs):
+    _, engine = twin_labs
+    with engine.lock:
+        steps = drive(engine, SCRIPT)
+        job = engine.retrainer.jobs()[-1]
+        assert job.label == f"retrain v{steps[-1].actions[0]['version']} of mf"
+        assert 0.0 <= job.progress() < 1.0
+        assert job.expected is not None and job.expected > 0
+    engine.retrainer.wait(60)
+    assert job.progress() == 1.0 and job.result["promoted"] in (True, False)
