@@ -173,7 +173,6 @@ def _experiment(engine, args) -> Result:
 
 def _read(store, args) -> Result:
     """list, show and analytics: the experiment tables, read without the engine's models."""
-    from recsys.experiments.analysis import most_active, performance, report
     from recsys.experiments.assignment import Experiments
 
     experiments, action = Experiments(store), args.action
@@ -183,6 +182,9 @@ def _read(store, args) -> Result:
             "no experiments yet"
         ]
         return {"json": rows, "text": "\n".join(lines)}
+    # The statistics import scipy: only for the actions that compute them.
+    from recsys.experiments.analysis import most_active, performance, report
+
     if action == "show":
         experiment = experiments.get(args.name)
         result = report(
