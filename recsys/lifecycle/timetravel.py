@@ -105,7 +105,6 @@ def _from_kept(engine: Engine, served: Served, seq: int) -> Recommender:
         model.learn_one(event)
         if (event.seq - base["through_seq"]) % EVERY == 0:
             replays.keep(key, event.seq, model, shared)
-    replays.keep(key, seq, model, shared)
     return model
 
 
