@@ -16,7 +16,6 @@ True
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -43,17 +42,12 @@ from recsys.lifecycle.policies import canary_bucket
 from recsys.lifecycle.seeding import Fitted, install_world, new_store, seeded_store
 from recsys.lifecycle.versions import Lifecycle
 from recsys.ranking import LearningStep, Ranking, Stopwatch, diff, validate_k
+from recsys.store.connection import database_path
 from recsys.store.database import Store
 from recsys.store.versions import VersionStore
 from recsys.world import DEFAULT_PACK, DEFAULT_SEED, World
 
-DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "lab.duckdb"
 CHECKPOINT_EVERY = 5000  # on close, checkpoint models when this many events were learned
-
-
-def database_path(path: str | Path | None = None) -> str:
-    """`path`, else $RECSYS_DB, else data/lab.duckdb in the repository."""
-    return str(path or os.environ.get("RECSYS_DB") or DEFAULT_DB)
 
 
 class Engine:

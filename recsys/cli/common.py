@@ -5,9 +5,15 @@ this module and the engine's packages, never another command module or `main`, a
 
 - `add_parsers(commands)`: adds its subcommands with `add_command`, each bound to its `run`;
 - `run(args) -> Result`: validates what needs no database first (bad input must never create a
-  lab file), then runs the command, opening the lab with `on_lab` when it needs one.
+  lab file), then runs the command, opening the lab with `on_lab` when it needs the served
+  models, or only its tables with `on_store`.
 
 A `Result` is `{"json": <JSON-able value>, "text": <str>}`; `main` prints one of the two.
+
+Building the parser imports no numpy, pandas or DuckDB (`--help` and a bad option answer at
+once): the names it offers are plain constants here, which tests/test_cli_names.py checks
+against the modules that own them, and the command modules import the engine's heavier
+packages inside their command functions.
 """
 
 from __future__ import annotations
@@ -15,11 +21,41 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn
 
 from recsys.errors import RecsysError
 
 Result = dict[str, Any]
+
+# The registry's names in its order (recsys.algorithms.REGISTRY) and its default.
+ALGORITHMS = (
+    "mf",
+    "item_knn",
+    "content",
+    "popularity",
+    "trending",
+    "epsilon_greedy",
+    "ucb1",
+    "thompson",
+    "linucb",
+    "hybrid",
+)
+DEFAULT_ALGORITHM = "mf"
+PACKS, DEFAULT_PACK, DEFAULT_SEED = ("movies", "destinations"), "movies", 42  # recsys.world
+MAX_K = 100  # recsys.ranking
+TIMELINE_KINDS = (  # recsys.store.history
+    "interaction",
+    "online update",
+    "retrain",
+    "mini-batch",
+    "promotion",
+    "candidate",
+    "rollback",
+    "drift alarm",
+    "taste shift",
+)
+IMPORT_FORMATS = ("lab", "movielens", "movielens-100k")  # recsys.data.importer.FORMATS
 
 
 class Parser(argparse.ArgumentParser):
@@ -43,25 +79,84 @@ def add_command(
     return sub
 
 
+def algorithm(name: str) -> str:
+    """A registered algorithm's name (an argparse `type`); raises `RecsysError` for another,
+    worded as `recsys.algorithms.algorithm_class` words it."""
+    if name not in ALGORITHMS:
+        raise RecsysError(f"unknown algorithm {name!r}; choose one of {', '.join(ALGORITHMS)}")
+    return name
+
+
+def check_k(k: int) -> int:
+    """`k` if it is from 1 to `MAX_K` (`recsys.ranking.validate_k`'s rule and words)."""
+    if not 1 <= k <= MAX_K:
+        raise RecsysError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}")
+    return k
+
+
 def on_lab(
-    args: argparse.Namespace, handler: Callable[[Any, argparse.Namespace], Result]
+    args: argparse.Namespace,
+    handler: Callable[[Any, argparse.Namespace], Result],
+    check: Callable[[Any, argparse.Namespace], None] | None = None,
 ) -> Result:
     """`handler(engine, args)` on the lab database named by `--db` (or the default), closed after.
+    `check(store, args)` validates against the lab's tables before the engine serves models.
 
-    Raises `RecsysError` if the database is missing, newer than the code or held by another
-    process."""
-    from recsys.engine import Engine
+    Raises `RecsysError` if the database is newer than the code or held by another process."""
+    store = _seeded(args)
+    if store is not None:
+        try:
+            if check is not None:
+                check(store, args)  # before the engine (and its models) is even imported
+            from recsys.engine import Engine
 
-    engine = Engine.open(args.db)
+            engine = Engine(store)
+        except BaseException:
+            store.close()
+            raise
+    else:  # a new lab: seeded (and its models trained) as the engine opens it
+        from recsys.engine import Engine
+
+        engine = Engine.open(args.db)
     try:
+        if store is None and check is not None:
+            check(engine.store, args)
         return handler(engine, args)
     finally:
         engine.close()
 
 
+def on_store(
+    args: argparse.Namespace, handler: Callable[[Any, argparse.Namespace], Result]
+) -> Result:
+    """`handler(store, args)` for a command that only reads or writes tables: the lab's
+    `Store`, without the engine's models. A missing or empty lab is created as `on_lab` does."""
+    store = _seeded(args)
+    if store is None:
+        return on_lab(args, lambda engine, a: handler(engine.store, a))
+    try:
+        return handler(store, args)
+    finally:
+        store.close()
+
+
+def _seeded(args: argparse.Namespace):
+    """The lab's `Store` if the database exists and holds a world, else None."""
+    path = database_path(args)
+    if path == ":memory:" or not Path(path).exists():
+        return None
+    from recsys.store.database import Store
+
+    store = Store.open(path)
+    if store.is_empty():
+        store.close()
+        return None
+    return store
+
+
 def database_path(args: argparse.Namespace) -> str:
     """The lab database file that `--db`, `$RECSYS_DB` or the default names."""
-    from recsys.engine import database_path as resolve
+    from recsys.store.connection import database_path as resolve
 
     return resolve(args.db)
 

@@ -15,21 +15,28 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from recsys.algorithms import DEFAULT_ALGORITHM, algorithm_class
-from recsys.cli.common import Result, add_command, number, on_lab
+from recsys.cli.common import (
+    DEFAULT_ALGORITHM,
+    IMPORT_FORMATS,
+    Result,
+    add_command,
+    algorithm,
+    number,
+    on_lab,
+    on_store,
+)
 from recsys.errors import RecsysError
 
 SCENARIO_ACTIONS = ("list", "show", "load", "save", "delete", "check", "drift")
+SCENARIO_TABLE = ("list", "show", "delete")  # the scenarios table only: no model is served
 
 
 def add_parsers(commands: Any) -> None:
     """import, download and scenario."""
-    from recsys.data.importer import FORMATS
-
     imp = add_command(
         commands, "import", "replace the lab's data with a dataset (validated, all or nothing)", run
     )
-    imp.add_argument("--format", required=True, choices=list(FORMATS))
+    imp.add_argument("--format", required=True, choices=IMPORT_FORMATS)
     imp.add_argument("path", help="a folder with the format's files, or a .zip of them")
     imp.add_argument("--dry-run", action="store_true", help="only validate and report")
     imp.add_argument(
@@ -70,7 +77,9 @@ def add_parsers(commands: Any) -> None:
     scenario.add_argument("--personas", help="drift: comma-separated (default: the first two)")
     scenario.add_argument("--before", type=int, default=150, help="drift: visits before the shift")
     scenario.add_argument("--after", type=int, default=250, help="drift: visits after the shift")
-    scenario.add_argument("--algorithm", default=DEFAULT_ALGORITHM, help="drift: the algorithm")
+    scenario.add_argument(
+        "--algorithm", type=algorithm, default=DEFAULT_ALGORITHM, help="drift: the algorithm"
+    )
     scenario.add_argument("--seed", type=int, default=0, help="drift: seed")
 
 
@@ -79,6 +88,10 @@ def run(args: argparse.Namespace) -> Result:
     files are read and validated before any lab opens); `SystemExit(1)` when a checked claim
     does not hold."""
     _check(args)
+    if args.command == "scenario" and args.action in SCENARIO_TABLE:
+        if hasattr(args, "setup"):  # show a file's scenario: no database
+            return _scenario_table(None, args)
+        return on_store(args, _scenario_table)
     if _without_database(args):
         return COMMANDS[args.command](None, args)
     if args.command == "import":
@@ -99,7 +112,6 @@ def _check(args) -> None:
         if args.name not in DATASETS:
             raise RecsysError(f"unknown dataset {args.name!r}; choose one of {', '.join(DATASETS)}")
     if args.command == "scenario":
-        algorithm_class(args.algorithm)
         needs = args.action in ("show", "load", "save", "delete")
         if needs and not args.target:
             raise RecsysError(f"scenario {args.action} needs a scenario name or a .json file")
@@ -128,11 +140,9 @@ def _has_claims(name: str | None, what: str = "") -> None:
 
 
 def _without_database(args) -> bool:
-    """Commands that never open the lab: a dry run, a plain download, a file's scenario."""
-    return (
-        (args.command == "import" and (args.dry_run or not args.report.ok))
-        or (args.command == "download" and not args.then_import)
-        or (args.command == "scenario" and args.action == "show" and hasattr(args, "setup"))
+    """Commands that never open the lab: a dry run, a plain download."""
+    return (args.command == "import" and (args.dry_run or not args.report.ok)) or (
+        args.command == "download" and not args.then_import
     )
 
 
@@ -230,6 +240,28 @@ def _download(engine, args) -> Result:
     return {"json": info | {"import": imported}, "text": text}
 
 
+def _scenario_table(store, args) -> Result:
+    """scenario list, show and delete: the scenarios table, without the engine's models (and
+    `show` of a file without any database)."""
+    from recsys.data import scenarios
+
+    if args.action == "list":
+        rows = scenarios.catalogue(store)
+        current = store.meta().get("scenario")
+        lines = [
+            f"{'*' if r['name'] == current else ' '} {r['name']:<22} "
+            f"{'built-in' if r['builtin'] else 'saved':<9} {r['title']}"
+            for r in rows
+        ]
+        return {"json": rows, "text": "\n".join(lines)}
+    if args.action == "show":
+        setup = getattr(args, "setup", None) or scenarios.get(store, args.target)
+        _write(args.output, setup)
+        return {"json": setup, "text": scenarios.dumps(setup)}
+    scenarios.delete(store, args.target)
+    return {"json": {"deleted": args.target}, "text": f"deleted scenario {args.target}"}
+
+
 def _scenario(engine, args) -> Result:
     from recsys.data import scenarios
     from recsys.data.scenario_checks import line as claim_line
@@ -244,22 +276,6 @@ def _scenario(engine, args) -> Result:
             engine, personas, args.before, args.after, algorithm=args.algorithm, seed=args.seed
         )
         return {"json": report, "text": _drift_text(report)}
-    if action == "list":
-        rows = scenarios.catalogue(engine.store)
-        current = engine.meta.get("scenario")
-        lines = [
-            f"{'*' if r['name'] == current else ' '} {r['name']:<22} "
-            f"{'built-in' if r['builtin'] else 'saved':<9} {r['title']}"
-            for r in rows
-        ]
-        return {"json": rows, "text": "\n".join(lines)}
-    if action == "show":
-        setup = getattr(args, "setup", None) or scenarios.get(engine.store, args.target)
-        _write(args.output, setup)
-        return {"json": setup, "text": scenarios.dumps(setup)}
-    if action == "delete":
-        scenarios.delete(engine.store, args.target)
-        return {"json": {"deleted": args.target}, "text": f"deleted scenario {args.target}"}
     if action == "save":
         setup = scenarios.current(engine, args.target, args.title, args.description)
         scenarios.save(engine.store, setup, overwrite=args.overwrite)

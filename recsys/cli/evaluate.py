@@ -10,8 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from recsys.algorithms import REGISTRY, ModelSpec, build_model
-from recsys.cli.common import Result, add_command, on_lab, seeds
+from recsys.cli.common import ALGORITHMS, Result, add_command, algorithm, on_lab, seeds
 from recsys.errors import RecsysError
 
 
@@ -58,6 +57,7 @@ def run(args: argparse.Namespace) -> Result:
     Raises `RecsysError` for bad input, such as an unknown algorithm or unreadable file."""
     if args.command == "bench":
         return _bench(args)
+    args.names = _algorithm_names(args.algorithms)
     if args.train or args.test:
         return _evaluate_files(args)
     return on_lab(args, _evaluate)
@@ -74,22 +74,20 @@ def _bench(args: argparse.Namespace) -> Result:
 
 
 def _algorithm_names(text: str) -> list[str]:
-    from recsys.algorithms import algorithm_class
-
     names = (
-        list(REGISTRY)
+        list(ALGORITHMS)
         if text.strip() == "all"
         else [n.strip() for n in text.split(",") if n.strip()]
     )
     if not names:
         raise RecsysError("--algorithms needs at least one name")
-    return [algorithm_class(n).name for n in names]
+    return [algorithm(n) for n in names]
 
 
 def _evaluate(engine, args) -> Result:
     from recsys.evaluation import evaluate, random_split, results_frame, temporal_split
 
-    names = _algorithm_names(args.algorithms)
+    names = args.names
     events = engine.store.events()
     split = (
         random_split(events, args.test_share, args.seed)
@@ -106,14 +104,15 @@ def _evaluate(engine, args) -> Result:
 
 
 def _evaluate_files(args: argparse.Namespace) -> Result:
+    if not (args.train and args.test):
+        raise RecsysError("give both --train and --test")
     import numpy as np
 
+    from recsys.algorithms import ModelSpec, build_model
     from recsys.data.ratings import catalog_for, rating_events, read_ratings
     from recsys.evaluation import Split, evaluate, predict, results_frame
 
-    if not (args.train and args.test):
-        raise RecsysError("give both --train and --test")
-    names = _algorithm_names(args.algorithms)
+    names = args.names
     train, test = read_ratings(args.train), read_ratings(args.test)
     catalog, index = catalog_for(train, test)
     split = Split(

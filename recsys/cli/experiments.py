@@ -14,12 +14,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from recsys.cli.common import Result, add_command, on_lab
+from recsys.cli.common import Result, add_command, algorithm, on_lab, on_store
 from recsys.errors import RecsysError
 from recsys.experiments.metrics import LABELS, UNITS
 
 ACTIONS = ("create", "list", "show", "stop", "simulate", "aa", "offpolicy", "size", "analytics")
 NEEDS_NAME = ("create", "show", "stop", "offpolicy")
+READ_ONLY = ("list", "show", "analytics")  # the experiment tables only: no model is served
 
 
 def add_parsers(commands: Any) -> None:
@@ -41,7 +42,9 @@ def add_parsers(commands: Any) -> None:
     ex.add_argument("--sequential", action="store_true", help="always-valid intervals too")
     ex.add_argument("--alpha", type=float, default=0.05)
     ex.add_argument("--runs", type=int, default=200, help="aa: how many A/A tests")
-    ex.add_argument("--algorithm", default="mf", help="aa: the algorithm in both arms")
+    ex.add_argument(
+        "--algorithm", type=algorithm, default="mf", help="aa: the algorithm in both arms"
+    )
     ex.add_argument("--target", help="offpolicy: the policy to evaluate (mf, v12)")
     ex.add_argument("--baseline", type=float, help="size: the control's rate, e.g. 0.08")
     ex.add_argument("--mde", type=float, help="size: minimum detectable effect (relative)")
@@ -55,6 +58,8 @@ def run(args: argparse.Namespace) -> Result:
     _check(args)
     if args.action == "size":
         return _experiment(None, args)
+    if args.action in READ_ONLY:
+        return on_store(args, _read)
     return on_lab(args, _experiment)
 
 
@@ -78,7 +83,7 @@ def _check(args) -> None:
 
 def _experiment(engine, args) -> Result:
     # The statistics import scipy: loaded with a lab, not for `--help` or a bad option.
-    from recsys.experiments.analysis import most_active, performance, report
+    from recsys.experiments.analysis import report
 
     action = args.action
     if action == "size":
@@ -89,12 +94,6 @@ def _experiment(engine, args) -> Result:
             f"alpha {args.alpha}"
         )
         return {"json": {"per_arm": n, "total": 2 * n}, "text": text}
-    if action == "list":
-        rows = [_row(e) for e in engine.experiments.list()]
-        lines = [f"{r['name']:32s} {r['mode']:9s} {r['status']:8s} {r['arms']}" for r in rows] or [
-            "no experiments yet"
-        ]
-        return {"json": rows, "text": "\n".join(lines)}
     if action == "create":
         from recsys.experiments.simulation import create
 
@@ -112,12 +111,6 @@ def _experiment(engine, args) -> Result:
     if action == "stop":
         experiment = engine.stop_experiment(args.name)
         return {"json": experiment.to_dict(), "text": f"stopped {_describe(experiment)}"}
-    if action == "show":
-        experiment = engine.experiments.get(args.name)
-        result = report(
-            engine.store, experiment, unit=args.unit, sequential=args.sequential, alpha=args.alpha
-        )
-        return {"json": result, "text": render(result)}
     if action == "simulate":
         from recsys.experiments.simulation import simulate
 
@@ -160,31 +153,51 @@ def _experiment(engine, args) -> Result:
             "peeked as often)"
         )
         return {"json": result, "text": text}
-    if action == "offpolicy":
-        from recsys.experiments.offpolicy import evaluate_experiment
+    from recsys.experiments.offpolicy import evaluate_experiment  # the one action left
 
-        result = evaluate_experiment(engine, engine.experiments.get(args.name), args.target)
-        truth = "unknown" if result["truth"] is None else f"{result['truth']:.4f}"
-        lines = [
-            f"{result['target']} in the lead slot, from {result['impressions']} logged "
-            f"impressions of {result['experiment']!r}: simulated truth {truth}, naive logged "
-            f"rate {result['logged_ctr']:.4f}, effective sample size "
-            f"{result['effective_sample_size']:.0f}"
+    result = evaluate_experiment(engine, engine.experiments.get(args.name), args.target)
+    truth = "unknown" if result["truth"] is None else f"{result['truth']:.4f}"
+    lines = [
+        f"{result['target']} in the lead slot, from {result['impressions']} logged "
+        f"impressions of {result['experiment']!r}: simulated truth {truth}, naive logged "
+        f"rate {result['logged_ctr']:.4f}, effective sample size "
+        f"{result['effective_sample_size']:.0f}"
+    ]
+    for e in result["estimates"]:
+        mark = "" if e["covers_truth"] is None else (" covers truth" if e["covers_truth"] else "")
+        lines.append(
+            f"  {e['method']:14s} {e['value']:.4f}  [{e['low']:.4f}, {e['high']:.4f}]{mark}"
+        )
+    return {"json": result, "text": "\n".join(lines)}
+
+
+def _read(store, args) -> Result:
+    """list, show and analytics: the experiment tables, read without the engine's models."""
+    from recsys.experiments.assignment import Experiments
+
+    experiments, action = Experiments(store), args.action
+    if action == "list":
+        rows = [_row(e) for e in experiments.list()]
+        lines = [f"{r['name']:32s} {r['mode']:9s} {r['status']:8s} {r['arms']}" for r in rows] or [
+            "no experiments yet"
         ]
-        for e in result["estimates"]:
-            mark = (
-                "" if e["covers_truth"] is None else (" covers truth" if e["covers_truth"] else "")
-            )
-            lines.append(
-                f"  {e['method']:14s} {e['value']:.4f}  [{e['low']:.4f}, {e['high']:.4f}]{mark}"
-            )
-        return {"json": result, "text": "\n".join(lines)}
+        return {"json": rows, "text": "\n".join(lines)}
+    # The statistics import scipy: only for the actions that compute them.
+    from recsys.experiments.analysis import most_active, performance, report
+
+    if action == "show":
+        experiment = experiments.get(args.name)
+        result = report(
+            store, experiment, unit=args.unit, sequential=args.sequential, alpha=args.alpha
+        )
+        return {"json": result, "text": render(result)}
+    lab_time = store.last_ts()  # the lab clock: the newest event's time
     days = args.days
     result = {
         "days": days,
-        "performance": performance(engine.store, engine.lab_time, days).to_dict("records"),
-        "most_active": most_active(engine.store, engine.lab_time, days).to_dict("records"),
-        "top_items": engine.experiments.top_items().to_dict("records"),
+        "performance": performance(store, lab_time, days).to_dict("records"),
+        "most_active": most_active(store, lab_time, days).to_dict("records"),
+        "top_items": experiments.top_items().to_dict("records"),
     }
     lines = [f"last {days:g} lab days, per algorithm:"]
     for r in result["performance"] or [{}]:

@@ -10,8 +10,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from recsys.algorithms import DEFAULT_ALGORITHM
-from recsys.cli.common import Result, add_command, on_lab
+from recsys.cli.common import DEFAULT_ALGORITHM, Result, add_command, algorithm, on_lab, on_store
 from recsys.errors import RecsysError
 from recsys.events import validate_user
 
@@ -29,7 +28,7 @@ def add_parsers(commands: Any) -> None:
     )
     report.add_argument("output", help="the .html file to write")
     report.add_argument("--user", help="whose interactions to replay (default: the last to act)")
-    report.add_argument("--algorithm", default=DEFAULT_ALGORITHM)
+    report.add_argument("--algorithm", type=algorithm, default=DEFAULT_ALGORITHM)
 
 
 def run(args: argparse.Namespace) -> Result:
@@ -40,7 +39,7 @@ def run(args: argparse.Namespace) -> Result:
         from recsys.data.export import check_target
 
         check_target(args.directory, args.format, args.overwrite)
-        return on_lab(args, _export)
+        return on_store(args, _export)
     _check_report(args)
     return on_lab(args, _report)
 
@@ -48,9 +47,6 @@ def run(args: argparse.Namespace) -> Result:
 def _check_report(args) -> None:
     if args.user is not None:
         validate_user(args.user)
-    from recsys.algorithms import algorithm_class
-
-    algorithm_class(args.algorithm)
     output = Path(args.output)
     if output.is_dir():
         raise RecsysError(f"{output} is a folder; give the .html file to write")
@@ -74,10 +70,15 @@ def _report(engine, args) -> Result:
     return {"json": info, "text": f"wrote {output} ({info['bytes'] / 1e6:.1f} MB, opens offline)"}
 
 
-def _export(engine, args) -> Result:
+def _export(store, args) -> Result:
+    from types import SimpleNamespace
+
     from recsys.data.export import export_lab
 
-    info = export_lab(engine, args.directory, args.format, args.overwrite)
+    # export_lab reads `lab.store` under `lab.lock`; without an engine, the store's writers'
+    # lock gives the same consistent cut of the log.
+    lab = SimpleNamespace(store=store, lock=store.write_lock)
+    info = export_lab(lab, args.directory, args.format, args.overwrite)
     lines = [f"wrote to {info['directory']}:"] + [
         f"  {name:28s} {rows:>9,} rows" for name, rows in info["files"].items()
     ]

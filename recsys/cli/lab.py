@@ -15,18 +15,30 @@ import json
 from pathlib import Path
 from typing import Any
 
-from recsys.algorithms import DEFAULT_ALGORITHM, REGISTRY, validate_config
 from recsys.cli.common import (
+    DEFAULT_ALGORITHM,
+    DEFAULT_PACK,
+    DEFAULT_SEED,
+    PACKS,
     Result,
     add_command,
+    algorithm,
+    check_k,
     database_path,
     number,
     on_lab,
+    on_store,
     parse_assignments,
 )
 from recsys.errors import RecsysError
-from recsys.events import KINDS, WEIGHT_PRESETS, validate_kind, validate_user, validate_value
-from recsys.world import DEFAULT_PACK, DEFAULT_SEED, PACKS
+from recsys.events import (
+    KINDS,
+    WEIGHT_PRESETS,
+    parse_item,
+    validate_kind,
+    validate_user,
+    validate_value,
+)
 
 
 def add_parsers(commands: Any) -> None:
@@ -44,7 +56,7 @@ def add_parsers(commands: Any) -> None:
     )
     recommend.add_argument("--user", required=True)
     recommend.add_argument("--k", type=int, default=10)
-    recommend.add_argument("--algorithm", default=DEFAULT_ALGORITHM)
+    recommend.add_argument("--algorithm", type=algorithm, default=DEFAULT_ALGORITHM)
     recommend.add_argument(
         "--as-of", type=int, metavar="SEQ", help="time travel: the list right after event SEQ"
     )
@@ -57,7 +69,7 @@ def add_parsers(commands: Any) -> None:
     interact.add_argument("--kind", required=True, help=f"one of {', '.join(KINDS)}")
     interact.add_argument("--value", help="the rating, 0.5 to 5.0 in steps of 0.5")
     interact.add_argument("--k", type=int, default=10)
-    interact.add_argument("--algorithm", default=DEFAULT_ALGORITHM)
+    interact.add_argument("--algorithm", type=algorithm, default=DEFAULT_ALGORITHM)
 
     simulate = add_command(
         commands, "simulate", "let a persona use the lab through the choice model", run
@@ -65,7 +77,7 @@ def add_parsers(commands: Any) -> None:
     simulate.add_argument("--persona", required=True)
     simulate.add_argument("--steps", type=int, required=True)
     simulate.add_argument("--k", type=int, default=10)
-    simulate.add_argument("--algorithm", default=DEFAULT_ALGORITHM)
+    simulate.add_argument("--algorithm", type=algorithm, default=DEFAULT_ALGORITHM)
     simulate.add_argument("--seed", type=int, default=0)
     simulate.add_argument(
         "--user", help="the user id that acts with the persona's taste (default: the persona)"
@@ -74,7 +86,7 @@ def add_parsers(commands: Any) -> None:
     configure = add_command(
         commands, "configure", "set parameters of an algorithm; rebuilds it from the log", run
     )
-    configure.add_argument("--algorithm", required=True)
+    configure.add_argument("--algorithm", type=algorithm, required=True)
     configure.add_argument(
         "--set",
         action="append",
@@ -89,7 +101,7 @@ def add_parsers(commands: Any) -> None:
     retrain = add_command(
         commands, "retrain", "full retrain of an algorithm; stores a model version", run
     )
-    retrain.add_argument("--algorithm", default=DEFAULT_ALGORITHM)
+    retrain.add_argument("--algorithm", type=algorithm, default=DEFAULT_ALGORITHM)
 
 
 def run(args: argparse.Namespace) -> Result:
@@ -97,7 +109,10 @@ def run(args: argparse.Namespace) -> Result:
     database is created or opened."""
     if args.command in ("recommend", "interact") or (args.command == "simulate" and args.user):
         validate_user(args.user)
+    if args.command in ("recommend", "interact", "simulate"):
+        check_k(args.k)
     if args.command == "interact":
+        args.item = parse_item(args.item)
         validate_value(validate_kind(args.kind), args.value)
     if args.command == "configure":
         args.changes = _parameter_changes(args)
@@ -105,7 +120,17 @@ def run(args: argparse.Namespace) -> Result:
         return _algorithms()
     if args.command == "init":
         return _init(args)
-    return on_lab(args, COMMANDS[args.command])
+    if args.command == "personas":  # the world's table: no model needed
+        return on_store(args, _personas)
+    return on_lab(args, COMMANDS[args.command], _known_item if args.command == "interact" else None)
+
+
+def _known_item(store, args: argparse.Namespace) -> None:
+    """An item of the lab's catalog (`Catalog.item`'s rule and words), checked before the
+    engine serves any model."""
+    n = store.count_items()
+    if not 0 <= args.item < n:
+        raise RecsysError(f"unknown item {args.item}: item ids run from 0 to {n - 1}")
 
 
 def _init(args: argparse.Namespace) -> Result:
@@ -221,6 +246,8 @@ def _simulate(engine, args) -> Result:
 
 
 def _algorithms() -> Result:
+    from recsys.algorithms import REGISTRY
+
     info = [
         {
             "name": name,
@@ -240,8 +267,8 @@ def _algorithms() -> Result:
     return {"json": info, "text": "\n".join(lines)}
 
 
-def _personas(engine, args) -> Result:
-    frame = engine.personas[["name", "label", "description"]]
+def _personas(store, args) -> Result:
+    frame = store.personas()[["name", "label", "description"]]
     rows = frame.to_dict("records")
     return {
         "json": rows,
@@ -262,6 +289,7 @@ def _retrain(engine, args) -> Result:
 
 def _parameter_changes(args: argparse.Namespace) -> dict[str, Any]:
     """--config FILE and --set NAME=VALUE, checked against the bounds before the lab opens."""
+    from recsys.algorithms import validate_config
 
     changes: dict[str, Any] = {}
     if args.config:
@@ -296,7 +324,6 @@ COMMANDS = {
     "recommend": _recommend,
     "interact": _interact,
     "simulate": _simulate,
-    "personas": _personas,
     "retrain": _retrain,
     "configure": _configure,
 }

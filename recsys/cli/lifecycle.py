@@ -10,11 +10,18 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from recsys.algorithms import algorithm_class
-from recsys.cli.common import Result, add_command, number, on_lab, parse_assignments
+from recsys.cli.common import (
+    TIMELINE_KINDS,
+    Result,
+    add_command,
+    algorithm,
+    number,
+    on_lab,
+    on_store,
+    parse_assignments,
+)
 from recsys.errors import RecsysError
 from recsys.events import validate_user
-from recsys.store.versions import TIMELINE_KINDS
 
 VERSION_ACTIONS = {"list": 0, "train": 0, "promote": 1, "rollback": 0, "compare": 2, "delete": 1}
 
@@ -26,7 +33,9 @@ def add_parsers(commands: Any) -> None:
     )
     versions.add_argument("action", choices=list(VERSION_ACTIONS))
     versions.add_argument("targets", nargs="*", metavar="VERSION", help="version ids")
-    versions.add_argument("--algorithm", default=None, help="list/train/rollback: which one")
+    versions.add_argument(
+        "--algorithm", type=algorithm, default=None, help="list/train/rollback: which one"
+    )
     versions.add_argument("--force", action="store_true", help="promote past the gate")
     versions.add_argument("--users", type=int, default=20, help="compare: sample users")
 
@@ -51,6 +60,10 @@ def run(args: argparse.Namespace) -> Result:
     """Run `versions`, `history` or `policy` on the lab. Raises `RecsysError` for bad input
     (checked before the lab opens) and for what the lifecycle refuses."""
     _check(args)
+    if args.command == "history" or (args.command == "policy" and not args.changes):
+        return on_store(args, COMMANDS[args.command])  # tables only: no model is served
+    if args.command == "versions" and args.action == "list":
+        return on_store(args, _list_versions)
     return on_lab(args, COMMANDS[args.command])
 
 
@@ -73,26 +86,41 @@ def _check(args) -> None:
             raise RecsysError("--limit must be from 1 to 100000")
         if args.user is not None:
             validate_user(args.user)
-    if getattr(args, "algorithm", None) is not None and args.command == "versions":
-        algorithm_class(args.algorithm)
     if args.command == "policy":
-        from recsys.lifecycle.policies import Policy
-
         args.changes = parse_assignments(args.set)
-        Policy.from_dict(Policy().to_dict() | args.changes)
+        if args.changes:
+            from recsys.lifecycle.policies import Policy
+
+            Policy.from_dict(Policy().to_dict() | args.changes)
+
+
+def _list_versions(store, args) -> dict[str, Any]:
+    """Every version with its metrics: the store's table, once the versions stored without
+    holdout metrics are measured (that alone needs the engine: it builds their models)."""
+    from recsys.store.versions import VersionStore
+
+    versions = VersionStore(store)
+    if versions.unmeasured(args.algorithm):
+        from recsys.engine import Engine
+
+        engine = Engine(store)  # closes the store with it
+        try:
+            engine.lifecycle.measured(args.algorithm)
+            frame = versions.versions(args.algorithm)
+        finally:
+            engine.close()
+    else:
+        frame = versions.versions(args.algorithm)
+    shown = frame.drop(columns=["config", "created_at"])
+    records = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return {
+        "json": records,
+        "text": shown.to_string(index=False, float_format=lambda v: f"{v:.4f}"),
+    }
 
 
 def _versions(engine, args) -> dict[str, Any]:
     life, action = engine.lifecycle, args.action
-    if action == "list":
-        life.measured(args.algorithm)
-        frame = engine.version_store.versions(args.algorithm)
-        shown = frame.drop(columns=["config", "created_at"])
-        records = frame.astype(object).where(frame.notna(), None).to_dict("records")
-        return {
-            "json": records,
-            "text": shown.to_string(index=False, float_format=lambda v: f"{v:.4f}"),
-        }
     if action == "train":
         info = life.train(args.algorithm, "manual", "gate")
         fate = "now serves" if info["promoted"] else "is the candidate"
@@ -132,11 +160,11 @@ def _num(value) -> str:
     return number(value, ".4f", "—")
 
 
-def _history(engine, args) -> dict[str, Any]:
+def _history(store, args) -> dict[str, Any]:
     from recsys.store.versions import timeline
 
     frame = timeline(
-        engine.store,
+        store,
         args.user,
         args.kind or TIMELINE_KINDS,
         args.since,
@@ -158,9 +186,15 @@ def _history(engine, args) -> dict[str, Any]:
     return {"json": frame.to_dict("records"), "text": text or "nothing happened yet"}
 
 
-def _policy(engine, args) -> dict[str, Any]:
-    life = engine.lifecycle
-    policy = life.set_policy(args.changes) if args.changes else life.policy
+def _policy(lab, args) -> dict[str, Any]:
+    """The policy as stored (`lab` is the store), or changed (`lab` is the engine: a canary
+    share starts or stops serving candidates)."""
+    if args.changes:
+        policy = lab.lifecycle.set_policy(args.changes)
+    else:
+        from recsys.lifecycle.policies import Policy
+
+        policy = Policy.load(lab.meta())
     values = policy.to_dict()
     text = "\n".join(f"{name:<20} {value}" for name, value in values.items())
     return {"json": values, "text": text}

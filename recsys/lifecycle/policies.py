@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recsys.algorithms.config import Config, choice, flag, param
+from recsys.errors import RecsysError
 from recsys.lifecycle.drift import Detector, make_detector
 from recsys.store.database import Store
 from recsys.store.versions import VersionStore
@@ -244,17 +245,9 @@ class Watcher:
 
 def counters(store: Store, registry: VersionStore, algorithm: str) -> dict[str, Any]:
     """Where an algorithm's policy counters stand according to the log: events and ratings
-    since its last (full) update, and the lab times of the last updates."""
-    production = registry.version(registry.alias(algorithm, "production"))
-    through = production["trained_through_seq"]
-    since = (through, store.counts_since(through, algorithm)[2])
-    full = registry.last_update(algorithm, full=True) or since
-    any_update = registry.last_update(algorithm, full=False) or full
-    _, ratings, _ = store.counts_since(full[0], algorithm)
-    events, _, _ = store.counts_since(any_update[0], algorithm)
-    return {
-        "events": events,
-        "ratings": ratings,
-        "minibatch_ts": any_update[1],
-        "schedule_ts": full[1],
-    }
+    since its last (full) update, and the lab times of the last updates (two queries:
+    `VersionStore.policy_counters`; `store` is the log they are counted in)."""
+    found = registry.policy_counters(algorithm)
+    if found is None:
+        raise RecsysError(f"{algorithm} has no production version")
+    return found

@@ -22,6 +22,7 @@ from recsys.choice import true_utilities
 from recsys.errors import RecsysError
 from recsys.events import validate_user
 from recsys.hosting import PRODUCTION, ModelHost, Served
+from recsys.lifecycle.replays import EVERY, replays_of
 from recsys.ranking import Ranking
 from recsys.store.database import Store
 from recsys.store.versions import VersionStore
@@ -72,12 +73,39 @@ def _replayed(
         ).rows():
             model.learn_one(event)
         return model, {}
-    model, through, _ = engine.host.saved_state(served, seq)
-    components = {c: models_at(engine, c, PRODUCTION, seq) for c in model.components}
-    model.attach(components)
-    for event in engine.store.events(after_seq=through, through_seq=seq).rows():
+    if algorithm_class(algorithm).components:  # a blend reads private replays of its parts
+        model, through, _ = engine.host.saved_state(served, seq)
+        components = {c: models_at(engine, c, PRODUCTION, seq) for c in model.components}
+        model.attach(components)
+        for event in engine.store.events(after_seq=through, through_seq=seq).rows():
+            model.learn_one(event)
+        return model, components
+    return _from_kept(engine, served, seq), {}
+
+
+def _from_kept(engine: Engine, served: Served, seq: int) -> Recommender:
+    """`served` after event `seq`: its saved state (what `ModelHost.saved_state` loads) plus a
+    replay, started from the nearest state a replay from that saved state kept (`Replays`)."""
+    versions = engine.version_store
+    lineage = versions.lineage_at(served.algorithm, served.arm, seq)
+    if lineage is None:
+        raise RecsysError(f"{served.algorithm} has no {served.arm} model at seq {seq}")
+    base = versions.base_state(lineage, seq)
+    key = (served.algorithm, served.arm, lineage["lineage_id"], base["through_seq"])
+    replays, shared = replays_of(engine.host), [engine.catalog, engine.host.weights]
+    kept = replays.nearest(key, seq, shared)
+    if kept is None:
+        model = engine.host.holding(
+            served.algorithm, base["config"], base["seed"], base["params"], base["through_seq"]
+        )
+        model.attach({})
+        kept = model, base["through_seq"]
+    model, at = kept
+    for event in engine.store.events(after_seq=at, through_seq=seq).rows():
         model.learn_one(event)
-    return model, components
+        if (event.seq - base["through_seq"]) % EVERY == 0:
+            replays.keep(key, event.seq, model, shared)
+    return model
 
 
 def _arm(served_by: str | None, algorithm: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -23,8 +24,15 @@ import pandas as pd
 
 from recsys.errors import RecsysError
 
+DEFAULT_DB = Path(__file__).resolve().parents[2] / "data" / "lab.duckdb"
+
 # One SQL statement with its parameters (None: no parameters), as the repositories return them.
 Statement = tuple[str, list | None]
+
+
+def database_path(path: str | Path | None = None) -> str:
+    """`path`, else $RECSYS_DB, else data/lab.duckdb in the repository."""
+    return str(path or os.environ.get("RECSYS_DB") or DEFAULT_DB)
 
 
 class Database:

@@ -28,7 +28,10 @@ class WorldStore:
         self.db.transaction(meta_statements({key: value}))
 
     def is_empty(self) -> bool:
-        return self.db.query("SELECT count(*) FROM items")[0][0] == 0
+        return self.count_items() == 0
+
+    def count_items(self) -> int:
+        return int(self.db.query("SELECT count(*) FROM items")[0][0])
 
     def items(self) -> pd.DataFrame:
         return self.db.frame(
