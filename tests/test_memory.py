@@ -3,6 +3,8 @@ ones the dense formulas gave (equal up to floating-point rounding, discrete outc
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -104,3 +106,78 @@ def test_a_lazy_target_value_never_builds_the_matrix(monkeypatch):
     target = np.zeros(len(tastes), dtype=int)
     true_value(target, lazy, ChoiceModel())
     assert built and max(built) <= 4
+
+
+# -- models whose state was above linear in events -----------------------------------------
+
+
+def _trained(name: str):
+    """A model fitted on a small generated world, then taught a few live events that flip
+    items between liked and disliked (a pair's count going back to zero included)."""
+    from recsys.algorithms import Catalog, ModelSpec, build_model
+    from recsys.events import Event, EventFrame
+    from recsys.world import generate_world
+
+    world = generate_world(seed=4, n_items=120, n_users=25, sessions_per_user=12)
+    catalog = Catalog.from_frame(world.items)
+    model = build_model(ModelSpec(name, {}, 4), catalog)
+    model.fit(EventFrame.from_frame(world.events), catalog)
+    seq = int(world.events["seq"].max())
+    user = world.events["user_id"].iloc[0]
+    for item, kind in [(3, "like"), (7, "like"), (3, "dislike"), (3, "dislike"), (9, "rating")]:
+        seq += 1
+        value = 4.5 if kind == "rating" else None
+        model.learn_one(Event(user, item, kind, value, ts=float(seq), seq=seq))
+    return model, catalog, sorted(set(world.events["user_id"]))
+
+
+def _answers(model, users):
+    return [
+        (
+            model.recommend(u, 10)[0].tolist(),
+            model.recommend(u, 10)[1].tolist(),
+            *tuple(model.explain(u, i).parts for i in (3, 7, 50)),
+        )
+        for u in users
+    ]
+
+
+@pytest.mark.parametrize("name", ["item_knn", "content"])
+def test_snapshots_hold_no_pairs_or_terms_matrix_and_restore_every_answer(name):
+    from recsys.algorithms import ModelSpec, build_model
+
+    model, catalog, users = _trained(name)
+    state = model.state()
+    events = len(state["base.hist_item"])
+    model_sizes = {k: v.size for k, v in state.items() if k.startswith("model.")}
+    # item-kNN's pair counts are recounted from the users' items; content keeps each user's
+    # nonzero terms only (at most the terms of the items they touched).
+    assert sum(model_sizes.values()) <= 2 * 40 * events + len(users)
+    again = build_model(ModelSpec(name, {}, 4), catalog)
+    again.load_state(state)
+    assert _answers(again, users) == _answers(model, users)
+
+
+def test_older_snapshots_load_to_the_same_answers():
+    """Snapshots saved before: item-kNN's with its pair counts, content's with a dense
+    users x terms profile matrix."""
+    from recsys.algorithms import ModelSpec, build_model
+
+    for name in ("item_knn", "content"):
+        model, catalog, users = _trained(name)
+        state = model.state()
+        if name == "item_knn":
+            old = state | {"model.count": np.zeros(3), "model.lengths": np.zeros(3, int)}
+        else:
+            terms = state["model.profile_terms"]  # a dense row as wide as the terms used
+            dense = np.zeros((len(state["base.users"]), int(terms.max()) + 1))
+            bounds = np.concatenate([[0], np.cumsum(state["model.profile_lengths"])])
+            for row, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+                dense[row, state["model.profile_terms"][lo:hi]] = state["model.profile_values"][
+                    lo:hi
+                ]
+            old = {k: v for k, v in state.items() if not k.startswith("model.profile_")}
+            old["model.profile_sum"] = dense
+        again = build_model(ModelSpec(name, {}, 4), catalog)
+        again.load_state(old)
+        assert _answers(again, users) == _answers(model, users)
