@@ -181,3 +181,16 @@ def test_older_snapshots_load_to_the_same_answers():
         again = build_model(ModelSpec(name, {}, 4), catalog)
         again.load_state(old)
         assert _answers(again, users) == _answers(model, users)
+
+
+def test_weights_are_computed_once_per_frame_and_handed_out_as_copies():
+    from recsys.events import DEFAULT_WEIGHTS, WEIGHT_PRESETS, EventFrame
+    from recsys.world import generate_world
+
+    events = generate_world(seed=2, n_items=80, n_users=10, sessions_per_user=6).events
+    frame = EventFrame.from_frame(events)
+    first = frame.weights(DEFAULT_WEIGHTS)
+    first[:] = 99.0  # a caller's change stays its own
+    fresh = EventFrame.from_frame(events)
+    for preset in WEIGHT_PRESETS.values():
+        assert np.array_equal(frame.weights(preset), fresh.weights(preset))
