@@ -19,7 +19,10 @@ pushed other items out of a top-k list and taken their votes away.
 
 Each item's row of co-occurrence counts is a pair of numpy arrays sorted by item id (a sparse
 row), so an event updates O(items of that user) rows with a binary search, scoring reads only
-the rows of the user's items, and nothing of size items x items is ever built.
+the rows of the user's items, and nothing of size items x items is ever built. The rows are
+the one part of the lab above linear in events (about the sum over users of their positive
+items squared: 0.8 GB for a 1M-rating MovieLens-like import), so they are kept in 32 bits and
+never stored: a snapshot holds the users' items, from which loading recounts them.
 """
 
 from __future__ import annotations
