@@ -36,6 +36,7 @@ BIG_SIZES: dict[str, dict[str, int]] = {  # minutes of work: only with --big
 }
 STEPS = ("import", "reopen", "reset", "retrain")
 THIS_TREE = str(Path(__file__).resolve().parents[2])
+NOT_RUN = {"seconds": float("nan"), "peak_mb": float("nan")}
 
 # What a step's fresh process runs: only commands and methods every version of the lab has
 # (`python -m recsys import`, Engine.open / reset_lab / retrain / close), so an old worktree
@@ -91,10 +92,13 @@ def run_sizes(
             for repeat in range(repeats):
                 for tree, path in trees.items():
                     db = Path(folder) / f"{tree}-{repeat}.duckdb"
+                    failed = False
                     for step in STEPS:
                         if progress:
                             progress(f"{label} {tree} {step} ({repeat + 1}/{repeats})")
-                        measured = measure_step(step, db, data, path)
+                        # Without its import, a step would open (and seed) the default world.
+                        measured = NOT_RUN if failed else measure_step(step, db, data, path)
+                        failed = failed or measured["seconds"] != measured["seconds"]  # NaN
                         for key, value in measured.items():
                             found[tree].setdefault(f"{step} {key}", []).append(value)
                     for leftover in (db, Path(f"{db}.wal")):
@@ -125,7 +129,7 @@ def measure_step(step: str, db: Path, data: Path, tree: str) -> dict[str, float]
     if done.returncode != 0:  # out of memory, say: a finding, not the end of the run
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
         print(f"{step} failed on {tree}: {last}", file=sys.stderr)
-        return {"seconds": float("nan"), "peak_mb": float("nan")}
+        return NOT_RUN
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
