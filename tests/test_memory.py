@@ -194,3 +194,23 @@ def test_weights_are_computed_once_per_frame_and_handed_out_as_copies():
     fresh = EventFrame.from_frame(events)
     for preset in WEIGHT_PRESETS.values():
         assert np.array_equal(frame.weights(preset), fresh.weights(preset))
+
+
+def test_content_profiles_learned_event_by_event_equal_a_full_fit():
+    """The sparse profile adds an item's terms as the dense row did: learning the last events
+    one by one ends where fitting on all of them does (up to the order of the sums)."""
+    from recsys.algorithms import Catalog, ModelSpec, build_model
+    from recsys.events import EventFrame
+    from recsys.world import generate_world
+
+    world = generate_world(seed=6, n_items=150, n_users=12, sessions_per_user=10)
+    events, catalog = world.events, Catalog.from_frame(world.items)
+    full = build_model(ModelSpec("content", {}, 6), catalog)
+    full.fit(EventFrame.from_frame(events), catalog)
+    online = build_model(ModelSpec("content", {}, 6), catalog)
+    online.fit(EventFrame.from_frame(events.iloc[:40]), catalog)
+    for event in EventFrame.from_frame(events.iloc[40:]).rows():
+        online.learn_one(event)
+    items = np.arange(catalog.n)
+    for user in sorted(set(events["user_id"])):
+        assert np.allclose(online.score(user, items), full.score(user, items), rtol=1e-9)

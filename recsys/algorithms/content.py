@@ -101,8 +101,9 @@ class ContentBased(Recommender):
         return profile
 
     def _add(self, user: int, terms: np.ndarray, values: np.ndarray) -> None:
-        """Add a sparse row (sorted `terms`) to the user's profile, term by term as a dense
-        row would add."""
+        """Add a sparse row to the user's profile, term by term as a dense row would add."""
+        order = np.argsort(terms, kind="stable")  # an item's terms need not be sorted
+        terms, values = terms[order], values[order]
         have, sums = self._terms[user], self._values[user].copy()
         pos = np.searchsorted(have, terms)
         found = pos < len(have)
