@@ -31,6 +31,64 @@ def true_utilities(features: np.ndarray, quality: np.ndarray, tastes: np.ndarray
     return tastes[:, :-1] @ features.T + tastes[:, -1:] * quality[None, :]
 
 
+class Utilities:
+    """The true utilities of many people over a catalog, as `true_utilities` would give them,
+    without ever holding the people x items matrix (100,000 simulated people on a 50,000-item
+    import would need 40 GB): a block of people's rows is computed when asked for, in memory
+    bounded by `block_bytes`.
+
+    Index it like the dense matrix with integer arrays, `utilities[people, items]` (any shapes
+    that broadcast), read `shape` and `len()`, or walk its rows with `blocks()`. Values equal
+    the dense matrix's up to rounding (BLAS may sum a block's products in another order).
+
+    >>> rng = np.random.default_rng(0)
+    >>> features, quality, tastes = rng.normal(size=(40, 3)), rng.normal(size=40), rng.normal(
+    ...     size=(25, 4))
+    >>> lazy = Utilities(features, quality, tastes, block_bytes=800)  # 2 people per block
+    >>> dense = true_utilities(features, quality, tastes)
+    >>> people, items = np.array([[3], [24]]), np.array([[0, 39, 7]])
+    >>> np.allclose(lazy[people, items], dense[people, items], rtol=1e-12, atol=0)
+    True
+    """
+
+    def __init__(
+        self,
+        features: np.ndarray,
+        quality: np.ndarray,
+        tastes: np.ndarray,
+        block_bytes: int = 32 * 2**20,
+    ):
+        self.features, self.quality = features, quality
+        self.tastes = np.atleast_2d(tastes)
+        self.shape = (len(self.tastes), len(quality))
+        self.block = max(1, int(block_bytes) // (8 * max(1, len(quality))))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def rows(self, start: int, stop: int) -> np.ndarray:
+        """The dense rows of people start..stop-1."""
+        return true_utilities(self.features, self.quality, self.tastes[start:stop])
+
+    def blocks(self):
+        """(first person, their rows) for consecutive blocks of people, in order."""
+        for start in range(0, self.shape[0], self.block):
+            yield start, self.rows(start, start + self.block)
+
+    def __getitem__(self, index: tuple) -> np.ndarray:
+        people, items = np.broadcast_arrays(*(np.asarray(i) for i in index))
+        flat_people, flat_items = people.ravel(), items.ravel()
+        out = np.empty(flat_people.shape)
+        order = np.argsort(flat_people, kind="stable")
+        sorted_people = flat_people[order]
+        for start in np.unique(sorted_people // self.block) * self.block:
+            lo, hi = np.searchsorted(sorted_people, [start, start + self.block])
+            picked = order[lo:hi]
+            rows = self.rows(int(start), int(start) + self.block)
+            out[picked] = rows[flat_people[picked] - start, flat_items[picked]]
+        return out.reshape(people.shape)
+
+
 def sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 

@@ -201,6 +201,8 @@ class EventFrame:
     kind: Any  # np.ndarray[object], kind names
     value: Any  # np.ndarray[float64]
     context: Any = None  # np.ndarray[object] of JSON text or None per event; None: no contexts
+    # Weights already computed, by preset: every algorithm fitted on one frame reads them.
+    _weights: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.seq)
@@ -225,6 +227,8 @@ class EventFrame:
         average of their earlier ratings, as `EventWeights.weight` reads them one by one)."""
         import numpy as np
 
+        if weights in self._weights:
+            return self._weights[weights].copy()
         table = {k: weights.weight(k) for k in KINDS if k != "rating"}
         out = np.array([table.get(k, 0.0) for k in self.kind], dtype=np.float64)
         rated = self.kind == "rating"
@@ -235,6 +239,7 @@ class EventFrame:
             )
         else:
             out[rated] = weights.rating_base + weights.rating_per_star * value
+        self._weights[weights] = out.copy()
         return out
 
     def earlier_means(self) -> Any:

@@ -16,6 +16,7 @@ same as an average's but for the prior, whose share shrinks as the history grows
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 from scipy import sparse
@@ -82,15 +83,35 @@ class ContentBased(Recommender):
         self._items = sparse.csr_matrix(
             sparse.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ matrix
         )
-        self._profile_sum = np.zeros((0, len(self._labels)))
+        # Each user's profile (the signed sum of their items' vectors) as a sparse row: its
+        # terms (sorted) and values. A dense users x terms matrix grows with users times the
+        # catalog's vocabulary (a 50,000-title import: 3.8 GB for 10,000 users).
+        self._terms: list[np.ndarray] = []
+        self._values: list[np.ndarray] = []
 
     def _grow(self, n_users: int) -> None:
-        have = len(self._profile_sum)
-        if n_users > have:
-            capacity = max(n_users, 2 * have, 64)
-            grown = np.zeros((capacity, self._items.shape[1]))
-            grown[:have] = self._profile_sum[:have]
-            self._profile_sum = grown
+        while len(self._terms) < n_users:
+            self._terms.append(np.empty(0, dtype=np.int32))
+            self._values.append(np.empty(0))
+
+    def _profile(self, user: int) -> np.ndarray:
+        """The user's profile as a dense vector over the terms."""
+        profile = np.zeros(self._items.shape[1])
+        profile[self._terms[user]] = self._values[user]
+        return profile
+
+    def _add(self, user: int, terms: np.ndarray, values: np.ndarray) -> None:
+        """Add a sparse row to the user's profile, term by term as a dense row would add."""
+        order = np.argsort(terms, kind="stable")  # an item's terms need not be sorted
+        terms, values = terms[order], values[order]
+        have, sums = self._terms[user], self._values[user].copy()
+        pos = np.searchsorted(have, terms)
+        found = pos < len(have)
+        found[found] = have[pos[found]] == terms[found]
+        sums[pos[found]] += values[found]
+        new = ~found
+        self._terms[user] = np.insert(have, pos[new], terms[new])
+        self._values[user] = np.insert(sums, pos[new], values[new])
 
     def _signed(self, weights: np.ndarray) -> np.ndarray:
         return np.where(weights < 0, self.config.negative_weight * weights, weights)
@@ -100,21 +121,29 @@ class ContentBased(Recommender):
         by_user = sparse.csr_matrix(
             (self._signed(weights), (user_rows, events.item)), shape=(n_users, self.catalog.n)
         )
-        self._profile_sum[:n_users] = (by_user @ self._items).toarray()
+        profiles = sparse.csr_matrix(by_user @ self._items)
+        profiles.sort_indices()
+        for user in range(n_users):
+            lo, hi = profiles.indptr[user], profiles.indptr[user + 1]
+            self._add(user, profiles.indices[lo:hi].astype(np.int32), profiles.data[lo:hi])
 
     def _learn_one(self, user: int, event: Event, weight: float) -> UpdateInfo:
         item = event.item
         signed = float(self._signed(np.array([weight]))[0])
         row = self._row(item)
-        before = float(row @ self._profile_sum[user])
-        self._profile_sum[user] += signed * row
+        before = float(row @ self._profile(user))
+        start, end = self._items.indptr[item], self._items.indptr[item + 1]
+        self._add(
+            user,
+            self._items.indices[start:end].astype(np.int32),
+            signed * row[self._items.indices[start:end]],
+        )
         count, prior = self._popularity[item], self.config.popularity_prior
         return UpdateInfo(
             self.name,
             user_change=float(abs(signed) * np.linalg.norm(row)),
             score_before=before + float(popularity_prior(count - (weight > 0), prior)),
-            score_after=float(row @ self._profile_sum[user])
-            + float(popularity_prior(count, prior)),
+            score_after=float(row @ self._profile(user)) + float(popularity_prior(count, prior)),
             details={"signed_weight": signed},
         )
 
@@ -133,7 +162,7 @@ class ContentBased(Recommender):
         return self._prior()
 
     def _taste(self, user: int) -> np.ndarray:
-        return self._items @ self._profile_sum[user]
+        return self._items @ self._profile(user)
 
     def _scores(self, user: int, context: dict | None) -> np.ndarray:
         return self._taste(user) + self._prior()
@@ -177,15 +206,32 @@ class ContentBased(Recommender):
         return Explanation(matched + prior, parts, reason, lead=lead)
 
     def _explain(self, user: int, item: int) -> Explanation:
-        return self._explanation(item, self._row(item) * self._profile_sum[user])
+        return self._explanation(item, self._row(item) * self._profile(user))
 
     def _cold_explain(self, item: int) -> Explanation:
         return self._explanation(item, None)
 
     def _state(self) -> dict[str, np.ndarray]:
-        return {"profile_sum": self._profile_sum[: len(self._user_ids)].copy()}
+        n_users = len(self._user_ids)
+        lengths = np.array([len(t) for t in self._terms[:n_users]], dtype=np.int64)
+        return {
+            "profile_lengths": lengths,
+            "profile_terms": np.concatenate([np.empty(0, np.int32), *self._terms[:n_users]]),
+            "profile_values": np.concatenate([np.empty(0), *self._values[:n_users]]),
+        }
 
     def _load_state(self, state: dict[str, np.ndarray]) -> None:
-        # (States saved before the profile was a sum also hold "profile_mass": not needed.)
-        self._profile_sum = state["profile_sum"].copy()
+        # (States saved before the profile was a sum also hold "profile_mass": not needed;
+        # those saved before it was sparse hold it dense, as "profile_sum".)
+        self._terms, self._values = [], []
+        if "profile_sum" in state:
+            for row in state["profile_sum"]:
+                terms = np.flatnonzero(row).astype(np.int32)
+                self._terms.append(terms)
+                self._values.append(row[terms].astype(np.float64))
+        else:
+            bounds = np.concatenate([[0], np.cumsum(state["profile_lengths"])]).tolist()
+            for lo, hi in pairwise(bounds):
+                self._terms.append(state["profile_terms"][lo:hi].astype(np.int32))
+                self._values.append(state["profile_values"][lo:hi].astype(np.float64))
         self._grow(len(self._user_ids))

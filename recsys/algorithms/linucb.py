@@ -107,7 +107,7 @@ class LinUCB(Recommender):
         events, weights = _select(events, pulled), weights[pulled]
         if len(events) == 0:
             return
-        width, n = self._genres.shape[1], len(events)
+        n = len(events)
         given = events.contexts()
         hours = (events.ts / 3600.0) % 24
         days = (EPOCH_WEEKDAY + (events.ts // 86400).astype(np.int64)) % 7
@@ -118,14 +118,20 @@ class LinUCB(Recommender):
             c = context_of(float(events.ts[row]), given[row])
             tod[row], day[row] = self._offsets[c["time_of_day"]], self._offsets[c["day_type"]]
             device[row] = self._offsets.get(c["device"], self._offsets["desktop"])
-        # phi for every event as a sparse matrix: four blocks of the item's genre vector.
+        # phi for every event as a sparse matrix: four blocks of the item's genre vector, built
+        # from the item's own genres only (one to three), never an events x 4 genres array.
         starts = np.stack([np.full(n, self._offsets["base"]), tod, day, device], axis=1)
-        cols = (starts[:, :, None] + np.arange(width)[None, None, :]).reshape(n, -1)
-        values = np.tile(self._genres[events.item], 4)
-        rows = np.repeat(np.arange(n), 4 * width)
-        nonzero = values.ravel() != 0  # an item has one to three genres: keep only those
+        genres = sparse.csr_matrix(self._genres)
+        genres.sort_indices()
+        per_event = np.diff(genres.indptr)[events.item]
+        total = 4 * per_event
+        rows = np.repeat(np.arange(n), total)
+        k = np.arange(int(total.sum())) - np.repeat(np.cumsum(total) - total, total)
+        size = per_event[rows]
+        block, j = k // np.maximum(size, 1), k % np.maximum(size, 1)
+        where = genres.indptr[events.item[rows]] + j
         phi = sparse.csr_matrix(
-            (values.ravel()[nonzero], (rows[nonzero], cols.ravel()[nonzero])),
+            (genres.data[where], (rows, starts[rows, block] + genres.indices[where])),
             shape=(n, len(self._b)),
         )
         rewards = (weights >= REWARD_THRESHOLD).astype(float)

@@ -3,6 +3,7 @@
 python -m recsys evaluate [--algorithms mf,popularity|all] [--split random|temporal]
 python -m recsys evaluate --train CSV --test CSV [--predictions-out CSV]
 python -m recsys bench [--quick] | --quality | --loop [--visits N] [--seeds 1,2,3]
+    | --sizes [--big] [--against OLD_TREE] [--repeat N]
 """
 
 from __future__ import annotations
@@ -49,6 +50,12 @@ def add_parsers(commands: Any) -> None:
     )
     bench.add_argument("--visits", type=int, help="live loop: visits per fresh user (30)")
     bench.add_argument("--seeds", type=seeds, help="live loop: comma-separated, e.g. 1,2,3")
+    bench.add_argument(
+        "--sizes", action="store_true", help="only import/reopen/reset/retrain time and memory"
+    )
+    bench.add_argument("--big", action="store_true", help="sizes: add the 4M-event import")
+    bench.add_argument("--against", help="sizes: also measure the code in this folder (a worktree)")
+    bench.add_argument("--repeat", type=int, default=1, help="sizes: repetitions (medians)")
 
 
 def run(args: argparse.Namespace) -> Result:
@@ -66,7 +73,13 @@ def run(args: argparse.Namespace) -> Result:
 def _bench(args: argparse.Namespace) -> Result:
     from recsys.bench.run import live_loop, ranking_quality, run_bench
 
-    if args.loop:
+    if args.sizes:
+        from recsys.bench.sizes import BIG_SIZES, SIZES, THIS_TREE, run_sizes
+
+        trees = {"new": THIS_TREE} | ({"old": args.against} if args.against else {})
+        sizes = SIZES | (BIG_SIZES if args.big else {})
+        report = run_sizes(sizes, trees, args.repeat)
+    elif args.loop:
         report = live_loop(args.visits, args.seeds)
     else:
         report = ranking_quality() if args.quality else run_bench(quick=args.quick)

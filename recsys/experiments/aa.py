@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.algorithms import algorithm_class
-from recsys.choice import ChoiceModel, true_utilities
+from recsys.choice import ChoiceModel, Utilities
 from recsys.errors import RecsysError
 from recsys.experiments import stats
 from recsys.experiments.assignment import Arm, Experiment, Experiments
@@ -66,7 +66,7 @@ def aa_rates(
     sample = people.iloc[np.sort(rng.choice(len(people), size=users, replace=False))]
     user_ids = sample["user_id"].tolist()
     features, quality = engine.store.ground_truth()
-    utilities = true_utilities(features, quality, np.stack(sample["taste"].to_numpy()))
+    utilities = Utilities(features, quality, np.stack(sample["taste"].to_numpy()))
     with engine.lock:  # another session's event must not change the model mid-ranking
         lists = ranked_lists(engine.model(name), user_ids, slate)
     choice = ChoiceModel()

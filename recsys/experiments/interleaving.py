@@ -28,7 +28,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import stats
 
-from recsys.choice import ChoiceModel
+from recsys.choice import ChoiceModel, Utilities
 from recsys.errors import RecsysError
 
 TEAM_A, TEAM_B = 0, 1
@@ -160,7 +160,7 @@ def summarise(outcomes: Sequence[int]) -> InterleavingResult:
 def interleaved_sessions(
     slates_a: np.ndarray,
     slates_b: np.ndarray,
-    utilities: np.ndarray,
+    utilities: np.ndarray | Utilities,
     choice: ChoiceModel,
     sessions_per_user: int,
     seed: int,
@@ -174,8 +174,9 @@ def interleaved_sessions(
     and the sign test are over people (see `InterleavingResult`).
     """
     slates_a, slates_b = np.asarray(slates_a), np.asarray(slates_b)
-    utilities = np.asarray(utilities, dtype=float)
-    if slates_a.ndim != 2 or slates_b.ndim != 2 or utilities.ndim != 2:
+    if not isinstance(utilities, Utilities):  # a block of people at a time stays so
+        utilities = np.asarray(utilities, dtype=float)
+    if slates_a.ndim != 2 or slates_b.ndim != 2 or len(utilities.shape) != 2:
         raise RecsysError("Slates are (users, k) arrays and utilities a (users, items) array.")
     if not len(slates_a) == len(slates_b) == len(utilities):
         raise RecsysError("Both rankers' slates and the utilities need one row per user.")

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from recsys.choice import ChoiceModel, true_utilities
+from recsys.choice import ChoiceModel, Utilities
 from recsys.errors import RecsysError
 from recsys.experiments.assignment import Arm, Experiment, Experiments, arm_name, parse_arm, resolve
 from recsys.experiments.simulation import arm_model, ranked_lists
@@ -245,18 +245,20 @@ def click_probabilities(utilities: np.ndarray, choice: ChoiceModel) -> np.ndarra
     return choice.probabilities(utilities[..., None])[..., 0]
 
 
-def true_value(target: np.ndarray, utilities: np.ndarray, choice: ChoiceModel) -> float:
-    """The target's simulated click rate: mean over all users of P(click on its lead item)."""
-    clicks = click_probabilities(utilities, choice)
-    target = _checked_target(target, np.arange(len(clicks)))
-    fits = len(target) == len(clicks) and (
-        target.max() < clicks.shape[1] if target.ndim == 1 else target.shape == clicks.shape
+def true_value(target: np.ndarray, utilities: np.ndarray | Utilities, choice: ChoiceModel) -> float:
+    """The target's simulated click rate: mean over all users of P(click on its lead item).
+    A target of one item per user reads only those utilities (`utilities` may then be a
+    `recsys.choice.Utilities`, never made dense)."""
+    n_users, n_items = utilities.shape
+    target = _checked_target(target, np.arange(n_users))
+    fits = len(target) == n_users and (
+        target.max() < n_items if target.ndim == 1 else target.shape == (n_users, n_items)
     )
     if not fits:
         raise RecsysError("The target policy must cover exactly the users and items simulated.")
     if target.ndim == 1:
-        return float(clicks[np.arange(len(clicks)), target].mean())
-    return float((target * clicks).sum(axis=1).mean())
+        return float(click_probabilities(utilities[np.arange(n_users), target], choice).mean())
+    return float((target * click_probabilities(utilities, choice)).sum(axis=1).mean())
 
 
 def simulate_logs(
@@ -347,7 +349,7 @@ def evaluate_experiment(engine, experiment: Experiment, target: str) -> dict[str
     if set(user_ids) <= set(people.index):
         features, quality = engine.store.ground_truth()
         tastes = np.stack(people.loc[user_ids, "taste"].to_numpy())
-        utilities = true_utilities(features, quality, tastes)
+        utilities = Utilities(features, quality, tastes)
         truth = true_value(target_items, utilities, ChoiceModel())
     # Effective sample size of the importance weights, (Σw)² / Σw²: when few logged items match
     # the target, a handful of huge weights carry IPS and its interval is not to be trusted.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from recsys.choice import ChoiceModel
+from recsys.choice import ChoiceModel, Utilities
 from recsys.experiments.assignment import Experiment
 from recsys.world import DAY
 
@@ -22,7 +22,7 @@ def play(
     user_ids: list[str],
     assigned: np.ndarray,
     lists: dict[str, tuple[np.ndarray, np.ndarray]],
-    utilities: np.ndarray,
+    utilities: np.ndarray | Utilities,
     sessions: int,
     rng: np.random.Generator,
     choice: ChoiceModel,
@@ -105,7 +105,9 @@ def _explore(items, scores, propensity, epsilon: float, n_items: int, rng) -> np
     return propensity
 
 
-def expected_ctr(items: np.ndarray, utilities: np.ndarray, choice: ChoiceModel) -> float:
+def expected_ctr(
+    items: np.ndarray, utilities: np.ndarray | Utilities, choice: ChoiceModel
+) -> float:
     shown = items >= 0
     rows = np.arange(len(items))[:, None]
     util = np.where(shown, utilities[rows, np.maximum(items, 0)], -np.inf)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.algorithms import ModelSpec, build_model
-from recsys.choice import ChoiceModel, true_utilities
+from recsys.choice import ChoiceModel, Utilities
 from recsys.errors import RecsysError
 from recsys.experiments import interleaving
 from recsys.experiments.analysis import report
@@ -222,7 +222,7 @@ def run_sessions(
     user_ids = sample["user_id"].tolist()
     tastes = np.stack(sample["taste"].to_numpy())
     features, quality = engine.store.ground_truth()
-    utilities = true_utilities(features, quality, tastes)
+    utilities = Utilities(features, quality, tastes)  # a block of people at a time
     choice = choice or ChoiceModel()
     k = experiment.slate
     lists = {}
@@ -252,7 +252,13 @@ def run_sessions(
     Experiments(engine.store).log(frame)
     with engine.lock:
         seen = engine.model().seen
-        ideal = np.array([_ideal(utilities[r], k, seen(u)) for r, u in enumerate(user_ids)])
+        ideal = np.array(
+            [
+                _ideal(block[r], k, seen(user_ids[start + r]))
+                for start, block in utilities.blocks()
+                for r in range(len(block))
+            ]
+        )
     truth = {}
     for i, arm in enumerate(experiment.arms):
         mine = assigned == i

@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import kendalltau
 
 from recsys.algorithms import Catalog, Recommender
 from recsys.evaluation import measure
@@ -97,6 +96,9 @@ def compare_versions(
     if users is None:
         known = [u for u in models[0].users if models[1].knows(u)]
         users = sorted(known, key=lambda u: zlib.crc32(u.encode()))[:20]
+    # scipy.stats takes longer to import than the rest of the engine: only when comparing.
+    from scipy.stats import kendalltau
+
     rows = []
     for user in users:
         lists = [m.recommend(user, k)[0].tolist() for m in models]
