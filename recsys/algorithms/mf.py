@@ -24,15 +24,19 @@ over the items j the user touched, where y_j are the item rows the user's vector
 rarely seen items too) and w0 is `unobserved_weight`: every untouched item counts as the
 preference m gives it, with confidence w0. With m = 0 this is iALS on top of the item bias; with
 m the whole average person a newcomer would stay close to the average person's list for long.
-The same solve is the user step of a full retrain (ALS, deterministic for a seed) and the online
-update. The item step is iALS's own (untouched pairs count as 0 for [y_i, item_bias[i]]), so the
-two half-steps do not minimise one loss: alternating them is a heuristic, deterministic and
-stable in practice, not the exact minimiser of a single objective. Online, only the user is
-re-solved by default (`learning_rate` 0: items change at retrains); should an update move the
-acted-on item's score against the feedback (only possible when it already lies beyond +1 or -1)
-it is held back, and the learning log says so. The score of item i splits exactly into what m
-gives it plus one contribution per history item j, y_i' A^-1 y_j [c_j (p_j - s_j) + w0 s_j]
-(section 5 of the paper): that is the breakdown and the reason each card shows.
+The same system is the user step of a full retrain (ALS, deterministic for a seed, solved
+directly) and of the online update, which keeps each user's A^-1 and right-hand side and adds a
+new history item by a Sherman-Morrison update: O(d^2) instead of a re-solve over the history
+(`als.RankOneInverses`; the two agree to rounding, and a replay learns bit for bit what the live
+model learned). The item step is iALS's own (untouched pairs count as 0 for [y_i,
+item_bias[i]]), so the two half-steps do not minimise one loss: alternating them is a
+heuristic, deterministic and stable in practice, not the exact minimiser of a single objective.
+Online, only the user is re-solved by default (`learning_rate` 0: items change at retrains);
+should an update move the acted-on item's score against the feedback (only possible when it
+already lies beyond +1 or -1) it is held back, and the learning log says so. The score of item i
+splits exactly into what m gives it plus one contribution per history item j,
+y_i' A^-1 y_j [c_j (p_j - s_j) + w0 s_j] (section 5 of the paper): that is the breakdown and the
+reason each card shows (`mf_explain`).
 
 Ratings are also fitted by the rating head (`mf_ratings.py`), which `predict` answers in stars.
 """
@@ -42,17 +46,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.linalg import blas
 
-from recsys.algorithms.als import ridge_rows
-from recsys.algorithms.base import Explanation, Recommender, UpdateInfo, lead_part
+from recsys.algorithms.als import RankOneInverses, ridge_rows
+from recsys.algorithms.base import Explanation, Recommender, UpdateInfo
 from recsys.algorithms.config import Config, flag, param
+from recsys.algorithms.mf_explain import DISLIKED, LIKED, cold_explanation, explanations
 from recsys.algorithms.mf_ratings import RatingHead
-from recsys.algorithms.reasons import NOTHING_POSITIVE
 from recsys.events import Event, EventFrame
-
-EVERYONE = "everyone's preference"
-REST = "the rest of your history"
-LIKED, DISLIKED = " (you chose it)", " (you turned it down)"
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,9 @@ class MFConfig(Config):
     epochs: int = param(8, 1, 100, "ALS sweeps in a full retrain")
     learning_rate: float = param(
         0.0, 0.0, 0.1, "online SGD step of the acted-on item (0: items change at retrains only)"
+    )
+    rating_learning_rate: float = param(
+        0.05, 0.0, 0.5, "online SGD step of the rating head's user and item per rating"
     )
     rating_reg: float = param(0.1, 0.0, 10.0, "L2 penalty of the rating head (ALS-WR)")
     warm_start: bool = flag(False, "a retrain starts from the current item vectors")
@@ -104,6 +108,7 @@ class MatrixFactorization(Recommender):
         d = self._items.shape[1]
         self._mean_user = np.zeros(d)
         self._user_factors = np.zeros((0, d))
+        self._online: RankOneInverses | None = None  # per-user inverses while items stay fixed
         self._ratings = RatingHead(self.catalog.n, k, self.config.rating_reg, rng, std)
 
     def _design(self, items: np.ndarray | slice = slice(None)) -> np.ndarray:
@@ -212,48 +217,68 @@ class MatrixFactorization(Recommender):
     # -- learning one event ------------------------------------------------------------------
 
     def _learn_one(self, user: int, event: Event, weight: float) -> UpdateInfo:
-        item = event.item
-        before = self._score_one(user, item)
-        saved = (
-            self._user_factors[user].copy(),
-            self._item_factors[item].copy(),
-            self._item_bias[item],
-            self._gram.copy(),
-        )
+        item, x, lr = event.item, self._user_factors[user], self.config.learning_rate
+        before, saved = self._score_one(user, item), x.copy()
         summed = self._seen[user][item]  # the base class has added this event's weight
-        self._solve_user(user)
-        if summed != 0.0:
+        if lr:  # what holding back must restore when the items learn online too
+            undo = (self._item_factors[item].copy(), self._item_bias[item], self._gram.copy())
+        else:
+            undo = None
+        self._solve_user(user, item)
+        if lr and summed != 0.0:
             self._step_item(user, item, summed)
         if event.kind == "rating":
-            self._ratings.learn(user, item, float(event.value), self.config.learning_rate)
+            self._ratings.learn(user, item, float(event.value), self.config.rating_learning_rate)
         after = self._score_one(user, item)
         held = weight * (after - before) < 0  # beyond +-1 already: keep the direction
         if held:
-            self._user_factors[user], self._item_factors[item] = saved[0], saved[1]
-            self._item_bias[item], self._gram = saved[2], saved[3]
-            after = before
-        p_change = self._user_factors[user] - saved[0]
-        q_change = self._item_factors[item] - saved[1]
+            x[:], after = saved, before
+            if undo:
+                self._item_factors[item], self._item_bias[item], self._gram = undo
         return UpdateInfo(
             self.name,
-            user_change=float(np.sqrt(p_change @ p_change)),
-            item_change=float(np.sqrt(q_change @ q_change)),
+            user_change=blas.dnrm2(x - saved),
+            item_change=blas.dnrm2(self._item_factors[item] - undo[0]) if undo else 0.0,
             score_before=before,
             score_after=after,
             details={
                 "weight": weight,
-                "preference": float(np.sign(summed)),
+                "preference": 1.0 if summed > 0 else -1.0 if summed < 0 else 0.0,
                 "confidence": 1.0 + self.config.alpha * abs(summed),
-                "held back": bool(held),
+                "held back": held,
             },
         )
 
-    def _solve_user(self, user: int) -> None:
-        items, lhs, contribution = self._system(user)
-        if not len(items):
-            self._user_factors[user] = self._mean_user
-            return
-        self._user_factors[user] = self._mean_user + np.linalg.solve(lhs, contribution.sum(axis=0))
+    def _solve_user(self, user: int, item: int) -> None:
+        """The user step for one user after an event on `item`: with the items fixed between
+        retrains (learning_rate 0), by rank-one updates of the user's inverse
+        (`RankOneInverses`), else by solving the system afresh."""
+        book = self._seen[user]
+        if self.config.learning_rate:
+            self._online = None  # the items move: no inverse stays valid
+            items, lhs, contribution = self._system(user)
+            deviation = np.linalg.solve(lhs, contribution.sum(axis=0)) if len(items) else 0.0
+        else:
+            if self._online is None:
+                base = self.config.unobserved_weight * self._gram
+                base[np.diag_indices_from(base)] += self.config.user_reg
+                self._online = RankOneInverses(base)
+            # A new item is the history's last entry (`solution` checks it is also new).
+            last = self._term(item, book[item]) if next(reversed(book)) == item else False
+            history = lambda: (self._term(i, w) for i, w in book.items())  # noqa: E731
+            deviation = self._online.solution(user, len(book), last, history)
+        self._user_factors[user] = self._mean_user + deviation
+
+    def _term(self, item: int, summed: float) -> tuple[np.ndarray, float, float] | None:
+        """The term a history item adds to the user's system: its row y, the confidence above
+        the unobserved weight, and its target c (p - s) + w0 s (None: no weight, no term)."""
+        if summed == 0.0:
+            return None
+        y, w0 = self._items[item], self.config.unobserved_weight
+        confidence = 1.0 + self.config.alpha * abs(summed)
+        average = self._item_bias[item] + blas.ddot(y, self._mean_user)
+        preference = 1.0 if summed > 0 else -1.0
+        return y, confidence - w0, confidence * (preference - average) + w0 * average
 
     def _system(self, user: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The user's history, their ridge matrix A, and each history item's term r_j y_j."""
@@ -282,7 +307,7 @@ class MatrixFactorization(Recommender):
     # -- scoring and explaining --------------------------------------------------------------
 
     def _score_one(self, user: int, item: int) -> float:
-        return float(self._item_bias[item] + self._design([item])[0] @ self._user_factors[user])
+        return float(self._item_bias[item] + blas.ddot(self._items[item], self._user_factors[user]))
 
     def _scores(self, user: int, context: dict | None) -> np.ndarray:
         return self._item_bias + self._design() @ self._user_factors[user]
@@ -320,10 +345,7 @@ class MatrixFactorization(Recommender):
         }
 
     def _cold_explain(self, item: int) -> Explanation:
-        score = float(self._cold_scores()[item])
-        parts = {EVERYONE: score}
-        lead = lead_part(parts)
-        return Explanation(score, parts, _reason(lead, parts, "no history of yours yet"), [], lead)
+        return cold_explanation(float(self._cold_scores()[item]))
 
     def _explain(self, user: int, item: int) -> Explanation:
         return self._explanations(user, [item])[0]
@@ -332,32 +354,17 @@ class MatrixFactorization(Recommender):
         return [e.reason for e in self._explanations(user, items)]
 
     def _explanations(self, user: int, items: list[int]) -> list[Explanation]:
-        """Each item's score as the average person's preference plus one contribution per
-        item of the user's history (c'_j y_i' A^-1 y_j), the three largest named."""
         wanted = np.asarray(items, dtype=np.int64)
-        scores = self._scores(user, None)[wanted]
-        average = self._cold_scores()[wanted]
         history, lhs, terms = self._system(user)
         if not len(history):
             return [self._cold_explain(int(i)) for i in wanted]
-        # contributions[m, j]: what history item j adds to candidate m's score
-        contributions = np.linalg.solve(lhs, self._design(wanted).T).T @ terms.T
-        out = []
-        for m in range(len(wanted)):
-            order = np.argsort(-np.abs(contributions[m]), kind="stable")[:3]
-            parts = {EVERYONE: float(average[m])}
-            related = []
-            for j in order.tolist():
-                label = self._label(user, int(history[j]), parts)
-                parts[label] = float(contributions[m, j])
-                related.append((int(history[j]), float(contributions[m, j])))
-            # The rest closes the sum exactly (it also holds any held-back or item-step drift).
-            parts[REST] = float(scores[m] - sum(parts.values()))
-            lead = lead_part(parts)
-            out.append(
-                Explanation(float(scores[m]), parts, _reason(lead, parts, None), related, lead)
-            )
-        return out
+        return explanations(
+            self._scores(user, None)[wanted],
+            self._cold_scores()[wanted],
+            history,
+            np.linalg.solve(lhs, self._design(wanted).T).T @ terms.T,
+            lambda item, taken: self._label(user, item, taken),
+        )
 
     def _label(self, user: int, item: int, taken: dict[str, float]) -> str:
         verb = LIKED if self._seen[user].get(item, 0.0) > 0 else DISLIKED
@@ -383,18 +390,3 @@ class MatrixFactorization(Recommender):
         self._user_factors = state["user_factors"].copy()
         self._grow(n)
         self._ratings.load_state({k[7:]: v for k, v in state.items() if k.startswith("rating.")}, n)
-
-
-def _reason(lead: str | None, parts: dict[str, float], note: str | None) -> str:
-    """The one-line reason, always about the explanation's lead part, with its value."""
-    if lead is None:
-        text = f"{NOTHING_POSITIVE}: little else scores higher"
-    elif lead == EVERYONE:
-        text = f"{EVERYONE} {parts[lead]:+.2f}: popular with people overall"
-    elif lead == REST:
-        text = f"{REST} {parts[lead]:+.2f}: it matches what you chose as a whole"
-    elif lead.endswith(LIKED):
-        text = f"because you chose {lead.removesuffix(LIKED)} ({parts[lead]:+.2f})"
-    else:
-        text = f"unlike {lead.removesuffix(DISLIKED)}, which you turned down ({parts[lead]:+.2f})"
-    return f"{text} ({note})" if note else text

@@ -2,21 +2,25 @@
 
     stars(u, i) = mean + user_bias[u] + item_bias[i] + p_u . q_i
 
-Fitted by alternating least squares with a penalty that grows with each row's number of
-ratings (ALS-WR, Zhou et al. 2008); online, a new rating re-solves the user's row exactly and
-takes a few SGD steps on the item. It answers "how many stars would this person give it", which
-is what RMSE measures; ranking is the preference head's job (`recsys/algorithms/mf.py`), since
-people choose among items they expect to like, and a predicted rating says nothing about
-whether they would pick an item at all (the reason rating-trained SVD ranks below popularity on
-MovieLens top-10 lists).
+Fitted by alternating least squares with a penalty that grows with each row's number of ratings
+(ALS-WR, Zhou et al. 2008). Online, a new rating moves the mean (the running mean of every rating)
+and takes one SGD step on the user's and the item's [vector, bias] (Funk's update, as River's
+`BiasedMF` takes it): O(factors) per rating, whatever the history's length, and the items learn
+between retrains too. It answers "how many stars would this person give it", which is what RMSE
+measures; ranking is the preference head's job (`recsys/algorithms/mf.py`), since people choose
+among items they expect to like, and a predicted rating says nothing about whether they would pick
+an item at all (the reason rating-trained SVD ranks below popularity on MovieLens top-10 lists).
 """
 
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import blas
 
 from recsys.algorithms.als import ridge_rows
 from recsys.events import NEUTRAL_STARS, RATING_MAX, RATING_MIN
+
+SGD_REG = 0.02  # L2 shrinkage of each online SGD step (Funk's and River's usual value)
 
 
 class RatingHead:
@@ -25,6 +29,7 @@ class RatingHead:
     ):
         self.reg = reg
         self.mean = NEUTRAL_STARS
+        self.count = 0.0  # ratings behind the mean
         self.item_factors = rng.normal(0.0, std, (n_items, factors))
         self.item_bias = np.zeros(n_items)
         self.user_factors = np.zeros((0, factors))
@@ -57,7 +62,7 @@ class RatingHead:
             u.tolist(), i.tolist(), count.tolist(), total.tolist(), strict=True
         ):
             self.book[row][item] = [c, s]
-        self.mean = float(total.sum() / count.sum())
+        self.mean, self.count = float(total.sum() / count.sum()), float(count.sum())
         mean_star = total / count
         user_f, user_b = self.user_factors[:n_users], self.user_bias[:n_users]
         for _ in range(epochs):
@@ -80,35 +85,22 @@ class RatingHead:
         return solution[:, :k].copy(), solution[:, k].copy()
 
     def learn(self, user: int, item: int, stars: float, learning_rate: float) -> None:
+        """One rating online: the mean follows it, then one SGD step of the user's and the
+        item's [vector, bias] on the squared error (Funk's update, as River's `BiasedMF`)."""
         entry = self.book[user].setdefault(item, [0.0, 0.0])
         entry[0] += 1.0
         entry[1] += stars
-        self.solve_user(user)
-        p, q = self.user_factors[user], self.item_factors[item].copy()
-        bi = self.item_bias[item]
-        for _ in range(3):
-            error = stars - (self.mean + self.user_bias[user] + bi + p @ q)
-            bi += learning_rate * (error - self.reg * bi)
-            q = q + learning_rate * (error * p - self.reg * q)
-        self.item_factors[item], self.item_bias[item] = q, bi
-
-    def solve_user(self, user: int) -> None:
-        """The ALS user step for one user: what a retrain would give them for today's items."""
-        book = self.book[user]
-        if not book:
-            return
-        items = np.fromiter(book, dtype=np.int64, count=len(book))
-        sums = np.array(list(book.values()))
-        count, stars = sums[:, 0], sums[:, 1] / sums[:, 0]
-        k = self.item_factors.shape[1]
-        design = np.empty((len(items), k + 1))
-        design[:, :k] = self.item_factors[items]
-        design[:, k] = 1.0
-        weighted = design * count[:, None]
-        lhs = design.T @ weighted + self.reg * (1.0 + count.sum()) * np.eye(k + 1)
-        rhs = weighted.T @ (stars - self.mean - self.item_bias[items])
-        solution = np.linalg.solve(lhs, rhs)
-        self.user_factors[user], self.user_bias[user] = solution[:k], solution[k]
+        self.count += 1.0
+        self.mean += (stars - self.mean) / self.count
+        p, q = self.user_factors[user], self.item_factors[item]
+        bu, bi = self.user_bias[user], self.item_bias[item]
+        error = stars - (self.mean + bu + bi + blas.ddot(p, q))
+        step, shrink = learning_rate * error, 1.0 - learning_rate * SGD_REG
+        self.user_bias[user] = shrink * bu + step
+        self.item_bias[item] = shrink * bi + step
+        old_q = q.copy()  # BLAS in place: numpy's call overhead would be most of the cost
+        blas.daxpy(p, blas.dscal(shrink, q), a=step)
+        blas.daxpy(old_q, blas.dscal(shrink, p), a=step)
 
     def predict(self, user: int | None, items: np.ndarray) -> np.ndarray:
         """Predicted stars, clipped to the scale; a stranger gets the mean plus item bias."""
@@ -140,3 +132,4 @@ class RatingHead:
         self.grow(n_users)
         for (u, i), (c, s) in zip(state["pairs"].tolist(), state["sums"].tolist(), strict=True):
             self.book[u][i] = [c, s]
+        self.count = float(state["sums"][:, 0].sum())

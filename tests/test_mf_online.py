@@ -1,0 +1,79 @@
+"""mf's per-event path: the rank-one user step solves the same ridge system a direct solve
+does, learns the same whatever its cache holds, and the rating head learns stars online."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from recsys.algorithms.als import RankOneInverses
+from tests.test_contract import event, fitted
+
+
+def direct_vector(model, user: str) -> np.ndarray:
+    """x_u = m + A^-1 b by np.linalg.solve of the system the explanations read (`_system`)."""
+    row = model._users[user]
+    _, lhs, terms = model._system(row)
+    return model._mean_user + np.linalg.solve(lhs, terms.sum(axis=0))
+
+
+def busy_session(seq: int = 20_000):
+    """New items, repeats of an item (a view then a like then a dislike), ratings, a newcomer."""
+    rng = np.random.default_rng(7)
+    kinds = ["view", "click", "like", "dislike", "rating", "skip", "favorite"]
+    events = []
+    for n in range(120):
+        user = ["u0", "u30", "newcomer", f"fresh{n % 5}"][n % 4]
+        kind = kinds[int(rng.integers(len(kinds)))]
+        value = float(rng.integers(1, 11)) / 2 if kind == "rating" else None
+        item = int(rng.integers(6)) if n % 3 == 0 else int(rng.integers(40))  # many repeats
+        events.append(event(user, item, kind, seq=seq + n, value=value))
+    return events
+
+
+def test_rank_one_user_step_equals_a_direct_solve_of_the_same_system():
+    model = fitted("mf")
+    for e in busy_session():
+        info = model.learn_one(e)
+        if not info.details["held back"]:
+            expected = direct_vector(model, e.user)
+            assert np.allclose(model._user_factors[model._users[e.user]], expected, atol=1e-8)
+
+
+def test_rank_one_inverses_match_numpy_on_random_systems():
+    rng = np.random.default_rng(0)
+    d = 12
+    y = rng.normal(size=(30, d))
+    base = y.T @ y + 3.0 * np.eye(d)
+    chain = RankOneInverses(base)
+    rows = rng.normal(size=(25, d))
+    deltas, targets = rng.uniform(0.1, 20.0, 25), rng.normal(size=25)
+    terms = [(rows[j], deltas[j], targets[j]) for j in range(25)]
+    for n in range(1, 26):
+        got = chain.solution(0, n, terms[n - 1], lambda n=n: iter(terms[:n]))
+        lhs = base + (rows[:n].T * deltas[:n]) @ rows[:n]
+        assert np.allclose(got, np.linalg.solve(lhs, rows[:n].T @ targets[:n]), atol=1e-8)
+
+
+def test_what_the_cache_holds_does_not_change_a_bit():
+    """Evicting every user after each event (a rebuild each time) learns bit for bit the same."""
+    kept, evicting = fitted("mf"), fitted("mf")
+    for e in busy_session():
+        kept.learn_one(e)
+        evicting.learn_one(e)
+        evicting._online.capacity = 0  # every later event rebuilds the user's inverse
+        evicting._online._held.clear()
+    assert np.array_equal(kept._user_factors, evicting._user_factors)
+    for user in ("u0", "newcomer", "fresh1"):
+        assert np.array_equal(kept.score(user), evicting.score(user))
+
+
+def test_rating_head_learns_stars_online_and_the_mean_follows():
+    model = fitted("mf")
+    head = model._ratings
+    count, mean = head.count, head.mean
+    before = model.predict("u0", np.array([5]))[0]
+    for n in range(20):
+        model.learn_one(event("u0", 5, "rating", seq=30_000 + n, value=5.0))
+    assert model.predict("u0", np.array([5]))[0] > before
+    assert head.count == count + 20
+    assert np.isclose(head.mean, (mean * count + 5.0 * 20) / (count + 20))
