@@ -2,7 +2,7 @@
 
 python -m recsys evaluate [--algorithms mf,popularity|all] [--split random|temporal]
 python -m recsys evaluate --train CSV --test CSV [--predictions-out CSV]
-python -m recsys bench [--quick] | --quality | --loop [--visits N] [--seeds 1,2,3]
+python -m recsys bench [--quick] | --quality | --peers | --loop [--visits N] [--seeds 1,2,3]
 """
 
 from __future__ import annotations
@@ -48,6 +48,9 @@ def add_parsers(commands: Any) -> None:
     bench.add_argument(
         "--loop", action="store_true", help="only the live loop against the hidden taste"
     )
+    bench.add_argument(
+        "--peers", action="store_true", help="only MF vs River (online) and Surprise (batch)"
+    )
     bench.add_argument("--visits", type=int, help="live loop: visits per fresh user (30)")
     bench.add_argument("--seeds", type=seeds, help="live loop: comma-separated, e.g. 1,2,3")
 
@@ -66,7 +69,11 @@ def run(args: argparse.Namespace) -> Result:
 def _bench(args: argparse.Namespace) -> Result:
     from recsys.bench.run import live_loop, ranking_quality, run_bench
 
-    if args.loop:
+    if args.peers:
+        from recsys.bench.peers import peers
+
+        report = peers()
+    elif args.loop:
         report = live_loop(args.visits, args.seeds)
     else:
         report = ranking_quality() if args.quality else run_bench(quick=args.quick)
