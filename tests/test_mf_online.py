@@ -49,7 +49,7 @@ def test_rank_one_inverses_match_numpy_on_random_systems():
     deltas, targets = rng.uniform(0.1, 20.0, 25), rng.normal(size=25)
     terms = [(rows[j], deltas[j], targets[j]) for j in range(25)]
     for n in range(1, 26):
-        got = chain.solution(0, n, terms[n - 1], lambda n=n: iter(terms[:n]))
+        got = chain.solution(0, n, terms[n - 1], terms[:n], lambda *term: term)
         lhs = base + (rows[:n].T * deltas[:n]) @ rows[:n]
         assert np.allclose(got, np.linalg.solve(lhs, rows[:n].T @ targets[:n]), atol=1e-8)
 

@@ -90,53 +90,62 @@ def _grams_by_row(rows, cols, weight, design, n_rows):
 
 
 class RankOneInverses:
-    """The inverse P = A^-1 and the right-hand side b of one ridge system per user,
+    """The inverse P = A^-1 and the solution x = A^-1 b of one ridge system per user,
 
         A = base + sum_j delta_j y_j y_j',    b = sum_j target_j y_j,
 
     kept by Sherman-Morrison updates, one term at a time in the order the user's history lists
     them: a new history item costs O(d^2) instead of a re-solve over the whole history.
 
-    Every user's pair (P, b) comes out of one chain of floating-point operations: from
-    base^-1 and zero, `_add` once per term, in history order. A user not held (new, evicted from
-    this bounded cache, or whose history changed other than by a new last item) is rebuilt by
-    the same chain, so the result is bit for bit the same whatever the cache held: a replay
-    from a saved state, which starts with an empty cache, learns exactly what the live model
-    learned. Valid while base and the items' rows stay fixed; the owner makes a new one when
-    they change.
+    Every user's pair (P, x) comes out of one chain of floating-point operations: from base^-1
+    and zero, `_add` once per term, in history order. A user not held (new, evicted from this
+    bounded cache, or whose history changed other than by a new last item) is rebuilt by the
+    same chain, so the result is bit for bit the same whatever the cache held: a replay from a
+    saved state, which starts with an empty cache, learns exactly what the live model learned.
+    Valid while base and the items' rows stay fixed; the owner makes a new one when they change.
     """
 
     def __init__(self, base: np.ndarray, capacity: int = 512):
         # Fortran order and the upper triangle only: BLAS's symmetric kernels update it in place.
         self.start = np.asfortranarray(np.linalg.inv(base))
         self.capacity = capacity
-        self._held: OrderedDict[int, tuple[np.ndarray, np.ndarray, int]] = OrderedDict()
+        self._held: OrderedDict[int, list] = OrderedDict()  # user: [A^-1, x, entries]
 
-    def solution(self, user: int, size: int, appended, history) -> np.ndarray:
+    def solution(self, user: int, size: int, appended, history, term) -> np.ndarray:
         """A^-1 b for `user`, whose history now has `size` entries. `appended` is the term
         (y, delta, target) of the newest entry when it is the only change since the user was
         last seen (None: that entry adds no term), or False when anything else changed;
-        `history()` gives every entry's term (or None) in order, and is called only to
-        rebuild."""
-        held = self._held.pop(user, None)
+        `history` holds every entry, in order, and `term(*entry)` gives an entry's term (or
+        None): they are read only to rebuild. The result is the cache's own array: copy it to
+        keep it."""
+        held = self._held.get(user)
         if held is not None and appended is not False and held[2] == size - 1:
-            inverse, rhs, _ = held
+            self._held.move_to_end(user)
             if appended is not None:
-                _add(inverse, rhs, *appended)
-        else:
-            inverse, rhs = self.start.copy(order="F"), np.zeros(len(self.start))
-            for term in history():
-                if term is not None:
-                    _add(inverse, rhs, *term)
-        self._held[user] = (inverse, rhs, size)
+                _add(held[0], held[1], *appended)
+            held[2] = size
+            return held[1]
+        inverse, solution = self.start.copy(order="F"), np.zeros(len(self.start))
+        for entry in history:
+            added = term(*entry)
+            if added is not None:
+                _add(inverse, solution, *added)
+        self._held[user] = [inverse, solution, size]
         if len(self._held) > self.capacity:
             self._held.popitem(last=False)
-        return blas.dsymv(1.0, inverse, rhs)
+        return solution
 
 
-def _add(inverse: np.ndarray, rhs: np.ndarray, y: np.ndarray, delta: float, target: float):
-    """A += delta y y' (Sherman-Morrison on the upper triangle of A^-1) and b += target y, in
-    place. BLAS calls, not numpy's: at d of about 50 numpy's call overhead is most of the cost."""
+def _add(inverse: np.ndarray, solution: np.ndarray, y: np.ndarray, delta: float, target: float):
+    """A += delta y y' and b += target y, in place on the upper triangle of A^-1 (Sherman-
+    Morrison) and on x = A^-1 b:
+
+        z = A^-1 y,  beta = delta / (1 + delta y'z),  A'^-1 = A^-1 - beta z z',
+        x' = A'^-1 (b + target y) = x + (target - beta (y'x + target y'z)) z.
+
+    BLAS calls, not numpy's: at d of about 50 numpy's call overhead is most of the cost."""
     z = blas.dsymv(1.0, inverse, y)
-    blas.dsyr(-delta / (1.0 + delta * blas.ddot(y, z)), z, a=inverse, overwrite_a=True)
-    blas.daxpy(y, rhs, a=target)
+    yz = blas.ddot(y, z)
+    beta = delta / (1.0 + delta * yz)
+    blas.daxpy(z, solution, a=target - beta * (blas.ddot(y, solution) + target * yz))
+    blas.dsyr(-beta, z, a=inverse, overwrite_a=True)

@@ -217,19 +217,24 @@ class MatrixFactorization(Recommender):
     # -- learning one event ------------------------------------------------------------------
 
     def _learn_one(self, user: int, event: Event, weight: float) -> UpdateInfo:
-        item, x, lr = event.item, self._user_factors[user], self.config.learning_rate
-        before, saved = self._score_one(user, item), x.copy()
+        item, x = event.item, self._user_factors[user]
+        y, bias = self._items[item], self._item_bias.item(item)
+        before, saved, undo = bias + blas.ddot(y, x), x.copy(), None
         summed = self._seen[user][item]  # the base class has added this event's weight
-        if lr:  # what holding back must restore when the items learn online too
-            undo = (self._item_factors[item].copy(), self._item_bias[item], self._gram.copy())
+        if self.config.learning_rate:  # a re-solve (the items move), then the item's own step
+            undo = (self._item_factors[item].copy(), bias, self._gram.copy())
+            self._online = None
+            items, lhs, contribution = self._system(user)
+            solved = np.linalg.solve(lhs, contribution.sum(axis=0)) if len(items) else 0.0
+            x[:] = self._mean_user + solved
+            if summed != 0.0:
+                self._step_item(user, item, summed)
+            bias = self._item_bias.item(item)
         else:
-            undo = None
-        self._solve_user(user, item)
-        if lr and summed != 0.0:
-            self._step_item(user, item, summed)
+            self._solve_user(user, item, summed, x)
         if event.kind == "rating":
             self._ratings.learn(user, item, float(event.value), self.config.rating_learning_rate)
-        after = self._score_one(user, item)
+        after = bias + blas.ddot(y, x)
         held = weight * (after - before) < 0  # beyond +-1 already: keep the direction
         if held:
             x[:], after = saved, before
@@ -249,25 +254,18 @@ class MatrixFactorization(Recommender):
             },
         )
 
-    def _solve_user(self, user: int, item: int) -> None:
-        """The user step for one user after an event on `item`: with the items fixed between
-        retrains (learning_rate 0), by rank-one updates of the user's inverse
-        (`RankOneInverses`), else by solving the system afresh."""
+    def _solve_user(self, user: int, item: int, summed: float, x: np.ndarray) -> None:
+        """x = m + A^-1 b after an event on `item`, by a rank-one update of the user's inverse
+        (`RankOneInverses`; the items stay fixed between retrains while learning_rate is 0)."""
+        if self._online is None:
+            base = self.config.unobserved_weight * self._gram
+            base[np.diag_indices_from(base)] += self.config.user_reg
+            self._online = RankOneInverses(base)
         book = self._seen[user]
-        if self.config.learning_rate:
-            self._online = None  # the items move: no inverse stays valid
-            items, lhs, contribution = self._system(user)
-            deviation = np.linalg.solve(lhs, contribution.sum(axis=0)) if len(items) else 0.0
-        else:
-            if self._online is None:
-                base = self.config.unobserved_weight * self._gram
-                base[np.diag_indices_from(base)] += self.config.user_reg
-                self._online = RankOneInverses(base)
-            # A new item is the history's last entry (`solution` checks it is also new).
-            last = self._term(item, book[item]) if next(reversed(book)) == item else False
-            history = lambda: (self._term(i, w) for i, w in book.items())  # noqa: E731
-            deviation = self._online.solution(user, len(book), last, history)
-        self._user_factors[user] = self._mean_user + deviation
+        # A new item is the history's last entry (`solution` checks that it is also new).
+        last = self._term(item, summed) if next(reversed(book)) == item else False
+        deviation = self._online.solution(user, len(book), last, book.items(), self._term)
+        np.add(self._mean_user, deviation, out=x)
 
     def _term(self, item: int, summed: float) -> tuple[np.ndarray, float, float] | None:
         """The term a history item adds to the user's system: its row y, the confidence above
@@ -276,7 +274,7 @@ class MatrixFactorization(Recommender):
             return None
         y, w0 = self._items[item], self.config.unobserved_weight
         confidence = 1.0 + self.config.alpha * abs(summed)
-        average = self._item_bias[item] + blas.ddot(y, self._mean_user)
+        average = self._item_bias.item(item) + blas.ddot(y, self._mean_user)
         preference = 1.0 if summed > 0 else -1.0
         return y, confidence - w0, confidence * (preference - average) + w0 * average
 
@@ -322,6 +320,10 @@ class MatrixFactorization(Recommender):
         """Predicted stars (rating head); a stranger gets the mean plus the item's bias."""
         row = self._users.get(user)
         return self._ratings.predict(row, np.asarray(items, dtype=np.int64))
+
+    def predict_one(self, user: str, item: int) -> float:
+        """`predict` of one item, as a float (River's `predict_one`)."""
+        return self._ratings.predict_one(self._users.get(user), item)
 
     def preference_model(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
         """The fitted preference model as arrays: item rows (items x d, learned factors then

@@ -87,20 +87,23 @@ class RatingHead:
     def learn(self, user: int, item: int, stars: float, learning_rate: float) -> None:
         """One rating online: the mean follows it, then one SGD step of the user's and the
         item's [vector, bias] on the squared error (Funk's update, as River's `BiasedMF`)."""
-        entry = self.book[user].setdefault(item, [0.0, 0.0])
-        entry[0] += 1.0
-        entry[1] += stars
+        book = self.book[user]
+        entry = book.get(item)
+        if entry is None:
+            book[item] = [1.0, stars]
+        else:
+            entry[0] += 1.0
+            entry[1] += stars
         self.count += 1.0
         self.mean += (stars - self.mean) / self.count
         p, q = self.user_factors[user], self.item_factors[item]
-        bu, bi = self.user_bias[user], self.item_bias[item]
-        error = stars - (self.mean + bu + bi + blas.ddot(p, q))
-        step, shrink = learning_rate * error, 1.0 - learning_rate * SGD_REG
-        self.user_bias[user] = shrink * bu + step
-        self.item_bias[item] = shrink * bi + step
-        old_q = q.copy()  # BLAS in place: numpy's call overhead would be most of the cost
-        blas.daxpy(p, blas.dscal(shrink, q), a=step)
-        blas.daxpy(old_q, blas.dscal(shrink, p), a=step)
+        bu, bi = self.user_bias.item(user), self.item_bias.item(item)
+        step = learning_rate * (stars - (self.mean + bu + bi + blas.ddot(p, q)))
+        shrink = 1.0 - learning_rate * SGD_REG
+        self.user_bias[user], self.item_bias[item] = shrink * bu + step, shrink * bi + step
+        # p, q = shrink p + step q, shrink q + step p: one BLAS call, in place (numpy's call
+        # overhead would be most of the cost)
+        blas.drotm(p, q, np.array([-1.0, shrink, step, step, shrink]), overwrite_x=1, overwrite_y=1)
 
     def predict(self, user: int | None, items: np.ndarray) -> np.ndarray:
         """Predicted stars, clipped to the scale; a stranger gets the mean plus item bias."""
@@ -108,6 +111,14 @@ class RatingHead:
         if user is not None:
             raw = raw + self.user_bias[user] + self.item_factors[items] @ self.user_factors[user]
         return np.clip(raw, RATING_MIN, RATING_MAX)
+
+    def predict_one(self, user: int | None, item: int) -> float:
+        """`predict` for one item, without arrays: what a per-event loop calls."""
+        raw = self.mean + self.item_bias.item(item)
+        if user is not None:
+            dot = blas.ddot(self.item_factors[item], self.user_factors[user])
+            raw = raw + self.user_bias.item(user) + dot
+        return min(max(raw, RATING_MIN), RATING_MAX)
 
     def state(self, n_users: int) -> dict[str, np.ndarray]:
         rows = [(u, i, c, s) for u, book in enumerate(self.book) for i, (c, s) in book.items()]

@@ -3,7 +3,7 @@
 Online, against River's `reco.BiasedMF`: the ratings replayed once in time order with
 progressive validation (each rating is predicted, then learned). Ours learns through
 `learn_one` on `Event` objects, the engine's own per-event path (the implicit head and the
-rating head together), and predicts with `predict`; River through its `predict_one` and
+rating head together), and predicts with `predict_one`; River through its `predict_one` and
 `learn_one`. Both predictions are clipped to the star scale. Figures: events per second of the
 whole loop (median of `repeats` fresh replays) and the progressive RMSE, beside a running mean's
 (what a model that learned nothing would score).
@@ -146,11 +146,9 @@ def batch_comparison(ratings: Ratings, surprise, repeats: int = 3, seed: int = 0
 
 def _ours(catalog, events, seed: int) -> list[float]:
     model = build_model(ModelSpec("mf", seed=seed), catalog)
-    item = np.zeros(1, dtype=np.int64)
     predicted = []
     for event in events:
-        item[0] = event.item
-        predicted.append(model.predict(event.user, item)[0])
+        predicted.append(model.predict_one(event.user, event.item))
         model.learn_one(event)
     return predicted
 
