@@ -4,8 +4,9 @@ does, learns the same whatever its cache holds, and the rating head learns stars
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from recsys.algorithms.als import RankOneInverses
+from recsys.algorithms.als import RankOneInverses, ridge_rows
 from tests.test_contract import event, fitted
 
 
@@ -77,3 +78,28 @@ def test_rating_head_learns_stars_online_and_the_mean_follows():
     assert model.predict("u0", np.array([5]))[0] > before
     assert head.count == count + 20
     assert np.isclose(head.mean, (mean * count + 5.0 * 20) / (count + 20))
+
+
+@pytest.mark.parametrize("shared", ["scalar penalty", "shared base", "base and varying penalty"])
+def test_ridge_rows_few_pairs_by_woodbury_equal_direct_solves(shared):
+    """Rows with few pairs take the dual (Woodbury) path, the rest the primal one: both give
+    each row's own ridge solution."""
+    rng = np.random.default_rng(1)
+    n_rows, n_cols, d = 120, 60, 8
+    rows = np.concatenate([rng.integers(0, n_rows, 500), np.repeat([0, 1, 2], 40)])
+    cols = rng.integers(0, n_cols, len(rows))
+    pairs = np.unique(rows * n_cols + cols)
+    rows, cols = pairs // n_cols, pairs % n_cols
+    weight, target = rng.uniform(0.5, 5, len(rows)), rng.normal(size=len(rows))
+    design = rng.normal(size=(n_cols, d))
+    varying = shared != "shared base"
+    penalty = rng.uniform(0.5, 3, n_rows) if varying else np.full(n_rows, 2.0)
+    base = None if shared == "scalar penalty" else 0.5 * design.T @ design
+    extra = rng.normal(size=(n_rows, d))
+    got = ridge_rows(rows, cols, weight, target, design, n_rows, penalty, base, extra)
+    for r in range(n_rows):
+        mine = rows == r
+        z = design[cols[mine]]
+        lhs = (z.T * weight[mine]) @ z + penalty[r] * np.eye(d) + (0 if base is None else base)
+        expected = np.linalg.solve(lhs, z.T @ target[mine] + extra[r])
+        assert np.allclose(got[r], expected, atol=1e-8), r

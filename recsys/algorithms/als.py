@@ -9,7 +9,9 @@ sums run over the observed (r, c) pairs. `base` is a Gram matrix every row share
 "everything else is a zero" of Hu, Koren & Volinsky 2008, in closed form instead of a sum over
 all items). Each row's own Gram matrix comes from one sparse-dense product over the columns'
 outer products (few columns) or one BLAS product per row (few rows), in chunks of rows so
-memory stays at `chunk x d^2` floats whatever the catalog's size.
+memory stays at `chunk x d^2` floats whatever the catalog's size. A row with few pairs (at most
+d/2: most items) is solved through Woodbury's identity instead, when every row shares
+(base + penalty I)^-1 or it is a multiple of I.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from scipy import sparse
 from scipy.linalg import blas
 
 CHUNK_ROWS = 2048
+DUAL_MAX = 1.0  # rows with at most this many pairs per dimension are solved by Woodbury
 
 
 def ridge_rows(
@@ -48,16 +51,68 @@ def ridge_rows(
     )
     if extra is not None:
         rhs += extra
-    grams = _grams_by_row if n_rows < len(design) else _grams_by_column
     out = np.empty((n_rows, d))
+    counts = np.bincount(rows, minlength=n_rows)
+    inverse = _shared_inverse(base, penalty, d)
+    few = counts <= DUAL_MAX * d if inverse is not None else np.zeros(n_rows, dtype=bool)
+    if few.any():
+        _solve_dual(rows, cols, weight, design, counts, few, penalty, inverse, rhs, out)
+    primal = np.flatnonzero(~few)
+    if not len(primal):
+        return out
+    if len(primal) < n_rows:  # only the rows solved here: renumbered 0..len(primal)-1
+        keep = ~few[rows]
+        rows = (np.cumsum(~few) - 1)[rows[keep]]
+        cols, weight = cols[keep], weight[keep]
+    grams = _grams_by_row if len(primal) < len(design) else _grams_by_column
     diagonal = np.arange(d)
-    for start, lhs in grams(rows, cols, weight, design, n_rows):
-        stop = start + len(lhs)
+    for start, lhs in grams(rows, cols, weight, design, len(primal)):
+        chunk = primal[start : start + len(lhs)]
         if base is not None:
             lhs += base
-        lhs[:, diagonal, diagonal] += penalty[start:stop, None]
-        out[start:stop] = np.linalg.solve(lhs, rhs[start:stop, :, None])[..., 0]
+        lhs[:, diagonal, diagonal] += penalty[chunk, None]
+        out[chunk] = np.linalg.solve(lhs, rhs[chunk, :, None])[..., 0]
     return out
+
+
+def _shared_inverse(base, penalty, d) -> np.ndarray | float | None:
+    """(base + penalty I)^-1 when every row shares it (1.0: base is None, the penalty differs
+    per row and divides), or None when it does not exist or differs per row."""
+    if base is None:
+        return 1.0 if (penalty > 0).all() else None
+    if not len(penalty) or (penalty != penalty[0]).any():
+        return None
+    try:
+        return np.linalg.inv(base + penalty[0] * np.eye(d))
+    except np.linalg.LinAlgError:
+        return None
+
+
+def _solve_dual(rows, cols, weight, design, counts, few, penalty, inverse, rhs, out) -> None:
+    """The rows with few pairs (n <= DUAL_MAX d), by Woodbury's identity: with B = base + penalty I,
+    Z the row's n design rows and W their weights,
+
+        (B + Z'WZ)^-1 = B^-1 - B^-1 Z' (I + W Z B^-1 Z')^-1 W Z B^-1,
+
+    an n x n solve instead of a d x d one: most items of a catalog have a handful of events."""
+    order = np.argsort(rows, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(counts)])[:-1]
+    cols, weight = cols[order], weight[order]
+    for n in np.unique(counts[few]).tolist():  # one batch per number of pairs
+        group = np.flatnonzero(few & (counts == n))
+        scale = 1.0 / penalty[group, None] if isinstance(inverse, float) else None
+        u = rhs[group] * scale if scale is not None else rhs[group] @ inverse  # B^-1 b
+        if n == 0:
+            out[group] = u
+            continue
+        pairs = starts[group, None] + np.arange(n)
+        z = design[cols[pairs]]  # (m, n, d)
+        zb = z * scale[:, :, None] if scale is not None else z @ inverse  # Z B^-1
+        w = weight[pairs][:, :, None]
+        m = (zb @ z.transpose(0, 2, 1)) * w
+        m[:, np.arange(n), np.arange(n)] += 1.0  # I + W Z B^-1 Z'
+        s = np.linalg.solve(m, w * (z @ u[:, :, None]))
+        out[group] = u - (zb.transpose(0, 2, 1) @ s)[..., 0]
 
 
 def _grams_by_column(rows, cols, weight, design, n_rows):

@@ -44,9 +44,11 @@ Ratings are also fitted by the rating head (`mf_ratings.py`), which `predict` an
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
 from scipy.linalg import blas
+from threadpoolctl import threadpool_limits
 
 from recsys.algorithms.als import RankOneInverses, ridge_rows
 from recsys.algorithms.base import Explanation, Recommender, UpdateInfo
@@ -139,8 +141,11 @@ class MatrixFactorization(Recommender):
     # -- fitting -----------------------------------------------------------------------------
 
     def fit(self, events: EventFrame, catalog=None) -> None:
+        # One BLAS thread: ALS makes thousands of small products, which a thread pool only
+        # slows down (several times over on a busy machine, where its threads wait for cores).
         try:
-            super().fit(events, catalog)  # resets the state, then calls _fit
+            with threadpool_limits(1, "blas"):
+                super().fit(events, catalog)  # resets the state, then calls _fit
         finally:
             self._warm = None
 
@@ -152,15 +157,13 @@ class MatrixFactorization(Recommender):
             self._item_factors[:] = warm[0]
             self._item_bias, self._mean_user = warm[1].copy(), warm[2].copy()
             self._gram = self._items.T @ self._items
-        users, items, summed = [], [], []
-        for u, book in enumerate(self._seen):  # the base class sums W per pair
-            for i, w in book.items():
-                if w != 0.0:
-                    users.append(u)
-                    items.append(i)
-                    summed.append(w)
-        users, items = np.array(users, dtype=np.int64), np.array(items, dtype=np.int64)
-        preference, confidence = self._preference(np.array(summed, dtype=np.float64))
+        # The base class sums W per pair (one dict per user): the pairs with a weight.
+        sizes = [len(book) for book in self._seen]
+        users = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+        items = np.fromiter(chain.from_iterable(self._seen), np.int64, sum(sizes))
+        summed = np.fromiter(chain.from_iterable(b.values() for b in self._seen), np.float64)
+        users, items, summed = users[summed != 0.0], items[summed != 0.0], summed[summed != 0.0]
+        preference, confidence = self._preference(summed)
         for _ in range(self.config.epochs):
             self._solve_users(users, items, preference, confidence, n_users)
             # The item step: [y_i, b_i] against users' [x_u, 1]; a user's genre taste theta_u
