@@ -264,6 +264,7 @@ class MatrixFactorization(Recommender):
             base = self.config.unobserved_weight * self._gram
             base[np.diag_indices_from(base)] += self.config.user_reg
             self._online = RankOneInverses(base)
+            self._average = self._item_bias + self._items @ self._mean_user  # s_j, fixed too
         book = self._seen[user]
         # A new item is the history's last entry (`solution` checks that it is also new).
         last = self._term(item, summed) if next(reversed(book)) == item else False
@@ -275,11 +276,14 @@ class MatrixFactorization(Recommender):
         the unobserved weight, and its target c (p - s) + w0 s (None: no weight, no term)."""
         if summed == 0.0:
             return None
-        y, w0 = self._items[item], self.config.unobserved_weight
+        w0, average = self.config.unobserved_weight, self._average.item(item)
         confidence = 1.0 + self.config.alpha * abs(summed)
-        average = self._item_bias.item(item) + blas.ddot(y, self._mean_user)
         preference = 1.0 if summed > 0 else -1.0
-        return y, confidence - w0, confidence * (preference - average) + w0 * average
+        return (
+            self._items[item],
+            confidence - w0,
+            confidence * (preference - average) + w0 * average,
+        )
 
     def _system(self, user: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The user's history, their ridge matrix A, and each history item's term r_j y_j."""

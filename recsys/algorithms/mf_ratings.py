@@ -30,6 +30,7 @@ class RatingHead:
         self.reg = reg
         self.mean = NEUTRAL_STARS
         self.count = 0.0  # ratings behind the mean
+        self._rotation = np.array([-1.0, 1.0, 0.0, 0.0, 1.0])  # drotm's flag, h11, h21, h12, h22
         self.item_factors = rng.normal(0.0, std, (n_items, factors))
         self.item_bias = np.zeros(n_items)
         self.user_factors = np.zeros((0, factors))
@@ -101,9 +102,12 @@ class RatingHead:
         step = learning_rate * (stars - (self.mean + bu + bi + blas.ddot(p, q)))
         shrink = 1.0 - learning_rate * SGD_REG
         self.user_bias[user], self.item_bias[item] = shrink * bu + step, shrink * bi + step
-        # p, q = shrink p + step q, shrink q + step p: one BLAS call, in place (numpy's call
-        # overhead would be most of the cost)
-        blas.drotm(p, q, np.array([-1.0, shrink, step, step, shrink]), overwrite_x=1, overwrite_y=1)
+        # p, q = shrink p + step q, shrink q + step p: one BLAS call (drotm's full 2 x 2 form),
+        # in place; numpy's call overhead would be most of the cost
+        rotation = self._rotation
+        rotation[1] = rotation[4] = shrink
+        rotation[2] = rotation[3] = step
+        blas.drotm(p, q, rotation, overwrite_x=1, overwrite_y=1)
 
     def predict(self, user: int | None, items: np.ndarray) -> np.ndarray:
         """Predicted stars, clipped to the scale; a stranger gets the mean plus item bias."""
