@@ -72,6 +72,9 @@ class MFConfig(Config):
         0.05, 0.0, 0.5, "online SGD step of the rating head's user and item per rating"
     )
     rating_reg: float = param(0.1, 0.0, 10.0, "L2 penalty of the rating head (ALS-WR)")
+    rating_epochs: int = param(
+        3, 1, 100, "ALS sweeps of the rating head, from the preference head's item vectors"
+    )
     warm_start: bool = flag(False, "a retrain starts from the current item vectors")
     init_std: float = param(0.1, 0.001, 1.0, "spread of the random initial vectors")
     genre_weight: float = param(1.0, 0.0, 10.0, "scale of the genre features users weigh (0: off)")
@@ -136,7 +139,8 @@ class MatrixFactorization(Recommender):
             )
 
     def minibatch_config(self) -> dict:
-        return {"epochs": 1, "warm_start": True}  # one ALS sweep from the current vectors
+        # One ALS sweep from the current vectors.
+        return {"epochs": 1, "rating_epochs": 1, "warm_start": True}
 
     # -- fitting -----------------------------------------------------------------------------
 
@@ -191,7 +195,11 @@ class MatrixFactorization(Recommender):
         self._solve_users(users, items, preference, confidence, n_users)
         rated = events.kind == "rating"
         self._ratings.fit(
-            user_rows[rated], events.item[rated], events.value[rated], self.config.epochs
+            user_rows[rated],
+            events.item[rated],
+            events.value[rated],
+            self.config.rating_epochs,
+            start=self._item_factors,
         )
 
     def _preference(self, summed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
