@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from recsys.algorithms import REGISTRY
 from recsys.algorithms.als import RankOneInverses, ridge_rows
 from tests.test_contract import event, fitted
 
@@ -103,3 +104,15 @@ def test_ridge_rows_few_pairs_by_woodbury_equal_direct_solves(shared):
         lhs = (z.T * weight[mine]) @ z + penalty[r] * np.eye(d) + (0 if base is None else base)
         expected = np.linalg.solve(lhs, z.T @ target[mine] + extra[r])
         assert np.allclose(got[r], expected, atol=1e-8), r
+
+
+def test_a_state_saved_with_the_old_rating_book_still_loads_its_count():
+    """States saved before the rating head kept its count held every pair's [count, sum]."""
+    model = fitted("mf")
+    state = model.state()
+    count = state.pop("model.rating.count")[0]
+    state["model.rating.pairs"] = np.array([[0, 1], [0, 2]])
+    state["model.rating.sums"] = np.array([[count - 1.0, 4.0], [1.0, 5.0]])
+    copy = REGISTRY["mf"](model.config, catalog=model.catalog, seed=model.seed)
+    copy.load_state(state)
+    assert copy._ratings.count == count and copy._ratings.mean == model._ratings.mean
