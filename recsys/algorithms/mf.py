@@ -53,7 +53,7 @@ from threadpoolctl import threadpool_limits
 from recsys.algorithms.als import RankOneInverses, ridge_rows
 from recsys.algorithms.base import Explanation, Recommender, UpdateInfo
 from recsys.algorithms.config import Config, flag, param
-from recsys.algorithms.mf_explain import DISLIKED, LIKED, cold_explanation, explanations
+from recsys.algorithms.mf_explain import cold_explanation, explanations, label
 from recsys.algorithms.mf_ratings import RatingHead
 from recsys.events import Event, EventFrame
 
@@ -132,21 +132,18 @@ class MatrixFactorization(Recommender):
     def warm_from(self, other: Recommender) -> None:
         # Only the item side: a warm retrain re-solves every user from it anyway.
         if self.config.warm_start and other.catalog.n == self.catalog.n:
-            self._warm = (
-                other._item_factors.copy(),
-                other._item_bias.copy(),
-                other._mean_user.copy(),
-            )
+            warm = other._item_factors, other._item_bias, other._mean_user
+            self._warm = tuple(array.copy() for array in warm)
 
     def minibatch_config(self) -> dict:
-        # One ALS sweep from the current vectors.
-        return {"epochs": 1, "rating_epochs": 1, "warm_start": True}
+        return {"epochs": 1, "rating_epochs": 1, "warm_start": True}  # a sweep from the vectors
 
     # -- fitting -----------------------------------------------------------------------------
 
     def fit(self, events: EventFrame, catalog=None) -> None:
-        # One BLAS thread: ALS makes thousands of small products, which a thread pool only
-        # slows down (several times over on a busy machine, where its threads wait for cores).
+        # One BLAS thread (for the whole process while the fit runs): ALS makes thousands of
+        # small products, which a thread pool only slows down, several times over on a busy
+        # machine, where its threads wait for cores.
         try:
             with threadpool_limits(1, "blas"):
                 super().fit(events, catalog)  # resets the state, then calls _fit
@@ -194,13 +191,8 @@ class MatrixFactorization(Recommender):
                 self._mean_user = self.config.average_start * taste.mean(axis=0)
         self._solve_users(users, items, preference, confidence, n_users)
         rated = events.kind == "rating"
-        self._ratings.fit(
-            user_rows[rated],
-            events.item[rated],
-            events.value[rated],
-            self.config.rating_epochs,
-            start=self._item_factors,
-        )
+        users, items, stars = user_rows[rated], events.item[rated], events.value[rated]
+        self._ratings.fit(users, items, stars, self.config.rating_epochs, self._item_factors)
 
     def _preference(self, summed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Preference sign(W) and confidence 1 + alpha |W| of summed event weights."""
@@ -380,13 +372,8 @@ class MatrixFactorization(Recommender):
             self._cold_scores()[wanted],
             history,
             np.linalg.solve(lhs, self._design(wanted).T).T @ terms.T,
-            lambda item, taken: self._label(user, item, taken),
+            lambda item, taken: label(self.catalog, item, self._seen[user].get(item, 0.0), taken),
         )
-
-    def _label(self, user: int, item: int, taken: dict[str, float]) -> str:
-        verb = LIKED if self._seen[user].get(item, 0.0) > 0 else DISLIKED
-        label = f"“{self.catalog.titles[item]}”{verb}"
-        return label if label not in taken else f"“{self.catalog.titles[item]}” #{item}{verb}"
 
     def _state(self) -> dict[str, np.ndarray]:
         n = len(self._user_ids)

@@ -46,6 +46,14 @@ def explanations(
     return out
 
 
+def label(catalog, item: int, summed: float, taken: dict[str, float]) -> str:
+    """A history item's part: its title and whether the user chose it (`summed`, the pair's
+    summed weight, above 0) or turned it down; its id added if the name is `taken` already."""
+    verb = LIKED if summed > 0 else DISLIKED
+    name = f"“{catalog.titles[item]}”{verb}"
+    return name if name not in taken else f"“{catalog.titles[item]}” #{item}{verb}"
+
+
 def cold_explanation(score: float) -> Explanation:
     """A user with no history: the score is all the average person's."""
     parts = {EVERYONE: score}
