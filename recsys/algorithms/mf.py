@@ -25,7 +25,7 @@ rarely seen items too) and w0 is `unobserved_weight`: every untouched item count
 preference m gives it, with confidence w0. With m = 0 this is iALS on top of the item bias; with
 m the whole average person a newcomer would stay close to the average person's list for long.
 The same system is the user step of a full retrain (ALS, deterministic for a seed, solved
-directly) and of the online update, which keeps each user's A^-1 and right-hand side and adds a
+directly) and of the online update, which keeps each user's A^-1 and solution and adds a
 new history item by a Sherman-Morrison update: O(d^2) instead of a re-solve over the history
 (`als.RankOneInverses`; the two agree to rounding, and a replay learns bit for bit what the live
 model learned). The item step is iALS's own (untouched pairs count as 0 for [y_i,
