@@ -154,10 +154,12 @@ class Recommender:
         """Online update from one committed event."""
         started = time.perf_counter()
         user = self._ensure_user(event.user)
-        weight = self.weights.weight(event.kind, event.value, self._rating_mean(user))
-        if event.kind == "rating":
+        if event.kind == "rating":  # only a rating reads the user's mean of earlier ratings
+            weight = self.weights.weight("rating", event.value, self._rating_mean(user))
             self._rating_sum[user] += event.value
             self._rating_count[user] += 1.0
+        else:
+            weight = self.weights.weight(event.kind, event.value)
         seen = self._seen[user]
         seen[event.item] = seen.get(event.item, 0.0) + weight
         if weight > 0:
@@ -326,8 +328,8 @@ class Recommender:
 
     def _rating_mean(self, user: int) -> float | None:
         """The mean of the user's ratings so far (None before their first)."""
-        count = self._rating_count[user]
-        return float(self._rating_sum[user] / count) if count else None
+        count = self._rating_count.item(user)
+        return self._rating_sum.item(user) / count if count else None
 
     def _cold_scores(self) -> np.ndarray:
         """Scores for a user with no history, on the algorithm's own scale (`scale`). The

@@ -24,15 +24,19 @@ over the items j the user touched, where y_j are the item rows the user's vector
 rarely seen items too) and w0 is `unobserved_weight`: every untouched item counts as the
 preference m gives it, with confidence w0. With m = 0 this is iALS on top of the item bias; with
 m the whole average person a newcomer would stay close to the average person's list for long.
-The same solve is the user step of a full retrain (ALS, deterministic for a seed) and the online
-update. The item step is iALS's own (untouched pairs count as 0 for [y_i, item_bias[i]]), so the
-two half-steps do not minimise one loss: alternating them is a heuristic, deterministic and
-stable in practice, not the exact minimiser of a single objective. Online, only the user is
-re-solved by default (`learning_rate` 0: items change at retrains); should an update move the
-acted-on item's score against the feedback (only possible when it already lies beyond +1 or -1)
-it is held back, and the learning log says so. The score of item i splits exactly into what m
-gives it plus one contribution per history item j, y_i' A^-1 y_j [c_j (p_j - s_j) + w0 s_j]
-(section 5 of the paper): that is the breakdown and the reason each card shows.
+The same system is the user step of a full retrain (ALS, deterministic for a seed, solved
+directly) and of the online update, which keeps each user's A^-1 and solution and adds a
+new history item by a Sherman-Morrison update: O(d^2) instead of a re-solve over the history
+(`als.RankOneInverses`; the two agree to rounding, and a replay learns bit for bit what the live
+model learned). The item step is iALS's own (untouched pairs count as 0 for [y_i,
+item_bias[i]]), so the two half-steps do not minimise one loss: alternating them is a
+heuristic, deterministic and stable in practice, not the exact minimiser of a single objective.
+Online, only the user is re-solved by default (`learning_rate` 0: items change at retrains);
+should an update move the acted-on item's score against the feedback (only possible when it
+already lies beyond +1 or -1) it is held back, and the learning log says so. The score of item i
+splits exactly into what m gives it plus one contribution per history item j,
+y_i' A^-1 y_j [c_j (p_j - s_j) + w0 s_j] (section 5 of the paper): that is the breakdown and the
+reason each card shows (`mf_explain`).
 
 Ratings are also fitted by the rating head (`mf_ratings.py`), which `predict` answers in stars.
 """
@@ -40,19 +44,18 @@ Ratings are also fitted by the rating head (`mf_ratings.py`), which `predict` an
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
 
 import numpy as np
+from scipy.linalg import blas
+from threadpoolctl import threadpool_limits
 
-from recsys.algorithms.als import ridge_rows
-from recsys.algorithms.base import Explanation, Recommender, UpdateInfo, lead_part
+from recsys.algorithms.als import RankOneInverses, ridge_rows
+from recsys.algorithms.base import Explanation, Recommender, UpdateInfo
 from recsys.algorithms.config import Config, flag, param
+from recsys.algorithms.mf_explain import cold_explanation, explanations, label
 from recsys.algorithms.mf_ratings import RatingHead
-from recsys.algorithms.reasons import NOTHING_POSITIVE
 from recsys.events import Event, EventFrame
-
-EVERYONE = "everyone's preference"
-REST = "the rest of your history"
-LIKED, DISLIKED = " (you chose it)", " (you turned it down)"
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,13 @@ class MFConfig(Config):
     learning_rate: float = param(
         0.0, 0.0, 0.1, "online SGD step of the acted-on item (0: items change at retrains only)"
     )
+    rating_learning_rate: float = param(
+        0.05, 0.0, 0.5, "online SGD step of the rating head's user and item per rating"
+    )
     rating_reg: float = param(0.1, 0.0, 10.0, "L2 penalty of the rating head (ALS-WR)")
+    rating_epochs: int = param(
+        3, 1, 100, "ALS sweeps of the rating head, from the preference head's item vectors"
+    )
     warm_start: bool = flag(False, "a retrain starts from the current item vectors")
     init_std: float = param(0.1, 0.001, 1.0, "spread of the random initial vectors")
     genre_weight: float = param(1.0, 0.0, 10.0, "scale of the genre features users weigh (0: off)")
@@ -104,6 +113,7 @@ class MatrixFactorization(Recommender):
         d = self._items.shape[1]
         self._mean_user = np.zeros(d)
         self._user_factors = np.zeros((0, d))
+        self._online: RankOneInverses | None = None  # per-user inverses while items stay fixed
         self._ratings = RatingHead(self.catalog.n, k, self.config.rating_reg, rng, std)
 
     def _design(self, items: np.ndarray | slice = slice(None)) -> np.ndarray:
@@ -122,20 +132,21 @@ class MatrixFactorization(Recommender):
     def warm_from(self, other: Recommender) -> None:
         # Only the item side: a warm retrain re-solves every user from it anyway.
         if self.config.warm_start and other.catalog.n == self.catalog.n:
-            self._warm = (
-                other._item_factors.copy(),
-                other._item_bias.copy(),
-                other._mean_user.copy(),
-            )
+            warm = other._item_factors, other._item_bias, other._mean_user
+            self._warm = tuple(array.copy() for array in warm)
 
     def minibatch_config(self) -> dict:
-        return {"epochs": 1, "warm_start": True}  # one ALS sweep from the current vectors
+        return {"epochs": 1, "rating_epochs": 1, "warm_start": True}  # a sweep from the vectors
 
     # -- fitting -----------------------------------------------------------------------------
 
     def fit(self, events: EventFrame, catalog=None) -> None:
+        # One BLAS thread (for the whole process while the fit runs): ALS makes thousands of
+        # small products, which a thread pool only slows down, several times over on a busy
+        # machine, where its threads wait for cores.
         try:
-            super().fit(events, catalog)  # resets the state, then calls _fit
+            with threadpool_limits(1, "blas"):
+                super().fit(events, catalog)  # resets the state, then calls _fit
         finally:
             self._warm = None
 
@@ -147,15 +158,13 @@ class MatrixFactorization(Recommender):
             self._item_factors[:] = warm[0]
             self._item_bias, self._mean_user = warm[1].copy(), warm[2].copy()
             self._gram = self._items.T @ self._items
-        users, items, summed = [], [], []
-        for u, book in enumerate(self._seen):  # the base class sums W per pair
-            for i, w in book.items():
-                if w != 0.0:
-                    users.append(u)
-                    items.append(i)
-                    summed.append(w)
-        users, items = np.array(users, dtype=np.int64), np.array(items, dtype=np.int64)
-        preference, confidence = self._preference(np.array(summed, dtype=np.float64))
+        # The base class sums W per pair (one dict per user): the pairs with a weight.
+        sizes = [len(book) for book in self._seen]
+        users = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
+        items = np.fromiter(chain.from_iterable(self._seen), np.int64, sum(sizes))
+        summed = np.fromiter(chain.from_iterable(b.values() for b in self._seen), np.float64)
+        users, items, summed = users[summed != 0.0], items[summed != 0.0], summed[summed != 0.0]
+        preference, confidence = self._preference(summed)
         for _ in range(self.config.epochs):
             self._solve_users(users, items, preference, confidence, n_users)
             # The item step: [y_i, b_i] against users' [x_u, 1]; a user's genre taste theta_u
@@ -182,9 +191,8 @@ class MatrixFactorization(Recommender):
                 self._mean_user = self.config.average_start * taste.mean(axis=0)
         self._solve_users(users, items, preference, confidence, n_users)
         rated = events.kind == "rating"
-        self._ratings.fit(
-            user_rows[rated], events.item[rated], events.value[rated], self.config.epochs
-        )
+        users, items, stars = user_rows[rated], events.item[rated], events.value[rated]
+        self._ratings.fit(users, items, stars, self.config.rating_epochs, self._item_factors)
 
     def _preference(self, summed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Preference sign(W) and confidence 1 + alpha |W| of summed event weights."""
@@ -212,48 +220,70 @@ class MatrixFactorization(Recommender):
     # -- learning one event ------------------------------------------------------------------
 
     def _learn_one(self, user: int, event: Event, weight: float) -> UpdateInfo:
-        item = event.item
-        before = self._score_one(user, item)
-        saved = (
-            self._user_factors[user].copy(),
-            self._item_factors[item].copy(),
-            self._item_bias[item],
-            self._gram.copy(),
-        )
+        item, x = event.item, self._user_factors[user]
+        y, bias = self._items[item], self._item_bias.item(item)
+        before, saved, undo = bias + blas.ddot(y, x), x.copy(), None
         summed = self._seen[user][item]  # the base class has added this event's weight
-        self._solve_user(user)
-        if summed != 0.0:
-            self._step_item(user, item, summed)
+        if self.config.learning_rate:  # a re-solve (the items move), then the item's own step
+            undo = (self._item_factors[item].copy(), bias, self._gram.copy())
+            self._online = None
+            items, lhs, contribution = self._system(user)
+            solved = np.linalg.solve(lhs, contribution.sum(axis=0)) if len(items) else 0.0
+            x[:] = self._mean_user + solved
+            if summed != 0.0:
+                self._step_item(user, item, summed)
+            bias = self._item_bias.item(item)
+        else:
+            self._solve_user(user, item, summed, x)
         if event.kind == "rating":
-            self._ratings.learn(user, item, float(event.value), self.config.learning_rate)
-        after = self._score_one(user, item)
+            self._ratings.learn(user, item, float(event.value), self.config.rating_learning_rate)
+        after = bias + blas.ddot(y, x)
         held = weight * (after - before) < 0  # beyond +-1 already: keep the direction
         if held:
-            self._user_factors[user], self._item_factors[item] = saved[0], saved[1]
-            self._item_bias[item], self._gram = saved[2], saved[3]
-            after = before
-        p_change = self._user_factors[user] - saved[0]
-        q_change = self._item_factors[item] - saved[1]
+            x[:], after = saved, before
+            if undo:
+                self._item_factors[item], self._item_bias[item], self._gram = undo
         return UpdateInfo(
             self.name,
-            user_change=float(np.sqrt(p_change @ p_change)),
-            item_change=float(np.sqrt(q_change @ q_change)),
+            user_change=blas.dnrm2(x - saved),
+            item_change=blas.dnrm2(self._item_factors[item] - undo[0]) if undo else 0.0,
             score_before=before,
             score_after=after,
             details={
                 "weight": weight,
-                "preference": float(np.sign(summed)),
+                "preference": 1.0 if summed > 0 else -1.0 if summed < 0 else 0.0,
                 "confidence": 1.0 + self.config.alpha * abs(summed),
-                "held back": bool(held),
+                "held back": held,
             },
         )
 
-    def _solve_user(self, user: int) -> None:
-        items, lhs, contribution = self._system(user)
-        if not len(items):
-            self._user_factors[user] = self._mean_user
-            return
-        self._user_factors[user] = self._mean_user + np.linalg.solve(lhs, contribution.sum(axis=0))
+    def _solve_user(self, user: int, item: int, summed: float, x: np.ndarray) -> None:
+        """x = m + A^-1 b after an event on `item`, by a rank-one update of the user's inverse
+        (`RankOneInverses`; the items stay fixed between retrains while learning_rate is 0)."""
+        if self._online is None:
+            base = self.config.unobserved_weight * self._gram
+            base[np.diag_indices_from(base)] += self.config.user_reg
+            self._online = RankOneInverses(base)
+            self._average = self._item_bias + self._items @ self._mean_user  # s_j, fixed too
+        book = self._seen[user]
+        # A new item is the history's last entry (`solution` checks that it is also new).
+        last = self._term(item, summed) if next(reversed(book)) == item else False
+        deviation = self._online.solution(user, len(book), last, book.items(), self._term)
+        np.add(self._mean_user, deviation, out=x)
+
+    def _term(self, item: int, summed: float) -> tuple[np.ndarray, float, float] | None:
+        """The term a history item adds to the user's system: its row y, the confidence above
+        the unobserved weight, and its target c (p - s) + w0 s (None: no weight, no term)."""
+        if summed == 0.0:
+            return None
+        w0, average = self.config.unobserved_weight, self._average.item(item)
+        confidence = 1.0 + self.config.alpha * abs(summed)
+        preference = 1.0 if summed > 0 else -1.0
+        return (
+            self._items[item],
+            confidence - w0,
+            confidence * (preference - average) + w0 * average,
+        )
 
     def _system(self, user: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The user's history, their ridge matrix A, and each history item's term r_j y_j."""
@@ -282,7 +312,7 @@ class MatrixFactorization(Recommender):
     # -- scoring and explaining --------------------------------------------------------------
 
     def _score_one(self, user: int, item: int) -> float:
-        return float(self._item_bias[item] + self._design([item])[0] @ self._user_factors[user])
+        return float(self._item_bias[item] + blas.ddot(self._items[item], self._user_factors[user]))
 
     def _scores(self, user: int, context: dict | None) -> np.ndarray:
         return self._item_bias + self._design() @ self._user_factors[user]
@@ -297,6 +327,10 @@ class MatrixFactorization(Recommender):
         """Predicted stars (rating head); a stranger gets the mean plus the item's bias."""
         row = self._users.get(user)
         return self._ratings.predict(row, np.asarray(items, dtype=np.int64))
+
+    def predict_one(self, user: str, item: int) -> float:
+        """`predict` of one item, as a float (River's `predict_one`)."""
+        return self._ratings.predict_one(self._users.get(user), item)
 
     def preference_model(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
         """The fitted preference model as arrays: item rows (items x d, learned factors then
@@ -320,10 +354,7 @@ class MatrixFactorization(Recommender):
         }
 
     def _cold_explain(self, item: int) -> Explanation:
-        score = float(self._cold_scores()[item])
-        parts = {EVERYONE: score}
-        lead = lead_part(parts)
-        return Explanation(score, parts, _reason(lead, parts, "no history of yours yet"), [], lead)
+        return cold_explanation(float(self._cold_scores()[item]))
 
     def _explain(self, user: int, item: int) -> Explanation:
         return self._explanations(user, [item])[0]
@@ -332,37 +363,17 @@ class MatrixFactorization(Recommender):
         return [e.reason for e in self._explanations(user, items)]
 
     def _explanations(self, user: int, items: list[int]) -> list[Explanation]:
-        """Each item's score as the average person's preference plus one contribution per
-        item of the user's history (c'_j y_i' A^-1 y_j), the three largest named."""
         wanted = np.asarray(items, dtype=np.int64)
-        scores = self._scores(user, None)[wanted]
-        average = self._cold_scores()[wanted]
         history, lhs, terms = self._system(user)
         if not len(history):
             return [self._cold_explain(int(i)) for i in wanted]
-        # contributions[m, j]: what history item j adds to candidate m's score
-        contributions = np.linalg.solve(lhs, self._design(wanted).T).T @ terms.T
-        out = []
-        for m in range(len(wanted)):
-            order = np.argsort(-np.abs(contributions[m]), kind="stable")[:3]
-            parts = {EVERYONE: float(average[m])}
-            related = []
-            for j in order.tolist():
-                label = self._label(user, int(history[j]), parts)
-                parts[label] = float(contributions[m, j])
-                related.append((int(history[j]), float(contributions[m, j])))
-            # The rest closes the sum exactly (it also holds any held-back or item-step drift).
-            parts[REST] = float(scores[m] - sum(parts.values()))
-            lead = lead_part(parts)
-            out.append(
-                Explanation(float(scores[m]), parts, _reason(lead, parts, None), related, lead)
-            )
-        return out
-
-    def _label(self, user: int, item: int, taken: dict[str, float]) -> str:
-        verb = LIKED if self._seen[user].get(item, 0.0) > 0 else DISLIKED
-        label = f"“{self.catalog.titles[item]}”{verb}"
-        return label if label not in taken else f"“{self.catalog.titles[item]}” #{item}{verb}"
+        return explanations(
+            self._scores(user, None)[wanted],
+            self._cold_scores()[wanted],
+            history,
+            np.linalg.solve(lhs, self._design(wanted).T).T @ terms.T,
+            lambda item, taken: label(self.catalog, item, self._seen[user].get(item, 0.0), taken),
+        )
 
     def _state(self) -> dict[str, np.ndarray]:
         n = len(self._user_ids)
@@ -383,18 +394,3 @@ class MatrixFactorization(Recommender):
         self._user_factors = state["user_factors"].copy()
         self._grow(n)
         self._ratings.load_state({k[7:]: v for k, v in state.items() if k.startswith("rating.")}, n)
-
-
-def _reason(lead: str | None, parts: dict[str, float], note: str | None) -> str:
-    """The one-line reason, always about the explanation's lead part, with its value."""
-    if lead is None:
-        text = f"{NOTHING_POSITIVE}: little else scores higher"
-    elif lead == EVERYONE:
-        text = f"{EVERYONE} {parts[lead]:+.2f}: popular with people overall"
-    elif lead == REST:
-        text = f"{REST} {parts[lead]:+.2f}: it matches what you chose as a whole"
-    elif lead.endswith(LIKED):
-        text = f"because you chose {lead.removesuffix(LIKED)} ({parts[lead]:+.2f})"
-    else:
-        text = f"unlike {lead.removesuffix(DISLIKED)}, which you turned down ({parts[lead]:+.2f})"
-    return f"{text} ({note})" if note else text

@@ -2,7 +2,7 @@
 
 python -m recsys evaluate [--algorithms mf,popularity|all] [--split random|temporal]
 python -m recsys evaluate --train CSV --test CSV [--predictions-out CSV]
-python -m recsys bench [--quick] | --quality | --loop [--visits N] [--seeds 1,2,3]
+python -m recsys bench [--quick] | --quality | --peers | --loop [--visits N] [--seeds 1,2,3]
     | --sizes [--big] [--against OLD_TREE] [--repeat N]
 """
 
@@ -48,6 +48,9 @@ def add_parsers(commands: Any) -> None:
     bench.add_argument(
         "--loop", action="store_true", help="only the live loop against the hidden taste"
     )
+    bench.add_argument(
+        "--peers", action="store_true", help="only MF vs River (online) and Surprise (batch)"
+    )
     bench.add_argument("--visits", type=int, help="live loop: visits per fresh user (30)")
     bench.add_argument("--seeds", type=seeds, help="live loop: comma-separated, e.g. 1,2,3")
     bench.add_argument(
@@ -79,6 +82,10 @@ def _bench(args: argparse.Namespace) -> Result:
         trees = {"new": THIS_TREE} | ({"old": args.against} if args.against else {})
         sizes = SIZES | (BIG_SIZES if args.big else {})
         report = run_sizes(sizes, trees, args.repeat)
+    elif args.peers:
+        from recsys.bench.peers import peers
+
+        report = peers()
     elif args.loop:
         report = live_loop(args.visits, args.seeds)
     else:
