@@ -47,7 +47,6 @@ from recsys.store.versions import VersionStore
 from recsys.world import DEFAULT_PACK, DEFAULT_SEED, World
 
 DEFAULT_DB = Path(__file__).resolve().parent.parent / "data" / "lab.duckdb"
-CHECKPOINT_EVERY = 5000  # on close, checkpoint models when this many events were learned
 
 
 def database_path(path: str | Path | None = None) -> str:
@@ -104,12 +103,12 @@ class Engine:
             raise
 
     def close(self) -> None:
-        """Checkpoint if many events were learned since the last one, then close the store."""
+        """Checkpoint the models that learned many events since their newest saved state (the
+        next open replays a short tail), then close the store."""
         with self.lock:
             if self.store.closed:
                 return
-            if self.last_seq - self.host.checkpoint_seq >= CHECKPOINT_EVERY:
-                self.host.checkpoint("on close")
+            self.host.checkpoint("on close")
             self.store.close()
 
     def _load(self, adopt: Mapping[str, Recommender] | None = None) -> None:
