@@ -35,14 +35,14 @@ def save_statements(state_id: int, arrays: dict[str, np.ndarray]) -> tuple[list[
     it in the same transaction). ValueError for an object array."""
     rows, chunks, first = [], [], 0
     for name, array in arrays.items():
-        array = np.ascontiguousarray(array)
+        shape, array = list(np.shape(array)), np.ascontiguousarray(array)  # 0-d: 1-d here
         if array.dtype.hasobject:
             raise ValueError(f"{name}: object arrays cannot be stored without pickle")
         raw = array.reshape(-1).view(np.uint8)
         padded = np.zeros(-(-raw.size // 8) * 8, np.uint8)
         padded[: raw.size] = raw
         words = padded.view(np.int64)
-        rows.append([state_id, name, array.dtype.str, json.dumps(list(array.shape)), first])
+        rows.append([state_id, name, array.dtype.str, json.dumps(shape), first])
         rows[-1].append(len(words))
         chunks.append(words)
         first += len(words)
