@@ -338,6 +338,8 @@ class ModelHost:
         self._logged[key] = max(logged, hosted.applied)
         self.store.log_learning(rows)
         self._tail.trim(min(h.applied for h in self._hosted.values() if h.built))
+        if len(updates) >= SNAPSHOT_EVERY and not served.is_version:
+            self._save(served, hosted, "after a long replay")  # the next open need not repeat it
         return updates
 
     def catch_up_all(self) -> None:
@@ -353,17 +355,20 @@ class ModelHost:
             # A version arm is rebuilt from its version, never checkpointed.
             if served.is_version or not hosted.built or hosted.applied - hosted.saved < every:
                 continue
-            model = hosted.model
-            self.version_store.save_checkpoint(
-                served.algorithm,
-                served.arm,
-                hosted.lineage["lineage_id"],
-                hosted.applied,
-                model.config.to_dict(),
-                model.seed,
-                model.state(),
-                reason,
-            )
-            hosted.saved = hosted.applied
+            self._save(served, hosted, reason)
             done.append(str(served))
         return done
+
+    def _save(self, served: Served, hosted: Hosted, reason: str) -> None:
+        model = hosted.model
+        self.version_store.save_checkpoint(
+            served.algorithm,
+            served.arm,
+            hosted.lineage["lineage_id"],
+            hosted.applied,
+            model.config.to_dict(),
+            model.seed,
+            model.state(),
+            reason,
+        )
+        hosted.saved = hosted.applied

@@ -9,7 +9,8 @@
   `TAIL_LIMIT` of them); a model further behind (not built yet, or idle for long) reads the
   older part back from the event log, in the same order, so its replay is the same.
 - A served model that learned `SNAPSHOT_EVERY` events since its newest saved state is
-  checkpointed (`ModelHost.checkpoint`, on close), so the next open replays a short tail.
+  checkpointed on close (`ModelHost.checkpoint`), and at once after a replay that long (its
+  first use after opening a lab with a long tail), so the next open replays a short tail.
 """
 
 from __future__ import annotations

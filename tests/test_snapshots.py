@@ -152,3 +152,21 @@ def test_reset_drops_the_states_of_what_it_drops(engine):
     engine.reset_lab()
     assert engine.store.db.query(count)[0][0] == engine.store.db.query(named)[0][0]
     assert Served("mf") in engine.host
+
+
+def test_a_long_replay_is_checkpointed_at_once(db_path, monkeypatch):
+    monkeypatch.setattr("recsys.hosting.SNAPSHOT_EVERY", 8)
+    engine = Engine.open(db_path)
+    engine.recommend("alice", algorithm="popularity")
+    for i in range(8):
+        engine.interact("r1", 30 + i, "like", algorithm="mf")
+    count = "SELECT count(*) FROM checkpoints WHERE algorithm = ? AND reason = ?"
+    assert engine.store.db.query(count, ["mf", "after a long replay"])[0][0] == 0  # 1 by 1
+    assert engine.store.db.query(count, ["popularity", "after a long replay"])[0][0] == 0
+    live = engine.model("popularity").state()  # eight events at once: checkpointed
+    assert engine.store.db.query(count, ["popularity", "after a long replay"])[0][0] == 1
+    engine.store.db.con.close()  # a crash: no checkpoint on close
+    reopened = Engine.open(db_path)
+    assert reopened.replay["events"] == 8  # mf still replays; popularity starts at the end
+    assert_same(({"p": live}, {}), ({"p": reopened.model("popularity").state()}, {}))
+    reopened.close()
