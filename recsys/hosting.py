@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import fields
 
@@ -320,7 +321,8 @@ class ModelHost:
 
     def catch_up(self, served: Served) -> list[UpdateInfo]:
         """Let one model learn, in order, every event of the tail it has not seen yet (its
-        components first); each update is written to the learning log."""
+        components first); each update is written to the learning log. Returns the updates
+        (of a long replay, the newest thousand)."""
         hosted = self._hosted[served]
         for dependency in hosted.model.depends_on():
             self.catch_up(Served(dependency))
@@ -328,19 +330,24 @@ class ModelHost:
             return []
         key = str(served)
         logged = self._logged.get(key, 0)
-        model, updates, rows = hosted.model, [], []
+        # A long replay keeps only its newest updates: what a step reports is the last event's.
+        model, updates, rows, learned = hosted.model, deque(maxlen=1000), [], 0
         for event in self._tail.after(hosted.applied):
             update = model.learn_one(event)
             updates.append(update)
+            learned += 1
             if event.seq > logged:  # a replay after reopening does not log an event twice
                 rows.append(update.log_row(event, key))
+                if len(rows) >= 10_000:  # a long replay: written as it goes, not all at the end
+                    self.store.log_learning(rows)
+                    rows = []
             hosted.applied = event.seq
         self._logged[key] = max(logged, hosted.applied)
         self.store.log_learning(rows)
         self._tail.trim(min(h.applied for h in self._hosted.values() if h.built))
-        if len(updates) >= SNAPSHOT_EVERY and not served.is_version:
+        if learned >= SNAPSHOT_EVERY and not served.is_version:
             self._save(served, hosted, "after a long replay")  # the next open need not repeat it
-        return updates
+        return list(updates)
 
     def catch_up_all(self) -> None:
         for served in list(self._hosted):
