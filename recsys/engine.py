@@ -103,8 +103,7 @@ class Engine:
             raise
 
     def close(self) -> None:
-        """Checkpoint the models that learned many events since their newest saved state (the
-        next open replays a short tail), then close the store."""
+        """Checkpoint the models that learned much since their saved state; close the store."""
         with self.lock:
             if self.store.closed:
                 return
@@ -112,8 +111,7 @@ class Engine:
             self.store.close()
 
     def _load(self, adopt: Mapping[str, Recommender] | None = None) -> None:
-        """(Re)build every served model from its lineage (the production version, or a newer
-        checkpoint of it) plus a replay of the log after it."""
+        """(Re)load the lab; each served model is built from its lineage when first used."""
         with self.lock:
             self.meta = self.store.meta()
             self.weights = WEIGHT_PRESETS[self.meta.get("weights", "default")]
@@ -126,7 +124,6 @@ class Engine:
                 self.store, self.version_store, self.store.items(), self.weights, self.lock, adopt
             )
             self.items, self.catalog = self.host.items, self.host.catalog
-            self.holdout = self.host.holdout
             self.experiments = Experiments(self.store)
             self.lifecycle = Lifecycle(self.host, self.experiments, self.meta)
             self.host.sync_canary(self.lifecycle.policy.canary_share)
@@ -135,6 +132,10 @@ class Engine:
             # Bumped whenever the state is rebuilt from the log (open, reset, forgetting a
             # user): caches of the past key on it.
             self.generation = getattr(self, "generation", 0) + 1
+
+    @property
+    def holdout(self) -> pd.DataFrame:
+        return self.host.holdout
 
     @property
     def last_seq(self) -> int:

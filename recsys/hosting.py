@@ -21,6 +21,7 @@ lazily: they replay the log they have not seen when next used (`recsys.snapshots
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import deque
@@ -76,7 +77,6 @@ class ModelHost:
         self.store, self.version_store, self.weights = store, version_store, weights
         self.lock, self.items = lock, items
         self.catalog = Catalog.from_frame(items)
-        self.holdout = store.holdout()
         self.last_seq = store.max_seq()
         self.last_ts = store.last_ts()
         self._last_wall = time.monotonic()
@@ -98,6 +98,11 @@ class ModelHost:
                 self._hosted[served] = self._saved(served)
         # Events the models have to replay: what a reopen costs once each model is used.
         self.replayed = self.last_seq - min(h.applied for h in self._hosted.values())
+
+    @functools.cached_property
+    def holdout(self) -> pd.DataFrame:
+        """The world's holdout, read when a version is first measured (not on open)."""
+        return self.store.holdout()
 
     # -- what serves ----------------------------------------------------------------------
 
