@@ -47,8 +47,6 @@ from recsys.store.database import Store
 from recsys.store.versions import VersionStore
 from recsys.world import DEFAULT_PACK, DEFAULT_SEED, World
 
-CHECKPOINT_EVERY = 5000  # on close, checkpoint models when this many events were learned
-
 
 class Engine:
     def __init__(self, store: Store, adopt: Mapping[str, Recommender] | None = None):
@@ -100,18 +98,17 @@ class Engine:
             raise
 
     def close(self) -> None:
-        """Let background retrains land, checkpoint if many events were learned, then close."""
+        """Let background retrains land, checkpoint the models that learned much since their
+        saved state, then close the store."""
         self.retrainer.wait()
         with self.lock:
             if self.store.closed:
                 return
-            if self.last_seq - self.host.checkpoint_seq >= CHECKPOINT_EVERY:
-                self.host.checkpoint("on close")
+            self.host.checkpoint("on close")
             self.store.close()
 
     def _load(self, adopt: Mapping[str, Recommender] | None = None) -> None:
-        """(Re)build every served model from its lineage (the production version, or a newer
-        checkpoint of it) plus a replay of the log after it."""
+        """(Re)load the lab; each served model is built from its lineage when first used."""
         with self.lock:
             self.retrainer.discard()  # trained on a log that is being rebuilt
             self.meta = self.store.meta()
@@ -125,7 +122,6 @@ class Engine:
                 self.store, self.version_store, self.store.items(), self.weights, self.lock, adopt
             )
             self.items, self.catalog = self.host.items, self.host.catalog
-            self.holdout = self.host.holdout
             self.experiments = Experiments(self.store)
             self.lifecycle = Lifecycle(self.host, self.experiments, self.meta, self.retrainer)
             self.host.sync_canary(self.lifecycle.policy.canary_share)
@@ -134,6 +130,10 @@ class Engine:
             # Bumped whenever the state is rebuilt from the log (open, reset, forgetting a
             # user): caches of the past key on it.
             self.generation = getattr(self, "generation", 0) + 1
+
+    @property
+    def holdout(self) -> pd.DataFrame:
+        return self.host.holdout
 
     @property
     def last_seq(self) -> int:

@@ -15,17 +15,18 @@ instead of the engine's internals:
 
 Every served model is a saved state (its *lineage*: a version or a checkpoint, from some seq
 on) plus an online replay of the events after it, so what serves is always a function of the
-log. Models that are not in use learn lazily: the tail of the log they have not seen is kept
-here and replayed when they are next used.
+log. Models are built from their saved state when first used, and models not in use learn
+lazily: they replay the log they have not seen when next used (`recsys.snapshots`).
 """
 
 from __future__ import annotations
 
-import bisect
+import functools
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, fields
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import fields
 
 import pandas as pd
 
@@ -41,64 +42,19 @@ from recsys.algorithms import (
 from recsys.errors import RecsysError
 from recsys.events import Event, EventWeights
 from recsys.ranking import Ranking
+from recsys.snapshots import (
+    CANDIDATE,
+    PRODUCTION,
+    SNAPSHOT_EVERY,
+    Hosted,
+    ProductionModels,
+    Served,
+    Tail,
+)
 from recsys.store.database import Store
 from recsys.store.versions import VersionStore
 
-PRODUCTION, CANDIDATE = "production", "candidate"
 MAX_CLOCK_STEP = 3600.0  # the lab clock follows the wall clock, but never jumps over an hour
-
-
-@dataclass(frozen=True)
-class Served:
-    """The key of a served model: an algorithm and the arm it serves."""
-
-    algorithm: str
-    arm: str = PRODUCTION
-
-    @property
-    def is_version(self) -> bool:
-        """A stored version serving an experiment's arm (rebuilt from it, never checkpointed)."""
-        return self.arm.startswith("v")
-
-    def served_by(self, version: int) -> str:
-        """The events table's `served_by` text: `mf:production:12`."""
-        return f"{self.algorithm}:{self.arm}:{version}"
-
-    @classmethod
-    def parse(cls, served_by: str | None) -> Served | None:
-        """The served model an events row's `served_by` names (None for an event logged
-        before serving was recorded)."""
-        if not served_by:
-            return None
-        algorithm, arm, _ = served_by.split(":")
-        return cls(algorithm, arm)
-
-    def __str__(self) -> str:
-        """The learning log's model name: `mf`, `mf@candidate`, `mf@v12`."""
-        return self.algorithm if self.arm == PRODUCTION else f"{self.algorithm}@{self.arm}"
-
-
-@dataclass
-class Hosted:
-    model: Recommender
-    applied: int  # the last seq the model has learned
-    lineage: dict  # what it started from: version_id, lineage_id (None for a version arm)
-
-
-class _Production(Mapping[str, Recommender]):
-    """Production models by algorithm name, read live from the host (what a blend attaches)."""
-
-    def __init__(self, hosted: dict[Served, Hosted]):
-        self._hosted = hosted
-
-    def __getitem__(self, name: str) -> Recommender:
-        return self._hosted[Served(name)].model
-
-    def __iter__(self) -> Iterator[str]:
-        return (s.algorithm for s in self._hosted if s.arm == PRODUCTION)
-
-    def __len__(self) -> int:
-        return sum(s.arm == PRODUCTION for s in self._hosted)
 
 
 class ModelHost:
@@ -121,31 +77,32 @@ class ModelHost:
         self.store, self.version_store, self.weights = store, version_store, weights
         self.lock, self.items = lock, items
         self.catalog = Catalog.from_frame(items)
-        self.holdout = store.holdout()
         self.last_seq = store.max_seq()
         self.last_ts = store.last_ts()
         self._last_wall = time.monotonic()
         self.cache: dict[tuple, Ranking] = {}  # rankings of the current state; cleared on change
         self._hosted: dict[Served, Hosted] = {}
-        self.production: Mapping[str, Recommender] = _Production(self._hosted)
+        self.production: Mapping[str, Recommender] = ProductionModels(self._hosted)
         self._logged = store.logged_through()  # per model: the newest seq in the learning log
+        # The events some built model has not learned yet; each model replays them when it is
+        # next used, so neither opening nor an interaction waits for idle algorithms.
+        self._tail = Tail(store, self.last_seq)
         for name in REGISTRY:
             served = Served(name)
             self.ensure_lineage(served)
             if name in (adopt or {}):  # just trained for this store's seed version: no reload
                 lineage = self.version_store.lineage_at(name, PRODUCTION, self.last_seq + 1)
-                self._hosted[served] = Hosted(adopt[name], self.last_seq, lineage)
-                continue
-            model, through, lineage = self.saved_state(served, self.last_seq + 1)
-            self._hosted[served] = Hosted(model, through, lineage)
-        for hosted in list(self._hosted.values()):
-            hosted.model.attach(self.production)
-        oldest = min((h.applied for h in self._hosted.values()), default=self.last_seq)
-        # The tail of the log some model has not learned yet; each model replays it when it
-        # is next used, so neither opening nor an interaction waits for idle algorithms.
-        self._tail: list[Event] = list(store.events(after_seq=oldest).rows())
-        self.replayed = len(self._tail)
-        self.checkpoint_seq = oldest
+                adopt[name].attach(self.production)
+                self._hosted[served] = Hosted(lineage, self.last_seq, self.last_seq, adopt[name])
+            else:
+                self._hosted[served] = self._saved(served)
+        # Events the models have to replay: what a reopen costs once each model is used.
+        self.replayed = self.last_seq - min(h.applied for h in self._hosted.values())
+
+    @functools.cached_property
+    def holdout(self) -> pd.DataFrame:
+        """The world's holdout, read when a version is first measured (not on open)."""
+        return self.store.holdout()
 
     # -- what serves ----------------------------------------------------------------------
 
@@ -183,6 +140,10 @@ class ModelHost:
         self.last_seq, self.last_ts = event.seq, event.ts
         self._tail.append(event)
         self.cache.clear()
+
+    def built(self) -> list[str]:
+        """The served models built so far (`mf`, `mf@candidate`): the others were not used."""
+        return [str(s) for s, h in self._hosted.items() if h.built]
 
     # -- building -------------------------------------------------------------------------
 
@@ -237,14 +198,31 @@ class ModelHost:
     def saved_state(self, served: Served, seq: int) -> tuple[Recommender, int, dict]:
         """The newest saved state of `served` as it served event `seq`, not replayed: the
         model (components not attached), the seq it is trained through and its lineage."""
+        lineage, base = self._base(served, seq)
+        return self._holding(served.algorithm, base), base["through_seq"], lineage
+
+    def _base(self, served: Served, seq: int) -> tuple[dict, dict]:
         lineage = self.version_store.lineage_at(served.algorithm, served.arm, seq)
         if lineage is None:
             raise RecsysError(f"{served.algorithm} has no {served.arm} model at seq {seq}")
-        base = self.version_store.base_state(lineage, seq)
-        model = self.holding(
-            served.algorithm, base["config"], base["seed"], base["params"], base["through_seq"]
-        )
-        return model, base["through_seq"], lineage
+        return lineage, self.version_store.base_state(lineage, seq, params=False)
+
+    def _holding(self, name: str, base: dict) -> Recommender:
+        params = self.version_store.state_params(base)
+        return self.holding(name, base["config"], base["seed"], params, base["through_seq"])
+
+    def _saved(self, served: Served) -> Hosted:
+        """`served` as its newest saved state stands, read and built (its components attached)
+        when first used; it then replays the log after that state."""
+        lineage, base = self._base(served, self.last_seq + 1)
+
+        def build() -> Recommender:
+            model = self._holding(served.algorithm, base)
+            model.attach(self.production)  # before any replay: no private components learn
+            return model
+
+        through = base["through_seq"]
+        return Hosted(lineage, through, through, build=build)
 
     def holding(
         self, name: str, config: dict, seed: int, params: dict, through_seq: int
@@ -287,14 +265,15 @@ class ModelHost:
         """Serve a new state for `served`: `model` if it is already up to date with the log,
         else the lineage's saved state plus a replay of the events after it."""
         if model is None:
-            model, through, lineage = self.saved_state(served, self.last_seq + 1)
-            model.attach(self.production)  # before the replay: no private components learn
-            for event in self.store.events(after_seq=through).rows():
-                model.learn_one(event)
+            hosted = self._saved(served)
+            for event in self.store.events(after_seq=hosted.applied).rows():
+                hosted.model.learn_one(event)
+            hosted.applied = self.last_seq
         else:
             lineage = self.version_store.lineage_at(served.algorithm, served.arm, self.last_seq + 1)
             model.attach(self.production)
-        self._hosted[served] = Hosted(model, self.last_seq, lineage)
+            hosted = Hosted(lineage, self.last_seq, self.last_seq, model)
+        self._hosted[served] = hosted
         self.cache.clear()
 
     def install_version(self, served: Served) -> None:
@@ -307,7 +286,7 @@ class ModelHost:
         for event in self.store.events(after_seq=version["trained_through_seq"]).rows():
             model.learn_one(event)
         lineage = {"version_id": version["version_id"], "lineage_id": None}
-        self._hosted[served] = Hosted(model, self.last_seq, lineage)
+        self._hosted[served] = Hosted(lineage, self.last_seq, self.last_seq, model)
 
     def route(self, algorithm: str, version: int | None, in_canary: bool) -> Served:
         """Which model serves a request for `algorithm`: stored `version` when an experiment's
@@ -347,48 +326,61 @@ class ModelHost:
 
     def catch_up(self, served: Served) -> list[UpdateInfo]:
         """Let one model learn, in order, every event of the tail it has not seen yet (its
-        components first); each update is written to the learning log."""
+        components first); each update is written to the learning log. Returns the updates
+        (of a long replay, the newest thousand)."""
         hosted = self._hosted[served]
         for dependency in hosted.model.depends_on():
             self.catch_up(Served(dependency))
         if hosted.applied >= self.last_seq:
             return []
-        start = bisect.bisect_right(self._tail, hosted.applied, key=lambda e: e.seq)
         key = str(served)
         logged = self._logged.get(key, 0)
-        updates, rows = [], []
-        for event in self._tail[start:]:
-            update = hosted.model.learn_one(event)
+        # A long replay keeps only its newest updates: what a step reports is the last event's.
+        model, updates, rows, learned = hosted.model, deque(maxlen=1000), [], 0
+        for event in self._tail.after(hosted.applied):
+            update = model.learn_one(event)
             updates.append(update)
+            learned += 1
             if event.seq > logged:  # a replay after reopening does not log an event twice
                 rows.append(update.log_row(event, key))
+                if len(rows) >= 10_000:  # a long replay: written as it goes, not all at the end
+                    self.store.log_learning(rows)
+                    rows = []
             hosted.applied = event.seq
         self._logged[key] = max(logged, hosted.applied)
         self.store.log_learning(rows)
-        oldest = min(h.applied for h in self._hosted.values())
-        drop = bisect.bisect_right(self._tail, oldest, key=lambda e: e.seq)
-        if drop:
-            del self._tail[:drop]
-        return updates
+        self._tail.trim(min(h.applied for h in self._hosted.values() if h.built))
+        if learned >= SNAPSHOT_EVERY and not served.is_version:
+            self._save(served, hosted, "after a long replay")  # the next open need not repeat it
+        return list(updates)
 
     def catch_up_all(self) -> None:
         for served in list(self._hosted):
             self.catch_up(served)
 
-    def checkpoint(self, reason: str) -> None:
-        """Checkpoint every served model (a shortcut for the next open's replay)."""
-        self.catch_up_all()
+    def checkpoint(self, reason: str, every: int = SNAPSHOT_EVERY) -> list[str]:
+        """Checkpoint, as it stands, every built model that learned at least `every` events
+        since its newest saved state (a shortcut for the next open's replay); a model nobody
+        used has not moved. Returns the models checkpointed."""
+        done = []
         for served, hosted in self._hosted.items():
-            if served.is_version:  # rebuilt from its version, never checkpointed
+            # A version arm is rebuilt from its version, never checkpointed.
+            if served.is_version or not hosted.built or hosted.applied - hosted.saved < every:
                 continue
-            self.version_store.save_checkpoint(
-                served.algorithm,
-                served.arm,
-                hosted.lineage["lineage_id"],
-                self.last_seq,
-                hosted.model.config.to_dict(),
-                hosted.model.seed,
-                hosted.model.state(),
-                reason,
-            )
-        self.checkpoint_seq = self.last_seq
+            self._save(served, hosted, reason)
+            done.append(str(served))
+        return done
+
+    def _save(self, served: Served, hosted: Hosted, reason: str) -> None:
+        model = hosted.model
+        self.version_store.save_checkpoint(
+            served.algorithm,
+            served.arm,
+            hosted.lineage["lineage_id"],
+            hosted.applied,
+            model.config.to_dict(),
+            model.seed,
+            model.state(),
+            reason,
+        )
+        hosted.saved = hosted.applied

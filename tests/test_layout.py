@@ -86,6 +86,7 @@ LAYERS = (
     "recsys.engine",
     "recsys.lifecycle",
     "recsys.hosting",
+    "recsys.snapshots",
     "recsys.experiments",
     "recsys.evaluation",
     "recsys.store",

@@ -16,7 +16,6 @@ from recsys.errors import RecsysError
 from recsys.lifecycle.policies import Policy
 from recsys.lifecycle.timetravel import recommend_as_of
 from recsys.simulation import autopilot, taste_drift
-from recsys.store.database import decode_arrays
 
 QUIET = {"retrain_ratings": 0, "minibatch_events": 0, "drift_detector": "off"}
 
@@ -115,13 +114,11 @@ def test_minibatch_every_n_events_is_a_checkpoint_not_a_version(engine):
     lineage = engine.version_store.lineage_at("mf", "production", seq)
     assert lineage["effective_seq"] == seq and lineage["version_id"] == production
     assert lineage["checkpoint_id"] == steps[-1].actions[0]["checkpoint"]
-    through, params = engine.store.db.query(
-        "SELECT through_seq, params FROM checkpoints WHERE checkpoint_id = ?",
-        [lineage["checkpoint_id"]],
-    )[0]
-    assert through == seq
+    base = engine.version_store.base_state(lineage, seq)
+    assert base["saved_in"] == ("checkpoints", lineage["checkpoint_id"])
+    assert base["through_seq"] == seq
     state = engine.model("mf").state()
-    assert all(np.array_equal(v, state[k]) for k, v in decode_arrays(params).items())
+    assert all(np.array_equal(v, state[k]) for k, v in base["params"].items())
     assert_after_is_rebuilt(engine, steps[-1])
     assert engine.version_store.lineage_at("mf", "production", seq - 1)["checkpoint_id"] is None
     more = [engine.interact("bob", 40 + i, "view") for i in range(4)]  # the count starts over

@@ -118,10 +118,10 @@ def test_migration_files_must_be_numbered_without_gaps(tmp_path):
 
 
 def test_bulk_operations_cover_the_world_and_seq_tables():
-    from recsys.store import eventlog, experiments, history, lineage, versions, world
+    from recsys.store import eventlog, experiments, history, lineage, states, versions, world
     from recsys.store.database import SEQ_TABLES, WORLD_TABLES
 
-    owners = (world, eventlog, versions, lineage, history, experiments)
+    owners = (world, eventlog, versions, lineage, history, experiments, states)
     cleared = {t for o in owners for sql, _ in o.clear_statements() for t in _WRITE.findall(sql)}
     assert cleared == {*WORLD_TABLES, "meta"}
     truncated = [sql for o in owners[1:5] for sql, _ in o.truncate_statements(7)]

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.algorithms import REGISTRY, ModelSpec, Recommender, build_model
+from recsys.bench.reopen import reopen_seconds
 from recsys.engine import Engine
 
 WORLDS = {
@@ -182,9 +183,7 @@ def _measure(path: Path, sizes: dict, repetitions: int, seed: int) -> dict[str, 
         replay[name] = len(events) / (time.perf_counter() - mark)
     validate, load = _import(engine)
     engine.close()
-    mark = time.perf_counter()
-    Engine.open(path).close()
-    reopen = time.perf_counter() - mark
+    reopen = reopen_seconds(path)["reopen s"]  # a fresh process, up to the first list
     engine = Engine.open(path)  # the first event of a process: the policy counters start
     engine.recommend(known[0])  # caught up first: the replay is the reopen's cost, not its
     first_event = engine.interact(known[0], 0, "view").timings["total"]

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from recsys.events import Event
-from recsys.store import eventlog, experiments, history, lineage, versions, world
+from recsys.store import eventlog, experiments, history, lineage, states, versions, world
 from recsys.store.connection import Database, Statement, decode_arrays, encode_arrays
 from recsys.store.eventlog import LEARNING_LOG_COLUMNS, EventLog
 from recsys.store.experiments import ExperimentStore
@@ -52,6 +52,8 @@ WORLD_TABLES = (
     "learning_log",
     "model_versions",
     "checkpoints",
+    "state_arrays",
+    "state_words",
     "aliases",
     "alias_history",
     "lineage",
@@ -74,7 +76,7 @@ SEQ_TABLES = {
 
 # The owners of the WORLD_TABLES, in the order their statements run: versions before lineage
 # and history, whose clean-up reads which versions are left.
-_WORLD_OWNERS = (world, eventlog, versions, lineage, history, experiments)
+_WORLD_OWNERS = (world, eventlog, versions, lineage, states, history, experiments)
 
 
 class Store(EventLog, WorldStore):
@@ -146,12 +148,12 @@ class Store(EventLog, WorldStore):
             self.flush_learning_log()
             statements = [s for owner in _WORLD_OWNERS for s in owner.clear_statements()]
             statements += world.load_statements() + eventlog.load_statements()
+            registered = {f"new_{table}": frame for table, frame in frames.items()}
             if seed_versions:
-                statements += versions.VersionStore(self).new_versions(seed_versions)[1]
-            self.db.transaction(
-                [*statements, *(then or [])],
-                {f"new_{table}": frame for table, frame in frames.items()},
-            )
+                _, stored, states_frames = versions.VersionStore(self).new_versions(seed_versions)
+                statements += stored
+                registered |= states_frames
+            self.db.transaction([*statements, *(then or [])], registered)
 
     def append_event(
         self,

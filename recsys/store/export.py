@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from recsys.store.connection import Database
+import pandas as pd
+
+from recsys.store import states
+from recsys.store.connection import Database, encode_arrays
 
 # What `export` writes: name -> (query, query for CSV when it differs). A version's parameters
 # are .npz bytes: kept in Parquet (a binary column), left out of CSV, which has no bytes type.
+# Versions saved as arrays (`states`) are encoded to .npz for the file (`version_params`).
 EXPORTS = {
     "events": ("SELECT * FROM events ORDER BY seq", None),
     "impressions": (
@@ -16,8 +20,10 @@ EXPORTS = {
     ),
     "learning_log": ("SELECT * FROM learning_log ORDER BY seq, algorithm", None),
     "model_versions": (
-        "SELECT * FROM model_versions ORDER BY version_id",
-        "SELECT * EXCLUDE (params) FROM model_versions ORDER BY version_id",
+        "SELECT v.* EXCLUDE (params, state_id), coalesce(v.params, p.params) AS params "
+        "FROM model_versions v LEFT JOIN version_params p USING (version_id) "
+        "ORDER BY version_id",
+        "SELECT * EXCLUDE (params, state_id) FROM model_versions ORDER BY version_id",
     ),
     "experiments": ("SELECT * FROM experiments ORDER BY experiment_id", None),
 }
@@ -34,6 +40,7 @@ def export_tables(db: Database, directory: Path, fmt: str) -> dict[str, int]:
     counts = {}
     try:
         with db.snapshot() as cursor:
+            cursor.register("version_params", _version_params(db, fmt))
             for name, (query, csv_query) in EXPORTS.items():
                 target = scratch / f"{name}.{fmt}"
                 quoted = str(target).replace("'", "''")
@@ -53,3 +60,11 @@ def export_tables(db: Database, directory: Path, fmt: str) -> dict[str, int]:
         (scratch / file).replace(directory / file)
     scratch.rmdir()
     return counts
+
+
+def _version_params(db: Database, fmt: str) -> pd.DataFrame:
+    """version_id, params: the .npz bytes of each version saved as arrays (Parquet only)."""
+    saved = db.query("SELECT version_id, state_id FROM model_versions WHERE state_id IS NOT NULL")
+    rows = [(v, encode_arrays(states.read_state(db, s))) for v, s in saved if fmt == "parquet"]
+    frame = pd.DataFrame(rows, columns=["version_id", "params"])
+    return frame.astype({"version_id": "int32", "params": object})

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from recsys.errors import RecsysError
-from recsys.store.connection import Database, Statement, decode_arrays, encode_arrays, now
+from recsys.store import states
+from recsys.store.connection import Database, Statement, decode_arrays, now
 from recsys.store.world import reserve_ids
 
 
@@ -90,25 +91,24 @@ class LineageStore:
             checkpoint_id, reserve = reserve_ids(
                 self.db, "next checkpoint id", "checkpoints", "checkpoint_id"
             )
+            state_id, reserve_state = states.reserve_states(self.db)
+            saved, frames = states.save_statements(state_id, params)
             row = [checkpoint_id, algorithm, arm, lineage_id, through_seq]
-            row += [json.dumps(config, sort_keys=True), seed, encode_arrays(params)]
-            self.db.transaction(
-                [
-                    *reserve,
-                    (
-                        "INSERT INTO checkpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [*row, reason, now()],
-                    ),
-                ]
+            row += [json.dumps(config, sort_keys=True), seed, reason, now(), state_id]
+            insert = (
+                "INSERT INTO checkpoints (checkpoint_id, algorithm, arm, lineage_id, through_seq, "
+                "config, seed, reason, created_at, state_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             )
+            self.db.transaction([*reserve, *reserve_state, *saved, (insert, row)], frames)
             return checkpoint_id
 
-    def base_state(self, lineage: dict[str, Any], seq: int) -> dict[str, Any]:
+    def base_state(self, lineage: dict[str, Any], seq: int, params: bool = True) -> dict[str, Any]:
         """The newest saved state of a lineage at or before `seq`: a checkpoint of it, else its
-        base (version or checkpoint). Returns config, seed, through_seq and params; RecsysError
-        if the state is gone."""
+        base (version or checkpoint). Returns config, seed, through_seq and params (with
+        `params=False` where to read them, for `state_params`); RecsysError if the state is
+        gone."""
         rows = self.db.query(
-            "SELECT c.config, c.seed, c.through_seq, c.params FROM checkpoints c "
+            "SELECT c.config, c.seed, c.through_seq, c.checkpoint_id FROM checkpoints c "
             "JOIN lineage l USING (lineage_id) WHERE c.lineage_id = ? AND c.through_seq <= ? "
             "AND c.algorithm = l.algorithm AND c.arm = l.arm "
             "ORDER BY c.through_seq DESC, c.checkpoint_id DESC LIMIT 1",
@@ -116,12 +116,15 @@ class LineageStore:
         )
         if not rows and lineage["checkpoint_id"] is not None:
             rows = self.db.query(
-                "SELECT config, seed, through_seq, params FROM checkpoints WHERE checkpoint_id = ?",
+                "SELECT config, seed, through_seq, checkpoint_id FROM checkpoints "
+                "WHERE checkpoint_id = ?",
                 [lineage["checkpoint_id"]],
             )
+        table = "checkpoints"
         if not rows:
+            table = "model_versions"
             rows = self.db.query(
-                "SELECT config, seed, trained_through_seq, params FROM model_versions "
+                "SELECT config, seed, trained_through_seq, version_id FROM model_versions "
                 "WHERE version_id = ?",
                 [lineage["version_id"]],
             )
@@ -130,13 +133,21 @@ class LineageStore:
                 f"the model state for lineage {lineage['lineage_id']} is gone "
                 "(its version was deleted); rebuild with `retrain`"
             )
-        config, seed, through, params = rows[0]
-        return {
-            "config": json.loads(config),
-            "seed": seed,
-            "through_seq": through,
-            "params": decode_arrays(params),
-        }
+        config, seed, through, row_id = rows[0]
+        base = {"config": json.loads(config), "seed": seed, "through_seq": through}
+        base["saved_in"] = (table, row_id)
+        return base | ({"params": self.state_params(base)} if params else {})
+
+    def state_params(self, base: dict[str, Any]) -> dict[str, np.ndarray]:
+        """The parameters of a saved state `base_state` found: its arrays, or the `.npz` bytes
+        of a state saved before states were stored as arrays."""
+        table, row_id = base["saved_in"]
+        key = "checkpoint_id" if table == "checkpoints" else "version_id"
+        state_id = self.db.query(f"SELECT state_id FROM {table} WHERE {key} = ?", [row_id])[0][0]
+        if state_id is not None:
+            return states.read_state(self.db, state_id)
+        blob = self.db.query(f"SELECT params FROM {table} WHERE {key} = ?", [row_id])[0][0]
+        return decode_arrays(blob)
 
 
 # -- statements for other repositories' transactions (the caller holds db.write_lock) --------
@@ -173,7 +184,7 @@ def keep_version_statements(db: Database, version_id: int) -> list[Statement]:
         statements += [
             (
                 "INSERT INTO checkpoints SELECT ?, algorithm, ?, ?, trained_through_seq, "
-                "config, seed, params, ?, ? FROM model_versions WHERE version_id = ?",
+                "config, seed, params, ?, ?, state_id FROM model_versions WHERE version_id = ?",
                 [checkpoint_id, arm, lineage_id, reason, now(), version_id],
             ),
             (
@@ -200,6 +211,7 @@ def truncate_statements(seq: int) -> list[Statement]:
             None,
         ),
         (_ORPHAN_CHECKPOINTS, None),
+        *states.orphan_statements(),
     ]
 
 
@@ -209,6 +221,7 @@ def forget_statements(first: int) -> list[Statement]:
         ("DELETE FROM checkpoints WHERE through_seq >= ?", [first]),
         ("DELETE FROM lineage WHERE effective_seq >= ?", [first]),
         (_ORPHAN_CHECKPOINTS, None),
+        *states.orphan_statements(),
     ]
 
 

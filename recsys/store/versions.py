@@ -1,7 +1,7 @@
 """Model versions and aliases: owns `model_versions`, `aliases` and `alias_history` (their only
 writer).
 
-- `model_versions`: one row per full retrain: parameters as `.npz` bytes, config,
+- `model_versions`: one row per full retrain: parameters (a state of `states`), config,
   `trained_through_seq`, holdout metrics, trigger and parent.
 - `aliases` (`production`, `candidate` per algorithm) and `alias_history`, one row per move with
   who moved it and why: the audit trail of which version served when.
@@ -20,10 +20,11 @@ import numpy as np
 import pandas as pd
 
 from recsys.errors import RecsysError
-from recsys.store import lineage
-from recsys.store.connection import Owner, Statement, decode_arrays, encode_arrays, now
+from recsys.store import lineage, states
+from recsys.store.connection import Owner, Statement, now
 from recsys.store.history import PER_EVENT_KINDS, TIMELINE_KINDS, HistoryStore, timeline
 from recsys.store.lineage import LineageStore
+from recsys.store.states import Frames
 from recsys.store.world import reserve_ids
 
 __all__ = ["PER_EVENT_KINDS", "TIMELINE_KINDS", "VersionStore", "timeline"]
@@ -56,11 +57,11 @@ class VersionStore(LineageStore, HistoryStore):
         (`reserve_version_id`), else one never used before."""
         row = (algorithm, config, seed, trained_through_seq, n_events, params, trigger)
         with self.db.write_lock:
-            first, statements = self.new_versions(
+            version_id, statements, frames = self.new_versions(
                 [(*row, fit_seconds, parent, metrics)], version_id
             )
-            self.db.transaction(statements)
-            return first
+            self.db.transaction(statements, frames)
+            return version_id
 
     def reserve_version_id(self) -> int:
         """An id no version has or will have, for a version that is still being trained (a
@@ -75,23 +76,30 @@ class VersionStore(LineageStore, HistoryStore):
 
     def new_versions(
         self, rows: list[tuple], first: int | None = None
-    ) -> tuple[int, list[Statement]]:
+    ) -> tuple[int, list[Statement], Frames]:
         """The statements that store `rows` (save_version's arguments, in order) as versions
         with fresh ids (from `first` on if those were reserved), for the caller's transaction
-        (under `store.write_lock`); returns the first id with them."""
+        (under `store.write_lock`), and the frames to register in it; returns the first id
+        with them."""
         statements: list[Statement] = []
         if first is None:
             first, statements = reserve_ids(
                 self.db, "next version id", "model_versions", "version_id", len(rows)
             )
+        first_state, reserve = states.reserve_states(self.db, len(rows))
+        statements += reserve
+        frames: Frames = {}
         for offset, row in enumerate(rows):
             algorithm, config, seed, through, n_events, params, trigger, seconds = row[:8]
             parent, metrics = row[8:]
+            saved, frame = states.save_statements(first_state + offset, params)
+            statements += saved
+            frames |= frame
             statements.append(
                 (
                     "INSERT INTO model_versions BY NAME SELECT ? AS version_id, "
                     "? AS algorithm, ? AS config, ? AS seed, ? AS trained_through_seq, "
-                    "? AS n_events, ? AS params, ? AS trigger, ? AS fit_seconds, "
+                    "? AS n_events, ? AS state_id, ? AS trigger, ? AS fit_seconds, "
                     "? AS created_at, ? AS parent_version, ? AS metrics",
                     [
                         first + offset,
@@ -100,7 +108,7 @@ class VersionStore(LineageStore, HistoryStore):
                         seed,
                         through,
                         n_events,
-                        encode_arrays(params),
+                        first_state + offset,
                         trigger,
                         seconds,
                         now(),
@@ -109,14 +117,14 @@ class VersionStore(LineageStore, HistoryStore):
                     ],
                 )
             )
-        return first, statements
+        return first, statements, frames
 
     def version(self, version_id: int, params: bool = False) -> dict[str, Any]:
         """One version as a dict; an unknown id is a RecsysError naming the known ones."""
         rows = self.db.query(
             "SELECT version_id, algorithm, config, seed, trained_through_seq, n_events, trigger, "
             "fit_seconds, created_at, parent_version, metrics"
-            + (", params" if params else "")
+            + (", state_id" if params else "")
             + " FROM model_versions WHERE version_id = ?",
             [int(version_id)],
         )
@@ -141,7 +149,8 @@ class VersionStore(LineageStore, HistoryStore):
             "metrics": json.loads(row[10] or "{}"),
         }
         if params:
-            version["params"] = decode_arrays(row[11])
+            saved_in = ("model_versions", row[0])
+            version["params"] = self.state_params({"saved_in": saved_in})
         return version
 
     def versions(self, algorithm: str | None = None) -> pd.DataFrame:
@@ -198,6 +207,7 @@ class VersionStore(LineageStore, HistoryStore):
                     *lineage.keep_version_statements(self.db, version_id),
                     ("DELETE FROM aliases WHERE version_id = ?", [version_id]),
                     ("DELETE FROM model_versions WHERE version_id = ?", [version_id]),
+                    *states.orphan_statements(),
                 ]
             )
 

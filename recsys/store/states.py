@@ -1,0 +1,89 @@
+"""Saved model states as arrays: owns `state_arrays` and `state_words` (their only writer).
+
+A state (a dict of numpy arrays, `Recommender.state()`) is stored as one `state_arrays` row per
+array (name, dtype, shape, where its bytes start) and its bytes as 8-byte words in the numeric
+`state_words` column, written from a registered frame in the caller's transaction. Reading one
+state scans only its own words (DuckDB skips the others by their `state_id` zone maps); a BLOB
+column, by contrast, is read whole for any row of it, the neighbours' megabytes included. Only
+plain dtypes are stored (no object arrays: they would need pickle). Words come back in the order
+they were inserted (DuckDB keeps insertion order in scans).
+
+Versions and checkpoints name their state by `state_id`; a state nobody names any more is
+dropped by `orphan_statements`.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+
+from recsys.store.connection import Database, Statement
+from recsys.store.world import reserve_ids
+
+Frames = dict[str, pd.DataFrame]
+
+
+def reserve_states(db: Database, count: int = 1) -> tuple[int, list[Statement]]:
+    """`count` fresh state ids (the caller holds `db.write_lock` until its transaction ends)."""
+    return reserve_ids(db, "next state id", "state_arrays", "state_id", count)
+
+
+def save_statements(state_id: int, arrays: dict[str, np.ndarray]) -> tuple[list[Statement], Frames]:
+    """The statements storing `arrays` as state `state_id`, and the frame they read (register
+    it in the same transaction). ValueError for an object array."""
+    rows, chunks, first = [], [], 0
+    for name, array in arrays.items():
+        shape, array = list(np.shape(array)), np.ascontiguousarray(array)  # 0-d: 1-d here
+        if array.dtype.hasobject:
+            raise ValueError(f"{name}: object arrays cannot be stored without pickle")
+        raw = array.reshape(-1).view(np.uint8)
+        padded = np.zeros(-(-raw.size // 8) * 8, np.uint8)
+        padded[: raw.size] = raw
+        words = padded.view(np.int64)
+        rows.append([state_id, name, array.dtype.str, json.dumps(shape), first])
+        rows[-1].append(len(words))
+        chunks.append(words)
+        first += len(words)
+    frame = f"state_words_{state_id}"
+    words = np.concatenate(chunks) if chunks else np.empty(0, np.int64)
+    statements: list[Statement] = [
+        ("INSERT INTO state_arrays VALUES (?, ?, ?, ?, ?, ?)", row) for row in rows
+    ]
+    statements.append((f"INSERT INTO state_words SELECT ?, word FROM {frame}", [state_id]))
+    return statements, {frame: pd.DataFrame({"word": words}, copy=False)}
+
+
+def read_state(db: Database, state_id: int) -> dict[str, np.ndarray]:
+    """The arrays of state `state_id`, as saved (bit for bit)."""
+    layout = db.query(
+        "SELECT name, dtype, shape, first_word FROM state_arrays WHERE state_id = ? "
+        "ORDER BY first_word",
+        [state_id],
+    )
+    words = db.columns("SELECT word FROM state_words WHERE state_id = ?", [state_id])["word"]
+    data = np.asarray(words, dtype=np.int64).view(np.uint8)
+    arrays = {}
+    for name, dtype, shape, first in layout:
+        dtype, shape = np.dtype(dtype), tuple(json.loads(shape))
+        size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        chunk = data[first * 8 : first * 8 + size]
+        arrays[name] = chunk.view(dtype).reshape(shape) if size else np.empty(shape, dtype)
+    return arrays
+
+
+def orphan_statements() -> list[Statement]:
+    """Drop the states no version or checkpoint names any more (after deleting either)."""
+    named = (
+        "SELECT state_id FROM model_versions WHERE state_id IS NOT NULL "
+        "UNION ALL SELECT state_id FROM checkpoints WHERE state_id IS NOT NULL"
+    )
+    return [
+        (f"DELETE FROM state_words WHERE state_id NOT IN ({named})", None),
+        (f"DELETE FROM state_arrays WHERE state_id NOT IN ({named})", None),
+    ]
+
+
+def clear_statements() -> list[Statement]:
+    return [("DELETE FROM state_words", None), ("DELETE FROM state_arrays", None)]
