@@ -108,33 +108,36 @@ def autopilot(
         user_kind="persona",
         persona=persona,
     )
-    records = []
-    for step in range(1, steps + 1):
-        # The visit's context: the lab clock gives the time of day, the persona a device.
-        context = {"device": DEVICES[int(rng.integers(len(DEVICES)))]}
-        ranking = engine.recommend(user, k, algorithm, context)
-        shown = ranking.item_ids()
-        record = SimulationStep(step, shown, None)
-        _measure(record, engine, user, utility, k, context, choice)
-        if shown:
-            picked = int(choice.choose(utility[shown][None, :], rng)[0])
-            now = engine.lab_time + SECONDS_PER_STEP
-            if picked >= 0:
-                item = shown[picked]
-                record.picked, record.picked_utility = item, float(utility[item])
-                reactions = choice.reactions(utility[[item]], rng)
-                for above in shown[:picked]:
-                    act(above, "skip", context=context | {PASSED_OVER: True}, ts=now)
+    # Retrains happen inside the visit that triggers them (not on the app's background
+    # worker): the same seed gives the same run.
+    with engine.retrainer.suspended():
+        records = []
+        for step in range(1, steps + 1):
+            # The visit's context: the lab clock gives the time of day, the persona a device.
+            context = {"device": DEVICES[int(rng.integers(len(DEVICES)))]}
+            ranking = engine.recommend(user, k, algorithm, context)
+            shown = ranking.item_ids()
+            record = SimulationStep(step, shown, None)
+            _measure(record, engine, user, utility, k, context, choice)
+            if shown:
+                picked = int(choice.choose(utility[shown][None, :], rng)[0])
+                now = engine.lab_time + SECONDS_PER_STEP
+                if picked >= 0:
+                    item = shown[picked]
+                    record.picked, record.picked_utility = item, float(utility[item])
+                    reactions = choice.reactions(utility[[item]], rng)
+                    for above in shown[:picked]:
+                        act(above, "skip", context=context | {PASSED_OVER: True}, ts=now)
+                        record.kinds.append("skip")
+                    for kind, value in _events_of(reactions):
+                        act(item, kind, value, context, ts=now)
+                        record.kinds.append(kind)
+                elif rng.random() < 0.5:
+                    act(shown[0], "skip", context=context, ts=now)
                     record.kinds.append("skip")
-                for kind, value in _events_of(reactions):
-                    act(item, kind, value, context, ts=now)
-                    record.kinds.append(kind)
-            elif rng.random() < 0.5:
-                act(shown[0], "skip", context=context, ts=now)
-                record.kinds.append("skip")
-        records.append(record)
-        if progress:
-            progress(step, steps)
+            records.append(record)
+            if progress:
+                progress(step, steps)
     return records
 
 

@@ -125,3 +125,51 @@ def test_drift_scenario_button_reports_what_happened(app, db_path):
     assert any("Shift at seq" in m.value for m in app.markdown)
     engine = engine_for(str(db_path))
     assert len(engine.version_store.marks("taste shift")) == 1
+
+
+def rate_top(app: AppTest, stars: float) -> None:
+    rate = next(b for b in app.button if b.key and b.key.startswith("rate-"))
+    item = int(rate.key.split("-")[1])
+    app.selectbox(key=f"rating-{item}").set_value(stars)
+    app.button(key=f"rate-{item}").click().run()
+    assert not app.exception
+
+
+def test_a_policy_retrain_runs_in_the_background_and_the_page_follows_it(app, db_path):
+    app.switch_page("pages/simulator.py").run()
+    engine = engine_for(str(db_path))
+    assert engine.retrainer.enabled  # the app's engine: no click waits for a retrain
+    engine.lifecycle.set_policy({"retrain_ratings": 2, "auto_promote": False})
+    newest = engine.version_store.latest_version_id("mf")
+    rate_top(app, 4.0)
+    rate_top(app, 5.0)
+    job = engine.retrainer.jobs()[-1]
+    assert job.version > newest and job.trigger == "every N ratings"  # ids: all algorithms
+    v = job.version
+    started = f"Retrain v{v} of mf started (every N ratings: 2 new ratings)"
+    assert any(started in s.value.replace("\\", "") for s in app.success)  # md-escaped
+    # The sidebar shows it running, or (a small world fits fast) already landed.
+    bars = [e for e in app.get("progress") if f"Retrain v{v} of mf" in e.proto.text]
+    landed = f"Retrain v{v} of mf landed in"
+    assert bars or any(landed in c.value.replace("\\", "") for c in app.sidebar.caption)
+    assert engine.retrainer.wait(60)
+    app.run()
+    assert not app.exception
+    assert engine.version_store.alias("mf", "candidate") == v
+    captions = [c.value.replace("\\", "") for c in app.sidebar.caption]
+    assert any(landed in c and "is the candidate" in c for c in captions), captions
+    assert not app.get("progress")
+
+
+def test_a_running_retrain_says_its_stage_and_time_left(engine):
+    from recsys.lifecycle import jobs
+    from recsys.ui.retrains import _running
+
+    with engine.lock:
+        job = jobs.start(engine.lifecycle, jobs.RETRAIN, "mf", "manual")
+    assert _running(job) == f"Retrain v{job.version} of mf: queued"
+    job.stage, job.expected = "fitting", 30.0
+    assert _running(job).startswith(f"Retrain v{job.version} of mf: fitting, about ")
+    assert _running(job).endswith(" s left") and 0.1 < job.progress() < 0.2
+    job.expected = 0.001
+    assert _running(job).endswith("fitting, finishing") and job.progress() == 0.9

@@ -20,6 +20,7 @@ behind but an unused version id; the policy counters, read from the log, fire it
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -47,7 +48,7 @@ class Retrainer:
     @property
     def active(self) -> bool:
         """Whether a policy's retrain goes to the worker now."""
-        return self.enabled and not getattr(self._local, "suspended", False)
+        return self.enabled and not getattr(self._local, "suspended", 0)
 
     def submit(self, life: Lifecycle, job: Job) -> None:
         """Queue a started job; the worker runs it as soon as the previous one is done."""
@@ -83,13 +84,13 @@ class Retrainer:
     @contextmanager
     def suspended(self) -> Iterator[None]:
         """Within this, on this thread, retrains run inside the event (after the queue has
-        drained): a scripted run is reproducible."""
+        drained): a scripted run is reproducible. Nests (a scenario's autopilot runs)."""
         self.wait()
-        self._local.suspended = True
+        self._local.suspended = getattr(self._local, "suspended", 0) + 1
         try:
             yield
         finally:
-            self._local.suspended = False
+            self._local.suspended -= 1
 
     def _work(self) -> None:
         while True:
@@ -108,6 +109,7 @@ class Retrainer:
                 return
             with self.lock if job.model.components else nullcontext():
                 jobs.run(life, job)
+                jobs.catch_up(life, job)
             with self.lock:
                 if not job.discarded:
                     jobs.land(life, job)
@@ -116,3 +118,4 @@ class Retrainer:
         finally:
             if job.discarded:
                 job.stage = "discarded"
+            job.ended = time.monotonic()

@@ -74,12 +74,15 @@ class Job:
     expected: float | None = None
     stage: str = "queued"
     started: float = field(default_factory=time.monotonic)
+    ended: float | None = None  # time.monotonic() when it landed, failed or was dropped
     events: int = 0
     seconds: float = 0.0
     metrics: dict[str, float | None] | None = None
     result: dict[str, Any] | None = None
     error: str | None = None
     discarded: bool = False  # the lab was rebuilt while it ran: it must not land
+    state: dict[str, np.ndarray] | None = None  # the fitted state, kept by `catch_up`
+    learned_through: int | None = None  # the model has learned the log up to here
 
     @property
     def finished(self) -> bool:
@@ -167,6 +170,24 @@ def run(life: Lifecycle, job: Job) -> None:
         life.measured(job.algorithm)  # production's metrics, for the gate
 
 
+def catch_up(life: Lifecycle, job: Job) -> None:
+    """Before landing, without the lock: keep the fitted state (the version to save) and let
+    the retrained model learn the events that arrived meanwhile, so that landing replays only
+    the last few and holds the lock a few milliseconds. The model learns the same events in the
+    same order as a replay under the lock: the result is bit for bit the same.
+
+    Not for a mini-batch (its light config must not learn; the served model replays) nor an
+    algorithm that reads other served models (those change under the lock)."""
+    if job.kind != RETRAIN or job.model.components:
+        return
+    job.state = _copy(job.model.state())
+    through = job.through
+    for event in life.store.events(after_seq=through).rows():
+        job.model.learn_one(event)
+        through = event.seq
+    job.learned_through = through
+
+
 def land(life: Lifecycle, job: Job, during_event: bool = False) -> dict[str, Any]:
     """Store and serve what the job built (call under the host lock). `during_event`: the job
     ran inside the event it was triggered by, so the new state serves that event's `after`
@@ -183,9 +204,12 @@ def land(life: Lifecycle, job: Job, during_event: bool = False) -> dict[str, Any
 
 
 def _replay(life: Lifecycle, job: Job, model: Recommender) -> None:
-    """The events that arrived while the job ran, learned online by `model`."""
-    if life.host.last_seq > job.through:
-        for event in life.store.events(after_seq=job.through).rows():
+    """The events that arrived while the job ran, learned online by `model` (after those
+    `catch_up` already taught the job's model)."""
+    caught_up = model is job.model and job.learned_through is not None
+    after = job.learned_through if caught_up else job.through
+    if life.host.last_seq > after:
+        for event in life.store.events(after_seq=after).rows():
             model.learn_one(event)
 
 
@@ -198,7 +222,7 @@ def _land_version(life: Lifecycle, job: Job, effective: int) -> dict[str, Any]:
         model.seed,
         job.through,
         job.events,
-        model.state(),
+        model.state() if job.state is None else job.state,
         job.trigger,
         job.seconds,
         parent,

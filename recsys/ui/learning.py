@@ -14,6 +14,8 @@ from recsys.ui.widgets import cards, diff_view, history_table, md
 def learning_view(
     engine: Engine, user: str, algorithm: str, k: int, presenter: bool, context: dict | None = None
 ) -> None:
+    if st.session_state.pop("rerun_app", False):
+        st.rerun(scope="app")  # a click started a retrain: the whole page follows it
     if message := st.session_state.pop("flash", None):
         st.error(message)
     if message := st.session_state.pop("toast", None):

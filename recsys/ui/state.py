@@ -12,6 +12,7 @@ from recsys.algorithms import DEFAULT_ALGORITHM, REGISTRY
 from recsys.engine import Engine, database_path
 from recsys.errors import RecsysError
 from recsys.events import DEVICES, validate_user
+from recsys.ui import retrains
 from recsys.ui.widgets import md
 
 
@@ -41,7 +42,10 @@ def _file_still_there(engine: Engine) -> bool:
     on_release=lambda engine: engine.close(),
 )
 def engine_for(path: str) -> Engine:
-    return Engine.open(path)
+    engine = Engine.open(path)
+    # In the app no click waits for a retrain: policies start them on a background worker.
+    engine.retrainer.enabled = True
+    return engine
 
 
 def get_engine() -> Engine:
@@ -196,6 +200,7 @@ def sidebar(engine: Engine) -> None:
         elif "presenter" in st.query_params:
             del st.query_params["presenter"]
         st.query_params.update(link)
+        retrains.status(engine)
 
 
 def _report(engine: Engine, user: str, algorithm: str) -> str:

@@ -60,6 +60,8 @@ def act(
         state.flash = f"Nothing was recorded: {error}"
         return
     state.last_step = step
+    if any(action.get("started") for action in step.actions):
+        state.rerun_app = True  # the sidebar follows the retrain; a callback cannot rerun
     # Shown by the fragment after its rerun: a callback inside a fragment must not draw.
     state.toast = step.message
 
