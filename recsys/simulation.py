@@ -79,12 +79,14 @@ def autopilot(
     progress: Callable[[int, int], None] | None = None,
     taste: np.ndarray | None = None,
     user: str | None = None,
+    truth: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[SimulationStep]:
     """Let `persona` use the lab for `steps` visits; returns one record per visit, measured
     against its hidden taste (see the module docstring). `taste` replaces the persona's hidden
     taste (a drift scenario shifts it). `user` is the id that acts (default: the persona's
     name); another id, e.g. a fresh one with no history, acts with the persona's taste, and its
-    events are written as a persona user of that persona."""
+    events are written as a persona user of that persona. `truth`: the world's
+    `store.ground_truth()` (features, quality), if the caller already read it."""
     personas = engine.personas
     if persona not in set(personas["name"]):
         raise RecsysError(
@@ -95,7 +97,7 @@ def autopilot(
     user = persona if user is None else validate_user(user)
     if taste is None:
         taste = np.array(personas.set_index("name").loc[persona, "taste"], dtype=np.float64)
-    features, quality = engine.store.ground_truth()
+    features, quality = truth or engine.store.ground_truth()
     utility = true_utilities(features, quality, taste)[0]
     choice = choice or ChoiceModel()
     rng = np.random.default_rng([seed, engine.last_seq])
@@ -209,6 +211,7 @@ def taste_drift(
     start_seq = engine.last_seq
     total, done = (before + after) * len(names), 0
     shift_seq = None
+    truth = engine.store.ground_truth()  # read once, not on each of the hundreds of visits
     for step in range(before + after):
         if step == before:
             shift_seq = engine.last_seq
@@ -217,7 +220,9 @@ def taste_drift(
             )
         for persona in names:
             taste = tastes[shifts[persona]] if step >= before else tastes[persona]
-            autopilot(engine, persona, 1, algorithm=algorithm, seed=seed + step, taste=taste)
+            autopilot(
+                engine, persona, 1, algorithm=algorithm, seed=seed + step, taste=taste, truth=truth
+            )
             done += 1
             if progress:
                 progress(done, total)
