@@ -339,6 +339,7 @@ class Engine:
         versions are written in one transaction. On any failure the previous lab stays as
         it was. Experiments, versions and the log of the old world go with it."""
         with self.lock:
+            self.retrainer.discard()  # before the store changes: see lifecycle.jobs.save
             fitted = install_world(self.store, world, weights, configs, progress)
             self._load({m.name: m for m, _ in fitted})
         return self.summary() | {
@@ -358,6 +359,7 @@ class Engine:
     def reset_lab(self) -> None:
         """Back to the seeded world: drop every event after the generated history."""
         with self.lock:
+            self.retrainer.discard()
             self.store.truncate_after(int(self.meta["history_through_seq"]))
             self._load()
 
@@ -378,6 +380,7 @@ class Engine:
         with self.lock:
             self.lifecycle.check_forgettable(user)
             before = self.store.count_events()
+            self.retrainer.discard()
             if self.store.forget_user(user) is None:
                 self.exposure.forget(user)
                 return 0

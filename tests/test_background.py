@@ -166,3 +166,32 @@ def test_progress_and_labels_of_a_job(twin_labs):
         assert job.expected is not None and job.expected > 0
     engine.retrainer.wait(60)
     assert job.progress() == 1.0 and job.result["promoted"] in (True, False)
+
+
+def test_a_version_stored_before_landing_goes_with_a_reset_and_none_after_a_discard(twin_labs):
+    from recsys.lifecycle import jobs
+
+    _, engine = twin_labs
+    seeded = set(engine.version_store.versions("mf")["version_id"])
+    drive(engine, SCRIPT[:2])
+    with engine.lock:
+        job = jobs.start(engine.lifecycle, jobs.RETRAIN, "mf", "manual")
+    jobs.run(engine.lifecycle, job)
+    jobs.save(engine.lifecycle, job)  # the worker stores it without the engine lock
+    assert job.saved == job.version
+    log = engine.version_store.updates("mf")
+    row = log[log["version_id"] == job.version]
+    assert len(row) == 1 and int(row["at_seq"].iloc[0]) == job.through  # one transaction
+    assert engine.version_store.alias("mf", "production") not in (job.version, None)
+    engine.reset_lab()  # the stored version goes with the log it was trained on
+    assert set(engine.version_store.versions("mf")["version_id"]) == seeded
+    log = engine.version_store.updates("mf")
+    assert not (log["version_id"] == job.version).any()
+
+    with engine.lock:
+        late = jobs.start(engine.lifecycle, jobs.RETRAIN, "mf", "manual")
+    jobs.run(engine.lifecycle, late)
+    late.discarded = True  # what a reset does to the worker's jobs before it rebuilds
+    jobs.save(engine.lifecycle, late)  # nothing is stored
+    assert late.saved is None
+    assert set(engine.version_store.versions("mf")["version_id"]) == seeded

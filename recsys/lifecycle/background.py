@@ -1,9 +1,10 @@
 """Policy retrains and mini-batches off the request path: one worker thread per engine.
 
 The click that triggers a retrain only starts it (`jobs.start`, a few milliseconds under the
-lock: a copy of the served state and a reserved version id) and returns; the worker fits
-without the lock and lands the result under it, replaying the events that arrived meanwhile
-(`recsys.lifecycle.jobs`). Jobs run one at a time, in the order they were started.
+lock: a copy of the served state and a reserved version id) and returns; the worker fits,
+learns most of the events that arrived meanwhile and stores the version without the lock, then
+lands it under the lock, replaying the last few events (`recsys.lifecycle.jobs`). Jobs run
+one at a time, in the order they were started.
 
 A thread, not a process: the fit is numpy and BLAS, which release the GIL, and the DuckDB
 connection belongs to this process (a second process would get a lock error). An algorithm
@@ -13,8 +14,9 @@ synchronously; its fit is light.
 Scripted runs (scenarios, autopilot, the A/B simulator) want the same result on every run, so
 they run with the worker `suspended()`: their retrains happen inside the event, as before.
 A reset, a reopen or a forgotten user `discard()`s the jobs in flight: they were trained on a
-log that no longer exists. A job that was started and then lost to a crash leaves nothing
-behind but an unused version id; the policy counters, read from the log, fire it again.
+log that no longer exists. A job lost to a crash leaves an unused version id if it had not
+been stored yet (the policy counters, read from the log, fire it again), else a version the
+update log records as trained that never served: nothing half-written either way.
 """
 
 from __future__ import annotations
@@ -110,6 +112,7 @@ class Retrainer:
             with self.lock if job.model.components else nullcontext():
                 jobs.run(life, job)
                 jobs.catch_up(life, job)
+            jobs.save(life, job)
             with self.lock:
                 if not job.discarded:
                     jobs.land(life, job)

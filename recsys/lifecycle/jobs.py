@@ -6,9 +6,12 @@ request path (`recsys.lifecycle.background`):
    id, so the click that triggered it can say "retrain v7 started".
 2. `run` (no lock, unless the algorithm reads other served models): read the log through
    `through`, fit, measure on the holdout.
-3. `land` (under the host lock): store the version or checkpoint, log the update, gate and
-   promote. The events that arrived during step 2 are replayed onto the new state, so what
-   serves is the saved state plus a replay of the log after it, as everywhere else.
+3. `land` (under the host lock): store the version (with its update-log row, one transaction)
+   or the checkpoint, gate and promote. The events that arrived during step 2 are replayed onto
+   the new state, so what serves is the saved state plus a replay of the log after it, as
+   everywhere else. Off the request path, `catch_up` and `save` come first without the lock:
+   the model learns most of those events and the version is stored before landing, which then
+   holds the lock only to gate, replay the last few events and serve.
 
 Run back to back under the lock, the three steps are the synchronous retrain, and a job run in
 the background builds bit-for-bit the same version (same events, same seed, same warm start).
@@ -83,6 +86,7 @@ class Job:
     discarded: bool = False  # the lab was rebuilt while it ran: it must not land
     state: dict[str, np.ndarray] | None = None  # the fitted state, kept by `catch_up`
     learned_through: int | None = None  # the model has learned the log up to here
+    saved: int | None = None  # the version id, once `save` stored it
 
     @property
     def finished(self) -> bool:
@@ -213,23 +217,39 @@ def _replay(life: Lifecycle, job: Job, model: Recommender) -> None:
             model.learn_one(event)
 
 
+def save(life: Lifecycle, job: Job) -> None:
+    """Store a retrain's version with its update-log row, in one transaction, unless it is
+    stored already or the lab discarded the job. The background worker calls it without the
+    engine lock, so that landing only gates and serves: the store's write lock covers the
+    check and the write, and a reset discards its jobs before it takes that lock to rebuild
+    (a version stored just before is dropped with the rest, or outlives it as a retrain the
+    log records but nothing serves, as after a crash before landing)."""
+    if job.kind != RETRAIN or job.saved:
+        return
+    model = job.model
+    with life.store.db.write_lock:
+        if job.discarded:
+            return
+        job.saved = life.version_store.save_version(
+            job.algorithm,
+            model.config.to_dict(),
+            model.seed,
+            job.through,
+            job.events,
+            model.state() if job.state is None else job.state,
+            job.trigger,
+            job.seconds,
+            life.version_store.alias(job.algorithm, "production"),
+            job.metrics,
+            version_id=job.version,
+            log=_log_fields(life, job),
+        )
+
+
 def _land_version(life: Lifecycle, job: Job, effective: int) -> dict[str, Any]:
     name, model = job.algorithm, job.model
-    parent = life.version_store.alias(name, "production")
-    version = life.version_store.save_version(
-        name,
-        model.config.to_dict(),
-        model.seed,
-        job.through,
-        job.events,
-        model.state() if job.state is None else job.state,
-        job.trigger,
-        job.seconds,
-        parent,
-        job.metrics,
-        version_id=job.version,
-    )
-    _log(life, job, version_id=version, metrics=job.metrics)
+    save(life, job)
+    version = job.saved
     result = {
         "algorithm": name,
         "version": version,
@@ -281,6 +301,11 @@ def _land_checkpoint(life: Lifecycle, job: Job, effective: int) -> dict[str, Any
 
 
 def _log(life: Lifecycle, job: Job, **fields) -> None:
+    """Log the job's update (with `fields`: status, error, version_id, metrics)."""
+    life.version_store.log_update(**_log_fields(life, job), **fields)
+
+
+def _log_fields(life: Lifecycle, job: Job) -> dict[str, Any]:
     """The update log row of a job, at the seq it learned through (where the policy fired)."""
     if job.kind == RETRAIN:
         kind = "full retrain (warm start)" if job.warm else "full retrain"
@@ -289,13 +314,12 @@ def _log(life: Lifecycle, job: Job, **fields) -> None:
     ts = life.host.last_ts
     if job.through < life.host.last_seq:  # landed later: logged where the policy fired
         ts = (life.store.event(job.through) or {"ts": ts})["ts"]
-    life.version_store.log_update(
-        at_seq=job.through,
-        ts=ts,
-        algorithm=job.algorithm,
-        update_type=kind,
-        trigger=job.trigger,
-        events=job.events,
-        seconds=job.seconds,
-        **fields,
-    )
+    return {
+        "at_seq": job.through,
+        "ts": ts,
+        "algorithm": job.algorithm,
+        "update_type": kind,
+        "trigger": job.trigger,
+        "events": job.events,
+        "seconds": job.seconds,
+    }

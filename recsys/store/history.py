@@ -22,8 +22,12 @@ class HistoryStore:
     def __init__(self, db: Database):
         self.db = db
 
-    def log_update(
-        self,
+    def log_update(self, **fields) -> None:
+        """Record one model update (`update_statement`'s fields) in its own transaction."""
+        self.db.transaction([self.update_statement(**fields)])
+
+    @staticmethod
+    def update_statement(
         *,
         at_seq: int,
         ts: float,
@@ -36,18 +40,15 @@ class HistoryStore:
         error: str | None = None,
         version_id: int | None = None,
         metrics: dict | None = None,
-    ) -> None:
-        """Record one model update at event `at_seq` (lab time `ts`), `seconds` long."""
+    ) -> Statement:
+        """The statement recording one model update at event `at_seq` (lab time `ts`),
+        `seconds` long, for the caller's transaction."""
         row = [now(), at_seq, ts, algorithm, update_type, trigger, events, seconds, status]
         row += [error, version_id, json.dumps(metrics or {}, sort_keys=True)]
-        self.db.transaction(
-            [
-                (
-                    "INSERT INTO update_log SELECT coalesce(max(update_id), 0) + 1, ?, ?, ?, ?, ?, "
-                    "?, ?, ?, ?, ?, ?, ? FROM update_log",
-                    row,
-                )
-            ]
+        return (
+            "INSERT INTO update_log SELECT coalesce(max(update_id), 0) + 1, ?, ?, ?, ?, ?, "
+            "?, ?, ?, ?, ?, ?, ? FROM update_log",
+            row,
         )
 
     def last_update(self, algorithm: str, full: bool) -> tuple[int, float] | None:

@@ -52,14 +52,21 @@ class VersionStore(LineageStore, HistoryStore):
         parent: int | None = None,
         metrics: dict[str, float | None] | None = None,
         version_id: int | None = None,
+        log: dict | None = None,
     ) -> int:
         """Store one version; returns its id: `version_id` if one was reserved for it
-        (`reserve_version_id`), else one never used before."""
+        (`reserve_version_id`), else one never used before. `log`: the fields of its update-log
+        row (`update_statement`, without version_id and metrics), written in the same
+        transaction."""
         row = (algorithm, config, seed, trained_through_seq, n_events, params, trigger)
         with self.db.write_lock:
             version_id, statements, frames = self.new_versions(
                 [(*row, fit_seconds, parent, metrics)], version_id
             )
+            if log is not None:
+                statements.append(
+                    self.update_statement(**log, version_id=version_id, metrics=metrics)
+                )
             self.db.transaction(statements, frames)
             return version_id
 
