@@ -261,9 +261,31 @@ def test_evaluation_page_compares_and_sweeps(app):
         "neighbours",
         [2, 20],
     )
+    assert (sweep["seconds"] >= sweep["fit seconds"]).all()  # each point's cost, measured
     app.text_input(key="sweep_values").set_value("2, many")
     app.button(key="sweep_run").click().run()
     assert any("must be numbers" in e.value for e in app.error)
+
+
+def test_a_sweep_shows_its_estimate_first_and_keeps_the_points_of_a_stopped_run(app):
+    app.run()
+    app.switch_page("pages/evaluation.py").run()
+    app.selectbox(key="sweep_algorithm").set_value("mf").run()
+    app.selectbox(key="sweep_parameter").set_value("factors").run()
+    app.text_input(key="sweep_values").set_value("8, 32").run()
+    estimate = [c.value for c in app.caption if c.value.startswith("2 points, about ")]
+    assert len(estimate) == 1 and "refined as points finish" in estimate[0]
+    # A click on Cancel (or any widget) during a run reruns the page: the run stops after
+    # its point, leaving its finished rows; the next run of the page says so and keeps them.
+    row = {"factors": 8, "NDCG@10": 0.1, "seconds": 0.5, "fit seconds": 0.4}
+    app.session_state["sweep_running"] = (2, "mf", "factors")
+    app.session_state["sweep_partial"] = [row]
+    app.run()
+    assert any("stopped after 1 of 2 points" in w.value for w in app.warning)
+    algorithm, parameter, frame = app.session_state["sweep_result"]
+    assert (algorithm, parameter, frame["factors"].tolist()) == ("mf", "factors", [8])
+    app.run()
+    assert not app.warning  # said once
 
 
 def test_the_simulator_sends_the_device_as_context(app, db_path):

@@ -233,6 +233,7 @@ def test_mf_on_movielens_predicts_ratings_well(tmp_path):
 def test_sweep_changes_the_parameter(engine):
     from recsys.evaluation import sweep
 
+    seen = []
     frame = sweep(
         "item_knn",
         "neighbours",
@@ -240,11 +241,22 @@ def test_sweep_changes_the_parameter(engine):
         random_split(engine.store.events()),
         engine.catalog,
         max_users=100,
+        progress=lambda done, total, row: seen.append((done, total, row["neighbours"])),
     )
     assert frame["neighbours"].tolist() == [1, 30]
+    assert seen == [(1, 2, 1), (2, 2, 30)]
+    assert (frame["seconds"] >= frame["fit seconds"]).all()
     assert frame["coverage"].iloc[0] != frame["coverage"].iloc[1]
     with pytest.raises(RecsysError):
         sweep("item_knn", "neighbours", [0], random_split(engine.store.events()), engine.catalog)
+
+
+def test_sweep_costs_grow_with_the_work_of_a_point():
+    from recsys.evaluation import sweep_costs
+
+    assert sweep_costs("factors", [8, 32, 128], 32, 2.0) == pytest.approx([1.0, 2.0, 4.0])
+    assert sweep_costs("epochs", [4, 16], 8, 1.0) == pytest.approx([0.5, 2.0])
+    assert sweep_costs("neighbours", [5, 500], 50, 0.3) == pytest.approx([0.3, 0.3])
 
 
 def test_engine_is_untouched_by_evaluation(engine):

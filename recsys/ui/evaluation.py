@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import plotly.express as px
 import streamlit as st
 
 from recsys.algorithms import REGISTRY
 from recsys.engine import Engine
 from recsys.errors import RecsysError
-from recsys.evaluation import evaluate, random_split, results_frame, sweep, temporal_split
+from recsys.evaluation import (
+    evaluate,
+    random_split,
+    results_frame,
+    sweep,
+    sweep_costs,
+    temporal_split,
+)
 
 
 def split_controls(engine: Engine):
@@ -84,17 +92,48 @@ def parameter_sweep(engine: Engine, split, k: int) -> None:
         key="sweep_values",
         help=f"between {b['low']:g} and {b['high']:g}",
     )
+    values, bad = _values(text, b["type"])
+    estimates = _estimates(engine, algorithm, parameter, values, b, split)
+    state = st.session_state
+    if running := state.pop("sweep_running", None):  # the last run stopped before its end
+        total, swept, varied = running
+        done = state.pop("sweep_partial", [])
+        st.warning(
+            f"The sweep was stopped after {len(done)} of {total} points; the finished points "
+            "are below."
+            if done
+            else "The sweep was stopped before its first point finished."
+        )
+        if done:
+            state.sweep_result = (swept, varied, pd.DataFrame(done))
+    if estimates:
+        st.caption(
+            f"{len(values)} points, about {_duration(sum(estimates))} in all (from the "
+            f"production version's fit, {_duration(estimates[0])} for {values[0]:g} up to "
+            f"{_duration(max(estimates))}); refined as points finish. Press Cancel, or change any "
+            "setting, to stop after the point being measured."
+        )
     if st.button("Run sweep", key="sweep_run", icon=":material/stacked_line_chart:"):
-        try:
-            values = [
-                int(v) if b["type"] in ("int", "bool") else float(v)
-                for v in text.split(",")
-                if v.strip()
-            ]
-        except ValueError:
+        if bad or not values:
             st.error("Values must be numbers separated by commas, e.g. 4, 8, 16.")
             return
-        progress = st.progress(0.0, text="Sweeping…")
+        st.button("Cancel", key="sweep_cancel", icon=":material/cancel:")  # a click reruns
+        bar = st.progress(0.0, text=f"Point 1 of {len(values)}…")
+        state.sweep_running, state.sweep_partial = (len(values), algorithm, parameter), []
+
+        def step(done: int, total: int, row: dict) -> None:
+            state.sweep_partial = [*state.sweep_partial, row]
+            spent = sum(r["seconds"] for r in state.sweep_partial)
+            if estimates:  # the estimates, scaled by what the finished points took
+                left = sum(estimates[done:]) * spent / sum(estimates[:done])
+            else:
+                left = spent / done * (total - done)
+            text = f"{done} of {total} done ({parameter} = {row[parameter]:g} took "
+            text += f"{row['seconds']:.1f} s)"
+            bar.progress(
+                done / total, text=text + (f"; about {_duration(left)} left" if left else "")
+            )
+
         try:
             frame = sweep(
                 algorithm,
@@ -104,13 +143,15 @@ def parameter_sweep(engine: Engine, split, k: int) -> None:
                 engine.catalog,
                 k,
                 engine.weights,
-                progress=lambda i, n: progress.progress(i / n, text=f"{i} of {n}"),
+                progress=step,
             )
         except RecsysError as error:
+            state.pop("sweep_running", None)
             st.error(f"{error}. Use values within the bounds.")
             return
-        progress.empty()
-        st.session_state.sweep_result = (algorithm, parameter, frame)
+        state.pop("sweep_running", None)
+        bar.empty()
+        state.sweep_result = (algorithm, parameter, frame)
     result = st.session_state.get("sweep_result")
     if result:
         algorithm, parameter, frame = result
@@ -135,6 +176,38 @@ def parameter_sweep(engine: Engine, split, k: int) -> None:
             key="sweep_chart",
         )
         st.dataframe(frame.round(4), hide_index=True, width="stretch")
+
+
+def _values(text: str, kind: str) -> tuple[list[float], bool]:
+    """The comma-separated values, and whether any of them is not a number."""
+    try:
+        parse = int if kind in ("int", "bool") else float
+        return [parse(v) for v in text.split(",") if v.strip()], False
+    except ValueError:
+        return [], True
+
+
+def _estimates(engine: Engine, algorithm: str, parameter: str, values, bound, split) -> list:
+    """Seconds per point, from the production version's fit scaled to the training split."""
+    if not values:
+        return []
+    version = engine.version_store.version(engine.version_store.alias(algorithm, "production"))
+    fit, events = version.get("fit_seconds"), version.get("n_events")
+    if not fit or not events:
+        return []
+    current = engine.model(algorithm).config.to_dict().get(parameter, bound["default"])
+    reference = fit * len(split.train) / events
+    return sweep_costs(parameter, values, float(current), reference)
+
+
+def _duration(seconds: float) -> str:
+    return (
+        f"{seconds:.1f} s"
+        if seconds < 10
+        else f"{seconds:.0f} s"
+        if seconds < 120
+        else (f"{seconds / 60:.0f} min")
+    )
 
 
 def _suggest(bound: dict) -> str:
