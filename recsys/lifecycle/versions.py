@@ -45,6 +45,8 @@ class Lifecycle:
         self.version_store = host.version_store
         self.policy = Policy.load(meta)
         self.watcher = Watcher(self.policy, self._counters)
+        # The default algorithm's counters are read now, not in the first event that needs them.
+        self.watcher.watch(DEFAULT_ALGORITHM)
 
     def _counters(self, algorithm: str) -> dict[str, Any]:
         return counters(self.store, self.version_store, algorithm)
