@@ -206,9 +206,13 @@ def describe_action(action: dict[str, Any]) -> str:
         return f"Drift alarm: {action['detail']}."
     if action.get("started"):  # a background worker runs it; the page follows it
         what = f"Retrain v{action['version']}" if action["kind"] == "retrain" else "Mini-batch"
+        fate = "it serves"  # a mini-batch refits what serves
+        if action["kind"] == "retrain":
+            gated = action.get("gated", True)
+            fate = "the gate decides whether it serves" if gated else "it becomes the candidate"
         return (
             f"{what} of {action['algorithm']} started ({action['trigger']}: {action['detail']}); "
-            "it serves when it lands."
+            f"when it lands, {fate}."
         )
     if action["kind"] == "retrain":
         fate = "now serves" if action.get("promoted") else "is the candidate"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -146,18 +148,21 @@ def test_a_policy_retrain_runs_in_the_background_and_the_page_follows_it(app, db
     job = engine.retrainer.jobs()[-1]
     assert job.version > newest and job.trigger == "every N ratings"  # ids: all algorithms
     v = job.version
-    started = f"Retrain v{v} of mf started (every N ratings: 2 new ratings)"
+    started = f"Retrain v{v} of mf started (every N ratings: 2 new ratings); when it lands, "
+    started += "it becomes the candidate."  # automatic promotion is off
     assert any(started in s.value.replace("\\", "") for s in app.success)  # md-escaped
     # The sidebar shows it running, or (a small world fits fast) already landed.
     bars = [e for e in app.get("progress") if f"Retrain v{v} of mf" in e.proto.text]
-    landed = f"Retrain v{v} of mf landed in"
+    landed = f"Retrain v{v} of mf: fitted in"
     assert bars or any(landed in c.value.replace("\\", "") for c in app.sidebar.caption)
     assert engine.retrainer.wait(60)
     app.run()
     assert not app.exception
     assert engine.version_store.alias("mf", "candidate") == v
     captions = [c.value.replace("\\", "") for c in app.sidebar.caption]
-    assert any(landed in c and "is the candidate" in c for c in captions), captions
+    want = "it is the candidate (automatic promotion is off)"
+    assert any(landed in c and want in c for c in captions), captions
+    assert captions.index(next(c for c in captions if landed in c)) == 0  # top of the sidebar
     assert not app.get("progress")
 
 
@@ -168,8 +173,8 @@ def test_a_running_retrain_says_its_stage_and_time_left(engine):
     with engine.lock:
         job = jobs.start(engine.lifecycle, jobs.RETRAIN, "mf", "manual")
     assert _running(job) == f"Retrain v{job.version} of mf: queued"
-    job.stage, job.expected = "fitting", 30.0
+    job.stage, job.expected, job.fit_started = "fitting", 30.0, time.monotonic()
     assert _running(job).startswith(f"Retrain v{job.version} of mf: fitting, about ")
     assert _running(job).endswith(" s left") and 0.1 < job.progress() < 0.2
-    job.expected = 0.001
-    assert _running(job).endswith("fitting, finishing") and job.progress() == 0.9
+    job.fit_started -= 60  # a minute into a fit expected to take 30 s
+    assert _running(job).endswith("fitting, finishing") and job.progress() == pytest.approx(0.9)

@@ -165,7 +165,9 @@ def test_progress_and_labels_of_a_job(twin_labs):
         assert 0.0 <= job.progress() < 1.0
         assert job.expected is not None and job.expected > 0
     engine.retrainer.wait(60)
-    assert job.progress() == 1.0 and job.result["promoted"] in (True, False)
+    assert job.progress() == 1.0
+    assert job.result["gate"] is not None  # auto-promotion on: the gate decided
+    assert job.result["promoted"] == job.result["gate"]["passed"]
 
 
 def test_a_version_stored_before_landing_goes_with_a_reset_and_none_after_a_discard(twin_labs):
@@ -195,3 +197,78 @@ def test_a_version_stored_before_landing_goes_with_a_reset_and_none_after_a_disc
     jobs.save(engine.lifecycle, late)  # nothing is stored
     assert late.saved is None
     assert set(engine.version_store.versions("mf")["version_id"]) == seeded
+
+
+def test_a_minibatch_starts_from_what_serves_not_from_random_vectors(twin_labs):
+    from recsys.algorithms import ModelSpec, build_model
+    from recsys.lifecycle import jobs
+    from recsys.lifecycle.measures import holdout_metrics
+
+    engine, _ = twin_labs
+    h = engine.host
+    served = engine.model("mf")
+    with engine.lock:
+        job = jobs.start(engine.lifecycle, jobs.MINIBATCH, "mf", "manual")
+    jobs.run(engine.lifecycle, job)
+    events = engine.store.events(through_seq=job.through)
+    cold = build_model(
+        ModelSpec("mf", job.model.config.to_dict(), served.seed, h.weights), h.catalog
+    )
+    cold.fit(events, h.catalog)  # one ALS sweep from random vectors
+
+    def ndcg(model) -> float:
+        return holdout_metrics(model, h.holdout, events, h.catalog, h.weights)["NDCG@10"]
+
+    warm = job.model.state()["model.item_factors"]
+    assert not np.allclose(warm, cold.state()["model.item_factors"])
+    assert ndcg(job.model) >= 0.95 * ndcg(served) > ndcg(cold)
+
+
+def test_a_background_retrain_that_a_newer_version_overtook_lands_as_the_candidate(twin_labs):
+    from recsys.lifecycle import jobs
+
+    _, engine = twin_labs
+    with engine.lock:
+        job = jobs.start(engine.lifecycle, jobs.RETRAIN, "mf", "every N ratings")
+    drive(engine, SCRIPT[:1])
+    newer = engine.lifecycle.train("mf", "manual", "always")["version"]  # Train now, meanwhile
+    jobs.run(engine.lifecycle, job)
+    jobs.save(engine.lifecycle, job)
+    with engine.lock:
+        result = jobs.land(engine.lifecycle, job)
+    assert not result["promoted"]
+    assert engine.version_store.alias("mf", "production") == newer
+    assert engine.version_store.alias("mf", "candidate") == job.version
+    log = engine.version_store.updates("mf")  # newest first, in seq order
+    assert log["at_seq"].tolist() == sorted(log["at_seq"], reverse=True)
+    assert engine.lifecycle.watcher.watch("mf").ratings == 0  # counted from the newer retrain
+
+
+def test_a_discarded_job_writes_nothing_into_the_rebuilt_lab(twin_labs, small_world_file):
+    from recsys.lifecycle import jobs
+
+    _, engine = twin_labs
+    old = engine.lifecycle
+    with engine.lock:
+        job = jobs.start(old, jobs.RETRAIN, "mf", "every N ratings")
+    job.discarded = True  # what load_world does to the worker's jobs before it rebuilds
+    engine.reset_lab()
+    production = engine.version_store.alias("mf", "production")
+    engine.version_store.db.transaction(
+        [("UPDATE model_versions SET metrics = '{}' WHERE version_id = ?", [production])]
+    )
+    jobs.run(old, job)  # the worker finishes the fit it had begun
+    assert engine.version_store.version(production)["metrics"] == {}  # old holdout: not written
+    assert job.saved is None
+
+
+def test_one_background_job_per_algorithm_and_a_reset_discards_the_queued_ones(twin_labs):
+    _, engine = twin_labs
+    with engine.lock:  # the worker cannot land: every job stays in flight
+        drive(engine, SCRIPT * 3)  # three times the ratings that start a retrain
+        in_flight = engine.retrainer.running()
+        assert [job.algorithm for job in in_flight] == ["mf"]  # not three
+        engine.reset_lab()
+        assert all(job.discarded for job in in_flight)
+    assert engine.retrainer.wait(60)
+    assert all(job.stage == "discarded" for job in in_flight)

@@ -270,9 +270,10 @@ class Recommender:
         return None
 
     def warm_from(self, other: Recommender) -> None:
-        """Start a retrain from what `other` (same class and config) knows; by default all of
-        its state, which `fit` then replaces unless the algorithm warm-starts."""
-        self.load_state(other.state())
+        """Start a retrain from what `other` (same class and config) knows; by default a copy
+        of all of its state (`other` may go on learning meanwhile), which `fit` then replaces
+        unless the algorithm warm-starts."""
+        self.load_state({key: np.array(value, copy=True) for key, value in other.state().items()})
 
     def minibatch_config(self) -> dict[str, Any]:
         """Config changes for a mini-batch update: a lighter refit than a full retrain (the

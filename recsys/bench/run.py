@@ -117,26 +117,14 @@ def _measure(path: Path, sizes: dict, repetitions: int, seed: int) -> dict[str, 
     for _ in range(20):  # warm-up: first calls pay for imports and allocations
         engine.interact(known[0], int(rng.integers(n_items)), "view")
 
-    interact = []
-    for i in range(repetitions):
-        user = f"bench-{i}" if rng.random() < 0.1 else known[rng.integers(len(known))]
-        kind = KIND_MIX[rng.integers(len(KIND_MIX))]
-        value = float(rng.integers(1, 11)) / 2 if kind == "rating" else None
-        step = engine.interact(user, int(rng.integers(n_items)), kind, value)
-        interact.append(step.timings["total"])
+    interact = _interactions(engine, rng, known, repetitions, "bench")
 
     # The same mix as the app runs it: policy retrains on the background worker, so no click
     # waits for one (the loop above is the command line's: each retrain inside its click).
     retrains = engine.version_store.updates("mf")
     policy_retrains = int((retrains["trigger"] == "every N ratings").sum())
     engine.retrainer.enabled = True
-    app_interact = []
-    for i in range(repetitions):
-        user = f"bench-app-{i}" if rng.random() < 0.1 else known[rng.integers(len(known))]
-        kind = KIND_MIX[rng.integers(len(KIND_MIX))]
-        value = float(rng.integers(1, 11)) / 2 if kind == "rating" else None
-        step = engine.interact(user, int(rng.integers(n_items)), kind, value)
-        app_interact.append(step.timings["total"])
+    app_interact = _interactions(engine, rng, known, repetitions, "bench-app")
     engine.retrainer.wait()
     engine.retrainer.enabled = False
     retrains = engine.version_store.updates("mf")
@@ -241,6 +229,19 @@ def _measure(path: Path, sizes: dict, repetitions: int, seed: int) -> dict[str, 
     figures |= {f"replay {name} ev/s": rate for name, rate in replay.items()}
     figures["replay all ev/s"] = 1.0 / sum(1.0 / r for r in replay.values())
     return figures
+
+
+def _interactions(engine: Engine, rng, known: list[str], n: int, fresh: str) -> list[float]:
+    """`n` interactions of KIND_MIX on random items, a tenth by fresh users (`fresh`-i);
+    returns each one's milliseconds."""
+    timings = []
+    for i in range(n):
+        user = f"{fresh}-{i}" if rng.random() < 0.1 else known[rng.integers(len(known))]
+        kind = KIND_MIX[rng.integers(len(KIND_MIX))]
+        value = float(rng.integers(1, 11)) / 2 if kind == "rating" else None
+        step = engine.interact(user, int(rng.integers(engine.catalog.n)), kind, value)
+        timings.append(step.timings["total"])
+    return timings
 
 
 def _import(engine: Engine) -> tuple[float, float]:

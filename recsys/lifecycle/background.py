@@ -11,8 +11,8 @@ connection belongs to this process (a second process would get a lock error). An
 that reads other served models (a blend) fits and measures under the lock, as it would
 synchronously; its fit is light.
 
-Scripted runs (scenarios, autopilot, the A/B simulator) want the same result on every run, so
-they run with the worker `suspended()`: their retrains happen inside the event, as before.
+Scripted runs (autopilot, and the scenarios that play it) want the same result on every run,
+so they run with the worker `suspended()`: their retrains happen inside the event, as before.
 A reset, a reopen or a forgotten user `discard()`s the jobs in flight: they were trained on a
 log that no longer exists. A job lost to a crash leaves an unused version id if it had not
 been stored yet (the policy counters, read from the log, fire it again), else a version the
@@ -21,6 +21,7 @@ update log records as trained that never served: nothing half-written either way
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import deque
@@ -31,6 +32,7 @@ from recsys.lifecycle import jobs
 from recsys.lifecycle.jobs import Job, Lifecycle
 
 KEEP = 20  # finished jobs remembered for the pages
+log = logging.getLogger(__name__)
 
 
 class Retrainer:
@@ -40,7 +42,7 @@ class Retrainer:
     def __init__(self, lock: threading.RLock):
         self.lock = lock
         self.enabled = False
-        self._jobs: deque[Job] = deque(maxlen=KEEP)
+        self._jobs: list[Job] = []  # unfinished ones, and the newest KEEP finished
         self._pending: deque[tuple[Lifecycle, Job]] = deque()
         self._idle = threading.Condition()
         self._busy = False
@@ -55,7 +57,9 @@ class Retrainer:
     def submit(self, life: Lifecycle, job: Job) -> None:
         """Queue a started job; the worker runs it as soon as the previous one is done."""
         with self._idle:
-            self._jobs.append(job)
+            finished = [j for j in self._jobs if j.finished]
+            drop = {id(j) for j in finished[: max(len(finished) - KEEP, 0)]}
+            self._jobs = [j for j in self._jobs if id(j) not in drop] + [job]
             self._pending.append((life, job))
             self._busy = True
             if self._thread is None or not self._thread.is_alive():
@@ -70,6 +74,11 @@ class Retrainer:
     def running(self) -> list[Job]:
         return [job for job in self.jobs() if not job.finished and not job.discarded]
 
+    def busy(self, algorithm: str) -> bool:
+        """Whether a job of `algorithm` is queued or running: a policy starts no second one
+        (it fires again after this one lands), so the queue holds one job per algorithm."""
+        return any(job.algorithm == algorithm for job in self.running())
+
     def wait(self, timeout: float | None = None) -> bool:
         """Block until every queued job has landed (or failed); False on timeout. Never call it
         while holding the engine's lock: landing needs it."""
@@ -77,9 +86,10 @@ class Retrainer:
             return self._idle.wait_for(lambda: not self._busy, timeout)
 
     def discard(self) -> None:
-        """Jobs in flight will not land (call under the engine's lock: the log changed)."""
+        """Jobs in flight will not land (call under the engine's lock, before the log
+        changes)."""
         with self._idle:
-            for job in self._jobs:
+            for job in [*self._jobs, *(job for _, job in self._pending)]:
                 if not job.finished:
                     job.discarded = True
 
@@ -95,15 +105,23 @@ class Retrainer:
             self._local.suspended -= 1
 
     def _work(self) -> None:
-        while True:
+        try:
+            while True:
+                with self._idle:
+                    if not self._pending:
+                        self._busy, self._thread = False, None
+                        self._idle.notify_all()
+                        return
+                    life, job = self._pending.popleft()
+                self._run(life, job)
+        except BaseException:  # not an Exception (those _run keeps): waiters must not hang
             with self._idle:
-                if not self._pending:
-                    self._busy = False
-                    self._idle.notify_all()
-                    self._thread = None
-                    return
-                life, job = self._pending.popleft()
-            self._run(life, job)
+                for _, job in self._pending:
+                    job.stage, job.error = "failed", "the retrain worker stopped"
+                self._pending.clear()
+                self._busy, self._thread = False, None
+                self._idle.notify_all()
+            raise
 
     def _run(self, life: Lifecycle, job: Job) -> None:
         try:
@@ -117,6 +135,7 @@ class Retrainer:
                 if not job.discarded:
                     jobs.land(life, job)
         except Exception as error:  # the worker must survive; the page shows the failure
+            log.exception("%s failed", job.label)
             job.stage, job.error = "failed", str(error)
         finally:
             if job.discarded:

@@ -20,6 +20,7 @@ the background builds bit-for-bit the same version (same events, same seed, same
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -45,7 +46,9 @@ class Lifecycle(Protocol):
     policy: Policy
     watcher: Watcher
 
-    def measured(self, algorithm: str | None = None) -> None: ...
+    def measured(
+        self, algorithm: str | None = None, keep: Callable[[], bool] = lambda: True
+    ) -> None: ...
     def gate(self, version: int) -> dict[str, Any]: ...
     def serve_candidate(self, name: str, version: int, actor: str, reason: str, effective: int): ...
     def serve_production(
@@ -77,6 +80,7 @@ class Job:
     expected: float | None = None
     stage: str = "queued"
     started: float = field(default_factory=time.monotonic)
+    fit_started: float = 0.0  # time.monotonic() when the fit began
     ended: float | None = None  # time.monotonic() when it landed, failed or was dropped
     events: int = 0
     seconds: float = 0.0
@@ -105,7 +109,7 @@ class Job:
             return 1.0
         if self.stage != "fitting" or not self.expected:
             return {"queued": 0.0, "reading events": 0.05, "fitting": 0.1}.get(self.stage, 0.9)
-        return 0.1 + 0.8 * min((time.monotonic() - self.started) / self.expected, 1.0)
+        return 0.1 + 0.8 * min((time.monotonic() - self.fit_started) / self.expected, 1.0)
 
 
 def _copy(state: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -134,13 +138,13 @@ def start(
         light = served.config.to_dict() | served.minibatch_config()
         spec, warm = ModelSpec(algorithm, light, served.seed, h.weights), True
     model = build_model(spec, h.catalog, components=h.production)
-    if warm:
-        model.load_state(_copy(served.state()))
+    if warm:  # a copy of what the served model knows (it goes on learning while the job fits)
+        model.warm_from(served)
     job = Job(kind, algorithm, trigger, detail, model, h.last_seq, promote)
     job.warm = kind == RETRAIN and warm and bool(getattr(model.config, "warm_start", False))
     job.actor = "policy" if trigger not in ("manual", "parameters") else "user"
     job.expected = life.version_store.last_fit_seconds(algorithm, kind == RETRAIN)
-    if job.expected is None:  # never retrained here: the production version's own fit
+    if job.expected is None and kind == RETRAIN:  # never retrained here: the version's own fit
         job.expected = life.version_store.version(h.lineage(Served(algorithm))["version_id"]).get(
             "fit_seconds"
         )
@@ -158,20 +162,23 @@ def run(life: Lifecycle, job: Job) -> None:
     job.stage = "reading events"
     events = life.store.events(through_seq=job.through)
     job.events = len(events)
-    job.stage, job.started = "fitting", time.monotonic()
+    job.stage, job.fit_started = "fitting", time.monotonic()
     started = time.perf_counter()
     try:
         job.model.fit(events, life.host.catalog)
     except Exception as error:  # the log keeps a failed update too
         job.seconds = time.perf_counter() - started
-        _log(life, job, status="error", error=str(error))
+        with life.store.db.write_lock:  # not into a lab that was rebuilt meanwhile
+            if not job.discarded:
+                _log(life, job, status="error", error=str(error))
         raise RecsysError(f"retraining {job.algorithm} failed: {error}") from error
     job.seconds = time.perf_counter() - started
     if job.kind == RETRAIN:
         job.stage = "measuring"
         h = life.host
         job.metrics = holdout_metrics(job.model, h.holdout, events, h.catalog, h.weights)
-        life.measured(job.algorithm)  # production's metrics, for the gate
+        # Production's metrics, for the gate (not written once the lab was rebuilt).
+        life.measured(job.algorithm, keep=lambda: not job.discarded)
 
 
 def catch_up(life: Lifecycle, job: Job) -> None:
@@ -260,10 +267,16 @@ def _land_version(life: Lifecycle, job: Job, effective: int) -> dict[str, Any]:
         "gate": None,
     }
     promote = job.promote
+    why = f"trained ({job.trigger})"
+    newer = life.version_store.alias(name, "production")
+    if newer is not None and newer != job.version:  # e.g. Train now while this one fitted
+        newer_through = life.version_store.version(newer)["trained_through_seq"]
+        if newer_through > job.through:
+            promote, why = "never", f"v{newer}, trained on later events, serves already"
     if promote == "gate" and life.policy.auto_promote:
         result["gate"] = life.gate(version)
         promote = "always" if result["gate"]["passed"] else "never"
-    why = result["gate"]["message"] if result["gate"] else f"trained ({job.trigger})"
+        why = result["gate"]["message"]
     if promote == "always":
         _replay(life, job, model)  # built with the live components attached: only it learns
         life.serve_production(name, version, job.actor, why, effective, model)

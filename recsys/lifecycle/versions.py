@@ -10,6 +10,7 @@ production. Policies (`recsys.lifecycle.policies`) call the same methods as the 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from contextlib import nullcontext
 from typing import Any
 
@@ -83,11 +84,15 @@ class Lifecycle:
             self._sync_canary()
             return policy
 
-    def measured(self, algorithm: str | None = None) -> None:
+    def measured(
+        self, algorithm: str | None = None, keep: Callable[[], bool] = lambda: True
+    ) -> None:
         """Measure the versions stored without holdout metrics (the seeded ones are measured
         when first asked for), each with its own parameters. A blend is measured with the
         components as they are now, under the lock (other versions need no lock: a
-        background retrain measures them without holding up requests)."""
+        background retrain measures them without holding up requests). `keep()` is asked
+        under the store's write lock before each write: a background job's measurement is
+        dropped once the lab it measured was rebuilt."""
         h = self.host
         for version_id in self.version_store.unmeasured(algorithm):
             version = self.version_store.version(version_id, params=True)
@@ -96,7 +101,10 @@ class Lifecycle:
                 model = h.from_version(version)
                 events = self.store.events(through_seq=version["trained_through_seq"])
                 metrics = holdout_metrics(model, h.holdout, events, h.catalog, h.weights)
-            self.version_store.set_metrics(version_id, metrics)
+            with self.store.db.write_lock:
+                if not keep():
+                    return
+                self.version_store.set_metrics(version_id, metrics)
 
     # -- training -------------------------------------------------------------------------
 
@@ -236,6 +244,13 @@ class Lifecycle:
         """Run what the policies ask for after an event; returns what was done."""
         done = []
         for action in self.watcher.observe(algorithm, arm, kind, value, ts, context):
+            background = self.retrainer is not None and self.retrainer.active
+            if (
+                action.kind in (RETRAIN, MINIBATCH)
+                and background
+                and self.retrainer.busy(algorithm)
+            ):
+                continue  # one job per algorithm at a time; the policy fires again after it
             done.append(self._run(algorithm, action))
         return done
 
@@ -260,6 +275,7 @@ class Lifecycle:
                 job = jobs.start(self, kind, algorithm, action.trigger, action.detail)
                 self.retrainer.submit(self, job)
                 record |= {"algorithm": algorithm, "started": True, "version": job.version}
+                record["gated"] = self.policy.auto_promote
             elif action.kind == "retrain":
                 record |= self.train(algorithm, action.trigger, "gate", during_event=True)
             elif action.kind == "minibatch":

@@ -56,7 +56,7 @@ class HistoryStore:
         kind = "AND update_type <> 'mini-batch'" if full else ""
         rows = self.db.query(
             f"SELECT at_seq, ts FROM update_log WHERE algorithm = ? AND status = 'ok' {kind} "
-            "ORDER BY update_id DESC LIMIT 1",
+            "ORDER BY at_seq DESC, update_id DESC LIMIT 1",
             [algorithm],
         )
         return rows[0] if rows else None
@@ -84,9 +84,9 @@ class HistoryStore:
         The old computation took ten queries (`recsys.lifecycle.policies.counters`)."""
         rows = self.db.query(
             "WITH updated AS (SELECT "
-            "arg_max(at_seq, update_id) FILTER (update_type <> 'mini-batch') AS full_seq, "
-            "arg_max(ts, update_id) FILTER (update_type <> 'mini-batch') AS full_ts, "
-            "arg_max(at_seq, update_id) AS any_seq, arg_max(ts, update_id) AS any_ts "
+            "max(at_seq) FILTER (update_type <> 'mini-batch') AS full_seq, "
+            "arg_max(ts, (at_seq, update_id)) FILTER (update_type <> 'mini-batch') AS full_ts, "
+            "max(at_seq) AS any_seq, arg_max(ts, (at_seq, update_id)) AS any_ts "
             "FROM update_log WHERE algorithm = $1 AND status = 'ok') "
             "SELECT v.trained_through_seq, u.* FROM aliases a "
             "JOIN model_versions v USING (version_id), updated u "
@@ -116,9 +116,12 @@ class HistoryStore:
         }
 
     def updates(self, algorithm: str | None = None, limit: int = 1000) -> pd.DataFrame:
+        """The newest `limit` updates, newest first in seq order (a background retrain is
+        logged at the seq it was trained through, which may be before a later-written row)."""
         where, args = ("WHERE algorithm = ?", [algorithm]) if algorithm else ("", [])
         return self.db.frame(
-            f"SELECT * FROM update_log {where} ORDER BY update_id DESC LIMIT ?", [*args, limit]
+            f"SELECT * FROM update_log {where} ORDER BY at_seq DESC, update_id DESC LIMIT ?",
+            [*args, limit],
         )
 
     def log_alarm(

@@ -1,9 +1,9 @@
 """Background retrains as the pages show them: a progress bar while one runs, its result when
 it lands (`recsys.lifecycle.background`).
 
-The status is a fragment that reruns every second only while a retrain runs; when the last one
-lands it reruns the whole page, so the list, the version in the heading and the Versions page
-show what now serves."""
+The status is a fragment that reruns every second while a retrain runs. When it lands, the
+page is not redrawn by itself (a card could move under the cursor): a toast says so, and "Show
+the new list" (or the next click) shows what now serves."""
 
 from __future__ import annotations
 
@@ -15,9 +15,13 @@ from recsys.engine import Engine
 from recsys.lifecycle.jobs import Job
 from recsys.ui.widgets import md
 
+RECENT = 600  # seconds a finished retrain stays in the sidebar
+
 
 def status(engine: Engine) -> None:
-    """The sidebar's retrain status (nothing when no retrain ran in this process)."""
+    """The sidebar's retrain status: a bar per running retrain, then what the last one did
+    (for RECENT seconds). When one lands while the page is open, a toast says so and a button
+    shows the new list: the page does not change under the cursor by itself."""
     ticking = bool(engine.retrainer.running())
 
     @st.fragment(run_every=1.0 if ticking else None)
@@ -26,13 +30,18 @@ def status(engine: Engine) -> None:
         running = [job for job in jobs if not job.finished and not job.discarded]
         for job in running:
             st.progress(job.progress(), text=md(_running(job)))
-        finished = [job for job in jobs if job.finished]
-        if finished and not running:
-            job = finished[-1]
-            ago = time.monotonic() - (job.ended or job.started)
-            st.caption(md(f"{_landed(job)} ({_ago(ago)})"))
-        if ticking and not running:
-            st.rerun(scope="app")  # it landed: the page shows what now serves
+        recent = [j for j in jobs if j.finished and time.monotonic() - (j.ended or 0) < RECENT]
+        if recent and not running:
+            job = recent[-1]
+            st.caption(md(_landed(job)))
+            seen = st.session_state.setdefault("retrains_seen", set())
+            if ticking and id(job) not in seen:  # it landed while this page was open
+                seen.add(id(job))
+                st.toast(md(_landed(job)), icon=":material/model_training:")
+            if ticking and st.button(
+                "Show the new list", key="retrain_show", icon=":material/refresh:"
+            ):
+                st.rerun(scope="app")
 
     _status()
 
@@ -40,26 +49,24 @@ def status(engine: Engine) -> None:
 def _running(job: Job) -> str:
     text = f"{job.label.capitalize()}: {job.stage}"
     if job.stage == "fitting" and job.expected:
-        left = job.expected - (time.monotonic() - job.started)
+        left = job.expected - (time.monotonic() - job.fit_started)
         text += f", about {max(left, 0):.0f} s left" if left > 0.5 else ", finishing"
     return text
 
 
 def _landed(job: Job) -> str:
+    name = job.label[0].upper() + job.label[1:]
     if job.stage == "failed":
-        return f"{job.label.capitalize()} failed: {job.error}"
+        return f"{name} failed: {job.error}"
     if job.stage == "discarded":
-        return f"{job.label.capitalize()} was dropped: the lab was reset while it ran"
+        return f"{name} was dropped: the lab changed while it ran"
+    took = f"fitted in {job.seconds:.1f} s, landed {(job.ended or 0) - job.started:.0f} s after"
+    took += " it started"
     result = job.result or {}
     if job.kind != "retrain":
-        return f"Mini-batch of {job.algorithm} landed in {job.seconds:.1f} s"
+        return f"{name}: {took}; it serves"
     if result.get("promoted"):
-        fate = "now serves"
-    else:
-        gate = (result.get("gate") or {}).get("message")
-        fate = "is the candidate" + (f" ({gate})" if gate else "")
-    return f"{job.label.capitalize()} landed in {job.seconds:.1f} s and {fate}"
-
-
-def _ago(seconds: float) -> str:
-    return "just now" if seconds < 5 else f"{seconds:.0f} s ago"
+        return f"{name}: {took}; it now serves"
+    gate = result.get("gate") or {}
+    why = "the gate kept it back" if gate else "automatic promotion is off"
+    return f"{name}: {took}; it is the candidate ({why})"

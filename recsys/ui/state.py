@@ -142,6 +142,7 @@ def open_scenario(engine: Engine) -> None:
 def sidebar(engine: Engine) -> None:
     state = st.session_state
     with st.sidebar:
+        retrains.status(engine)  # first: in sight while a retrain runs
         st.markdown(
             f"**World:** {md(engine.meta.get('label', engine.world))} · seed "
             f"{engine.meta.get('seed', '?')}"
@@ -200,7 +201,6 @@ def sidebar(engine: Engine) -> None:
         elif "presenter" in st.query_params:
             del st.query_params["presenter"]
         st.query_params.update(link)
-        retrains.status(engine)
 
 
 def _report(engine: Engine, user: str, algorithm: str) -> str:
