@@ -38,10 +38,14 @@ def status(engine: Engine) -> None:
             if ticking and id(job) not in seen:  # it landed while this page was open
                 seen.add(id(job))
                 st.toast(md(_landed(job)), icon=":material/model_training:")
-            if ticking and st.button(
-                "Show the new list", key="retrain_show", icon=":material/refresh:"
+            serves = job.kind != "retrain" or (job.result or {}).get("promoted")
+            if (
+                ticking
+                and serves
+                and job.stage == "done"
+                and st.button("Show the new list", key="retrain_show", icon=":material/refresh:")
             ):
-                st.rerun(scope="app")
+                st.rerun(scope="app")  # lists and headings from what serves now
 
     _status()
 
