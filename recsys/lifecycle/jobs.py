@@ -143,11 +143,6 @@ def start(
     job = Job(kind, algorithm, trigger, detail, model, h.last_seq, promote)
     job.warm = kind == RETRAIN and warm and bool(getattr(model.config, "warm_start", False))
     job.actor = "policy" if trigger not in ("manual", "parameters") else "user"
-    job.expected = life.version_store.last_fit_seconds(algorithm, kind == RETRAIN)
-    if job.expected is None and kind == RETRAIN:  # never retrained here: the version's own fit
-        job.expected = life.version_store.version(h.lineage(Served(algorithm))["version_id"]).get(
-            "fit_seconds"
-        )
     if kind == RETRAIN:
         job.version = life.version_store.reserve_version_id()
         # A drift retrain starts the detector over; other retrains must not, or a routine
@@ -160,6 +155,7 @@ def run(life: Lifecycle, job: Job) -> None:
     """Fit the job's model on the log through `job.through` and measure it. Raises
     `RecsysError` (after logging the failure) if the fit fails."""
     job.stage = "reading events"
+    job.expected = _expected(life, job)
     events = life.store.events(through_seq=job.through)
     job.events = len(events)
     job.stage, job.fit_started = "fitting", time.monotonic()
@@ -179,6 +175,17 @@ def run(life: Lifecycle, job: Job) -> None:
         job.metrics = holdout_metrics(job.model, h.holdout, events, h.catalog, h.weights)
         # Production's metrics, for the gate (not written once the lab was rebuilt).
         life.measured(job.algorithm, keep=lambda: not job.discarded)
+
+
+def _expected(life: Lifecycle, job: Job) -> float | None:
+    """How long the fit should take: the algorithm's last update of this kind, else (a
+    retrain never run here) its production version's own fit."""
+    full = job.kind == RETRAIN
+    expected = life.version_store.last_fit_seconds(job.algorithm, full)
+    if expected is None and full:
+        version = life.version_store.alias(job.algorithm, "production")
+        expected = life.version_store.version(version).get("fit_seconds") if version else None
+    return expected
 
 
 def catch_up(life: Lifecycle, job: Job) -> None:
