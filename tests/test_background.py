@@ -272,3 +272,54 @@ def test_one_background_job_per_algorithm_and_a_reset_discards_the_queued_ones(t
         assert all(job.discarded for job in in_flight)
     assert engine.retrainer.wait(60)
     assert all(job.stage == "discarded" for job in in_flight)
+
+
+def test_new_parameters_made_while_a_retrain_fitted_are_not_undone(twin_labs):
+    from recsys.lifecycle import jobs
+
+    _, engine = twin_labs
+    with engine.lock:
+        job = jobs.start(engine.lifecycle, jobs.RETRAIN, "mf", "every N ratings")
+    engine.configure("mf", {"factors": 2, "epochs": 1})  # same seq: no event in between
+    chosen = engine.version_store.alias("mf", "production")
+    jobs.run(engine.lifecycle, job)
+    with engine.lock:
+        result = jobs.land(engine.lifecycle, job)
+    assert not result["promoted"]
+    assert engine.version_store.alias("mf", "production") == chosen
+    assert engine.model("mf").config.factors == 2
+
+
+def test_a_minibatch_of_a_version_that_no_longer_serves_is_dropped(twin_labs):
+    from recsys.lifecycle import jobs
+
+    _, engine = twin_labs
+    with engine.lock:
+        job = jobs.start(engine.lifecycle, jobs.MINIBATCH, "mf", "every N events")
+    engine.configure("mf", {"factors": 16})
+    served = engine.model("mf").state()["model.item_factors"].copy()
+    user = engine.recommend("ann").item_ids()
+    jobs.run(engine.lifecycle, job)
+    updates = len(engine.version_store.updates("mf"))
+    with engine.lock:
+        result = jobs.land(engine.lifecycle, job)
+    assert "dropped" in result and job.stage == "discarded"
+    assert np.array_equal(engine.model("mf").state()["model.item_factors"], served)
+    assert engine.recommend("ann").item_ids() == user
+    assert len(engine.version_store.updates("mf")) == updates  # nothing logged
+
+
+# The worker re-raises a BaseException (its thread ends; the next submit starts another).
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_retrain_interrupted_by_a_base_exception_frees_its_algorithm(twin_labs, monkeypatch):
+    _, engine = twin_labs
+    from recsys.algorithms.mf import MatrixFactorization
+
+    def stop(self, events, catalog=None):
+        raise SystemExit("stopped")
+
+    monkeypatch.setattr(MatrixFactorization, "fit", stop)
+    drive(engine, SCRIPT)
+    engine.retrainer.wait(60)
+    job = engine.retrainer.jobs()[-1]
+    assert job.stage == "failed" and not engine.retrainer.busy("mf")

@@ -137,7 +137,9 @@ class Retrainer:
         except Exception as error:  # the worker must survive; the page shows the failure
             log.exception("%s failed", job.label)
             job.stage, job.error = "failed", str(error)
-        finally:
+        finally:  # also after a BaseException: the job must not look busy forever
             if job.discarded:
                 job.stage = "discarded"
+            elif not job.finished:
+                job.stage, job.error = "failed", job.error or "the retrain was interrupted"
             job.ended = time.monotonic()

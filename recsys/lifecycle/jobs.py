@@ -91,6 +91,7 @@ class Job:
     state: dict[str, np.ndarray] | None = None  # the fitted state, kept by `catch_up`
     learned_through: int | None = None  # the model has learned the log up to here
     saved: int | None = None  # the version id, once `save` stored it
+    parent: int | None = None  # the production version when it started
 
     @property
     def finished(self) -> bool:
@@ -141,6 +142,7 @@ def start(
     if warm:  # a copy of what the served model knows (it goes on learning while the job fits)
         model.warm_from(served)
     job = Job(kind, algorithm, trigger, detail, model, h.last_seq, promote)
+    job.parent = life.version_store.alias(algorithm, "production")
     job.warm = kind == RETRAIN and warm and bool(getattr(model.config, "warm_start", False))
     job.actor = "policy" if trigger not in ("manual", "parameters") else "user"
     if kind == RETRAIN:
@@ -212,6 +214,13 @@ def land(life: Lifecycle, job: Job, during_event: bool = False) -> dict[str, Any
     list; otherwise it serves from the next event on."""
     job.stage = "landing"
     h = life.host
+    if (
+        job.kind == MINIBATCH
+        and life.version_store.alias(job.algorithm, "production") != job.parent
+    ):
+        # A refit of a version that no longer serves (or of other parameters): dropped.
+        job.discarded, job.stage = True, "discarded"
+        return {"algorithm": job.algorithm, "dropped": "another version serves since it started"}
     effective = h.last_seq if during_event else h.last_seq + 1
     if job.kind == RETRAIN:
         result = _land_version(life, job, effective)
@@ -276,10 +285,8 @@ def _land_version(life: Lifecycle, job: Job, effective: int) -> dict[str, Any]:
     promote = job.promote
     why = f"trained ({job.trigger})"
     newer = life.version_store.alias(name, "production")
-    if newer is not None and newer != job.version:  # e.g. Train now while this one fitted
-        newer_through = life.version_store.version(newer)["trained_through_seq"]
-        if newer_through > job.through:
-            promote, why = "never", f"v{newer}, trained on later events, serves already"
+    if newer != job.parent:  # e.g. Train now or new parameters while this one fitted
+        promote, why = "never", f"v{newer} serves since this retrain started"
     if promote == "gate" and life.policy.auto_promote:
         result["gate"] = life.gate(version)
         promote = "always" if result["gate"]["passed"] else "never"
