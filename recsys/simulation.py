@@ -117,30 +117,44 @@ def autopilot(
         for step in range(1, steps + 1):
             # The visit's context: the lab clock gives the time of day, the persona a device.
             context = {"device": DEVICES[int(rng.integers(len(DEVICES)))]}
-            ranking = engine.recommend(user, k, algorithm, context)
-            shown = ranking.item_ids()
+            shown = engine.recommend(user, k, algorithm, context).item_ids()
             record = SimulationStep(step, shown, None)
             _measure(record, engine, user, utility, k, context, choice)
             if shown:
-                picked = int(choice.choose(utility[shown][None, :], rng)[0])
                 now = engine.lab_time + SECONDS_PER_STEP
-                if picked >= 0:
-                    item = shown[picked]
-                    record.picked, record.picked_utility = item, float(utility[item])
-                    reactions = choice.reactions(utility[[item]], rng)
-                    for above in shown[:picked]:
-                        act(above, "skip", context=context | {PASSED_OVER: True}, ts=now)
-                        record.kinds.append("skip")
-                    for kind, value in _events_of(reactions):
-                        act(item, kind, value, context, ts=now)
-                        record.kinds.append(kind)
-                elif rng.random() < 0.5:
-                    act(shown[0], "skip", context=context, ts=now)
-                    record.kinds.append("skip")
+                _react(record, partial(act, ts=now), context, utility, choice, rng)
             records.append(record)
             if progress:
                 progress(step, steps)
     return records
+
+
+def _react(
+    record: SimulationStep,
+    act: Callable,
+    context: dict,
+    utility: np.ndarray,
+    choice: ChoiceModel,
+    rng: np.random.Generator,
+) -> None:
+    """The persona's reaction to the list shown, through the choice model: the items above the
+    one it picks are skipped, the picked one gets the model's reactions; with no pick, half the
+    time the top item is skipped. `act(item, kind, value, context)` records an event."""
+    shown = record.shown
+    picked = int(choice.choose(utility[shown][None, :], rng)[0])
+    if picked >= 0:
+        item = shown[picked]
+        record.picked, record.picked_utility = item, float(utility[item])
+        reactions = choice.reactions(utility[[item]], rng)
+        for above in shown[:picked]:
+            act(above, "skip", context=context | {PASSED_OVER: True})
+            record.kinds.append("skip")
+        for kind, value in _events_of(reactions):
+            act(item, kind, value, context)
+            record.kinds.append(kind)
+    elif rng.random() < 0.5:
+        act(shown[0], "skip", context=context)
+        record.kinds.append("skip")
 
 
 def list_value(items: list[int], utility: np.ndarray, choice: ChoiceModel) -> tuple[float, float]:

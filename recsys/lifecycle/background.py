@@ -118,6 +118,7 @@ class Retrainer:
             with self._idle:
                 for _, job in self._pending:
                     job.stage, job.error = "failed", "the retrain worker stopped"
+                    job.ended = time.monotonic()
                 self._pending.clear()
                 self._busy, self._thread = False, None
                 self._idle.notify_all()

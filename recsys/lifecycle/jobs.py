@@ -262,7 +262,7 @@ def save(life: Lifecycle, job: Job) -> None:
             model.state() if job.state is None else job.state,
             job.trigger,
             job.seconds,
-            life.version_store.alias(job.algorithm, "production"),
+            job.parent,  # the production it was trained beside
             job.metrics,
             version_id=job.version,
             log=_log_fields(life, job),

@@ -244,15 +244,16 @@ class Lifecycle:
         """Run what the policies ask for after an event; returns what was done."""
         done = []
         for action in self.watcher.observe(algorithm, arm, kind, value, ts, context):
-            background = self.retrainer is not None and self.retrainer.active
-            if (
-                action.kind in (RETRAIN, MINIBATCH)
-                and background
-                and self.retrainer.busy(algorithm)
-            ):
+            refit = action.kind in (RETRAIN, MINIBATCH)
+            if refit and self._background and self.retrainer.busy(algorithm):
                 continue  # one job per algorithm at a time; the policy fires again after it
             done.append(self._run(algorithm, action))
         return done
+
+    @property
+    def _background(self) -> bool:
+        """Whether a policy's retrain or refit goes to the background worker now."""
+        return self.retrainer is not None and self.retrainer.active
 
     def _run(self, algorithm: str, action: Action) -> dict:
         """Do what a policy asked for (log an alarm, retrain, refit, roll back) and return a
@@ -270,7 +271,7 @@ class Lifecycle:
                     statistic=action.statistic or 0.0,
                     details={"detail": action.detail, **self.policy.detector_params()},
                 )
-            elif action.kind in (RETRAIN, MINIBATCH) and self.retrainer and self.retrainer.active:
+            elif action.kind in (RETRAIN, MINIBATCH) and self._background:
                 kind = action.kind
                 job = jobs.start(self, kind, algorithm, action.trigger, action.detail)
                 self.retrainer.submit(self, job)

@@ -195,19 +195,18 @@ def _estimates(engine: Engine, algorithm: str, parameter: str, values, bound, sp
     fit, events = version.get("fit_seconds"), version.get("n_events")
     if not fit or not events:
         return []
-    current = engine.model(algorithm).config.to_dict().get(parameter, bound["default"])
+    # The version's own config: reading it builds no model (this runs on every rerun).
+    current = version["config"].get(parameter, bound["default"])
     reference = fit * len(split.train) / events
     return sweep_costs(parameter, values, float(current), reference)
 
 
 def _duration(seconds: float) -> str:
-    return (
-        f"{seconds:.1f} s"
-        if seconds < 10
-        else f"{seconds:.0f} s"
-        if seconds < 120
-        else (f"{seconds / 60:.0f} min")
-    )
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min"
 
 
 def _suggest(bound: dict) -> str:

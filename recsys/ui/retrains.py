@@ -26,18 +26,19 @@ def status(engine: Engine) -> None:
 
     @st.fragment(run_every=1.0 if ticking else None)
     def _status() -> None:
-        jobs = engine.retrainer.jobs()
-        running = [job for job in jobs if not job.finished and not job.discarded]
+        running = engine.retrainer.running()
         for job in running:
             st.progress(job.progress(), text=md(_running(job)))
-        recent = [j for j in jobs if j.finished and time.monotonic() - (j.ended or 0) < RECENT]
+        now = time.monotonic()
+        recent = [j for j in engine.retrainer.jobs() if j.finished and now - j.ended < RECENT]
         if recent and not running:
             job = recent[-1]
-            st.caption(md(_landed(job)))
+            said = md(_landed(job))
+            st.caption(said)
             seen = st.session_state.setdefault("retrains_seen", set())
             if ticking and id(job) not in seen:  # it landed while this page was open
                 seen.add(id(job))
-                st.toast(md(_landed(job)), icon=":material/model_training:")
+                st.toast(said, icon=":material/model_training:")
             serves = job.kind != "retrain" or (job.result or {}).get("promoted")
             if (
                 ticking
@@ -51,21 +52,24 @@ def status(engine: Engine) -> None:
 
 
 def _running(job: Job) -> str:
-    text = f"{job.label.capitalize()}: {job.stage}"
+    text = f"{_name(job)}: {job.stage}"
     if job.stage == "fitting" and job.expected:
         left = job.expected - (time.monotonic() - job.fit_started)
         text += f", about {max(left, 0):.0f} s left" if left > 0.5 else ", finishing"
     return text
 
 
+def _name(job: Job) -> str:
+    return job.label[0].upper() + job.label[1:]  # "Retrain v7 of mf", names kept as they are
+
+
 def _landed(job: Job) -> str:
-    name = job.label[0].upper() + job.label[1:]
+    name = _name(job)
     if job.stage == "failed":
         return f"{name} failed: {job.error}"
     if job.stage == "discarded":
         return f"{name} was dropped: the lab changed while it ran"
-    took = f"fitted in {job.seconds:.1f} s, landed {(job.ended or 0) - job.started:.0f} s after"
-    took += " it started"
+    took = f"fitted in {job.seconds:.1f} s, landed {job.ended - job.started:.0f} s after it started"
     result = job.result or {}
     if job.kind != "retrain":
         return f"{name}: {took}; it serves"
