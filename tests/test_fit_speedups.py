@@ -1,0 +1,64 @@
+"""Faster fits that give the same numbers: item-kNN's co-occurrence rows and content's vectors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from recsys.algorithms import Catalog, ModelSpec, build_model
+from recsys.events import EventFrame
+
+
+def test_item_knn_counts_every_pair_of_positive_items_in_sorted_rows(monkeypatch):
+    """The co-occurrence rows, block by block, against a count over the users' item pairs."""
+    n_items = 700
+    from recsys.algorithms import item_knn
+
+    rng = np.random.default_rng(4)
+    catalog = Catalog(tuple(f"t{i}" for i in range(n_items)), tuple(("g",) for _ in range(n_items)))
+    users = rng.integers(40, size=3000)
+    items = rng.integers(n_items, size=3000)
+    kinds = np.where(rng.random(3000) < 0.8, "like", "dislike")
+    frame = _likes([f"u{u}" for u in users], items)
+    frame["kind"] = kinds
+    frame = EventFrame.from_frame(frame)
+    monkeypatch.setattr(item_knn, "PAIRS_PER_BLOCK", 1)  # blocks of 256 items: three
+    model = build_model(ModelSpec("item_knn"), catalog)
+    model.fit(frame, catalog)
+    expected = np.zeros((n_items, n_items))
+    for seen in model._seen:
+        positive = sorted(i for i, w in seen.items() if w > 0)
+        for a in positive:
+            for b in positive:
+                expected[a, b] += a != b
+    for item in range(n_items):
+        ids, together = model._row(item)
+        assert ids.tolist() == np.flatnonzero(expected[item]).tolist()  # sorted, no self
+        assert together.tolist() == expected[item, ids].tolist()
+
+
+def test_content_vectors_are_built_once_per_catalog_and_config():
+    catalog = Catalog(("Alien", "Heat", "Up"), (("scifi",), ("crime",), ("kids", "scifi")))
+    model = build_model(ModelSpec("content"), catalog)
+    vectors = model._items
+    model.fit(EventFrame.from_frame(_likes(["a", "a", "b"], [0, 2, 1])), catalog)
+    assert model._items is vectors  # the fit's reset kept them
+    fresh = build_model(ModelSpec("content"), catalog)
+    assert (fresh._items != vectors).nnz == 0
+    other = Catalog(("Alien", "Heat", "Up"), (("scifi",), ("crime",), ("kids",)))
+    model.fit(EventFrame.from_frame(_likes(["a"], [0])), other)
+    assert model._items is not vectors and (model._items != fresh._items).nnz > 0
+
+
+def _likes(users, items):
+    n = len(users)
+    return pd.DataFrame(
+        {
+            "seq": np.arange(1, n + 1),
+            "ts": np.arange(float(n)),
+            "user_id": users,
+            "item_id": items,
+            "kind": "like",
+            "value": np.nan,
+        }
+    )
