@@ -13,7 +13,9 @@ statements and the store runs them in ONE transaction, so a failure leaves every
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -118,6 +120,25 @@ class Store(EventLog, WorldStore):
 
     def schema_version(self) -> int:
         return schema_version(self.db)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """A multi-step write as ONE transaction (`Database.batch`): a crash or an error
+        anywhere in the block leaves the store as it was before it. The learning-log rows
+        queued in the block are written in it; on a rollback they are dropped with their
+        events."""
+        with self.db.write_lock:
+            if self.db.in_batch():
+                yield
+                return
+            self.flush_learning_log()  # rows of what came before: not the batch's to lose
+            try:
+                with self.db.batch():
+                    yield
+                    self.flush_learning_log()
+            except BaseException:
+                self.drop_learning_log()
+                raise
 
     def replace_world(
         self,

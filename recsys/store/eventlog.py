@@ -193,6 +193,11 @@ class EventLog:
                 frames={"log_frame": frame},
             )
 
+    def drop_learning_log(self) -> None:
+        """Forget the queued rows (their events were rolled back)."""
+        with self.db.write_lock:
+            self._pending_log = []
+
     def logged_through(self) -> dict[str, int]:
         """algorithm -> the newest seq its learning log has a row for."""
         self.flush_learning_log()
