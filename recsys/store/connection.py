@@ -29,6 +29,7 @@ from recsys.errors import RecsysError
 
 DEFAULT_DB = Path(__file__).resolve().parents[2] / "data" / "lab.duckdb"
 
+BATCH_FAILED = "a step of the operation failed; nothing of it was kept"
 # One SQL statement with its parameters (None: no parameters), as the repositories return them.
 Statement = tuple[str, list | None]
 
@@ -49,6 +50,7 @@ class Database:
         self._batch: duckdb.DuckDBPyConnection | None = None  # the open batch's cursor
         self._batch_thread: int | None = None
         self._batch_failed = False
+        self._deferred: dict[str, tuple[tuple[str, ...], list[list]]] = {}  # see `defer`
 
     @classmethod
     def open(cls, path: str | Path) -> Database:
@@ -134,7 +136,7 @@ class Database:
                     cursor.execute("ROLLBACK")
                 raise
             finally:
-                if nested:  # the batch's cursor lives on: do not keep the frames alive on it
+                if nested and not self._batch_failed:  # the batch's cursor lives on
                     for name in frames or {}:
                         cursor.unregister(name)
 
@@ -156,10 +158,13 @@ class Database:
             self._batch_failed = False
             try:
                 yield
+                if self._deferred and not self._batch_failed:
+                    self._write_deferred()
                 if self._batch_failed:
-                    raise RecsysError("a step of the operation failed; nothing of it was kept")
+                    raise RecsysError(BATCH_FAILED)
             except BaseException:
                 self._batch = self._batch_thread = None
+                self._deferred = {}
                 cursor.execute("ROLLBACK")
                 cursor.close()
                 raise
@@ -168,6 +173,30 @@ class Database:
                 cursor.execute("COMMIT")
             finally:
                 cursor.close()
+
+    def defer(self, insert: str, columns: tuple[str, ...], row: list) -> None:
+        """Queue one row in the open batch (RuntimeError outside one): the rows queued under
+        the same `insert` (SQL reading a frame named `deferred_rows` with `columns`) are
+        written as one statement before the batch's next statement (a read included, so the
+        batch reads what it wrote) or at its commit. A row costs microseconds, not the
+        milliseconds of an INSERT statement."""
+        if not self.in_batch():
+            raise RuntimeError("Database.defer outside a batch")
+        self._deferred.setdefault(insert, (columns, []))[1].append(row)
+
+    def _write_deferred(self) -> None:
+        deferred, self._deferred = self._deferred, {}
+        try:
+            for insert, (columns, rows) in deferred.items():
+                # object columns: None stays NULL (a float column would turn it into NaN)
+                self._batch.register(
+                    "deferred_rows", pd.DataFrame(rows, columns=columns, dtype=object)
+                )
+                self._batch.execute(insert)
+                self._batch.unregister("deferred_rows")
+        except BaseException:
+            self._batch_failed = True
+            raise
 
     def in_batch(self) -> bool:
         """Whether the calling thread is inside a batch."""
@@ -197,6 +226,10 @@ class Database:
     @contextlib.contextmanager
     def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
         if self.in_batch():
+            if self._batch_failed:  # DuckDB refuses every statement after a failed one
+                raise RecsysError(BATCH_FAILED)
+            if self._deferred:
+                self._write_deferred()
             yield self._batch
             return
         cursor = self.con.cursor()

@@ -188,6 +188,9 @@ class Store(EventLog, WorldStore):
         `served_by` names the model version whose list the person acted on. With the
         `request_id` of a logged list, the event's outcome is written to that list's impression
         of the item in the same transaction (attribution)."""
+        if request_id is None and self.db.in_batch():  # written with the batch's next statement
+            eventlog.defer_append(self.db, event, source, new_user, served_by)
+            return
         statements = eventlog.append_statements(event, source, new_user, served_by, request_id)
         if request_id is not None:
             credit = experiments.attribution_statement(event, request_id)
