@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from recsys.algorithms import DEFAULT_ALGORITHM, Recommender, algorithm_class, validate_config
+from recsys.algorithms import DEFAULT_ALGORITHM, Recommender, algorithm_class
 from recsys.events import (
     WEIGHT_PRESETS,
     Event,
@@ -37,9 +37,10 @@ from recsys.events import (
 from recsys.experiments.assignment import Experiment, Experiments
 from recsys.experiments.exposure import Exposure
 from recsys.hosting import ModelHost, Served
+from recsys.labwide import WholeLab
 from recsys.lifecycle.background import Retrainer
 from recsys.lifecycle.policies import canary_bucket
-from recsys.lifecycle.seeding import Fitted, install_world, new_store, seeded_store
+from recsys.lifecycle.seeding import Fitted, new_store, seeded_store
 from recsys.lifecycle.versions import Lifecycle
 from recsys.ranking import LearningStep, Ranking, Stopwatch, diff, validate_k
 from recsys.store.connection import database_path
@@ -48,7 +49,7 @@ from recsys.store.versions import VersionStore
 from recsys.world import DEFAULT_PACK, DEFAULT_SEED, World
 
 
-class Engine:
+class Engine(WholeLab):
     def __init__(self, store: Store, adopt: Mapping[str, Recommender] | None = None):
         """The engine of an open store. `adopt`: models just trained for the store's seed
         versions (`lifecycle.seeding`), served as they are instead of read back."""
@@ -233,11 +234,8 @@ class Engine:
     ) -> Ranking:
         """The top-k for `user` with scores and a one-line reason each (cold users get the
         algorithm's fallback, never an error)."""
-        validate_user(user)
-        k = validate_k(k)
-        algorithm = algorithm_class(algorithm or DEFAULT_ALGORITHM).name
-        context = validate_context(context)
-        key = (user, k, algorithm, json.dumps(context, sort_keys=True))
+        key, context = self._list_key(user, k, algorithm, context)
+        user, k, algorithm, _ = key
         with self.lock:
             cached = self.host.cache.get(key)
             if cached is not None:
@@ -246,6 +244,30 @@ class Engine:
             ranking = Ranking.of(model, self.catalog, user, k, context, algorithm, self.last_seq)
             self.host.cache[key] = ranking
             return ranking
+
+    def top(
+        self, user: str, k: int = 10, algorithm: str | None = None, context: dict | None = None
+    ) -> list[int]:
+        """The item ids of `recommend`'s list, in its order, without the reasons only a person
+        reads (a scripted run's view of the list: mf's reasons cost more than its ranking)."""
+        key, context = self._list_key(user, k, algorithm, context)
+        user, k, algorithm, _ = key
+        with self.lock:
+            cached = self.host.cache.get(key)
+            if cached is not None:
+                return cached.item_ids()
+            model = self.host.model(self._serving(user, algorithm))
+            return model.recommend(user, k, context)[0].tolist()
+
+    def _list_key(
+        self, user: str, k: int, algorithm: str | None, context: dict | None
+    ) -> tuple[tuple[str, int, str, str], dict | None]:
+        """The validated request as the key of the rankings cached for the current state
+        (user, k, algorithm, context as JSON), and the validated context."""
+        validate_user(user)
+        context = validate_context(context)
+        name = algorithm_class(algorithm or DEFAULT_ALGORITHM).name
+        return (user, validate_k(k), name, json.dumps(context, sort_keys=True)), context
 
     def explain(self, user: str, item: int, algorithm: str | None = None):
         validate_user(user)
@@ -277,38 +299,19 @@ class Engine:
         `request_id` is the logged list the event came from (`show`): it attributes the event
         to that impression."""
         watch = Stopwatch()
-        validate_user(user)
-        item = self.catalog.item(parse_item(item))
-        kind = validate_kind(kind)
-        value = validate_value(kind, value)
-        context = validate_context(context)
-        algorithm = algorithm_class(algorithm or DEFAULT_ALGORITHM).name
+        user, item, kind, value, context, algorithm = self._valid(
+            user, item, kind, value, context, algorithm
+        )
         k = validate_k(k)
-        request_id = validate_request_id(request_id)
+        origin = (source, user_kind, persona, validate_request_id(request_id))
         watch.lap("validate")
         with self.lock:
             watch.lap(None)  # waiting for another session's request is no stage of this one
             before = self.recommend(user, k, algorithm, context)
             watch.lap("before")
-            event = Event(user, item, kind, value, self.host.clock(ts), self.last_seq + 1, context)
-            new_user = None if user in self._users else (user_kind, persona)
-            serving = self._serving(user, algorithm)
-            served_by = self.host.served_by(serving)
-            self.store.append_event(event, source, new_user, served_by, request_id)
-            self.host.append(event)
-            if new_user:
-                self._users[user] = user_kind
-            watch.lap("commit")
-            try:
-                updates = self.host.catch_up(serving)  # the others learn it when next used
-            except Exception:
-                self._load()  # the event is committed: rebuild from the log, then report
-                raise
-            watch.lap("learn")
-            actions = self.lifecycle.observe(algorithm, serving.arm, kind, value, event.ts, context)
-            if actions:
-                self.host.cache.clear()
-            watch.lap("policies" if actions else None)
+            event, serving, updates, actions = self._apply(
+                user, item, kind, value, context, algorithm, ts, origin, watch
+            )
             # The `after` list comes from the arm that served the event, even if a policy just
             # gave the canary a new candidate: that is the list time travel rebuilds for N.
             if serving not in self.host:
@@ -322,76 +325,67 @@ class Engine:
             timings = watch.total()
             return LearningStep(event, title, before, after, changes, updates, timings, actions)
 
-    def retrain(self, algorithm: str | None = None, trigger: str = "manual") -> dict[str, Any]:
-        """Full retrain of one algorithm on the whole log, stored as a new version that serves
-        at once (`versions train` goes through the promotion gate instead)."""
-        return self.lifecycle.train(algorithm, trigger, promote="always")
-
-    def load_world(
+    def play(
         self,
-        world: World,
-        weights: str = "default",
-        configs: dict[str, dict] | None = None,
-        progress: Callable[[float, str], None] | None = None,
-    ) -> dict[str, Any]:
-        """Replace the whole lab with `world` (generated or imported): every algorithm is
-        trained on its history (with `configs` by name), then the world and the trained
-        versions are written in one transaction. On any failure the previous lab stays as
-        it was. Experiments, versions and the log of the old world go with it."""
+        user: str,
+        item: int | str,
+        kind: str,
+        value: float | None = None,
+        context: dict | None = None,
+        *,
+        algorithm: str | None = None,
+        source: str = "simulation",
+        ts: float | None = None,
+        user_kind: str = "persona",
+        persona: str | None = None,
+    ) -> Event:
+        """A scripted event (autopilot, a scenario's runs): validated, committed, learned and
+        seen by the policies exactly as `interact` does it, without the lists before and after
+        it, their reasons and their diff, which only a person reads. Returns the event."""
+        user, item, kind, value, context, algorithm = self._valid(
+            user, item, kind, value, context, algorithm
+        )
         with self.lock:
-            self.retrainer.discard()  # before the store changes: see lifecycle.jobs.save
-            fitted = install_world(self.store, world, weights, configs, progress)
-            self._load({m.name: m for m, _ in fitted})
-        return self.summary() | {
-            "held_out": len(world.holdout),
-            "seconds": {m.name: round(s, 3) for m, s in fitted},
-        }
+            self.host.model(self._serving(user, algorithm))  # caught up, as `recommend` leaves it
+            origin = (source, user_kind, persona, None)
+            return self._apply(user, item, kind, value, context, algorithm, ts, origin)[0]
 
-    def summary(self) -> dict[str, Any]:
-        """What the lab holds: the world's label and its items, users and events."""
-        return {
-            "world": self.meta.get("label", self.world),
-            "items": self.catalog.n,
-            "users": len(self._users),
-            "events": self.last_seq,
-        }
-
-    def reset_lab(self) -> None:
-        """Back to the seeded world: drop every event after the generated history."""
-        with self.lock:
-            self.retrainer.discard()
-            self.store.truncate_after(int(self.meta["history_through_seq"]))
-            self._load()
-
-    def configure(
-        self, algorithm: str, changes: dict[str, Any], trigger: str = "parameters"
-    ) -> dict[str, Any]:
-        """New parameters for an algorithm: validated, then the model is rebuilt from the whole
-        event log, stored as a new version and served. Out-of-range values change nothing."""
-        name = algorithm_class(algorithm).name
-        validate_config(name, self.models[name].config.to_dict() | dict(changes))
-        result = self.lifecycle.train(name, trigger, promote="always", config=changes)
-        return result | {"config": self.models[name].config.to_dict()}
-
-    def reset_user(self, user: str) -> int:
-        """Forget what `user` did in the lab (a demo user keeps the seeded history); returns the
-        number of events forgotten. Models are rebuilt from the remaining log."""
+    def _valid(self, user, item, kind, value, context, algorithm) -> tuple:
+        """An event's parts validated (RecsysError for the first bad one)."""
         validate_user(user)
-        with self.lock:
-            self.lifecycle.check_forgettable(user)
-            before = self.store.count_events()
-            self.retrainer.discard()
-            if self.store.forget_user(user) is None:
-                self.exposure.forget(user)
-                return 0
-            self._load()
-            return before - self.store.count_events()
+        item = self.catalog.item(parse_item(item))
+        kind = validate_kind(kind)
+        value = validate_value(kind, value)
+        context = validate_context(context)
+        algorithm = algorithm_class(algorithm or DEFAULT_ALGORITHM).name
+        return user, item, kind, value, context, algorithm
 
-    def genre_affinity(self, user: str, algorithm: str | None = None) -> pd.Series:
-        """What the model holds about `user`: the mean personal part of its score per genre
-        (for MF the dot product of the user's vector with each item's), centred on zero."""
-        model = self.model(algorithm)
-        taste = model.taste(user)
-        if taste is None:
-            return pd.Series(dtype=float)
-        return self.catalog.genre_affinity(taste)
+    def _apply(
+        self, user, item, kind, value, context, algorithm, ts, origin, watch=None
+    ) -> tuple[Event, Served, list, list]:
+        """Commit one validated event, let the model that served it learn (the others learn
+        it when next used) and run the policies; under the lock. `origin`: (source, user_kind,
+        persona, request_id). Returns the event, the served model, its updates and the
+        policies' actions."""
+        watch = watch or Stopwatch()
+        source, user_kind, persona, request_id = origin
+        event = Event(user, item, kind, value, self.host.clock(ts), self.last_seq + 1, context)
+        new_user = None if user in self._users else (user_kind, persona)
+        serving = self._serving(user, algorithm)
+        served_by = self.host.served_by(serving)
+        self.store.append_event(event, source, new_user, served_by, request_id)
+        self.host.append(event)
+        if new_user:
+            self._users[user] = user_kind
+        watch.lap("commit")
+        try:
+            updates = self.host.catch_up(serving)
+        except Exception:
+            self._load()  # the event is committed: rebuild from the log, then report
+            raise
+        watch.lap("learn")
+        actions = self.lifecycle.observe(algorithm, serving.arm, kind, value, event.ts, context)
+        if actions:
+            self.host.cache.clear()
+        watch.lap("policies" if actions else None)
+        return event, serving, updates, actions

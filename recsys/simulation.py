@@ -80,13 +80,17 @@ def autopilot(
     taste: np.ndarray | None = None,
     user: str | None = None,
     truth: tuple[np.ndarray, np.ndarray] | None = None,
+    bulk: bool = False,
 ) -> list[SimulationStep]:
     """Let `persona` use the lab for `steps` visits; returns one record per visit, measured
     against its hidden taste (see the module docstring). `taste` replaces the persona's hidden
     taste (a drift scenario shifts it). `user` is the id that acts (default: the persona's
     name); another id, e.g. a fresh one with no history, acts with the persona's taste, and its
     events are written as a persona user of that persona. `truth`: the world's
-    `store.ground_truth()` (features, quality), if the caller already read it."""
+    `store.ground_truth()` (features, quality), if the caller already read it. `bulk`: each
+    event through `Engine.play` and each list through `Engine.top` (the same events, learning
+    and policies, without the lists with reasons a person would read after every event); a
+    scenario load does it inside one transaction (`Engine.all_or_nothing`)."""
     personas = engine.personas
     if persona not in set(personas["name"]):
         raise RecsysError(
@@ -101,15 +105,15 @@ def autopilot(
     utility = true_utilities(features, quality, taste)[0]
     choice = choice or ChoiceModel()
     rng = np.random.default_rng([seed, engine.last_seq])
-    act = partial(
-        engine.interact,
-        user,
-        algorithm=algorithm,
-        k=k,
-        source="simulation",
-        user_kind="persona",
-        persona=persona,
-    )
+    origin = {"source": "simulation", "user_kind": "persona", "persona": persona}
+    if bulk:
+        act, show = partial(engine.play, user, algorithm=algorithm, **origin), engine.top
+    else:
+        act = partial(engine.interact, user, algorithm=algorithm, k=k, **origin)
+
+        def show(*request) -> list[int]:
+            return engine.recommend(*request).item_ids()
+
     # Retrains happen inside the visit that triggers them (not on the app's background
     # worker): the same seed gives the same run.
     with engine.retrainer.suspended():
@@ -117,7 +121,7 @@ def autopilot(
         for step in range(1, steps + 1):
             # The visit's context: the lab clock gives the time of day, the persona a device.
             context = {"device": DEVICES[int(rng.integers(len(DEVICES)))]}
-            shown = engine.recommend(user, k, algorithm, context).item_ids()
+            shown = show(user, k, algorithm, context)
             record = SimulationStep(step, shown, None)
             _measure(record, engine, user, utility, k, context, choice)
             if shown:
@@ -204,11 +208,13 @@ def taste_drift(
     algorithm: str | None = None,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    bulk: bool = False,
 ) -> dict:
     """The taste-drift scenario: `personas` (default: the first two) use the lab for `before`
     visits each, then each one's hidden taste becomes that of the persona least like it, and
     they go on for `after` visits. The shift is marked in the log; the drift policy's detector
-    watches the reward stream, and what it did (alarms, retrains, promotions) is returned."""
+    watches the reward stream, and what it did (alarms, retrains, promotions) is returned.
+    `bulk`: the visits as `autopilot(..., bulk=True)` plays them."""
     table = engine.personas.set_index("name")
     names = list(personas or table.index[:2])
     unknown = [p for p in names if p not in table.index]
@@ -235,7 +241,14 @@ def taste_drift(
         for persona in names:
             taste = tastes[shifts[persona]] if step >= before else tastes[persona]
             autopilot(
-                engine, persona, 1, algorithm=algorithm, seed=seed + step, taste=taste, truth=truth
+                engine,
+                persona,
+                1,
+                algorithm=algorithm,
+                seed=seed + step,
+                taste=taste,
+                truth=truth,
+                bulk=bulk,
             )
             done += 1
             if progress:

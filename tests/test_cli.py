@@ -156,6 +156,9 @@ def test_bench_measures_both_worlds_side_by_side():
         assert 0 < figures["interact p50"] <= figures["interact p95"] <= figures["interact p99"]
         assert figures["replay all ev/s"] > 0 and figures["recommend p50"] > 0
     assert "interact p99" in report["text"] and "tiny 2k" in report["text"]
+    first, second = report["results"].values()  # a built-in scenario loads its own world
+    assert first["scenario: bubble s"] > 0 and first["scenario: drift s"] > 0
+    assert "scenario: drift s" not in second and "scenario: drift s" in report["text"]
 
 
 def test_configure_from_flags_and_a_file(db_path, tmp_path, capsys):

@@ -83,7 +83,7 @@ LAYERS = (
     "recsys.ui",
     "recsys.data",
     "recsys.simulation",
-    "recsys.engine",
+    "recsys.engine recsys.labwide",
     "recsys.lifecycle",
     "recsys.hosting",
     "recsys.snapshots",

@@ -12,6 +12,7 @@ names callers may keep importing from here.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Callable
@@ -131,17 +132,20 @@ def dumps(setup: dict[str, Any]) -> str:
 
 
 def load(
-    engine, setup: dict[str, Any], progress: Callable[[float, str], None] | None = None
+    engine,
+    setup: dict[str, Any],
+    progress: Callable[[float, str], None] | None = None,
+    *,
+    bulk: bool = True,
 ) -> dict[str, Any]:
     """Replace the lab with the scenario's world, trained with its parameters, then set the
     policy, create its experiments and play its runs; a built-in's claims are then measured
-    (`done["checks"]`, kept with the lab's scenario mark). The world swap is one transaction
-    (a bad dataset or a failed training leaves the old lab as it was); the steps after it are
-    validated up front."""
-    from recsys.data import scenario_checks
-    from recsys.experiments import simulation as ab_simulation
-    from recsys.simulation import autopilot, taste_drift
-
+    (`done["checks"]`, kept with the lab's scenario mark). All of it is one transaction
+    (`Engine.all_or_nothing`): a bad dataset, a failed step or a crash anywhere in the load
+    leaves the old lab as it was, never half a scenario. The runs play their events in bulk
+    (`autopilot(..., bulk=True)`): the same events, versions, alarms and recommendations as
+    playing them click by click. `bulk=False` is that click-by-click load (each event its own
+    commit, each step its own transaction, as before), kept to check the bulk one against."""
     setup = validate(setup)
     step = progress or (lambda share, text: None)
     step(0.0, "building the world")
@@ -155,6 +159,16 @@ def load(
     }
     if "dataset" in setup:
         world.meta |= dataset_meta(setup["dataset"]["path"], setup["dataset"]["mapping"])
+    with engine.all_or_nothing() if bulk else contextlib.nullcontext():
+        return _install(engine, setup, world, step, bulk)
+
+
+def _install(engine, setup: dict[str, Any], world, step: Callable, bulk: bool) -> dict[str, Any]:
+    """`load`'s steps from the world swap on."""
+    from recsys.data import scenario_checks
+    from recsys.experiments import simulation as ab_simulation
+    from recsys.simulation import autopilot, taste_drift
+
     lab = engine.load_world(
         world,
         setup["weights"],
@@ -205,6 +219,7 @@ def load(
                 seed=a["seed"],
                 progress=visits,
                 user=a.get("user"),
+                bulk=bulk,
             )
             done["runs"].append({"autopilot": a["persona"], "visits": len(records)})
         else:
@@ -217,6 +232,7 @@ def load(
                 algorithm=d["algorithm"],
                 seed=d["seed"],
                 progress=visits,
+                bulk=bulk,
             )
             done["runs"].append(
                 {"drift": report["shifts"], "alarm": report["first_alarm_after_shift"]}

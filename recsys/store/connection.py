@@ -5,6 +5,9 @@ fetches its result completely before returning (DuckDB results stream). Writers 
 one re-entrant lock, `Database.write_lock`; a repository that reads before it writes (an id
 reservation, say) holds it across both. The repositories of this package build statements;
 `Database.transaction` runs a list of them, possibly from several repositories, all or nothing.
+`Database.batch` makes a whole multi-step operation (a scenario load) one transaction: inside
+it, the thread that opened it reads and writes through one cursor and every `transaction` or
+`execute` joins the outer one.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from recsys.errors import RecsysError
 
 DEFAULT_DB = Path(__file__).resolve().parents[2] / "data" / "lab.duckdb"
 
+BATCH_FAILED = "a step of the operation failed; nothing of it was kept"
 # One SQL statement with its parameters (None: no parameters), as the repositories return them.
 Statement = tuple[str, list | None]
 
@@ -43,6 +47,10 @@ class Database:
         self.path = path
         self.write_lock = threading.RLock()
         self.closed = False
+        self._batch: duckdb.DuckDBPyConnection | None = None  # the open batch's cursor
+        self._batch_thread: int | None = None
+        self._batch_failed = False
+        self._deferred: dict[str, tuple[tuple[str, ...], list[list]]] = {}  # see `defer`
 
     @classmethod
     def open(cls, path: str | Path) -> Database:
@@ -95,7 +103,10 @@ class Database:
             return cursor.execute(sql, params).fetchnumpy()
 
     def execute(self, sql: str, params: list | None = None) -> None:
-        """One statement in its own (implicit) transaction."""
+        """One statement in its own (implicit) transaction, or in the open batch's."""
+        if self.in_batch():
+            self.transaction([(sql, params)])
+            return
         with self.write_lock, self._cursor() as cursor:
             cursor.execute(sql, params)
             cursor.complete()
@@ -104,25 +115,106 @@ class Database:
         self, statements: Iterable[Statement], frames: dict[str, pd.DataFrame] | None = None
     ) -> None:
         """Run `statements` in one transaction: all of them or, on any error, none (the error is
-        raised). `frames` are registered as views the statements may read by name."""
+        raised). `frames` are registered as views the statements may read by name. Inside a
+        batch they join the batch's transaction, and an error dooms the whole batch."""
         with self.write_lock, self._cursor() as cursor:
+            nested = self.in_batch()
             try:
                 for name, frame in (frames or {}).items():
                     cursor.register(name, frame)
-                cursor.execute("BEGIN TRANSACTION")
+                if not nested:
+                    cursor.execute("BEGIN TRANSACTION")
                 for sql, params in statements:
                     cursor.execute(sql, params)
                     cursor.complete()
-                cursor.execute("COMMIT")
+                if not nested:
+                    cursor.execute("COMMIT")
             except BaseException:
-                cursor.execute("ROLLBACK")
+                if nested:
+                    self._batch_failed = True  # part of it may have run: only a rollback is safe
+                else:
+                    cursor.execute("ROLLBACK")
                 raise
+            finally:
+                if nested and not self._batch_failed:  # the batch's cursor lives on
+                    for name in frames or {}:
+                        cursor.unregister(name)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Everything the calling thread writes until the block ends, as ONE transaction:
+        committed when the block ends, rolled back (and the error raised) if it raises or if
+        any statement in it failed, even one whose error was caught. The thread's reads go
+        through the same cursor, so they see its uncommitted writes; other threads read the
+        state before the batch and wait (on `write_lock`) to write. A batch inside a batch
+        joins it."""
+        with self.write_lock:
+            if self._batch is not None:
+                yield
+                return
+            cursor = self.con.cursor()
+            cursor.execute("BEGIN TRANSACTION")
+            self._batch, self._batch_thread = cursor, threading.get_ident()
+            self._batch_failed = False
+            try:
+                yield
+                if self._deferred and not self._batch_failed:
+                    self._write_deferred()
+                if self._batch_failed:
+                    raise RecsysError(BATCH_FAILED)
+            except BaseException:
+                self._batch = self._batch_thread = None
+                self._deferred = {}
+                cursor.execute("ROLLBACK")
+                cursor.close()
+                raise
+            self._batch = self._batch_thread = None
+            try:
+                cursor.execute("COMMIT")
+            finally:
+                cursor.close()
+
+    def defer(self, insert: str, columns: tuple[str, ...], row: list) -> None:
+        """Queue one row in the open batch (RuntimeError outside one): the rows queued under
+        the same `insert` (SQL reading a frame named `deferred_rows` with `columns`) are
+        written as one statement before the batch's next statement (a read included, so the
+        batch reads what it wrote) or at its commit. A row costs microseconds, not the
+        milliseconds of an INSERT statement."""
+        if not self.in_batch():
+            raise RuntimeError("Database.defer outside a batch")
+        self._deferred.setdefault(insert, (columns, []))[1].append(row)
+
+    def _write_deferred(self) -> None:
+        deferred, self._deferred = self._deferred, {}
+        try:
+            for insert, (columns, rows) in deferred.items():
+                # object columns: None stays NULL (a float column would turn it into NaN)
+                self._batch.register(
+                    "deferred_rows", pd.DataFrame(rows, columns=columns, dtype=object)
+                )
+                self._batch.execute(insert)
+                self._batch.unregister("deferred_rows")
+        except BaseException:
+            self._batch_failed = True
+            raise
+
+    def in_batch(self) -> bool:
+        """Whether the calling thread is inside a batch."""
+        return self._batch is not None and self._batch_thread == threading.get_ident()
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A cursor inside one transaction, under the write lock, for reads that must see one
-        state across several statements (an export); rolled back on error, committed after."""
+        state across several statements (an export); rolled back on error, committed after.
+        Inside a batch: the batch's cursor, in the batch's transaction."""
         with self.write_lock, self._cursor() as cursor:
+            if self.in_batch():
+                try:
+                    yield cursor
+                except BaseException:
+                    self._batch_failed = True
+                    raise
+                return
             cursor.execute("BEGIN TRANSACTION")
             try:
                 yield cursor
@@ -133,6 +225,13 @@ class Database:
 
     @contextlib.contextmanager
     def _cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self.in_batch():
+            if self._batch_failed:  # DuckDB refuses every statement after a failed one
+                raise RecsysError(BATCH_FAILED)
+            if self._deferred:
+                self._write_deferred()
+            yield self._batch
+            return
         cursor = self.con.cursor()
         try:
             yield cursor

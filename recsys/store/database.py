@@ -13,7 +13,9 @@ statements and the store runs them in ONE transaction, so a failure leaves every
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -119,6 +121,25 @@ class Store(EventLog, WorldStore):
     def schema_version(self) -> int:
         return schema_version(self.db)
 
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """A multi-step write as ONE transaction (`Database.batch`): a crash or an error
+        anywhere in the block leaves the store as it was before it. The learning-log rows
+        queued in the block are written in it; on a rollback they are dropped with their
+        events."""
+        with self.db.write_lock:
+            if self.db.in_batch():
+                yield
+                return
+            self.flush_learning_log()  # rows of what came before: not the batch's to lose
+            try:
+                with self.db.batch():
+                    yield
+                    self.flush_learning_log()
+            except BaseException:
+                self.drop_learning_log()
+                raise
+
     def replace_world(
         self,
         meta: dict[str, str],
@@ -167,6 +188,9 @@ class Store(EventLog, WorldStore):
         `served_by` names the model version whose list the person acted on. With the
         `request_id` of a logged list, the event's outcome is written to that list's impression
         of the item in the same transaction (attribution)."""
+        if request_id is None and self.db.in_batch():  # written with the batch's next statement
+            eventlog.defer_append(self.db, event, source, new_user, served_by)
+            return
         statements = eventlog.append_statements(event, source, new_user, served_by, request_id)
         if request_id is not None:
             credit = experiments.attribution_statement(event, request_id)

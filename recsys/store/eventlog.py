@@ -193,6 +193,11 @@ class EventLog:
                 frames={"log_frame": frame},
             )
 
+    def drop_learning_log(self) -> None:
+        """Forget the queued rows (their events were rolled back)."""
+        with self.db.write_lock:
+            self._pending_log = []
+
     def logged_through(self) -> dict[str, int]:
         """algorithm -> the newest seq its learning log has a row for."""
         self.flush_learning_log()
@@ -210,6 +215,40 @@ class EventLog:
 # -- statements for the store's transactions (each function's tables are this module's) ------
 
 
+_EVENT_COLUMNS = (
+    "seq",
+    "ts",
+    "user_id",
+    "item_id",
+    "kind",
+    "value",
+    "context",
+    "source",
+    "served_by",
+    "request_id",
+)
+_USER_COLUMNS = ("user_id", "kind", "persona", "created_seq")  # a new user has no hidden taste
+
+
+def append_rows(
+    event: Event,
+    source: str,
+    new_user: tuple[str, str | None] | None,
+    served_by: str | None,
+    request_id: int | None,
+) -> list[tuple[str, tuple[str, ...], list]]:
+    """The user row `new_user` = (kind, persona) creates, if any, then the event's row, each
+    as (table, columns, values)."""
+    context = json.dumps(event.context, sort_keys=True) if event.context else None
+    rows: list[tuple[str, tuple[str, ...], list]] = []
+    if new_user is not None:
+        kind, persona = new_user
+        rows.append(("users", _USER_COLUMNS, [event.user, kind, persona, event.seq]))
+    row = [event.seq, event.ts, event.user, event.item, event.kind, event.value, context]
+    rows.append(("events", _EVENT_COLUMNS, [*row, source, served_by, request_id]))
+    return rows
+
+
 def append_statements(
     event: Event,
     source: str,
@@ -217,25 +256,34 @@ def append_statements(
     served_by: str | None,
     request_id: int | None,
 ) -> list[Statement]:
-    """The user row `new_user` = (kind, persona) creates, if any, then the event's row."""
-    context = json.dumps(event.context, sort_keys=True) if event.context else None
-    statements: list[Statement] = []
-    if new_user is not None:
-        kind, persona = new_user
-        statements.append(
-            (
-                "INSERT INTO users VALUES (?, ?, ?, NULL, ?)",
-                [event.user, kind, persona, event.seq],
-            )
-        )
-    row = [event.seq, event.ts, event.user, event.item, event.kind, event.value, context]
-    statements.append(
-        (
-            "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [*row, source, served_by, request_id],
-        )
-    )
-    return statements
+    """`append_rows` as INSERT statements."""
+    return [
+        (_INSERT[table].format(", ".join(columns), ", ".join("?" * len(columns))), values)
+        for table, columns, values in append_rows(event, source, new_user, served_by, request_id)
+    ]
+
+
+def defer_append(
+    db: Database,
+    event: Event,
+    source: str,
+    new_user: tuple[str, str | None] | None,
+    served_by: str | None,
+) -> None:
+    """Queue the rows of `append_rows` in the open batch (`Database.defer`): written as one
+    insert per table before the batch's next statement, or at its commit."""
+    for table, columns, values in append_rows(event, source, new_user, served_by, None):
+        db.defer(_DEFERRED[table], columns, values)
+
+
+_INSERT = {
+    "users": "INSERT INTO users ({}) VALUES ({})",
+    "events": "INSERT INTO events ({}) VALUES ({})",
+}
+_DEFERRED = {
+    "users": "INSERT INTO users BY NAME SELECT * FROM deferred_rows",
+    "events": "INSERT INTO events BY NAME SELECT * FROM deferred_rows",
+}
 
 
 def clear_statements() -> list[Statement]:
