@@ -208,8 +208,10 @@ class ModelHost:
         return lineage, self.version_store.base_state(lineage, seq, params=False)
 
     def _holding(self, name: str, base: dict) -> Recommender:
-        params = self.version_store.state_params(base)
-        return self.holding(name, base["config"], base["seed"], params, base["through_seq"])
+        table, row = base["saved_in"]
+        version = row if table == "model_versions" else 0  # a deferred state is stored once fitted
+        state = (base["config"], base["seed"], self.version_store.state_params(base))
+        return self.holding(name, *state, base["through_seq"], version)
 
     def _saved(self, served: Served) -> Hosted:
         """`served` as its newest saved state stands, read and built (its components attached)
@@ -225,11 +227,13 @@ class ModelHost:
         return Hosted(lineage, through, through, build=build)
 
     def holding(
-        self, name: str, config: dict, seed: int, params: dict, through_seq: int
+        self, name: str, config: dict, seed: int, params: dict, through: int, version: int = 0
     ) -> Recommender:
         """A model holding saved parameters. A state saved by older code (parameters this
         version no longer has, or another layout of arrays) cannot be loaded as it is: it is
-        rebuilt from the same events, with the parameters both versions share."""
+        rebuilt from the same events, with the parameters both versions share. A deferred
+        state (no params, `lifecycle.seeding`) is fitted from the log through `through` as at
+        the lab's creation and stored as `version`'s state (if one, not 0, is given)."""
         known = {f.name for f in fields(REGISTRY[name].config_class)}
         shared = {k: v for k, v in config.items() if k in known}
         try:
@@ -237,13 +241,17 @@ class ModelHost:
         except RecsysError:  # a bound that changed: today's defaults
             shared = {}
         spec = ModelSpec(name, shared, seed, self.weights)
-        if set(config) <= known:
+        if params and set(config) <= known:
             try:
                 return build_model(spec, self.catalog, params)
             except (KeyError, ValueError):
                 pass
         model = build_model(spec, self.catalog, components=self.production)
-        model.fit(self.store.events(through_seq=through_seq), self.catalog)
+        started = time.perf_counter()
+        model.fit(self.store.events(through_seq=through), self.catalog)
+        if not params and version and set(config) <= known:
+            seconds = time.perf_counter() - started
+            self.version_store.fill_state(version, model.state(), seconds)
         return model
 
     def from_version(self, version: dict) -> Recommender:
@@ -255,6 +263,7 @@ class ModelHost:
             version["seed"],
             version["params"],
             version["trained_through_seq"],
+            version["version_id"],
         )
         model.attach(self.production)
         return model

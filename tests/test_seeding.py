@@ -1,0 +1,102 @@
+"""A new lab fits only what its first page shows; the other seed versions are fitted when first
+used, and must end up exactly what fitting everything at once stores and serves."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recsys.algorithms import DEFAULT_ALGORITHM, REGISTRY
+from recsys.data.export import export_lab
+from recsys.engine import Engine
+from recsys.lifecycle.seeding import FIRST_PAGE, new_store
+
+SIZES = {"n_items": 120, "n_users": 40, "sessions_per_user": 8}
+
+
+def _eager(path) -> Engine:
+    """The same lab with every seed version fitted at creation (the code before deferral)."""
+    return Engine._over(new_store(str(path), "movies", 11, "default", fit=None, **SIZES))
+
+
+@pytest.fixture
+def labs(tmp_path):
+    lazy = Engine.create(tmp_path / "lazy.duckdb", "movies", 11, **SIZES)
+    eager = _eager(tmp_path / "eager.duckdb")
+    yield lazy, eager
+    lazy.close()
+    eager.close()
+
+
+def _versions(engine: Engine) -> list[tuple]:
+    """Every version as (id, algorithm, config, seed, trained through, events, trigger)."""
+    store = engine.version_store
+    ids = sorted(int(v) for v in store.versions()["version_id"])
+    keys = ("version_id", "algorithm", "config", "seed", "trained_through_seq", "n_events")
+    return [tuple(store.version(v)[k] for k in (*keys, "trigger")) for v in ids]
+
+
+def _same_ranking(a, b) -> None:
+    assert a.item_ids() == b.item_ids()
+    np.testing.assert_array_equal([r.score for r in a.items], [r.score for r in b.items])
+
+
+def test_a_new_lab_fits_only_the_first_pages_models(labs):
+    lazy, eager = labs
+    assert DEFAULT_ALGORITHM in FIRST_PAGE
+    deferred = {lazy.version_store.version(v)["algorithm"] for v in lazy.version_store.deferred()}
+    assert deferred == set(REGISTRY) - set(FIRST_PAGE)
+    assert eager.version_store.deferred() == []
+    assert _versions(lazy) == _versions(eager)  # same ids, configs, seeds, watermarks
+
+
+def test_deferred_versions_are_fitted_bit_for_bit_as_at_creation(labs):
+    lazy, eager = labs
+    user = min(lazy.users())
+    for name in REGISTRY:
+        _same_ranking(lazy.recommend(user, algorithm=name), eager.recommend(user, algorithm=name))
+    assert lazy.version_store.deferred() == []  # each was stored when first used
+    for version_id, *_ in _versions(eager):
+        a = lazy.version_store.version(version_id, params=True)
+        b = eager.version_store.version(version_id, params=True)
+        assert a["params"].keys() == b["params"].keys(), a["algorithm"]
+        for key in a["params"]:
+            np.testing.assert_array_equal(a["params"][key], b["params"][key], err_msg=key)
+        assert a["fit_seconds"] is not None
+
+
+def test_a_model_first_used_after_events_serves_what_an_early_one_does(labs):
+    lazy, eager = labs
+    users = sorted(lazy.users())[:3]
+    for engine in labs:  # the same events in both labs, learned by mf at once
+        for i, user in enumerate(users):
+            item = engine.recommend(user).items[i].item
+            engine.interact(user, item, "like", ts=engine.host.last_ts + 60 * (i + 1))
+    for name in REGISTRY:
+        for user in users:
+            _same_ranking(
+                lazy.recommend(user, algorithm=name), eager.recommend(user, algorithm=name)
+            )
+
+
+def test_a_reopened_lab_keeps_the_states_fitted_late_and_fits_the_rest(tmp_path):
+    path = tmp_path / "lab.duckdb"
+    with_first = Engine.create(path, "movies", 11, **SIZES)
+    user = min(with_first.users())
+    item_knn = with_first.recommend(user, algorithm="item_knn")
+    with_first.close()
+    reopened = Engine.open(path)
+    try:
+        store = reopened.version_store
+        left = {store.version(v)["algorithm"] for v in store.deferred()}
+        assert "item_knn" not in left and "content" in left
+        _same_ranking(reopened.recommend(user, algorithm="item_knn"), item_knn)
+        assert export_lab(reopened, tmp_path / "export", "parquet")["files"][
+            "model_versions.parquet"
+        ]
+        assert store.deferred() == []  # an export writes every version's parameters
+        params = pd.read_parquet(tmp_path / "export" / "model_versions.parquet")["params"]
+        assert params.notna().all()
+    finally:
+        reopened.close()
