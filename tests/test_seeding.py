@@ -100,3 +100,32 @@ def test_a_reopened_lab_keeps_the_states_fitted_late_and_fits_the_rest(tmp_path)
         assert params.notna().all()
     finally:
         reopened.close()
+
+
+def test_the_seed_versions_serve_from_the_worlds_own_transaction(tmp_path):
+    """Each seed version is production from the event after its watermark, moved by the system
+    once, as the first open of the lab used to write it: opening again moves nothing."""
+    path = tmp_path / "lab.duckdb"
+    Engine.create(path, "movies", 11, **SIZES).close()
+    engine = Engine.open(path)
+    try:
+        last_seq, last_ts = engine.last_seq, engine.host.last_ts
+        moves = engine.version_store.alias_history().sort_values("move_id")
+        lineages = engine.store.db.query(
+            "SELECT algorithm, arm, effective_seq, version_id, checkpoint_id, reason "
+            "FROM lineage ORDER BY lineage_id"
+        )
+        expected = []
+        for version_id, algorithm, _, _, through, *_ in _versions(engine):
+            assert engine.version_store.alias(algorithm, "production") == version_id
+            assert through == last_seq
+            expected.append((algorithm, "production", through + 1, version_id, None))
+        reason = "first production: the newest version"
+        assert lineages == [(*row, reason) for row in expected]
+        assert len(moves) == len(REGISTRY)
+        assert list(moves["algorithm"]) == list(REGISTRY)
+        assert set(moves["at_seq"]) == {last_seq} and set(moves["ts"]) == {last_ts}
+        assert moves["from_version"].isna().all()
+        assert set(moves["actor"]) == {"system"} and set(moves["reason"]) == {reason}
+    finally:
+        engine.close()

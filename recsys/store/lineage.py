@@ -170,6 +170,16 @@ def lineage_statements(
     return lineage_id, [*statements, ("INSERT INTO lineage VALUES (?, ?, ?, ?, ?, ?, ?)", row)]
 
 
+def seed_lineage_statements(db: Database, seeds: list[tuple[str, int, int]], reason: str):
+    """Production lineages of new seed versions, `seeds` as (algorithm, version_id,
+    effective_seq): the statements storing them (the caller holds `db.write_lock`)."""
+    first, statements = reserve_ids(db, "next lineage id", "lineage", "lineage_id", len(seeds))
+    for offset, (algorithm, version_id, effective) in enumerate(seeds):
+        row = [first + offset, algorithm, "production", effective, version_id, None, reason]
+        statements.append(("INSERT INTO lineage VALUES (?, ?, ?, ?, ?, ?, ?)", row))
+    return statements
+
+
 def keep_version_statements(db: Database, version_id: int) -> list[Statement]:
     """Before `version_id` is deleted: copy it to a checkpoint for each lineage it based, and
     rebase those lineages on the copy (time travel through the period it served still works)."""

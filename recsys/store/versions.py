@@ -333,6 +333,25 @@ class VersionStore(LineageStore, HistoryStore):
 # -- statements for the store's transactions ---------------------------------------------------
 
 
+def seed_alias_statements(db, first: int, rows: list[tuple], ts: float) -> list[Statement]:
+    """Production aliases for seed versions just stored with ids from `first` on (`rows` as
+    `new_versions` takes them), with their history and lineages, for the world's own
+    transaction: the rows `ModelHost.ensure_lineage` would write, one by one, when the new lab
+    is first opened (`ts`: the log's newest event's)."""
+    reason, statements, seeds = "first production: the newest version", [], []
+    for offset, (algorithm, _, _, through, *_) in enumerate(rows):
+        statements += [
+            ("INSERT INTO aliases VALUES (?, 'production', ?)", [algorithm, first + offset]),
+            (
+                "INSERT INTO alias_history SELECT coalesce(max(move_id), 0) + 1, ?, ?, ?, ?, "
+                "'production', NULL, ?, 'system', ? FROM alias_history",
+                [now(), through, ts, algorithm, first + offset, reason],
+            ),
+        ]
+        seeds.append((algorithm, first + offset, through + 1))
+    return statements + lineage.seed_lineage_statements(db, seeds, reason)
+
+
 def clear_statements() -> list[Statement]:
     return [
         ("DELETE FROM model_versions", None),
