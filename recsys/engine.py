@@ -39,7 +39,7 @@ from recsys.experiments.exposure import Exposure
 from recsys.hosting import ModelHost, Served
 from recsys.lifecycle.background import Retrainer
 from recsys.lifecycle.policies import canary_bucket
-from recsys.lifecycle.seeding import Fitted, install_world, new_store, seeded_store
+from recsys.lifecycle.seeding import FIRST_PAGE, Fitted, install_world, new_store, seeded_store
 from recsys.lifecycle.versions import Lifecycle
 from recsys.ranking import LearningStep, Ranking, Stopwatch, diff, validate_k
 from recsys.store.connection import database_path
@@ -82,11 +82,13 @@ class Engine:
         weights: str = "default",
         *,
         reset: bool = False,
+        eager: bool = False,
         **sizes: Any,
     ) -> Engine:
         """A new lab database at `path` with a freshly generated world (an existing file is
-        replaced only with `reset`)."""
-        return cls._over(new_store(str(path), world, seed, weights, reset, **sizes))
+        replaced only with `reset`); `eager` fits every seed version now, not when first used."""
+        fit = None if eager else FIRST_PAGE
+        return cls._over(new_store(str(path), world, seed, weights, reset, fit, **sizes))
 
     @classmethod
     def _over(cls, opened: tuple[Store, Fitted | None]) -> Engine:

@@ -10,14 +10,14 @@ import pytest
 from recsys.algorithms import DEFAULT_ALGORITHM, REGISTRY
 from recsys.data.export import export_lab
 from recsys.engine import Engine
-from recsys.lifecycle.seeding import FIRST_PAGE, new_store
+from recsys.lifecycle.seeding import FIRST_PAGE
 
 SIZES = {"n_items": 120, "n_users": 40, "sessions_per_user": 8}
 
 
 def _eager(path) -> Engine:
     """The same lab with every seed version fitted at creation (the code before deferral)."""
-    return Engine._over(new_store(str(path), "movies", 11, "default", fit=None, **SIZES))
+    return Engine.create(path, "movies", 11, eager=True, **SIZES)
 
 
 @pytest.fixture
@@ -129,3 +129,34 @@ def test_the_seed_versions_serve_from_the_worlds_own_transaction(tmp_path):
         assert set(moves["actor"]) == {"system"} and set(moves["reason"]) == {reason}
     finally:
         engine.close()
+
+
+def test_the_first_page_of_a_new_lab_shows_the_list_of_a_fully_fitted_one(tmp_path, monkeypatch):
+    """The app on a file that does not exist yet: the default world is created with only the
+    first page's models, and the page shows exactly the list a lab with every seed version
+    fitted serves (nothing the person sees changes when the rest is fitted later)."""
+    import streamlit as st
+
+    from recsys.ui.state import engine_for
+    from tests.apptest import lab_app_test
+
+    path = tmp_path / "new.duckdb"
+    monkeypatch.setenv("RECSYS_DB", str(path))
+    st.cache_resource.clear()
+    try:
+        app = lab_app_test()
+        app.query_params["user"] = "alice"
+        app.run()
+        assert not app.exception
+        shown = [int(b.key.split("-")[1]) for b in app.button if b.key.startswith("like-")]
+        heading = next(h.value for h in app.subheader if h.value.startswith("Top "))
+        assert engine_for(str(path)).host.built() == list(FIRST_PAGE)
+    finally:
+        st.cache_resource.clear()  # closes the app's engine
+    eager = Engine.create(tmp_path / "eager.duckdb", eager=True)
+    try:
+        expected = eager.recommend("alice", 10)
+        assert sorted(shown) == sorted(expected.item_ids()) and len(shown) == 10
+        assert heading == f"Top 10 for alice · {DEFAULT_ALGORITHM} v1"
+    finally:
+        eager.close()

@@ -9,8 +9,9 @@ card of the simulator's list (`st-key-card-*`); for the hello-world app its one 
 Nothing leaves the machine (Streamlit's usage statistics are off). `available()` says why the
 measurement cannot run here (no Playwright or no Chromium), or None.
 
-Run alone: `python -m recsys.bench.firstpage [ROUNDS]` takes turns between an existing lab, a new
-lab and hello world, and prints each round and the medians.
+`python -m recsys bench --first-page [--against OLD_TREE] [--repeat N]` takes turns between an
+existing lab, a new lab (of each tree) and hello world, N times (5), and prints the medians;
+alone, `python -m recsys.bench.firstpage N [LABEL=APP.py ...]` also prints each round.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -92,55 +94,62 @@ def launch(playwright):
     return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
 
 
-def compare(rounds: int = 5, apps: dict[str, Path] | None = None, report=print) -> dict[str, float]:
-    """Medians over `rounds` turns of each app in `apps` (label: app.py; by default this one,
-    unlabelled) on an existing lab and on a new lab, then hello world; plus each lab's ratio
-    to hello world. Raises RuntimeError if `available()` says no."""
+def compare(rounds: int = 5, apps: dict[str, Path] | None = None, report=None) -> dict[str, Any]:
+    """Each app of `apps` (label: its app.py; by default this tree's, labelled "new") on an
+    existing lab and on a new lab, then hello world, taking turns `rounds` times. Returns the
+    seconds of every round, their medians, the ratios to hello world's median, the load
+    average before and after, and a text table; `report(line)` hears each round. Raises
+    RuntimeError if `available()` says no or a server fails."""
     if why := available():
         raise RuntimeError(why)
     from playwright.sync_api import sync_playwright
 
-    apps = apps or {"": ROOT / "app.py"}
+    apps = apps or {"new": ROOT / "app.py"}
     times: dict[str, list[float]] = {}
+    load = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory(prefix="recsys-firstpage-") as folder:
         hello = Path(folder) / "hello.py"
         hello.write_text(HELLO_APP)
         with sync_playwright() as p:
             browser = launch(p)
             for label, app in apps.items():  # creates each existing lab
-                first_page_seconds(browser, app, Path(folder) / f"existing{label}.duckdb", CARD)
+                first_page_seconds(browser, app, Path(folder) / f"{label}.duckdb", CARD)
             for round_ in range(rounds):
                 for label, app in apps.items():
-                    existing = Path(folder) / f"existing{label}.duckdb"
-                    new = Path(folder) / f"new{label}-{round_}.duckdb"
-                    for key, db in (
-                        (f"{label}existing lab s", existing),
-                        (f"{label}new lab s", new),
-                    ):
-                        times.setdefault(key, []).append(first_page_seconds(browser, app, db, CARD))
-                text = f"text={HELLO_TEXT}"
-                times.setdefault("hello world s", []).append(
-                    first_page_seconds(browser, hello, None, text)
-                )
-                report(
-                    f"round {round_ + 1}: "
-                    + ", ".join(f"{k} {v[-1]:.2f}" for k, v in times.items())
-                    + f" (load {os.getloadavg()[0]:.1f})"
-                )
+                    labs = {"existing lab": Path(folder) / f"{label}.duckdb"}
+                    labs["new lab"] = Path(folder) / f"{label}-new-{round_}.duckdb"
+                    for what, db in labs.items():
+                        seconds = first_page_seconds(browser, app, db, CARD)
+                        times.setdefault(f"{label}: {what}", []).append(seconds)
+                seconds = first_page_seconds(browser, hello, None, f"text={HELLO_TEXT}")
+                times.setdefault("hello world", []).append(seconds)
+                if report:
+                    line = ", ".join(f"{k} {v[-1]:.2f} s" for k, v in times.items())
+                    report(f"round {round_ + 1}: {line} (load {os.getloadavg()[0]:.1f})")
             browser.close()
+    load.append(os.getloadavg()[0])
     medians = {k: statistics.median(v) for k, v in times.items()}
-    hello_s = medians["hello world s"]
-    for key in list(medians):
-        if key != "hello world s":
-            medians[key.replace(" s", " / hello")] = medians[key] / hello_s
-    return medians
+    ratios = {k: v / medians["hello world"] for k, v in medians.items() if k != "hello world"}
+    rows = [
+        f"{label:<5} {medians[f'{label}: existing lab']:>11.2f} s "
+        f"({ratios[f'{label}: existing lab']:.2f}x) {medians[f'{label}: new lab']:>8.2f} s "
+        f"({ratios[f'{label}: new lab']:.2f}x)"
+        for label in apps
+    ]
+    text = "\n".join(
+        [
+            f"App first page: streamlit run to the first card in Chromium, median of {rounds} "
+            f"(load {load[0]:.1f} to {load[1]:.1f})",
+            f"      existing lab (/ hello)   new lab (/ hello)   hello world "
+            f"{medians['hello world']:.2f} s",
+            *rows,
+        ]
+    )
+    return {"rounds": times, "medians": medians, "ratios": ratios, "load": load, "text": text}
 
 
 if __name__ == "__main__":
     # python -m recsys.bench.firstpage ROUNDS [LABEL=APP.py ...]
-    labelled = dict(arg.split("=", 1) for arg in sys.argv[2:])
-    result = compare(
-        int(sys.argv[1]) if len(sys.argv) > 1 else 5,
-        {f"{k}: ": Path(v) for k, v in labelled.items()} or None,
-    )
-    print({k: round(v, 2) for k, v in result.items()})
+    labelled = {k: Path(v) for k, v in (arg.split("=", 1) for arg in sys.argv[2:])}
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    print(compare(rounds, labelled or None, report=print)["text"])
