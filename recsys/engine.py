@@ -40,7 +40,7 @@ from recsys.hosting import ModelHost, Served
 from recsys.labwide import WholeLab
 from recsys.lifecycle.background import Retrainer
 from recsys.lifecycle.policies import canary_bucket
-from recsys.lifecycle.seeding import Fitted, new_store, seeded_store
+from recsys.lifecycle.seeding import FIRST_PAGE, Fitted, new_store, seeded_store
 from recsys.lifecycle.versions import Lifecycle
 from recsys.ranking import LearningStep, Ranking, Stopwatch, diff, validate_k
 from recsys.store.connection import database_path
@@ -83,11 +83,13 @@ class Engine(WholeLab):
         weights: str = "default",
         *,
         reset: bool = False,
+        eager: bool = False,
         **sizes: Any,
     ) -> Engine:
         """A new lab database at `path` with a freshly generated world (an existing file is
-        replaced only with `reset`)."""
-        return cls._over(new_store(str(path), world, seed, weights, reset, **sizes))
+        replaced only with `reset`); `eager` fits every seed version now, not when first used."""
+        fit = None if eager else FIRST_PAGE
+        return cls._over(new_store(str(path), world, seed, weights, reset, fit, **sizes))
 
     @classmethod
     def _over(cls, opened: tuple[Store, Fitted | None]) -> Engine:

@@ -4,19 +4,17 @@ The engine facade (`recsys.engine.Engine`) owns one `ModelHost`; the lifecycle (
 rollback, retrains), time travel, the A/B simulator, export and the report use this interface
 instead of the engine's internals:
 
-- `Served(algorithm, arm)` names a served model. The arm is `production`, `candidate` (the
-  canary) or `v12` (stored version 12 serving an experiment's arm).
+- `Served(algorithm, arm)` names a served model (arm `production`, `candidate` or `v12`).
 - `host.lock` is the one re-entrant lock around state changes: hold it while reading models
   that must not move in between (another session's event would move them).
-- `host.model(served)` is a served model caught up with the log; `host.production` reads the
-  production models by name (a blend's components).
+- `host.model(served)` is a served model caught up with the log (`host.config(served)` its
+  config, without building it); `host.production` the production models by name.
 - `install`, `install_version`, `route`, `keep_versions` and `sync_canary` change what
   serves; `from_version` builds a stored version as it was saved.
 
 Every served model is a saved state (its *lineage*: a version or a checkpoint, from some seq
-on) plus an online replay of the events after it, so what serves is always a function of the
-log. Models are built from their saved state when first used, and models not in use learn
-lazily: they replay the log they have not seen when next used (`recsys.snapshots`).
+on) plus an online replay of the events after it, so what serves is a function of the log.
+Models are built when first used; models not in use replay what they missed when next used.
 """
 
 from __future__ import annotations
@@ -145,6 +143,13 @@ class ModelHost:
         """The served models built so far (`mf`, `mf@candidate`): the others were not used."""
         return [str(s) for s, h in self._hosted.items() if h.built]
 
+    def config(self, served: Served) -> dict:
+        """The served model's config; read from its saved state while it is not built (a new
+        lab's deferred seed versions stay deferred)."""
+        if self._hosted[served].built:
+            return self._hosted[served].model.config.to_dict()
+        return self._base(served, self.last_seq + 1)[1]["config"]
+
     # -- building -------------------------------------------------------------------------
 
     def ensure_lineage(self, served: Served) -> bool:
@@ -208,8 +213,10 @@ class ModelHost:
         return lineage, self.version_store.base_state(lineage, seq, params=False)
 
     def _holding(self, name: str, base: dict) -> Recommender:
-        params = self.version_store.state_params(base)
-        return self.holding(name, base["config"], base["seed"], params, base["through_seq"])
+        table, row = base["saved_in"]
+        version = row if table == "model_versions" else 0  # a deferred state is stored once fitted
+        state = (base["config"], base["seed"], self.version_store.state_params(base))
+        return self.holding(name, *state, base["through_seq"], version)
 
     def _saved(self, served: Served) -> Hosted:
         """`served` as its newest saved state stands, read and built (its components attached)
@@ -225,11 +232,13 @@ class ModelHost:
         return Hosted(lineage, through, through, build=build)
 
     def holding(
-        self, name: str, config: dict, seed: int, params: dict, through_seq: int
+        self, name: str, config: dict, seed: int, params: dict, through: int, version: int = 0
     ) -> Recommender:
         """A model holding saved parameters. A state saved by older code (parameters this
-        version no longer has, or another layout of arrays) cannot be loaded as it is: it is
-        rebuilt from the same events, with the parameters both versions share."""
+        version no longer has, or another layout of arrays) is rebuilt from the same events,
+        with the parameters both versions share. A deferred state (no params, see
+        `lifecycle.seeding`) is fitted as at the lab's creation, stored as `version`'s (if
+        not 0)."""
         known = {f.name for f in fields(REGISTRY[name].config_class)}
         shared = {k: v for k, v in config.items() if k in known}
         try:
@@ -237,13 +246,17 @@ class ModelHost:
         except RecsysError:  # a bound that changed: today's defaults
             shared = {}
         spec = ModelSpec(name, shared, seed, self.weights)
-        if set(config) <= known:
+        if params and set(config) <= known:
             try:
                 return build_model(spec, self.catalog, params)
             except (KeyError, ValueError):
                 pass
         model = build_model(spec, self.catalog, components=self.production)
-        model.fit(self.store.events(through_seq=through_seq), self.catalog)
+        started = time.perf_counter()
+        model.fit(self.store.events(through_seq=through), self.catalog)
+        if not params and version and set(config) <= known:
+            seconds = time.perf_counter() - started
+            self.version_store.fill_state(version, model.state(), seconds)
         return model
 
     def from_version(self, version: dict) -> Recommender:
@@ -255,6 +268,7 @@ class ModelHost:
             version["seed"],
             version["params"],
             version["trained_through_seq"],
+            version["version_id"],
         )
         model.attach(self.production)
         return model

@@ -18,9 +18,10 @@ SMALL_WORLD = {"n_items": 300, "n_users": 120, "sessions_per_user": 25}
 
 @pytest.fixture(scope="session")
 def small_world_file(tmp_path_factory) -> Path:
-    """A seeded movies world: 300 items, ~10,000 events (built once per session)."""
+    """A seeded movies world: 300 items, ~10,000 events (built once per session), every seed
+    version fitted (a new lab fits the others when first used: tests/test_seeding.py)."""
     path = tmp_path_factory.mktemp("template") / "small.duckdb"
-    Engine.create(path, "movies", 7, **SMALL_WORLD).close()
+    Engine.create(path, "movies", 7, eager=True, **SMALL_WORLD).close()
     return path
 
 

@@ -82,10 +82,28 @@ def run_bench(
         report["ranking quality"] = quality["ranking quality"]
         report["text"] += "\n\n" + quality["text"]
     if extras:
+        page = first_page(3)
+        report["first page"] = {k: v for k, v in page.items() if k != "text"}
+        report["text"] += "\n\n" + page["text"]
         loop = live_loop()
         report["live loop"] = {n: v for n, v in loop.items() if n != "text"}
         report["text"] += "\n\n" + loop["text"]
     return report
+
+
+def first_page(rounds: int = 5, against: str | None = None) -> dict[str, Any]:
+    """`streamlit run app.py` to the first card in headless Chromium, on an existing and a new
+    lab, beside a hello-world app (`recsys.bench.firstpage`); with `against` (another tree,
+    such as a worktree of older code) that tree's app too, taking turns. Skipped, saying why,
+    where Chromium or Playwright is missing."""
+    from recsys.bench import firstpage
+
+    if why := firstpage.available():
+        return {"skipped": why, "text": f"App first page: skipped ({why})"}
+    apps = {"new": firstpage.ROOT / "app.py"}
+    if against:
+        apps["old"] = Path(against).resolve() / "app.py"
+    return firstpage.compare(rounds, apps)
 
 
 def live_loop(visits: int | None = None, seeds: list[int] | None = None) -> dict[str, Any]:

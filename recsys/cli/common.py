@@ -100,14 +100,25 @@ def on_lab(
     check: Callable[[Any, argparse.Namespace], None] | None = None,
 ) -> Result:
     """`handler(engine, args)` on the lab database named by `--db` (or the default), closed after.
-    `check(store, args)` validates against the lab's tables before the engine serves models.
+    `check(db, args)` validates against the lab's tables (a `Database`: DuckDB alone, without
+    pandas or the engine) before anything else is imported, so bad input fails fast.
 
     Raises `RecsysError` if the database is newer than the code or held by another process."""
-    store = _seeded(args)
+    path = database_path(args)
+    if check is not None and path != ":memory:" and Path(path).exists():
+        from recsys.store.connection import Database
+
+        db = Database.open(path)
+        try:
+            check(db, args)
+        except BaseException:
+            db.close()
+            raise
+        store = _seeded(args, db)
+    else:
+        store = _seeded(args)
     if store is not None:
         try:
-            if check is not None:
-                check(store, args)  # before the engine (and its models) is even imported
             from recsys.engine import Engine
 
             engine = Engine(store)
@@ -120,7 +131,7 @@ def on_lab(
         engine = Engine.open(args.db)
     try:
         if store is None and check is not None:
-            check(engine.store, args)
+            check(engine.store.db, args)
         return handler(engine, args)
     finally:
         engine.close()
@@ -140,14 +151,16 @@ def on_store(
         store.close()
 
 
-def _seeded(args: argparse.Namespace):
-    """The lab's `Store` if the database exists and holds a world, else None."""
+def _seeded(args: argparse.Namespace, db=None):
+    """The lab's `Store` (over `db` if it is already open) if the database exists and holds a
+    world, else None."""
     path = database_path(args)
-    if path == ":memory:" or not Path(path).exists():
+    if db is None and (path == ":memory:" or not Path(path).exists()):
         return None
+    from recsys.store.connection import Database
     from recsys.store.database import Store
 
-    store = Store.open(path)
+    store = Store(db or Database.open(path))
     if store.is_empty():
         store.close()
         return None

@@ -56,9 +56,18 @@ def add_parsers(commands: Any) -> None:
     bench.add_argument(
         "--sizes", action="store_true", help="only import/reopen/reset/retrain time and memory"
     )
+    bench.add_argument(
+        "--first-page",
+        action="store_true",
+        help="only streamlit run to the first card in Chromium, beside hello world",
+    )
     bench.add_argument("--big", action="store_true", help="sizes: add the 4M-event import")
-    bench.add_argument("--against", help="sizes: also measure the code in this folder (a worktree)")
-    bench.add_argument("--repeat", type=int, default=1, help="sizes: repetitions (medians)")
+    bench.add_argument(
+        "--against", help="sizes, first page: also measure the code in this folder (a worktree)"
+    )
+    bench.add_argument(
+        "--repeat", type=int, help="sizes, first page: repetitions (medians; 1 and 5)"
+    )
 
 
 def run(args: argparse.Namespace) -> Result:
@@ -81,7 +90,11 @@ def _bench(args: argparse.Namespace) -> Result:
 
         trees = {"new": THIS_TREE} | ({"old": args.against} if args.against else {})
         sizes = SIZES | (BIG_SIZES if args.big else {})
-        report = run_sizes(sizes, trees, args.repeat)
+        report = run_sizes(sizes, trees, args.repeat or 1)
+    elif args.first_page:
+        from recsys.bench.run import first_page
+
+        report = first_page(args.repeat or 5, args.against)
     elif args.peers:
         from recsys.bench.peers import peers
 

@@ -74,10 +74,17 @@ def _export(store, args) -> Result:
     from types import SimpleNamespace
 
     from recsys.data.export import export_lab
+    from recsys.store.versions import VersionStore
 
-    # export_lab reads `lab.store` under `lab.lock`; without an engine, the store's writers'
-    # lock gives the same consistent cut of the log.
-    lab = SimpleNamespace(store=store, lock=store.write_lock)
+    versions = VersionStore(store)
+    if versions.deferred() and args.format == "parquet":
+        from recsys.engine import Engine
+
+        lab = Engine(store)  # fits the seed versions a new lab has not used yet, to export them
+    else:
+        # export_lab reads `lab.store` under `lab.lock`; without an engine, the store's
+        # writers' lock gives the same consistent cut of the log.
+        lab = SimpleNamespace(store=store, lock=store.write_lock, version_store=versions)
     info = export_lab(lab, args.directory, args.format, args.overwrite)
     lines = [f"wrote to {info['directory']}:"] + [
         f"  {name:28s} {rows:>9,} rows" for name, rows in info["files"].items()

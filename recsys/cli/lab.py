@@ -125,11 +125,14 @@ def run(args: argparse.Namespace) -> Result:
     return on_lab(args, COMMANDS[args.command], _known_item if args.command == "interact" else None)
 
 
-def _known_item(store, args: argparse.Namespace) -> None:
-    """An item of the lab's catalog (`Catalog.item`'s rule and words), checked before the
-    engine serves any model."""
-    n = store.count_items()
-    if not 0 <= args.item < n:
+def _known_item(db, args: argparse.Namespace) -> None:
+    """An item of the lab's catalog (`Catalog.item`'s rule and words), checked on the lab's
+    `Database` before the store or the engine is imported. A file with no world yet passes:
+    it is seeded first and checked again."""
+    if not db.query("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'items'")[0][0]:
+        return
+    n = int(db.query("SELECT count(*) FROM items")[0][0])
+    if n and not 0 <= args.item < n:
         raise RecsysError(f"unknown item {args.item}: item ids run from 0 to {n - 1}")
 
 

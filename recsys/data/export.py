@@ -30,6 +30,9 @@ def export_lab(engine, directory: str | Path, fmt: str = "parquet", overwrite: b
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with engine.lock:  # a consistent cut of the log
+            if fmt == "parquet":  # the one format that carries parameters
+                for version in engine.version_store.deferred():  # seed versions nobody used
+                    engine.host.from_version(engine.version_store.version(version, params=True))
             files = engine.store.export(folder, fmt)
     except OSError as error:
         raise RecsysError(f"cannot write to {folder}: {error.strerror or error}") from None

@@ -24,6 +24,7 @@ from recsys.data.scenario_schema import NAME_PATTERN, PAGES, parse, validate
 from recsys.errors import RecsysError
 from recsys.experiments.assignment import Experiments, arm_name, parse_arm
 from recsys.lifecycle.policies import Policy
+from recsys.snapshots import Served
 from recsys.world import generate_world
 
 __all__ = [
@@ -96,7 +97,7 @@ def current(engine, name: str, title: str = "", description: str = "") -> dict[s
     setup["algorithms"] = {
         n: changed
         for n, cls in REGISTRY.items()
-        if (changed := _changed(engine.model(n).config.to_dict(), cls.config_class().to_dict()))
+        if (changed := _changed(engine.host.config(Served(n)), cls.config_class().to_dict()))
     }
     setup["policy"] = _changed(engine.lifecycle.policy.to_dict(), Policy().to_dict())
     setup["experiments"] = [
@@ -305,7 +306,8 @@ def dataset_meta(path: str, mapping: dict | None) -> dict[str, str]:
 
 
 def _changed(config: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in config.items() if defaults.get(k) != v}
+    """What `config` sets apart from `defaults` (a parameter the code no longer has is left out)."""
+    return {k: v for k, v in config.items() if k in defaults and defaults[k] != v}
 
 
 def _experiment_spec(engine, experiment) -> dict[str, Any] | None:

@@ -2,16 +2,24 @@
 
 `install_world` trains in memory first and only then writes the world and the versions in one
 transaction, so a failure anywhere leaves the store as it was.
+
+A lab generated from a pack (`Engine.create`, the first `Engine.open`) fits only `FIRST_PAGE`,
+the algorithms its first page shows: the others' seed versions are stored *deferred* (config,
+seed and `trained_through_seq`, no state) and fitted from the log when first used
+(`ModelHost.holding`). The fit is a function of the events through that seq, the config and
+the seed, so a deferred version ends up bit for bit what fitting it at once would have stored
+(`tests/test_seeding.py`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
 from recsys.algorithms import (
+    DEFAULT_ALGORITHM,
     REGISTRY,
     Catalog,
     ModelSpec,
@@ -25,6 +33,8 @@ from recsys.store.database import Store
 from recsys.world import DEFAULT_PACK, DEFAULT_SEED, World, generate_world
 
 Fitted = list[tuple[Recommender, float]]  # each model trained on a world, with its fit seconds
+# What a new lab's first page shows (the default algorithm and the models it reads).
+FIRST_PAGE = (*REGISTRY[DEFAULT_ALGORITHM].components, DEFAULT_ALGORITHM)
 
 
 def seeded_store(
@@ -40,7 +50,7 @@ def seeded_store(
             if isinstance(world, World):
                 fitted = install_world(store, world, weights)
             else:
-                fitted = seed_world(store, world, seed, weights)
+                fitted = seed_world(store, world, seed, weights, fit=FIRST_PAGE)
         return store, fitted
     except BaseException:
         store.close()
@@ -48,11 +58,17 @@ def seeded_store(
 
 
 def new_store(
-    path: str, world: str, seed: int, weights: str, reset: bool = False, **sizes: Any
+    path: str,
+    world: str,
+    seed: int,
+    weights: str,
+    reset: bool = False,
+    fit: Collection[str] | None = FIRST_PAGE,
+    **sizes: Any,
 ) -> tuple[Store, Fitted]:
     """A new store at `path` seeded with a freshly generated world, and the models trained
-    for it. Raises `RecsysError` if the file exists and `reset` is false, or if another
-    process holds it."""
+    for it (`fit`: which ones now, None for all; the others are deferred). Raises
+    `RecsysError` if the file exists and `reset` is false, or if another process holds it."""
     if path != ":memory:" and Path(path).exists():
         if not reset:
             raise RecsysError(f"{path} already exists; add --reset to recreate it")
@@ -61,7 +77,7 @@ def new_store(
             leftover.unlink(missing_ok=True)
     store = Store.open(path)
     try:
-        return store, seed_world(store, world, seed, weights, **sizes)
+        return store, seed_world(store, world, seed, weights, fit=fit, **sizes)
     except BaseException:
         store.close()
         raise
@@ -72,12 +88,14 @@ def seed_world(
     world: str = DEFAULT_PACK,
     seed: int = DEFAULT_SEED,
     weights: str = "default",
+    fit: Collection[str] | None = None,
     **sizes: Any,
 ) -> Fitted:
     """Generate a world into an empty store and store every algorithm trained on it as a
-    version; returns the trained models."""
+    version (`fit`: the algorithms to train now, None for all; the others are deferred);
+    returns the trained models."""
     check_weights(weights)
-    return install_world(store, generate_world(world, seed, **sizes), weights)
+    return install_world(store, generate_world(world, seed, **sizes), weights, fit=fit)
 
 
 def install_world(
@@ -86,25 +104,33 @@ def install_world(
     weights: str = "default",
     configs: dict[str, dict] | None = None,
     progress: Callable[[float, str], None] | None = None,
+    fit: Collection[str] | None = None,
 ) -> Fitted:
     """Train every algorithm on `world`'s history (with `configs` by name) in memory, then
     write the world and their versions as the seed versions in one transaction, replacing
-    whatever the store held: a failure anywhere leaves the store as it was. Returns each
-    model with its fit time in seconds. Raises `RecsysError` for unknown weights or a config
-    out of bounds, before any work."""
+    whatever the store held: a failure anywhere leaves the store as it was. `fit`: the
+    algorithms trained now (None: all); the others' seed versions are deferred, fitted when
+    first used. Returns each trained model with its fit time in seconds. Raises `RecsysError`
+    for unknown weights or a config out of bounds, before any work."""
     check_weights(weights)
     for name, config in (configs or {}).items():
         validate_config(name, config)  # bounds, before any work
     frame = EventFrame.from_frame(world.events)
     through = int(frame.seq[-1]) if len(frame) else 0
     seed = int(world.meta["seed"])
-    fitted = fit_models(Catalog.from_frame(world.items), frame, weights, seed, configs, progress)
+    names = set(REGISTRY if fit is None else fit)
+    names |= {part for name in names for part in REGISTRY[name].components}
+    catalog = Catalog.from_frame(world.items)
+    fitted = fit_models(catalog, frame, weights, seed, configs, progress, names)
     if progress:
         progress(0.95, "writing the new lab")
-    seed_versions = [  # no parent; metrics are measured when first asked for
-        (m.name, m.config.to_dict(), m.seed, through, through, m.state(), "seed", s, None, None)
-        for m, s in fitted
-    ]
+    trained = {m.name: (m.state(), s) for m, s in fitted}
+    seed_versions = []  # in registry order; no parent; metrics are measured when first asked for
+    for name in REGISTRY:
+        config = validate_config(name, (configs or {}).get(name, {})).to_dict()
+        state, seconds = trained.get(name, (None, None))  # None: deferred
+        seed_versions.append((name, config, seed, through, through, state, "seed", seconds))
+    seed_versions = [(*row, None, None) for row in seed_versions]
     store.replace_world(
         world.meta | {"weights": weights},
         world.items,
@@ -124,12 +150,16 @@ def fit_models(
     seed: int,
     configs: dict[str, dict] | None = None,
     progress: Callable[[float, str], None] | None = None,
+    names: Collection[str] | None = None,
 ) -> Fitted:
-    """Every registered algorithm fitted on `events` (with `configs` by name where given),
-    with its fit time in seconds. Holdout metrics are measured when first asked for
-    (Lifecycle.measured): the first start of the app should not wait for ten evaluations."""
+    """Every registered algorithm (of `names`, if given) fitted on `events` (with `configs`
+    by name where given), with its fit time in seconds. Holdout metrics are measured when
+    first asked for (Lifecycle.measured): the first start of the app should not wait for ten
+    evaluations."""
     models: dict[str, Recommender] = {}
     for name in REGISTRY:  # the registry lists a blend after its parts
+        if names is not None and name not in names:
+            continue
         spec = ModelSpec(name, (configs or {}).get(name, {}), seed, WEIGHT_PRESETS[weights])
         # a blend reads these models: no private copies to fit
         models[name] = build_model(spec, catalog, components=models)

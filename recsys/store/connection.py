@@ -19,13 +19,15 @@ import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import duckdb
 import numpy as np
-import pandas as pd
 
 from recsys.errors import RecsysError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_DB = Path(__file__).resolve().parents[2] / "data" / "lab.duckdb"
 
@@ -95,6 +97,8 @@ class Database:
         with self._cursor() as cursor:
             rows = cursor.execute(sql, params).fetchall()
             columns = [d[0] for d in cursor.description]
+        import pandas as pd  # here: the command line's checks open a Database without pandas
+
         return pd.DataFrame(rows, columns=columns)
 
     def columns(self, sql: str, params: list | None = None) -> dict[str, np.ndarray]:

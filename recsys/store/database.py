@@ -171,8 +171,13 @@ class Store(EventLog, WorldStore):
             statements += world.load_statements() + eventlog.load_statements()
             registered = {f"new_{table}": frame for table, frame in frames.items()}
             if seed_versions:
-                _, stored, states_frames = versions.VersionStore(self).new_versions(seed_versions)
-                statements += stored
+                first, stored, states_frames = versions.VersionStore(self).new_versions(
+                    seed_versions
+                )
+                ts = float(events["ts"].max()) if len(events) else 0.0
+                statements += stored + versions.seed_alias_statements(
+                    self.db, first, seed_versions, ts
+                )
                 registered |= states_frames
             self.db.transaction([*statements, *(then or [])], registered)
 

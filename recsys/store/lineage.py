@@ -140,14 +140,16 @@ class LineageStore:
 
     def state_params(self, base: dict[str, Any]) -> dict[str, np.ndarray]:
         """The parameters of a saved state `base_state` found: its arrays, or the `.npz` bytes
-        of a state saved before states were stored as arrays."""
+        of a state saved before states were stored as arrays; {} for a deferred state (a seed
+        version not fitted yet, `VersionStore.fill_state`, or a checkpoint copied from one):
+        the caller fits it from the log through its `through_seq`."""
         table, row_id = base["saved_in"]
         key = "checkpoint_id" if table == "checkpoints" else "version_id"
         state_id = self.db.query(f"SELECT state_id FROM {table} WHERE {key} = ?", [row_id])[0][0]
         if state_id is not None:
             return states.read_state(self.db, state_id)
         blob = self.db.query(f"SELECT params FROM {table} WHERE {key} = ?", [row_id])[0][0]
-        return decode_arrays(blob)
+        return {} if blob is None else decode_arrays(blob)
 
 
 # -- statements for other repositories' transactions (the caller holds db.write_lock) --------
@@ -166,6 +168,16 @@ def lineage_statements(
     lineage_id, statements = reserve_ids(db, "next lineage id", "lineage", "lineage_id")
     row = [lineage_id, algorithm, arm, effective_seq, version_id, checkpoint_id, reason]
     return lineage_id, [*statements, ("INSERT INTO lineage VALUES (?, ?, ?, ?, ?, ?, ?)", row)]
+
+
+def seed_lineage_statements(db: Database, seeds: list[tuple[str, int, int]], reason: str):
+    """Production lineages of new seed versions, `seeds` as (algorithm, version_id,
+    effective_seq): the statements storing them (the caller holds `db.write_lock`)."""
+    first, statements = reserve_ids(db, "next lineage id", "lineage", "lineage_id", len(seeds))
+    for offset, (algorithm, version_id, effective) in enumerate(seeds):
+        row = [first + offset, algorithm, "production", effective, version_id, None, reason]
+        statements.append(("INSERT INTO lineage VALUES (?, ?, ?, ?, ?, ?, ?)", row))
+    return statements
 
 
 def keep_version_statements(db: Database, version_id: int) -> list[Statement]:

@@ -70,6 +70,39 @@ class VersionStore(LineageStore, HistoryStore):
             self.db.transaction(statements, frames)
             return version_id
 
+    def fill_state(
+        self, version_id: int, params: dict[str, np.ndarray], fit_seconds: float
+    ) -> bool:
+        """Store the state of deferred version `version_id` (fitted from the log through its
+        `trained_through_seq`) and its fit time. Returns False, writing nothing, if the
+        version is gone or already has a state (another thread filled it first)."""
+        with self.db.write_lock:
+            rows = self.db.query(
+                "SELECT state_id, params IS NULL FROM model_versions WHERE version_id = ?",
+                [version_id],
+            )
+            if not rows or rows[0][0] is not None or not rows[0][1]:
+                return False
+            state_id, statements = states.reserve_states(self.db)
+            saved, frames = states.save_statements(state_id, params)
+            update = (
+                "UPDATE model_versions SET state_id = ?, fit_seconds = ? WHERE version_id = ?",
+                [state_id, fit_seconds, version_id],
+            )
+            self.db.transaction([*statements, *saved, update], frames)
+            return True
+
+    def deferred(self) -> list[int]:
+        """The versions whose state is not fitted yet (seed versions of a new lab that nobody
+        has used), oldest first."""
+        return [
+            r[0]
+            for r in self.db.query(
+                "SELECT version_id FROM model_versions WHERE state_id IS NULL AND params IS NULL "
+                "ORDER BY version_id"
+            )
+        ]
+
     def reserve_version_id(self) -> int:
         """An id no version has or will have, for a version that is still being trained (a
         background retrain names it when it starts). An id reserved and never saved (a failed
@@ -87,7 +120,8 @@ class VersionStore(LineageStore, HistoryStore):
         """The statements that store `rows` (save_version's arguments, in order) as versions
         with fresh ids (from `first` on if those were reserved), for the caller's transaction
         (under `store.write_lock`), and the frames to register in it; returns the first id
-        with them."""
+        with them. A row whose params are None is a *deferred* seed version: its state is
+        fitted from the log when first read and then stored by `fill_state`."""
         statements: list[Statement] = []
         if first is None:
             first, statements = reserve_ids(
@@ -99,9 +133,11 @@ class VersionStore(LineageStore, HistoryStore):
         for offset, row in enumerate(rows):
             algorithm, config, seed, through, n_events, params, trigger, seconds = row[:8]
             parent, metrics = row[8:]
-            saved, frame = states.save_statements(first_state + offset, params)
-            statements += saved
-            frames |= frame
+            state_id = None if params is None else first_state + offset  # None: deferred
+            if state_id is not None:
+                saved, frame = states.save_statements(state_id, params)
+                statements += saved
+                frames |= frame
             statements.append(
                 (
                     "INSERT INTO model_versions BY NAME SELECT ? AS version_id, "
@@ -115,7 +151,7 @@ class VersionStore(LineageStore, HistoryStore):
                         seed,
                         through,
                         n_events,
-                        first_state + offset,
+                        state_id,
                         trigger,
                         seconds,
                         now(),
@@ -295,6 +331,25 @@ class VersionStore(LineageStore, HistoryStore):
 
 
 # -- statements for the store's transactions ---------------------------------------------------
+
+
+def seed_alias_statements(db, first: int, rows: list[tuple], ts: float) -> list[Statement]:
+    """Production aliases for seed versions just stored with ids from `first` on (`rows` as
+    `new_versions` takes them), with their history and lineages, for the world's own
+    transaction: the rows `ModelHost.ensure_lineage` would write, one by one, when the new lab
+    is first opened (`ts`: the log's newest event's)."""
+    reason, statements, seeds = "first production: the newest version", [], []
+    for offset, (algorithm, _, _, through, *_) in enumerate(rows):
+        statements += [
+            ("INSERT INTO aliases VALUES (?, 'production', ?)", [algorithm, first + offset]),
+            (
+                "INSERT INTO alias_history SELECT coalesce(max(move_id), 0) + 1, ?, ?, ?, ?, "
+                "'production', NULL, ?, 'system', ? FROM alias_history",
+                [now(), through, ts, algorithm, first + offset, reason],
+            ),
+        ]
+        seeds.append((algorithm, first + offset, through + 1))
+    return statements + lineage.seed_lineage_statements(db, seeds, reason)
 
 
 def clear_statements() -> list[Statement]:
