@@ -393,6 +393,5 @@ def _seen_dicts(
     bounds = np.searchsorted(users, np.arange(n_users + 1)).tolist()
     item_list, weight_list = items.tolist(), weights.tolist()
     return [
-        dict(zip(item_list[lo:hi], weight_list[lo:hi], strict=True))
-        for lo, hi in pairwise(bounds)
+        dict(zip(item_list[lo:hi], weight_list[lo:hi], strict=True)) for lo, hi in pairwise(bounds)
     ]
