@@ -142,6 +142,13 @@ def _pct(value) -> str:
     return "n/a" if value is None else f"{value:+.2%}"
 
 
+def _chance(comparison: dict) -> str | None:
+    if comparison["chance_to_beat"] is not None:
+        return f"{comparison['chance_to_beat']:.1%}"
+    # A comparison that ran but has no chance: neither arm had an event to compare.
+    return None if comparison["p_value"] is None else "no evidence (no events)"
+
+
 def _comparisons_table(result: dict) -> None:
     rows = []
     for c in result["comparisons"]:
@@ -152,9 +159,7 @@ def _comparisons_table(result: dict) -> None:
             "lift 95 % CI": f"{_pct(c['lift_low'])} to {_pct(c['lift_high'])}",
             "p-value": None if c["p_value"] is None else f"{c['p_value']:.3g}",
             "significant": c["significant"],
-            "chance to beat control": None
-            if c["chance_to_beat"] is None
-            else round(c["chance_to_beat"], 4),
+            "chance to beat control": _chance(c),
             "expected loss": None
             if c["expected_loss"] is None
             else float(f"{c['expected_loss']:.3g}"),
