@@ -252,8 +252,8 @@ def empty_user(files):
 
 @rule("lab")
 def user_id_not_allowed(files):
-    line = set_field(files, "interactions.csv", 10, 0, "bad user!")
-    return "interactions.csv", line, "user id 'bad user!' is not allowed"
+    line = set_field(files, "interactions.csv", 10, 0, "x" * 129)
+    return "interactions.csv", line, "is not allowed (it has 129 characters)"
 
 
 @rule("lab")
@@ -347,7 +347,8 @@ def duplicate_rating(files):
 
 @rule("movielens")
 def tag_by_bad_user(files):
-    return "tags.csv", set_field(files, "tags.csv", 2, 0, "-x"), "user id '-x' is not allowed"
+    line = set_field(files, "tags.csv", 2, 0, "bell\x07")
+    return "tags.csv", line, r"user id 'bell\x07' is not allowed (it contains a control character)"
 
 
 @rule("movielens-100k")

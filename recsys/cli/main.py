@@ -58,7 +58,9 @@ def _main(argv: list[str] | None) -> int:
     except KeyboardInterrupt:
         return 130
     if args.json:
-        print(json.dumps(result["json"], indent=2, default=jsonable), flush=True)
+        print(
+            json.dumps(result["json"], indent=2, default=jsonable, ensure_ascii=False), flush=True
+        )
     else:
         print(result["text"], flush=True)
     return 0

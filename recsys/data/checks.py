@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recsys.data.reader import Intake
-from recsys.events import RATING_MAX, RATING_MIN, RATING_STEP, USER_ID_PATTERN
+from recsys.events import RATING_MAX, RATING_MIN, RATING_STEP, USER_ID_RULE, user_id_problem
 
 EPOCH = pd.Timestamp(0, tz="UTC")
 # Unix seconds outside these years are almost always milliseconds or a wrong column.
@@ -47,18 +47,19 @@ def nonempty(intake: Intake, file: str, frame: pd.DataFrame, column: str) -> Non
 
 
 def users(intake: Intake, file: str, frame: pd.DataFrame, column: str) -> None:
-    """User ids become event users, so they must pass the same rule as live ones."""
+    """User ids become event users, so they must pass the same rule as live ones
+    (`recsys.events.user_id_problem`), checked once per distinct id."""
     raw = frame[column]
     nonempty(intake, file, frame, column)
-    bad = (raw != "") & ~raw.str.fullmatch(USER_ID_PATTERN.pattern)
+    distinct = pd.unique(raw[raw != ""])
+    wrong = {u: p for u in distinct if (p := user_id_problem(u))}
+    if not wrong:
+        return
     intake.each(
         file,
         frame,
-        bad,
-        lambda r: (
-            f"user id {shown(r[column])} is not allowed: use 1-64 letters, digits or "
-            "_ . : @ - (starting with a letter or digit)"
-        ),
+        raw.isin(list(wrong)),
+        lambda r: f"user id {shown(r[column])} is not allowed ({wrong[r[column]]}): {USER_ID_RULE}",
     )
 
 

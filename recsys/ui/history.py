@@ -23,7 +23,8 @@ DEFAULT_KINDS = [k for k in TIMELINE_KINDS if k != "online update"]
 
 def timeline_view(engine: Engine, user: str) -> None:
     left, middle, right = st.columns([2, 4, 2])
-    whose = left.radio("Whose", ["everyone", f"{user} only"], key="tl_whose", horizontal=True)
+    # Radio options render Markdown: the user id is escaped so it shows as typed.
+    whose = left.radio("Whose", ["everyone", f"{md(user)} only"], key="tl_whose", horizontal=True)
     kinds = middle.multiselect("Kinds", TIMELINE_KINDS, default=DEFAULT_KINDS, key="tl_kinds")
     limit = right.number_input("Rows", 10, 5000, 300, step=50, key="tl_limit")
     start = int(engine.meta.get("history_through_seq", 0)) + 1
