@@ -126,6 +126,8 @@ def _evaluate(engine, args) -> Result:
 def _evaluate_files(args: argparse.Namespace) -> Result:
     if not (args.train and args.test):
         raise RecsysError("give both --train and --test")
+    import csv
+
     import numpy as np
 
     from recsys.algorithms import ModelSpec, build_model
@@ -145,12 +147,13 @@ def _evaluate_files(args: argparse.Namespace) -> Result:
         items = np.array([index[i] for i in test.items], dtype=np.int64)
         predicted = predict(model, np.array(test.users, dtype=object), items)
         try:
-            with open(args.predictions_out, "w", encoding="utf-8") as out:
-                out.write("user_id,item_id,rating,prediction\n")
+            with open(args.predictions_out, "w", encoding="utf-8", newline="") as out:
+                writer = csv.writer(out)  # quotes an id with a comma or a quote in it
+                writer.writerow(["user_id", "item_id", "rating", "prediction"])
                 for user, item, rating, guess in zip(
                     test.users, test.items, test.ratings.tolist(), predicted.tolist(), strict=True
                 ):
-                    out.write(f"{user},{item},{rating:g},{guess:.6f}\n")
+                    writer.writerow([user, item, f"{rating:g}", f"{guess:.6f}"])
         except OSError as error:
             raise RecsysError(f"cannot write {args.predictions_out}: {error.strerror}") from None
     frame = results_frame(results)
@@ -160,4 +163,9 @@ def _evaluate_files(args: argparse.Namespace) -> Result:
     )
     if args.predictions_out:
         text += f"\npredictions of {names[0]} written to {args.predictions_out}"
-    return {"json": {"split": "files", "results": frame.to_dict("records")}, "text": text}
+    notes = [*train.notes, *test.notes]
+    text += "".join(f"\nnote: {note}" for note in notes)
+    return {
+        "json": {"split": "files", "results": frame.to_dict("records"), "notes": notes},
+        "text": text,
+    }

@@ -19,18 +19,20 @@ Rejected: 1 problem
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import zipfile
 import zlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pandas as pd
 
+from recsys.data.dialect import sniff
 from recsys.data.formats import READERS, SPECS
 from recsys.data.reader import FileSpec, Intake, Problem, records
 from recsys.errors import RecsysError
@@ -116,6 +118,7 @@ class ImportReport:
     problems: list[Problem]
     n_problems: int
     dataset: Dataset | None
+    notes: list[str] = field(default_factory=list)  # how files were read, what was skipped
 
     @property
     def ok(self) -> bool:
@@ -147,7 +150,7 @@ class ImportReport:
             lines += [f"  {problem}" for problem in self.problems]
             if self.n_problems > len(self.problems):
                 lines.append(f"  … and {self.n_problems - len(self.problems):,} more")
-            return "\n".join(lines)
+            return "\n".join(lines + [f"  note: {note}" for note in self.notes])
         s = self.summary()
         kinds = ", ".join(f"{kind} {n:,}" for kind, n in s["kinds"].items())
         lines = [
@@ -158,7 +161,7 @@ class ImportReport:
         if s["rating_mean"] is not None:
             lines.insert(2, f"  mean rating: {s['rating_mean']:.2f} over {s['ratings']:,}")
         lines.append("  rows read: " + ", ".join(f"{f} {n:,}" for f, n in self.rows.items()))
-        return "\n".join(lines)
+        return "\n".join(lines + [f"  note: {note}" for note in self.notes])
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -167,6 +170,7 @@ class ImportReport:
             "rows": dict(self.rows),
             "n_problems": self.n_problems,
             "problems": [asdict(problem) for problem in self.problems],
+            "notes": list(self.notes),
             "summary": self.summary(),
         }
 
@@ -248,6 +252,8 @@ def preview(data: bytes, file: str, fmt: str, rows: int = 10) -> pd.DataFrame:
         head = head[: head.rindex(b"\n") + 1]
     text = head.decode(spec.encoding, errors="replace")
     wanted = rows + (1 if spec.header else 0)
+    delimiter = sniff(text, spec.delimiter, len(spec.required), spec.quoting)
+    spec = dataclasses.replace(spec, delimiter=delimiter)
     found = records(text, spec, limit=wanted)[0].to_pylist()
     if spec.header and found:
         header, body = [name.strip() for name in found[0]], found[1:]
@@ -316,7 +322,7 @@ def _import(
         items, events = frames
         hashes = {f: hashlib.sha256(data).hexdigest() for f, data in intake.files.items()}
         dataset = Dataset(name or spec.label, fmt, items, events, hashes)
-    return ImportReport(fmt, intake.rows, intake.problems, intake.n_problems, dataset)
+    return ImportReport(fmt, intake.rows, intake.problems, intake.n_problems, dataset, intake.notes)
 
 
 def _read(intake: Intake, file: str, read: Callable[[], bytes]) -> bytes | None:

@@ -20,10 +20,9 @@ from recsys.data.checks import floats, numbers
 from recsys.data.reader import FileSpec, Intake, read_table
 from recsys.events import EventFrame
 
-# The header is detected (a first row whose rating is no number) and its names are not read.
-RATINGS_FILE = FileSpec(
-    ("user_id", "item_id", "rating"), ("timestamp",), header=None, detect="rating"
-)
+# The header is optional, detected by its names (`recsys.data.dialect.is_header`); the columns
+# are taken in this order either way.
+RATINGS_FILE = FileSpec(("user_id", "item_id", "rating"), ("timestamp",), header=None)
 MOVIES_FILE = FileSpec(("movieId", "title"), ("genres",))  # as the MovieLens import reads it
 
 
@@ -35,6 +34,7 @@ class Ratings:
     items: list[str]
     ratings: np.ndarray
     timestamps: np.ndarray
+    notes: tuple[str, ...] = ()  # how the file was read (delimiter, empty rows skipped)
 
     def take(self, rows: np.ndarray) -> Ratings:
         """The ratings at `rows` (positions or a boolean mask), in that order: a split's side."""
@@ -43,12 +43,14 @@ class Ratings:
             np.asarray(self.items, dtype=object)[rows].tolist(),
             self.ratings[rows],
             self.timestamps[rows],
+            self.notes,
         )
 
 
 def read_ratings(path: str | Path) -> Ratings:
-    """The ratings of a comma-separated UTF-8 file (a byte-order mark is skipped; fields may be
-    quoted; blank lines are skipped), in file order.
+    """The ratings of a delimited UTF-8 file (comma, or the `;`, tab, `::` or `|` its first line
+    shows; a byte-order mark is skipped; fields may be quoted; blank rows and rows of only
+    delimiters are skipped and noted in `notes`), in file order.
 
     Raises RecsysError naming the file: it cannot be read, it holds no ratings, or naming the
     first bad line as well (a row without 3 or 4 fields, a rating that is not a number, bytes
@@ -68,6 +70,7 @@ def read_ratings(path: str | Path) -> Ratings:
         table["item_id"].tolist(),
         stars,
         np.where(np.isfinite(stamps), stamps, lines),
+        tuple(table.attrs.get("notes", ())),
     )
 
 

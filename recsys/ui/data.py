@@ -259,6 +259,8 @@ def _map_columns(fmt: str, role: str, header: list[str]) -> dict[str, str]:
 
 
 def _show_report(report) -> None:
+    for note in report.notes:  # how the files were read: another delimiter, empty rows
+        st.caption(md(note))
     if report.ok:
         summary = report.summary()
         st.success(
