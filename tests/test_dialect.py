@@ -112,3 +112,27 @@ def test_an_import_reads_semicolon_files_with_trailing_empty_rows(tmp_path):
     )  # fmt: skip
     assert "note: items.csv: read as semicolon-separated" in report.text()
     assert report.to_dict()["notes"] == report.notes
+
+
+@pytest.mark.parametrize("fmt", ["lab", "movielens"])
+def test_an_import_without_timestamps_keeps_the_file_order_and_says_so(tmp_path, fmt):
+    """Issue 16, kind 6: a log with no time column is in file order."""
+    from tests.datafiles import write_movielens
+
+    folder = (write_lab if fmt == "lab" else write_movielens)(tmp_path / fmt)
+    name = "interactions.csv" if fmt == "lab" else "ratings.csv"
+    rows = list(csv.reader(io.StringIO((folder / name).read_text(encoding="utf-8"))))
+    drop = rows[0].index("timestamp")
+    kept = [[v for i, v in enumerate(row) if i != drop] for row in rows]
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(kept)
+    files = {p.name: p.read_bytes() for p in folder.iterdir()}
+    files[name] = out.getvalue().encode("utf-8")
+    report = read_dataset(fmt, files)
+    assert report.ok, report.text()
+    events = report.dataset.interactions
+    user = "user_id" if fmt == "lab" else "userId"
+    column = [row[rows[0].index(user)] for row in rows[1:]]
+    assert events["user_id"].tolist() == column  # file order, not sorted by a time
+    assert events["ts"].tolist() == [float(i) for i in range(len(rows) - 1)]
+    assert f"{name}: no timestamp column, so the events keep the file's order" in report.text()

@@ -779,7 +779,8 @@ def test_report_text_and_json(folders):
 
 def test_columns_for_a_mapping_ui():
     assert columns("lab", "items.csv") == (("item_id", "title"), ("genres", "tags", "year"))
-    assert columns("movielens", "ratings.csv")[0] == ("userId", "movieId", "rating", "timestamp")
+    # The timestamp is optional (issue 16, kind 6): without it, events keep the file's order.
+    assert columns("movielens", "ratings.csv") == (("userId", "movieId", "rating"), ("timestamp",))
     required, optional = columns("movielens-100k", "u.item")
     assert len(required) == 24 and required[:2] == ("movie_id", "title") and optional == ()
     with pytest.raises(RecsysError):

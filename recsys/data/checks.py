@@ -98,7 +98,17 @@ def on_scale(
 
 
 def timestamps(intake: Intake, file: str, frame: pd.DataFrame, column: str) -> np.ndarray:
-    """Unix seconds from Unix seconds or ISO 8601 text (naive means UTC); NaN where bad."""
+    """Unix seconds from Unix seconds or ISO 8601 text (naive means UTC); NaN where bad.
+
+    A file without the column is in file order: its rows get 0, 1, 2... seconds (from
+    1970-01-01 UTC), with a note saying so. An empty cell in a file that has the column is a
+    problem: one row without a time cannot be placed among the others."""
+    if column not in frame:
+        intake.notes.append(
+            f"{file}: no {column} column, so the events keep the file's order "
+            "(one second apart, from 1970-01-01 UTC)"
+        )
+        return np.arange(len(frame), dtype=np.float64)
     raw = frame[column]
     values = floats(raw)
     empty = (raw == "").to_numpy()

@@ -37,12 +37,12 @@ SPECS: dict[str, dict[str, FileSpec]] = {
     "lab": {
         "items.csv": FileSpec(("item_id", "title"), ("genres", "tags", "year")),
         "interactions.csv": FileSpec(
-            ("user_id", "item_id", "timestamp"), ("kind", "value", "rating")
+            ("user_id", "item_id"), ("timestamp", "kind", "value", "rating")
         ),
     },
     "movielens": {
         "movies.csv": FileSpec(("movieId", "title"), ("genres",)),
-        "ratings.csv": FileSpec(("userId", "movieId", "rating", "timestamp")),
+        "ratings.csv": FileSpec(("userId", "movieId", "rating"), ("timestamp",)),
         "tags.csv": FileSpec(("userId", "movieId", "tag"), ("timestamp",)),
     },
     "movielens-100k": {
