@@ -105,7 +105,8 @@ def test_an_import_reads_semicolon_files_with_trailing_empty_rows(tmp_path):
     assert report.ok, report.text()
     reference = read_dataset("lab", {p.name: p.read_bytes() for p in folder.iterdir()})
     assert report.summary() == reference.summary()
-    assert sorted(report.notes) == sorted(
+    read = [note for note in report.notes if "ratings on the scale" not in note]
+    assert sorted(read) == sorted(
         [f"{name}: read as semicolon-separated (its first line has no comma between columns)"
          for name in files]
         + [f"{name}: skipped 2 empty rows (blank, or only delimiters)" for name in files]

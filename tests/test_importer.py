@@ -17,11 +17,10 @@ from recsys.data.importer import (
     FORMATS,
     MAX_PROBLEMS,
     Problem,
-    columns,
-    preview,
     read_dataset,
     read_path,
 )
+from recsys.data.preview import columns, preview
 from recsys.errors import RecsysError
 from recsys.events import KINDS
 from tests.datafiles import (
@@ -187,18 +186,8 @@ def text_year(files):
     return "items.csv", set_field(files, "items.csv", 5, 4, "199x"), "year '199x' is not a whole"
 
 
-@rule("lab")
-def rating_off_the_scale(files):
-    line = find(files, "interactions.csv", lambda f: f[2] == "rating")
-    set_field(files, "interactions.csv", line, 3, "7")
-    return "interactions.csv", line, "rating 7 is off the scale 0.5 to 5.0"
-
-
-@rule("lab")
-def rating_between_steps(files):
-    line = find(files, "interactions.csv", lambda f: f[2] == "rating")
-    set_field(files, "interactions.csv", line, 3, "3.7")
-    return "interactions.csv", line, "rating 3.7 is not on the scale 0.5 to 5.0 in steps of 0.5"
+# The lab CSV reads its ratings' scale off the values (issue 16, kind 4): a 7 or a 3.7 is no
+# longer off its scale; tests/test_scale.py checks a scale the user gives with --scale.
 
 
 @rule("lab")

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recsys.data.reader import Intake
+from recsys.data.scale import choose, off_scale
 from recsys.events import RATING_MAX, RATING_MIN, RATING_STEP, USER_ID_RULE, user_id_problem
 
 EPOCH = pd.Timestamp(0, tz="UTC")
@@ -79,10 +80,44 @@ def numbers(
     return values
 
 
+def rescale(
+    intake: Intake, file: str, frame: pd.DataFrame, values: np.ndarray, column: str
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Ratings read on their own scale (`recsys.data.scale`: the one the user gave as
+    `intake.scale`, else the one the values show), with a note saying which.
+
+    Returns the values as the lab's stars, and for implicit feedback (0/1, counts) which rows
+    are a choice (True) or a pass (False), their values then NaN; None for explicit ratings. A
+    value outside a scale the user gave is a problem on its line."""
+    given = intake.scale
+    values = np.array(values, dtype=np.float64)
+    if given is not None and not given.implicit:
+        off = off_scale(values, given)
+        intake.each(
+            file,
+            frame,
+            off,
+            lambda r: (
+                f"rating {r[column]} is off the scale {given.low:g} to {given.high:g} "
+                "given by --scale"
+            ),
+        )
+        values[off] = np.nan
+    known = np.isfinite(values)
+    if not known.any():
+        return values, None
+    scale = choose(values[known], given)
+    intake.notes.append(f"{file}: {scale.describe()}")
+    if scale.implicit:
+        return np.full(len(values), np.nan), np.where(known, values > 0, False)
+    return scale.to_stars(values), None
+
+
 def on_scale(
     intake: Intake, file: str, frame: pd.DataFrame, values: np.ndarray, column: str
 ) -> None:
-    """Ratings must sit on the lab's star scale: RATING_MIN..RATING_MAX in RATING_STEPs."""
+    """Ratings of a format with a scale of its own (MovieLens) must sit on the lab's star
+    scale: RATING_MIN..RATING_MAX in RATING_STEPs."""
     known = np.isfinite(values)
     off = known & ((values < RATING_MIN) | (values > RATING_MAX))
     steps = values / RATING_STEP

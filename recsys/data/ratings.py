@@ -18,6 +18,7 @@ import pandas as pd
 from recsys.algorithms import Catalog
 from recsys.data.checks import floats, numbers
 from recsys.data.reader import FileSpec, Intake, read_table
+from recsys.data.scale import Scale
 from recsys.events import EventFrame
 
 # The header is optional, detected by its names (`recsys.data.dialect.is_header`); the columns
@@ -90,14 +91,26 @@ def catalog_for(*files: Ratings) -> tuple[Catalog, dict[str, int]]:
     return Catalog(titles=tuple(f"item {i}" for i in ids), genres=tuple(() for _ in ids)), index
 
 
-def rating_events(ratings: Ratings, index: dict[str, int], first_seq: int = 1) -> EventFrame:
+def rating_events(
+    ratings: Ratings, index: dict[str, int], first_seq: int = 1, scale: Scale | None = None
+) -> EventFrame:
+    """The ratings as events in time order. On an explicit `scale` the values become the lab's
+    stars (`Scale.to_stars`); on an implicit one (0/1, counts) a value above 0 is a `like` and
+    0 a `skip`, without a value. No scale: the values are taken as stars."""
     n = len(ratings.users)
     order = np.argsort(ratings.timestamps, kind="stable")
+    values = ratings.ratings[order]
+    kinds = np.full(n, "rating", dtype=object)
+    if scale is not None and scale.implicit:
+        kinds = np.where(values > 0, "like", "skip").astype(object)
+        values = np.full(n, np.nan)
+    elif scale is not None:
+        values = scale.to_stars(values)
     return EventFrame(
         seq=np.arange(first_seq, first_seq + n),
         ts=ratings.timestamps[order],
         user=np.array(ratings.users, dtype=object)[order],
         item=np.array([index[i] for i in ratings.items], dtype=np.int64)[order],
-        kind=np.full(n, "rating", dtype=object),
-        value=ratings.ratings[order],
+        kind=kinds,
+        value=values,
     )

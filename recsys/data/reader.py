@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recsys.data.dialect import is_header, label, sniff
+from recsys.data.scale import Scale
 from recsys.errors import RecsysError
 
 READ_PROBLEMS = 100  # kept by `read_table` to find the first by line; its error counts all
@@ -141,6 +142,7 @@ class Intake:
         self.n_problems = 0
         self.rows: dict[str, int] = {}
         self.notes: list[str] = []  # how a file was read where it differs from its format
+        self.scale: Scale | None = None  # the ratings' scale when the user gave it (--scale)
 
     def add(self, file: str, line: int | None, message: str) -> None:
         self.n_problems += 1

@@ -11,7 +11,8 @@ import pandas as pd
 import streamlit as st
 
 from recsys.data import scenario_checks, scenarios
-from recsys.data.importer import FORMATS, columns, max_import_bytes, preview, read_dataset
+from recsys.data.importer import FORMATS, max_import_bytes, read_dataset
+from recsys.data.preview import columns, preview
 from recsys.engine import Engine
 from recsys.errors import RecsysError
 from recsys.ui.navigation import page_path
