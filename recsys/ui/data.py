@@ -13,6 +13,7 @@ import streamlit as st
 from recsys.data import scenario_checks, scenarios
 from recsys.data.importer import FORMATS, max_import_bytes, read_dataset
 from recsys.data.preview import columns, preview
+from recsys.data.scale import parse_scale
 from recsys.engine import Engine
 from recsys.errors import RecsysError
 from recsys.ui.navigation import page_path
@@ -212,6 +213,9 @@ def import_view(engine: Engine) -> None:
         ).strip()
         or spec.label
     )
+    scale = _scale_input(fmt)
+    if scale is False:
+        return
     confirm = st.checkbox(
         f"Replace the current lab ({engine.last_seq:,} events, with its versions and "
         "experiments; saved scenarios stay)",
@@ -219,15 +223,41 @@ def import_view(engine: Engine) -> None:
     )
     check, run, _ = st.columns([1, 1, 2])
     if check.button("Check (dry run)", key="import_check", icon=":material/fact_check:"):
-        _show_report(read_dataset(fmt, given, mapping=mapping or None, name=name, max_bytes=limit))
+        _show_report(
+            read_dataset(
+                fmt, given, mapping=mapping or None, name=name, max_bytes=limit, scale=scale
+            )
+        )
     if run.button(
         "Import and replace the lab", key="import_run", type="primary", disabled=not confirm
     ):
-        report = read_dataset(fmt, given, mapping=mapping or None, name=name, max_bytes=limit)
+        report = read_dataset(
+            fmt, given, mapping=mapping or None, name=name, max_bytes=limit, scale=scale
+        )
         if not report.ok:
             _show_report(report)
             return
         _load(engine, report, given, mapping)
+
+
+def _scale_input(fmt: str):
+    """The ratings' scale the person gives (a Scale), None to read it off the data, or False
+    after an error shown on the page."""
+    default = "read off the ratings" if fmt == "lab" else "0.5:5 (MovieLens)"
+    text = st.text_input(
+        "Rating scale",
+        placeholder=default,
+        key=f"import_scale_{fmt}",
+        help="LOW:HIGH such as 1:10 (rescaled to the lab's 0.5-5 stars, reported back on "
+        "yours), or 'implicit' for 0/1 or counts. Leave empty for the default.",
+    ).strip()
+    if not text:
+        return None
+    try:
+        return parse_scale(text)
+    except RecsysError as error:
+        st.error(f"{md(str(error))}. Leave it empty to use {md(default)}.")
+        return False
 
 
 def _assign_files(spec, files: dict[str, bytes]) -> dict[str, str]:
