@@ -178,3 +178,17 @@ def test_movielens_keeps_its_own_scale_unless_told(tmp_path):
     told = read_dataset("movielens", files, scale=parse_scale("0:10"))
     assert told.ok, told.text()
     assert any("given by --scale" in note for note in told.notes)
+
+
+def test_evaluate_warns_when_test_rows_repeat_training_rows(tmp_path, capsys):
+    rows = ten_point_rows()
+    train = ratings(tmp_path / "train.csv", rows[:400])
+    test = ratings(tmp_path / "test.csv", rows[390:])  # ten rows of the training file again
+    assert main(["evaluate", "--train", str(train), "--test", str(test), "--algorithms", "mf"]) == 0
+    out = capsys.readouterr().out
+    assert "warning: 10 of 90 test rows repeat a (user, item) pair of the training file" in out
+    honest = ratings(tmp_path / "honest.csv", rows[400:])
+    assert (
+        main(["evaluate", "--train", str(train), "--test", str(honest), "--algorithms", "mf"]) == 0
+    )
+    assert "repeat a (user, item) pair" not in capsys.readouterr().out

@@ -172,7 +172,7 @@ def _evaluate_files(args: argparse.Namespace) -> Result:
     )
     if args.predictions_out:
         text += f"\npredictions of {names[0]} written to {args.predictions_out}"
-    notes = [*train.notes, *test.notes, scale.describe()]
+    notes = [*train.notes, *test.notes, scale.describe(), *_overlap(train, test)]
     text += "".join(f"\nnote: {note}" for note in notes)
     payload = {
         "split": "files",
@@ -181,6 +181,19 @@ def _evaluate_files(args: argparse.Namespace) -> Result:
         "notes": notes,
     }
     return {"json": payload, "text": text}
+
+
+def _overlap(train, test) -> list[str]:
+    """A note when test rows repeat a (user, item) pair of the training file: a model that
+    memorises its training data scores those well, so the metrics overstate."""
+    seen = set(zip(train.users, train.items, strict=True))
+    repeated = sum(pair in seen for pair in zip(test.users, test.items, strict=True))
+    if not repeated:
+        return []
+    return [
+        f"warning: {repeated:,} of {len(test.users):,} test rows repeat a (user, item) pair of "
+        "the training file, so the metrics overstate; drop them for an honest test"
+    ]
 
 
 def _write_predictions(args, name, split, catalog, test, index, scale) -> None:
