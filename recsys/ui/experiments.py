@@ -13,7 +13,7 @@ from recsys.experiments.analysis import cumulative, report
 from recsys.experiments.assignment import Experiment
 from recsys.experiments.metrics import LABELS, METRICS, RATES
 from recsys.experiments.simulation import MAX_SESSIONS, create, simulate
-from recsys.ui.widgets import md
+from recsys.ui.widgets import md, plain
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"]
 
@@ -227,7 +227,7 @@ def curve_figure(curve: pd.DataFrame, metric: str) -> go.Figure:
             )
         )
         figure.add_trace(
-            go.Scatter(x=rows["day"], y=rows["value"], name=arm, line={"color": color})
+            go.Scatter(x=rows["day"], y=rows["value"], name=plain(arm), line={"color": color})
         )
     figure.update_layout(
         title=f"Cumulative {LABELS[metric]} with 95 % bands",
@@ -241,7 +241,7 @@ def curve_figure(curve: pd.DataFrame, metric: str) -> go.Figure:
 
 def lift_figure(result: dict, control: str) -> go.Figure:
     rows = [c for c in result["comparisons"] if c["lift"] is not None]
-    labels = [f"{c['arm']}: {LABELS[c['metric']]}" for c in rows]
+    labels = [f"{plain(c['arm'])}: {LABELS[c['metric']]}" for c in rows]
     lifts = [c["lift"] for c in rows]
     figure = go.Figure(
         go.Scatter(
@@ -263,7 +263,7 @@ def lift_figure(result: dict, control: str) -> go.Figure:
         figure.add_trace(
             go.Scatter(
                 x=[(c["sequential_low"] + c["sequential_high"]) / 2 for c in seq],
-                y=[f"{c['arm']}: {LABELS[c['metric']]}" for c in seq],
+                y=[f"{plain(c['arm'])}: {LABELS[c['metric']]}" for c in seq],
                 mode="markers",
                 marker={"size": 1, "color": "gray"},
                 error_x={
@@ -275,7 +275,7 @@ def lift_figure(result: dict, control: str) -> go.Figure:
         )
     figure.add_vline(x=0, line_dash="dot")
     figure.update_layout(
-        title=f"Relative lift against {control}",
+        title=f"Relative lift against {plain(control)}",
         xaxis_tickformat="+.0%",
         height=360,
         margin={"t": 50, "b": 40},
