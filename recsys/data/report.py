@@ -245,7 +245,10 @@ def _experiments(engine) -> str:
             curve = cumulative(engine.store, experiment)
             if not curve.empty:
                 figure = go.Figure(
-                    [go.Scatter(x=g["day"], y=g["value"], name=a) for a, g in curve.groupby("arm")]
+                    [
+                        go.Scatter(x=g["day"], y=g["value"], name=_e(a))
+                        for a, g in curve.groupby("arm")
+                    ]
                 )
                 figure.update_layout(title="Cumulative click-through rate", xaxis_title="day")
                 parts.append(_chart(figure))
