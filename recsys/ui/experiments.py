@@ -369,7 +369,7 @@ def create_view(engine: Engine) -> None:
                 f"at {experiment.details['impressions_per_second']:,.0f} per second."
             )
     except RecsysError as error:
-        st.error(f"Nothing was created: {error}. Fix it and press Create again.")
+        st.error(f"Nothing was created: {md(error)}. Fix it and press Create again.")
         return
     st.session_state.ab_experiment_select = experiment.name
     st.session_state.ab_goto = "Results"

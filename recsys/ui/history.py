@@ -301,7 +301,7 @@ def time_travel_view(engine: Engine, user: str, algorithm: str, k: int = 10) -> 
     try:
         before, after = (_as_of(engine, user, int(seq), k, algorithm) for seq in (a, b))
     except RecsysError as error:
-        st.error(f"{error}. Pick a seq inside the range.")
+        st.error(f"{md(error)}. Pick a seq inside the range.")
         return
     changes = diff(before, after)
     moves = {m.item: m.places for m in (*changes.moved, *changes.unchanged)}

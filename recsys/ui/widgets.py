@@ -81,7 +81,7 @@ def act(
             user, item, kind, value, context, algorithm=algorithm, k=k, request_id=request_id
         )
     except RecsysError as error:
-        state.flash = f"Nothing was recorded: {error}"
+        state.flash = f"Nothing was recorded: {md(error)}"
         return
     state.last_step = step
     if any(action.get("started") for action in step.actions):
