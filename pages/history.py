@@ -12,13 +12,14 @@ from recsys.ui.history import (
 )
 from recsys.ui.navigation import ensure_app
 from recsys.ui.state import current_algorithm, current_user, get_engine
+from recsys.ui.widgets import md
 
 ensure_app()
 engine = get_engine()
 user, algorithm = current_user(), current_algorithm()
 st.title("Learning history")
 st.caption(
-    f"How the lab learned, rebuilt from its event log. The user ({user}) and algorithm "
+    f"How the lab learned, rebuilt from its event log. The user ({md(user)}) and algorithm "
     f"({algorithm}) come from the sidebar."
 )
 # Tabs that track which one is open, so only the open tab's replay and charts are computed.

@@ -217,11 +217,12 @@ def _rating_errors(model, test: EventFrame) -> dict[str, float | None]:
     return {"RMSE": float(np.sqrt(np.mean(errors**2))), "MAE": float(np.mean(np.abs(errors)))}
 
 
-def predict(model, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-    """One score per (user, item) pair, clipped to the star scale for rating predictors."""
+def predict(model, users: np.ndarray, items: np.ndarray, stars: bool = True) -> np.ndarray:
+    """One value per (user, item) pair: stars (clipped to the scale) from a rating predictor,
+    else, or with `stars=False` (implicit feedback), the model's ranking score."""
     out = np.empty(len(users))
     order = pd.Series(range(len(users))).groupby(pd.Series(users)).indices
-    score = getattr(model, "predict", model.score)  # rating predictors answer in stars
+    score = getattr(model, "predict", model.score) if stars else model.score
     for user, rows in order.items():
         out[rows] = score(user, items[rows])
     return out
@@ -274,4 +275,16 @@ def sweep_costs(
 
 
 def results_frame(results: list[Result]) -> pd.DataFrame:
-    return pd.DataFrame([{"algorithm": r.algorithm, **r.metrics} for r in results])
+    """One row per algorithm; a metric that is undefined (None) is NaN, a float column."""
+    frame = pd.DataFrame([{"algorithm": r.algorithm, **r.metrics} for r in results])
+    metrics = [c for c in frame.columns if c != "algorithm"]
+    frame[metrics] = frame[metrics].astype(np.float64)
+    return frame
+
+
+def results_records(frame: pd.DataFrame) -> list[dict]:
+    """`results_frame` rows for JSON: an undefined metric is null (JSON has no NaN)."""
+    return [
+        {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in row.items()}
+        for row in frame.to_dict("records")
+    ]

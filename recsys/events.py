@@ -41,7 +41,15 @@ EXPLICIT_KINDS = frozenset({"like", "dislike", "favorite", "rating"})
 
 RATING_MIN, RATING_MAX, RATING_STEP = 0.5, 5.0, 0.5
 NEUTRAL_STARS = 3.0
-USER_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:@-]{0,63}")
+# A user id is what people really have (`José`, `ana maria`, `-7`, an e-mail address): any
+# printable Unicode text of 1 to MAX_USER_ID characters. Only what cannot be shown or stored as
+# one field is refused: control and format characters (tabs, line breaks, zero-width joiners,
+# bidi overrides), lone surrogates, and line/paragraph separators (`str.isprintable`).
+MAX_USER_ID = 128
+USER_ID_RULE = (
+    f"use 1 to {MAX_USER_ID} printable characters (no tabs, line breaks or other control "
+    "characters)"
+)
 MAX_CONTEXT_CHARS = 500
 DEVICES = ("desktop", "mobile", "tv")  # the context a visit can come with, besides the clock
 
@@ -129,13 +137,23 @@ DEFAULT_WEIGHTS = EventWeights(
 WEIGHT_PRESETS = {"default": DEFAULT_WEIGHTS, "classic": CLASSIC_WEIGHTS}
 
 
+def user_id_problem(user: object) -> str | None:
+    """Why `user` cannot be a user id (the rule above), or None when it can."""
+    if not isinstance(user, str) or not user:
+        return "it is empty" if user == "" else "it is not text"
+    if len(user) > MAX_USER_ID:
+        return f"it has {len(user)} characters"
+    if not user.isprintable():
+        return "it contains a control character"
+    return None
+
+
 def validate_user(user: object) -> str:
-    if not isinstance(user, str) or not USER_ID_PATTERN.fullmatch(user):
+    """`user` itself when it is a valid user id; RecsysError naming the rule otherwise."""
+    problem = user_id_problem(user)
+    if problem:
         shown = repr(user) if len(repr(user)) <= 40 else repr(user)[:37] + "..."
-        raise RecsysError(
-            f"invalid user id {shown}: use 1-64 letters, digits or _ . : @ - "
-            "(starting with a letter or digit)"
-        )
+        raise RecsysError(f"invalid user id {shown} ({problem}): {USER_ID_RULE}")
     return user
 
 

@@ -15,6 +15,7 @@ first movie the tags "Funny" x3 (three spellings), "classic" x2, "dark" x2, "lon
 from __future__ import annotations
 
 import csv
+import io
 import math
 from pathlib import Path
 
@@ -147,3 +148,33 @@ def _folder(folder: str | Path) -> Path:
 def _write(path: Path, rows: list[list[str]]) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         csv.writer(handle, lineterminator="\n").writerows(rows)
+
+
+# Text that a Markdown, HTML or plotly renderer would turn into something else (issue 17):
+# every page and the report must show it exactly as written.
+HOSTILE_TEXT = (
+    "# Heading", ":red[red]", "$x^2$", "[link](http://e.com)", "<b>bold</b>", "a -- b",
+    "*star*", "_under_", "`code`", "~~strike~~", "<script>alert(1)</script>", ":material/home:",
+    "&amp; entity", "x -> y", "| pipe |", "www.e.com", "me@e.com",
+)  # fmt: skip
+HOSTILE_USER = "**bob** <i>x</i>"
+
+
+def write_hostile_lab(folder: str | Path) -> Path:
+    """`write_lab` with every title, tag and some genres made of HOSTILE_TEXT (the title is the
+    text plus " T<n>", so each is unique) and user01 renamed HOSTILE_USER."""
+    folder = write_lab(folder)
+    items = list(csv.reader(io.StringIO((folder / "items.csv").read_text())))
+    for i, row in enumerate(items[1:]):
+        text = HOSTILE_TEXT[i % len(HOSTILE_TEXT)]
+        row[1] = f"{text} T{i}"
+        row[2] = text if i % 3 == 0 else row[2]
+        row[3] = text
+    events = list(csv.reader(io.StringIO((folder / "interactions.csv").read_text())))
+    for row in events[1:]:
+        row[0] = HOSTILE_USER if row[0] == "user01" else row[0]
+    for name, rows in (("items.csv", items), ("interactions.csv", events)):
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerows(rows)
+        (folder / name).write_text(out.getvalue())
+    return folder

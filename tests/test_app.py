@@ -80,12 +80,29 @@ def test_bad_deep_link_is_an_error_not_a_traceback(db_path, monkeypatch):
     monkeypatch.setenv("RECSYS_DB", str(db_path))
     st.cache_resource.clear()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
-    at.query_params["user"] = "<script>alert(1)</script>"
+    at.query_params["user"] = "line\nbreak"  # a control character: no user id
     at.query_params["algorithm"] = "nope"
     at.run()
     assert not at.exception
     assert at.error and "Ignored the link" in at.error[0].value
     assert at.session_state["user"].startswith("visitor-")
+    st.cache_resource.clear()
+
+
+def test_a_deep_link_to_a_user_id_that_looks_like_markup_shows_it_literally(db_path, monkeypatch):
+    """Any printable id is a user id (issue 16, kind 5); pages show it as typed (issue 17)."""
+    monkeypatch.setenv("RECSYS_DB", str(db_path))
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params["user"] = "<script>alert(1)</script> **José**"
+    at.run()
+    assert not at.exception and not at.error
+    assert at.session_state["user"] == "<script>alert(1)</script> **José**"
+    at.switch_page("pages/history.py").run()
+    assert not at.exception
+    caption = at.caption[0].value
+    assert "(<script>alert(1)</script> **José**)" in caption.replace("\\", "")
+    assert "\\*\\*José\\*\\*" in caption  # escaped: shown as typed, not bold
     st.cache_resource.clear()
 
 

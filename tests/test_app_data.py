@@ -53,6 +53,11 @@ def texts(elements) -> list[str]:
     return [e.value for e in elements]
 
 
+def shown(elements) -> list[str]:
+    """What the elements show: their Markdown with md()'s escapes and joins read as a page does."""
+    return [e.value.replace("\\", "").replace("\u2060", "") for e in elements]
+
+
 def open_data_tab(app: AppTest, tab: str) -> AppTest:
     app.switch_page("pages/data.py")
     app.session_state["data_tab"] = tab
@@ -124,7 +129,7 @@ def test_saving_the_current_setup_stores_a_scenario_and_a_bad_name_saves_nothing
 
     app.text_input(key="scenario_name").input("cold-start")  # a built-in name
     app.button(key="FormSubmitter:scenario_save-Save").click().run()
-    assert len(app.error) == 1 and "built-in" in app.error[0].value
+    assert len(app.error) == 1 and "built-in" in shown(app.error)[0]
     assert [row["name"] for row in scenarios.catalogue(engine.store)] == builtin
 
     app.text_input(key="scenario_name").input("  my-setup ")
@@ -132,7 +137,7 @@ def test_saving_the_current_setup_stores_a_scenario_and_a_bad_name_saves_nothing
     app.text_area(key="scenario_description").input("What the lab held on Monday.")
     app.button(key="FormSubmitter:scenario_save-Save").click().run()
     assert not app.exception and not app.error
-    assert any("Saved scenario my-setup" in t for t in texts(app.success))
+    assert any("Saved scenario my-setup" in t for t in shown(app.success))
     saved = scenarios.catalogue(engine.store)[-1]
     assert saved == {
         "name": "my-setup",
@@ -215,7 +220,7 @@ def test_a_scenario_link_loads_it_once_and_opens_its_page(lab_app, db_path, save
     lab_app.run()
     engine = engine_for(str(db_path))
     assert_tiny_is_open(lab_app, engine)
-    assert texts(lab_app.toast) == ["Scenario tiny-ab loaded."]
+    assert shown(lab_app.toast) == ["Scenario tiny-ab loaded."]
     assert engine.meta["seed"] == "5" != saved_tiny["seed"]  # the world was replaced
     assert json.loads(engine.meta["sizes"])["sessions_per_user"] == 20
     assert engine.last_seq != saved_tiny["last_seq"]
@@ -242,7 +247,7 @@ def test_a_scenario_link_loads_it_once_and_opens_its_page(lab_app, db_path, save
     assert_tiny_is_open(second, engine)
     assert engine.last_seq == after_like  # not reloaded: the like is still there
     assert len(engine.experiments.list()) == 1
-    (toast,) = texts(second.toast)
+    (toast,) = shown(second.toast)
     assert "tiny-ab is already loaded" in toast
 
 
@@ -252,7 +257,7 @@ def test_an_unknown_scenario_in_the_link_is_an_error_and_changes_nothing(
     lab_app.query_params["scenario"] = "no-such-scenario"
     lab_app.run()
     assert not lab_app.exception
-    (error,) = texts(lab_app.error)
+    (error,) = shown(lab_app.error)
     assert "Ignored the link's scenario: unknown scenario 'no-such-scenario'" in error
     assert "tiny-ab" in error  # it names the ones there are
     engine = engine_for(str(db_path))
@@ -271,7 +276,7 @@ def test_the_load_button_loads_a_saved_scenario_and_opens_its_page(lab_app, db_p
     app.button(key="scenario_load_tiny-ab").click().run()
     engine = engine_for(str(db_path))
     assert_tiny_is_open(app, engine)
-    assert texts(app.toast) == ["Scenario tiny-ab loaded."]
+    assert shown(app.toast) == ["Scenario tiny-ab loaded."]
     assert engine.meta["seed"] == "5" and engine.last_seq != saved_tiny["last_seq"]
     assert [e.name for e in engine.experiments.list()] == ["knn vs pop"]
 

@@ -313,8 +313,8 @@ def test_import_lab_csv_files_in_the_browser(served, page, tmp_path, kept_upload
     bad.mkdir()
     shutil.copy(good / "items.csv", bad / "items.csv")
     lines = (good / "interactions.csv").read_text().splitlines()
-    fields = lines[3].split(",")  # line 4 of the file: a rating of 9 stars
-    fields[2:4] = ["rating", "9"]
+    fields = lines[3].split(",")  # line 4 of the file: a rating that is no number
+    fields[2:4] = ["rating", "lots"]
     lines[3] = ",".join(fields)
     (bad / "interactions.csv").write_text("\n".join(lines) + "\n")
     rejected = "nothing was imported and the lab is unchanged"
@@ -331,12 +331,12 @@ def test_import_lab_csv_files_in_the_browser(served, page, tmp_path, kept_upload
 
     rerun_after(page, page.get_by_role("button", name="Check (dry run)").click)
     page.get_by_text(rejected).wait_for()
-    problem = page.locator("[data-testid=stDataFrame] tbody tr", has_text="rating 9")
+    problem = page.locator("[data-testid=stDataFrame] tbody tr", has_text="rating 'lots'")
     problem.wait_for(state="attached", timeout=20_000)  # glide's cells live inside a canvas
     assert problem.locator("[role=gridcell]").all_inner_texts() == [
         "interactions.csv",
         "4",
-        "rating 9 is off the scale 0.5 to 5.0",
+        "rating 'lots' is not a number",
     ]
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "data-import-rejected.png"), full_page=True)

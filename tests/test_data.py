@@ -420,7 +420,7 @@ BAD_SCENARIOS = [
     ("autopilot steps", small(run=[{"autopilot": {"persona": "sci-fi-fan", "steps": 0}}]), "steps"),
     (
         "autopilot user",
-        small(run=[{"autopilot": {"persona": "sci-fi-fan", "user": "two words"}}]),
+        small(run=[{"autopilot": {"persona": "sci-fi-fan", "user": "two\nlines"}}]),
         "invalid user id",
     ),
     ("drift personas", small(run=[{"drift": {"personas": ["nobody"]}}]), "drift personas"),

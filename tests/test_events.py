@@ -58,27 +58,37 @@ def test_frame_weights_match_single_event_weights():
     assert frame.weights(CLASSIC_WEIGHTS).tolist() == pytest.approx(classic)
 
 
-@pytest.mark.parametrize("user", ["alice", "sim-0001", "persona:sci-fi", "a.b@c", "x" * 64])
+# Ids people really have (issue 16, kind 5): accents, spaces, a leading dash, any script,
+# and text that would be markup or SQL elsewhere (stored as a parameter, shown literally).
+@pytest.mark.parametrize(
+    "user",
+    [
+        "alice", "sim-0001", "persona:sci-fi", "a.b@c", "x" * 128, "José", "ana maria",
+        "-leading", "ユーザー42", "Ørjan Ødegård", "'; DROP TABLE events; --",
+        "<script>alert(1)</script>", "**bold** [x](y)", "😀",
+    ],
+)  # fmt: skip
 def test_valid_user_ids(user):
     assert validate_user(user) == user
 
 
 @pytest.mark.parametrize(
-    "user",
+    ("user", "problem"),
     [
-        "",
-        "x" * 65,
-        "x" * 10_000,
-        "'; DROP TABLE events; --",
-        "<script>alert(1)</script>",
-        "a b",
-        "-leading",
-        None,
-        17,
+        ("", "empty"),
+        ("x" * 129, "129 characters"),
+        ("x" * 10_000, "10000 characters"),
+        ("tab\there", "control character"),
+        ("line\nbreak", "control character"),
+        ("nul\x00", "control character"),
+        ("bidi\u202eoverride", "control character"),
+        ("zero\u200bwidth", "control character"),
+        (None, "not text"),
+        (17, "not text"),
     ],
 )
-def test_invalid_user_ids(user):
-    with pytest.raises(RecsysError, match="invalid user id"):
+def test_invalid_user_ids(user, problem):
+    with pytest.raises(RecsysError, match=f"invalid user id .*{problem}.*1 to 128 printable"):
         validate_user(user)
 
 

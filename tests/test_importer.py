@@ -17,11 +17,10 @@ from recsys.data.importer import (
     FORMATS,
     MAX_PROBLEMS,
     Problem,
-    columns,
-    preview,
     read_dataset,
     read_path,
 )
+from recsys.data.preview import columns, preview
 from recsys.errors import RecsysError
 from recsys.events import KINDS
 from tests.datafiles import (
@@ -187,18 +186,8 @@ def text_year(files):
     return "items.csv", set_field(files, "items.csv", 5, 4, "199x"), "year '199x' is not a whole"
 
 
-@rule("lab")
-def rating_off_the_scale(files):
-    line = find(files, "interactions.csv", lambda f: f[2] == "rating")
-    set_field(files, "interactions.csv", line, 3, "7")
-    return "interactions.csv", line, "rating 7 is off the scale 0.5 to 5.0"
-
-
-@rule("lab")
-def rating_between_steps(files):
-    line = find(files, "interactions.csv", lambda f: f[2] == "rating")
-    set_field(files, "interactions.csv", line, 3, "3.7")
-    return "interactions.csv", line, "rating 3.7 is not on the scale 0.5 to 5.0 in steps of 0.5"
+# The lab CSV reads its ratings' scale off the values (issue 16, kind 4): a 7 or a 3.7 is no
+# longer off its scale; tests/test_scale.py checks a scale the user gives with --scale.
 
 
 @rule("lab")
@@ -252,8 +241,8 @@ def empty_user(files):
 
 @rule("lab")
 def user_id_not_allowed(files):
-    line = set_field(files, "interactions.csv", 10, 0, "bad user!")
-    return "interactions.csv", line, "user id 'bad user!' is not allowed"
+    line = set_field(files, "interactions.csv", 10, 0, "x" * 129)
+    return "interactions.csv", line, "is not allowed (it has 129 characters)"
 
 
 @rule("lab")
@@ -347,7 +336,8 @@ def duplicate_rating(files):
 
 @rule("movielens")
 def tag_by_bad_user(files):
-    return "tags.csv", set_field(files, "tags.csv", 2, 0, "-x"), "user id '-x' is not allowed"
+    line = set_field(files, "tags.csv", 2, 0, "bell\x07")
+    return "tags.csv", line, r"user id 'bell\x07' is not allowed (it contains a control character)"
 
 
 @rule("movielens-100k")
@@ -778,7 +768,8 @@ def test_report_text_and_json(folders):
 
 def test_columns_for_a_mapping_ui():
     assert columns("lab", "items.csv") == (("item_id", "title"), ("genres", "tags", "year"))
-    assert columns("movielens", "ratings.csv")[0] == ("userId", "movieId", "rating", "timestamp")
+    # The timestamp is optional (issue 16, kind 6): without it, events keep the file's order.
+    assert columns("movielens", "ratings.csv") == (("userId", "movieId", "rating"), ("timestamp",))
     required, optional = columns("movielens-100k", "u.item")
     assert len(required) == 24 and required[:2] == ("movie_id", "title") and optional == ()
     with pytest.raises(RecsysError):

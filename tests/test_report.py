@@ -74,3 +74,26 @@ def test_the_report_names_the_loaded_scenario_with_its_json(engine):
     shown = re.search(r"<pre>(.*?)</pre>", page, re.S).group(1)
     assert json.loads(html.unescape(shown)) == scenarios.validate(setup)
     assert "imported" not in page.split("<h2>Setup</h2>")[1][:400]
+
+
+def test_a_hostile_catalog_and_user_id_are_text_in_the_report(db_path, tmp_path):
+    """Issue 17, kind 2: the report of a lab imported from HOSTILE_TEXT titles and tags."""
+    from recsys.data.importer import read_path
+    from recsys.data.lab import load_dataset
+    from recsys.engine import Engine
+    from tests.datafiles import HOSTILE_USER, write_hostile_lab
+
+    folder = write_hostile_lab(tmp_path / "hostile")
+    engine = Engine.open(db_path)
+    try:
+        load_dataset(engine, read_path("lab", folder), path=folder)
+        steps = [engine.interact(HOSTILE_USER, item, "like") for item in (0, 4, 9)]
+        page = session_report(engine, HOSTILE_USER)
+    finally:
+        engine.close()
+    body = page.split("</head>")[1]
+    for step in steps:  # each liked title, escaped
+        assert html.escape(step.title) in body
+    assert html.escape(HOSTILE_USER) in body and HOSTILE_USER not in body
+    for raw in ("<b>bold</b>", "<script>alert(1)</script>"):
+        assert raw not in body

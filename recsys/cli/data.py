@@ -47,6 +47,12 @@ def add_parsers(commands: Any) -> None:
         help="read our COLUMN from their column, e.g. interactions.csv:user_id=customer",
     )
     imp.add_argument("--seed", type=int, default=42, help="seed of the fitted ground truth")
+    imp.add_argument(
+        "--scale",
+        metavar="LOW:HIGH",
+        help="the ratings' scale, e.g. 1:10, or 'implicit' for 0/1 or counts (default: the "
+        "lab CSV reads it off the ratings, MovieLens is 0.5:5)",
+    )
 
     download = add_command(commands, "download", "fetch a public dataset (needs the network)", run)
     download.add_argument("name", help="movielens-small")
@@ -103,9 +109,11 @@ def _check(args) -> None:
     """Validate what needs no database (an import's files included) before one is opened."""
     if args.command == "import":
         from recsys.data.importer import read_path
+        from recsys.data.scale import parse_scale
 
         args.mapping = _mapping(args.map)
-        args.report = read_path(args.format, args.path, mapping=args.mapping or None)
+        scale = parse_scale(args.scale) if args.scale else None
+        args.report = read_path(args.format, args.path, mapping=args.mapping or None, scale=scale)
     if args.command == "download":
         from recsys.data.download import DATASETS
 

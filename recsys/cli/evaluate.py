@@ -37,6 +37,12 @@ def add_parsers(commands: Any) -> None:
         metavar="CSV",
         help="with --train/--test: user_id,item_id,rating,prediction",
     )
+    evaluate.add_argument(
+        "--scale",
+        metavar="LOW:HIGH",
+        help="with --train/--test: the ratings' scale, e.g. 1:10, or 'implicit' for 0/1 or "
+        "counts (default: read off the ratings)",
+    )
 
     bench = add_command(
         commands, "bench", "measure interact/recommend latency and replay throughput", run
@@ -118,7 +124,13 @@ def _algorithm_names(text: str) -> list[str]:
 
 
 def _evaluate(engine, args) -> Result:
-    from recsys.evaluation import evaluate, random_split, results_frame, temporal_split
+    from recsys.evaluation import (
+        evaluate,
+        random_split,
+        results_frame,
+        results_records,
+        temporal_split,
+    )
 
     names = args.names
     events = engine.store.events()
@@ -131,9 +143,9 @@ def _evaluate(engine, args) -> Result:
     frame = results_frame(results)
     text = (
         f"{split.name} split: {len(split.train):,} training and {len(split.test):,} test "
-        f"events\n" + frame.to_string(index=False, float_format=lambda v: f"{v:.4f}")
+        f"events\n" + frame.to_string(index=False, na_rep="n/a", float_format=lambda v: f"{v:.4f}")
     )
-    return {"json": {"split": split.name, "results": frame.to_dict("records")}, "text": text}
+    return {"json": {"split": split.name, "results": results_records(frame)}, "text": text}
 
 
 def _evaluate_files(args: argparse.Namespace) -> Result:
@@ -141,36 +153,85 @@ def _evaluate_files(args: argparse.Namespace) -> Result:
         raise RecsysError("give both --train and --test")
     import numpy as np
 
-    from recsys.algorithms import ModelSpec, build_model
     from recsys.data.ratings import catalog_for, rating_events, read_ratings
-    from recsys.evaluation import Split, evaluate, predict, results_frame
+    from recsys.data.scale import choose, parse_scale
+    from recsys.evaluation import Split, evaluate, results_frame, results_records
 
     names = args.names
+    given = parse_scale(args.scale) if args.scale else None
     train, test = read_ratings(args.train), read_ratings(args.test)
+    scale = choose(np.concatenate([train.ratings, test.ratings]), given)
     catalog, index = catalog_for(train, test)
     split = Split(
-        rating_events(train, index), rating_events(test, index, len(train.users) + 1), "files"
+        rating_events(train, index, scale=scale),
+        rating_events(test, index, len(train.users) + 1, scale),
+        "files",
     )
     results = evaluate(names, split, catalog, args.k, seed=args.seed)
+    for result in results:  # errors in the data's own units (a linear map: errors scale too)
+        for name in ("RMSE", "MAE"):
+            value = result.metrics.get(name)
+            if scale.implicit or value is None:
+                result.metrics[name] = None
+            else:
+                result.metrics[name] = float(scale.from_stars(value) - scale.from_stars(0.0))
     if args.predictions_out:
-        model = build_model(ModelSpec(names[0], seed=args.seed), catalog)
-        model.fit(split.train, catalog)
-        items = np.array([index[i] for i in test.items], dtype=np.int64)
-        predicted = predict(model, np.array(test.users, dtype=object), items)
-        try:
-            with open(args.predictions_out, "w", encoding="utf-8") as out:
-                out.write("user_id,item_id,rating,prediction\n")
-                for user, item, rating, guess in zip(
-                    test.users, test.items, test.ratings.tolist(), predicted.tolist(), strict=True
-                ):
-                    out.write(f"{user},{item},{rating:g},{guess:.6f}\n")
-        except OSError as error:
-            raise RecsysError(f"cannot write {args.predictions_out}: {error.strerror}") from None
+        _write_predictions(args, names[0], split, catalog, test, index, scale)
     frame = results_frame(results)
     text = (
         f"{len(train.users):,} training and {len(test.users):,} test ratings, "
-        f"{catalog.n:,} items\n" + frame.to_string(index=False, float_format=lambda v: f"{v:.4f}")
+        f"{catalog.n:,} items\n"
+        + frame.to_string(index=False, na_rep="n/a", float_format=lambda v: f"{v:.4f}")
     )
     if args.predictions_out:
         text += f"\npredictions of {names[0]} written to {args.predictions_out}"
-    return {"json": {"split": "files", "results": frame.to_dict("records")}, "text": text}
+    notes = [*train.notes, *test.notes, scale.describe(), *_overlap(train, test)]
+    text += "".join(f"\nnote: {note}" for note in notes)
+    payload = {
+        "split": "files",
+        "scale": {"low": scale.low, "high": scale.high, "implicit": scale.implicit},
+        "results": results_records(frame),
+        "notes": notes,
+    }
+    return {"json": payload, "text": text}
+
+
+def _overlap(train, test) -> list[str]:
+    """A note when test rows repeat a (user, item) pair of the training file: a model that
+    memorises its training data scores those well, so the metrics overstate."""
+    seen = set(zip(train.users, train.items, strict=True))
+    repeated = sum(pair in seen for pair in zip(test.users, test.items, strict=True))
+    if not repeated:
+        return []
+    return [
+        f"warning: {repeated:,} of {len(test.users):,} test rows repeat a (user, item) pair of "
+        "the training file, so the metrics overstate; drop them for an honest test"
+    ]
+
+
+def _write_predictions(args, name, split, catalog, test, index, scale) -> None:
+    """One row per test rating: the prediction on the data's scale, or the model's score
+    (column `score`) for implicit feedback, where there is no rating to predict."""
+    import csv
+
+    import numpy as np
+
+    from recsys.algorithms import ModelSpec, build_model
+    from recsys.evaluation import predict
+
+    model = build_model(ModelSpec(name, seed=args.seed), catalog)
+    model.fit(split.train, catalog)
+    items = np.array([index[i] for i in test.items], dtype=np.int64)
+    predicted = predict(model, np.array(test.users, dtype=object), items, not scale.implicit)
+    guesses = predicted if scale.implicit else scale.from_stars(predicted)
+    column = "score" if scale.implicit else "prediction"
+    try:
+        with open(args.predictions_out, "w", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out)  # quotes an id with a comma or a quote in it
+            writer.writerow(["user_id", "item_id", "rating", column])
+            for user, item, rating, guess in zip(
+                test.users, test.items, test.ratings.tolist(), guesses.tolist(), strict=True
+            ):
+                writer.writerow([user, item, f"{rating:g}", f"{guess:.6f}"])
+    except OSError as error:
+        raise RecsysError(f"cannot write {args.predictions_out}: {error.strerror}") from None

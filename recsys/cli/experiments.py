@@ -258,9 +258,14 @@ def render(result: dict[str, Any]) -> str:
         seq = ""
         if c.get("sequential_low") is not None:
             seq = f"  always-valid [{c['sequential_low']:+.2%}, {c['sequential_high']:+.2%}]"
+        bayes = (
+            "chance to beat: no evidence (no events in either arm)"
+            if c["chance_to_beat"] is None
+            else f"chance to beat {c['chance_to_beat']:.1%}, expected loss {c['expected_loss']:.4g}"
+        )
         lines.append(
-            f"  {c['arm']} vs control, {LABELS[c['metric']]}: lift {lift}, p {_p(c['p_value'])}, "
-            f"chance to beat {c['chance_to_beat']:.1%}, expected loss {c['expected_loss']:.4g}{seq}"
+            f"  {c['arm']} vs control, {LABELS[c['metric']]}: lift {lift}, p {_p(c['p_value'])} "
+            f"({c['test']}), {bayes}{seq}"
         )
     srm = result["srm"]
     if srm:

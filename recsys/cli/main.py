@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from recsys.cli import data, evaluate, experiments, export, lab, lifecycle
@@ -31,7 +32,23 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command line (default: `sys.argv[1:]`) and print its result as text or JSON.
 
     Returns the exit status: 0 done, 2 bad input or a refused command (one line on stderr),
-    130 interrupted; `scenario check` exits 1 itself when a claim does not hold."""
+    130 interrupted, 141 when the reader of stdout closed it early (`... | head -1`), quietly,
+    as a Unix tool killed by SIGPIPE would; `scenario check` exits 1 itself when a claim does
+    not hold."""
+    try:
+        try:
+            return _main(argv)
+        finally:  # also after argparse's --help, which exits without flushing
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # Python's documented recipe (library/signal, "Note on SIGPIPE"): point stdout at
+        # devnull so the interpreter's final flush does not raise a second time.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
         result = run(args)
@@ -41,9 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     if args.json:
-        print(json.dumps(result["json"], indent=2, default=jsonable))
+        print(
+            json.dumps(result["json"], indent=2, default=jsonable, ensure_ascii=False), flush=True
+        )
     else:
-        print(result["text"])
+        print(result["text"], flush=True)
     return 0
 
 

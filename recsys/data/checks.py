@@ -16,7 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recsys.data.reader import Intake
-from recsys.events import RATING_MAX, RATING_MIN, RATING_STEP, USER_ID_PATTERN
+from recsys.data.scale import choose, off_scale
+from recsys.events import RATING_MAX, RATING_MIN, RATING_STEP, USER_ID_RULE, user_id_problem
 
 EPOCH = pd.Timestamp(0, tz="UTC")
 # Unix seconds outside these years are almost always milliseconds or a wrong column.
@@ -47,18 +48,19 @@ def nonempty(intake: Intake, file: str, frame: pd.DataFrame, column: str) -> Non
 
 
 def users(intake: Intake, file: str, frame: pd.DataFrame, column: str) -> None:
-    """User ids become event users, so they must pass the same rule as live ones."""
+    """User ids become event users, so they must pass the same rule as live ones
+    (`recsys.events.user_id_problem`), checked once per distinct id."""
     raw = frame[column]
     nonempty(intake, file, frame, column)
-    bad = (raw != "") & ~raw.str.fullmatch(USER_ID_PATTERN.pattern)
+    distinct = pd.unique(raw[raw != ""])
+    wrong = {u: p for u in distinct if (p := user_id_problem(u))}
+    if not wrong:
+        return
     intake.each(
         file,
         frame,
-        bad,
-        lambda r: (
-            f"user id {shown(r[column])} is not allowed: use 1-64 letters, digits or "
-            "_ . : @ - (starting with a letter or digit)"
-        ),
+        raw.isin(list(wrong)),
+        lambda r: f"user id {shown(r[column])} is not allowed ({wrong[r[column]]}): {USER_ID_RULE}",
     )
 
 
@@ -78,10 +80,44 @@ def numbers(
     return values
 
 
+def rescale(
+    intake: Intake, file: str, frame: pd.DataFrame, values: np.ndarray, column: str
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Ratings read on their own scale (`recsys.data.scale`: the one the user gave as
+    `intake.scale`, else the one the values show), with a note saying which.
+
+    Returns the values as the lab's stars, and for implicit feedback (0/1, counts) which rows
+    are a choice (True) or a pass (False), their values then NaN; None for explicit ratings. A
+    value outside a scale the user gave is a problem on its line."""
+    given = intake.scale
+    values = np.array(values, dtype=np.float64)
+    if given is not None and not given.implicit:
+        off = off_scale(values, given)
+        intake.each(
+            file,
+            frame,
+            off,
+            lambda r: (
+                f"rating {r[column]} is off the scale {given.low:g} to {given.high:g} "
+                "given by --scale"
+            ),
+        )
+        values[off] = np.nan
+    known = np.isfinite(values)
+    if not known.any():
+        return values, None
+    scale = choose(values[known], given)
+    intake.notes.append(f"{file}: {scale.describe()}")
+    if scale.implicit:
+        return np.full(len(values), np.nan), np.where(known, values > 0, False)
+    return scale.to_stars(values), None
+
+
 def on_scale(
     intake: Intake, file: str, frame: pd.DataFrame, values: np.ndarray, column: str
 ) -> None:
-    """Ratings must sit on the lab's star scale: RATING_MIN..RATING_MAX in RATING_STEPs."""
+    """Ratings of a format with a scale of its own (MovieLens) must sit on the lab's star
+    scale: RATING_MIN..RATING_MAX in RATING_STEPs."""
     known = np.isfinite(values)
     off = known & ((values < RATING_MIN) | (values > RATING_MAX))
     steps = values / RATING_STEP
@@ -97,7 +133,17 @@ def on_scale(
 
 
 def timestamps(intake: Intake, file: str, frame: pd.DataFrame, column: str) -> np.ndarray:
-    """Unix seconds from Unix seconds or ISO 8601 text (naive means UTC); NaN where bad."""
+    """Unix seconds from Unix seconds or ISO 8601 text (naive means UTC); NaN where bad.
+
+    A file without the column is in file order: its rows get 0, 1, 2... seconds (from
+    1970-01-01 UTC), with a note saying so. An empty cell in a file that has the column is a
+    problem: one row without a time cannot be placed among the others."""
+    if column not in frame:
+        intake.notes.append(
+            f"{file}: no {column} column, so the events keep the file's order "
+            "(one second apart, from 1970-01-01 UTC)"
+        )
+        return np.arange(len(frame), dtype=np.float64)
     raw = frame[column]
     values = floats(raw)
     empty = (raw == "").to_numpy()

@@ -21,6 +21,7 @@ from recsys.data.checks import (
     nonempty,
     numbers,
     on_scale,
+    rescale,
     shown,
     timestamps,
     users,
@@ -37,12 +38,12 @@ SPECS: dict[str, dict[str, FileSpec]] = {
     "lab": {
         "items.csv": FileSpec(("item_id", "title"), ("genres", "tags", "year")),
         "interactions.csv": FileSpec(
-            ("user_id", "item_id", "timestamp"), ("kind", "value", "rating")
+            ("user_id", "item_id"), ("timestamp", "kind", "value", "rating")
         ),
     },
     "movielens": {
         "movies.csv": FileSpec(("movieId", "title"), ("genres",)),
-        "ratings.csv": FileSpec(("userId", "movieId", "rating", "timestamp")),
+        "ratings.csv": FileSpec(("userId", "movieId", "rating"), ("timestamp",)),
         "tags.csv": FileSpec(("userId", "movieId", "tag"), ("timestamp",)),
     },
     "movielens-100k": {
@@ -87,8 +88,11 @@ def read_lab(intake: Intake) -> Frames:
         kinds, values = _kinds_and_values(intake, events)
     elif "rating" in events:
         kinds = pd.Series("rating", index=events.index, dtype="str")
-        values = numbers(intake, file, events, "rating")
-        on_scale(intake, file, events, values, "rating")
+        values, chose = rescale(
+            intake, file, events, numbers(intake, file, events, "rating"), "rating"
+        )
+        if chose is not None:  # implicit feedback: a choice is a like, a pass a skip
+            kinds = pd.Series(np.where(chose, "like", "skip"), index=events.index, dtype="str")
     else:
         header = ", ".join(events.attrs["header"])
         intake.add(file, None, f"missing column kind (or rating); the header has {header}")
@@ -253,7 +257,13 @@ def _ratings(
     """A ratings file (ratings.csv, u.data): one rating per user and item, on the scale."""
     _check_refs(intake, file, frame, user, item, items, items_file, items_column)
     values = numbers(intake, file, frame, "rating")
-    on_scale(intake, file, frame, values, "rating")
+    kinds = pd.Series("rating", index=frame.index, dtype="str")
+    if intake.scale is None:
+        on_scale(intake, file, frame, values, "rating")
+    else:  # the user says the file is on another scale than the format's
+        values, chose = rescale(intake, file, frame, values, "rating")
+        if chose is not None:
+            kinds = pd.Series(np.where(chose, "like", "skip"), index=frame.index, dtype="str")
     ts = timestamps(intake, file, frame, "timestamp")
     duplicates(
         intake,
@@ -262,7 +272,6 @@ def _ratings(
         [user, item],
         lambda r: f"user {r[user]} rated item {r[item]} again: first on line {r['first']}",
     )
-    kinds = pd.Series("rating", index=frame.index, dtype="str")
     return make_events(frame[user], frame[item], kinds, values, ts)
 
 
@@ -299,7 +308,9 @@ def _kinds_and_values(intake: Intake, events: pd.DataFrame) -> tuple[pd.Series, 
     values = np.full(len(events), np.nan)
     if column:
         values = numbers(intake, file, events, column, where=rated & given)
-        on_scale(intake, file, events, values, column)
+        values, chose = rescale(intake, file, events, values, column)
+        if chose is not None:  # implicit feedback: a rated row is a like or a skip
+            kinds = kinds.where(~rated, np.where(chose, "like", "skip"))
     return kinds, values
 
 

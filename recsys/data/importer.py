@@ -24,7 +24,7 @@ import os
 import zipfile
 import zlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -32,7 +32,8 @@ from typing import Any
 import pandas as pd
 
 from recsys.data.formats import READERS, SPECS
-from recsys.data.reader import FileSpec, Intake, Problem, records
+from recsys.data.reader import FileSpec, Intake, Problem
+from recsys.data.scale import Scale
 from recsys.errors import RecsysError
 from recsys.events import KINDS
 
@@ -44,15 +45,12 @@ __all__ = [
     "FormatSpec",
     "ImportReport",
     "Problem",
-    "columns",
-    "preview",
     "read_dataset",
     "read_path",
 ]
 
 MAX_IMPORT_BYTES = 100 * 1024 * 1024  # per file; $RECSYS_MAX_IMPORT_MB (megabytes) overrides it
 MAX_PROBLEMS = 200  # problems kept; the report still counts all of them
-PREVIEW_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -116,6 +114,7 @@ class ImportReport:
     problems: list[Problem]
     n_problems: int
     dataset: Dataset | None
+    notes: list[str] = field(default_factory=list)  # how files were read, what was skipped
 
     @property
     def ok(self) -> bool:
@@ -147,7 +146,7 @@ class ImportReport:
             lines += [f"  {problem}" for problem in self.problems]
             if self.n_problems > len(self.problems):
                 lines.append(f"  … and {self.n_problems - len(self.problems):,} more")
-            return "\n".join(lines)
+            return "\n".join(lines + [f"  note: {note}" for note in self.notes])
         s = self.summary()
         kinds = ", ".join(f"{kind} {n:,}" for kind, n in s["kinds"].items())
         lines = [
@@ -158,7 +157,7 @@ class ImportReport:
         if s["rating_mean"] is not None:
             lines.insert(2, f"  mean rating: {s['rating_mean']:.2f} over {s['ratings']:,}")
         lines.append("  rows read: " + ", ".join(f"{f} {n:,}" for f, n in self.rows.items()))
-        return "\n".join(lines)
+        return "\n".join(lines + [f"  note: {note}" for note in self.notes])
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -167,6 +166,7 @@ class ImportReport:
             "rows": dict(self.rows),
             "n_problems": self.n_problems,
             "problems": [asdict(problem) for problem in self.problems],
+            "notes": list(self.notes),
             "summary": self.summary(),
         }
 
@@ -178,16 +178,19 @@ def read_dataset(
     mapping: dict[str, dict[str, str]] | None = None,
     name: str | None = None,
     max_bytes: int | None = None,
+    scale: Scale | None = None,
 ) -> ImportReport:
     """Validate and read files held in memory (file name -> bytes); names not in the format
-    are ignored, and a path-like name ('ml-100k/u.data') is matched by its last part."""
+    are ignored, and a path-like name ('ml-100k/u.data') is matched by its last part. `scale`
+    (`recsys.data.scale.parse_scale`) says what the ratings are on; by default the lab's CSV
+    reads it off the values and MovieLens uses its own 0.5 to 5."""
     by_name = {PurePosixPath(key.replace("\\", "/")).name: key for key in files}
     sources = {}
     for file in SPECS[_format(fmt).name]:
         key = file if file in files else by_name.get(file)
         if key is not None:
             sources[file] = (len(files[key]), lambda key=key: bytes(files[key]))
-    return _import(fmt, sources, mapping, name, max_bytes)
+    return _import(fmt, sources, mapping, name, max_bytes, scale)
 
 
 def read_path(
@@ -196,6 +199,7 @@ def read_path(
     *,
     mapping: dict[str, dict[str, str]] | None = None,
     max_bytes: int | None = None,
+    scale: Scale | None = None,
 ) -> ImportReport:
     """Read a folder holding the format's files, or a .zip of them; either may keep them in one
     sub-folder (as ml-latest-small.zip and ml-100k.zip do). Sizes are checked before reading.
@@ -214,7 +218,7 @@ def read_path(
                 file: (p.stat().st_size, p.read_bytes)
                 for file, p in ((f, path / member) for f, member in found.items())
             }
-            return _import(fmt, sources, mapping, path.name, limit)
+            return _import(fmt, sources, mapping, path.name, limit, scale)
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as archive:
                 infos = {i.filename: i for i in archive.infolist() if not i.is_dir()}
@@ -223,43 +227,10 @@ def read_path(
                     file: (infos[member].file_size, _unzipper(archive, infos[member], limit))
                     for file, member in found.items()
                 }
-                return _import(fmt, sources, mapping, path.stem, limit)
+                return _import(fmt, sources, mapping, path.stem, limit, scale)
     except (OSError, zipfile.BadZipFile) as error:
         raise RecsysError(f"cannot read {path}: {error}") from None
     raise RecsysError(f"{path} is neither a folder nor a zip archive")
-
-
-def columns(fmt: str, file: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(required, optional) canonical columns of a format's file, for a column-mapping UI.
-
-    A headerless file (u.data, u.item) gives its positional names as required. In the lab's
-    interactions.csv one of kind or rating is required as well; both are listed as optional.
-    """
-    spec = _file_spec(fmt, file)
-    return spec.required, spec.optional
-
-
-def preview(data: bytes, file: str, fmt: str, rows: int = 10) -> pd.DataFrame:
-    """The first rows as text, decoded as the import decodes that file; bad bytes are replaced
-    and ragged rows padded, so a person can look at a file the import rejects."""
-    spec = _file_spec(fmt, file)
-    head = bytes(data[:PREVIEW_BYTES])
-    if len(data) > PREVIEW_BYTES and b"\n" in head:
-        head = head[: head.rindex(b"\n") + 1]
-    text = head.decode(spec.encoding, errors="replace")
-    wanted = rows + (1 if spec.header else 0)
-    found = records(text, spec, limit=wanted)[0].to_pylist()
-    if spec.header and found:
-        header, body = [name.strip() for name in found[0]], found[1:]
-    else:
-        header, body = list(spec.required), found
-    width = max([len(header), *map(len, body)])
-    names: list[str] = []
-    for i in range(width):
-        name = header[i] if i < len(header) and header[i] else f"column {i + 1}"
-        names.append(name if name not in names else f"{name} ({i + 1})")
-    body = [row + [""] * (width - len(row)) for row in body]
-    return pd.DataFrame(body, columns=names, dtype="str")
 
 
 def max_import_bytes() -> int:
@@ -285,10 +256,12 @@ def _import(
     mapping: dict[str, dict[str, str]] | None,
     name: str | None,
     max_bytes: int | None,
+    scale: Scale | None = None,
 ) -> ImportReport:
     spec = _format(fmt)
     limit = _limit(max_bytes)
     intake = Intake(SPECS[fmt], mapping, MAX_PROBLEMS)
+    intake.scale = scale
     for file in mapping or {}:
         if file not in SPECS[fmt]:
             intake.add(file, None, f"the mapping names a file the {spec.label} format lacks")
@@ -316,7 +289,7 @@ def _import(
         items, events = frames
         hashes = {f: hashlib.sha256(data).hexdigest() for f, data in intake.files.items()}
         dataset = Dataset(name or spec.label, fmt, items, events, hashes)
-    return ImportReport(fmt, intake.rows, intake.problems, intake.n_problems, dataset)
+    return ImportReport(fmt, intake.rows, intake.problems, intake.n_problems, dataset, intake.notes)
 
 
 def _read(intake: Intake, file: str, read: Callable[[], bytes]) -> bytes | None:

@@ -18,12 +18,12 @@ import pandas as pd
 from recsys.algorithms import Catalog
 from recsys.data.checks import floats, numbers
 from recsys.data.reader import FileSpec, Intake, read_table
+from recsys.data.scale import Scale
 from recsys.events import EventFrame
 
-# The header is detected (a first row whose rating is no number) and its names are not read.
-RATINGS_FILE = FileSpec(
-    ("user_id", "item_id", "rating"), ("timestamp",), header=None, detect="rating"
-)
+# The header is optional, detected by its names (`recsys.data.dialect.is_header`); the columns
+# are taken in this order either way.
+RATINGS_FILE = FileSpec(("user_id", "item_id", "rating"), ("timestamp",), header=None)
 MOVIES_FILE = FileSpec(("movieId", "title"), ("genres",))  # as the MovieLens import reads it
 
 
@@ -35,6 +35,7 @@ class Ratings:
     items: list[str]
     ratings: np.ndarray
     timestamps: np.ndarray
+    notes: tuple[str, ...] = ()  # how the file was read (delimiter, empty rows skipped)
 
     def take(self, rows: np.ndarray) -> Ratings:
         """The ratings at `rows` (positions or a boolean mask), in that order: a split's side."""
@@ -43,12 +44,14 @@ class Ratings:
             np.asarray(self.items, dtype=object)[rows].tolist(),
             self.ratings[rows],
             self.timestamps[rows],
+            self.notes,
         )
 
 
 def read_ratings(path: str | Path) -> Ratings:
-    """The ratings of a comma-separated UTF-8 file (a byte-order mark is skipped; fields may be
-    quoted; blank lines are skipped), in file order.
+    """The ratings of a delimited UTF-8 file (comma, or the `;`, tab, `::` or `|` its first line
+    shows; a byte-order mark is skipped; fields may be quoted; blank rows and rows of only
+    delimiters are skipped and noted in `notes`), in file order.
 
     Raises RecsysError naming the file: it cannot be read, it holds no ratings, or naming the
     first bad line as well (a row without 3 or 4 fields, a rating that is not a number, bytes
@@ -68,6 +71,7 @@ def read_ratings(path: str | Path) -> Ratings:
         table["item_id"].tolist(),
         stars,
         np.where(np.isfinite(stamps), stamps, lines),
+        tuple(table.attrs.get("notes", ())),
     )
 
 
@@ -87,14 +91,26 @@ def catalog_for(*files: Ratings) -> tuple[Catalog, dict[str, int]]:
     return Catalog(titles=tuple(f"item {i}" for i in ids), genres=tuple(() for _ in ids)), index
 
 
-def rating_events(ratings: Ratings, index: dict[str, int], first_seq: int = 1) -> EventFrame:
+def rating_events(
+    ratings: Ratings, index: dict[str, int], first_seq: int = 1, scale: Scale | None = None
+) -> EventFrame:
+    """The ratings as events in time order. On an explicit `scale` the values become the lab's
+    stars (`Scale.to_stars`); on an implicit one (0/1, counts) a value above 0 is a `like` and
+    0 a `skip`, without a value. No scale: the values are taken as stars."""
     n = len(ratings.users)
     order = np.argsort(ratings.timestamps, kind="stable")
+    values = ratings.ratings[order]
+    kinds = np.full(n, "rating", dtype=object)
+    if scale is not None and scale.implicit:
+        kinds = np.where(values > 0, "like", "skip").astype(object)
+        values = np.full(n, np.nan)
+    elif scale is not None:
+        values = scale.to_stars(values)
     return EventFrame(
         seq=np.arange(first_seq, first_seq + n),
         ts=ratings.timestamps[order],
         user=np.array(ratings.users, dtype=object)[order],
         item=np.array([index[i] for i in ratings.items], dtype=np.int64)[order],
-        kind=np.full(n, "rating", dtype=object),
-        value=ratings.ratings[order],
+        kind=kinds,
+        value=values,
     )

@@ -12,8 +12,9 @@ the problems of one reading (capped, all counted); the checks on values are in
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
-import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from recsys.data.dialect import is_header, label, sniff
+from recsys.data.scale import Scale
 from recsys.errors import RecsysError
 
 READ_PROBLEMS = 100  # kept by `read_table` to find the first by line; its error counts all
@@ -46,9 +49,13 @@ class FileSpec:
     """How a file is laid out.
 
     `header`: True, the first row names the columns (matched by name, case-insensitively, after
-    the user's mapping); False, there is none; None, optional: the first row is a header when its
-    `detect` column holds no number. Without a header the columns are positional (`names`, in
-    order), and a row may leave out trailing optional columns (they read as "").
+    the user's mapping); False, there is none; None, optional: the first row is a header when it
+    names columns (`recsys.data.dialect.is_header`: by the names, never by whether a value
+    parses, so a first row whose rating is `NA` is a bad data row, as it would be on line 2).
+    Without a header the columns are positional (`names`, in order), and a row may leave out
+    trailing optional columns (they read as ""). `delimiter` is what the format uses; a file
+    whose first line does not split by it but does by another of `dialect.DELIMITERS` is read
+    by that one, with a note.
     """
 
     required: tuple[str, ...]
@@ -56,11 +63,6 @@ class FileSpec:
     header: bool | None = True
     delimiter: str = ","
     encoding: str = "utf-8-sig"
-    detect: str = ""  # header=None only: the column that holds a number in every data row
-
-    def __post_init__(self) -> None:
-        if self.header is None and self.detect not in self.names:
-            raise ValueError("an optional header is detected by one of the file's columns")
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -74,9 +76,11 @@ class FileSpec:
 
 def records(
     text: str, spec: FileSpec, limit: int | None = None
-) -> tuple[pa.ListArray, np.ndarray, tuple[int, str] | None]:
-    """Non-blank rows as lists of fields, the physical line each starts on, and where csv gave
-    up if it did. Text without quotes (most big ratings files) is split by pyarrow, fast."""
+) -> tuple[pa.ListArray, np.ndarray, tuple[int, str] | None, int]:
+    """Rows with a value as lists of fields, the physical line each starts on, where csv gave
+    up if it did, and how many rows were skipped for holding nothing: blank lines and rows of
+    only delimiters (the `,,,` Excel leaves below a table). Text without quotes (most big
+    ratings files) is split by pyarrow, fast."""
     lone_cr = "\r" in text and "\r\n" not in text
     if spec.quoting == csv.QUOTE_NONE or ('"' not in text and not lone_cr):
         return _split_plain(text, spec.delimiter, limit)
@@ -85,35 +89,39 @@ def records(
 
 def _split_plain(
     text: str, delimiter: str, limit: int | None
-) -> tuple[pa.ListArray, np.ndarray, None]:
+) -> tuple[pa.ListArray, np.ndarray, None, int]:
     lines = pc.list_flatten(pc.split_pattern(pa.array([text], pa.large_string()), "\n"))
     lines = pc.utf8_rtrim(lines, characters="\r")
-    blank = pc.equal(pc.utf8_trim_whitespace(lines), "").to_numpy(zero_copy_only=False)
+    empty = f"^(?:\\s|{re.escape(delimiter)})*$"
+    blank = pc.match_substring_regex(lines, empty).to_numpy(zero_copy_only=False)
     numbers = np.flatnonzero(~blank)[:limit] + 1
-    return pc.split_pattern(lines.take(pa.array(numbers - 1)), delimiter), numbers, None
+    skipped = int(blank.sum()) - (1 if len(blank) and blank[-1] else 0)  # the final newline
+    return pc.split_pattern(lines.take(pa.array(numbers - 1)), delimiter), numbers, None, skipped
 
 
 def _split_csv(
     text: str, spec: FileSpec, limit: int | None
-) -> tuple[pa.ListArray, np.ndarray, tuple[int, str] | None]:
+) -> tuple[pa.ListArray, np.ndarray, tuple[int, str] | None, int]:
     reader = csv.reader(
         io.StringIO(text, newline=""), delimiter=spec.delimiter, quoting=spec.quoting
     )
     rows: list[list[str]] = []
     lines: list[int] = []
-    start, failure = 1, None
+    start, failure, skipped = 1, None, 0
     try:
         for row in reader:
-            if row and (len(row) > 1 or row[0].strip()):
+            if any(field.strip() for field in row):
                 rows.append(row)
                 lines.append(start)
                 if limit is not None and len(rows) >= limit:
                     break
+            else:
+                skipped += 1
             start = reader.line_num + 1
     except csv.Error as error:
         failure = (start, str(error))
     parts = pa.array(rows, type=pa.list_(pa.large_string()))
-    return parts, np.asarray(lines, dtype=np.int64), failure
+    return parts, np.asarray(lines, dtype=np.int64), failure, skipped
 
 
 class Intake:
@@ -133,6 +141,8 @@ class Intake:
         self.problems: list[Problem] = []
         self.n_problems = 0
         self.rows: dict[str, int] = {}
+        self.notes: list[str] = []  # how a file was read where it differs from its format
+        self.scale: Scale | None = None  # the ratings' scale when the user gave it (--scale)
 
     def add(self, file: str, line: int | None, message: str) -> None:
         self.n_problems += 1
@@ -164,7 +174,20 @@ class Intake:
         text = self._decode(file, data, spec.encoding)
         if text is None:
             return None
-        parts, lines, failure = records(text, spec)
+        delimiter = sniff(text, spec.delimiter, len(spec.required), spec.quoting)
+        if delimiter != spec.delimiter:
+            usual = label(spec.delimiter)
+            spec = dataclasses.replace(spec, delimiter=delimiter)
+            self.notes.append(
+                f"{file}: read as {label(delimiter)}-separated (its first line has no "
+                f"{usual} between columns)"
+            )
+        parts, lines, failure, skipped = records(text, spec)
+        if skipped:
+            plural = "s" if skipped > 1 else ""
+            self.notes.append(
+                f"{file}: skipped {skipped:,} empty row{plural} (blank, or only delimiters)"
+            )
         if failure:
             self.add(file, failure[0], f"cannot split into fields: {failure[1]}")
             return None
@@ -172,7 +195,7 @@ class Intake:
             self.add(file, None, "the file is empty")
             return None
         named = spec.header is True
-        headed = named or (spec.header is None and _is_header(parts[0].as_py(), spec))
+        headed = named or (spec.header is None and is_header(parts[0].as_py(), spec.names))
         if named:
             header = [name.strip() for name in parts[0].as_py()]
             positions = self._positions(file, spec, header)
@@ -256,6 +279,11 @@ class Intake:
         named = spec.header is True
         shortest = width if named else len(spec.required)
         bad = (lengths < shortest) | (lengths > width)
+        extra = np.flatnonzero(lengths == width + 1)
+        if len(extra):  # `a,b,c,` as a spreadsheet may save it: a trailing empty field is fine
+            last = pc.list_element(parts.take(pa.array(extra)), width)
+            empty = pc.equal(pc.utf8_trim_whitespace(last), "").to_numpy(zero_copy_only=False)
+            bad[extra[empty]] = False
         partial: dict[str, list[str]] = {}
         if bad.any():
             counts = pd.DataFrame({"line": lines, "n": lengths})
@@ -277,17 +305,6 @@ class Intake:
         frame.attrs["header"] = header
         frame.attrs["partial"] = partial
         return frame
-
-
-def _is_header(row: list[str], spec: FileSpec) -> bool:
-    """An optional header: a first row of a usable width whose `detect` field is no number."""
-    position = spec.names.index(spec.detect)
-    if not len(spec.required) <= len(row) <= len(spec.names) or position >= len(row):
-        return False
-    try:
-        return not math.isfinite(float(row[position]))
-    except ValueError:
-        return True
 
 
 def _expected(spec: FileSpec, width: int) -> str:
@@ -316,7 +333,8 @@ def read_table(
 ) -> pd.DataFrame:
     """One delimited file read through the importer's reader against `spec`: its rows as text
     in the spec's columns plus `line`. `check` may add problems of its own (values that must
-    be numbers...).
+    be numbers...). How it was read (another delimiter, empty rows skipped) is in
+    `attrs["notes"]`.
 
     Raises RecsysError naming the file if it cannot be read or holds no rows, else naming its
     first bad line and counting the others.
@@ -339,4 +357,5 @@ def read_table(
         also = f" (and {more:,} more problem{'s' if more > 1 else ''})" if more else ""
         raise RecsysError(f"{located[0]}{also}")
     assert table is not None
+    table.attrs["notes"] = intake.notes
     return table

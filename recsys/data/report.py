@@ -230,7 +230,10 @@ def _experiments(engine) -> str:
         comparisons = pd.DataFrame(
             [
                 {k: c[k] for k in ("arm", "metric", "lift", "lift_low", "lift_high", "p_value",
-                                   "chance_to_beat")}
+                                   "test")}
+                | {"chance_to_beat": "no evidence (no events)"
+                   if c["chance_to_beat"] is None and c["p_value"] is not None
+                   else c["chance_to_beat"]}
                 for c in result["comparisons"]
             ]
         )  # fmt: skip
@@ -242,7 +245,10 @@ def _experiments(engine) -> str:
             curve = cumulative(engine.store, experiment)
             if not curve.empty:
                 figure = go.Figure(
-                    [go.Scatter(x=g["day"], y=g["value"], name=a) for a, g in curve.groupby("arm")]
+                    [
+                        go.Scatter(x=g["day"], y=g["value"], name=_e(a))
+                        for a, g in curve.groupby("arm")
+                    ]
                 )
                 figure.update_layout(title="Cumulative click-through rate", xaxis_title="day")
                 parts.append(_chart(figure))

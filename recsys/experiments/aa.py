@@ -26,7 +26,7 @@ import pandas as pd
 from recsys.algorithms import algorithm_class
 from recsys.choice import ChoiceModel, Utilities
 from recsys.errors import RecsysError
-from recsys.experiments import stats
+from recsys.experiments import rates, stats
 from recsys.experiments.assignment import Arm, Experiment, Experiments
 from recsys.experiments.sessions import play
 from recsys.experiments.simulation import MAX_SESSIONS, ranked_lists
@@ -120,7 +120,7 @@ def _one_run(frame: pd.DataFrame, looks: int, alpha: float, users: int) -> dict[
     per_user = frame.groupby(["arm", "user_id"])[["clicked"]].agg(["sum", "count"])
     per_user.columns = ["clicks", "impressions"]
     a, b = per_user.loc["A"], per_user.loc["B"]
-    final = stats.compare_ratios(a["clicks"], a["impressions"], b["clicks"], b["impressions"])
+    final = rates.compare_rates(a["clicks"], a["impressions"], b["clicks"], b["impressions"])
     naive = stats.compare_proportions(
         int(a["clicks"].sum()), int(a["impressions"].sum()),
         int(b["clicks"].sum()), int(b["impressions"].sum()),
@@ -134,7 +134,7 @@ def _one_run(frame: pd.DataFrame, looks: int, alpha: float, users: int) -> dict[
         pa, pb = part.loc["A"], part.loc["B"]
         if len(pa) < 2 or len(pb) < 2:
             continue
-        look = stats.compare_ratios(pa["sum"], pa["count"], pb["sum"], pb["count"])
+        look = rates.compare_rates(pa["sum"], pa["count"], pb["sum"], pb["count"])
         peeked |= bool(look.p_value < alpha)
         diff_se = np.hypot(look.control.se, look.treatment.se)
         low, high = stats.sequential_interval(

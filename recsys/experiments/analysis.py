@@ -23,7 +23,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from recsys.errors import RecsysError
-from recsys.experiments import stats
+from recsys.experiments import rates, stats
 from recsys.experiments.assignment import Experiment, Experiments
 from recsys.experiments.metrics import METRICS, RATES, UNITS
 from recsys.store.database import Store
@@ -121,7 +121,7 @@ def _estimate(metric, users: pd.DataFrame, ratings: np.ndarray, unit: str, alpha
         elif metric == "avg_rating":
             value = stats.mean(ratings, alpha)
         elif unit == "user":
-            value = stats.ratio(users[RATES[metric]], users["impressions"], alpha)
+            value = rates.rate(users[RATES[metric]], users["impressions"], alpha)
         else:
             value = stats.proportion(
                 int(users[RATES[metric]].sum()), int(users["impressions"].sum()), alpha
@@ -159,7 +159,7 @@ def _compare(metric, control, treatment, unit: str, alpha: float) -> dict[str, A
             s_c, n_c = int(c_users[column].sum()), int(c_users["impressions"].sum())
             s_t, n_t = int(t_users[column].sum()), int(t_users["impressions"].sum())
             if unit == "user":
-                comparison = stats.compare_ratios(
+                comparison = rates.compare_rates(
                     c_users[column], c_users["impressions"], t_users[column],
                     t_users["impressions"], alpha,
                 )  # fmt: skip
@@ -167,7 +167,14 @@ def _compare(metric, control, treatment, unit: str, alpha: float) -> dict[str, A
                 s_t, n_t = _effective(s_t, n_t, comparison.treatment)
             else:
                 comparison = stats.compare_proportions(s_c, n_c, s_t, n_t, alpha)
-            bayes = stats.bayes_proportions(s_c, n_c, s_t, n_t, draws=50_000, seed=0)
+            # With no events (or only events) in both arms, the posteriors differ only by
+            # their sizes: a "chance to beat" would be read as evidence where there is none.
+            no_events = s_c + s_t == 0 or (s_c == n_c and s_t == n_t)
+            bayes = (
+                None
+                if no_events
+                else stats.bayes_proportions(s_c, n_c, s_t, n_t, draws=50_000, seed=0)
+            )
     except RecsysError:
         return empty
     return {
@@ -179,8 +186,8 @@ def _compare(metric, control, treatment, unit: str, alpha: float) -> dict[str, A
         "lift_high": _finite(comparison.lift_high),
         "p_value": _finite(comparison.p_value),
         "significant": bool(comparison.p_value < alpha),
-        "chance_to_beat": bayes.chance_to_beat,
-        "expected_loss": bayes.expected_loss,
+        "chance_to_beat": None if bayes is None else bayes.chance_to_beat,
+        "expected_loss": None if bayes is None else bayes.expected_loss,
         "test": comparison.test,
     }
 

@@ -197,7 +197,9 @@ def _compare(
 
 
 def compare_proportions(s_c: int, n_c: int, s_t: int, n_t: int, alpha: float = 0.05) -> Comparison:
-    """Two-proportion z-test with the pooled variance under H0 (= chi-square without correction).
+    """Two-proportion z-test with the pooled variance under H0 (= chi-square without correction);
+    Fisher's exact test (`scipy.stats.fisher_exact`) when a cell of the 2 x 2 table expects
+    fewer than 5 under H0 (Cochran's rule), where the normal approximation fails.
 
     Right when each trial is its own randomised unit (one conversion per user). For clicks per
     impression, where one user has many impressions, use `compare_ratios`.
@@ -205,6 +207,10 @@ def compare_proportions(s_c: int, n_c: int, s_t: int, n_t: int, alpha: float = 0
     control = proportion(s_c, n_c, alpha)
     treatment = proportion(s_t, n_t, alpha)
     pooled = (control.value * control.n + treatment.value * treatment.n) / (control.n + treatment.n)
+    if min(pooled, 1 - pooled) * min(control.n, treatment.n) < 5:
+        table = [[s_c, control.n - s_c], [s_t, treatment.n - s_t]]
+        p_value = float(stats.fisher_exact(table).pvalue)
+        return _compare(control, treatment, p_value, "Fisher's exact test", alpha)
     se = math.sqrt(pooled * (1 - pooled) * (1 / control.n + 1 / treatment.n))
     p_value = _two_sided_p(treatment.value - control.value, se)
     return _compare(control, treatment, p_value, "two-proportion z-test", alpha)

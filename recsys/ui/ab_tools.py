@@ -56,7 +56,7 @@ def aa_view(engine: Engine) -> None:
                 progress=lambda share, text: progress.progress(share, text=text),
             )  # fmt: skip
         except RecsysError as error:
-            st.error(f"The A/A tests did not run: {error}.")
+            st.error(f"The A/A tests did not run: {md(error)}.")
             return
     result = st.session_state.get("aa_result")
     if result:
@@ -95,7 +95,7 @@ def size_view() -> None:
     try:
         n = abstats.sample_size(baseline, mde, alpha, power)
     except RecsysError as error:
-        st.error(f"{error}. Change the inputs.")
+        st.error(f"{md(error)}. Change the inputs.")
         return
     st.metric("Users per arm", f"{n:,}", help="Two-sided two-proportion test, normal approx.")
     rows = []
@@ -135,7 +135,7 @@ def offpolicy_view(engine: Engine) -> None:
                     explore=float(epsilon), seed=int(visits),
                 )  # fmt: skip
             except RecsysError as error:
-                st.error(f"Nothing was logged: {error}.")
+                st.error(f"Nothing was logged: {md(error)}.")
             else:
                 st.session_state.ope_experiment_select = result["experiment"]["name"]
                 st.rerun()
@@ -149,7 +149,7 @@ def offpolicy_view(engine: Engine) -> None:
     try:
         result = evaluate_experiment(engine, experiment, target)
     except RecsysError as error:
-        st.error(f"{error}.")
+        st.error(f"{md(error)}.")
         return
     frame = pd.DataFrame(result["estimates"])
     frame["method"] = frame["method"].map(METHODS)
@@ -197,7 +197,7 @@ def analytics_view(engine: Engine) -> None:
         per_algorithm = performance(engine.store, engine.lab_time, float(days))
         active = most_active(engine.store, engine.lab_time, float(days))
     except RecsysError as error:
-        st.error(f"{error}.")
+        st.error(f"{md(error)}.")
         return
     st.markdown("**Performance per algorithm** (the lists people acted on, live and autopilot)")
     if per_algorithm.empty:

@@ -17,6 +17,7 @@ from recsys.evaluation import (
     sweep_costs,
     temporal_split,
 )
+from recsys.ui.widgets import md
 
 
 def split_controls(engine: Engine):
@@ -147,7 +148,7 @@ def parameter_sweep(engine: Engine, split, k: int) -> None:
             )
         except RecsysError as error:
             state.pop("sweep_running", None)
-            st.error(f"{error}. Use values within the bounds.")
+            st.error(f"{md(error)}. Use values within the bounds.")
             return
         state.pop("sweep_running", None)
         bar.empty()

@@ -13,7 +13,7 @@ from recsys.experiments.analysis import cumulative, report
 from recsys.experiments.assignment import Experiment
 from recsys.experiments.metrics import LABELS, METRICS, RATES
 from recsys.experiments.simulation import MAX_SESSIONS, create, simulate
-from recsys.ui.widgets import md
+from recsys.ui.widgets import md, plain
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"]
 
@@ -142,6 +142,13 @@ def _pct(value) -> str:
     return "n/a" if value is None else f"{value:+.2%}"
 
 
+def _chance(comparison: dict) -> str | None:
+    if comparison["chance_to_beat"] is not None:
+        return f"{comparison['chance_to_beat']:.1%}"
+    # A comparison that ran but has no chance: neither arm had an event to compare.
+    return None if comparison["p_value"] is None else "no evidence (no events)"
+
+
 def _comparisons_table(result: dict) -> None:
     rows = []
     for c in result["comparisons"]:
@@ -152,9 +159,7 @@ def _comparisons_table(result: dict) -> None:
             "lift 95 % CI": f"{_pct(c['lift_low'])} to {_pct(c['lift_high'])}",
             "p-value": None if c["p_value"] is None else f"{c['p_value']:.3g}",
             "significant": c["significant"],
-            "chance to beat control": None
-            if c["chance_to_beat"] is None
-            else round(c["chance_to_beat"], 4),
+            "chance to beat control": _chance(c),
             "expected loss": None
             if c["expected_loss"] is None
             else float(f"{c['expected_loss']:.3g}"),
@@ -222,7 +227,7 @@ def curve_figure(curve: pd.DataFrame, metric: str) -> go.Figure:
             )
         )
         figure.add_trace(
-            go.Scatter(x=rows["day"], y=rows["value"], name=arm, line={"color": color})
+            go.Scatter(x=rows["day"], y=rows["value"], name=plain(arm), line={"color": color})
         )
     figure.update_layout(
         title=f"Cumulative {LABELS[metric]} with 95 % bands",
@@ -236,7 +241,7 @@ def curve_figure(curve: pd.DataFrame, metric: str) -> go.Figure:
 
 def lift_figure(result: dict, control: str) -> go.Figure:
     rows = [c for c in result["comparisons"] if c["lift"] is not None]
-    labels = [f"{c['arm']}: {LABELS[c['metric']]}" for c in rows]
+    labels = [f"{plain(c['arm'])}: {LABELS[c['metric']]}" for c in rows]
     lifts = [c["lift"] for c in rows]
     figure = go.Figure(
         go.Scatter(
@@ -258,7 +263,7 @@ def lift_figure(result: dict, control: str) -> go.Figure:
         figure.add_trace(
             go.Scatter(
                 x=[(c["sequential_low"] + c["sequential_high"]) / 2 for c in seq],
-                y=[f"{c['arm']}: {LABELS[c['metric']]}" for c in seq],
+                y=[f"{plain(c['arm'])}: {LABELS[c['metric']]}" for c in seq],
                 mode="markers",
                 marker={"size": 1, "color": "gray"},
                 error_x={
@@ -270,7 +275,7 @@ def lift_figure(result: dict, control: str) -> go.Figure:
         )
     figure.add_vline(x=0, line_dash="dot")
     figure.update_layout(
-        title=f"Relative lift against {control}",
+        title=f"Relative lift against {plain(control)}",
         xaxis_tickformat="+.0%",
         height=360,
         margin={"t": 50, "b": 40},
@@ -364,7 +369,7 @@ def create_view(engine: Engine) -> None:
                 f"at {experiment.details['impressions_per_second']:,.0f} per second."
             )
     except RecsysError as error:
-        st.error(f"Nothing was created: {error}. Fix it and press Create again.")
+        st.error(f"Nothing was created: {md(error)}. Fix it and press Create again.")
         return
     st.session_state.ab_experiment_select = experiment.name
     st.session_state.ab_goto = "Results"

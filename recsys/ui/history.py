@@ -16,14 +16,15 @@ from recsys.lifecycle.policies import rewards
 from recsys.lifecycle.timetravel import first_seq, journey, recommend_as_of
 from recsys.ranking import diff
 from recsys.store.versions import TIMELINE_KINDS, timeline
-from recsys.ui.widgets import md
+from recsys.ui.widgets import md, plain
 
 DEFAULT_KINDS = [k for k in TIMELINE_KINDS if k != "online update"]
 
 
 def timeline_view(engine: Engine, user: str) -> None:
     left, middle, right = st.columns([2, 4, 2])
-    whose = left.radio("Whose", ["everyone", f"{user} only"], key="tl_whose", horizontal=True)
+    # Radio options render Markdown: the user id is escaped so it shows as typed.
+    whose = left.radio("Whose", ["everyone", f"{md(user)} only"], key="tl_whose", horizontal=True)
     kinds = middle.multiselect("Kinds", TIMELINE_KINDS, default=DEFAULT_KINDS, key="tl_kinds")
     limit = right.number_input("Rows", 10, 5000, 300, step=50, key="tl_limit")
     start = int(engine.meta.get("history_through_seq", 0)) + 1
@@ -48,8 +49,9 @@ def timeline_view(engine: Engine, user: str) -> None:
     if frame.empty:
         st.info("Nothing of these kinds in this range.")
         return
+    shown = frame.assign(user_id=frame["user_id"].map(plain), what=frame["what"].map(plain))
     figure = px.scatter(
-        frame,
+        shown,
         x="seq",
         y="kind",
         color="kind",
@@ -93,7 +95,7 @@ def journey_view(engine: Engine, user: str, algorithm: str, k: int = 10) -> None
     rows = []
     for index, stop in enumerate(stops, 1):
         for r in stop.ranking.items:
-            rows.append({"step": index, "seq": stop.seq, "rank": r.rank, "title": r.title})
+            rows.append({"step": index, "seq": stop.seq, "rank": r.rank, "title": plain(r.title)})
     ranks = pd.DataFrame(rows)
     # Every (step, title) pair, empty where the item was out of the list: the lines break there
     # instead of joining a departure to a return.
@@ -121,7 +123,7 @@ def journey_view(engine: Engine, user: str, algorithm: str, k: int = 10) -> None
     st.plotly_chart(bump, width="stretch", key="journey_bump")
     scores = pd.DataFrame(
         [
-            {"step": i, "seq": s.seq, "item": engine.item_title(item), "score": score}
+            {"step": i, "seq": s.seq, "item": plain(engine.item_title(item)), "score": score}
             for i, s in enumerate(stops, 1)
             for item, score in s.scores.items()
         ]
@@ -165,8 +167,8 @@ def embedding_view(engine: Engine, user: str, algorithm: str) -> None:
         {
             "x": points[:, 0],
             "y": points[:, 1],
-            "title": engine.catalog.titles,
-            "genre": [g[0] if g else "—" for g in engine.catalog.genres],
+            "title": [plain(t) for t in engine.catalog.titles],
+            "genre": [plain(g[0]) if g else "—" for g in engine.catalog.genres],
         }
     )
     figure = px.scatter(
@@ -180,10 +182,10 @@ def embedding_view(engine: Engine, user: str, algorithm: str) -> None:
                 x=path[:, 0],
                 y=path[:, 1],
                 mode="lines+markers",
-                name=f"{user} after each event",
+                name=f"{plain(user)} after each event",
                 line={"color": "black", "width": 2},
                 marker={"size": 7, "color": "black"},
-                text=[f"seq {s.seq}: {s.kind} {engine.item_title(s.item)}" for s in stops],
+                text=[f"seq {s.seq}: {s.kind} {plain(engine.item_title(s.item))}" for s in stops],
                 hoverinfo="text",
             )
         )
@@ -299,7 +301,7 @@ def time_travel_view(engine: Engine, user: str, algorithm: str, k: int = 10) -> 
     try:
         before, after = (_as_of(engine, user, int(seq), k, algorithm) for seq in (a, b))
     except RecsysError as error:
-        st.error(f"{error}. Pick a seq inside the range.")
+        st.error(f"{md(error)}. Pick a seq inside the range.")
         return
     changes = diff(before, after)
     moves = {m.item: m.places for m in (*changes.moved, *changes.unchanged)}

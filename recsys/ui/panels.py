@@ -168,7 +168,7 @@ def autopilot(engine: Engine, user: str, algorithm: str, k: int) -> None:
                 ),
             )
         except RecsysError as error:
-            st.error(f"Autopilot stopped: {error}")
+            st.error(f"Autopilot stopped: {md(error)}")
             return
         st.session_state.autopilot_result = {
             "persona": persona,

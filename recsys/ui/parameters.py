@@ -84,7 +84,7 @@ def _rebuild(engine: Engine, algorithm: str, changes: dict) -> None:
             info = engine.configure(algorithm, changes)
         except RecsysError as error:
             status.update(label="Nothing changed", state="error")
-            st.error(f"{error}. Pick a value within the bounds shown.")
+            st.error(f"{md(error)}. Pick a value within the bounds shown.")
             return
         status.update(
             label=f"{algorithm} rebuilt in {info['seconds']:.2f} s (version "

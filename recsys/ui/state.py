@@ -62,7 +62,7 @@ def get_engine() -> Engine:
     try:
         engine = engine_for(path)
     except RecsysError as error:
-        st.error(f"The lab cannot start: {error}")
+        st.error(f"The lab cannot start: {md(error)}")
         st.stop()
     st.session_state.had_db = True
     return engine
@@ -94,7 +94,7 @@ def init_session(engine: Engine) -> None:
             try:
                 state.user = validate_user(params["user"])
             except RecsysError as error:
-                state.link_error = f"Ignored the link's user: {error}"
+                state.link_error = f"Ignored the link's user: {md(error)}"
         state.presenter = params.get("presenter") == "1"
         if "scenario" in params:  # loaded by open_scenario, once the pages are known
             state.scenario_link = params["scenario"]
@@ -103,7 +103,7 @@ def init_session(engine: Engine) -> None:
                 state.algorithm = params["algorithm"]
             else:
                 state.link_error = (
-                    f"Ignored the link's algorithm {params['algorithm']!r}: "
+                    f"Ignored the link's algorithm {md(repr(params['algorithm']))}: "
                     f"choose one of {', '.join(REGISTRY)}."
                 )
 
@@ -116,7 +116,7 @@ def open_scenario(engine: Engine) -> None:
     if "scenario_link" not in state and "scenario_open" not in state:
         return  # every rerun passes here: the importer's modules stay unloaded
     from recsys.data import scenarios
-    from recsys.ui.data import apply_scenario_open, load_scenario
+    from recsys.ui.scenarios import apply_scenario_open, load_scenario
 
     name = state.pop("scenario_link", None)
     if name is not None:
@@ -125,11 +125,11 @@ def open_scenario(engine: Engine) -> None:
         try:
             setup = scenarios.get(engine.store, name)
         except RecsysError as error:
-            state.link_error = f"Ignored the link's scenario: {error}."
+            state.link_error = f"Ignored the link's scenario: {md(error)}."
         else:
             if engine.meta.get("scenario") == name:
                 state.scenario_toast = (
-                    f"Scenario {name} is already loaded; load it again from Data → Scenarios "
+                    f"Scenario {md(name)} is already loaded; load it again from Data → Scenarios "
                     "to start over."
                 )
                 state.scenario_open = setup["open"] | {"name": name, "quiet": True}

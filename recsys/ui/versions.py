@@ -63,7 +63,7 @@ def status_line(engine: Engine, algorithm: str) -> None:
                 info = engine.lifecycle.train(algorithm, "manual", "gate")
             except RecsysError as error:
                 status.update(label="Training failed", state="error")
-                st.error(f"{error}. Check the parameters page and try again.")
+                st.error(f"{md(error)}. Check the parameters page and try again.")
                 return
             fate = "now serves" if info["promoted"] else "is the candidate"
             gate = f" {info['gate']['message']}." if info["gate"] else ""
@@ -168,7 +168,7 @@ def version_actions(engine: Engine, algorithm: str, frame: pd.DataFrame) -> None
             st.session_state.versions_flash = f"Deleted v{chosen}."
             st.rerun()
     except RecsysError as error:
-        st.error(f"{error}.", icon=":material/block:")
+        st.error(f"{md(error)}.", icon=":material/block:")
 
 
 def metric_chart(frame: pd.DataFrame) -> None:
@@ -208,7 +208,7 @@ def compare_view(engine: Engine) -> None:
     try:
         report = engine.lifecycle.compare(a, b)
     except RecsysError as error:
-        st.error(f"{error}: pick two different versions.")
+        st.error(f"{md(error)}: pick two different versions.")
         return
     metrics = pd.DataFrame(report["metrics"]).T.rename(columns={"a": f"v{a}", "b": f"v{b}"})
     st.dataframe(metrics, width="stretch", key="cmp_metrics")
@@ -252,7 +252,7 @@ def policy_form(engine: Engine) -> None:
         try:
             engine.lifecycle.set_policy(values)
         except RecsysError as error:
-            st.error(f"{error}. Nothing was changed.")
+            st.error(f"{md(error)}. Nothing was changed.")
             return
         st.success(
             "Policy saved. Counters are read again from the log; detectors and the rollback "
@@ -376,7 +376,7 @@ def drift_scenario(engine: Engine, algorithm: str) -> None:
                 progress=lambda i, n: progress.progress(i / n, text=f"visit {i} of {n}"),
             )
         except RecsysError as error:
-            st.error(f"The scenario stopped: {error}")
+            st.error(f"The scenario stopped: {md(error)}")
             return
         report["seconds"] = time.perf_counter() - started
         st.session_state.drift_report = report

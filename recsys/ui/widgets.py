@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import pandas as pd
@@ -22,9 +23,32 @@ ACTIONS = (
 )
 
 
-def md(text: str) -> str:
-    """Escape Markdown so catalog or user text is shown as text, never as markup or HTML."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$])", r"\\\1", str(text))
+# Streamlit rewrites Markdown *text* after parsing, where a backslash escape no longer exists:
+# " -- " becomes an em dash (and ->, <-, >=, <=, ~= arrows and signs), URLs, www. and e-mail
+# addresses become links, and :name: becomes an icon or emoji. A WORD JOINER (U+2060, invisible,
+# no break) at the right place keeps each pattern from matching; the text reads the same.
+JOIN = "\u2060"
+_REWRITTEN = [
+    (re.compile(r"(^|\s)(?=(?:<->|->|<-|--|>=|<=|~=)(?:\s|$))"), r"\1" + JOIN),
+    (re.compile(r"(?i)\b(https?|ftp|www)(?=[:.])"), r"\1" + JOIN),
+    (re.compile(r"([@:])(?=\w)"), r"\1" + JOIN),
+]
+
+
+def md(text: object) -> str:
+    """Catalog, file or user text for a Markdown element, shown exactly as it is: never as
+    markup, HTML, math, a link, an icon or a typographic replacement (the escapes, and the
+    joins of `_REWRITTEN`)."""
+    text = str(text)
+    for pattern, joined in _REWRITTEN:
+        text = pattern.sub(joined, text)
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])", r"\\\1", text)
+
+
+def plain(text: object) -> str:
+    """User text for a plotly label, legend, hover or title: plotly reads a few HTML tags
+    (<b>, <br>, <a>...) and entities there, so <, > and & are written as entities."""
+    return html.escape(str(text), quote=False)
 
 
 def meta_line(r: RankedItem) -> str:
@@ -57,7 +81,7 @@ def act(
             user, item, kind, value, context, algorithm=algorithm, k=k, request_id=request_id
         )
     except RecsysError as error:
-        state.flash = f"Nothing was recorded: {error}"
+        state.flash = f"Nothing was recorded: {md(error)}"
         return
     state.last_step = step
     if any(action.get("started") for action in step.actions):
@@ -177,6 +201,8 @@ def history_table(engine: Engine, user: str, limit: int = 20) -> None:
         return
     stars = history["value"].map(lambda v: "" if pd.isna(v) else f"{v:g} ★")
     # A static table: a data grid costs the browser more than a click may.
-    st.table(
-        history.assign(value=stars)[["seq", "kind", "value", "title", "source"]].set_index("seq")
+    st.table(  # st.table renders its cells as Markdown: titles are escaped
+        history.assign(value=stars, title=history["title"].map(md))[
+            ["seq", "kind", "value", "title", "source"]
+        ].set_index("seq")
     )
