@@ -4,8 +4,8 @@ import streamlit as st
 
 from recsys.data import scenario_checks
 from recsys.ui.data import export_view, import_view
-from recsys.ui.scenarios import scenarios_view
 from recsys.ui.navigation import ensure_app
+from recsys.ui.scenarios import scenarios_view
 from recsys.ui.state import get_engine
 from recsys.ui.widgets import md
 
