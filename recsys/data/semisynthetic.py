@@ -38,8 +38,8 @@ def dataset_world(dataset, seed: int = DEFAULT_SEED, holdout_share: float | None
     are, plus the fitted truth. Deterministic given the dataset and `seed`.
 
     The holdout (what every version is measured on, never trained on) is the rows a lab export
-    marked in its `holdout` column when the dataset has one, else a `holdout_share` of the (user, item)
-    pairs (default `recsys.world.HOLDOUT_SHARE`; 0 keeps every event in the log)."""
+    marked in its `holdout` column when the dataset has one, else a `holdout_share` of the
+    (user, item) pairs (default `recsys.world.HOLDOUT_SHARE`; 0 keeps every event in the log)."""
     items = dataset.items.reset_index(drop=True)
     index = pd.Series(np.arange(len(items)), index=items["external_id"].to_numpy())
     log = dataset.interactions.reset_index(drop=True)

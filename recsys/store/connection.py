@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -39,6 +40,9 @@ Statement = tuple[str, list | None]
 def database_path(path: str | Path | None = None) -> str:
     """`path`, else $RECSYS_DB, else data/lab.duckdb in the repository."""
     return str(path or os.environ.get("RECSYS_DB") or DEFAULT_DB)
+
+
+OFFLINE = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
 class Database:
@@ -68,16 +72,26 @@ class Database:
             if Path(path).is_dir():
                 raise RecsysError(f"{path} is a directory; give a database file path")
         try:
-            con = duckdb.connect(path)
+            # No network at run time, ever: a file DuckDB does not know (a SQLite database, say)
+            # would otherwise make it download and load an extension to read it.
+            con = duckdb.connect(path, config=OFFLINE)
         except duckdb.IOException as error:
             if _is_lock_error(error):
                 raise RecsysError(
                     f"the lab database {path} is open in another process; "
                     "use --db to pick another file or stop the app"
                 ) from None
-            raise RecsysError(f"cannot open the lab database {path}: {error}") from None
+            found = re.search(r'Extension "(\w+)" is an existing extension', str(error))
+            if found:  # DuckDB recognised another format, and would have fetched a reader
+                raise RecsysError(
+                    f"{path} is not a DuckDB database (it looks like a {found.group(1)} file); "
+                    "give a lab database file or a new path"
+                ) from None
+            first = str(error).strip().splitlines()[0]
+            raise RecsysError(f"cannot open the lab database {path}: {first}") from None
         except duckdb.Error as error:
-            raise RecsysError(f"{path} is not a usable DuckDB database: {error}") from None
+            first = str(error).strip().splitlines()[0]
+            raise RecsysError(f"{path} is not a usable DuckDB database: {first}") from None
         return cls(con, path)
 
     def close(self) -> None:
