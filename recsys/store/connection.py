@@ -203,6 +203,8 @@ class Database:
         self._deferred.setdefault(insert, (columns, []))[1].append(row)
 
     def _write_deferred(self) -> None:
+        import pandas as pd  # here, as in `frame`: the command line's checks run without it
+
         deferred, self._deferred = self._deferred, {}
         try:
             for insert, (columns, rows) in deferred.items():
