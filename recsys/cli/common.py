@@ -169,7 +169,7 @@ def _seeded(args: argparse.Namespace, db=None):
 
 def database_path(args: argparse.Namespace) -> str:
     """The lab database file that `--db`, `$RECSYS_DB` or the default names."""
-    from recsys.store.connection import database_path as resolve
+    from recsys.store.paths import database_path as resolve
 
     return resolve(args.db)
 

@@ -113,6 +113,7 @@ def run(args: argparse.Namespace) -> Result:
         check_k(args.k)
     if args.command == "interact":
         validate_value(validate_kind(args.kind), args.value)
+        _new_lab_item(args)
     if args.command == "configure":
         args.changes = _parameter_changes(args)
     if args.command == "algorithms":
@@ -122,6 +123,20 @@ def run(args: argparse.Namespace) -> Result:
     if args.command == "personas":  # the world's table: no model needed
         return on_store(args, _personas)
     return on_lab(args, COMMANDS[args.command], _known_item if args.command == "interact" else None)
+
+
+def _new_lab_item(args: argparse.Namespace) -> None:
+    """Before a new lab is made for a --db that does not exist: its generated world numbers its
+    items 0, 1, 2..., so anything else is refused before any file is written."""
+    path = database_path(args)
+    if path == ":memory:" or Path(path).exists():
+        return
+    text = str(args.item).strip()
+    if not text.isdigit():
+        raise RecsysError(
+            f"unknown item {text[:40]!r}: {path} does not exist yet, and a new lab's generated "
+            "items are numbered 0, 1, 2..."
+        )
 
 
 def _known_item(db, args: argparse.Namespace) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import re
 import threading
 from collections.abc import Iterable, Iterator
@@ -26,20 +25,14 @@ import duckdb
 import numpy as np
 
 from recsys.errors import RecsysError
+from recsys.store.paths import DEFAULT_DB, database_path  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
     import pandas as pd
 
-DEFAULT_DB = Path(__file__).resolve().parents[2] / "data" / "lab.duckdb"
-
 BATCH_FAILED = "a step of the operation failed; nothing of it was kept"
 # One SQL statement with its parameters (None: no parameters), as the repositories return them.
 Statement = tuple[str, list | None]
-
-
-def database_path(path: str | Path | None = None) -> str:
-    """`path`, else $RECSYS_DB, else data/lab.duckdb in the repository."""
-    return str(path or os.environ.get("RECSYS_DB") or DEFAULT_DB)
 
 
 OFFLINE = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
