@@ -27,6 +27,7 @@ from recsys.algorithms import DEFAULT_ALGORITHM, Recommender, algorithm_class
 from recsys.events import (
     WEIGHT_PRESETS,
     Event,
+    ItemIds,
     parse_item,
     validate_context,
     validate_kind,
@@ -125,6 +126,7 @@ class Engine(WholeLab):
                 self.store, self.version_store, self.store.items(), self.weights, self.lock, adopt
             )
             self.items, self.catalog = self.host.items, self.host.catalog
+            self.ids = ItemIds.of(self.items["external_id"].tolist())  # the dataset's own
             self.experiments = Experiments(self.store)
             self.lifecycle = Lifecycle(self.host, self.experiments, self.meta, self.retrainer)
             self.host.sync_canary(self.lifecycle.policy.canary_share)

@@ -70,7 +70,9 @@ def random_split(events: EventFrame, test_share: float = 0.2, seed: int = 0) -> 
 
 def temporal_split(events: EventFrame, last: int = 1) -> Split:
     """Per user, the `last` items touched most recently are held out (with all their events);
-    users with no more than `last` items stay whole in training."""
+    users with no more than `last` items stay whole in training. RecsysError unless last >= 1."""
+    if isinstance(last, bool) or not isinstance(last, int | np.integer) or last < 1:
+        raise RecsysError(f"--last {last}: hold out at least 1 item per user")
     frame = pd.DataFrame({"user": events.user, "pair": _pairs(events), "seq": events.seq})
     latest = frame.groupby(["user", "pair"], sort=False)["seq"].max().reset_index()
     latest["rank"] = latest.groupby("user")["seq"].rank(ascending=False, method="first")

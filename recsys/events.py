@@ -208,6 +208,45 @@ def parse_item(item: object) -> int:
     raise RecsysError(f"item id {shown} is not an integer")
 
 
+class ItemIds:
+    """The dataset's own item ids (MovieLens' movieId, a shop's SKU) against the lab's item
+    rows 0..n-1, which never leave the engine. An item without an id of its own (a generated
+    world's) is known by its row, written as text. Shapes: `keys` is one str per row."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self.keys = list(keys)
+        self._rows = {key: row for row, key in enumerate(self.keys)}
+
+    @classmethod
+    def of(cls, external: list[object]) -> ItemIds:
+        """From the items table's `external_id` column, in row order (None: the row)."""
+        return cls(
+            [
+                str(row) if key is None or key != key else str(key)
+                for row, key in enumerate(external)
+            ]
+        )
+
+    def row(self, key: object) -> int:
+        """The row of the item whose id is `key` (text or a number); RecsysError naming a few
+        ids of the catalog when there is none."""
+        text = str(key).strip()
+        if isinstance(key, float) and key.is_integer():
+            text = str(int(key))
+        if text in self._rows:
+            return self._rows[text]
+        some = ", ".join(self.keys[:3]) + (", ..." if len(self.keys) > 3 else "")
+        shown = repr(text) if len(text) <= 40 else repr(text[:37] + "...")
+        raise RecsysError(
+            f"unknown item {shown}: not an item id of this lab's {len(self.keys):,} items "
+            f"(its ids are like {some})"
+        )
+
+    def key(self, row: int) -> str:
+        """The dataset's id of item `row`."""
+        return self.keys[int(row)]
+
+
 @dataclass(frozen=True)
 class EventFrame:
     """Many events as columns (what `fit` and replay read); `value` is NaN where absent."""

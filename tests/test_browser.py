@@ -331,12 +331,12 @@ def test_import_lab_csv_files_in_the_browser(served, page, tmp_path, kept_upload
 
     rerun_after(page, page.get_by_role("button", name="Check (dry run)").click)
     page.get_by_text(rejected).wait_for()
-    problem = page.locator("[data-testid=stDataFrame] tbody tr", has_text="rating 'lots'")
+    problem = page.locator("[data-testid=stDataFrame] tbody tr", has_text="'lots' is not")
     problem.wait_for(state="attached", timeout=20_000)  # glide's cells live inside a canvas
     assert problem.locator("[role=gridcell]").all_inner_texts() == [
         "interactions.csv",
         "4",
-        "rating 'lots' is not a number",
+        "value 'lots' is not a number",
     ]
     SHOTS.mkdir(exist_ok=True)
     page.screenshot(path=str(SHOTS / "data-import-rejected.png"), full_page=True)

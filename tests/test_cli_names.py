@@ -69,7 +69,8 @@ def test_help_imports_no_numpy_pandas_or_duckdb():
 BAD_OPTIONS = [
     (["recommend", "--user", "ann", "--k", "0"], "k must be"),
     (["recommend", "--user", "ann", "--algorithm", "nope"], "unknown algorithm 'nope'"),
-    (["interact", "--user", "ann", "--item", "abc", "--kind", "like"], "not an integer"),
+    # Items are the dataset's own ids (issue 16): text, looked up on DuckDB alone.
+    (["interact", "--user", "ann", "--item", "abc", "--kind", "like"], "unknown item 'abc'"),
     (["interact", "--user", "ann", "--item", "1", "--kind", "poke"], "poke"),
     (["versions", "list", "--algorithm", "nope"], "unknown algorithm"),
     (["evaluate", "--algorithms", "mf,nope"], "unknown algorithm 'nope'"),
@@ -89,7 +90,7 @@ def test_bad_options_exit_2_with_one_line_before_any_heavy_import(tmp_path, args
 
 def test_an_unknown_item_is_refused_before_any_model_is_built(db_path):
     result = run_main(["interact", "--user", "ann", "--item", "99999", "--kind", "like"], db_path)
-    assert result["status"] == 2 and "unknown item 99999" in result["err"]
+    assert result["status"] == 2 and "unknown item '99999'" in result["err"]
     assert "recsys.hosting" not in result["imported"]
 
 

@@ -31,7 +31,8 @@ def busy(engine):
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_export_round_trips_through_duckdb_and_pandas(busy, tmp_path, fmt):
     info = export_lab(busy, tmp_path / "out", fmt)
-    assert set(info["files"]) == {f"{n}.{fmt}" for n in NAMES}
+    # The log tables, plus the lab as a dataset in the lab CSV format (issue 16: it imports back).
+    assert set(info["files"]) == {f"{n}.{fmt}" for n in NAMES} | {"items.csv", "interactions.csv"}
     store = busy.store
     for name in NAMES:
         path = tmp_path / "out" / f"{name}.{fmt}"

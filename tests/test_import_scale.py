@@ -38,8 +38,8 @@ def test_an_import_that_fails_midway_writes_nothing(tmp_path, monkeypatch, capsy
     write_movielens(folder, n_users=30, n_ratings=1_500, n_items=200, seed=1)
     real = semisynthetic.dataset_world
 
-    def broken(dataset, seed=42):
-        world = real(dataset, seed)
+    def broken(dataset, seed=42, holdout_share=None):
+        world = real(dataset, seed, holdout_share)
         world.users = pd.concat([world.users, world.users.iloc[[0]]], ignore_index=True)
         return world
 

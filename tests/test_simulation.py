@@ -166,7 +166,7 @@ def test_cli_simulate_reports_the_three_lists(db_path, capsys):
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "oracle (ceiling)" in text and "popularity (floor)" in text and "gap closed" in text
-    assert main([*argv, "--user", "no spaces"]) == 2
+    assert main([*argv, "--user", "tab\there"]) == 2  # spaces are fine (issue 16), tabs not
 
 
 def test_an_imported_lab_is_measured_against_its_semi_synthetic_truth(engine, tmp_path):

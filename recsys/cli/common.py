@@ -169,7 +169,7 @@ def _seeded(args: argparse.Namespace, db=None):
 
 def database_path(args: argparse.Namespace) -> str:
     """The lab database file that `--db`, `$RECSYS_DB` or the default names."""
-    from recsys.store.connection import database_path as resolve
+    from recsys.store.paths import database_path as resolve
 
     return resolve(args.db)
 
@@ -216,3 +216,22 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, set | tuple):
         return list(value)
     raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+ITEM_FIELDS = frozenset({"item", "item_id"})  # where an output names an item by its row
+
+
+def with_item_ids(value: Any, ids) -> Any:
+    """JSON output with the dataset's own item ids (`recsys.events.ItemIds`, as text) where
+    it held the lab's item rows: every `item` or `item_id` field, at any depth. The rows never
+    leave the engine."""
+    if isinstance(value, dict):
+        return {
+            k: ids.key(v)
+            if k in ITEM_FIELDS and isinstance(v, int) and not isinstance(v, bool)
+            else with_item_ids(v, ids)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [with_item_ids(v, ids) for v in value]
+    return value

@@ -53,6 +53,13 @@ def add_parsers(commands: Any) -> None:
         help="the ratings' scale, e.g. 1:10, or 'implicit' for 0/1 or counts (default: the "
         "lab CSV reads it off the ratings, MovieLens is 0.5:5)",
     )
+    imp.add_argument(
+        "--holdout",
+        type=float,
+        metavar="SHARE",
+        help="share of (user, item) pairs set aside to measure versions on, from 0 (keep every "
+        "event) to 0.5 (default 0.1; a lab export's marked holdout is kept as it is)",
+    )
 
     download = add_command(commands, "download", "fetch a public dataset (needs the network)", run)
     download.add_argument("name", help="movielens-small")
@@ -112,6 +119,8 @@ def _check(args) -> None:
         from recsys.data.scale import parse_scale
 
         args.mapping = _mapping(args.map)
+        if args.holdout is not None and not 0 <= args.holdout <= 0.5:
+            raise RecsysError(f"--holdout {args.holdout:g}: give a share from 0 to 0.5")
         scale = parse_scale(args.scale) if args.scale else None
         args.report = read_path(args.format, args.path, mapping=args.mapping or None, scale=scale)
     if args.command == "download":
@@ -185,17 +194,23 @@ def _import(engine, args) -> Result:
                 f"{report.n_problems:,} problem{'' if report.n_problems == 1 else 's'} in the "
                 f"{args.format} files; nothing was imported"
             )
-        return {"json": report.to_dict(), "text": report.text() + "\nDry run: nothing changed."}
+        from recsys.data.lab import accounting, split_preview
+
+        split = accounting(*split_preview(report, args.holdout, args.seed))
+        text = f"{report.text()}\n{split}\nDry run: nothing changed."
+        return {"json": report.to_dict() | {"accounting": split}, "text": text}
     from recsys.data.lab import load_dataset
 
-    info = load_dataset(engine, report, path=args.path, mapping=args.mapping, seed=args.seed)
+    info = load_dataset(
+        engine, report, path=args.path, mapping=args.mapping, seed=args.seed, holdout=args.holdout
+    )
     return _imported(info, report)
 
 
 def _run_import(args) -> Result:
     """`import` opens the lab itself: a new database is seeded with the dataset directly,
     instead of generating the default world first only to replace it."""
-    from recsys.data.lab import dataset_lab
+    from recsys.data.lab import accounting, dataset_lab
     from recsys.engine import Engine, database_path
 
     path = database_path(args.db)
@@ -205,11 +220,12 @@ def _run_import(args) -> Result:
             return _import(engine, args)
         finally:
             engine.close()
-    world = dataset_lab(args.report, args.path, args.mapping, args.seed)
+    world = dataset_lab(args.report, args.path, args.mapping, args.seed, args.holdout)
     engine = Engine.open(path, world=world)
     try:
         info = engine.summary() | {
             "held_out": len(world.holdout),
+            "accounting": accounting(len(world.events), len(world.holdout)),
             "seconds": {},
             "format": args.format,
             "path": str(args.path),
@@ -224,7 +240,7 @@ def _imported(info: dict[str, Any], report) -> Result:
     text = (
         f"Imported {info['world']}: {info['items']:,} items, {info['users']:,} users, "
         f"{info['events']:,} events in the log and {info['held_out']:,} held out; every "
-        "algorithm trained on it."
+        f"algorithm trained on it.\n{info['accounting']}"
     )
     return {"json": info | {"report": report.to_dict()}, "text": text}
 

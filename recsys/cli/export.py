@@ -57,6 +57,10 @@ def _check_report(args) -> None:
 def _report(engine, args) -> Result:
     from recsys.data.report import session_report
 
+    if args.user is not None and args.user not in engine.users():
+        raise RecsysError(
+            f"no user {args.user!r} in this lab: pick one who acted (python -m recsys history)"
+        )
     page = session_report(engine, args.user, args.algorithm)
     output = Path(args.output)
     partial = output.with_name(output.name + ".partial")

@@ -29,12 +29,12 @@ from recsys.cli.common import (
     on_lab,
     on_store,
     parse_assignments,
+    with_item_ids,
 )
 from recsys.errors import RecsysError
 from recsys.events import (
     KINDS,
     WEIGHT_PRESETS,
-    parse_item,
     validate_kind,
     validate_user,
     validate_value,
@@ -112,8 +112,8 @@ def run(args: argparse.Namespace) -> Result:
     if args.command in ("recommend", "interact", "simulate"):
         check_k(args.k)
     if args.command == "interact":
-        args.item = parse_item(args.item)
         validate_value(validate_kind(args.kind), args.value)
+        _new_lab_item(args)
     if args.command == "configure":
         args.changes = _parameter_changes(args)
     if args.command == "algorithms":
@@ -125,15 +125,38 @@ def run(args: argparse.Namespace) -> Result:
     return on_lab(args, COMMANDS[args.command], _known_item if args.command == "interact" else None)
 
 
+def _new_lab_item(args: argparse.Namespace) -> None:
+    """Before a new lab is made for a --db that does not exist: its generated world numbers its
+    items 0, 1, 2..., so anything else is refused before any file is written."""
+    path = database_path(args)
+    if path == ":memory:" or Path(path).exists():
+        return
+    text = str(args.item).strip()
+    if not text.isdigit():
+        raise RecsysError(
+            f"unknown item {text[:40]!r}: {path} does not exist yet, and a new lab's generated "
+            "items are numbered 0, 1, 2..."
+        )
+
+
 def _known_item(db, args: argparse.Namespace) -> None:
-    """An item of the lab's catalog (`Catalog.item`'s rule and words), checked on the lab's
-    `Database` before the store or the engine is imported. A file with no world yet passes:
-    it is seeded first and checked again."""
+    """The item the dataset calls `--item` (MovieLens' movieId; a generated world's row),
+    looked up on the lab's `Database` before the store or the engine is imported, and kept as
+    its row in `args.item`. A file with no world yet passes: it is seeded and looked up then."""
     if not db.query("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'items'")[0][0]:
         return
+    key = "coalesce(external_id, CAST(item_id AS VARCHAR))"
+    found = db.query(f"SELECT item_id FROM items WHERE {key} = ?", [str(args.item).strip()])
+    if found:
+        args.item = int(found[0][0])
+        return
     n = int(db.query("SELECT count(*) FROM items")[0][0])
-    if n and not 0 <= args.item < n:
-        raise RecsysError(f"unknown item {args.item}: item ids run from 0 to {n - 1}")
+    some = [k for (k,) in db.query(f"SELECT {key} FROM items ORDER BY item_id LIMIT 3")]
+    shown = repr(str(args.item)) if len(str(args.item)) <= 40 else repr(str(args.item)[:37] + "...")
+    raise RecsysError(
+        f"unknown item {shown}: not an item id of this lab's {n:,} items "
+        f"(its ids are like {', '.join(some)}{', ...' if n > 3 else ''})"
+    )
 
 
 def _init(args: argparse.Namespace) -> Result:
@@ -172,21 +195,22 @@ def _recommend(engine, args) -> Result:
         f"Top {len(ranking.items)} for {args.user} ({ranking.algorithm}, right after event "
         f"{ranking.seq}" + (", rebuilt from the log" if args.as_of is not None else "") + "):"
     ]
-    lines += [_item_line(r) for r in ranking.items]
-    return {"json": ranking.to_dict(), "text": "\n".join(lines)}
+    lines += [_item_line(r, engine.ids) for r in ranking.items]
+    return {"json": with_item_ids(ranking.to_dict(), engine.ids), "text": "\n".join(lines)}
 
 
-def _item_line(r) -> str:
+def _item_line(r, ids) -> str:
     extra = r.year if r.year is not None else (r.region or "")
     return (
-        f"{r.rank:>3}. [{r.item:>5}] {r.title} ({extra}; {', '.join(r.genres)})"
+        f"{r.rank:>3}. [{ids.key(r.item):>5}] {r.title} ({extra}; {', '.join(r.genres)})"
         f"  score {r.score:.3f}  {r.reason}"
     )
 
 
 def _interact(engine, args) -> Result:
+    item = args.item if isinstance(args.item, int) else engine.ids.row(args.item)
     step = engine.interact(
-        args.user, args.item, args.kind, args.value, algorithm=args.algorithm, k=args.k
+        args.user, item, args.kind, args.value, algorithm=args.algorithm, k=args.k
     )
     d = step.diff
     lines = [step.message, "", f"{'before':<44} after"]
@@ -208,7 +232,7 @@ def _interact(engine, args) -> Result:
         lines.append("left: " + ", ".join(r.title for r in d.left))
     timings = ", ".join(f"{k} {v:.2f}" for k, v in step.timings.items())
     lines.append(f"timings (ms): {timings}")
-    return {"json": step.to_dict(), "text": "\n".join(lines)}
+    return {"json": with_item_ids(step.to_dict(), engine.ids), "text": "\n".join(lines)}
 
 
 def _simulate(engine, args) -> Result:

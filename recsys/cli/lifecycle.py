@@ -84,6 +84,11 @@ def _check(args) -> None:
     if args.command == "history":
         if not 1 <= args.limit <= 100_000:
             raise RecsysError("--limit must be from 1 to 100000")
+        if args.since < 0 or (args.until is not None and args.until < args.since):
+            raise RecsysError(
+                f"--since {args.since} --until {args.until}: give seqs from 0 up, "
+                "--until at or after --since"
+            )
         if args.user is not None:
             validate_user(args.user)
     if args.command == "policy":

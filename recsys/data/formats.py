@@ -38,7 +38,7 @@ SPECS: dict[str, dict[str, FileSpec]] = {
     "lab": {
         "items.csv": FileSpec(("item_id", "title"), ("genres", "tags", "year")),
         "interactions.csv": FileSpec(
-            ("user_id", "item_id"), ("timestamp", "kind", "value", "rating")
+            ("user_id", "item_id"), ("timestamp", "kind", "value", "rating", "holdout")
         ),
     },
     "movielens": {
@@ -109,7 +109,8 @@ def read_lab(intake: Intake) -> Frames:
     )
     if catalog is None:
         return None
-    return catalog, make_events(events["user_id"], events["item_id"], kinds, values, ts)
+    held = _holdout_flags(intake, file, events) if "holdout" in events else None
+    return catalog, make_events(events["user_id"], events["item_id"], kinds, values, ts, held)
 
 
 def read_movielens(intake: Intake) -> Frames:
@@ -200,9 +201,15 @@ def natural_key(text: str) -> tuple:
 
 
 def make_events(
-    user: pd.Series, item: pd.Series, kind: pd.Series, value: np.ndarray, ts: np.ndarray
+    user: pd.Series,
+    item: pd.Series,
+    kind: pd.Series,
+    value: np.ndarray,
+    ts: np.ndarray,
+    holdout: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """The interactions frame in time order; rows at the same second keep their file order."""
+    """The interactions frame in time order; rows at the same second keep their file order.
+    `holdout` (a lab export's column) marks the rows that were the lab's holdout."""
     frame = pd.DataFrame(
         {
             "user_id": user.array,
@@ -212,7 +219,18 @@ def make_events(
             "ts": np.asarray(ts, dtype=np.float64),
         }
     )
+    if holdout is not None:
+        frame["holdout"] = np.asarray(holdout, dtype=bool)
     return frame.sort_values("ts", kind="stable").reset_index(drop=True)
+
+
+def _holdout_flags(intake: Intake, file: str, events: pd.DataFrame) -> np.ndarray:
+    """The `holdout` column of a lab export: 1 (or true) for a row of the holdout, 0, false or
+    empty for the log."""
+    raw = events["holdout"].str.lower()
+    bad = ~raw.isin(["", "0", "1", "true", "false"])
+    intake.each(file, events, bad, lambda r: f"holdout {shown(r['holdout'])} is not 0 or 1")
+    return raw.isin(["1", "true"]).to_numpy()
 
 
 def _check_items(intake: Intake, file: str, items: pd.DataFrame, column: str) -> None:

@@ -26,9 +26,11 @@ def load_dataset(
     mapping: dict[str, dict[str, str]] | None = None,
     seed: int = 42,
     progress: Callable[[float, str], None] | None = None,
+    holdout: float | None = None,
 ) -> dict[str, Any]:
     """Replace the lab with a validated dataset (`recsys.data.importer.ImportReport`): all or
-    nothing. `path` is where its files are; uploaded `files` are kept first instead."""
+    nothing. `path` is where its files are; uploaded `files` are kept first instead. `holdout`
+    is the share set aside to measure versions on (default 0.1; 0 keeps every event)."""
     if not report.ok:
         raise RecsysError(
             f"the {report.format} files have {report.n_problems:,} problem"
@@ -41,16 +43,61 @@ def load_dataset(
         path = keep(files, report.dataset.name)
     if progress:
         progress(0.0, "fitting the semi-synthetic ground truth")
-    info = engine.load_world(dataset_lab(report, path, mapping, seed), progress=progress)
-    return info | {"format": report.format, "path": str(path), "summary": report.summary()}
+    world = dataset_lab(report, path, mapping, seed, holdout)
+    info = engine.load_world(world, progress=progress)
+    return info | {
+        "format": report.format,
+        "path": str(path),
+        "summary": report.summary(),
+        "held_out": len(world.holdout),
+        "accounting": accounting(len(world.events), len(world.holdout)),
+    }
 
 
-def dataset_lab(report, path: str | Path, mapping: dict | None, seed: int):
+def split_preview(report, holdout: float | None = None, seed: int = 42) -> tuple[int, int]:
+    """(events kept in the log, events held out) that importing `report` with this holdout
+    share and seed would give, without fitting anything (`recsys.world.set_aside`)."""
+    import numpy as np
+    import pandas as pd
+
+    from recsys.world import HOLDOUT_SHARE, set_aside
+
+    log = report.dataset.interactions
+    if "holdout" in log:  # a lab export's own holdout
+        held = int(log["holdout"].sum())
+        return len(log) - held, held
+    frame = pd.DataFrame(
+        {
+            "seq": np.arange(1, len(log) + 1),
+            "user_id": log["user_id"],
+            "item_id": log["external_id"],
+        }
+    )
+    kept, held = set_aside(frame, HOLDOUT_SHARE if holdout is None else holdout, seed)
+    return len(kept), len(held)
+
+
+def accounting(kept: int, held: int) -> str:
+    """Where the rows of the files go: the lab's log and the holdout, in one sentence."""
+    read = kept + held
+    if not held:
+        return f"All {read:,} interactions are in the lab's log (no holdout)."
+    return (
+        f"{read:,} interactions read: {kept:,} are the lab's log and {held:,} "
+        f"({held / read:.0%}) are the holdout, set aside to measure every model version on "
+        "and never trained on; change the share with --holdout (command line) or Holdout share "
+        "(Data page), 0 keeping them all."
+    )
+
+
+def dataset_lab(
+    report, path: str | Path, mapping: dict | None, seed: int, holdout: float | None = None
+):
     """The world of a validated dataset, remembering where its files are."""
     from recsys.data.scenarios import dataset_meta
     from recsys.data.semisynthetic import dataset_world
 
-    world = dataset_world(report.dataset, seed)
+    world = dataset_world(report.dataset, seed, holdout)
     world.meta |= dataset_meta(str(Path(path).resolve()), mapping)
     return world
 

@@ -215,6 +215,11 @@ class Intake:
         return self._frame(file, spec, header, positions, parts, lines)
 
     def _decode(self, file: str, data: bytes, encoding: str) -> str | None:
+        nul = data.find(b"\x00")
+        if nul >= 0:  # no text file holds one: a binary file, or UTF-16 saved by mistake
+            line = data.count(b"\n", 0, nul) + 1
+            self.add(file, line, "a NUL byte: this is not a text file (save it as UTF-8 CSV)")
+            return None
         try:
             return data.decode(encoding)
         except UnicodeDecodeError as error:

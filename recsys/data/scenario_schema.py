@@ -98,8 +98,8 @@ def validate(data: Any) -> dict[str, Any]:
     setup: dict[str, Any] = {
         "format": FORMAT,
         "name": name,
-        "title": str(data.get("title") or name),
-        "description": str(data.get("description") or ""),
+        "title": _text(data.get("title") or name, "title", 200),
+        "description": _text(data.get("description") or "", "description", 5000),
     }
     if "world" in data:
         setup["world"] = _world(data["world"])
@@ -314,3 +314,18 @@ def _open(value: Any) -> dict[str, Any]:
     if where.get("algorithm") is not None:
         opened["algorithm"] = algorithm_class(where["algorithm"]).name
     return opened
+
+
+def _text(value: object, field: str, limit: int) -> str:
+    """A title or description: text without control characters (a NUL byte, say) other than
+    line breaks and tabs, up to `limit` characters."""
+    text = str(value)
+    if len(text) > limit:
+        raise RecsysError(
+            f"the scenario's {field} has {len(text):,} characters; keep it to {limit:,}"
+        )
+    if any(not (c.isprintable() or c in "\n\t") for c in text):
+        raise RecsysError(
+            f"the scenario's {field} holds a control character; type it as plain text"
+        )
+    return text

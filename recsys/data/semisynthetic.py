@@ -33,9 +33,13 @@ MAX_PERSONAS = 6
 UTILITY_MEAN, UTILITY_STD = 0.25, 1.7
 
 
-def dataset_world(dataset, seed: int = DEFAULT_SEED) -> World:
+def dataset_world(dataset, seed: int = DEFAULT_SEED, holdout_share: float | None = None) -> World:
     """The lab world of an imported `recsys.data.importer.Dataset`: its items and history as they
-    are, plus the fitted truth. Deterministic given the dataset and `seed`."""
+    are, plus the fitted truth. Deterministic given the dataset and `seed`.
+
+    The holdout (what every version is measured on, never trained on) is the rows a lab export
+    marked in its `holdout` column when the dataset has one, else a `holdout_share` of the
+    (user, item) pairs (default `recsys.world.HOLDOUT_SHARE`; 0 keeps every event in the log)."""
     items = dataset.items.reset_index(drop=True)
     index = pd.Series(np.arange(len(items)), index=items["external_id"].to_numpy())
     log = dataset.interactions.reset_index(drop=True)
@@ -81,7 +85,14 @@ def dataset_world(dataset, seed: int = DEFAULT_SEED) -> World:
             "external_id": items["external_id"].astype(str),
         }
     )
-    kept, holdout = set_aside(events, HOLDOUT_SHARE, seed)
+    marked = log["holdout"].to_numpy(bool) if "holdout" in log else None
+    if marked is not None:  # a lab export: its holdout as it was (none, if it had none)
+        held = events[marked].drop(columns="seq").reset_index(drop=True)
+        kept = events[~marked].reset_index(drop=True)
+        kept["seq"] = np.arange(1, len(kept) + 1, dtype=np.int64)
+    else:
+        share = HOLDOUT_SHARE if holdout_share is None else holdout_share
+        kept, held = set_aside(events, share, seed)
     first_seq = kept.groupby("user_id", sort=False)["seq"].min()
     users["created_seq"] = users["user_id"].map(first_seq).fillna(0).astype("int64")
     meta = {
@@ -100,7 +111,7 @@ def dataset_world(dataset, seed: int = DEFAULT_SEED) -> World:
         "dataset_format": dataset.format,
         "dataset_files": json.dumps(dataset.files, sort_keys=True),
     }
-    return World(meta, items_frame, personas, users, kept, holdout)
+    return World(meta, items_frame, personas, users, kept, held)
 
 
 def _truth(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
+import re
 import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -25,20 +25,17 @@ import duckdb
 import numpy as np
 
 from recsys.errors import RecsysError
+from recsys.store.paths import DEFAULT_DB, database_path  # noqa: F401  (re-exported)
 
 if TYPE_CHECKING:
     import pandas as pd
-
-DEFAULT_DB = Path(__file__).resolve().parents[2] / "data" / "lab.duckdb"
 
 BATCH_FAILED = "a step of the operation failed; nothing of it was kept"
 # One SQL statement with its parameters (None: no parameters), as the repositories return them.
 Statement = tuple[str, list | None]
 
 
-def database_path(path: str | Path | None = None) -> str:
-    """`path`, else $RECSYS_DB, else data/lab.duckdb in the repository."""
-    return str(path or os.environ.get("RECSYS_DB") or DEFAULT_DB)
+OFFLINE = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
 class Database:
@@ -68,16 +65,26 @@ class Database:
             if Path(path).is_dir():
                 raise RecsysError(f"{path} is a directory; give a database file path")
         try:
-            con = duckdb.connect(path)
+            # No network at run time, ever: a file DuckDB does not know (a SQLite database, say)
+            # would otherwise make it download and load an extension to read it.
+            con = duckdb.connect(path, config=OFFLINE)
         except duckdb.IOException as error:
             if _is_lock_error(error):
                 raise RecsysError(
                     f"the lab database {path} is open in another process; "
                     "use --db to pick another file or stop the app"
                 ) from None
-            raise RecsysError(f"cannot open the lab database {path}: {error}") from None
+            found = re.search(r'Extension "(\w+)" is an existing extension', str(error))
+            if found:  # DuckDB recognised another format, and would have fetched a reader
+                raise RecsysError(
+                    f"{path} is not a DuckDB database (it looks like a {found.group(1)} file); "
+                    "give a lab database file or a new path"
+                ) from None
+            first = str(error).strip().splitlines()[0]
+            raise RecsysError(f"cannot open the lab database {path}: {first}") from None
         except duckdb.Error as error:
-            raise RecsysError(f"{path} is not a usable DuckDB database: {error}") from None
+            first = str(error).strip().splitlines()[0]
+            raise RecsysError(f"{path} is not a usable DuckDB database: {first}") from None
         return cls(con, path)
 
     def close(self) -> None:
@@ -189,6 +196,8 @@ class Database:
         self._deferred.setdefault(insert, (columns, []))[1].append(row)
 
     def _write_deferred(self) -> None:
+        import pandas as pd  # here, as in `frame`: the command line's checks run without it
+
         deferred, self._deferred = self._deferred, {}
         try:
             for insert, (columns, rows) in deferred.items():

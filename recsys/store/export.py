@@ -9,16 +9,32 @@ import pandas as pd
 from recsys.store import states
 from recsys.store.connection import Database, encode_arrays
 
+# Items leave the lab under the dataset's own ids (MovieLens' movieId; a generated world's
+# row, as text) and events with their Unix time: the lab's item rows and its clock (seconds since
+# the world's epoch) never leave it.
+KEY = "coalesce(i.external_id, CAST(i.item_id AS VARCHAR))"
+EPOCH = "epoch(CAST((SELECT value FROM meta WHERE key = 'epoch') AS TIMESTAMP))"
+ITEM_KEYS = f"(SELECT item_id, {KEY} AS item FROM items i)"
 # What `export` writes: name -> (query, query for CSV when it differs). A version's parameters
 # are .npz bytes: kept in Parquet (a binary column), left out of CSV, which has no bytes type.
 # Versions saved as arrays (`states`) are encoded to .npz for the file (`version_params`).
 EXPORTS = {
-    "events": ("SELECT * FROM events ORDER BY seq", None),
-    "impressions": (
-        "SELECT * FROM impressions ORDER BY experiment_id, request_id, position",
+    "events": (
+        f"SELECT e.seq, {EPOCH} + e.ts AS timestamp, e.user_id, k.item AS item_id, e.kind, "
+        f"e.value, e.context, e.source FROM events e JOIN {ITEM_KEYS} k USING (item_id) "
+        "ORDER BY e.seq",
         None,
     ),
-    "learning_log": ("SELECT * FROM learning_log ORDER BY seq, algorithm", None),
+    "impressions": (
+        f"SELECT x.* REPLACE (k.item AS item_id) FROM impressions x JOIN {ITEM_KEYS} k "
+        "USING (item_id) ORDER BY experiment_id, request_id, position",
+        None,
+    ),
+    "learning_log": (
+        f"SELECT l.* REPLACE (k.item AS item_id) FROM learning_log l JOIN {ITEM_KEYS} k "
+        "USING (item_id) ORDER BY seq, algorithm",
+        None,
+    ),
     "model_versions": (
         "SELECT v.* EXCLUDE (params, state_id), coalesce(v.params, p.params) AS params "
         "FROM model_versions v LEFT JOIN version_params p USING (version_id) "
@@ -26,6 +42,21 @@ EXPORTS = {
         "SELECT * EXCLUDE (params, state_id) FROM model_versions ORDER BY version_id",
     ),
     "experiments": ("SELECT * FROM experiments ORDER BY experiment_id", None),
+}
+# The lab as a dataset in the lab CSV format, whatever the export format: `python -m recsys
+# import --format lab FOLDER` gives the same items, users, events and holdout back.
+DATASET = {
+    "items.csv": (
+        f"SELECT {KEY} AS item_id, title, array_to_string(genres, '|') AS genres, "
+        "array_to_string(tags, '|') AS tags, year FROM items i ORDER BY i.item_id"
+    ),
+    "interactions.csv": (
+        f"SELECT user_id, k.item AS item_id, kind, value, {EPOCH} + ts AS timestamp, holdout "
+        "FROM (SELECT seq AS n, 0 AS part, ts, user_id, item_id, kind, value, 0 AS holdout "
+        "FROM events UNION ALL SELECT row_number() OVER () AS n, 1, ts, user_id, item_id, "
+        "kind, value, 1 FROM holdout) JOIN "
+        f"{ITEM_KEYS} k USING (item_id) ORDER BY ts, part, n"
+    ),
 }
 EXPORT_FORMATS = ("parquet", "csv")
 
@@ -51,6 +82,11 @@ def export_tables(db: Database, directory: Path, fmt: str) -> dict[str, int]:
                 counts[f"{name}.{fmt}"] = cursor.execute(
                     f"SELECT count(*) FROM ({sql})"
                 ).fetchall()[0][0]
+            for file, sql in DATASET.items():
+                quoted = str(scratch / file).replace("'", "''")
+                cursor.execute(f"COPY ({sql}) TO '{quoted}' (FORMAT csv, HEADER true)")
+                cursor.fetchall()
+                counts[file] = cursor.execute(f"SELECT count(*) FROM ({sql})").fetchall()[0][0]
     except BaseException:
         for leftover in scratch.iterdir():
             leftover.unlink()

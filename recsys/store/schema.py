@@ -33,7 +33,15 @@ SCHEMA_VERSION = len(MIGRATIONS)
 def migrate(db: Database, migrations: list[str] = MIGRATIONS) -> None:
     """Bring `db` to the newest schema, one migration per transaction (with its version row).
 
-    Raises RecsysError if the database's version is newer than `len(migrations)`."""
+    Raises RecsysError if the database's version is newer than `len(migrations)`, or if it is
+    not a lab's: tables but no `schema_version` (another program's file is never written to)."""
+    tables = {name for (name,) in db.query("SELECT table_name FROM duckdb_tables()")}
+    if tables and "schema_version" not in tables:
+        some = ", ".join(sorted(tables)[:3]) + (", ..." if len(tables) > 3 else "")
+        raise RecsysError(
+            f"{db.path} is a DuckDB database of another program (tables {some}), not a lab; "
+            "nothing was written to it: give a lab database file or a new path"
+        )
     db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER, applied_at TIMESTAMP)")
     current = schema_version(db)
     if current > len(migrations):

@@ -34,6 +34,8 @@ def import_view(engine: Engine) -> None:
     )
     spec = FORMATS[fmt]
     st.caption(spec.description)
+    if said := st.session_state.get("import_accounting"):  # the last import's numbers
+        st.info(md(said), icon=":material/info:")
     # A fresh key after each import empties the uploader and the confirmation.
     round_ = st.session_state.get("import_round", 0)
     suffix = f"_{round_}" if round_ else ""
@@ -73,6 +75,17 @@ def import_view(engine: Engine) -> None:
     scale = _scale_input(fmt)
     if scale is False:
         return
+    holdout = st.number_input(
+        "Holdout share",
+        0.0,
+        0.5,
+        0.1,
+        0.05,
+        key="import_holdout",
+        help="The share of (user, item) pairs set aside to measure every model version on, "
+        "never trained on; 0 keeps every event in the lab's log. A lab export's own holdout "
+        "column is kept as it is.",
+    )
     confirm = st.checkbox(
         f"Replace the current lab ({engine.last_seq:,} events, with its versions and "
         "experiments; saved scenarios stay)",
@@ -80,11 +93,10 @@ def import_view(engine: Engine) -> None:
     )
     check, run, _ = st.columns([1, 1, 2])
     if check.button("Check (dry run)", key="import_check", icon=":material/fact_check:"):
-        _show_report(
-            read_dataset(
-                fmt, given, mapping=mapping or None, name=name, max_bytes=limit, scale=scale
-            )
+        report = read_dataset(
+            fmt, given, mapping=mapping or None, name=name, max_bytes=limit, scale=scale
         )
+        _show_report(report, holdout)
     if run.button(
         "Import and replace the lab", key="import_run", type="primary", disabled=not confirm
     ):
@@ -94,7 +106,7 @@ def import_view(engine: Engine) -> None:
         if not report.ok:
             _show_report(report)
             return
-        _load(engine, report, given, mapping)
+        _load(engine, report, given, mapping, holdout=holdout)
 
 
 def _scale_input(fmt: str):
@@ -146,7 +158,9 @@ def _map_columns(fmt: str, role: str, header: list[str]) -> dict[str, str]:
     return mapping
 
 
-def _show_report(report) -> None:
+def _show_report(report, holdout: float | None = None) -> None:
+    from recsys.data.lab import accounting, split_preview
+
     for note in report.notes:  # how the files were read: another delimiter, empty rows
         st.caption(md(note))
     if report.ok:
@@ -155,6 +169,7 @@ def _show_report(report) -> None:
             f"Valid: {summary['items']:,} items, {summary['users']:,} users and "
             f"{summary['interactions']:,} interactions. Import it to replace the lab."
         )
+        st.caption(md(accounting(*split_preview(report, holdout))))
         st.json(summary, expanded=False)
         return
     st.error(
@@ -174,7 +189,9 @@ def _problems(n: int) -> str:
     return f"{n:,} problem" + ("" if n == 1 else "s")
 
 
-def _load(engine: Engine, report, files: dict[str, bytes] | None, mapping, path=None) -> None:
+def _load(
+    engine: Engine, report, files: dict[str, bytes] | None, mapping, path=None, holdout=None
+) -> None:
     from recsys.data.lab import load_dataset
 
     bar = st.progress(0.0, text="Importing…")
@@ -186,12 +203,14 @@ def _load(engine: Engine, report, files: dict[str, bytes] | None, mapping, path=
             path=path,
             mapping=mapping,
             progress=lambda share, text: bar.progress(min(share, 1.0), text=text),
+            holdout=holdout,
         )
     except RecsysError as error:
         bar.empty()
         st.error(f"The import failed and the lab is unchanged: {md(error)}.")
         return
     st.session_state.import_round = st.session_state.get("import_round", 0) + 1
+    st.session_state.import_accounting = info["accounting"]
     st.session_state.scenario_toast = (
         f"Imported {md(info['world'])}: {info['items']:,} items, {info['users']:,} users, "
         f"{info['events']:,} events. Every page now works on it."

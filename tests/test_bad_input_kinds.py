@@ -1,0 +1,52 @@
+"""Bad input that was accepted with exit 0 (issue 17, kind 5): now one line and exit 2, and
+nothing written."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from recsys.cli.main import main
+
+
+def one_line(capsys, *args) -> str:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    assert code == 2 and out == "" and err.count("\n") == 1, (code, out, err)
+    return err
+
+
+def test_a_nul_byte_in_an_evaluate_file(tmp_path, capsys):
+    train = tmp_path / "train.csv"
+    train.write_bytes(b"u1,i1,4\nu2,i\x002,5\n")
+    test = tmp_path / "test.csv"
+    test.write_text("u1,i2,3\n")
+    err = one_line(capsys, "evaluate", "--train", str(train), "--test", str(test))
+    assert "train.csv line 2: a NUL byte: this is not a text file" in err
+
+
+def test_a_nul_byte_in_a_scenario_title(db_path, tmp_path, capsys):
+    file = tmp_path / "s.json"
+    file.write_text(json.dumps({"name": "x", "title": "bad\u0000title", "world": {}}))
+    err = one_line(capsys, "--db", str(db_path), "scenario", "load", str(file))
+    assert "title holds a control character" in err
+
+
+def test_history_with_until_before_since(db_path, capsys):
+    err = one_line(capsys, "--db", str(db_path), "history", "--since", "-10", "--until", "-20")
+    assert "--until at or after --since" in err
+    err = one_line(capsys, "--db", str(db_path), "history", "--since", "30", "--until", "20")
+    assert "--until at or after --since" in err
+
+
+def test_a_temporal_split_holding_out_nothing(db_path, capsys):
+    err = one_line(capsys, "--db", str(db_path), "evaluate", "--split", "temporal", "--last", "0")
+    assert "--last 0: hold out at least 1 item per user" in err
+
+
+@pytest.mark.parametrize("user", ["nobody-here"])
+def test_a_report_for_a_user_who_does_not_exist(db_path, tmp_path, capsys, user):
+    out = tmp_path / "r.html"
+    err = one_line(capsys, "--db", str(db_path), "report", "--user", user, str(out))
+    assert f"no user '{user}' in this lab" in err and not out.exists()
