@@ -154,6 +154,7 @@ class Store(EventLog, WorldStore):
                 statements += stored
                 registered |= states_frames
             self.db.transaction([*statements, *(then or [])], registered)
+            self.db.checkpoint()
 
     def append_event(
         self,
@@ -190,6 +191,7 @@ class Store(EventLog, WorldStore):
                 *experiments.clear_statements(),
             ]
         )
+        self.db.checkpoint()
 
     def forget_user(self, user: str) -> int | None:
         """Delete a user's live and simulated events (their seeded history stays) and close the
