@@ -242,16 +242,22 @@ def _replay(life: Lifecycle, job: Job, model: Recommender) -> None:
 
 def save(life: Lifecycle, job: Job) -> None:
     """Store a retrain's version with its update-log row, in one transaction, unless it is
-    stored already or the lab discarded the job. The background worker calls it without the
-    engine lock, so that landing only gates and serves: the store's write lock covers the
-    check and the write, and a reset discards its jobs before it takes that lock to rebuild
+    stored already or the lab discarded the job. Its state is stored just before, without the
+    store's write lock (a click's commit does not wait for its megabyte); a state left unnamed
+    by a discarded job is dropped. The background worker calls it without the engine lock, so
+    that landing only gates and serves: the store's write lock covers the check and the
+    version's write, and a reset discards its jobs before it takes that lock to rebuild
     (a version stored just before is dropped with the rest, or outlives it as a retrain the
     log records but nothing serves, as after a crash before landing)."""
-    if job.kind != RETRAIN or job.saved:
+    if job.kind != RETRAIN or job.saved or job.discarded:
         return
     model = job.model
+    state = model.state() if job.state is None else job.state
+    # The state's rows first, beside the clicks' commits; then the version, under the lock.
+    stored = life.version_store.store_state(state)
     with life.store.db.write_lock:
         if job.discarded:
+            life.version_store.drop_state(stored)
             return
         job.saved = life.version_store.save_version(
             job.algorithm,
@@ -259,13 +265,14 @@ def save(life: Lifecycle, job: Job) -> None:
             model.seed,
             job.through,
             job.events,
-            model.state() if job.state is None else job.state,
+            state,
             job.trigger,
             job.seconds,
             job.parent,  # the production it was trained beside
             job.metrics,
             version_id=job.version,
             log=_log_fields(life, job),
+            stored=stored,
         )
 
 

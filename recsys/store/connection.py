@@ -101,11 +101,17 @@ class Database:
             cursor.complete()
 
     def transaction(
-        self, statements: Iterable[Statement], frames: dict[str, pd.DataFrame] | None = None
+        self,
+        statements: Iterable[Statement],
+        frames: dict[str, pd.DataFrame] | None = None,
+        *,
+        exclusive: bool = True,
     ) -> None:
         """Run `statements` in one transaction: all of them or, on any error, none (the error is
-        raised). `frames` are registered as views the statements may read by name."""
-        with self.write_lock, self._cursor() as cursor:
+        raised). `frames` are registered as views the statements may read by name.
+        `exclusive=False` runs it without `write_lock`, beside other writers: only for rows no
+        other statement reads or writes yet (a new state's, under an id just reserved)."""
+        with self.write_lock if exclusive else contextlib.nullcontext(), self._cursor() as cursor:
             try:
                 for name, frame in (frames or {}).items():
                     cursor.register(name, frame)
@@ -122,7 +128,8 @@ class Database:
         """Write the write-ahead log into the database file now (DuckDB's CHECKPOINT).
 
         After a bulk write (a new world, a reset) the log holds megabytes and, until the next
-        checkpoint, DuckDB logs about 64 KB more for every new user row: the log would reach
+        checkpoint, DuckDB logs the users table's key index again with every new user row (64
+        KB on the default world): the log would reach
         DuckDB's automatic threshold (16 MB) within a few hundred clicks, and the click whose
         commit crosses it would pay for the whole checkpoint (100 to 250 ms). A bulk operation
         pays for it instead. Skipped if another transaction is open (DuckDB refuses then)."""

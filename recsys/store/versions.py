@@ -53,15 +53,18 @@ class VersionStore(LineageStore, HistoryStore):
         metrics: dict[str, float | None] | None = None,
         version_id: int | None = None,
         log: dict | None = None,
+        stored: int | None = None,
     ) -> int:
         """Store one version; returns its id: `version_id` if one was reserved for it
         (`reserve_version_id`), else one never used before. `log`: the fields of its update-log
         row (`update_statement`, without version_id and metrics), written in the same
-        transaction."""
+        transaction. `stored`: the id `store_state` gave `params` (stored again if it is gone)."""
         row = (algorithm, config, seed, trained_through_seq, n_events, params, trigger)
         with self.db.write_lock:
+            if stored is not None and not states.intact(self.db, stored, params):
+                stored = None
             version_id, statements, frames = self.new_versions(
-                [(*row, fit_seconds, parent, metrics)], version_id
+                [(*row, fit_seconds, parent, metrics)], version_id, stored
             )
             if log is not None:
                 statements.append(
@@ -69,6 +72,15 @@ class VersionStore(LineageStore, HistoryStore):
                 )
             self.db.transaction(statements, frames)
             return version_id
+
+    def store_state(self, params: dict[str, np.ndarray]) -> int:
+        """Store a version's parameters ahead of `save_version(..., stored=)`, without holding
+        the write lock while DuckDB writes them (`states.store_state`)."""
+        return states.store_state(self.db, params)
+
+    def drop_state(self, state_id: int) -> None:
+        """Drop a state `store_state` stored for a version that will not be saved."""
+        self.db.transaction(states.drop_statements(state_id))
 
     def reserve_version_id(self) -> int:
         """An id no version has or will have, for a version that is still being trained (a
@@ -82,26 +94,32 @@ class VersionStore(LineageStore, HistoryStore):
             return first
 
     def new_versions(
-        self, rows: list[tuple], first: int | None = None
+        self, rows: list[tuple], first: int | None = None, stored: int | None = None
     ) -> tuple[int, list[Statement], Frames]:
         """The statements that store `rows` (save_version's arguments, in order) as versions
         with fresh ids (from `first` on if those were reserved), for the caller's transaction
         (under `store.write_lock`), and the frames to register in it; returns the first id
-        with them."""
+        with them. `stored`: the state of the one row, stored already (`store_state`)."""
         statements: list[Statement] = []
         if first is None:
             first, statements = reserve_ids(
                 self.db, "next version id", "model_versions", "version_id", len(rows)
             )
-        first_state, reserve = states.reserve_states(self.db, len(rows))
-        statements += reserve
+        if stored is None:
+            first_state, reserve = states.reserve_states(self.db, len(rows))
+            statements += reserve
+        elif len(rows) != 1:
+            raise ValueError("a stored state names one version")
+        else:
+            first_state = stored
         frames: Frames = {}
         for offset, row in enumerate(rows):
             algorithm, config, seed, through, n_events, params, trigger, seconds = row[:8]
             parent, metrics = row[8:]
-            saved, frame = states.save_statements(first_state + offset, params)
-            statements += saved
-            frames |= frame
+            if stored is None:
+                saved, frame = states.save_statements(first_state + offset, params)
+                statements += saved
+                frames |= frame
             statements.append(
                 (
                     "INSERT INTO model_versions BY NAME SELECT ? AS version_id, "
