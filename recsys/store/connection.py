@@ -133,11 +133,9 @@ class Database:
         DuckDB's automatic threshold (16 MB) within a few hundred clicks, and the click whose
         commit crosses it would pay for the whole checkpoint (100 to 250 ms). A bulk operation
         pays for it instead. Skipped if another transaction is open (DuckDB refuses then)."""
-        with self.write_lock, self._cursor() as cursor:
-            try:
-                cursor.execute("CHECKPOINT")
-            except duckdb.TransactionException:
-                pass
+        skipped = contextlib.suppress(duckdb.TransactionException)
+        with self.write_lock, self._cursor() as cursor, skipped:
+            cursor.execute("CHECKPOINT")
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[duckdb.DuckDBPyConnection]:
