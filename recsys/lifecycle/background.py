@@ -162,6 +162,7 @@ class Retrainer:
                 jobs.run(life, job)
                 jobs.catch_up(life, job)
             jobs.save(life, job)
+            jobs.pregate(life, job)
             with self.lock:
                 if not job.discarded:
                     jobs.land(life, job)

@@ -9,9 +9,9 @@ request path (`recsys.lifecycle.background`):
 3. `land` (under the host lock): store the version (with its update-log row, one transaction)
    or the checkpoint, gate and promote. The events that arrived during step 2 are replayed onto
    the new state, so what serves is the saved state plus a replay of the log after it, as
-   everywhere else. Off the request path, `catch_up` and `save` come first without the lock:
-   the model learns most of those events and the version is stored before landing, which then
-   holds the lock only to gate, replay the last few events and serve.
+   everywhere else. Off the request path, `catch_up`, `save` and `pregate` come first without
+   the lock: the model learns most of those events, the version is stored and gated before
+   landing, which then holds the lock only to replay the last few events and serve.
 
 Run back to back under the lock, the three steps are the synchronous retrain, and a job run in
 the background builds bit-for-bit the same version (same events, same seed, same warm start).
@@ -92,6 +92,7 @@ class Job:
     learned_through: int | None = None  # the model has learned the log up to here
     saved: int | None = None  # the version id, once `save` stored it
     parent: int | None = None  # the production version when it started
+    verdict: tuple[Any, dict[str, Any]] | None = None  # (policy, gate verdict), by `pregate`
 
     @property
     def finished(self) -> bool:
@@ -276,6 +277,17 @@ def save(life: Lifecycle, job: Job) -> None:
         )
 
 
+def pregate(life: Lifecycle, job: Job) -> None:
+    """Before landing, without the lock: the saved version's gate verdict against the
+    production it was trained beside. Landing reuses it if that production still serves under
+    the same policy, and holds the lock only to move the aliases and serve."""
+    if job.kind != RETRAIN or not job.saved or job.discarded or job.promote != "gate":
+        return
+    policy = life.policy
+    if policy.auto_promote and not job.model.components:
+        job.verdict = (policy, life.gate(job.saved))
+
+
 def _land_version(life: Lifecycle, job: Job, effective: int) -> dict[str, Any]:
     name, model = job.algorithm, job.model
     save(life, job)
@@ -295,7 +307,8 @@ def _land_version(life: Lifecycle, job: Job, effective: int) -> dict[str, Any]:
     if newer != job.parent:  # e.g. Train now or new parameters while this one fitted
         promote, why = "never", f"v{newer} serves since this retrain started"
     if promote == "gate" and life.policy.auto_promote:
-        result["gate"] = life.gate(version)
+        pregated = job.verdict is not None and job.verdict[0] is life.policy
+        result["gate"] = job.verdict[1] if pregated else life.gate(version)
         promote = "always" if result["gate"]["passed"] else "never"
         why = result["gate"]["message"]
     if promote == "always":
