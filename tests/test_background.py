@@ -341,3 +341,29 @@ def test_a_retrain_interrupted_by_a_base_exception_frees_its_algorithm(twin_labs
     engine.retrainer.wait(60)
     job = engine.retrainer.jobs()[-1]
     assert job.stage == "failed" and not engine.retrainer.busy("mf")
+
+
+def test_a_settled_engine_leaves_the_collector_until_it_closes(engine):
+    import gc
+
+    from recsys.algorithms import Recommender
+    from recsys.lifecycle.background import settle
+
+    settle()
+    assert gc.get_freeze_count() > 0
+    # Frozen objects are only safe if replaced models die by reference counting: a retrain
+    # must leave no model or array in a reference cycle (it would never be freed). The second
+    # retrain replaces a model built after `settle`, which the collector still examines.
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for item in (3, 4):
+            engine.retrain("mf")
+            engine.interact("ann", item, "like")
+        gc.collect()
+        cyclic = [o for o in gc.garbage if isinstance(o, Recommender | np.ndarray)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert cyclic == []
+    engine.close()
+    assert gc.get_freeze_count() == 0

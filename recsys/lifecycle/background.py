@@ -24,6 +24,7 @@ update log records as trained that never served: nothing half-written either way
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 import threading
@@ -59,6 +60,21 @@ def _responsive() -> Iterator[None]:
             _workers[0] -= 1
             if not _workers[0]:
                 sys.setswitchinterval(_workers[1])
+
+
+def settle() -> None:
+    """Take every object alive now (the imports, an opened lab) out of the garbage collector's
+    full passes (`gc.freeze`), for a process that serves one long-lived engine: a full pass
+    otherwise walks about 170,000 objects, 70 to 90 ms of CPU, inside whichever click (or
+    worker step) allocates when one is due. Frozen objects still go when nothing refers to
+    them (a replaced model does: retrains leave no reference cycles); `Engine.close` calls
+    `unsettle`, which gives them back to the collector."""
+    gc.collect()
+    gc.freeze()
+
+
+def unsettle() -> None:
+    gc.unfreeze()
 
 
 class Retrainer:
