@@ -65,7 +65,7 @@ def _responsive() -> Iterator[None]:
 def settle() -> None:
     """Take every object alive now (the imports, an opened lab) out of the garbage collector's
     full passes (`gc.freeze`), for a process that serves one long-lived engine: a full pass
-    otherwise walks about 170,000 objects, 70 to 90 ms of CPU, inside whichever click (or
+    otherwise walks about 130,000 objects, 70 to 90 ms of CPU, inside whichever click (or
     worker step) allocates when one is due. Frozen objects still go when nothing refers to
     them (a replaced model does: retrains leave no reference cycles); `Engine.close` calls
     `unsettle`, which gives them back to the collector."""
