@@ -39,7 +39,7 @@ from recsys.experiments.assignment import Experiment, Experiments
 from recsys.experiments.exposure import Exposure
 from recsys.hosting import ModelHost, Served
 from recsys.labwide import WholeLab
-from recsys.lifecycle.background import Retrainer
+from recsys.lifecycle.background import Retrainer, unsettle
 from recsys.lifecycle.policies import canary_bucket
 from recsys.lifecycle.seeding import FIRST_PAGE, Fitted, new_store, seeded_store
 from recsys.lifecycle.versions import Lifecycle
@@ -103,13 +103,14 @@ class Engine(WholeLab):
 
     def close(self) -> None:
         """Let background retrains land, checkpoint the models that learned much since their
-        saved state, then close the store."""
+        saved state, then close the store (and undo `settle`)."""
         self.retrainer.wait()
         with self.lock:
             if self.store.closed:
                 return
             self.host.checkpoint("on close")
             self.store.close()
+        unsettle()
 
     def _load(self, adopt: Mapping[str, Recommender] | None = None) -> None:
         """(Re)load the lab; each served model is built from its lineage when first used."""

@@ -6,6 +6,7 @@ order."""
 from __future__ import annotations
 
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -69,6 +70,7 @@ def test_background_retrain_builds_the_version_the_synchronous_path_builds(twin_
     for key, array in expected["params"].items():
         np.testing.assert_array_equal(made["params"][key], array, err_msg=key)
     assert made["metrics"] == expected["metrics"]
+    assert job.result["gate"] == sync_steps[-1].actions[0]["gate"]  # decided before landing
     # The synchronous retrain served the triggering event's own `after` list; the background
     # one serves from the next event on. Both now serve the same production.
     assert sync_steps[-1].actions[0]["version"] == expected["version_id"]
@@ -144,6 +146,22 @@ def test_a_minibatch_in_the_background_is_the_synchronous_checkpoint(twin_labs):
     mine, theirs = sync.recommend("ann"), background.recommend("ann")
     assert mine.item_ids() == theirs.item_ids()
     np.testing.assert_allclose([r.score for r in mine.items], [r.score for r in theirs.items])
+
+
+def test_a_gate_decided_before_landing_is_decided_again_under_a_new_policy(twin_labs):
+    _, engine = twin_labs
+    with engine.lock:  # the worker fits, stores and gates, then waits to land
+        drive(engine, SCRIPT)
+        job = engine.retrainer.jobs()[-1]
+        deadline = time.monotonic() + 60
+        while job.verdict is None and not job.finished and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert job.verdict is not None and job.verdict[1]["passed"] is not None
+        engine.lifecycle.set_policy({"gate_absolute": 1.0})  # no NDCG gain is that large
+    assert engine.retrainer.wait(60)
+    assert job.result["gate"]["needed"] == 1.0 and not job.result["gate"]["passed"]
+    assert not job.result["promoted"]
+    assert engine.version_store.alias("mf", "candidate") == job.result["version"]
 
 
 def test_scripted_runs_retrain_inside_the_event_while_suspended(twin_labs):
@@ -323,3 +341,29 @@ def test_a_retrain_interrupted_by_a_base_exception_frees_its_algorithm(twin_labs
     engine.retrainer.wait(60)
     job = engine.retrainer.jobs()[-1]
     assert job.stage == "failed" and not engine.retrainer.busy("mf")
+
+
+def test_a_settled_engine_leaves_the_collector_until_it_closes(engine):
+    import gc
+
+    from recsys.algorithms import Recommender
+    from recsys.lifecycle.background import settle
+
+    settle()
+    assert gc.get_freeze_count() > 0
+    # Frozen objects are only safe if replaced models die by reference counting: a retrain
+    # must leave no model or array in a reference cycle (it would never be freed). The second
+    # retrain replaces a model built after `settle`, which the collector still examines.
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for item in (3, 4):
+            engine.retrain("mf")
+            engine.interact("ann", item, "like")
+        gc.collect()
+        cyclic = [o for o in gc.garbage if isinstance(o, Recommender | np.ndarray)]
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert cyclic == []
+    engine.close()
+    assert gc.get_freeze_count() == 0

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import mean_absolute_error, mean_squared_error, ndcg_score
 
+from recsys.algorithms import Catalog
 from recsys.cli.main import main
 from recsys.data.ratings import catalog_for, rating_events, read_ratings
 from recsys.engine import Engine
@@ -18,12 +19,15 @@ from recsys.evaluation import (
     average_precision_at_k,
     evaluate,
     intra_list_diversity,
+    list_metrics,
+    measure,
     ndcg_at_k,
     precision_at_k,
     random_split,
     recall_at_k,
     temporal_split,
 )
+from recsys.events import DEFAULT_WEIGHTS
 
 MOVIELENS = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "ml-latest-small"
 
@@ -45,6 +49,63 @@ def test_diversity_is_mean_pairwise_genre_distance():
     assert intra_list_diversity([0, 1], genres) == 0.0
     assert intra_list_diversity([0, 2], genres) == 1.0
     assert intra_list_diversity([0, 3], genres) == pytest.approx(0.5)
+
+
+def one_by_one(ranked: list[int], relevant: set[int], k: int, share, genres) -> list[float]:
+    """A list's metrics by the per-list definitions (the loop `measure` ran before)."""
+    return [
+        precision_at_k(ranked, relevant, k),
+        recall_at_k(ranked, relevant, k),
+        ndcg_at_k(ranked, relevant, k),
+        average_precision_at_k(ranked, relevant, k),
+        float(bool(relevant.intersection(ranked))),
+        float(np.mean(-np.log2(share[ranked]))) if ranked else 0.0,
+        intra_list_diversity(ranked, genres),
+    ]
+
+
+def test_list_metrics_equal_the_per_list_definitions_bit_for_bit():
+    rng = np.random.default_rng(5)
+    names = ("A", "B", "C", "D")
+    genres = tuple(tuple(rng.choice(names, rng.integers(0, 3), replace=False)) for _ in range(30))
+    catalog = Catalog(titles=tuple(f"t{i}" for i in range(30)), genres=genres)
+    share = rng.dirichlet(np.ones(30))
+    lists, relevant = [], []
+    for length in [10] * 40 + [3, 3, 1, 0]:  # short lists: few unseen items left
+        lists.append(rng.choice(30, length, replace=False))
+        relevant.append({int(i) for i in rng.choice(30, rng.integers(0, 12), replace=False)})
+    rows = list_metrics(lists, relevant, 10, share, catalog)
+    expected = [
+        one_by_one(r.tolist(), rel, 10, share, genres)
+        for r, rel in zip(lists, relevant, strict=True)
+    ]
+    assert rows.tolist() == expected  # exactly: the same sums in the same order
+    assert rows[:40, 6].min() < rows[:40, 6].max() and rows[:, 2].max() > 0  # not all trivial
+
+
+def test_measure_equals_the_loop_over_users(engine):
+    split = random_split(engine.store.events(), 0.2, 2)
+    model = engine.model("item_knn").__class__(catalog=engine.catalog)
+    model.fit(split.train, engine.catalog)
+    metrics = measure(model, split.test, split.train.item, engine.catalog, 10, max_users=40)
+    weights = split.test.weights(DEFAULT_WEIGHTS)
+    relevant: dict[str, set[int]] = {}
+    for user, item, w in zip(split.test.user, split.test.item, weights, strict=True):
+        if w >= 0.25:
+            relevant.setdefault(user, set()).add(int(item))
+    users = sorted(np.random.default_rng(0).choice(sorted(relevant), 40, replace=False))
+    popularity = np.bincount(split.train.item, minlength=engine.catalog.n).astype(float)
+    share = (popularity + 1) / (popularity.sum() + engine.catalog.n)
+    lists = [model.recommend(user, 10)[0].tolist() for user in users]
+    rows = [
+        one_by_one(r, relevant[u], 10, share, engine.catalog.genres)
+        for r, u in zip(lists, users, strict=True)
+    ]
+    means = np.mean(rows, axis=0).tolist()
+    names = ["precision@10", "recall@10", "NDCG@10", "MAP@10", "hit rate@10"]
+    assert [metrics[n] for n in [*names, "novelty (bits)", "diversity"]] == means
+    assert metrics["coverage"] == len({i for r in lists for i in r}) / engine.catalog.n
+    assert metrics["users"] == 40.0 and 0 < metrics["NDCG@10"] < 1
 
 
 def test_splits_keep_each_user_item_pair_on_one_side(engine):

@@ -3,6 +3,8 @@ shorten the replay, and the same served models bit for bit as the engine that wr
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -12,7 +14,9 @@ from recsys.engine import Engine
 from recsys.hosting import Served
 from recsys.store import states
 from recsys.store.connection import Database, encode_arrays
+from recsys.store.database import Store
 from recsys.store.schema import migrate
+from recsys.store.versions import VersionStore
 from tests.test_engine import assert_same, snapshot_of
 
 
@@ -170,3 +174,45 @@ def test_a_long_replay_is_checkpointed_at_once(db_path, monkeypatch):
     assert reopened.replay["events"] == 8  # mf still replays; popularity starts at the end
     assert_same(({"p": live}, {}), ({"p": reopened.model("popularity").state()}, {}))
     reopened.close()
+
+
+def test_a_state_stored_ahead_of_its_version_is_named_or_stored_again():
+    store = Store.open(":memory:")
+    db, versions = store.db, VersionStore(store)
+    arrays = {"factors": np.arange(12.0).reshape(3, 4) / 7, "scalar": np.array(3, np.int64)}
+    row = ("mf", {"factors": 4}, 0, 10, 10, arrays, "test", 0.1)
+    named = "SELECT state_id FROM model_versions WHERE version_id = ?"
+    ahead = versions.store_state(arrays)  # outside the write lock: nothing names it yet
+    first = versions.save_version(*row, stored=ahead)
+    assert db.query(named, [first]) == [(ahead,)]
+    gone = versions.store_state(arrays)
+    db.transaction(states.orphan_statements())  # e.g. a version deleted meanwhile
+    assert not states.intact(db, gone, arrays)
+    second = versions.save_version(*row, stored=gone)  # so it is stored again, under the lock
+    assert db.query(named, [second])[0][0] not in (ahead, gone)
+    for version in (first, second):
+        back = states.read_state(db, db.query(named, [version])[0][0])
+        assert {n: (a.dtype, a.shape, a.tobytes()) for n, a in back.items()} == {
+            n: (a.dtype, a.shape, a.tobytes()) for n, a in arrays.items()
+        }
+    dropped = versions.store_state(arrays)  # a discarded retrain's
+    versions.drop_state(dropped)
+    assert db.query("SELECT count(*) FROM state_arrays WHERE state_id = ?", [dropped]) == [(0,)]
+    store.close()
+
+
+def test_a_new_world_or_a_reset_leaves_no_log_for_a_click_to_checkpoint(tmp_path):
+    # DuckDB checkpoints in whichever commit takes its log past 16 MB: a click must not be
+    # it. Until the first checkpoint after a bulk write, each new user's row logged the users
+    # table's whole key index again (about 50 KB at 300 users, 160 KB at 1,000).
+    def logged(lab: Engine, user: str) -> int:
+        wal = Path(f"{lab.store.path}.wal")
+        before = wal.stat().st_size if wal.exists() else 0
+        lab.interact(user, 1, "like")
+        return wal.stat().st_size - before
+
+    lab = Engine.create(tmp_path / "new.duckdb", n_items=40, n_users=300, sessions_per_user=1)
+    assert logged(lab, "newcomer") < 5_000
+    lab.reset_lab()
+    assert logged(lab, "another-newcomer") < 5_000
+    lab.close()

@@ -17,6 +17,7 @@ import pandas as pd
 from recsys.algorithms import REGISTRY, ModelSpec, Recommender, build_model
 from recsys.bench.reopen import reopen_seconds
 from recsys.engine import Engine
+from recsys.lifecycle.background import settle
 
 WORLDS = {
     "default": {},
@@ -145,6 +146,7 @@ def _measure(path: Path, sizes: dict, repetitions: int, seed: int) -> dict[str, 
     retrains = engine.version_store.updates("mf")
     policy_retrains = int((retrains["trigger"] == "every N ratings").sum())
     engine.retrainer.enabled = True
+    settle()  # as `recsys.ui.state.engine_for` does
     app_interact = _interactions(engine, rng, known, repetitions, "bench-app")
     engine.retrainer.wait()
     engine.retrainer.enabled = False

@@ -9,9 +9,9 @@ request path (`recsys.lifecycle.background`):
 3. `land` (under the host lock): store the version (with its update-log row, one transaction)
    or the checkpoint, gate and promote. The events that arrived during step 2 are replayed onto
    the new state, so what serves is the saved state plus a replay of the log after it, as
-   everywhere else. Off the request path, `catch_up` and `save` come first without the lock:
-   the model learns most of those events and the version is stored before landing, which then
-   holds the lock only to gate, replay the last few events and serve.
+   everywhere else. Off the request path, `catch_up`, `save` and `pregate` come first without
+   the lock: the model learns most of those events, the version is stored and gated before
+   landing, which then holds the lock only to replay the last few events and serve.
 
 Run back to back under the lock, the three steps are the synchronous retrain, and a job run in
 the background builds bit-for-bit the same version (same events, same seed, same warm start).
@@ -92,6 +92,7 @@ class Job:
     learned_through: int | None = None  # the model has learned the log up to here
     saved: int | None = None  # the version id, once `save` stored it
     parent: int | None = None  # the production version when it started
+    verdict: tuple[Any, dict[str, Any]] | None = None  # (policy, gate verdict), by `pregate`
 
     @property
     def finished(self) -> bool:
@@ -242,16 +243,22 @@ def _replay(life: Lifecycle, job: Job, model: Recommender) -> None:
 
 def save(life: Lifecycle, job: Job) -> None:
     """Store a retrain's version with its update-log row, in one transaction, unless it is
-    stored already or the lab discarded the job. The background worker calls it without the
-    engine lock, so that landing only gates and serves: the store's write lock covers the
-    check and the write, and a reset discards its jobs before it takes that lock to rebuild
+    stored already or the lab discarded the job. Its state is stored just before, without the
+    store's write lock (a click's commit does not wait for its megabyte); a state left unnamed
+    by a discarded job is dropped. The background worker calls it without the engine lock, so
+    that landing only gates and serves: the store's write lock covers the check and the
+    version's write, and a reset discards its jobs before it takes that lock to rebuild
     (a version stored just before is dropped with the rest, or outlives it as a retrain the
     log records but nothing serves, as after a crash before landing)."""
-    if job.kind != RETRAIN or job.saved:
+    if job.kind != RETRAIN or job.saved or job.discarded:
         return
     model = job.model
+    state = model.state() if job.state is None else job.state
+    # The state's rows first, beside the clicks' commits; then the version, under the lock.
+    stored = life.version_store.store_state(state)
     with life.store.db.write_lock:
         if job.discarded:
+            life.version_store.drop_state(stored)
             return
         job.saved = life.version_store.save_version(
             job.algorithm,
@@ -259,14 +266,26 @@ def save(life: Lifecycle, job: Job) -> None:
             model.seed,
             job.through,
             job.events,
-            model.state() if job.state is None else job.state,
+            state,
             job.trigger,
             job.seconds,
             job.parent,  # the production it was trained beside
             job.metrics,
             version_id=job.version,
             log=_log_fields(life, job),
+            stored=stored,
         )
+
+
+def pregate(life: Lifecycle, job: Job) -> None:
+    """Before landing, without the lock: the saved version's gate verdict against the
+    production it was trained beside. Landing reuses it if that production still serves under
+    the same policy, and holds the lock only to move the aliases and serve."""
+    if job.kind != RETRAIN or not job.saved or job.discarded or job.promote != "gate":
+        return
+    policy = life.policy
+    if policy.auto_promote and not job.model.components:
+        job.verdict = (policy, life.gate(job.saved))
 
 
 def _land_version(life: Lifecycle, job: Job, effective: int) -> dict[str, Any]:
@@ -288,7 +307,8 @@ def _land_version(life: Lifecycle, job: Job, effective: int) -> dict[str, Any]:
     if newer != job.parent:  # e.g. Train now or new parameters while this one fitted
         promote, why = "never", f"v{newer} serves since this retrain started"
     if promote == "gate" and life.policy.auto_promote:
-        result["gate"] = life.gate(version)
+        pregated = job.verdict is not None and job.verdict[0] is life.policy
+        result["gate"] = job.verdict[1] if pregated else life.gate(version)
         promote = "always" if result["gate"]["passed"] else "never"
         why = result["gate"]["message"]
     if promote == "always":

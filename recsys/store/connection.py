@@ -123,12 +123,19 @@ class Database:
             cursor.complete()
 
     def transaction(
-        self, statements: Iterable[Statement], frames: dict[str, pd.DataFrame] | None = None
+        self,
+        statements: Iterable[Statement],
+        frames: dict[str, pd.DataFrame] | None = None,
+        *,
+        exclusive: bool = True,
     ) -> None:
         """Run `statements` in one transaction: all of them or, on any error, none (the error is
         raised). `frames` are registered as views the statements may read by name. Inside a
-        batch they join the batch's transaction, and an error dooms the whole batch."""
-        with self.write_lock, self._cursor() as cursor:
+        batch they join the batch's transaction, and an error dooms the whole batch.
+        `exclusive=False` runs it without `write_lock`, beside other writers: only for rows no
+        other statement reads or writes yet (a new state's, under an id just reserved)."""
+        lock = self.write_lock if exclusive else contextlib.nullcontext()
+        with lock, self._cursor() as cursor:
             nested = self.in_batch()
             try:
                 for name, frame in (frames or {}).items():
@@ -214,6 +221,19 @@ class Database:
     def in_batch(self) -> bool:
         """Whether the calling thread is inside a batch."""
         return self._batch is not None and self._batch_thread == threading.get_ident()
+
+    def checkpoint(self) -> None:
+        """Write the write-ahead log into the database file now (DuckDB's CHECKPOINT).
+
+        After a bulk write (a new world, a reset) the log holds megabytes and, until the next
+        checkpoint, DuckDB logs the users table's key index again with every new user row (64
+        KB on the default world): the log would reach
+        DuckDB's automatic threshold (16 MB) within a few hundred clicks, and the click whose
+        commit crosses it would pay for the whole checkpoint (100 to 250 ms). A bulk operation
+        pays for it instead. Skipped if another transaction is open (DuckDB refuses then)."""
+        skipped = contextlib.suppress(duckdb.TransactionException)
+        with self.write_lock, self._cursor() as cursor, skipped:
+            cursor.execute("CHECKPOINT")
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -180,6 +180,7 @@ class Store(EventLog, WorldStore):
                 )
                 registered |= states_frames
             self.db.transaction([*statements, *(then or [])], registered)
+            self.db.checkpoint()
 
     def append_event(
         self,
@@ -219,6 +220,7 @@ class Store(EventLog, WorldStore):
                 *experiments.clear_statements(),
             ]
         )
+        self.db.checkpoint()
 
     def forget_user(self, user: str) -> int | None:
         """Delete a user's live and simulated events (their seeded history stays) and close the

@@ -6,9 +6,9 @@ writer).
 - `aliases` (`production`, `candidate` per algorithm) and `alias_history`, one row per move with
   who moved it and why: the audit trail of which version served when.
 
-`VersionStore` is what the lifecycle uses: it also carries the lineage and checkpoints
-(`LineageStore`) and the update log, drift alarms and marks (`HistoryStore`), whose tables those
-modules own.
+`VersionStore` is what the lifecycle uses: it also carries the states of versions
+(`VersionStates`), the lineage and checkpoints (`LineageStore`) and the update log, drift
+alarms and marks (`HistoryStore`), whose tables those modules own.
 """
 
 from __future__ import annotations
@@ -25,12 +25,13 @@ from recsys.store.connection import Owner, Statement, now
 from recsys.store.history import PER_EVENT_KINDS, TIMELINE_KINDS, HistoryStore, timeline
 from recsys.store.lineage import LineageStore
 from recsys.store.states import Frames
+from recsys.store.version_states import VersionStates
 from recsys.store.world import reserve_ids
 
 __all__ = ["PER_EVENT_KINDS", "TIMELINE_KINDS", "VersionStore", "timeline"]
 
 
-class VersionStore(LineageStore, HistoryStore):
+class VersionStore(VersionStates, LineageStore, HistoryStore):
     """Versions, aliases and their history, lineage, checkpoints and the update log of one
     store: `VersionStore(store)`."""
 
@@ -53,15 +54,18 @@ class VersionStore(LineageStore, HistoryStore):
         metrics: dict[str, float | None] | None = None,
         version_id: int | None = None,
         log: dict | None = None,
+        stored: int | None = None,
     ) -> int:
         """Store one version; returns its id: `version_id` if one was reserved for it
         (`reserve_version_id`), else one never used before. `log`: the fields of its update-log
         row (`update_statement`, without version_id and metrics), written in the same
-        transaction."""
+        transaction. `stored`: the id `store_state` gave `params` (stored again if it is gone)."""
         row = (algorithm, config, seed, trained_through_seq, n_events, params, trigger)
         with self.db.write_lock:
+            if stored is not None and not states.intact(self.db, stored, params):
+                stored = None
             version_id, statements, frames = self.new_versions(
-                [(*row, fit_seconds, parent, metrics)], version_id
+                [(*row, fit_seconds, parent, metrics)], version_id, stored
             )
             if log is not None:
                 statements.append(
@@ -69,39 +73,6 @@ class VersionStore(LineageStore, HistoryStore):
                 )
             self.db.transaction(statements, frames)
             return version_id
-
-    def fill_state(
-        self, version_id: int, params: dict[str, np.ndarray], fit_seconds: float
-    ) -> bool:
-        """Store the state of deferred version `version_id` (fitted from the log through its
-        `trained_through_seq`) and its fit time. Returns False, writing nothing, if the
-        version is gone or already has a state (another thread filled it first)."""
-        with self.db.write_lock:
-            rows = self.db.query(
-                "SELECT state_id, params IS NULL FROM model_versions WHERE version_id = ?",
-                [version_id],
-            )
-            if not rows or rows[0][0] is not None or not rows[0][1]:
-                return False
-            state_id, statements = states.reserve_states(self.db)
-            saved, frames = states.save_statements(state_id, params)
-            update = (
-                "UPDATE model_versions SET state_id = ?, fit_seconds = ? WHERE version_id = ?",
-                [state_id, fit_seconds, version_id],
-            )
-            self.db.transaction([*statements, *saved, update], frames)
-            return True
-
-    def deferred(self) -> list[int]:
-        """The versions whose state is not fitted yet (seed versions of a new lab that nobody
-        has used), oldest first."""
-        return [
-            r[0]
-            for r in self.db.query(
-                "SELECT version_id FROM model_versions WHERE state_id IS NULL AND params IS NULL "
-                "ORDER BY version_id"
-            )
-        ]
 
     def reserve_version_id(self) -> int:
         """An id no version has or will have, for a version that is still being trained (a
@@ -115,26 +86,36 @@ class VersionStore(LineageStore, HistoryStore):
             return first
 
     def new_versions(
-        self, rows: list[tuple], first: int | None = None
+        self, rows: list[tuple], first: int | None = None, stored: int | None = None
     ) -> tuple[int, list[Statement], Frames]:
         """The statements that store `rows` (save_version's arguments, in order) as versions
         with fresh ids (from `first` on if those were reserved), for the caller's transaction
         (under `store.write_lock`), and the frames to register in it; returns the first id
-        with them. A row whose params are None is a *deferred* seed version: its state is
-        fitted from the log when first read and then stored by `fill_state`."""
+        with them. `stored`: the state of the one row, stored already (`store_state`). A row
+        whose params are None is a *deferred* seed version: its state is fitted from the log
+        when first read and then stored by `fill_state`."""
         statements: list[Statement] = []
         if first is None:
             first, statements = reserve_ids(
                 self.db, "next version id", "model_versions", "version_id", len(rows)
             )
-        first_state, reserve = states.reserve_states(self.db, len(rows))
-        statements += reserve
+        if stored is None:
+            first_state, reserve = states.reserve_states(self.db, len(rows))
+            statements += reserve
+        elif len(rows) != 1:
+            raise ValueError("a stored state names one version")
+        else:
+            first_state = stored
         frames: Frames = {}
         for offset, row in enumerate(rows):
             algorithm, config, seed, through, n_events, params, trigger, seconds = row[:8]
             parent, metrics = row[8:]
-            state_id = None if params is None else first_state + offset  # None: deferred
-            if state_id is not None:
+            if stored is not None:
+                state_id = stored
+            elif params is None:
+                state_id = None  # deferred: fitted from the log when first read
+            else:
+                state_id = first_state + offset
                 saved, frame = states.save_statements(state_id, params)
                 statements += saved
                 frames |= frame

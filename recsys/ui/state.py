@@ -12,6 +12,7 @@ from recsys.algorithms import DEFAULT_ALGORITHM, REGISTRY
 from recsys.engine import Engine, database_path
 from recsys.errors import RecsysError
 from recsys.events import DEVICES, validate_user
+from recsys.lifecycle.background import settle
 from recsys.ui import retrains
 from recsys.ui.widgets import md
 
@@ -45,6 +46,7 @@ def engine_for(path: str) -> Engine:
     engine = Engine.open(path)
     # In the app no click waits for a retrain: policies start them on a background worker.
     engine.retrainer.enabled = True
+    settle()  # it serves every session until the app stops
     return engine
 
 
