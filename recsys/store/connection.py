@@ -50,6 +50,7 @@ class Database:
         self._batch_thread: int | None = None
         self._batch_failed = False
         self._deferred: dict[str, tuple[tuple[str, ...], list[list]]] = {}  # see `defer`
+        self._checkpoint_after = False  # a batch asked for a checkpoint: run it at its commit
 
     @classmethod
     def open(cls, path: str | Path) -> Database:
@@ -182,7 +183,7 @@ class Database:
                     raise RecsysError(BATCH_FAILED)
             except BaseException:
                 self._batch = self._batch_thread = None
-                self._deferred = {}
+                self._deferred, self._checkpoint_after = {}, False
                 cursor.execute("ROLLBACK")
                 cursor.close()
                 raise
@@ -191,6 +192,9 @@ class Database:
                 cursor.execute("COMMIT")
             finally:
                 cursor.close()
+            if self._checkpoint_after:
+                self._checkpoint_after = False
+                self.checkpoint()
 
     def defer(self, insert: str, columns: tuple[str, ...], row: list) -> None:
         """Queue one row in the open batch (RuntimeError outside one): the rows queued under
@@ -230,7 +234,11 @@ class Database:
         KB on the default world): the log would reach
         DuckDB's automatic threshold (16 MB) within a few hundred clicks, and the click whose
         commit crosses it would pay for the whole checkpoint (100 to 250 ms). A bulk operation
-        pays for it instead. Skipped if another transaction is open (DuckDB refuses then)."""
+        pays for it instead. Inside a batch it runs once the batch commits (a CHECKPOINT in a
+        transaction would abort it); skipped if another transaction is open (DuckDB refuses)."""
+        if self.in_batch():
+            self._checkpoint_after = True
+            return
         skipped = contextlib.suppress(duckdb.TransactionException)
         with self.write_lock, self._cursor() as cursor, skipped:
             cursor.execute("CHECKPOINT")

@@ -74,6 +74,28 @@ class VersionStore(VersionStates, LineageStore, HistoryStore):
             self.db.transaction(statements, frames)
             return version_id
 
+    def fill_state(
+        self, version_id: int, params: dict[str, np.ndarray], fit_seconds: float
+    ) -> bool:
+        """Store the state of deferred version `version_id` (fitted from the log through its
+        `trained_through_seq`) and its fit time. Returns False, writing nothing, if the
+        version is gone or already has a state (another thread filled it first)."""
+        with self.db.write_lock:
+            rows = self.db.query(
+                "SELECT state_id, params IS NULL FROM model_versions WHERE version_id = ?",
+                [version_id],
+            )
+            if not rows or rows[0][0] is not None or not rows[0][1]:
+                return False
+            state_id, statements = states.reserve_states(self.db)
+            saved, frames = states.save_statements(state_id, params)
+            update = (
+                "UPDATE model_versions SET state_id = ?, fit_seconds = ? WHERE version_id = ?",
+                [state_id, fit_seconds, version_id],
+            )
+            self.db.transaction([*statements, *saved, update], frames)
+            return True
+
     def reserve_version_id(self) -> int:
         """An id no version has or will have, for a version that is still being trained (a
         background retrain names it when it starts). An id reserved and never saved (a failed
