@@ -162,7 +162,9 @@ def measure(
     seed: int = 0,
 ) -> dict[str, float | None]:
     """Judge a trained model on held-out events: rating error, ranking quality at k, coverage,
-    novelty (against the popularity of `train_items`) and diversity."""
+    novelty (against the popularity of `train_items`) and diversity. A metric with nothing to
+    measure (RMSE without test ratings, ranking metrics when no test user has a relevant item)
+    is None, never 0; `users` counts the users the ranking metrics average over."""
     test_weights = test.weights(weights)
     positive = test_weights >= POSITIVE
     relevant: dict[str, set[int]] = {}
@@ -180,7 +182,9 @@ def measure(
     )
     lists = [model.recommend(user, k)[0] for user in users]
     rows = list_metrics(lists, [relevant[user] for user in users], k, share, catalog)
-    means = np.mean(rows, axis=0) if len(rows) else np.zeros(7)
+    # No test user with a relevant item: the ranking metrics are undefined, not 0 (a model
+    # that ranks perfectly would score the same 0). None, and `users` 0 says why.
+    means = np.mean(rows, axis=0).tolist() if len(rows) else [None] * 7
     names = (
         f"precision@{k}",
         f"recall@{k}",
@@ -190,9 +194,9 @@ def measure(
         "novelty (bits)",
         "diversity",
     )
-    metrics |= dict(zip(names, means.tolist(), strict=True))
+    metrics |= dict(zip(names, means, strict=True))
     shown = np.unique(np.concatenate(lists)) if lists else []
-    metrics["coverage"] = len(shown) / catalog.n
+    metrics["coverage"] = len(shown) / catalog.n if lists else None
     metrics["users"] = float(len(users))
     return metrics
 

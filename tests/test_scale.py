@@ -192,3 +192,26 @@ def test_evaluate_warns_when_test_rows_repeat_training_rows(tmp_path, capsys):
         main(["evaluate", "--train", str(train), "--test", str(honest), "--algorithms", "mf"]) == 0
     )
     assert "repeat a (user, item) pair" not in capsys.readouterr().out
+
+
+def test_no_relevant_test_item_is_undefined_not_zero(tmp_path, capsys):
+    """Issue 16, kind 7: when no test user has a relevant item, ranking metrics, novelty,
+    diversity and coverage are n/a (null in JSON), not 0.0, and `users` 0 says why."""
+    rows = ten_point_rows()
+    train = ratings(tmp_path / "train.csv", rows[:400])
+    # One rating per user, the lowest: below the neutral 3 stars, so none is relevant (a second
+    # low rating would be relevant again: ratings count relative to the user's own mean).
+    first = {u: i for u, i, _ in reversed(rows[400:])}
+    low = [[u, i, 1] for u, i in first.items()]
+    test = ratings(tmp_path / "test.csv", low)
+    args = ["evaluate", "--train", str(train), "--test", str(test), "--algorithms", "mf"]
+    assert main([*args, "--json"]) == 0
+    (mf,) = json.loads(capsys.readouterr().out)["results"]
+    assert mf["users"] == 0
+    for name in ("precision@10", "recall@10", "NDCG@10", "MAP@10", "hit rate@10",
+                 "novelty (bits)", "diversity", "coverage"):  # fmt: skip
+        assert mf[name] is None, name
+    assert mf["RMSE"] is not None  # the ratings are still there to predict
+    assert main(args) == 0
+    row = capsys.readouterr().out.splitlines()[2].split()
+    assert row[0] == "mf" and row.count("n/a") == 8
