@@ -30,12 +30,10 @@ right.metric("Events", f"{engine.last_seq:,}")
 st.subheader("Personas")
 st.dataframe(engine.personas[["name", "label", "description"]], hide_index=True, width="stretch")
 st.subheader("Catalog")
+# Items by the dataset's own ids (the ids the command line and exports use), not the lab's rows.
+columns = ["title", "genres", "tags", "year"] + ([] if engine.world == "dataset" else ["region"])
 st.dataframe(
-    engine.items[
-        ["item_id", "external_id", "title", "genres", "tags", "year"]
-        if engine.world == "dataset"
-        else ["item_id", "title", "genres", "tags", "year", "region"]
-    ],
+    engine.items[columns].assign(**{"item id": engine.ids.keys})[["item id", *columns]],
     hide_index=True,
     width="stretch",
 )

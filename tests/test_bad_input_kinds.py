@@ -50,3 +50,38 @@ def test_a_report_for_a_user_who_does_not_exist(db_path, tmp_path, capsys, user)
     out = tmp_path / "r.html"
     err = one_line(capsys, "--db", str(db_path), "report", "--user", user, str(out))
     assert f"no user '{user}' in this lab" in err and not out.exists()
+
+
+# Tracebacks once (issue 17, kind 3): one line and exit 2, and no file left behind.
+
+
+@pytest.mark.parametrize("seed", ["-1", "99999999999999", "abc"])
+def test_init_with_a_seed_out_of_range_writes_no_file(tmp_path, capsys, seed):
+    db = tmp_path / "new.duckdb"
+    err = one_line(capsys, "--db", str(db), "init", "--seed", seed)
+    assert "--seed: give a whole number from 0 to 2147483647" in err and not db.exists()
+
+
+def test_a_db_folder_that_cannot_be_created(capsys):
+    err = one_line(capsys, "--db", "/proc/no/such/lab.duckdb", "recommend", "--user", "a")
+    assert "cannot create the folder /proc/no/such for the lab database" in err
+
+
+def test_an_import_limit_beyond_any_file(tmp_path, capsys, monkeypatch):
+    from tests.datafiles import write_lab
+
+    monkeypatch.setenv("RECSYS_MAX_IMPORT_MB", "1e400")
+    folder = write_lab(tmp_path / "lab")
+    err = one_line(capsys, "--db", str(tmp_path / "x.duckdb"), "import", "--format", "lab",
+                   str(folder), "--dry-run")  # fmt: skip
+    assert "RECSYS_MAX_IMPORT_MB must be a positive number of MB below 2**40" in err
+
+
+def test_json_nested_thousands_deep(db_path, tmp_path, capsys):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 5000 + "]" * 5000)
+    err = one_line(capsys, "--db", str(db_path), "scenario", "load", str(deep))
+    assert "nests its JSON too deeply" in err
+    err = one_line(capsys, "--db", str(db_path), "configure", "--algorithm", "mf",
+                   "--config", str(deep))  # fmt: skip
+    assert "nests its JSON too deeply" in err

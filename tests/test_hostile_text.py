@@ -62,6 +62,7 @@ OFFENDERS = """() => {
       found.push('svg bold ' + e.textContent);
   const text = main.innerText;
   for (const rewritten of ['a — b', 'x → y']) if (text.includes(rewritten)) found.push(rewritten);
+  if (text.includes('& entity') && !text.includes('&amp; entity')) found.push('entity');
   return found;
 }"""
 PAGES = [

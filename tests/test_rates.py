@@ -164,3 +164,28 @@ def test_a_live_experiment_without_clicks_reports_no_evidence(engine):
     assert "chance to beat: no evidence (no events in either arm)" in text
     assert "no evidence (no events)" in session_report(engine)
     assert experiment.control.name in result["verdict"]
+
+
+def test_the_first_click_does_not_make_the_interval_narrower():
+    """One click cannot show how clicks cluster: the worst case still holds (review finding)."""
+    clicks, impressions = np.zeros(30), np.full(30, 20.0)
+    none = rates.rate(clicks, impressions)
+    clicks[0] = 1
+    one = rates.rate(clicks, impressions)
+    assert one.high >= none.high and one.low > 0
+    assert rates.design_effect(clicks, impressions) == 20.0  # each user one trial
+
+
+def test_every_impression_clicked_in_both_arms_says_so():
+    full = np.full(20, 5.0), np.full(20, 5.0)
+    result = rates.compare_rates(*full, *full)
+    assert result.p_value == 1.0 and result.test == "no evidence: every impression was an event"
+
+
+def test_a_lone_click_survives_the_effective_counts_of_the_exact_test():
+    clicks_c, imp_c = np.zeros(40), np.full(40, 3.0)
+    clicks_t, imp_t = np.r_[1.0, np.zeros(39)], np.full(40, 3.0)
+    result = rates.compare_rates(clicks_c, imp_c, clicks_t, imp_t)
+    assert result.test == rates.EXACT_TEST
+    table = [[0, 40], [1, 39]]  # effect 3: 120 impressions are 40 trials, the click stays 1
+    assert result.p_value == pytest.approx(scipy_stats.fisher_exact(table).pvalue)

@@ -185,6 +185,8 @@ def parse_assignments(items: list[str], strings: bool = True) -> dict[str, Any]:
             raise RecsysError(f"--set {item}: write NAME=VALUE")
         try:
             changes[name.strip()] = json.loads(text)
+        except RecursionError:
+            raise RecsysError(f"--set {name.strip()}: the value nests too deeply") from None
         except ValueError:
             if not strings:
                 raise RecsysError(
@@ -195,9 +197,23 @@ def parse_assignments(items: list[str], strings: bool = True) -> dict[str, Any]:
     return changes
 
 
+MAX_SEED = 2**31 - 1  # numpy takes any seed >= 0; DuckDB stores a seed as a 32-bit integer
+
+
+def seed(text: str) -> int:
+    """--seed: a whole number from 0 to MAX_SEED (argparse's type; its error is one line)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"give a whole number from 0 to {MAX_SEED}, not {text!r}")
+    return value
+
+
 def seeds(text: str) -> list[int]:
     """--seeds 1,2,3"""
-    return [int(part) for part in text.split(",")]
+    return [seed(part) for part in text.split(",")]
 
 
 def number(value: float | None, spec: str = ".2f", missing: str = "n/a") -> str:

@@ -24,6 +24,7 @@ from recsys.cli.common import (
     number,
     on_lab,
     on_store,
+    seed,
 )
 from recsys.errors import RecsysError
 
@@ -46,7 +47,7 @@ def add_parsers(commands: Any) -> None:
         metavar="FILE:COLUMN=THEIRS",
         help="read our COLUMN from their column, e.g. interactions.csv:user_id=customer",
     )
-    imp.add_argument("--seed", type=int, default=42, help="seed of the fitted ground truth")
+    imp.add_argument("--seed", type=seed, default=42, help="seed of the fitted ground truth")
     imp.add_argument(
         "--scale",
         metavar="LOW:HIGH",
@@ -93,7 +94,7 @@ def add_parsers(commands: Any) -> None:
     scenario.add_argument(
         "--algorithm", type=algorithm, default=DEFAULT_ALGORITHM, help="drift: the algorithm"
     )
-    scenario.add_argument("--seed", type=int, default=0, help="drift: seed")
+    scenario.add_argument("--seed", type=seed, default=0, help="drift: seed")
 
 
 def run(args: argparse.Namespace) -> Result:

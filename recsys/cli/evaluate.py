@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from recsys.cli.common import ALGORITHMS, Result, add_command, algorithm, on_lab, seeds
+from recsys.cli.common import ALGORITHMS, Result, add_command, algorithm, on_lab, seed, seeds
 from recsys.errors import RecsysError
 
 
@@ -29,7 +29,7 @@ def add_parsers(commands: Any) -> None:
     evaluate.add_argument("--split", choices=("random", "temporal"), default="random")
     evaluate.add_argument("--test-share", type=float, default=0.2, help="random split")
     evaluate.add_argument("--last", type=int, default=1, help="temporal split: items per user")
-    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--seed", type=seed, default=0)
     evaluate.add_argument("--train", metavar="CSV", help="user_id,item_id,rating[,timestamp]")
     evaluate.add_argument("--test", metavar="CSV", help="held-out ratings, same format")
     evaluate.add_argument(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from recsys.cli.common import Result, add_command, algorithm, on_lab, on_store
+from recsys.cli.common import Result, add_command, algorithm, on_lab, on_store, seed
 from recsys.errors import RecsysError
 from recsys.experiments.metrics import LABELS, UNITS
 
@@ -35,7 +35,7 @@ def add_parsers(commands: Any) -> None:
     ex.add_argument("--mode", choices=("live", "simulated"), default="live", help="create")
     ex.add_argument("--slate", type=int, default=10, help="items per list")
     ex.add_argument("--explore", type=float, default=0.0, help="chance of a random lead item")
-    ex.add_argument("--seed", type=int, default=0)
+    ex.add_argument("--seed", type=seed, default=0)
     ex.add_argument("--users", type=int, help="simulate/aa: simulated people (default: all)")
     ex.add_argument("--sessions", type=int, default=20, help="simulate/aa: visits per person")
     ex.add_argument("--unit", choices=UNITS, default="user", help="unit of analysis for rates")

@@ -29,6 +29,7 @@ from recsys.cli.common import (
     on_lab,
     on_store,
     parse_assignments,
+    seed,
     with_item_ids,
 )
 from recsys.errors import RecsysError
@@ -45,7 +46,7 @@ def add_parsers(commands: Any) -> None:
     """init, recommend, interact, simulate, configure, algorithms, personas and retrain."""
     init = add_command(commands, "init", "create the lab database with a generated world", run)
     init.add_argument("--world", choices=PACKS, default=DEFAULT_PACK)
-    init.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    init.add_argument("--seed", type=seed, default=DEFAULT_SEED)
     init.add_argument(
         "--weights", choices=list(WEIGHT_PRESETS), default="default", help="event weights preset"
     )
@@ -78,7 +79,7 @@ def add_parsers(commands: Any) -> None:
     simulate.add_argument("--steps", type=int, required=True)
     simulate.add_argument("--k", type=int, default=10)
     simulate.add_argument("--algorithm", type=algorithm, default=DEFAULT_ALGORITHM)
-    simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument("--seed", type=seed, default=0)
     simulate.add_argument(
         "--user", help="the user id that acts with the persona's taste (default: the persona)"
     )
@@ -324,6 +325,8 @@ def _parameter_changes(args: argparse.Namespace) -> dict[str, Any]:
             loaded = json.loads(Path(args.config).read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
             raise RecsysError(f"cannot read {args.config}: {error}") from None
+        except RecursionError:
+            raise RecsysError(f"{args.config} nests its JSON too deeply to be parameters") from None
         if not isinstance(loaded, dict):
             raise RecsysError(f"{args.config} must hold a JSON object of parameters")
         changes.update(loaded)

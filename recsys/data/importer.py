@@ -242,8 +242,10 @@ def max_import_bytes() -> int:
         megabytes = float(text)
     except ValueError:
         megabytes = -1.0
-    if not megabytes > 0:
-        raise RecsysError(f"RECSYS_MAX_IMPORT_MB must be a positive number of MB, not {text!r}")
+    if not 0 < megabytes < 2**40:  # inf and 1e400 too: a limit must be a number of bytes
+        raise RecsysError(
+            f"RECSYS_MAX_IMPORT_MB must be a positive number of MB below 2**40, not {text[:40]!r}"
+        )
     return int(megabytes * 1024 * 1024)
 
 

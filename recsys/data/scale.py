@@ -3,19 +3,23 @@
 
 The lab learns and shows ratings as 0.5 to 5 stars (`recsys.events.RATING_MIN..RATING_MAX`).
 Data on a scale inside that range is taken as it is. Data on a wider explicit scale is mapped
-linearly onto it, stars = 0.5 + 4.5 (r - low) / (high - low), and mapped back for anything a
-person reads in the data's own units (errors, predictions, exports). 0/1 data and counts are
+linearly onto it, stars = 0.5 + 4.5 (r - low) / (high - low). `evaluate --train/--test` maps
+its errors and predictions back to the data's own units; an imported lab keeps stars (its
+log, versions, exports and the Simulator's ratings are in stars, and the import's note says
+which scale was mapped). 0/1 data and counts are
 implicit feedback, not ratings: a positive value says the person chose the item, 0 that they
 were shown it and passed; they are evaluated by ranking metrics alone (an RMSE against 0/1
 would measure nothing a recommender is for).
 
 Detection, from the distinct finite values (a `--scale LOW:HIGH` overrides it):
 - only 0 and 1: implicit 0/1;
-- whole numbers >= 0 with a maximum above 10: counts (plays, purchases), implicit;
+- whole numbers >= 0 with a maximum above 10: counts (plays, purchases), implicit; whole
+  percentages (0, 25, ..., 100) or marks out of 20 read so too: give `--scale 0:100` or
+  `--scale 0:20` for them;
 - otherwise explicit: high is the smallest of 5, 7, 10, 100 at or above the maximum (else the
-  maximum); low is 0 for a percentage (high 100, no value below 0), 1 for whole numbers from 1
-  up to a high of at most 10, 0.5 for half stars up to 5, else the minimum. So 2..10 in whole
-  steps reads as 1 to 10, not 2 to 10.
+  maximum); low is 0 for a percentage with decimals (high 100, no value below 0), 1 for whole
+  numbers from 1 up to a high of at most 10, 0.5 for half stars up to 5, else the minimum. So
+  2..10 in whole steps reads as 1 to 10, not 2 to 10, and 1..6 as 1 to 7.
 """
 
 from __future__ import annotations

@@ -74,6 +74,8 @@ def parse(text: str, source: str = "the scenario") -> dict[str, Any]:
         data = json.loads(text)
     except ValueError as error:
         raise RecsysError(f"{source} is not valid JSON: {error}") from None
+    except RecursionError:  # JSON nested thousands deep: no scenario is
+        raise RecsysError(f"{source} nests its JSON too deeply to be a scenario") from None
     return validate(data)
 
 

@@ -31,6 +31,7 @@ from recsys.experiments import stats
 from recsys.experiments.stats import Comparison, Estimate
 
 FEWEST_EXPECTED = 5  # Cochran's rule: below this many expected per cell, test exactly
+FEWEST_TO_ESTIMATE = 10  # events (and non-events) below which clustering is not estimated
 EXACT_TEST = "Fisher's exact test (effective counts)"
 
 
@@ -47,13 +48,15 @@ def _counts(numerators: ArrayLike, denominators: ArrayLike) -> tuple[np.ndarray,
 def design_effect(numerators: ArrayLike, denominators: ArrayLike) -> float:
     """Kish's design effect of a per-user rate: the delta-method variance of sum(x) / sum(y)
     over the binomial variance p(1 - p) / sum(y) of independent impressions. Above 1 when a
-    person's impressions go together, below 1 when they exclude each other. With a rate of 0 or
-    1 it cannot be estimated; then it is the worst case, mean impressions per user who had any
-    (each user one trial). Shapes: two 1-d arrays, one value per user. RecsysError on bad input.
-    """
+    person's impressions go together, below 1 when they exclude each other. With fewer than
+    FEWEST_TO_ESTIMATE events (or non-events) it cannot be estimated (one click says nothing of
+    how clicks cluster, and the estimate would say "independent"); then it is the worst case,
+    mean impressions per user who had any (each user one trial), so an interval does not
+    narrow twelvefold when the first click arrives. Shapes: two 1-d arrays, one value per
+    user. RecsysError on bad input."""
     x, y = _counts(numerators, denominators)
     p = x.sum() / y.sum()
-    if 0 < p < 1:
+    if min(x.sum(), y.sum() - x.sum()) >= FEWEST_TO_ESTIMATE:
         delta = stats.ratio(x, y).se ** 2
         return float(delta / (p * (1 - p) / y.sum()))
     return float(y.sum() / np.count_nonzero(y))
@@ -104,9 +107,8 @@ def compare_rates(
     x, y = np.concatenate([x_c, x_t]), np.concatenate([y_c, y_t])
     pooled = x.sum() / y.sum()
     if pooled in (0.0, 1.0):
-        return stats._compare(
-            control, treatment, 1.0, "no evidence: no events in either arm", alpha
-        )
+        said = "no events in either arm" if pooled == 0 else "every impression was an event"
+        return stats._compare(control, treatment, 1.0, f"no evidence: {said}", alpha)
     effect = max(design_effect(x, y), 1.0)
     table = np.array([[x_c.sum(), y_c.sum() - x_c.sum()], [x_t.sum(), y_t.sum() - x_t.sum()]])
     effective = table / effect
@@ -114,6 +116,8 @@ def compare_rates(
     if expected.min() >= FEWEST_EXPECTED and min(control.se, treatment.se) > 0:
         delta = stats.compare_ratios(x_c, y_c, x_t, y_t, alpha)
         return stats._compare(control, treatment, delta.p_value, delta.test, alpha)
-    whole = np.maximum(np.rint(effective), 0).astype(np.int64)
+    # Whole counts for the exact test; a cell with any event keeps at least one (rounding 1
+    # click over a design effect of 3 to none would erase the only evidence).
+    whole = np.maximum(np.rint(effective), (table > 0).astype(float)).astype(np.int64)
     p_value = float(scipy_stats.fisher_exact(whole).pvalue)
     return stats._compare(control, treatment, p_value, EXACT_TEST, alpha)

@@ -62,7 +62,13 @@ class Database:
         if path != ":memory:":
             parent = Path(path).parent
             if not parent.exists():
-                parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    parent.mkdir(parents=True, exist_ok=True)
+                except OSError as error:
+                    raise RecsysError(
+                        f"cannot create the folder {parent} for the lab database: "
+                        f"{error.strerror or error}"
+                    ) from None
             if Path(path).is_dir():
                 raise RecsysError(f"{path} is a directory; give a database file path")
         try:

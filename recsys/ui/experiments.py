@@ -157,13 +157,13 @@ def _comparisons_table(result: dict) -> None:
             "metric": LABELS[c["metric"]],
             "lift": _pct(c["lift"]),
             "lift 95 % CI": f"{_pct(c['lift_low'])} to {_pct(c['lift_high'])}",
-            "p-value": None if c["p_value"] is None else f"{c['p_value']:.3g}",
+            "p-value": "n/a" if c["p_value"] is None else f"{c['p_value']:.3g}",
             "significant": c["significant"],
             "chance to beat control": _chance(c),
             "expected loss": None
             if c["expected_loss"] is None
             else float(f"{c['expected_loss']:.3g}"),
-            "test": c["test"],
+            "test": c["test"] or "n/a: too little data to compare",
         }
         if result["sequential"]:
             row["always-valid CI"] = (

@@ -42,7 +42,7 @@ def md(text: object) -> str:
     text = str(text)
     for pattern, joined in _REWRITTEN:
         text = pattern.sub(joined, text)
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:=])", r"\\\1", text)
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:=&])", r"\\\1", text)
 
 
 def plain(text: object) -> str:
