@@ -195,6 +195,8 @@ def measure(
         "diversity",
     )
     metrics |= dict(zip(names, means, strict=True))
+    if not any(catalog.genres):  # diversity is between genres: a catalog without any has none
+        metrics["diversity"] = None
     shown = np.unique(np.concatenate(lists)) if lists else []
     metrics["coverage"] = len(shown) / catalog.n if lists else None
     metrics["users"] = float(len(users))

@@ -116,6 +116,7 @@ def test_evaluate_on_zero_one_data_ranks_and_has_no_rmse(tmp_path, capsys):
     mf, popularity = result["results"]
     assert mf["RMSE"] is None and mf["MAE"] is None
     assert mf["users"] > 0 and mf["precision@10"] > 0  # once "users 0" and every metric 0.0
+    assert mf["diversity"] is None  # the files name no genres: nothing to be diverse in
     assert mf["NDCG@10"] > popularity["NDCG@10"]  # the two tastes, learned from 0/1 alone
     assert any("implicit feedback" in note for note in result["notes"])
 
@@ -212,6 +213,7 @@ def test_no_relevant_test_item_is_undefined_not_zero(tmp_path, capsys):
                  "novelty (bits)", "diversity", "coverage"):  # fmt: skip
         assert mf[name] is None, name
     assert mf["RMSE"] is not None  # the ratings are still there to predict
+
     assert main(args) == 0
     row = capsys.readouterr().out.splitlines()[2].split()
     assert row[0] == "mf" and row.count("n/a") == 8
