@@ -101,3 +101,14 @@ def test_the_holdout_share_is_a_choice(tmp_path, capsys, share, held):
         capsys, db, "import", "--format", "movielens", str(folder), "--holdout", "0.9"
     )
     assert code == 2 and "--holdout 0.9: give a share from 0 to 0.5" in err
+
+
+def test_analytics_names_the_best_recommendations_by_movieid(movielens_lab, capsys):
+    db, movies = movielens_lab
+    code, _, err = run(capsys, db, "experiment", "simulate", "--arms", "mf,popularity",
+                       "--users", "30", "--sessions", "5", "--seed", "1")  # fmt: skip
+    assert code == 0, err
+    code, out, err = run(capsys, db, "experiment", "analytics", "--days", "3650", "--json")
+    assert code == 0, err
+    top = json.loads(out)["top_items"]
+    assert top and all(r["item_id"] in movies for r in top)

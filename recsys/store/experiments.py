@@ -194,10 +194,12 @@ class ExperimentStore:
         )[0][0]
 
     def top_items(self, experiment_id: int | None = None, limit: int = 10) -> pd.DataFrame:
-        """The recommendations that performed best: most clicks, at least 5 impressions."""
+        """The recommendations that performed best: most clicks, at least 5 impressions. Items
+        by the dataset's own ids (`item_id`, text), not the lab's rows."""
         where, params = ("WHERE experiment_id = ?", [experiment_id]) if experiment_id else ("", [])
         return self.db.frame(
-            "SELECT i.item_id, any_value(t.title) AS title, count(*) AS impressions, "
+            "SELECT any_value(coalesce(t.external_id, CAST(i.item_id AS VARCHAR))) AS item_id, "
+            "any_value(t.title) AS title, count(*) AS impressions, "
             "sum(clicked::INT) AS clicks, round(avg(clicked::INT), 4) AS ctr, "
             "sum(liked::INT) AS likes, round(avg(rating), 2) AS avg_rating, "
             "string_agg(DISTINCT arm, ', ') AS arms "
