@@ -69,16 +69,19 @@ FORMATS: dict[str, FormatSpec] = {
         ("items.csv", "interactions.csv"),
         (),
         "items.csv: item_id,title[,genres,tags,year] (genres and tags |-separated); "
-        "interactions.csv: user_id,item_id,kind[,value],timestamp or user_id,item_id,rating,"
-        "timestamp; timestamps in Unix seconds or ISO 8601 (UTC unless it says otherwise); UTF-8.",
+        "interactions.csv: user_id,item_id,kind[,value][,timestamp] or user_id,item_id,rating"
+        "[,timestamp]; timestamps in Unix seconds or ISO 8601 (UTC unless it says otherwise), "
+        "none meaning file order; ratings on any scale (read off the values); comma, "
+        "semicolon or tab; UTF-8. A lab export (its holdout column included) imports back.",
     ),
     "movielens": FormatSpec(
         "movielens",
         "MovieLens (ml-latest-small)",
         ("movies.csv", "ratings.csv"),
         ("tags.csv",),
-        "movies.csv (movieId,title,genres), ratings.csv (userId,movieId,rating,timestamp) and "
-        "optionally tags.csv (userId,movieId,tag,timestamp), as in ml-latest-small.zip.",
+        "movies.csv (movieId,title,genres), ratings.csv (userId,movieId,rating[,timestamp]) "
+        "and optionally tags.csv (userId,movieId,tag,timestamp), as in ml-latest-small.zip; "
+        "ratings 0.5 to 5 unless a scale is given.",
     ),
     "movielens-100k": FormatSpec(
         "movielens-100k",
