@@ -85,3 +85,36 @@ def test_json_nested_thousands_deep(db_path, tmp_path, capsys):
     err = one_line(capsys, "--db", str(db_path), "configure", "--algorithm", "mf",
                    "--config", str(deep))  # fmt: skip
     assert "nests its JSON too deeply" in err
+
+
+# A multi-step write is all or nothing (issue 17, kind 1): `scenario save --output`.
+
+
+def saved(db_path) -> list[str]:
+    import duckdb
+
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        return [name for (name,) in con.execute("SELECT name FROM scenarios").fetchall()]
+    finally:
+        con.close()
+
+
+def test_a_scenario_save_whose_file_cannot_be_written_saves_nothing(db_path, tmp_path, capsys):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    err = one_line(capsys, "--db", str(db_path), "scenario", "save", "mine",
+                   "--output", str(blocked / "mine.json"))  # fmt: skip
+    assert "cannot write" in err and "mine" not in saved(db_path)
+
+
+def test_a_scenario_save_the_lab_refuses_leaves_no_file(db_path, tmp_path, capsys):
+    out = tmp_path / "mine.json"
+    assert main(["--db", str(db_path), "scenario", "save", "mine", "--output", str(out)]) == 0
+    assert out.exists() and "mine" in saved(db_path)
+    capsys.readouterr()
+    again = tmp_path / "again.json"
+    err = one_line(capsys, "--db", str(db_path), "scenario", "save", "mine",
+                   "--output", str(again))  # fmt: skip
+    assert "exists" in err
+    assert not again.exists() and not (tmp_path / "again.json.partial").exists()

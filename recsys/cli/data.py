@@ -303,8 +303,17 @@ def _scenario(engine, args) -> Result:
         return {"json": report, "text": _drift_text(report)}
     if action == "save":
         setup = scenarios.current(engine, args.target, args.title, args.description)
-        scenarios.save(engine.store, setup, overwrite=args.overwrite)
-        _write(args.output, setup)
+        # All or nothing: the file is written aside first, the scenario saved, then the file
+        # takes its name; a step that fails undoes the ones before it.
+        partial = _write(args.output, setup, aside=True)
+        try:
+            scenarios.save(engine.store, setup, overwrite=args.overwrite)
+        except BaseException:
+            if partial:
+                partial.unlink(missing_ok=True)
+            raise
+        if partial:
+            partial.replace(args.output)
         where = f" and {args.output}" if args.output else ""
         return {"json": setup, "text": f"saved scenario {args.target} in the lab{where}"}
     if action == "check" and not args.target:
@@ -371,15 +380,21 @@ def _checked(args, name: str, how: str, results: list[dict]) -> Result:
     raise SystemExit(1)
 
 
-def _write(output: str | None, setup: dict) -> None:
+def _write(output: str | None, setup: dict, aside: bool = False) -> Path | None:
+    """Write `setup` as JSON to `output` (with `aside`, to `output.partial`, returned, for the
+    caller to rename once the rest has worked). RecsysError with one line if it cannot."""
     if not output:
-        return
+        return None
     from recsys.data.scenarios import dumps
 
+    target = Path(output)
+    if aside:
+        target = target.with_name(target.name + ".partial")
     try:
-        Path(output).write_text(dumps(setup) + "\n", encoding="utf-8")
+        target.write_text(dumps(setup) + "\n", encoding="utf-8")
     except OSError as error:
         raise RecsysError(f"cannot write {output}: {error.strerror or error}") from None
+    return target
 
 
 COMMANDS = {"import": _import, "download": _download, "scenario": _scenario}
