@@ -98,7 +98,8 @@ FORMATS: dict[str, FormatSpec] = {
 class Dataset:
     """An accepted import. Items: external_id, title, genres, tags, year (Int32), in natural id
     order. Interactions: user_id, external_id, kind, value (NaN unless a rating), ts (Unix
-    seconds), in time order."""
+    seconds; the row's position when the file has no timestamps), in time order, and `holdout`
+    (bool) when the file is a lab export that marks its holdout."""
 
     name: str
     format: str
