@@ -2,12 +2,12 @@
 
 import streamlit as st
 
+from recsys.ui.drift import drift_scenario
 from recsys.ui.navigation import ensure_app
 from recsys.ui.state import current_algorithm, get_engine
 from recsys.ui.versions import (
     canary_view,
     compare_view,
-    drift_scenario,
     metric_chart,
     policy_form,
     status_line,

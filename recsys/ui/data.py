@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import tempfile
 import zipfile
 from pathlib import Path
@@ -13,8 +14,10 @@ import streamlit as st
 from recsys.data.importer import FORMATS, max_import_bytes, read_dataset
 from recsys.data.preview import columns, preview
 from recsys.data.scale import parse_scale
+from recsys.data.uploads import default_parts, size_text, upload_problem
 from recsys.engine import Engine
 from recsys.errors import RecsysError
+from recsys.ui import sharing
 from recsys.ui.widgets import md
 
 NOT_GIVEN = "(none)"
@@ -24,7 +27,11 @@ NOT_GIVEN = "(none)"
 
 
 def import_view(engine: Engine) -> None:
-    limit = max_import_bytes()
+    try:
+        limit = max_import_bytes()
+    except RecsysError as error:  # a bad RECSYS_MAX_IMPORT_MB: nothing can be read safely
+        st.error(f"{md(error)}. Restart the lab with it fixed or unset to import files.")
+        return
     fmt = st.radio(
         "Format",
         list(FORMATS),
@@ -40,23 +47,27 @@ def import_view(engine: Engine) -> None:
     round_ = st.session_state.get("import_round", 0)
     suffix = f"_{round_}" if round_ else ""
     uploads = st.file_uploader(
-        f"Files ({', '.join(spec.required + spec.optional)}; up to {limit / 2**20:.0f} MB each)",
+        f"Files ({', '.join(spec.required + spec.optional)}; up to {size_text(limit)} each)",
         accept_multiple_files=True,
         key=f"import_files_{fmt}{suffix}",
+        # The uploader refuses what the import would: one limit, said once, in both places.
+        max_upload_size=max(1, math.ceil(limit / 2**20)),
     )
-    files = {}
+    files, sizes = {}, {}
     for upload in uploads or []:
         if upload.name in files:
             st.warning(f"Two uploads are named {md(upload.name)}: the one added last is used.")
-        files[upload.name] = upload.getvalue()
+        files[upload.name], sizes[upload.name] = upload, upload.size
     if not files:
         st.info("Upload the files to preview them, map their columns and check them.")
         _download_view(engine)
         return
-    chosen = _assign_files(spec, files)
-    if len(set(chosen.values())) < len(chosen):
-        st.error("One upload is picked for two parts of the format: pick a file for each part.")
+    chosen = _assign_files(spec, list(files))
+    if problem := upload_problem(spec, sizes, chosen, limit):
+        st.error(md(problem))
         return
+    chosen = {role: name for role, name in chosen.items() if name}
+    files = {name: files[name].getvalue() for name in set(chosen.values())}
     mapping = {}
     for role, name in chosen.items():
         with st.expander(f"{role} ← {md(name)}", expanded=False):
@@ -129,18 +140,16 @@ def _scale_input(fmt: str):
         return False
 
 
-def _assign_files(spec, files: dict[str, bytes]) -> dict[str, str]:
-    """Which upload plays which part of the format (by default the one of the same name)."""
-    names = list(files)
+def _assign_files(spec, names: list[str]) -> dict[str, str | None]:
+    """Which upload plays which part of the format: a picker per part, starting from
+    `default_parts` (the file of that name, else one no other part has)."""
+    start = default_parts(spec, names)
     chosen = {}
     for role in spec.required + spec.optional:
-        options = names if role in spec.required else [NOT_GIVEN, *names]
-        default = names.index(role) if role in names else 0
-        if role in spec.optional:
-            default = options.index(role) if role in names else 0
-        pick = st.selectbox(role, options, index=default, key=f"import_role_{spec.name}_{role}")
-        if pick != NOT_GIVEN:
-            chosen[role] = pick
+        options = [NOT_GIVEN, *names]
+        index = options.index(start[role]) if start[role] else 0
+        pick = st.selectbox(role, options, index=index, key=f"import_role_{spec.name}_{role}")
+        chosen[role] = None if pick == NOT_GIVEN else pick
     return chosen
 
 
@@ -194,6 +203,8 @@ def _load(
 ) -> None:
     from recsys.data.lab import load_dataset
 
+    if not sharing.allowed("import a dataset"):
+        return
     bar = st.progress(0.0, text="Importing…")
     try:
         info = load_dataset(
@@ -226,7 +237,9 @@ def _download_view(engine: Engine) -> None:
         "**No files at hand?** Fetch MovieLens (ml-latest-small, 100,836 ratings) from "
         f"GroupLens. {source.licence}."
     )
-    if st.button("Download and import MovieLens", key="import_download"):
+    if st.button("Download and import MovieLens", key="import_download") and sharing.allowed(
+        "download and import a dataset"
+    ):
         from recsys.data.download import download
         from recsys.data.importer import read_path
 

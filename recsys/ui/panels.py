@@ -13,6 +13,7 @@ from recsys.algorithms import SCALES
 from recsys.engine import Engine
 from recsys.errors import RecsysError
 from recsys.simulation import WINDOW, summary
+from recsys.ui import sharing
 from recsys.ui.widgets import md
 
 CURVES = ("true_utility", "oracle_utility", "popularity_utility", "true_ctr")
@@ -304,6 +305,8 @@ def _reset_user(engine: Engine, user: str) -> None:
 
 
 def _reset_lab(engine: Engine) -> None:
+    if not sharing.allowed("reset the lab"):
+        return
     started = time.perf_counter()
     engine.reset_lab()
     for key in ("last_step", "autopilot_result"):

@@ -8,6 +8,7 @@ import streamlit as st
 from recsys.data import scenario_checks, scenarios
 from recsys.engine import Engine
 from recsys.errors import RecsysError
+from recsys.ui import sharing
 from recsys.ui.navigation import page_path
 from recsys.ui.widgets import md
 
@@ -36,7 +37,11 @@ def scenarios_view(engine: Engine) -> None:
             head.caption(f"Link: `?scenario={row['name']}`")
             if button.button("Load", key=f"scenario_load_{row['name']}", type="primary"):
                 load_scenario(engine, scenarios.get(engine.store, row["name"]))
-            if not row["builtin"] and button.button("Delete", key=f"scenario_delete_{row['name']}"):
+            if (
+                not row["builtin"]
+                and button.button("Delete", key=f"scenario_delete_{row['name']}")
+                and sharing.allowed("delete a scenario")
+            ):
                 scenarios.delete(engine.store, row["name"])
                 st.rerun()
     _save_form(engine)
@@ -122,6 +127,8 @@ def _save(engine: Engine) -> None:
 def load_scenario(engine: Engine, setup: dict) -> bool:
     """Load with a progress bar; on success remember where the scenario opens (applied on
     the next run, before the sidebar's widgets exist) and rerun."""
+    if not sharing.allowed("load a scenario"):
+        return False
     bar = st.progress(0.0, text=f"Loading scenario {setup['name']}…")
     try:
         done = scenarios.load(engine, setup, lambda share, text: bar.progress(share, text=text))

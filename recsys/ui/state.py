@@ -13,7 +13,7 @@ from recsys.engine import Engine, database_path
 from recsys.errors import RecsysError
 from recsys.events import DEVICES, validate_user
 from recsys.lifecycle.background import settle
-from recsys.ui import retrains
+from recsys.ui import retrains, sharing
 from recsys.ui.widgets import md
 
 
@@ -179,6 +179,7 @@ def sidebar(engine: Engine) -> None:
             key="device",
             help="Sent with every interaction as context (LinUCB learns from it).",
         )
+        sharing.sidebar_box()
         st.toggle(
             "Presenter mode",
             key="presenter",

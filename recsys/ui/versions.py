@@ -3,8 +3,6 @@ policies, canary and the taste-drift scenario."""
 
 from __future__ import annotations
 
-import time
-
 import pandas as pd
 import plotly.express as px
 import streamlit as st
@@ -12,7 +10,7 @@ import streamlit as st
 from recsys.engine import Engine
 from recsys.errors import RecsysError
 from recsys.lifecycle.policies import Policy
-from recsys.simulation import taste_drift
+from recsys.ui import sharing
 from recsys.ui.widgets import md
 
 SHOWN_METRICS = ["NDCG@10", "precision@10", "recall@10", "RMSE", "MAE", "coverage"]
@@ -163,7 +161,7 @@ def version_actions(engine: Engine, algorithm: str, frame: pd.DataFrame) -> None
             engine.lifecycle.promote(chosen, force=force)
             st.session_state.versions_flash = f"v{chosen} now serves {algorithm}."
             st.rerun()
-        if delete:
+        if delete and sharing.allowed("delete a model version"):
             engine.lifecycle.delete(chosen)
             st.session_state.versions_flash = f"Deleted v{chosen}."
             st.rerun()
@@ -223,13 +221,15 @@ def compare_view(engine: Engine) -> None:
         st.caption("Same configuration.")
     st.markdown(
         f"**Top-10 agreement** over {len(report['users'])} sample users: mean overlap "
-        f"{_fmt(report['mean_overlap'])}, mean Kendall tau {_fmt(report['mean_kendall_tau'])}"
+        f"{fmt_metric(report['mean_overlap'])}, mean Kendall tau "
+        f"{fmt_metric(report['mean_kendall_tau'])}"
     )
     if report["users"]:
         st.dataframe(pd.DataFrame(report["users"]), hide_index=True, key="cmp_users")
 
 
-def _fmt(value) -> str:
+def fmt_metric(value) -> str:
+    """A metric with three decimals, or a dash where it is undefined."""
     return "—" if value is None else f"{value:.3f}"
 
 
@@ -341,60 +341,3 @@ def updates_view(engine: Engine, algorithm: str) -> None:
     st.markdown("**Alias moves** (who or what moved each alias, when and why)")
     moves = engine.version_store.alias_history(algorithm)
     st.dataframe(moves.drop(columns=["move_id"]), hide_index=True, width="stretch", key="moves")
-
-
-def drift_scenario(engine: Engine, algorithm: str) -> None:
-    st.markdown(
-        "Two personas use the lab, then their hidden tastes swap with the persona least like "
-        "them. The drift detector on the reward stream should fire after the shift (never "
-        "before), a drift retrain follows, and the Learning history shows the whole story. "
-        "The gate judges versions on the fixed holdout, which holds the old tastes: after a "
-        "shift it may keep the drift retrain back as a candidate. The canary compares them on "
-        "live traffic instead."
-    )
-    personas = engine.personas["name"].tolist()
-    left, middle, right = st.columns(3)
-    chosen = left.multiselect("Personas", personas, default=personas[:2], key="drift_personas")
-    before = middle.number_input("Visits before the shift", 1, 2000, 150, key="drift_before")
-    after = right.number_input("Visits after the shift", 1, 2000, 250, key="drift_after")
-    detector = engine.lifecycle.policy.drift_detector
-    if detector == "off":
-        st.warning("The drift detector is off: set one in Policies first.")
-    if st.button("Run the taste-drift scenario", key="drift_run", icon=":material/trending_down:"):
-        if not chosen:
-            st.error("Pick at least one persona.")
-            return
-        progress = st.progress(0.0, text="Starting…")
-        started = time.perf_counter()
-        try:
-            report = taste_drift(
-                engine,
-                chosen,
-                int(before),
-                int(after),
-                algorithm=algorithm,
-                progress=lambda i, n: progress.progress(i / n, text=f"visit {i} of {n}"),
-            )
-        except RecsysError as error:
-            st.error(f"The scenario stopped: {md(error)}")
-            return
-        report["seconds"] = time.perf_counter() - started
-        st.session_state.drift_report = report
-    report = st.session_state.get("drift_report")
-    if report:
-        first = report["first_alarm_after_shift"]
-        st.markdown(
-            f"Shift at seq **{report['shift_seq']:,}** "
-            f"({', '.join(f'{a} → {b}' for a, b in report['shifts'].items())}); reward "
-            f"{_fmt(report['reward_before'])} before, {_fmt(report['reward_after'])} after. "
-            + (
-                f"The detector fired at seq **{first:,}**, {first - report['shift_seq']} events "
-                "after the shift"
-                if first
-                else "The detector did not fire (try more visits after the shift)"
-            )
-            + f"; {report['alarms_before_shift']} alarm(s) before it. "
-            f"{report['end_seq'] - report['start_seq']:,} events in {report['seconds']:.1f} s."
-        )
-        if report["retrains"]:
-            st.dataframe(pd.DataFrame(report["retrains"]), hide_index=True, key="drift_retrains")
