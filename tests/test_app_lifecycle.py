@@ -52,7 +52,11 @@ def test_versions_page_trains_promotes_and_rolls_back(app, db_path):
     assert not app.exception
     assert engine.version_store.alias("mf", "production") == first
     app.selectbox(key="versions_pick").set_value(first).run()
-    assert app.button(key="versions_delete").disabled  # production cannot be deleted
+    delete = app.button(key="versions_delete")
+    assert delete.disabled and delete.help == f"v{first} serves production and cannot be deleted."
+    app.selectbox(key="versions_pick").set_value(newest).run()
+    delete = app.button(key="versions_delete")  # a version that does not serve: no such warning
+    assert not delete.disabled and not delete.help
 
 
 def test_a_candidate_the_gate_keeps_back_cannot_be_promoted_without_force(app, db_path):

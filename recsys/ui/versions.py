@@ -148,7 +148,10 @@ def version_actions(engine: Engine, algorithm: str, frame: pd.DataFrame) -> None
             icon=":material/delete:",
             disabled=chosen == production,
             width="stretch",
-            help="The production version cannot be deleted.",
+            # Said only where it applies: v1 is not production just because it is first.
+            help=f"v{chosen} serves production and cannot be deleted."
+            if chosen == production
+            else None,
         )
     if verdict:
         st.caption(
