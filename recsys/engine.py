@@ -299,10 +299,12 @@ class Engine(WholeLab):
         user_kind: str = "visitor",
         persona: str | None = None,
         request_id: int | None = None,
+        shown: Ranking | None = None,
     ) -> LearningStep:
         """Validate, commit the event, learn online everywhere, and report before/after.
         `request_id` is the logged list the event came from (`show`): it attributes the event
-        to that impression."""
+        to that impression. `shown`: the list the person acted on (drawn before events from
+        elsewhere, perhaps), used as the step's `before`; the current list when None."""
         watch = Stopwatch()
         user, item, kind, value, context, algorithm = self._valid(
             user, item, kind, value, context, algorithm
@@ -312,7 +314,7 @@ class Engine(WholeLab):
         watch.lap("validate")
         with self.lock:
             watch.lap(None)  # waiting for another session's request is no stage of this one
-            before = self.recommend(user, k, algorithm, context)
+            before = shown or self.recommend(user, k, algorithm, context)
             watch.lap("before")
             event, serving, updates, actions = self._apply(
                 user, item, kind, value, context, algorithm, ts, origin, watch

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from recsys.algorithms import algorithm_class, validate_config
-from recsys.events import validate_user
+from recsys.events import Event, validate_user
 from recsys.lifecycle.seeding import install_world
 from recsys.world import World
 
@@ -101,6 +101,24 @@ class WholeLab:
                 return 0
             self._load()
             return before - self.store.count_events()
+
+    def undo_last(self, user: str) -> Event | None:
+        """Forget `user`'s newest live event, through the same erasure path as `reset_user`
+        (later events renumbered, versions trained past it dropped, models rebuilt from the
+        log). Returns the forgotten event, or None when the user has nothing to undo (a seeded
+        history is never undone). Raises `RecsysError` for an invalid user, or when a live
+        experiment serves a version trained after the event."""
+        validate_user(user)
+        with self.lock:
+            seq = self.store.last_live_seq(user)
+            if seq is None:
+                return None
+            self.lifecycle.check_forgettable(user, newest_only=True)
+            (event,) = self.store.events(seq - 1, seq).rows()
+            self.retrainer.discard()
+            self.store.forget_user(user, newest_only=True)
+            self._load()
+            return event
 
     def genre_affinity(self, user: str, algorithm: str | None = None) -> pd.Series:
         """What the model holds about `user`: the mean personal part of its score per genre

@@ -111,6 +111,28 @@ class Diff:
     def changed(self) -> bool:
         return bool(self.entered or self.left or self.moved)
 
+    def summary(self) -> str:
+        """The step in one plain sentence, by the genre most of the entering (and leaving)
+        items share: "Your list moved toward Sci-Fi: 3 entered, all Sci-Fi; 3 left, 2 of them
+        Drama." A genre is named only when more than half of the items have it."""
+        if not self.changed:
+            return "Your list kept its items and its order."
+        if not self.entered:
+            return f"Your list kept its items; {len(self.moved)} moved."
+        toward, away = _majority_genre(self.entered), _majority_genre(self.left)
+        if toward and toward == away:
+            head = f"Your list changed within {toward}"
+        elif toward:
+            head = f"Your list moved toward {toward}"
+        elif away:
+            head = f"Your list moved away from {away}"
+        else:
+            head = "Your list changed"
+        return (
+            f"{head}: {len(self.entered)} entered{_share(self.entered, toward)}; "
+            f"{len(self.left)} left{_share(self.left, away)}."
+        )
+
     def to_dict(self) -> dict[str, Any]:
         def moves(ms):
             return [asdict(m) | {"places": m.places, "score_delta": m.score_delta} for m in ms]
@@ -121,6 +143,27 @@ class Diff:
             "moved": moves(self.moved),
             "unchanged": moves(self.unchanged),
         }
+
+
+def _majority_genre(items: tuple[RankedItem, ...]) -> str | None:
+    """The genre more than half of `items` have (the most common; ties by name), or None."""
+    counts: dict[str, int] = {}
+    for r in items:
+        for genre in set(r.genres):
+            counts[genre] = counts.get(genre, 0) + 1
+    if not counts:
+        return None
+    genre = min(counts, key=lambda g: (-counts[g], g))
+    return genre if counts[genre] * 2 > len(items) else None
+
+
+def _share(items: tuple[RankedItem, ...], genre: str | None) -> str:
+    if genre is None:
+        return ""
+    n = sum(genre in r.genres for r in items)
+    if len(items) == 1:
+        return f" ({genre})"
+    return f", all {genre}" if n == len(items) else f", {n} of them {genre}"
 
 
 def diff(before: Ranking, after: Ranking) -> Diff:
@@ -184,6 +227,10 @@ class LearningStep:
             message += " " + describe_action(action)
         return message
 
+    @property
+    def summary(self) -> str:
+        return self.diff.summary()
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "event": self.event.to_dict(),
@@ -196,6 +243,27 @@ class LearningStep:
             "timings_ms": self.timings,
             "actions": self.actions,
         }
+
+
+@dataclass
+class UndoStep:
+    """An undone interaction (`Engine.undo_last`): the forgotten event and the list before and
+    after forgetting it, read by the page like a `LearningStep`."""
+
+    event: Event
+    title: str
+    before: Ranking
+    after: Ranking
+    diff: Diff
+
+    @property
+    def message(self) -> str:
+        what = f"rating {self.event.value:g}★" if self.event.kind == "rating" else self.event.kind
+        return f"Undid your {what} of “{self.title}”: the model forgot it."
+
+    @property
+    def summary(self) -> str:
+        return self.diff.summary()
 
 
 def describe_action(action: dict[str, Any]) -> str:

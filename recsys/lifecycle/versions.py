@@ -305,10 +305,10 @@ class Lifecycle:
             models = [self.host.from_version(v) for v in (first, second)]
             return compare_versions(first, second, models, users, k)
 
-    def check_forgettable(self, user: str) -> None:
-        """Forgetting a user drops the versions trained after their first event: raises
-        `RecsysError` if a live experiment's arm serves one of those."""
-        first = self.store.first_live_seq(user)
+    def check_forgettable(self, user: str, newest_only: bool = False) -> None:
+        """Forgetting a user (or, with `newest_only`, their newest event) drops the versions
+        trained after it: raises `RecsysError` if a live experiment's arm serves one of those."""
+        first = (self.store.last_live_seq if newest_only else self.store.first_live_seq)(user)
         if first is None:
             return
         for version, experiment in self.experiments.live_versions().items():

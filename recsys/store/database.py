@@ -222,23 +222,26 @@ class Store(EventLog, WorldStore):
         )
         self.db.checkpoint()
 
-    def forget_user(self, user: str) -> int | None:
-        """Delete a user's live and simulated events (their seeded history stays) and close the
-        gap, so `seq` stays gap-free; returns the first seq that changed, or None.
+    def forget_user(self, user: str, newest_only: bool = False) -> int | None:
+        """Delete a user's live and simulated events (their seeded history stays), or with
+        `newest_only` only their newest one (an undo), and close the gap, so `seq` stays
+        gap-free; returns the first seq that changed, or None.
 
         Later events, their learning-log rows and user rows are renumbered in the same
         transaction; model versions trained past that point are dropped, because they learned
-        from what is now forgotten. The caller rebuilds the models from the log."""
+        from what is now forgotten. The caller rebuilds the models from the log. An undo keeps
+        the lists the user was shown: they were shown."""
         self.flush_learning_log()
         with self.db.write_lock:
-            first = self.first_live_seq(user)
+            first = (self.last_live_seq if newest_only else self.first_live_seq)(user)
+            shown = [] if newest_only else experiments.forget_statements(user)
             if first is None:  # nothing done, perhaps only shown lists: those are the user's too
-                self.db.transaction(experiments.forget_statements(user))
+                self.db.transaction(shown)
                 return None
             self.db.transaction(
                 [
                     *eventlog.forget_statements(user, first),
-                    *experiments.forget_statements(user),
+                    *shown,
                     *versions.forget_statements(first),
                     *lineage.forget_statements(first),
                     *history.forget_statements(first),

@@ -49,8 +49,11 @@ class EventLog:
     def last_ts(self) -> float:
         return self.db.query("SELECT coalesce(max(ts), 0) FROM events")[0][0]
 
-    def count_events(self) -> int:
-        return self.db.query("SELECT count(*) FROM events")[0][0]
+    def count_events(self, user: str | None = None) -> int:
+        """The events in the log (of `user`, when given)."""
+        if user is None:
+            return self.db.query("SELECT count(*) FROM events")[0][0]
+        return self.db.query("SELECT count(*) FROM events WHERE user_id = ?", [user])[0][0]
 
     def events(
         self, after_seq: int = 0, through_seq: int | None = None, user: str | None = None
@@ -143,6 +146,12 @@ class EventLog:
         """The user's first event after the seeded history (what forgetting them removes)."""
         return self.db.query(
             "SELECT min(seq) FROM events WHERE user_id = ? AND source <> 'history'", [user]
+        )[0][0]
+
+    def last_live_seq(self, user: str) -> int | None:
+        """The user's newest event after the seeded history (what an undo removes)."""
+        return self.db.query(
+            "SELECT max(seq) FROM events WHERE user_id = ? AND source <> 'history'", [user]
         )[0][0]
 
     def last_live_user(self) -> str | None:
@@ -312,16 +321,18 @@ def truncate_statements(seq: int) -> list[Statement]:
 
 
 def forget_statements(user: str, first: int) -> list[Statement]:
-    """Delete `user`'s live and simulated events (the first at seq `first`) with their
-    learning-log rows and the user row of a lab-made user, then renumber the later events,
-    learning-log rows and users so `seq` stays gap-free."""
-    forgotten = "SELECT seq FROM events WHERE user_id = ? AND source <> 'history'"
+    """Delete `user`'s live and simulated events from seq `first` on (all of them when `first`
+    is their first: a reset; only the newest when it is their newest: an undo) with their
+    learning-log rows, and the user row of a lab-made user left with no event, then renumber
+    the later events, learning-log rows and users so `seq` stays gap-free."""
+    forgotten = "SELECT seq FROM events WHERE user_id = ? AND source <> 'history' AND seq >= ?"
     return [
-        (f"DELETE FROM learning_log WHERE seq IN ({forgotten})", [user]),
-        ("DELETE FROM events WHERE user_id = ? AND source <> 'history'", [user]),
+        (f"DELETE FROM learning_log WHERE seq IN ({forgotten})", [user, first]),
+        (f"DELETE FROM events WHERE seq IN ({forgotten})", [user, first]),
         (
-            "DELETE FROM users WHERE user_id = ? AND kind NOT IN ('simulated', 'demo', 'imported')",
-            [user],
+            "DELETE FROM users WHERE user_id = ? AND kind NOT IN ('simulated', 'demo', 'imported')"
+            " AND NOT EXISTS (SELECT 1 FROM events WHERE user_id = ?)",
+            [user, user],
         ),
         (
             "CREATE TEMP TABLE seq_map AS SELECT seq AS old, ? - 1 + row_number() OVER "

@@ -7,7 +7,8 @@ import streamlit as st
 
 from recsys.engine import Engine
 from recsys.ui.panels import model_panel
-from recsys.ui.widgets import cards, diff_view, history_table, md
+from recsys.ui.steps import cards, undo
+from recsys.ui.widgets import diff_view, history_table, md
 
 
 @st.fragment
@@ -34,7 +35,21 @@ def learning_view(
     step = st.session_state.get("last_step")
     if step is not None and step.event.user == user and step.after.algorithm == algorithm:
         st.success(md(step.message), icon=":material/psychology:")
+        if note := st.session_state.get("step_note"):
+            st.warning(note, icon=":material/tab_duplicate:")
         with st.container(border=True, key="diff"):
+            summary, undo_slot = st.columns([4, 1], vertical_alignment="center")
+            summary.markdown(f"**{md(step.summary)}**")
+            undo_slot.button(
+                "Undo last action",
+                key="undo_last",
+                icon=":material/undo:",
+                width="stretch",
+                on_click=undo,
+                args=(engine, user, algorithm, k, context),
+                help="Forget your newest interaction, as Reset this user forgets them all, "
+                "and see the list it gives back.",
+            )
             diff_view(step)
     else:
         st.info(

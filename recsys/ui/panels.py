@@ -103,9 +103,8 @@ def model_panel(engine: Engine, user: str, algorithm: str, shown: list[int]) -> 
                     "score_after",
                     "duration_ms",
                 ]
-            ]
-            .round(4)
-            .set_index("seq")
+            ].round(4),
+            hide_index=True,  # seq stays a column: an index of consecutive seqs would be hidden
         )
 
 

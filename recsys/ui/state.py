@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import uuid
 from pathlib import Path
@@ -14,6 +15,7 @@ from recsys.errors import RecsysError
 from recsys.events import DEVICES, validate_user
 from recsys.lifecycle.background import settle
 from recsys.ui import retrains, sharing
+from recsys.ui.steps import recall
 from recsys.ui.widgets import md
 
 
@@ -83,6 +85,9 @@ def current_context() -> dict[str, str]:
     return {"device": st.session_state.get("device", DEVICES[0])}
 
 
+VISITOR = re.compile(r"visitor-[0-9a-f]{6}")  # the id a first visit draws
+
+
 def init_session(engine: Engine) -> None:
     """Per-visitor defaults, overridden once by deep links (?user=alice&algorithm=mf)."""
     state = st.session_state
@@ -97,6 +102,10 @@ def init_session(engine: Engine) -> None:
                 state.user = validate_user(params["user"])
             except RecsysError as error:
                 state.link_error = f"Ignored the link's user: {md(error)}"
+        if VISITOR.fullmatch(state.user):  # a reload: the same visitor, not a new one
+            state.visitor = state.user
+        if (step := recall(engine, state.user)) is not None:  # and the step it last saw
+            state.last_step = step
         state.presenter = params.get("presenter") == "1"
         if "scenario" in params:  # loaded by open_scenario, once the pages are known
             state.scenario_link = params["scenario"]
@@ -165,7 +174,7 @@ def sidebar(engine: Engine) -> None:
             help="A fresh visitor has no history; demo users, personas and the users of an "
             "imported dataset do (type to search).",
         )
-        st.caption(_who(state.user, state.visitor, demo, personas, users.get(state.user)))
+        st.caption(_who(state.user, state.visitor, demo, personas, users.get(state.user), engine))
         st.selectbox(
             "Algorithm",
             list(REGISTRY),
@@ -216,10 +225,13 @@ def _natural(user: str) -> tuple[int, str]:
     return len(user), user  # MovieLens ids are numbers: 2 before 10
 
 
-def _who(user: str, visitor: str, demo: list[str], personas: list[str], kind) -> str:
+def _who(user: str, visitor: str, demo: list[str], personas: list[str], kind, engine) -> str:
     if kind == "imported":
         return "A user of the imported dataset, with their real history."
     if user == visitor:
+        done = engine.store.count_events(user)
+        if done:
+            return f"You, this visit: {done:,} interaction{'' if done == 1 else 's'} so far."
         return "A fresh visitor: no history yet."
     if user in demo:
         return "A demo user with a short history."

@@ -1,4 +1,4 @@
-"""Reusable pieces of the pages: recommendation cards, the before/after diff, the history."""
+"""Reusable pieces of the pages: Markdown escaping, the before/after diff, the history."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ import re
 import pandas as pd
 import streamlit as st
 
-from recsys.algorithms import SCALES
 from recsys.engine import Engine
-from recsys.errors import RecsysError
-from recsys.ranking import Diff, LearningStep, RankedItem, Ranking
+from recsys.ranking import Diff, LearningStep, RankedItem, UndoStep
 
 RATINGS = [x / 2 for x in range(1, 11)]
 # Material icons ship with Streamlit, so they render even where no emoji font is installed.
@@ -56,106 +54,7 @@ def meta_line(r: RankedItem) -> str:
     return " · ".join(x for x in (first, ", ".join(r.genres)) if x)
 
 
-def act(
-    engine: Engine,
-    user: str,
-    algorithm: str,
-    item: int,
-    kind: str,
-    k: int,
-    context: dict | None = None,
-    request_id: int | None = None,
-) -> None:
-    """Button callback: the work happens before the rerun, so the rerun shows the result.
-    `request_id`: the logged list (a live experiment's impressions) the click came from."""
-    state = st.session_state
-    value = None
-    if kind == "rating":
-        value = state.get(f"rating-{item}")
-        if value is None:
-            state.flash = "Pick a rating (0.5 to 5 stars) in the card first, then press Rate."
-            return
-    state.affinity_before = engine.genre_affinity(user, algorithm)  # for the Δ column
-    try:
-        step = engine.interact(
-            user, item, kind, value, context, algorithm=algorithm, k=k, request_id=request_id
-        )
-    except RecsysError as error:
-        state.flash = f"Nothing was recorded: {md(error)}"
-        return
-    state.last_step = step
-    if any(action.get("started") for action in step.actions):
-        state.rerun_app = True  # the sidebar follows the retrain; a callback cannot rerun
-    # Shown by the fragment after its rerun: a callback inside a fragment must not draw.
-    state.toast = step.message
-
-
-def cards(
-    engine: Engine,
-    ranking: Ranking,
-    k: int,
-    columns: int = 2,
-    context: dict | None = None,
-    request_id: int | None = None,
-) -> None:
-    grid = st.columns(columns)
-    # Every card says which scale its score is on (stars, similarity, estimated reward...).
-    unit, meaning = ranking.scale or "score", SCALES.get(ranking.scale)
-    unit = "reward" if unit == "estimated reward" else unit
-    for index, r in enumerate(ranking.items):
-        with grid[index % columns].container(border=True, key=f"card-{r.item}"):
-            head, score = st.columns([3, 1.3])  # room for the scale's name above the score
-            tags = " ".join(f":gray-badge[{md(t)}]" for t in r.tags)
-            head.markdown(f"**{r.rank}. {md(r.title)}**  \n{md(meta_line(r))}  \n{tags}")
-            score.metric(unit, f"{r.score:.2f}", help=meaning)
-            st.caption(md(r.reason))
-            buttons = st.columns([1, 1, 1.2, 1.25], gap="small")
-            for (kind, label, icon), slot in zip(ACTIONS, buttons, strict=True):
-                slot.button(
-                    label,
-                    icon=icon,
-                    key=f"{kind}-{r.item}",
-                    width="stretch",
-                    on_click=act,
-                    args=(
-                        engine,
-                        ranking.user,
-                        ranking.algorithm,
-                        r.item,
-                        kind,
-                        k,
-                        context,
-                        request_id,
-                    ),
-                )
-            rate, press = st.columns([3, 2])
-            rate.selectbox(
-                "Rating",
-                RATINGS,
-                index=None,
-                key=f"rating-{r.item}",
-                placeholder="★ 0.5 to 5",
-                label_visibility="collapsed",
-            )
-            press.button(
-                "Rate",
-                key=f"rate-{r.item}",
-                width="stretch",
-                on_click=act,
-                args=(
-                    engine,
-                    ranking.user,
-                    ranking.algorithm,
-                    r.item,
-                    "rating",
-                    k,
-                    context,
-                    request_id,
-                ),
-            )
-
-
-def diff_view(step: LearningStep) -> None:
+def diff_view(step: LearningStep | UndoStep) -> None:
     """Two columns, Before and After, with arrows, entry badges and score deltas."""
     d: Diff = step.diff
     moves = {m.item: m for m in (*d.moved, *d.unchanged)}
@@ -204,5 +103,7 @@ def history_table(engine: Engine, user: str, limit: int = 20) -> None:
     st.table(  # st.table renders its cells as Markdown: titles are escaped
         history.assign(value=stars, title=history["title"].map(md))[
             ["seq", "kind", "value", "title", "source"]
-        ].set_index("seq")
+        ],
+        # seq is a column, not the index: Streamlit hides an index of consecutive numbers.
+        hide_index=True,
     )
