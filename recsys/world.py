@@ -16,6 +16,7 @@ True
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -181,6 +182,7 @@ def _movie_catalog(spec: dict, rng: np.random.Generator, n: int) -> tuple[pd.Dat
         )
         arthouse.append(g["arthouse"] + rng.normal(0.0, 0.5))
         titles.append(_unique_title(spec, g, rng, taken))
+    titles = _with_articles(titles)
     recent = (np.array(years) - 1995.0) / 20.0
     frame = _items_frame(
         titles, genre_lists, tags, years, [None] * n, arthouse, recent, genres, rng
@@ -202,6 +204,43 @@ def _unique_title(spec: dict, genre: dict, rng: np.random.Generator, taken: set[
         title = candidate if candidate not in taken else f"{title} {len(taken) % 97 + 4}"
     taken.add(title)
     return title
+
+
+# "A {adj} {noun}" as a person would title it: "An" before a vowel sound, "The" before a
+# superlative or an ordinal, no article before a plural or a quantity ("Maximum Payback").
+_AN = re.compile(r"^(?:[AEIO]|U(?!ni|se|su))")
+_THE = frozenset({"Best", "Last", "Final", "First", "Second", "Seventh", "Twelfth"})
+_BARE = frozenset({"Maximum", "Total", "Zero", "Super", "Hyper", "Double"})
+
+
+def _with_articles(titles: list[str]) -> list[str]:
+    """The titles with their leading "A" made to agree with the words after it. Applied after
+    every title is drawn, so the random stream (and so the world) is the same as without it;
+    a fix that would repeat another title keeps an article that does not."""
+    final: list[str] = []
+    used = set(titles)
+    for title in titles:
+        words = title.split(" ")
+        if words[0] != "A" or len(words) < 3:
+            final.append(title)
+            continue
+        rest, adjective, noun = " ".join(words[1:]), words[1], words[-1]
+        plural = noun.endswith("s") and not noun.endswith(("ss", "us", "as"))
+        if adjective in _THE:
+            options = [f"The {rest}", rest]
+        elif adjective in _BARE or plural:
+            options = [rest, f"The {rest}"]
+        elif _AN.match(adjective):
+            options = [f"An {rest}"]
+        else:  # "A Silent Fury" is right as it is
+            final.append(title)
+            continue
+        # Every title drawn is in `used` (and unique), so keeping one's own is always safe.
+        sequels = [f"{options[0]} II", f"{options[0]} III"]  # as _unique_title does
+        fixed = next((o for o in [*options, f"The {rest}", *sequels] if o not in used), title)
+        used.add(fixed)
+        final.append(fixed)
+    return final
 
 
 def _destination_catalog(

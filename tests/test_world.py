@@ -46,6 +46,20 @@ def test_catalogs_read_like_real_ones(pack, minimum):
         assert items["region"].notna().all()
 
 
+def test_titles_articles_agree_with_the_words_after_them():
+    titles = pd.concat([generate_world("movies", seed, **SMALL).items["title"] for seed in (1, 42)])
+    starts = titles.str.extract(r"^(A|An) (\S+) .*?(\S+)$").dropna()
+    assert len(starts) > 50  # the template is common: the check sees many titles
+    vowel = starts[1].str.match(r"[AEIO]|U(?!ni|se|su)")
+    assert ((starts[0] == "An") == vowel).all(), starts[(starts[0] == "An") != vowel]
+    ordinal = starts[1].isin(["Best", "Last", "Final", "First", "Second", "Seventh", "Twelfth"])
+    assert not ordinal.any()  # "The Best Snow Day", never "A Best Snow Day"
+    plural = starts[2].str.match(r".*[^su]s$") & ~starts[2].str.endswith("as")
+    assert not plural.any(), starts[plural]  # "Lost Letters", never "A Lost Letters"
+    assert {"An Iron Front", "A Iron Front"} & set(titles) <= {"An Iron Front"}
+    assert titles.groupby(level=0).size().sum() == len(titles)
+
+
 @pytest.mark.parametrize("pack", ["movies", "destinations"])
 def test_personas_have_hidden_tastes_over_the_item_space(pack):
     world = generate_world(pack, 1, **SMALL)

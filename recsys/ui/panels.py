@@ -23,7 +23,10 @@ PRESENTER_CSS = """
 <style>
 [class*="st-key-card-"] p, [class*="st-key-card-"] li { font-size: 1.25rem; }
 [class*="st-key-card-"] [data-testid="stCaptionContainer"] p { font-size: 1.05rem; }
-[class*="st-key-card-"] [data-testid="stMetricValue"] { font-size: 2.4rem; }
+[class*="st-key-card-"] [data-testid="stMetricValue"],
+[class*="st-key-card-"] [data-testid="stMetricValue"] * { font-size: 3.2rem; line-height: 1.2; }
+[class*="st-key-card-"] [data-testid="stMetricLabel"] p { font-size: 1.1rem; }
+[class*="st-key-card-"] button p { font-size: 1.1rem; }
 [data-testid="stAlertContentSuccess"] p { font-size: 1.3rem; }
 .st-key-diff p, .st-key-diff li { font-size: 1.2rem; }
 h1 { font-size: 3rem !important; }
