@@ -137,6 +137,10 @@ def test_reset_the_lab_restores_the_seeded_state(app, db_path):
     assert engine.store.count_events() == seeded_events
     assert engine.recommend("alice", 10).item_ids() == seeded_top
     assert "last_step" not in app.session_state
+    # Said once, beside the buttons, with the popover closed (it offered the button again).
+    said = [s.value for s in app.success if "back to its seeded world" in s.value]
+    assert len(said) == 1 and not app.toast
+    assert app.session_state["reset_lab_popover"] is False
 
 
 def test_reset_this_user_forgets_only_their_events(app, db_path):
@@ -149,6 +153,7 @@ def test_reset_this_user_forgets_only_their_events(app, db_path):
     app.button(key="reset_user").click().run()
     assert not app.exception
     assert engine.store.count_events() == before
+    assert [s.value for s in app.success if "Forgot" in s.value] == ["Forgot 1 event of alice."]
     assert engine.history("bob", 1)["kind"].tolist() == ["like"]
 
 

@@ -273,6 +273,8 @@ def _become(persona: str) -> None:
 
 
 def reset_controls(engine: Engine, user: str) -> None:
+    if said := st.session_state.pop("reset_said", None):
+        st.success(said, icon=":material/restart_alt:")
     left, right = st.columns(2)
     left.button(
         "Reset this user",
@@ -283,7 +285,14 @@ def reset_controls(engine: Engine, user: str) -> None:
         args=(engine, user),
         help="Forget what this user did in the lab (a demo user keeps its seeded past).",
     )
-    with right.popover("Reset the lab", icon=":material/restart_alt:", width="stretch"):
+    # Tracked, so the reset can close it: an open popover would offer the button again.
+    with right.popover(
+        "Reset the lab",
+        icon=":material/restart_alt:",
+        width="stretch",
+        key="reset_lab_popover",
+        on_change="rerun",
+    ):
         st.markdown(
             "Back to the seeded world: every interaction, simulation and retrain "
             "since the world was generated is dropped."
@@ -300,9 +309,10 @@ def reset_controls(engine: Engine, user: str) -> None:
 def _reset_user(engine: Engine, user: str) -> None:
     count = engine.reset_user(user)
     st.session_state.pop("last_step", None)
-    st.toast(
-        f"Forgot {count} events of {md(user)}." if count else f"{md(user)} had nothing to forget.",
-        icon=":material/person_remove:",
+    st.session_state.reset_said = (
+        f"Forgot {count} event{'' if count == 1 else 's'} of {md(user)}."
+        if count
+        else f"{md(user)} had nothing to forget."
     )
 
 
@@ -313,7 +323,8 @@ def _reset_lab(engine: Engine) -> None:
     engine.reset_lab()
     for key in ("last_step", "autopilot_result"):
         st.session_state.pop(key, None)
-    st.toast(
-        f"The lab is back to its seeded world ({time.perf_counter() - started:.1f} s).",
-        icon=":material/restart_alt:",
+    st.session_state.reset_lab_popover = False  # closed: the reset is done
+    # Said once, beside the buttons (a toast would cover the page's caption).
+    st.session_state.reset_said = (
+        f"The lab is back to its seeded world ({time.perf_counter() - started:.1f} s)."
     )
