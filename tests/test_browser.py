@@ -356,6 +356,9 @@ def test_import_lab_csv_files_in_the_browser(served, page, tmp_path, kept_upload
     rerun_after(page, page.get_by_role("button", name="Check (dry run)").click)
     page.get_by_text("Valid: 60 items, 40 users and 814 interactions").wait_for()
     assert "300 items" in lab_caption(page)  # a dry run changes nothing
+    found = page.locator("[data-testid=stTable]", has_text="what the check found")
+    assert "mean rating" in found.inner_text()  # labelled rows, not an unlabelled JSON tree
+    assert page.locator("[data-testid=stMain] [data-testid=stJson]").count() == 0
     confirm = page.get_by_role("checkbox", name="Replace the current lab")
     if not confirm.is_checked():  # the uploader was emptied in between: asked again
         rerun_after(page, page.get_by_text("Replace the current lab").click)

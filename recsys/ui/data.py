@@ -179,7 +179,7 @@ def _show_report(report, holdout: float | None = None) -> None:
             f"{summary['interactions']:,} interactions. Import it to replace the lab."
         )
         st.caption(md(accounting(*split_preview(report, holdout))))
-        st.json(summary, expanded=False)
+        st.table(_summary_rows(summary), hide_index=True)
         return
     st.error(
         f"{_problems(report.n_problems)}: nothing was imported and the lab is unchanged. "
@@ -192,6 +192,17 @@ def _show_report(report, holdout: float | None = None) -> None:
         hide_index=True,
         width="stretch",
     )
+
+
+def _summary_rows(summary: dict) -> pd.DataFrame:
+    """What a dry run found, as labelled rows (it was an unlabelled JSON tree)."""
+    rows = [("ratings", f"{summary['ratings']:,}")]
+    rows += [(f"{kind} events", f"{n:,}") for kind, n in summary["kinds"].items()]
+    rows += [("first event", summary["first"] or "none (file order)")]
+    rows += [("last event", summary["last"] or "none (file order)")]
+    if summary["rating_mean"] is not None:
+        rows.append(("mean rating", f"{summary['rating_mean']:.2f}"))
+    return pd.DataFrame(rows, columns=["what the check found", "value"])
 
 
 def _problems(n: int) -> str:
