@@ -19,6 +19,7 @@ from recsys.engine import Engine
 from recsys.ui.state import engine_for
 from recsys.ui.widgets import md
 from tests import datafiles
+from tests.apptest import lab_app_test
 from tests.conftest import ROOT
 
 # A scenario that loads in a few seconds: a small world and a small simulated A/B test.
@@ -269,10 +270,37 @@ def test_an_unknown_scenario_in_the_link_is_an_error_and_changes_nothing(
     assert not lab_app.toast
 
 
+def test_a_link_asks_before_it_replaces_a_lab_with_events_since_seeding(
+    lab_app, db_path, saved_tiny
+):
+    engine = engine_for(str(db_path))
+    engine.interact("alice", 3, "like")  # something a person did: replacing it loses it
+    kept = engine.last_seq
+    lab_app.query_params["scenario"] = "tiny-ab"
+    lab_app.run()
+    assert not lab_app.exception and engine.last_seq == kept
+    (warning,) = shown(lab_app.warning)
+    assert warning.startswith("The link asks to load scenario tiny-ab. It replaces the current lab")
+    lab_app.button(key="scenario_pending_keep").click().run()
+    assert not lab_app.warning and engine.last_seq == kept and engine.meta.get("scenario") is None
+
+    again = lab_app_test()
+    again.query_params["scenario"] = "tiny-ab"
+    again.run()
+    again.button(key="scenario_pending_load").click().run()
+    assert not again.exception
+    assert_tiny_is_open(again, engine)
+    assert engine.meta["seed"] == "5"
+
+
 def test_the_load_button_loads_a_saved_scenario_and_opens_its_page(lab_app, db_path, saved_tiny):
     lab_app.run()
     app = open_data_tab(lab_app, "Scenarios")
     assert any("`tiny-ab` · saved" in m for m in texts(app.markdown))
+    assert app.button(key="scenario_load_tiny-ab").disabled  # until the replacement is confirmed
+    confirm = app.checkbox(key="scenario_confirm")
+    assert confirm.label.replace("\\", "").startswith("Replace the current lab: the Movies world")
+    confirm.check().run()
     app.button(key="scenario_load_tiny-ab").click().run()
     engine = engine_for(str(db_path))
     assert_tiny_is_open(app, engine)

@@ -63,6 +63,7 @@ def test_a_shared_lab_refuses_each_guarded_action_without_the_token(shared_app, 
     refused(app, "reset the lab")
 
     open_data_tab(app, "Scenarios")
+    app.checkbox(key="scenario_confirm").check().run()
     app.button(key="scenario_load_filter-bubble").click().run()
     refused(app, "load a scenario")
 

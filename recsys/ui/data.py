@@ -18,7 +18,7 @@ from recsys.data.uploads import default_parts, size_text, upload_problem
 from recsys.engine import Engine
 from recsys.errors import RecsysError
 from recsys.ui import sharing
-from recsys.ui.widgets import md
+from recsys.ui.widgets import confirm_replace, md
 
 NOT_GIVEN = "(none)"
 
@@ -97,11 +97,7 @@ def import_view(engine: Engine) -> None:
         "never trained on; 0 keeps every event in the lab's log. A lab export's own holdout "
         "column is kept as it is.",
     )
-    confirm = st.checkbox(
-        f"Replace the current lab ({engine.last_seq:,} events, with its versions and "
-        "experiments; saved scenarios stay)",
-        key=f"import_confirm{suffix}",
-    )
+    confirm = confirm_replace(engine, f"import_confirm{suffix}")
     check, run, _ = st.columns([1, 1, 2])
     if check.button("Check (dry run)", key="import_check", icon=":material/fact_check:"):
         report = read_dataset(

@@ -10,7 +10,7 @@ from recsys.engine import Engine
 from recsys.errors import RecsysError
 from recsys.ui import sharing
 from recsys.ui.navigation import page_path
-from recsys.ui.widgets import md
+from recsys.ui.widgets import confirm_replace, md
 
 # -- scenarios ----------------------------------------------------------------------------
 
@@ -24,6 +24,7 @@ def scenarios_view(engine: Engine) -> None:
         "with `?scenario=NAME`."
     )
     checked = scenario_checks.stored(engine)
+    confirm = confirm_replace(engine, "scenario_confirm")  # as Import asks: one for every Load
     for row in scenarios.catalogue(engine.store):
         with st.container(border=True):
             head, button = st.columns([5, 1])
@@ -35,7 +36,13 @@ def scenarios_view(engine: Engine) -> None:
                 with head:
                     _claims_view(row["name"], checked if row["name"] == current else None)
             head.caption(f"Link: `?scenario={row['name']}`")
-            if button.button("Load", key=f"scenario_load_{row['name']}", type="primary"):
+            if button.button(
+                "Load",
+                key=f"scenario_load_{row['name']}",
+                type="primary",
+                disabled=not confirm,
+                help=None if confirm else "Tick 'Replace the current lab' above first.",
+            ):
                 load_scenario(engine, scenarios.get(engine.store, row["name"]))
             if (
                 not row["builtin"]
@@ -46,7 +53,9 @@ def scenarios_view(engine: Engine) -> None:
                 st.rerun()
     _save_form(engine)
     uploaded = st.file_uploader("Load a scenario file (.json)", type=["json"], key="scenario_file")
-    if uploaded is not None and st.button("Load this file", key="scenario_file_load"):
+    if uploaded is not None and st.button(
+        "Load this file", key="scenario_file_load", disabled=not confirm
+    ):
         try:
             setup = scenarios.parse(uploaded.getvalue().decode("utf-8", "replace"), uploaded.name)
         except RecsysError as error:

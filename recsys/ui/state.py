@@ -124,7 +124,7 @@ def open_scenario(engine: Engine) -> None:
     reload keeps what was done since), then opens its page; a scenario just loaded from the
     Data page opens the same way."""
     state = st.session_state
-    if "scenario_link" not in state and "scenario_open" not in state:
+    if not {"scenario_link", "scenario_open", "scenario_pending"} & set(state.keys()):
         return  # every rerun passes here: the importer's modules stay unloaded
     from recsys.data import scenarios
     from recsys.ui.scenarios import apply_scenario_open, load_scenario
@@ -144,10 +144,43 @@ def open_scenario(engine: Engine) -> None:
                     "to start over."
                 )
                 state.scenario_open = setup["open"] | {"name": name, "quiet": True}
+            elif _at_stake(engine) and not state.pop("scenario_confirmed", False):
+                state.scenario_pending = name  # asked below, as Import and Load ask
             else:
                 with st.container():
                     load_scenario(engine, setup)
+    _ask_to_replace(engine)
     apply_scenario_open()
+
+
+def _at_stake(engine: Engine) -> bool:
+    """Whether replacing the lab loses anything: an imported dataset, or events since seeding
+    (a person's, a scenario's runs). A freshly seeded world is replaced without asking."""
+    seeded = int(engine.meta.get("history_through_seq", -1))
+    return engine.world == "dataset" or engine.last_seq != seeded
+
+
+def _ask_to_replace(engine: Engine) -> None:
+    """A link's scenario waiting for the person to confirm that it replaces the lab."""
+    from recsys.ui.widgets import what_a_replacement_loses
+
+    state = st.session_state
+    name = state.get("scenario_pending")
+    if name is None:
+        return
+    with st.container(border=True, key="scenario_pending_box"):
+        st.warning(
+            f"The link asks to load scenario {md(name)}. It replaces the current lab: "
+            f"{md(what_a_replacement_loses(engine))} (saved scenarios stay).",
+            icon=":material/warning:",
+        )
+        load, keep, _ = st.columns([2, 2, 3])
+        if load.button("Load it and replace the lab", key="scenario_pending_load", type="primary"):
+            state.scenario_link, state.scenario_confirmed = state.pop("scenario_pending"), True
+            st.rerun()
+        if keep.button("Keep the current lab", key="scenario_pending_keep"):
+            del state.scenario_pending
+            st.rerun()
 
 
 def sidebar(engine: Engine) -> None:

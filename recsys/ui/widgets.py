@@ -107,3 +107,22 @@ def history_table(engine: Engine, user: str, limit: int = 20) -> None:
         # seq is a column, not the index: Streamlit hides an index of consecutive numbers.
         hide_index=True,
     )
+
+
+def what_a_replacement_loses(engine: Engine) -> str:
+    """What replacing the lab (an import, a scenario load) throws away, in a few words."""
+    kind = (
+        f"the imported {engine.meta.get('label', 'dataset')}"
+        if engine.world == "dataset"
+        else (f"the {engine.meta.get('label', engine.world)} world")
+    )
+    return f"{kind}, its {engine.last_seq:,} events, versions and experiments"
+
+
+def confirm_replace(engine: Engine, key: str) -> bool:
+    """The one confirmation asked wherever something replaces the lab (import, scenario load
+    by button, file or link): a checkbox that says what goes. True once ticked."""
+    return st.checkbox(
+        f"Replace the current lab: {md(what_a_replacement_loses(engine))} (saved scenarios stay)",
+        key=key,
+    )
