@@ -18,4 +18,4 @@ compare, tune = st.tabs(["Compare algorithms", "Parameter sweep"])
 with compare:
     comparison(engine, split, k, seed)
 with tune:
-    parameter_sweep(engine, split, k)
+    parameter_sweep(engine, split, k, seed)

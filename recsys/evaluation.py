@@ -120,6 +120,11 @@ class Result:
     metrics: dict[str, float | None] = field(default_factory=dict)
 
 
+# Users the ranking metrics average over, at most (a seeded sample): one number for Compare and
+# the sweep, so the same config on the same split scores the same users and the same figures.
+MAX_USERS = 500
+
+
 def evaluate(
     algorithms: Iterable[str],
     split: Split,
@@ -127,7 +132,7 @@ def evaluate(
     k: int = 10,
     weights: EventWeights = DEFAULT_WEIGHTS,
     configs: dict[str, dict] | None = None,
-    max_users: int = 500,
+    max_users: int = MAX_USERS,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
 ) -> list[Result]:
@@ -297,19 +302,23 @@ def sweep(
     catalog: Catalog,
     k: int = 10,
     weights: EventWeights = DEFAULT_WEIGHTS,
-    max_users: int = 300,
+    max_users: int = MAX_USERS,
     progress: Callable[[int, int, dict], None] | None = None,
+    *,
+    seed: int = 0,
+    config: dict | None = None,
 ) -> pd.DataFrame:
     """Evaluate one algorithm with one parameter set to each value in turn: one row per value
     with its metrics, its `fit seconds` and `seconds` (fit and measure, what the point cost).
-    `progress(done, total, row)` after each point (a caller that stops the sweep keeps the
-    rows it was given). RecsysError for a value out of the parameter's bounds."""
+    `config`: the other parameters (the applied ones; defaults when None); `seed`: the model's
+    and the user sample's, as `evaluate` takes it, so a point scores what Compare scores for
+    the same config. `progress(done, total, row)` after each point (a caller that stops the
+    sweep keeps the rows it was given). RecsysError for a value out of the parameter's bounds."""
     rows = []
     for index, value in enumerate(values):
         started = time.perf_counter()
-        result = evaluate(
-            [algorithm], split, catalog, k, weights, {algorithm: {parameter: value}}, max_users
-        )[0]
+        configs = {algorithm: dict(config or {}) | {parameter: value}}
+        result = evaluate([algorithm], split, catalog, k, weights, configs, max_users, seed)[0]
         rows.append({parameter: value, **result.metrics})
         rows[-1]["seconds"] = time.perf_counter() - started
         if progress:
@@ -333,6 +342,19 @@ def sweep_costs(
     exponent = COST_EXPONENTS.get(parameter, 0.0)
     base = max(float(current), 1e-9)
     return [reference * (max(float(v), 1e-9) / base) ** exponent for v in values]
+
+
+def config_label(algorithm: str, config: dict) -> str:
+    """The parameters of `config` that differ from `algorithm`'s defaults, as "factors=8,
+    epochs=20", or "defaults": what a results table names each row's config by."""
+    defaults = {b["name"]: b["default"] for b in algorithm_class(algorithm).config_class.bounds()}
+    changed = [
+        f"{name}={value:g}" if isinstance(value, int | float) and not isinstance(value, bool)
+        else f"{name}={value}"
+        for name, value in config.items()
+        if name in defaults and value != defaults[name]
+    ]  # fmt: skip
+    return ", ".join(changed) or "defaults"
 
 
 def results_frame(results: list[Result]) -> pd.DataFrame:

@@ -10,6 +10,7 @@ from recsys.algorithms import REGISTRY
 from recsys.engine import Engine
 from recsys.errors import RecsysError
 from recsys.evaluation import (
+    config_label,
     evaluate,
     random_split,
     results_frame,
@@ -59,24 +60,35 @@ def comparison(engine: Engine, split, k: int, seed: int) -> None:
             progress.progress(len(done) / len(chosen), text=f"Fitting and scoring {name}…")
             done.append(name)
 
+        configs = {name: applied_config(engine, name) for name in chosen}
         results = evaluate(
-            chosen, split, engine.catalog, k, engine.weights, seed=seed, progress=step
+            chosen, split, engine.catalog, k, engine.weights, configs, seed=seed, progress=step
         )
         progress.empty()
-        st.session_state.eval_results = results_frame(results)
+        frame = results_frame(results)
+        frame.insert(1, "config", [config_label(n, configs[n]) for n in frame["algorithm"]])
+        st.session_state.eval_results = frame
     frame = st.session_state.get("eval_results")
     if frame is not None:
         st.dataframe(frame.round(4), hide_index=True, width="stretch")
         metric = st.selectbox(
             "Chart",
-            [c for c in frame.columns if c != "algorithm"],
+            [c for c in frame.columns if c not in ("algorithm", "config")],
             index=list(frame.columns).index(f"NDCG@{k}") - 1 if f"NDCG@{k}" in frame.columns else 0,
             key="eval_metric",
         )
         st.plotly_chart(px.bar(frame, x="algorithm", y=metric), width="stretch", key="eval_chart")
 
 
-def parameter_sweep(engine: Engine, split, k: int) -> None:
+def applied_config(engine: Engine, algorithm: str) -> dict:
+    """The parameters `algorithm` serves with (its production version's, as Parameters applied
+    them), read from the version registry: no model is built."""
+    versions = engine.version_store
+    production = versions.alias(algorithm, "production")
+    return dict(versions.version(production)["config"]) if production is not None else {}
+
+
+def parameter_sweep(engine: Engine, split, k: int, seed: int = 0) -> None:
     left, middle = st.columns(2)
     algorithm = left.selectbox("Algorithm", list(REGISTRY), key="sweep_algorithm")
     bounds = {b["name"]: b for b in REGISTRY[algorithm].config_class.bounds()}
@@ -94,6 +106,11 @@ def parameter_sweep(engine: Engine, split, k: int) -> None:
         help=f"between {b['low']:g} and {b['high']:g}",
     )
     values, bad = _values(text, b["type"])
+    base = {n: v for n, v in applied_config(engine, algorithm).items() if n != parameter}
+    st.caption(
+        f"Every other parameter as applied: {md(config_label(algorithm, base))}; the same "
+        "split, seed and users as Compare."
+    )
     estimates = _estimates(engine, algorithm, parameter, values, b, split)
     state = st.session_state
     if running := state.pop("sweep_running", None):  # the last run stopped before its end
@@ -145,6 +162,8 @@ def parameter_sweep(engine: Engine, split, k: int) -> None:
                 k,
                 engine.weights,
                 progress=step,
+                seed=seed,
+                config=base,
             )
         except RecsysError as error:
             state.pop("sweep_running", None)
