@@ -341,3 +341,24 @@ def summary(records: list[SimulationStep], window: int = WINDOW) -> dict:
 def _mean(records: list[SimulationStep], name: str) -> float | None:
     values = [getattr(r, name) for r in records if getattr(r, name) is not None]
     return float(np.mean(values)) if values else None
+
+
+CURVES = ("true_utility", "oracle_utility", "popularity_utility", "true_ctr")
+
+
+def record(
+    records: list[SimulationStep], persona: str, algorithm: str, k: int, seconds: float
+) -> dict:
+    """An Autopilot run as the pages keep and chart it: the summary, each curve of `CURVES`
+    per visit, precision, picks and events (plain lists and numbers)."""
+    return {
+        "persona": persona,
+        "algorithm": algorithm,
+        "k": k,
+        "seconds": seconds,
+        "summary": {n: v for n, v in summary(records).items() if n != "records"},
+        **{name: [getattr(r, name) for r in records] for name in CURVES},
+        "precision": [r.precision for r in records],
+        "picks": sum(r.picked is not None for r in records),
+        "events": sum(len(r.kinds) for r in records),
+    }

@@ -81,6 +81,7 @@ LAYERS = (
     "recsys.__main__ recsys.cli",
     "recsys.bench",
     "recsys.ui",
+    "recsys.tour",
     "recsys.data",
     "recsys.simulation",
     "recsys.engine recsys.labwide",

@@ -36,8 +36,15 @@ th{background:#f4f4f6}.muted{color:#666;font-size:.9rem}.in{color:#1a7f37}.out{c
 """
 
 
-def session_report(engine, user: str | None = None, algorithm: str | None = None) -> str:
-    """The HTML report; `user` defaults to whoever acted last in the lab."""
+def session_report(
+    engine,
+    user: str | None = None,
+    algorithm: str | None = None,
+    tour: list[tuple[str, str, str]] | None = None,
+) -> str:
+    """The HTML report; `user` defaults to whoever acted last in the lab. `tour`: the defense
+    tour's steps as they ran, (title, presenter notes, what it showed), shown first: the
+    tour's handout."""
     name = algorithm_class(algorithm or DEFAULT_ALGORITHM).name
     if user is not None:
         validate_user(user)
@@ -47,6 +54,7 @@ def session_report(engine, user: str | None = None, algorithm: str | None = None
         f"<h1>Recsys Learning Lab: session report</h1><p class=muted>Generated "
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, lab clock day {engine.lab_time / DAY:.1f}, "
         f"{engine.last_seq:,} events.</p>",
+        _tour(tour) if tour else "",
         _setup(engine, name),
         _interactions(engine, user, name),
         _history(engine),
@@ -60,6 +68,14 @@ def session_report(engine, user: str | None = None, algorithm: str | None = None
         f"<style>{STYLE}</style><script>{get_plotlyjs()}</script></head>"
         f"<body>{body}</body></html>"
     )
+
+
+def _tour(steps: list[tuple[str, str, str]]) -> str:
+    items = "".join(
+        f"<li><b>{_e(title)}</b><p>{_e(shown)}</p><p class=muted>{_e(notes)}</p></li>"
+        for title, notes, shown in steps
+    )
+    return f"<h2>The defense tour, step by step</h2><ol>{items}</ol>"
 
 
 def _e(value) -> str:

@@ -36,6 +36,7 @@ FORMAT = 1
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,59}")
 PAGES = (
     "simulator",
+    "tour",
     "parameters",
     "history",
     "versions",

@@ -30,6 +30,7 @@ APP = ROOT / "app.py"
 # (file stem, title, icon); the first is the default page.
 PAGES: tuple[tuple[str, str, str], ...] = (
     ("simulator", "Simulator", ":material/touch_app:"),
+    ("tour", "Defense tour", ":material/slideshow:"),
     ("parameters", "Parameters", ":material/tune:"),
     ("history", "Learning history", ":material/timeline:"),
     ("versions", "Model versions", ":material/inventory_2:"),

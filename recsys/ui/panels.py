@@ -12,11 +12,9 @@ from recsys import simulation
 from recsys.algorithms import SCALES
 from recsys.engine import Engine
 from recsys.errors import RecsysError
-from recsys.simulation import WINDOW, summary
+from recsys.simulation import WINDOW
 from recsys.ui import sharing
 from recsys.ui.widgets import md
-
-CURVES = ("true_utility", "oracle_utility", "popularity_utility", "true_ctr")
 
 # Constant CSS only: no user or catalog text ever goes through unsafe HTML.
 PRESENTER_CSS = """
@@ -173,17 +171,9 @@ def autopilot(engine: Engine, user: str, algorithm: str, k: int) -> None:
         except RecsysError as error:
             st.error(f"Autopilot stopped: {md(error)}")
             return
-        st.session_state.autopilot_result = {
-            "persona": persona,
-            "algorithm": algorithm,
-            "k": k,
-            "seconds": time.perf_counter() - started,
-            "summary": {n: v for n, v in summary(records).items() if n != "records"},
-            **{name: [getattr(r, name) for r in records] for name in CURVES},
-            "precision": [r.precision for r in records],
-            "picks": sum(r.picked is not None for r in records),
-            "events": sum(len(r.kinds) for r in records),
-        }
+        st.session_state.autopilot_result = simulation.record(
+            records, persona, algorithm, k, time.perf_counter() - started
+        )
         if st.session_state.get("user") == persona:
             st.rerun(scope="app")  # its recommendations above changed
     result = st.session_state.get("autopilot_result")

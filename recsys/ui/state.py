@@ -109,6 +109,8 @@ def init_session(engine: Engine) -> None:
         state.presenter = params.get("presenter") == "1"
         if "scenario" in params:  # loaded by open_scenario, once the pages are known
             state.scenario_link = params["scenario"]
+        if params.get("tour") == "defense":  # opened by open_scenario too
+            state.scenario_open = {"page": "tour", "quiet": True}
         if "algorithm" in params:
             if params["algorithm"] in REGISTRY:
                 state.algorithm = params["algorithm"]
