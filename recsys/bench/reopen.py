@@ -1,4 +1,5 @@
-"""What reopening a lab costs, measured in a fresh process (nothing imported or cached yet).
+"""What reopening a lab costs, measured in a fresh process (nothing imported or cached yet), and
+what the defense tour's "Rehearse again" costs (`tour_rehearsal_seconds`).
 
 `reopen_seconds(path)` opens the lab at `path` in a new Python process, asks for the default
 algorithm's first list (which builds that model from its newest saved state and replays the
@@ -55,3 +56,17 @@ def reopen_seconds(path: str | Path) -> dict[str, float]:
     if done.returncode:
         raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr else "failed")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def tour_rehearsal_seconds(engine) -> float:
+    """Seconds of the defense tour's "Rehearse again" after the whole tour has run on
+    `engine`'s lab (the lab reset to its seeded world, then the first step shown again)."""
+    import time
+
+    from recsys import tour as story
+
+    tour = story.Tour("mf")
+    story.advance(engine, tour, len(story.DEFENSE) - 1)
+    mark = time.perf_counter()
+    story.rehearse(engine, tour)
+    return time.perf_counter() - mark

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.algorithms import REGISTRY, ModelSpec, Recommender, build_model
-from recsys.bench.reopen import reopen_seconds
+from recsys.bench.reopen import reopen_seconds, tour_rehearsal_seconds
 from recsys.engine import Engine
 from recsys.lifecycle.background import settle
 
@@ -192,6 +192,7 @@ def _measure(path: Path, sizes: dict, repetitions: int, seed: int) -> dict[str, 
     mark = time.perf_counter()
     engine.reset_lab()  # drops the bench's interactions again: back to the seeded world
     reset = time.perf_counter() - mark
+    rehearse = tour_rehearsal_seconds(engine)  # ends on the seeded world and a fresh visitor
     for i in range(repetitions):  # the log to replay: the history plus live events
         engine.interact(known[i % len(known)], int(rng.integers(n_items)), "like")
 
@@ -240,6 +241,7 @@ def _measure(path: Path, sizes: dict, repetitions: int, seed: int) -> dict[str, 
         "reopen s": reopen,
         "first interact after open": first_event,
         "reset lab s": reset,
+        "tour: rehearse again s": rehearse,
         "train + holdout mf s": train,
         "rollback mf s": rollback,
         "time travel p50": _p(travel, 50),
