@@ -257,6 +257,17 @@ class Lifecycle:
             done.append(self._run(algorithm, action))
         return done
 
+    def finish_interrupted(self) -> list[dict]:
+        """When the lab opens: run the retrain the log's newest event fired, if a crash
+        stopped it (the event was committed first; its policy's counters are due). It runs
+        as during that event, so the lab gets the version and lineage it would have had."""
+        last = self.store.event(self.host.last_seq)
+        served = Served.parse(last["served_by"]) if last else None
+        if served is None:
+            return []
+        due = self.watcher.overdue(served.algorithm, last["ts"])
+        return [self._run(served.algorithm, due)] if due else []
+
     @property
     def _background(self) -> bool:
         """Whether a policy's retrain or refit goes to the background worker now."""
