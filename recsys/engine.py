@@ -59,6 +59,8 @@ class Engine(WholeLab):
         self.lock = threading.RLock()
         self.retrainer = Retrainer(self.lock)  # policy retrains off the request path, when on
         self._load(adopt)
+        with self.lock:
+            self.lifecycle.finish_interrupted()
 
     # -- opening and creating -------------------------------------------------------------
 

@@ -54,22 +54,17 @@ def create(
     details: dict | None = None,
 ) -> Experiment:
     """Validate everything, then train the arms that need new parameters and write the
-    experiment. Bad input raises RecsysError before anything is written."""
-    specs = [parse_arm(s) for s in (split_arms(arms) if isinstance(arms, str) else arms)]
-    shares = split if isinstance(split, list) else parse_split(split, len(specs))
+    experiment, all in one transaction (`Engine.all_or_nothing`: a crash leaves no version
+    of an arm without its experiment). Bad input raises RecsysError before anything is
+    written."""
+    specs, shares = _parsed(arms, split)
+    options = {"mode": mode, "slate": slate, "explore": explore, "seed": seed}
     experiments = Experiments(engine.store)
-    with engine.lock:
-        versions = experiments.version_algorithms()
-        experiments.validate(
-            name,
-            specs,
-            shares,
-            mode=mode,
-            slate=slate,
-            explore=explore,
-            seed=seed,
-            versions=versions,
-        )
+    with engine.lock:  # bad input fails here, before a transaction whose failure reloads models
+        _validated(experiments, name, specs, shares, options)
+    with engine.all_or_nothing():
+        # again: another session may have taken the name meanwhile
+        versions = _validated(experiments, name, specs, shares, options)
         made = []
         for spec, share in zip(specs, shares, strict=True):
             algorithm, version = resolve(spec, versions)
@@ -90,6 +85,19 @@ def create(
         if mode == "live":
             engine.experiment_changed()
         return experiment
+
+
+def _parsed(arms: str | list[str], split: str | list[float] | None) -> tuple[list, list]:
+    """The arms' specs and their shares (RecsysError for bad ones)."""
+    specs = [parse_arm(s) for s in (split_arms(arms) if isinstance(arms, str) else arms)]
+    return specs, split if isinstance(split, list) else parse_split(split, len(specs))
+
+
+def _validated(experiments: Experiments, name: str, specs, shares, options) -> dict[int, str]:
+    """The stored versions' algorithms, once the experiment is checked (RecsysError)."""
+    versions = experiments.version_algorithms()
+    experiments.validate(name, specs, shares, versions=versions, **options)
+    return versions
 
 
 def _train_version(engine, algorithm: str, config: dict, experiment: str) -> int:
@@ -129,7 +137,9 @@ def simulate(
 ) -> dict[str, Any]:
     """Create a simulated experiment and run it: `users` of the world's simulated people (all
     by default) each visit `sessions` times. Returns the report (`ab_analysis.report`) with
-    the ground truth and the measured throughput."""
+    the ground truth and the measured throughput. All or nothing, across a crash too
+    (`Engine.all_or_nothing`): an experiment is stored with all of its impressions and
+    results, or not at all."""
     people = Experiments(engine.store).simulated_people()
     users = len(people) if users is None else users
     if isinstance(users, bool) or not isinstance(users, int) or not 1 <= users <= len(people):
@@ -145,17 +155,26 @@ def simulate(
     # the same run in the same lab.
     salt = _base_name(arms if isinstance(arms, str) else ",".join(arms), seed)
     name = name or _free_name(engine, salt)
-    started = time.perf_counter()
-    experiment = create(
-        engine, name, arms, split, slate=slate, explore=explore, seed=seed, mode="simulated",
-        details={"salt": salt},
-    )  # fmt: skip
+    specs, shares = _parsed(arms, split)
+    options = {"mode": "simulated", "slate": slate, "explore": explore, "seed": seed}
+    with engine.lock:  # bad input fails here, before the transaction
+        _validated(Experiments(engine.store), name, specs, shares, options)
+    with engine.all_or_nothing():
+        started = time.perf_counter()
+        experiment = create(
+            engine, name, arms, split, slate=slate, explore=explore, seed=seed,
+            mode="simulated", details={"salt": salt},
+        )  # fmt: skip
+        experiment = _run(engine, experiment, people, users, sessions, started, progress)
+    if progress:
+        progress(1.0, "analysing")
+    return report(engine.store, experiment)
+
+
+def _run(engine, experiment, people, users, sessions, started, progress) -> Experiment:
+    """Play a created simulated experiment, store its results and stop it."""
     experiments = Experiments(engine.store)
-    try:
-        run = run_sessions(engine, experiment, people, users, sessions, progress)
-    except BaseException:  # a failed run leaves no half-logged experiment behind
-        experiments.discard(experiment.experiment_id)
-        raise
+    run = run_sessions(engine, experiment, people, users, sessions, progress)
     seconds = time.perf_counter() - started
     details = experiment.details | {
         "users": users,
@@ -168,12 +187,7 @@ def simulate(
         "oracle_winner": run["oracle_winner"],
     }
     experiments.set_details(experiment.experiment_id, details)
-    experiment = experiments.stop(
-        experiment.experiment_id, experiment.created_ts + SIMULATED_DAYS * DAY
-    )
-    if progress:
-        progress(1.0, "analysing")
-    return report(engine.store, experiment)
+    return experiments.stop(experiment.experiment_id, experiment.created_ts + SIMULATED_DAYS * DAY)
 
 
 def _base_name(arms: str, seed: int) -> str:

@@ -180,6 +180,18 @@ class Watcher:
     def promoted(self, algorithm: str) -> None:
         self.watch(algorithm).rewards.clear()
 
+    def overdue(self, algorithm: str, ts: float) -> Action | None:
+        """The full retrain `algorithm`'s counters ask for at lab time `ts`, if any. Asked
+        after each event, and when the lab opens: a crash between an event's commit and the
+        retrain it fired leaves the counters due in the log and no retrain."""
+        p, w = self.policy, self.watch(algorithm)
+        if p.retrain_ratings and w.ratings >= p.retrain_ratings:
+            return Action("retrain", "every N ratings", f"{w.ratings} new ratings")
+        if p.schedule_seconds and ts - w.schedule_ts >= p.schedule_seconds:
+            hours = (ts - w.schedule_ts) / 3600
+            return Action("retrain", "schedule", f"{hours:.1f} h on the clock")
+        return None
+
     def observe(
         self, algorithm: str, arm: str, kind: str, value, ts: float, context: dict | None = None
     ) -> list[Action]:
@@ -221,14 +233,8 @@ class Watcher:
                     )
                 )
         if not any(a.kind == "retrain" for a in actions):
-            if p.retrain_ratings and w.ratings >= p.retrain_ratings:
-                actions.append(Action("retrain", "every N ratings", f"{w.ratings} new ratings"))
-            elif p.schedule_seconds and ts - w.schedule_ts >= p.schedule_seconds:
-                actions.append(
-                    Action(
-                        "retrain", "schedule", f"{(ts - w.schedule_ts) / 3600:.1f} h on the clock"
-                    )
-                )
+            if due := self.overdue(algorithm, ts):
+                actions.append(due)
             elif (p.minibatch_events and w.events >= p.minibatch_events) or (
                 p.minibatch_seconds and ts - w.minibatch_ts >= p.minibatch_seconds
             ):

@@ -126,7 +126,11 @@ class Lifecycle:
         with self.host.lock:
             job = jobs.start(self, RETRAIN, name, trigger, promote=promote, config=config)
             jobs.run(self, job)
-            return jobs.land(self, job, during_event)
+            # The version, its state, its update-log row and the alias moves in one
+            # transaction: a crash leaves no trace of the retrain or all of it (the reserved
+            # id aside: it stays unused).
+            with self.store.batch():
+                return jobs.land(self, job, during_event)
 
     def minibatch(self, algorithm: str, trigger: str, during_event: bool = False) -> dict:
         """A light refit of the served model (for MF one warm-started ALS epoch; for the others
@@ -134,7 +138,8 @@ class Lifecycle:
         with self.host.lock:
             job = jobs.start(self, MINIBATCH, algorithm, trigger)
             jobs.run(self, job)
-            return jobs.land(self, job, during_event)
+            with self.store.batch():  # the checkpoint, its lineage and its log row: one step
+                return jobs.land(self, job, during_event)
 
     # -- aliases --------------------------------------------------------------------------
 
@@ -229,9 +234,11 @@ class Lifecycle:
         """Point `name`'s production alias at `version` from seq `effective` on and serve
         `model` (already up to date with the log), or else the version plus a replay."""
         h = self.host
-        if self.version_store.alias(name, "candidate") == version:
-            self._move(name, "candidate", None, actor, f"became production ({kind})", effective)
-        self._move(name, "production", version, actor, f"{kind}: {reason}", effective)
+        with self.store.batch():  # both moves or neither, across a crash too
+            if self.version_store.alias(name, "candidate") == version:
+                why = f"became production ({kind})"
+                self._move(name, "candidate", None, actor, why, effective)
+            self._move(name, "production", version, actor, f"{kind}: {reason}", effective)
         h.install(Served(name), model)
         self.watcher.promoted(name)
         self._sync_canary()
@@ -249,6 +256,17 @@ class Lifecycle:
                 continue  # one job per algorithm at a time; the policy fires again after it
             done.append(self._run(algorithm, action))
         return done
+
+    def finish_interrupted(self) -> list[dict]:
+        """When the lab opens: run the retrain the log's newest event fired, if a crash
+        stopped it (the event was committed first; its policy's counters are due). It runs
+        as during that event, so the lab gets the version and lineage it would have had."""
+        last = self.store.event(self.host.last_seq)
+        served = Served.parse(last["served_by"]) if last else None
+        if served is None:
+            return []
+        due = self.watcher.overdue(served.algorithm, last["ts"])
+        return [self._run(served.algorithm, due)] if due else []
 
     @property
     def _background(self) -> bool:

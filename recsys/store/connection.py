@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import re
+import signal
 import threading
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
@@ -36,6 +38,9 @@ Statement = tuple[str, list | None]
 
 
 OFFLINE = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+# Test-only: with RECSYS_CRASH_AT=N set, the process kills itself (SIGKILL) just before its
+# N-th commit counted while it is set (tests/test_crash*.py kill operations at every commit).
+CRASH_AT = "RECSYS_CRASH_AT"
 
 
 class Database:
@@ -51,6 +56,7 @@ class Database:
         self._batch_failed = False
         self._deferred: dict[str, tuple[tuple[str, ...], list[list]]] = {}  # see `defer`
         self._checkpoint_after = False  # a batch asked for a checkpoint: run it at its commit
+        self.commits = 0  # commits made while CRASH_AT is set (see `_committing`)
 
     @classmethod
     def open(cls, path: str | Path) -> Database:
@@ -126,6 +132,7 @@ class Database:
             self.transaction([(sql, params)])
             return
         with self.write_lock, self._cursor() as cursor:
+            self._committing()
             cursor.execute(sql, params)
             cursor.complete()
 
@@ -153,6 +160,7 @@ class Database:
                     cursor.execute(sql, params)
                     cursor.complete()
                 if not nested:
+                    self._committing()
                     cursor.execute("COMMIT")
             except BaseException:
                 if nested:
@@ -195,6 +203,7 @@ class Database:
                 raise
             self._batch = self._batch_thread = None
             try:
+                self._committing()
                 cursor.execute("COMMIT")
             finally:
                 cursor.close()
@@ -227,6 +236,15 @@ class Database:
         except BaseException:
             self._batch_failed = True
             raise
+
+    def _committing(self) -> None:
+        """Count a commit about to happen and, at the one `CRASH_AT` names, die as a power cut
+        or `kill -9` would: the crash tests' deterministic kill points. Unset: one dict look-up."""
+        at = os.environ.get(CRASH_AT)
+        if at:
+            self.commits += 1
+            if self.commits == int(at):
+                os.kill(os.getpid(), signal.SIGKILL)
 
     def in_batch(self) -> bool:
         """Whether the calling thread is inside a batch."""

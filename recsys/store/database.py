@@ -89,6 +89,7 @@ class Store(EventLog, WorldStore):
         self.scenarios = ScenarioStore(db)
         self.experiment_log = ExperimentStore(db)
         migrate(db)
+        states.drop_orphans(db)  # no process is storing one now: a crash's leftovers
 
     @classmethod
     def open(cls, path: str | Path) -> Store:

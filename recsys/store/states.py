@@ -25,6 +25,11 @@ from recsys.store.connection import Database, Statement
 from recsys.store.world import reserve_ids
 
 Frames = dict[str, pd.DataFrame]
+# The states something names: every other one is an orphan.
+_NAMED = (
+    "SELECT state_id FROM model_versions WHERE state_id IS NOT NULL "
+    "UNION ALL SELECT state_id FROM checkpoints WHERE state_id IS NOT NULL"
+)
 
 
 def reserve_states(db: Database, count: int = 1) -> tuple[int, list[Statement]]:
@@ -105,14 +110,18 @@ def read_state(db: Database, state_id: int) -> dict[str, np.ndarray]:
 
 def orphan_statements() -> list[Statement]:
     """Drop the states no version or checkpoint names any more (after deleting either)."""
-    named = (
-        "SELECT state_id FROM model_versions WHERE state_id IS NOT NULL "
-        "UNION ALL SELECT state_id FROM checkpoints WHERE state_id IS NOT NULL"
-    )
     return [
-        (f"DELETE FROM state_words WHERE state_id NOT IN ({named})", None),
-        (f"DELETE FROM state_arrays WHERE state_id NOT IN ({named})", None),
+        (f"DELETE FROM state_words WHERE state_id NOT IN ({_NAMED})", None),
+        (f"DELETE FROM state_arrays WHERE state_id NOT IN ({_NAMED})", None),
     ]
+
+
+def drop_orphans(db: Database) -> None:
+    """Drop the states nobody names, if there are any: on open, what a crash between
+    `store_state` and the version that would have named it left (a background retrain's)."""
+    found = db.query(f"SELECT count(*) FROM state_arrays WHERE state_id NOT IN ({_NAMED})")
+    if found[0][0]:
+        db.transaction(orphan_statements())
 
 
 def clear_statements() -> list[Statement]:
