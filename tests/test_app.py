@@ -202,6 +202,17 @@ def test_parameters_page_rebuilds_the_model_with_bounded_values(app, db_path):
     engine = engine_for(str(db_path))
     factors = app.number_input(key="param-mf-factors")
     assert factors.min == 2 and factors.max == 256
+    # Every knob says its bounds and its default; the seed is on the page too.
+    assert factors.label == f"factors (2 to 256, default {MFConfig().factors})"
+    bounds = MFConfig.bounds()
+    numeric = [b for b in bounds if b["type"] in ("int", "float")]
+    labels = {n.key: n.label for n in app.number_input}
+    for b in numeric:
+        assert (
+            " to " in labels[f"param-mf-{b['name']}"]
+            and "default" in labels[f"param-mf-{b['name']}"]
+        )
+    assert any(c.value.startswith("Seed 7 (the lab's)") for c in app.caption)
     factors.set_value(8)
     next(b for b in app.button if "Apply" in b.label).click().run()
     assert not app.exception

@@ -15,11 +15,15 @@ def parameters_form(engine: Engine, algorithm: str) -> None:
     current = engine.model(algorithm).config.to_dict()
     defaults = cls.config_class().to_dict()
     st.markdown(f"**{algorithm}**: {md(cls.summary)}")
+    st.caption(
+        f"Seed {engine.meta.get('seed', '0')} (the lab's): the same log, parameters and seed "
+        "always rebuild the same model. Each knob says its bounds and its default."
+    )
     with st.form(key=f"parameters-{algorithm}", border=True):
         values = {}
         for bound in cls.config_class.bounds():
             name, kind = bound["name"], bound["type"]
-            label = f"{name} (default {_shown(bound['default'])})"
+            label = f"{name} ({_range(bound)}default {_shown(bound['default'])})"
             if kind == "bool":
                 values[name] = st.checkbox(
                     label,
@@ -93,6 +97,13 @@ def _rebuild(engine: Engine, algorithm: str, changes: dict) -> None:
         )
     st.session_state.pop("last_step", None)  # its before/after came from the old model
     st.toast(f"{algorithm}: {shown_changes}", icon=":material/build:")
+
+
+def _range(bound: dict) -> str:
+    """A knob's bounds as its label says them ("1 to 256, "); nothing for an on/off flag."""
+    if bound["type"] == "bool" or bound["low"] is None:
+        return ""
+    return f"{_shown(bound['low'])} to {_shown(bound['high'])}, "
 
 
 def _shown(value: float | bool) -> str:
