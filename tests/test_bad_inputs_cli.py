@@ -47,15 +47,15 @@ LAB = [
         "interact-unknown-item",
         "interact --user alice --item 99999 --kind like",
         "unknown item '99999'",
-    ),  # fmt: skip
+    ),
     case(
         "interact-empty-item",
         ["interact", "--user", "alice", "--item", "", "--kind", "like"],
         "unknown item ''",
-    ),  # fmt: skip
+    ),
     case(
         "interact-negative-item", "interact --user alice --item -1 --kind like", "unknown item '-1'"
-    ),  # fmt: skip
+    ),
     case("interact-rating-without-value", f"{INT} --kind rating", "a rating needs a value"),
     case("interact-rating-6", f"{INT} --kind rating --value 6", "rating 6 is outside 0.5-5.0"),
     case("interact-rating-negative", f"{INT} --kind rating --value -1", "rating -1 is outside"),
@@ -69,33 +69,33 @@ LAB = [
         "interact-empty-user",
         ["interact", "--user", "", "--item", "1", "--kind", "like"],
         "(it is empty)",
-    ),  # fmt: skip
+    ),
     case(
         "interact-nul-user",
         ["interact", "--user", "a\x00", "--item", "1", "--kind", "like"],
         "control character",
-    ),  # fmt: skip
+    ),
     case(
         "interact-newline-user",
         ["interact", "--user", "a\nb", "--item", "1", "--kind", "like"],
         "control character",
-    ),  # fmt: skip
+    ),
     case(
         "interact-long-user",
         ["interact", "--user", "u" * 500, "--item", "1", "--kind", "like"],
         "500 characters",
-    ),  # fmt: skip
+    ),
     case("interact-k-0", f"{INT} --kind like --k 0", K),
     case("interact-unknown-algorithm", f"{INT} --kind like --algorithm svd", ALG),
     case("interact-without-item", "interact --user alice --kind like", "required: --item"),
     case(
         "simulate-unknown-persona", "simulate --persona ghost --steps 3", "unknown persona 'ghost'"
-    ),  # fmt: skip
+    ),
     case("simulate-steps-0", "simulate --persona sci-fi-fan --steps 0", "steps must be"),
     case("simulate-steps-negative", "simulate --persona sci-fi-fan --steps -5", "got -5"),
     case(
         "simulate-steps-huge", "simulate --persona sci-fi-fan --steps 1000000000", "from 1 to 10000"
-    ),  # fmt: skip
+    ),
     case("simulate-steps-text", "simulate --persona sci-fi-fan --steps x", "invalid int value"),
     case("simulate-k-0", f"{SIM} --k 0", K),
     case("simulate-seed-negative", f"{SIM} --seed -3", SEED),
@@ -123,7 +123,7 @@ LAB = [
         "configure-config-missing",
         "configure --algorithm mf --config {tmp}/none.json",
         "No such file or directory",
-    ),  # fmt: skip
+    ),
     case("configure-config-folder", "configure --algorithm mf --config {tmp}", "Is a directory"),
     case("retrain-unknown-algorithm", "retrain --algorithm svd", ALG),
     case("evaluate-unknown-algorithm", "evaluate --algorithms svd", ALG),
@@ -144,7 +144,7 @@ LAB = [
         "evaluate-last-beyond-all",
         "evaluate --split temporal --last 100000",
         "no user has more than 100000 items",
-    ),  # fmt: skip
+    ),
     case("evaluate-unknown-split", "evaluate --split stratified", "invalid choice"),
     case("evaluate-seed-negative", "evaluate --seed -1", SEED),
     case("evaluate-train-alone", "evaluate --train {tmp}/lab.duckdb", "give both --train"),
@@ -152,13 +152,13 @@ LAB = [
         "evaluate-files-missing",
         "evaluate --train {tmp}/no.csv --test {tmp}/no2.csv",
         "No such file or directory",
-    ),  # fmt: skip
+    ),
     case("evaluate-files-folders", "evaluate --train {tmp} --test {tmp}", "Is a directory"),
     case(
         "evaluate-predictions-without-files",
         "evaluate --predictions-out {tmp}/p.csv",
         "--predictions-out is for files",
-    ),  # fmt: skip
+    ),
     case("evaluate-scale-without-files", "evaluate --scale 1:5", "--scale is for files"),
     case("bench-visits-0", "bench --loop --visits 0", "at least one seed and one visit"),
     case("bench-visits-negative", "bench --loop --visits -1", "got -1"),
@@ -169,7 +169,7 @@ LAB = [
         "bench-against-nothing",
         "bench --sizes --against {tmp}/nowhere",
         "holding the lab's recsys/",
-    ),  # fmt: skip
+    ),
     case("bench-two-modes", "bench --loop --sizes", "one measurement at a time"),
     case("bench-quick-and-mode", "bench --quick --peers", "one measurement at a time"),
     case("bench-visits-without-loop", "bench --visits 5", "--visits is for bench --loop"),

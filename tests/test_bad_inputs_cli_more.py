@@ -33,7 +33,7 @@ MORE = [
         "versions-rollback-nothing-before",
         "versions rollback --algorithm mf",
         "no previous production version",
-    ),  # fmt: skip
+    ),
     case("versions-compare-one", "versions compare 1", "takes 2 version id(s)"),
     case("versions-compare-same", "versions compare 2 2", "two different versions"),
     case("versions-compare-unknown", "versions compare 1 999", "unknown version 999"),
@@ -74,7 +74,7 @@ MORE = [
         "experiment-create-no-name",
         "experiment create --arms mf,popularity",
         "needs the experiment's name",
-    ),  # fmt: skip
+    ),
     case("experiment-create-unknown-arm", "experiment create t1 --arms mf,svd", ALG),
     case("experiment-create-one-arm", "experiment create t1 --arms mf", "needs 2 to 10 arms"),
     case("experiment-split-110", f"{EXP} --split 50,60", "the split sums to 110 %"),
@@ -92,28 +92,28 @@ MORE = [
         "experiment-arm-parameters-off",
         "experiment create t1 --arms mf(factors=0),popularity",
         "factors must be between 2 and 256",
-    ),  # fmt: skip
+    ),
     case(
         "experiment-arm-unreadable",
         "experiment create t1 --arms mf(factors=,popularity",
         "cannot read arm",
-    ),  # fmt: skip
+    ),
     case("experiment-same-arm-twice", "experiment create t1 --arms mf,mf", "two arms are the"),
     case(
         "experiment-unknown-version",
         "experiment create t1 --arms v999,popularity",
         "unknown version v999",
-    ),  # fmt: skip
+    ),
     case(
         "experiment-control-name",
         ["experiment", "create", "t\x01x", "--arms", "mf,ucb1"],
         "name the experiment with 1 to 60",
-    ),  # fmt: skip
+    ),
     case(
         "experiment-long-name",
         ["experiment", "create", "t" * 500, "--arms", "mf,ucb1"],
         "name the experiment with 1 to 60",
-    ),  # fmt: skip
+    ),
     case("experiment-create-no-arms", "experiment create t1", "needs --arms"),
     case("experiment-show-unknown", "experiment show ghost", "unknown experiment 'ghost'"),
     case("experiment-stop-unknown", "experiment stop ghost", "unknown experiment 'ghost'"),
@@ -152,9 +152,7 @@ MORE = [
     case("import-scale-nan", f"{IMP} --scale nan:inf", "--scale 'nan:inf'"),
     case("import-seed-40-bits", f"{IMP} --seed {2**40}", SEED),
     case("download-unknown", "download imagenet", "unknown dataset 'imagenet'"),
-    case(
-        "download-into-a-file", "download movielens-small --dir {tmp}/lab.duckdb", "cannot write"
-    ),  # fmt: skip
+    case("download-into-a-file", "download movielens-small --dir {tmp}/lab.duckdb", "cannot write"),
     case("scenario-unknown-action", "scenario destroy", "invalid choice: 'destroy'"),
     case("scenario-load-nothing", "scenario load", "needs a scenario name or a .json file"),
     case("scenario-load-unknown", "scenario load ghost", "unknown scenario 'ghost'"),
@@ -168,33 +166,33 @@ MORE = [
         "scenario-save-nul-title",
         ["scenario", "save", "mine", "--title", "a\x00b"],
         "title holds a control character",
-    ),  # fmt: skip
+    ),
     case(
         "scenario-save-escape-description",
         ["scenario", "save", "mine", "--description", "a\x1bb"],
         "description holds a control character",
-    ),  # fmt: skip
+    ),
     case(
         "scenario-save-long-title",
         ["scenario", "save", "mine", "--title", "t" * 100_000],
         "keep it to 200",
-    ),  # fmt: skip
+    ),
     case("scenario-save-long-name", ["scenario", "save", "m" * 1000], "a scenario name is"),
     case(
         "scenario-save-output-missing-folder",
         "scenario save mine --output {tmp}/no/mine.json",
         "No such file or directory",
-    ),  # fmt: skip
+    ),
     case(
         "scenario-show-output-missing-folder",
         "scenario show cold-start --output {tmp}/no/x.json",
         "No such file",
-    ),  # fmt: skip
+    ),
     case(
         "scenario-save-output-folder",
         "scenario save mine --output {tmp}",
         "is a folder; give the .json file",
-    ),  # fmt: skip
+    ),
     case("scenario-check-unknown", "scenario check ghost", "nothing to check for 'ghost'"),
     case("scenario-check-no-scenario", "scenario check", "the lab (no scenario)"),
     case("scenario-list-with-name", "scenario list extra", "scenario list takes no name"),
@@ -203,12 +201,12 @@ MORE = [
         "scenario-drift-unknown-persona",
         f"{DRIFT} --personas ghost,sci-fi-fan",
         "unknown persona 'ghost'",
-    ),  # fmt: skip
+    ),
     case(
         "scenario-drift-persona-twice",
         f"{DRIFT} --personas sci-fi-fan,sci-fi-fan",
         "'sci-fi-fan' is named twice",
-    ),  # fmt: skip
+    ),
     case("scenario-drift-before-0", f"{DRIFT} --before 0", "before must be a whole number"),
     case("scenario-drift-after-negative", f"{DRIFT} --after -1", "after must be"),
     case("scenario-drift-before-huge", f"{DRIFT} --before 100000000", "from 1 to 10000"),
@@ -247,7 +245,7 @@ NOT_A_LAB = [
         "random-bytes",
         lambda t, lab: (t / "x.duckdb").write_bytes(bytes(range(256)) * 20),
         "cannot open the lab database",
-    ),  # fmt: skip
+    ),
     case("text-file", lambda t, lab: (t / "x.duckdb").write_text("hello\n"), "not a valid"),
     case("foreign-duckdb-with-events", foreign, "a DuckDB database of another program"),
     case("sqlite-file", sqlite, "it looks like a sqlite file"),
