@@ -8,6 +8,7 @@ would. The file is opened read-only and closed again: looking changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -15,32 +16,36 @@ import duckdb
 Fingerprint = dict[str, tuple[tuple[str, ...], int, int]]
 
 
-def fingerprint(path: str | Path) -> Fingerprint:
+def fingerprint(path: str | Path, query: Callable[[str, list], list] | None = None) -> Fingerprint:
     """{"schema.table": (column names, row count, sum of row hashes)} for every table.
 
-    Raises `duckdb.Error` if `path` is not a DuckDB file that this process can open."""
+    `query(sql, params) -> rows` reads through a connection the caller already holds (an app's
+    engine: DuckDB refuses a second, read-only one to a file this process has open); else the
+    file is opened read-only. Raises `duckdb.Error` if it is not a DuckDB file."""
+    if query is not None:
+        return _tables(query)
     con = duckdb.connect(str(path), read_only=True)
     try:
-        tables = con.execute(
-            "SELECT schema_name, table_name FROM duckdb_tables() ORDER BY ALL"
-        ).fetchall()
-        found: Fingerprint = {}
-        for schema, table in tables:
-            name = f'"{schema}"."{table}"'
-            columns = tuple(
-                c for (c,) in con.execute(
-                    "SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND "
-                    "table_name = ? ORDER BY column_index",
-                    [schema, table],
-                ).fetchall()
-            )  # fmt: skip
-            count, total = con.execute(
-                f"SELECT count(*), coalesce(sum(hash(t))::HUGEINT, 0) FROM {name} AS t"
-            ).fetchone()
-            found[f"{schema}.{table}"] = (columns, int(count), int(total))
-        return found
+        return _tables(lambda sql, params: con.execute(sql, params).fetchall())
     finally:
         con.close()
+
+
+def _tables(query: Callable[[str, list], list]) -> Fingerprint:
+    found: Fingerprint = {}
+    tables = query("SELECT schema_name, table_name FROM duckdb_tables() ORDER BY ALL", [])
+    for schema, table in tables:
+        columns = query(
+            "SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? "
+            "ORDER BY column_index",
+            [schema, table],
+        )
+        count, total = query(
+            f'SELECT count(*), coalesce(sum(hash(t))::HUGEINT, 0) FROM "{schema}"."{table}" AS t',
+            [],
+        )[0]
+        found[f"{schema}.{table}"] = (tuple(c for (c,) in columns), int(count), int(total))
+    return found
 
 
 def files_in(folder: str | Path) -> set[str]:
