@@ -79,6 +79,11 @@ def temporal_split(events: EventFrame, last: int = 1) -> Split:
     latest["items"] = latest.groupby("user")["pair"].transform("size")
     held = set(latest.loc[(latest["rank"] <= last) & (latest["items"] > last), "pair"])
     test = frame["pair"].isin(held).to_numpy()
+    if not test.any():
+        raise RecsysError(
+            f"--last {last}: no user has more than {last} items, so nothing would be tested; "
+            "give a smaller number"
+        )
     return Split(_take(events, ~test), _take(events, test), f"leave last {last}")
 
 

@@ -141,6 +141,8 @@ def user_id_problem(user: object) -> str | None:
     """Why `user` cannot be a user id (the rule above), or None when it can."""
     if not isinstance(user, str) or not user:
         return "it is empty" if user == "" else "it is not text"
+    if not user.strip():
+        return "it is only spaces"
     if len(user) > MAX_USER_ID:
         return f"it has {len(user)} characters"
     if not user.isprintable():

@@ -217,6 +217,9 @@ def taste_drift(
     `bulk`: the visits as `autopilot(..., bulk=True)` plays them."""
     table = engine.personas.set_index("name")
     names = list(personas or table.index[:2])
+    twice = sorted({p for p in names if names.count(p) > 1})
+    if twice:
+        raise RecsysError(f"persona {twice[0]!r} is named twice: name each persona once")
     unknown = [p for p in names if p not in table.index]
     if unknown or not names:
         raise RecsysError(

@@ -25,6 +25,15 @@ def small_world_file(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def small_world_print(small_world_file):
+    """What the small world's file holds, table by table (`tests.fingerprint`): a copy that
+    bad input reached must still match it."""
+    from tests.fingerprint import fingerprint
+
+    return fingerprint(small_world_file)
+
+
 @pytest.fixture
 def db_path(small_world_file, tmp_path) -> Path:
     """A private copy of the small world for one test."""

@@ -72,8 +72,10 @@ class Config:
                     f"{f.name} must be {'an integer' if kind is int else 'a number'}, got {value!r}"
                 )
             low, high = f.metadata["low"], f.metadata["high"]
-            if not (math.isfinite(value) and low <= value <= high):
-                raise RecsysError(f"{f.name} must be between {low} and {high}, got {value}")
+            # An int too big for a float (400 digits) is out of range, not an OverflowError.
+            if not (low <= value <= high and math.isfinite(value)):
+                got = str(value) if len(str(value)) <= 40 else str(value)[:37] + "..."
+                raise RecsysError(f"{f.name} must be between {low} and {high}, got {got}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -2,9 +2,8 @@
 
 python -m recsys import --format lab|movielens|movielens-100k PATH [--dry-run] [--map ...] [--json]
 python -m recsys download movielens-small [--dir DIR] [--force] [--import]
-python -m recsys scenario list|show|load|save|delete [NAME|FILE] [--json]
-python -m recsys scenario check [NAME|FILE] [--json]   (exit 1 if a claim does not hold)
-python -m recsys scenario drift [--personas a,b] [--before N] [--after N]
+python -m recsys scenario list|show|load|save|delete|check [NAME|FILE] [--json] (check: exit 1
+    if a claim does not hold) | drift [--personas a,b] [--before N] [--after N]
 """
 
 from __future__ import annotations
@@ -133,6 +132,8 @@ def _check(args) -> None:
         needs = args.action in ("show", "load", "save", "delete")
         if needs and not args.target:
             raise RecsysError(f"scenario {args.action} needs a scenario name or a .json file")
+        if args.action in ("list", "drift") and args.target:
+            raise RecsysError(f"scenario {args.action} takes no name, got {args.target!r}")
         if args.action in ("show", "load", "check") and (args.target or "").endswith(".json"):
             args.setup = _read_scenario(args.target)
         if args.action == "check" and args.target:
@@ -151,10 +152,8 @@ def _has_claims(name: str | None, what: str = "") -> None:
     from recsys.data.scenario_library import CLAIMS
 
     if not claims(name):
-        raise RecsysError(
-            f"nothing to check for {what or repr(name)}: only the built-in scenarios make "
-            f"claims ({', '.join(CLAIMS)})"
-        )
+        only = f"only the built-in scenarios make claims ({', '.join(CLAIMS)})"
+        raise RecsysError(f"nothing to check for {what or repr(name)}: {only}")
 
 
 def _without_database(args) -> bool:
@@ -359,10 +358,8 @@ def _drift_text(report: dict[str, Any]) -> str:
 
 
 def _claims_line(results: list[dict]) -> str:
-    if not results:
-        return ""
     held = sum(r["passed"] for r in results)
-    return f"{held} of {len(results)} claims hold"
+    return f"{held} of {len(results)} claims hold" if results else ""
 
 
 def _checked(args, name: str, how: str, results: list[dict]) -> Result:
@@ -388,6 +385,8 @@ def _write(output: str | None, setup: dict, aside: bool = False) -> Path | None:
     from recsys.data.scenarios import dumps
 
     target = Path(output)
+    if target.is_dir():
+        raise RecsysError(f"{output} is a folder; give the .json file to write")
     if aside:
         target = target.with_name(target.name + ".partial")
     try:

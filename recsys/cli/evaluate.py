@@ -9,6 +9,7 @@ python -m recsys bench [--quick] | --quality | --peers | --loop [--visits N] [--
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from recsys.cli.common import ALGORITHMS, Result, add_command, algorithm, on_lab, seed, seeds
@@ -83,12 +84,46 @@ def run(args: argparse.Namespace) -> Result:
     if args.command == "bench":
         return _bench(args)
     args.names = _algorithm_names(args.algorithms)
+    for given, option in ((args.predictions_out, "--predictions-out"), (args.scale, "--scale")):
+        if given and not (args.train or args.test):
+            raise RecsysError(f"{option} is for files: give it with --train and --test")
     if args.train or args.test:
         return _evaluate_files(args)
     return on_lab(args, _evaluate)
 
 
+BENCH_MODES = ("quality", "loop", "peers", "sizes", "first_page")
+BENCH_OPTIONS = {  # an option and the modes it is for
+    "visits": ("loop",),
+    "seeds": ("loop",),
+    "big": ("sizes",),
+    "against": ("sizes", "first_page"),
+    "repeat": ("sizes", "first_page"),
+}
+
+
+def _check_bench(args: argparse.Namespace) -> None:
+    """One mode at a time, options only with the modes they are for, and in range."""
+    modes = [m for m in BENCH_MODES if getattr(args, m)]
+    if len(modes) > 1 or (modes and args.quick):
+        chosen = ", ".join(_flag(m) for m in (["quick"] if args.quick else []) + modes)
+        raise RecsysError(f"bench runs one measurement at a time, got {chosen}: pick one")
+    for option, wanted in BENCH_OPTIONS.items():
+        if getattr(args, option) not in (None, False) and not set(modes) & set(wanted):
+            needs = " or ".join(_flag(m) for m in wanted)
+            raise RecsysError(f"{_flag(option)} is for bench {needs}: add that, or drop it")
+    if args.repeat is not None and not 1 <= args.repeat <= 100:
+        raise RecsysError(f"--repeat {args.repeat}: give a whole number from 1 to 100")
+    if args.against is not None and not Path(args.against, "recsys").is_dir():
+        raise RecsysError(f"--against {args.against}: give a folder holding the lab's recsys/")
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
 def _bench(args: argparse.Namespace) -> Result:
+    _check_bench(args)
     from recsys.bench.run import live_loop, ranking_quality, run_bench
 
     if args.sizes:

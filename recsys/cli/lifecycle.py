@@ -23,6 +23,7 @@ from recsys.cli.common import (
 from recsys.errors import RecsysError
 from recsys.events import validate_user
 
+MAX_COMPARED = 1000  # versions compare --users
 VERSION_ACTIONS = {"list": 0, "train": 0, "promote": 1, "rollback": 0, "compare": 2, "delete": 1}
 
 
@@ -81,6 +82,8 @@ def _check(args) -> None:
             ) from None
         if args.action == "compare" and args.targets[0] == args.targets[1]:
             raise RecsysError("compare needs two different versions")
+        if not 1 <= args.users <= MAX_COMPARED:
+            raise RecsysError(f"--users {args.users}: give a number from 1 to {MAX_COMPARED}")
     if args.command == "history":
         if not 1 <= args.limit <= 100_000:
             raise RecsysError("--limit must be from 1 to 100000")
@@ -145,7 +148,7 @@ def _versions(engine, args) -> dict[str, Any]:
     if action == "delete":
         life.delete(args.targets[0])
         return {"json": {"deleted": args.targets[0]}, "text": f"deleted v{args.targets[0]}"}
-    report = life.compare(*args.targets)
+    report = life.compare(*args.targets, sample=args.users)
     lines = [
         f"v{report['a']} ({report['algorithms'][0]}) vs v{report['b']} ({report['algorithms'][1]})"
     ]
@@ -168,6 +171,10 @@ def _num(value) -> str:
 def _history(store, args) -> dict[str, Any]:
     from recsys.store.versions import timeline
 
+    if args.user is not None and not store.user_exists(args.user):
+        raise RecsysError(
+            f"no user {args.user!r} in this lab: pick one who acted (python -m recsys history)"
+        )
     frame = timeline(
         store,
         args.user,

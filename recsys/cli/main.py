@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        if args.db is not None and not (args.db.strip() and args.db.isprintable()):
+            # "" would mean the default lab, and DuckDB cuts a path at a NUL byte
+            raise RecsysError(f"--db {args.db!r}: give the lab database's file path")
         result = run(args)
     except RecsysError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -20,6 +20,7 @@ from recsys.data.scale import choose, off_scale
 from recsys.events import RATING_MAX, RATING_MIN, RATING_STEP, USER_ID_RULE, user_id_problem
 
 EPOCH = pd.Timestamp(0, tz="UTC")
+CONTROL = r"[\x00-\x1f\x7f]"  # C0 controls and DEL
 # Unix seconds outside these years are almost always milliseconds or a wrong column.
 TS_MIN, TS_MAX = -2_208_988_800.0, 7_258_118_400.0  # 1900-01-01, 2200-01-01
 
@@ -47,9 +48,12 @@ def nonempty(intake: Intake, file: str, frame: pd.DataFrame, column: str) -> Non
     intake.each(file, frame, frame[column] == "", lambda r: f"empty {column}")
 
 
-def users(intake: Intake, file: str, frame: pd.DataFrame, column: str) -> None:
+def users(
+    intake: Intake, file: str, frame: pd.DataFrame, column: str, what: str = "user id"
+) -> None:
     """User ids become event users, so they must pass the same rule as live ones
-    (`recsys.events.user_id_problem`), checked once per distinct id."""
+    (`recsys.events.user_id_problem`), checked once per distinct id; so must item ids (`what`
+    "item id"), which are typed and shown the same way."""
     raw = frame[column]
     nonempty(intake, file, frame, column)
     distinct = pd.unique(raw[raw != ""])
@@ -60,7 +64,22 @@ def users(intake: Intake, file: str, frame: pd.DataFrame, column: str) -> None:
         file,
         frame,
         raw.isin(list(wrong)),
-        lambda r: f"user id {shown(r[column])} is not allowed ({wrong[r[column]]}): {USER_ID_RULE}",
+        lambda r: f"{what} {shown(r[column])} is not allowed ({wrong[r[column]]}): {USER_ID_RULE}",
+    )
+
+
+def plain_text(intake: Intake, file: str, frame: pd.DataFrame, column: str) -> None:
+    """Text shown on cards, tables and the command line (titles, genres, tags) holds no control
+    character: a NUL, an escape sequence or a line break would not show as it was typed."""
+    bad = frame[column].str.contains(CONTROL, regex=True).to_numpy(dtype=bool)
+    intake.each(
+        file,
+        frame,
+        bad,
+        lambda r: (
+            f"{column} {shown(r[column])} holds a control character (a tab, line break or "
+            "escape): remove it"
+        ),
     )
 
 

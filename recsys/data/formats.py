@@ -21,6 +21,7 @@ from recsys.data.checks import (
     nonempty,
     numbers,
     on_scale,
+    plain_text,
     rescale,
     shown,
     timestamps,
@@ -120,7 +121,8 @@ def read_movielens(intake: Intake) -> Frames:
         _check_items(intake, "movies.csv", movies, "movieId")
         titles, years = _title_years(movies["title"])
         genres = _lists(movies.get("genres"))
-        genres = [[g for g in names if g != NO_GENRES] for names in genres]
+        if genres is not None:  # the column is optional
+            genres = [[g for g in names if g != NO_GENRES] for names in genres]
         catalog = make_items(movies["movieId"], titles, genres, None, years)
     ratings = intake.table("ratings.csv")
     events = None
@@ -129,6 +131,7 @@ def read_movielens(intake: Intake) -> Frames:
     tags = intake.table("tags.csv")
     if tags is not None:
         _check_refs(intake, "tags.csv", tags, "userId", "movieId", movies, "movies.csv", "movieId")
+        plain_text(intake, "tags.csv", tags, "tag")
         if catalog is not None:
             catalog["tags"] = _top_tags(tags, catalog["external_id"])
     return None if catalog is None or events is None else (catalog, events)
@@ -234,8 +237,11 @@ def _holdout_flags(intake: Intake, file: str, events: pd.DataFrame) -> np.ndarra
 
 
 def _check_items(intake: Intake, file: str, items: pd.DataFrame, column: str) -> None:
-    nonempty(intake, file, items, column)
+    users(intake, file, items, column, "item id")
     nonempty(intake, file, items, "title")
+    for text in ("title", "genres", "tags"):
+        if text in items:
+            plain_text(intake, file, items, text)
     duplicates(
         intake,
         file,
@@ -343,7 +349,12 @@ def _whole_years(intake: Intake, items: pd.DataFrame) -> np.ndarray:
     bad = (raw != "").to_numpy() & ~(
         np.isfinite(years) & (years == np.round(years)) & (np.abs(years) < 10_000)
     )
-    intake.each("items.csv", items, bad, lambda r: f"year {shown(r['year'])} is not a whole number")
+    intake.each(
+        "items.csv",
+        items,
+        bad,
+        lambda r: f"year {shown(r['year'])} is not a whole number from -9999 to 9999",
+    )
     years[bad] = np.nan
     return years
 

@@ -51,6 +51,7 @@ __all__ = [
 
 MAX_IMPORT_BYTES = 100 * 1024 * 1024  # per file; $RECSYS_MAX_IMPORT_MB (megabytes) overrides it
 MAX_PROBLEMS = 200  # problems kept; the report still counts all of them
+ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
 
 
 @dataclass(frozen=True)
@@ -310,6 +311,13 @@ def _unzipper(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> Ca
     """Read at most one byte past the limit, whatever size the archive claims."""
 
     def read() -> bytes:
+        if info.flag_bits & 0x1:  # zipfile would ask for a password
+            raise OSError("it is encrypted in the zip: zip it again without a password")
+        if info.compress_type not in ZIP_METHODS:
+            raise OSError(
+                f"the zip stores it with compression method {info.compress_type}, which this "
+                "lab cannot unpack: zip it again with the usual (deflate) compression"
+            )
         with archive.open(info) as handle:
             return handle.read(limit + 1)
 

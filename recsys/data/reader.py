@@ -263,6 +263,10 @@ class Intake:
                 )
             elif name in spec.required:
                 missing.append(name)
+        for at in positions.values():  # which of two same-named columns would be meant?
+            if folded.count(folded[at]) > 1:
+                usable = False
+                self.add(file, None, f"the header names column {header[at]} twice: keep one")
         if missing:
             plural = "s" if len(missing) > 1 else ""
             self.add(

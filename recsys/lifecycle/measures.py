@@ -71,9 +71,14 @@ def gate_verdict(
 
 
 def compare_versions(
-    first: dict, second: dict, models: list[Recommender], users: list[str] | None, k: int
+    first: dict,
+    second: dict,
+    models: list[Recommender],
+    users: list[str] | None,
+    k: int,
+    sample: int = 20,
 ) -> dict[str, Any]:
-    """Metric deltas, config diff, and for sample users (default: 20 both versions know) the
+    """Metric deltas, config diff, and for sample users (default: `sample` both versions know) the
     overlap and Kendall's tau (scipy) of the two versions' top-k. `first` and `second` are
     stored versions (`VersionStore.version`), `models` the two built from them."""
     a, b = first["version_id"], second["version_id"]
@@ -95,7 +100,7 @@ def compare_versions(
     }
     if users is None:
         known = [u for u in models[0].users if models[1].knows(u)]
-        users = sorted(known, key=lambda u: zlib.crc32(u.encode()))[:20]
+        users = sorted(known, key=lambda u: zlib.crc32(u.encode()))[:sample]
     # scipy.stats takes longer to import than the rest of the engine: only when comparing.
     from scipy.stats import kendalltau
 

@@ -70,6 +70,8 @@ def new_store(
     for it (`fit`: which ones now, None for all; the others are deferred). Raises
     `RecsysError` if the file exists and `reset` is false, or if another process holds it."""
     if path != ":memory:" and Path(path).exists():
+        if Path(path).is_dir():
+            raise RecsysError(f"{path} is a directory; give a database file path")
         if not reset:
             raise RecsysError(f"{path} already exists; add --reset to recreate it")
         Store.open(path).close()  # fails with a clear message if another process holds it

@@ -311,17 +311,21 @@ class Lifecycle:
 
     # -- reading --------------------------------------------------------------------------
 
-    def compare(self, a: int, b: int, users: list[str] | None = None, k: int = 10) -> dict:
-        """Metric deltas, config diff, and for sample users the overlap and Kendall's tau of
-        the two versions' top-k (each version's parameters as stored, no replay)."""
+    def compare(
+        self, a: int, b: int, users: list[str] | None = None, k: int = 10, sample: int = 20
+    ) -> dict:
+        """Metric deltas, config diff, and for `users` (default: `sample` users both know) the
+        overlap and Kendall's tau of the two versions' top-k (each version's parameters as
+        stored, no replay). RecsysError for an unknown version, before anything is measured."""
         if int(a) == int(b):
             raise RecsysError("compare needs two different versions")
+        algorithms = [self.version_store.version(v)["algorithm"] for v in (a, b)]
         with self.host.lock:  # a blend reads the live components
-            for version in (a, b):
-                self.measured(self.version_store.version(version)["algorithm"])
+            for algorithm in algorithms:
+                self.measured(algorithm)
             first, second = (self.version_store.version(v, params=True) for v in (a, b))
             models = [self.host.from_version(v) for v in (first, second)]
-            return compare_versions(first, second, models, users, k)
+            return compare_versions(first, second, models, users, k, sample)
 
     def check_forgettable(self, user: str, newest_only: bool = False) -> None:
         """Forgetting a user (or, with `newest_only`, their newest event) drops the versions
