@@ -75,3 +75,25 @@ def test_each_set_of_uploads_gets_the_one_message_that_is_true(
     assert errors(page) == [MISSING_MOVIES]
     assert "picked for both" not in page.locator("[data-testid=stMain]").inner_text()
     page.screenshot(path=str(SHOTS / "data-upload-refused.png"), full_page=True)
+
+
+def test_a_scenario_file_nested_thousands_deep_is_one_message(served, page, tmp_path):
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"name": "x", "world": ' + "[" * 5000 + "]" * 5000 + "}")
+    page.goto(f"{served}/data")
+    page.get_by_role("heading", name="Data").wait_for(timeout=60_000)
+    page.wait_for_selector(IDLE, timeout=60_000)
+    caption = page.get_by_text("The lab now holds").inner_text()
+    files = page.locator(".st-key-scenario_file input[type=file]")
+    rerun_after(page, lambda: files.set_input_files([deep]))
+    confirm = page.get_by_role("checkbox", name="Replace the current lab")
+    rerun_after(page, page.locator(".st-key-scenario_confirm label").click)
+    page.screenshot(path=str(SHOTS / "data-scenario-deep.png"), full_page=True)
+    assert confirm.is_checked()
+    rerun_after(page, page.get_by_role("button", name="Load this file").click)
+    assert errors(page) == [
+        "deep.json nests its JSON too deeply to be a scenario. Nothing was changed; fix the "
+        "file and upload it again."
+    ]
+    assert page.get_by_text("The lab now holds").inner_text() == caption
+    assert page.locator("[data-testid=stException]").count() == 0
