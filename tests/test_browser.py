@@ -143,7 +143,7 @@ def test_a_deep_link_to_a_page_works_as_the_very_first_request(served, page):
     page.goto(f"{served}/parameters?user=alice&algorithm=item_knn")
     page.wait_for_selector(IDLE, timeout=60_000)
     page.get_by_role("heading", name="Parameters").wait_for()
-    page.get_by_text("neighbours (default 30)").wait_for()
+    page.get_by_text("neighbours (1 to 500, default 30)").wait_for()
     assert page.locator("[data-testid=stException]").count() == 0
     assert page.get_by_text("Who are you?").count() == 1  # app.py's sidebar is there
 
