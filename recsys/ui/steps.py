@@ -135,6 +135,7 @@ def cards(
             head.markdown(f"**{r.rank}. {md(r.title)}**  \n{md(meta_line(r))}  \n{tags}")
             score.metric(unit, f"{r.score:.2f}", help=meaning)
             st.caption(md(r.reason))
+            on = (engine, ranking.user, ranking.algorithm, r.item)  # what every button acts on
             buttons = st.columns([1, 1, 1.2, 1.25], gap="small")
             for (kind, label, icon), slot in zip(ACTIONS, buttons, strict=True):
                 slot.button(
@@ -143,17 +144,7 @@ def cards(
                     key=f"{kind}-{r.item}",
                     width="stretch",
                     on_click=act,
-                    args=(
-                        engine,
-                        ranking.user,
-                        ranking.algorithm,
-                        r.item,
-                        kind,
-                        k,
-                        context,
-                        request_id,
-                        ranking,
-                    ),
+                    args=(*on, kind, k, context, request_id, ranking),
                 )
             rate, press = st.columns([3, 2])
             rate.selectbox(
@@ -169,17 +160,7 @@ def cards(
                 key=f"rate-{r.item}",
                 width="stretch",
                 on_click=act,
-                args=(
-                    engine,
-                    ranking.user,
-                    ranking.algorithm,
-                    r.item,
-                    "rating",
-                    k,
-                    context,
-                    request_id,
-                    ranking,
-                ),
+                args=(*on, "rating", k, context, request_id, ranking),
             )
 
 
