@@ -118,7 +118,7 @@ def _fitted(cls: type[Recommender], seed: int = 0) -> Recommender:
     return model
 
 
-HISTORY_END = 36 * 13 * 60.0  # the planted world's last timestamp: 13 events per user
+HISTORY_END = 36 * 23 * 60.0  # the planted world's last timestamp: 23 events per user
 
 
 def _event(user: str, item: int, kind: str = "like", seq: int = 10_000) -> Event:
