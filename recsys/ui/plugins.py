@@ -59,12 +59,14 @@ def _startup(paths: tuple[str, ...]) -> Loaded:
 
 
 def load_plugins() -> Loaded:
-    """Register the plugins (once per process and set of paths) and say, once per page run,
-    each one that was left out."""
-    loaded = _startup(tuple(plugin_arguments()))
-    for problem in loaded.problems:
+    """Register the plugins (once per process and set of paths)."""
+    return _startup(tuple(plugin_arguments()))
+
+
+def plugin_warnings() -> None:
+    """One warning line per plugin that was left out (app.py draws them once per run)."""
+    for problem in load_plugins().problems:
         st.warning(f"Plugin left out: {md(problem)}", icon=":material/extension_off:")
-    return loaded
 
 
 def algorithms_tab() -> None:
