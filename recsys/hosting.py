@@ -29,6 +29,7 @@ from dataclasses import fields
 import pandas as pd
 
 from recsys.algorithms import (
+    ABSENT,
     REGISTRY,
     Catalog,
     ModelSpec,
@@ -85,6 +86,7 @@ class ModelHost:
         # The events some built model has not learned yet; each model replays them when it is
         # next used, so neither opening nor an interaction waits for idle algorithms.
         self._tail = Tail(store, self.last_seq)
+        ABSENT.update(set(version_store.version_algorithms().values()) - set(REGISTRY))
         for name in REGISTRY:
             served = Served(name)
             self.ensure_lineage(served)
@@ -168,20 +170,11 @@ class ModelHost:
             version = versions.latest_version_id(name)
             reason = "restored: the newest remaining version"
         if version is None:
-            model = build_model(
-                ModelSpec(name, weights=self.weights), self.catalog, components=self.production
-            )
-            started = time.perf_counter()
-            model.fit(self.store.events(), self.catalog)
+            # Deferred (no state yet): fitted on the log when first used, as a new lab's seed
+            # versions are, so a plugin or a new built-in does not slow down every open.
+            config = validate_config(name, {}).to_dict()
             version = versions.save_version(
-                name,
-                model.config.to_dict(),
-                model.seed,
-                self.last_seq,
-                self.last_seq,
-                model.state(),
-                "first-load",
-                time.perf_counter() - started,
+                name, config, 0, self.last_seq, self.last_seq, None, "first-load", None
             )
             reason = "first version of a new algorithm"
         effective = self.last_seq + 1

@@ -17,9 +17,10 @@ from recsys.algorithms.base import (
 )
 from recsys.algorithms.build import ModelSpec, build_model, validate_config
 from recsys.algorithms.config import Config
-from recsys.algorithms.registry import DEFAULT_ALGORITHM, REGISTRY, algorithm_class
+from recsys.algorithms.registry import ABSENT, DEFAULT_ALGORITHM, REGISTRY, algorithm_class
 
 __all__ = [
+    "ABSENT",
     "DEFAULT_ALGORITHM",
     "REGISTRY",
     "SCALES",

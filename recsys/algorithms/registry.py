@@ -35,12 +35,20 @@ REGISTRY: dict[str, type[Recommender]] = {
 }
 DEFAULT_ALGORITHM = "mf"
 Hybrid.component_classes = REGISTRY
+# Algorithms an open lab has versions of that are not registered: plugins not loaded this time
+# (filled by the model host on open), named as such where one is asked for.
+ABSENT: set[str] = set()
 
 
 def algorithm_class(name: str) -> type[Recommender]:
     try:
         return REGISTRY[name]
     except KeyError:
+        if name in ABSENT:
+            raise RecsysError(
+                f"the algorithm {name!r} is a plugin this lab used that is not loaded now: put "
+                "its file in the plugins/ folder or name it with --plugin PATH (docs/plugins.md)"
+            ) from None
         raise RecsysError(
             f"unknown algorithm {name!r}; choose one of {', '.join(REGISTRY)}"
         ) from None

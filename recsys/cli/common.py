@@ -42,6 +42,7 @@ ALGORITHMS = (
     "hybrid",
 )
 DEFAULT_ALGORITHM = "mf"
+PLUGINS: list[str] = []  # the plugins' algorithms this run registered (recsys.cli.plugins)
 PACKS, DEFAULT_PACK, DEFAULT_SEED = ("movies", "destinations"), "movies", 42  # recsys.world
 MAX_K = 100  # recsys.ranking
 TIMELINE_KINDS = (  # recsys.store.history
@@ -82,8 +83,12 @@ def add_command(
 def algorithm(name: str) -> str:
     """A registered algorithm's name (an argparse `type`); raises `RecsysError` for another,
     worded as `recsys.algorithms.algorithm_class` words it."""
-    if name not in ALGORITHMS:
-        raise RecsysError(f"unknown algorithm {name!r}; choose one of {', '.join(ALGORITHMS)}")
+    if name not in ALGORITHMS and name not in PLUGINS:
+        known = ", ".join((*ALGORITHMS, *PLUGINS))
+        raise RecsysError(
+            f"unknown algorithm {name!r}; choose one of {known} (a plugin's needs its file in "
+            "plugins/ or --plugin PATH)"
+        )
     return name
 
 

@@ -10,18 +10,19 @@ import json
 import os
 import sys
 
-from recsys.cli import data, evaluate, experiments, export, lab, lifecycle
+from recsys.cli import data, evaluate, experiments, export, lab, lifecycle, plugins
 from recsys.cli.common import Parser, Result, jsonable
 from recsys.errors import RecsysError
 
 # Each module adds its own subcommands and runs them; this order is the order of `--help`.
-MODULES = (lab, evaluate, export, lifecycle, experiments, data)
+MODULES = (lab, evaluate, export, lifecycle, experiments, data, plugins)
 
 
 def build_parser() -> Parser:
     """The parser of every command; `args.run(args)` runs the one parsed."""
     parser = Parser(prog="python -m recsys", description=__doc__.splitlines()[0])
     parser.add_argument("--db", help="lab database file (default: $RECSYS_DB or data/lab.duckdb)")
+    plugins.add_option(parser)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for module in MODULES:
         module.add_parsers(commands)
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     try:
+        plugins.preload(sys.argv[1:] if argv is None else argv)
         args = build_parser().parse_args(argv)
         if args.db is not None and not (args.db.strip() and args.db.isprintable()):
             # "" would mean the default lab, and DuckDB cuts a path at a NUL byte

@@ -15,6 +15,7 @@ from recsys.errors import RecsysError
 from recsys.events import DEVICES, validate_user
 from recsys.lifecycle.background import settle
 from recsys.ui import retrains, sharing
+from recsys.ui.plugins import load_plugins
 from recsys.ui.steps import recall
 from recsys.ui.widgets import md
 
@@ -57,6 +58,7 @@ def get_engine() -> Engine:
 
     If the database file was deleted under a running app, the cached engine fails validation
     and a new lab is seeded in its place; the page says so instead of losing events silently."""
+    load_plugins()  # before the engine opens: a plugin is hosted like a built-in
     path = database_path(db_argument())
     if path != ":memory:" and not Path(path).exists() and st.session_state.get("had_db"):
         st.warning(
