@@ -14,6 +14,7 @@ from recsys.engine import Engine
 from recsys.errors import RecsysError
 from recsys.simulation import WINDOW, summary
 from recsys.ui import sharing
+from recsys.ui.charts import integer_axis
 from recsys.ui.widgets import md
 
 CURVES = ("true_utility", "oracle_utility", "popularity_utility", "true_ctr")
@@ -243,7 +244,7 @@ def truth_chart(result: dict) -> go.Figure:
         yaxis_title=f"hidden utility of the top {result['k']}",
         legend={"orientation": "h", "y": 1.12},
     )
-    return figure
+    return integer_axis(figure, "x", steps)
 
 
 def truth_caption(result: dict) -> str:
