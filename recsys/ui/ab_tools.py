@@ -217,13 +217,13 @@ def analytics_view(engine: Engine) -> None:
         st.caption("No served events in this window: use the Simulator or the autopilot.")
     else:
         st.dataframe(per_algorithm, hide_index=True, width="stretch")
-    left, right = st.columns(2)
-    left.markdown("**Top-performing recommendations** (all experiments, most clicks)")
-    left.dataframe(engine.experiments.top_items(), hide_index=True, width="stretch")
-    right.markdown("**Most active users**")
+    # One under the other: side by side, the items' columns were cut off at 1440 px.
+    st.markdown("**Top-performing recommendations** (all experiments, most clicks)")
+    st.dataframe(engine.experiments.top_items(), hide_index=True, width="stretch")
+    st.markdown("**Most active users**")
     epoch = tables.epoch_of(engine.meta)
     active.insert(1, "last seen", tables.lab_times(active.pop("last_ts"), epoch))
-    right.dataframe(
+    st.dataframe(
         active,
         hide_index=True,
         width="stretch",
