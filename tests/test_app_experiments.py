@@ -41,22 +41,23 @@ def test_a_simulated_run_from_the_form_shows_its_statistics(app, db_path):
         "mf",
         "popularity",
     ]
-    arms, comparisons = (d.value for d in app.dataframe[:2])
-    assert list(arms["arm"]) == ["mf", "popularity"]
+    arms, others, comparisons = (d.value for d in app.dataframe[:3])
+    assert list(arms["arm"]) == list(others["arm"]) == ["mf", "popularity"]
     assert arms["impressions"].sum() == engine.experiments.count(experiment.experiment_id)
-    assert {"true CTR", "regret@k"} <= set(arms.columns)
-    assert set(comparisons["metric"]) == {
-        "click-through rate",
-        "like rate",
-        "rating rate",
-        "average rating",
-    }
+    assert {"CTR (95 % CI)", "true CTR", "regret@k"} <= set(arms.columns)
+    assert list(others.columns) == [
+        "arm",
+        "like rate (95 % CI)",
+        "rating rate (95 % CI)",
+        "avg rating (95 % CI)",
+    ]
+    assert set(comparisons["metric"]) == {"CTR", "like rate", "rating rate", "avg rating"}
     assert [m.label for m in app.metric][:1] == ["Sample ratio"]
     assert len(app.get("plotly_chart")) == 2  # the cumulative curve and the lift
     app.radio(key="ab_unit").set_value("impression").run()
     app.toggle(key="ab_sequential").set_value(True).run()
     assert not app.exception
-    comparisons = app.dataframe[1].value
+    comparisons = app.dataframe[2].value
     assert set(comparisons["test"]) == {"two-proportion z-test", "Welch t-test"}
     assert "always-valid CI" in comparisons.columns
 

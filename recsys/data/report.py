@@ -17,13 +17,14 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from recsys.algorithms import DEFAULT_ALGORITHM, algorithm_class
+from recsys.data.axes import integer_axis, rate_axis
 from recsys.errors import RecsysError
 from recsys.events import validate_user
 from recsys.experiments.analysis import cumulative, report
 from recsys.lifecycle.timetravel import journey
 from recsys.ranking import diff
 from recsys.store.versions import timeline
-from recsys.world import DAY
+from recsys.world import DAY, EPOCH
 
 MAX_STOPS = 30
 MAX_EXPERIMENTS = 5
@@ -91,7 +92,10 @@ def _table(frame: pd.DataFrame) -> str:
 
 
 def _chart(figure: go.Figure) -> str:
-    figure.update_layout(height=340, margin={"t": 50, "b": 40, "l": 50, "r": 20})
+    # Plotly's own template, named: inside the app, Streamlit makes its "streamlit" template
+    # the default, whose colours are placeholders (#000001...) that only Streamlit's front end
+    # replaces, so a report made there would draw every bar and legend swatch black.
+    figure.update_layout(template="plotly", height=340, margin={"t": 50, "b": 40, "l": 50, "r": 20})
     return figure.to_html(full_html=False, include_plotlyjs=False)
 
 
@@ -170,7 +174,7 @@ def _interactions(engine, user: str | None, algorithm: str) -> str:
         figure.update_layout(
             title="Regret@10 against the persona's hidden taste", xaxis_title="seq"
         )
-        chart = _chart(figure)
+        chart = _chart(integer_axis(figure, "x", [s.seq for s in stops]))
     return title + text + f"<table>{head}{''.join(rows)}</table>" + chart
 
 
@@ -186,9 +190,13 @@ def _history(engine) -> str:
         figure.update_layout(
             barmode="stack", title="Live and simulated events per lab day", xaxis_title="day"
         )
-        chart = _chart(figure)
+        integer_axis(figure, "x", events["day"])
+        chart = _chart(integer_axis(figure, "y", [0, *events.groupby("day")["n"].sum()]))
     model_rows = rows[~rows["kind"].isin(["interaction", "online update"])].head(30)
-    model_rows = model_rows.assign(day=(model_rows.pop("ts") / DAY).round(2)).fillna("")
+    epoch = pd.Timestamp(engine.meta.get("epoch") or EPOCH)
+    when = epoch + pd.to_timedelta(model_rows.pop("ts").round(), unit="s")
+    model_rows.insert(1, "lab time", when.dt.strftime("%Y-%m-%d %H:%M:%S"))
+    model_rows = model_rows.fillna("")
     return (
         "<h2>Learning history</h2>"
         + _table(counts)
@@ -212,7 +220,7 @@ def _versions(engine, algorithm: str) -> str:
         ordered = frame.sort_values("version_id")
         figure = go.Figure(go.Bar(x=[f"v{v}" for v in ordered["version_id"]], y=ordered["NDCG@10"]))
         figure.update_layout(title=f"{algorithm}: NDCG@10 on the fixed holdout per version")
-        chart = _chart(figure)
+        chart = _chart(rate_axis(figure))
     return f"<h2>Model versions of {_e(algorithm)}</h2>" + _table(frame[keep]) + chart
 
 
@@ -267,5 +275,5 @@ def _experiments(engine) -> str:
                     ]
                 )
                 figure.update_layout(title="Cumulative click-through rate", xaxis_title="day")
-                parts.append(_chart(figure))
+                parts.append(_chart(rate_axis(figure)))
     return "\n".join(parts)

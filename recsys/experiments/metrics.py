@@ -13,4 +13,6 @@ LABELS = {
     "avg_rating": "average rating",
     "impressions": "impressions",
 }
+# The same, short enough for a table's header (every column of the A/B tables fits 1440 px).
+SHORT_LABELS = LABELS | {"ctr": "CTR", "avg_rating": "avg rating"}
 UNITS = ("user", "impression")  # what is analysed as independent: a person, or a shown item

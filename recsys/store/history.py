@@ -214,17 +214,32 @@ TIMELINE_KINDS = (
 
 PER_EVENT_KINDS = ("interaction", "online update")
 
+# Within one seq, rows come in the order one caused the next: the event, what the models learned
+# from it, a detector's alarm, the retrain it triggered, the alias moves that retrain made, then a
+# scenario's mark (set after the event). Rows of one kind keep the order they were written in.
+CAUSAL_ORDER = {
+    "interaction": 0,
+    "online update": 1,
+    "drift alarm": 2,
+    "retrain": 3,
+    "mini-batch": 3,
+    "candidate": 4,
+    "promotion": 4,
+    "rollback": 4,
+    "taste shift": 5,
+}
+
 # One row per thing that happened, newest first. Live and simulated events only: the seeded
 # history is the world's past, not something the lab did.
 _TIMELINE = """
 SELECT * FROM (
     SELECT e.seq, e.ts, 'interaction' AS kind, e.user_id,
-        split_part(e.served_by, ':', 1) AS algorithm,
+        split_part(e.served_by, ':', 1) AS algorithm, 0 AS stage, 0 AS written,
         e.kind || coalesce(' ' || e.value::VARCHAR || '★', '') || ' · ' || i.title
             || coalesce(' · served by ' || e.served_by, '') AS what
     FROM events e JOIN items i USING (item_id) WHERE e.source <> 'history'
     UNION ALL
-    SELECT l.seq, e.ts, 'online update', l.user_id, l.algorithm,
+    SELECT l.seq, e.ts, 'online update', l.user_id, l.algorithm, 1, 0,
         'user vector moved ' || round(coalesce(l.user_change, 0), 4)
             || ', item ' || round(coalesce(l.item_change, 0), 4)
             || coalesce(', score ' || round(l.score_before, 3) || ' → '
@@ -233,7 +248,7 @@ SELECT * FROM (
     FROM learning_log l JOIN events e USING (seq) WHERE e.source <> 'history'
     UNION ALL
     SELECT at_seq, ts, CASE WHEN update_type = 'mini-batch' THEN 'mini-batch' ELSE 'retrain' END,
-        NULL, algorithm,
+        NULL, algorithm, 3, update_id,
         update_type || ' (' || trigger || '): ' || events || ' events in '
             || round(seconds, 2) || ' s' || coalesce(' → v' || version_id, '')
             || CASE WHEN status <> 'ok' THEN ' FAILED: ' || coalesce(error, '') ELSE '' END
@@ -242,21 +257,21 @@ SELECT * FROM (
     SELECT at_seq, ts,
         CASE WHEN alias = 'candidate' THEN 'candidate'
              WHEN reason LIKE 'rollback%' THEN 'rollback' ELSE 'promotion' END,
-        NULL, algorithm,
+        NULL, algorithm, 4, move_id,
         alias || ': ' || coalesce('v' || from_version, '–') || ' → '
             || coalesce('v' || to_version, '–') || ' by ' || actor || ' · ' || reason
     FROM alias_history
     UNION ALL
-    SELECT at_seq, ts, 'drift alarm', NULL, algorithm,
+    SELECT at_seq, ts, 'drift alarm', NULL, algorithm, 2, alarm_id,
         detector || ' fired (statistic ' || round(statistic, 2) || ')'
             || coalesce(': ' || json_extract_string(details, '$.detail'), '')
     FROM drift_alarms
     UNION ALL
-    SELECT at_seq, ts, kind, NULL, NULL, details FROM marks
+    SELECT at_seq, ts, kind, NULL, NULL, 5, mark_id, details FROM marks
 )
 WHERE (?::VARCHAR IS NULL OR user_id = ? OR user_id IS NULL)
     AND list_contains(?::VARCHAR[], kind) AND seq BETWEEN ? AND ?
-ORDER BY seq DESC, kind LIMIT ?
+ORDER BY seq DESC, stage, written, algorithm LIMIT ?
 """
 
 
@@ -268,8 +283,11 @@ def timeline(
     last_seq: int | None = None,
     limit: int = 500,
 ) -> pd.DataFrame:
-    """What happened, newest first: interactions, online updates, retrains, alias moves,
-    drift alarms and scenario marks. With `user`, that user's rows and the lab-wide ones.
+    """What happened, newest seq first and, within a seq, in the order one row caused the next
+    (`CAUSAL_ORDER`: the event, its online updates, a drift alarm, the retrain, the alias moves
+    it made): interactions, online updates, retrains, alias moves, drift alarms and scenario
+    marks. Columns: seq, ts (lab seconds after the world's epoch), kind, user_id, algorithm,
+    what. With `user`, that user's rows and the lab-wide ones.
     `limit` caps the per-event rows (interactions, online updates); the rarer model-level rows
     of the range are always all there, so a long session does not hide its retrains."""
     unknown = sorted(set(kinds) - set(TIMELINE_KINDS))
@@ -284,4 +302,10 @@ def timeline(
         for group, cap in ((frequent, limit), (rare, 100_000))
     ]
     frame = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True)
-    return frame.sort_values(["seq", "kind"], ascending=[False, True], ignore_index=True)
+    frame = frame.sort_values(
+        ["seq", "stage", "written", "algorithm"],
+        ascending=[False, True, True, True],
+        ignore_index=True,
+        kind="stable",
+    )
+    return frame.drop(columns=["stage", "written"])

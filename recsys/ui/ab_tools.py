@@ -15,6 +15,8 @@ from recsys.experiments.aa import aa_rates
 from recsys.experiments.analysis import most_active, performance
 from recsys.experiments.offpolicy import evaluate_experiment
 from recsys.experiments.simulation import simulate
+from recsys.ui import tables
+from recsys.ui.charts import integer_axis, rate_axis
 from recsys.ui.experiments import pick_experiment
 from recsys.ui.widgets import md
 
@@ -28,11 +30,12 @@ PEEKING = """
 **Why peeking misleads.** A fixed-horizon p-value promises a 5 % false-alarm rate *once*, at
 the sample size you planned. Look at it every day and stop the first time it dips below 0.05,
 and every look is another draw: the chance that at least one of them dips by luck grows with
-each look, so "significant" results that are pure noise become common (the *peeking* rate
-below). The always-valid interval (a confidence sequence: Howard et al. 2021, in the asymptotic
-form of Waudby-Smith et al. 2021 that GrowthBook uses) is built to hold at every sample size at
-once, so stopping when it excludes zero keeps the false-alarm rate at alpha however often you
-look. It is wider at any single look: that is the price of being allowed to look.
+each look, so "significant" results that are pure noise become common (the *Peeking* rate of
+the A/A tests above). The always-valid interval (a confidence sequence: Howard et al. 2021, in
+the asymptotic form of Waudby-Smith et al. 2021 that GrowthBook uses) is built to hold at every
+sample size at once, so stopping when it excludes zero keeps the false-alarm rate at alpha
+however often you look. It is wider at any single look: that is the price of being allowed to
+look.
 """
 
 
@@ -73,15 +76,23 @@ def aa_view(engine: Engine) -> None:
             "alarms when a person's clicks go together, too few (and lost power) when, as "
             "with this world's one pick per visit, they exclude each other."
         )
-        figure = go.Figure(go.Histogram(x=result["p_values"], xbins={"size": 0.05}))
-        figure.update_layout(
-            title="p-values of the A/A tests (uniform when the test is sound)",
-            xaxis_title="p-value",
-            height=300,
-            margin={"t": 50, "b": 40},
-        )
-        st.plotly_chart(figure, width="stretch", key="aa_hist")
+        st.plotly_chart(p_value_figure(result["p_values"]), width="stretch", key="aa_hist")
     st.markdown(PEEKING)
+
+
+def p_value_figure(p_values) -> go.Figure:
+    """The A/A tests' p-values in 20 bins on [0, 1], counts on whole-number ticks."""
+    figure = go.Figure(go.Histogram(x=p_values, xbins={"start": 0, "end": 1, "size": 0.05}))
+    figure.update_layout(
+        title="p-values of the A/A tests (uniform when the test is sound)",
+        xaxis_title="p-value",
+        yaxis_title="A/A tests",
+        height=300,
+        margin={"t": 50, "b": 40},
+    )
+    counts, _ = np.histogram(np.asarray(p_values, dtype=float), bins=20, range=(0, 1))
+    integer_axis(figure, "y", [0, *counts], ticks=5)
+    return rate_axis(figure, "x")
 
 
 def size_view() -> None:
@@ -178,9 +189,11 @@ def offpolicy_view(engine: Engine) -> None:
     figure.update_layout(
         title=f"{target}'s lead-slot click rate, estimated from {result['impressions']:,} "
         "logged impressions",
+        xaxis_title="click rate of the lead slot",
         height=320,
         margin={"t": 50, "b": 40},
     )
+    rate_axis(figure, "x")
     st.plotly_chart(figure, width="stretch", key="ope_chart")
     st.dataframe(frame.round(4), hide_index=True)
     st.caption(
@@ -204,10 +217,20 @@ def analytics_view(engine: Engine) -> None:
         st.caption("No served events in this window: use the Simulator or the autopilot.")
     else:
         st.dataframe(per_algorithm, hide_index=True, width="stretch")
-    left, right = st.columns(2)
-    left.markdown("**Top-performing recommendations** (all experiments, most clicks)")
-    left.dataframe(engine.experiments.top_items(), hide_index=True, width="stretch")
-    right.markdown("**Most active users**")
-    active["last seen (lab day)"] = np.round(active.pop("last_ts") / 86400.0, 2)
-    right.dataframe(active, hide_index=True, width="stretch")
-    st.caption(md(f"Lab clock now: day {engine.lab_time / 86400.0:.1f} of the world."))
+    # One under the other: side by side, the items' columns were cut off at 1440 px.
+    st.markdown("**Top-performing recommendations** (all experiments, most clicks)")
+    st.dataframe(engine.experiments.top_items(), hide_index=True, width="stretch")
+    st.markdown("**Most active users**")
+    epoch = tables.epoch_of(engine.meta)
+    active.insert(1, "last seen", tables.lab_times(active.pop("last_ts"), epoch))
+    st.dataframe(
+        active,
+        hide_index=True,
+        width="stretch",
+        column_config={"last seen": st.column_config.DatetimeColumn(format=tables.TIME_FORMAT)},
+    )
+    now = tables.lab_times(pd.Series([engine.lab_time]), epoch).iloc[0]
+    st.caption(
+        f"Lab clock now: {now:%Y-%m-%d %H:%M:%S} (day {engine.lab_time / 86400.0:.1f} of the "
+        "world)."
+    )

@@ -18,6 +18,7 @@ from recsys.evaluation import (
     sweep_costs,
     temporal_split,
 )
+from recsys.ui.charts import integer_axis, is_rate, rate_axis
 from recsys.ui.widgets import md
 
 
@@ -77,7 +78,10 @@ def comparison(engine: Engine, split, k: int, seed: int) -> None:
             index=list(frame.columns).index(f"NDCG@{k}") - 1 if f"NDCG@{k}" in frame.columns else 0,
             key="eval_metric",
         )
-        st.plotly_chart(px.bar(frame, x="algorithm", y=metric), width="stretch", key="eval_chart")
+        figure = px.bar(frame, x="algorithm", y=metric)
+        if is_rate(metric):
+            rate_axis(figure)
+        st.plotly_chart(figure, width="stretch", key="eval_chart")
 
 
 def applied_config(engine: Engine, algorithm: str) -> dict:
@@ -182,20 +186,30 @@ def parameter_sweep(engine: Engine, split, k: int, seed: int = 0) -> None:
             default=[m for m in metrics if m.startswith(("NDCG", "RMSE"))],
             key="sweep_metrics",
         )
-        long = frame.melt(id_vars=parameter, value_vars=shown, var_name="metric")
         st.plotly_chart(
-            px.line(
-                long,
-                x=parameter,
-                y="value",
-                color="metric",
-                markers=True,
-                title=f"{algorithm}: {parameter}",
-            ),
-            width="stretch",
-            key="sweep_chart",
+            sweep_figure(frame, algorithm, parameter, shown), width="stretch", key="sweep_chart"
         )
         st.dataframe(frame.round(4), hide_index=True, width="stretch")
+
+
+def sweep_figure(frame: pd.DataFrame, algorithm: str, parameter: str, metrics: list[str]):
+    """The sweep's metrics over the parameter's values: whole-number ticks for a whole-number
+    parameter, [0, 1] when every metric shown is a rate."""
+    long = frame.melt(id_vars=parameter, value_vars=metrics, var_name="metric")
+    figure = px.line(
+        long,
+        x=parameter,
+        y="value",
+        color="metric",
+        markers=True,
+        title=f"{algorithm}: {parameter}",
+    )
+    values = frame[parameter]
+    if len(values) and (values == values.round()).all():
+        integer_axis(figure, "x", values)
+    if metrics and all(is_rate(m) for m in metrics):
+        rate_axis(figure)
+    return figure
 
 
 def _values(text: str, kind: str) -> tuple[list[float], bool]:

@@ -11,8 +11,9 @@ from recsys.engine import Engine
 from recsys.errors import RecsysError
 from recsys.experiments.analysis import cumulative, report
 from recsys.experiments.assignment import Experiment
-from recsys.experiments.metrics import LABELS, METRICS, RATES
+from recsys.experiments.metrics import LABELS, METRICS, RATES, SHORT_LABELS
 from recsys.experiments.simulation import MAX_SESSIONS, create, simulate
+from recsys.ui.charts import rate_axis
 from recsys.ui.widgets import md, plain
 
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"]
@@ -103,80 +104,95 @@ def _verdict(result: dict) -> None:
         st.info(md(result["verdict"]), icon=":material/hourglass_top:")
 
 
-def _interval(estimate: dict | None, digits: int = 4) -> str:
+def _interval(estimate: dict | None, digits: int = 3) -> str:
     if estimate is None:
         return "n/a"
     value, low, high = (f"{estimate[k]:.{digits}f}" for k in ("value", "low", "high"))
-    return f"{value} [{low}, {high}]"
+    return f"{value} ({low}–{high})"
 
 
 def _arms_table(result: dict) -> None:
-    rows = []
+    """Two tables, so every column shows at 1440 px: the traffic with the click-through rate
+    beside its hidden truth, then the other metrics with their intervals."""
+    labelled = any(arm["label"] != arm["arm"] for arm in result["arms"])
+    traffic, others = [], []
     for arm in result["arms"]:
-        row = {
-            "arm": arm["arm"],
-            "model": arm["label"],
-            "share %": arm["share"],
-            "users": arm["users"],
-            "impressions": arm["impressions"],
-        }
-        for metric in METRICS:
-            row[f"{LABELS[metric]} (95 % CI)"] = _interval(
-                arm[metric], 3 if metric == "avg_rating" else 4
-            )
-            if metric == "ctr" and arm["true_ctr"] is not None:  # the truth beside the estimate
-                row["true CTR"] = round(arm["true_ctr"], 4)
-                row["regret@k"] = round(arm["regret"], 3)
-        rows.append(row)
-    st.markdown("**Per arm**")
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    if result["arms"] and result["arms"][0]["true_ctr"] is not None:
-        st.caption(
-            "True CTR and regret@k come from the simulated people's hidden taste: what each arm "
-            "would give on average, which no log can measure. Compare them with the measured "
-            "intervals."
+        row = {"arm": arm["arm"]} | ({"model": arm["label"]} if labelled else {})
+        row |= {"share %": arm["share"], "users": arm["users"], "impressions": arm["impressions"]}
+        row["CTR (95 % CI)"] = _interval(arm["ctr"])
+        if arm["true_ctr"] is not None:  # the truth beside the estimate
+            row["true CTR"] = round(arm["true_ctr"], 4)
+            row["regret@k"] = round(arm["regret"], 3)
+        traffic.append(row)
+        others.append(
+            {"arm": arm["arm"]}
+            | {f"{SHORT_LABELS[m]} (95 % CI)": _interval(arm[m]) for m in METRICS if m != "ctr"}
         )
+    st.markdown("**Per arm**")
+    st.dataframe(pd.DataFrame(traffic), hide_index=True, width="stretch", key="ab_arms")
+    st.dataframe(pd.DataFrame(others), hide_index=True, width="stretch", key="ab_arm_metrics")
+    truth = (
+        " True CTR and regret@k come from the simulated people's hidden taste: what each arm "
+        "would give on average, which no log can measure. Compare them with the measured "
+        "intervals."
+        if result["arms"] and result["arms"][0]["true_ctr"] is not None
+        else ""
+    )
+    st.caption(
+        "CTR: click-through rate; avg rating: the average rating given, in stars. Each estimate "
+        "is followed by its 95 % interval." + truth
+    )
 
 
 def _pct(value) -> str:
-    return "n/a" if value is None else f"{value:+.2%}"
+    return "n/a" if value is None else f"{value:+.1%}"
 
 
 def _chance(comparison: dict) -> str | None:
     if comparison["chance_to_beat"] is not None:
         return f"{comparison['chance_to_beat']:.1%}"
     # A comparison that ran but has no chance: neither arm had an event to compare.
-    return None if comparison["p_value"] is None else "no evidence (no events)"
+    return None if comparison["p_value"] is None else "n/a (no events)"
+
+
+def _range(low, high) -> str:
+    return "n/a" if low is None or high is None else f"{low:+.1%} to {high:+.1%}"
 
 
 def _comparisons_table(result: dict) -> None:
     rows = []
     for c in result["comparisons"]:
         row = {
-            "arm vs control": c["arm"],
-            "metric": LABELS[c["metric"]],
+            "arm": c["arm"],
+            "metric": SHORT_LABELS[c["metric"]],
             "lift": _pct(c["lift"]),
-            "lift 95 % CI": f"{_pct(c['lift_low'])} to {_pct(c['lift_high'])}",
+            "lift 95 % CI": _range(c["lift_low"], c["lift_high"]),
+        }
+        if result["sequential"]:
+            row["always-valid CI"] = _range(c.get("sequential_low"), c.get("sequential_high"))
+        row |= {
             "p-value": "n/a" if c["p_value"] is None else f"{c['p_value']:.3g}",
             "significant": c["significant"],
-            "chance to beat control": _chance(c),
+            "P(beats control)": _chance(c),
             "expected loss": None
             if c["expected_loss"] is None
             else float(f"{c['expected_loss']:.3g}"),
-            "test": c["test"] or "n/a: too little data to compare",
+            "test": c["test"] or "n/a: too little data",
         }
-        if result["sequential"]:
-            row["always-valid CI"] = (
-                f"{_pct(c.get('sequential_low'))} to {_pct(c.get('sequential_high'))}"
-            )
         rows.append(row)
     st.markdown(f"**Against the control** (alpha {result['alpha']})")
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        width="stretch",
+        key="ab_comparisons",
+        column_config={"significant": st.column_config.CheckboxColumn("significant", width=80)},
+    )
     st.caption(
         "Lift is relative (treatment / control − 1) with a delta-method interval. With the "
         "user as unit, every metric (the average rating too: a user's ratings go together) "
         "uses the delta-method z-test; with impressions as unit, rates use the two-proportion "
-        "z-test and the average rating Welch's t-test. Chance to beat control and expected "
+        "z-test and the average rating Welch's t-test. P(beats control) and expected "
         "loss (how much you give up if you pick the arm and it is worse) come from "
         "Beta-Binomial posteriors for rates and normal ones for the average rating. With "
         "Always-valid on, 'significant' means the always-valid interval excludes zero."
@@ -236,7 +252,7 @@ def curve_figure(curve: pd.DataFrame, metric: str) -> go.Figure:
         height=360,
         margin={"t": 50, "b": 40},
     )
-    return figure
+    return rate_axis(figure) if metric in RATES else figure
 
 
 def lift_figure(result: dict, control: str) -> go.Figure:

@@ -16,16 +16,16 @@ from recsys.lifecycle.policies import rewards
 from recsys.lifecycle.timetravel import first_seq, journey, recommend_as_of
 from recsys.ranking import diff
 from recsys.store.versions import TIMELINE_KINDS, timeline
+from recsys.ui import tables
+from recsys.ui.charts import integer_axis, rate_axis
 from recsys.ui.widgets import md, plain
-
-DEFAULT_KINDS = [k for k in TIMELINE_KINDS if k != "online update"]
 
 
 def timeline_view(engine: Engine, user: str) -> None:
     left, middle, right = st.columns([2, 4, 2])
     # Radio options render Markdown: the user id is escaped so it shows as typed.
     whose = left.radio("Whose", ["everyone", f"{md(user)} only"], key="tl_whose", horizontal=True)
-    kinds = middle.multiselect("Kinds", TIMELINE_KINDS, default=DEFAULT_KINDS, key="tl_kinds")
+    kinds = middle.multiselect("Kinds", TIMELINE_KINDS, default=TIMELINE_KINDS, key="tl_kinds")
     limit = right.number_input("Rows", 10, 5000, 300, step=50, key="tl_limit")
     start = int(engine.meta.get("history_through_seq", 0)) + 1
     if engine.last_seq < start:
@@ -49,6 +49,25 @@ def timeline_view(engine: Engine, user: str) -> None:
     if frame.empty:
         st.info("Nothing of these kinds in this range.")
         return
+    st.plotly_chart(
+        timeline_figure(frame, kinds or TIMELINE_KINDS), width="stretch", key="tl_chart"
+    )
+    tables.show(
+        frame,
+        engine.meta,
+        key="tl_table",
+        column_config={"user_id": "user", "what": st.column_config.TextColumn(width="large")},
+    )
+    st.caption(
+        "Newest seq first; within a seq, in the order one row led to the next: the event, "
+        "what the model learned from it, a drift alarm, the retrain, the alias moves it made."
+    )
+
+
+def timeline_figure(frame: pd.DataFrame, kinds) -> go.Figure:
+    """One lane per chosen kind (in `TIMELINE_KINDS` order from the top, empty lanes included),
+    a dot per row of `frame` (`timeline`'s columns) at its seq."""
+    lanes = [k for k in TIMELINE_KINDS if k in kinds]
     shown = frame.assign(user_id=frame["user_id"].map(plain), what=frame["what"].map(plain))
     figure = px.scatter(
         shown,
@@ -56,17 +75,14 @@ def timeline_view(engine: Engine, user: str) -> None:
         y="kind",
         color="kind",
         hover_data=["user_id", "algorithm", "what"],
-        height=260,
-        category_orders={"kind": list(TIMELINE_KINDS)},
+        height=90 + 28 * len(lanes),
+        category_orders={"kind": lanes},
     )
     figure.update_layout(showlegend=False, margin={"t": 10, "b": 10})
-    st.plotly_chart(figure, width="stretch", key="tl_chart")
-    st.dataframe(
-        frame.assign(day=(frame["ts"] / 86_400).round(3)).drop(columns=["ts"]),
-        hide_index=True,
-        width="stretch",
-        key="tl_table",
+    figure.update_yaxes(
+        categoryorder="array", categoryarray=lanes, range=[len(lanes) - 0.5, -0.5], title=None
     )
+    return integer_axis(figure, "x", frame["seq"])
 
 
 def _journey(engine: Engine, user: str, algorithm: str, k: int):
@@ -120,6 +136,7 @@ def journey_view(engine: Engine, user: str, algorithm: str, k: int = 10) -> None
     )
     bump.update_yaxes(autorange="reversed", dtick=1)
     bump.update_layout(showlegend=len(ranks["title"].unique()) <= 25)
+    integer_axis(bump, "x", ranks["step"])
     st.plotly_chart(bump, width="stretch", key="journey_bump")
     scores = pd.DataFrame(
         [
@@ -139,6 +156,7 @@ def journey_view(engine: Engine, user: str, algorithm: str, k: int = 10) -> None
         height=340,
         title="Scores of the items you chose (the 12 most recent)",
     )
+    integer_axis(figure, "x", scores["step"])
     st.plotly_chart(figure, width="stretch", key="journey_scores")
     regret = [s.regret for s in stops]
     if any(r is not None for r in regret):
@@ -149,6 +167,7 @@ def journey_view(engine: Engine, user: str, algorithm: str, k: int = 10) -> None
             height=280,
             title=f"Regret@{k} against the persona's hidden taste (0 is ideal)",
         )
+        integer_axis(figure, "x", range(1, len(stops) + 1))
         st.plotly_chart(figure, width="stretch", key="journey_regret")
 
 
@@ -222,6 +241,8 @@ def metrics_view(engine: Engine, algorithm: str) -> None:
     figure.add_scatter(x=rolling_likes["seq"], y=rolling_likes["like rate"], name="like rate")
     _mark_model_events(engine, figure)
     figure.update_layout(height=340, title="Rolling rates of live events", xaxis_title="seq")
+    integer_axis(figure, "x", served["seq"])
+    rate_axis(figure, "y")
     st.plotly_chart(figure, width="stretch", key="metrics_rates")
     errors = engine.store.prediction_errors("mf")
     if errors.empty:
@@ -235,6 +256,7 @@ def metrics_view(engine: Engine, algorithm: str) -> None:
             height=300,
             title="Progressive RMSE of mf: each rating predicted before it is learned",
         )
+        integer_axis(figure, "x", errors["seq"])
         st.plotly_chart(figure, width="stretch", key="metrics_rmse")
     st.caption(
         "Dotted lines: retrains and promotions; red: drift alarms; black: taste shifts. "

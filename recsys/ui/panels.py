@@ -14,6 +14,7 @@ from recsys.engine import Engine
 from recsys.errors import RecsysError
 from recsys.simulation import WINDOW
 from recsys.ui import sharing
+from recsys.ui.charts import integer_axis
 from recsys.ui.widgets import md
 
 # Constant CSS only: no user or catalog text ever goes through unsafe HTML.
@@ -235,7 +236,7 @@ def truth_chart(result: dict) -> go.Figure:
         yaxis_title=f"hidden utility of the top {result['k']}",
         legend={"orientation": "h", "y": 1.12},
     )
-    return figure
+    return integer_axis(figure, "x", steps)
 
 
 def truth_caption(result: dict) -> str:

@@ -1,0 +1,88 @@
+"""Axes that say what they measure: whole-number axes (seq, version, step, counts) tick only at
+whole numbers, rates are drawn on [0, 1], facet titles name their panel without overlapping.
+
+The axis helpers live in `recsys.data.axes` (the session report, below this layer, uses them
+too). Every plotly chart of the pages goes through them; the figure builders of the Model
+versions page live here (`version_metrics_figure`, `canary_figure`), so their axes are tested
+on the figure objects (dtick, tickformat, range), not on pixels.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from recsys.data.axes import integer_axis, is_rate, rate_axis
+
+__all__ = [
+    "canary_figure",
+    "facet_titles",
+    "integer_axis",
+    "is_rate",
+    "rate_axis",
+    "version_metrics_figure",
+]
+
+
+def facet_titles(figure: go.Figure) -> go.Figure:
+    """Facet titles as the value alone ("NDCG@10", not "metric=NDCG@10")."""
+    figure.for_each_annotation(lambda a: a.update(text=a.text.split("=", 1)[-1]))
+    return figure
+
+
+def version_metrics_figure(frame: pd.DataFrame, metrics: list[str], x: str = "version_id"):
+    """The Model versions page's chart: one panel per metric over the versions (`frame`: one
+    row per version with column `x`, "aliases", "trigger" and the `metrics`). Versions tick
+    as v1, v2..., bounded metrics span [0, 1]; panels are spaced so titles and tick labels
+    do not overlap."""
+    long = frame.melt(id_vars=[x, "aliases", "trigger"], value_vars=metrics, var_name="metric")
+    rows = math.ceil(len(metrics) / 3)
+    figure = px.line(
+        long.sort_values(x),
+        x=x,
+        y="value",
+        facet_col="metric",
+        facet_col_wrap=3,
+        facet_col_spacing=0.07,
+        facet_row_spacing=0.22 if rows > 1 else 0.0,
+        markers=True,
+        hover_data=["aliases", "trigger"],
+        labels={x: "version", "value": ""},
+        height=260 * rows + 80,
+    )
+    figure.update_yaxes(matches=None, showticklabels=True)
+    figure.update_xaxes(showticklabels=True)
+    integer_axis(figure, "x", frame[x], prefix="v", ticks=6)
+    facet_titles(figure)
+    # Each panel's own y axis: [0, 1] for the bounded metrics, the data's range for the others.
+    for annotation in figure.layout.annotations:
+        if is_rate(annotation.text):
+            anchor = _panel_yaxis(figure, annotation)
+            if anchor is not None:
+                figure.layout[anchor].update(range=[0, 1], autorange=False)
+    return figure
+
+
+def _panel_yaxis(figure: go.Figure, annotation) -> str | None:
+    """The layout name ("yaxis3") of the y axis under a facet title."""
+    for trace in figure.data:
+        if trace.hovertemplate and f"metric={annotation.text}<" in trace.hovertemplate:
+            return "yaxis" + trace.yaxis[1:]
+    return None
+
+
+def canary_figure(live: pd.DataFrame) -> go.Figure:
+    """The canary tab's bars: the mean reward (a share of rewarded events, in [0, 1]) of each
+    arm's version (`live`: columns version, arm, reward mean, events, rewards, likes)."""
+    figure = px.bar(
+        live.assign(version=live["version"].map(lambda v: f"v{v}")),
+        x="version",
+        y="reward mean",
+        color="arm",
+        hover_data=["events", "rewards", "likes"],
+        height=300,
+    )
+    return rate_axis(figure)
