@@ -10,12 +10,12 @@ import json
 import os
 import sys
 
-from recsys.cli import data, evaluate, experiments, export, lab, lifecycle, models
+from recsys.cli import canary, data, evaluate, experiments, export, lab, lifecycle, models
 from recsys.cli.common import Parser, Result, jsonable
 from recsys.errors import RecsysError
 
 # Each module adds its own subcommands and runs them; this order is the order of `--help`.
-MODULES = (lab, models, evaluate, export, lifecycle, experiments, data)
+MODULES = (lab, models, evaluate, export, lifecycle, canary, experiments, data)
 
 
 def build_parser() -> Parser:
