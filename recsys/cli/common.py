@@ -1,7 +1,8 @@
 """What every command module of the CLI shares: the parser, argument types, formatting, the lab.
 
-A command module (`lab`, `evaluate`, `export`, `lifecycle`, `experiments`, `data`) imports only
-this module and the engine's packages, never another command module or `main`, and offers:
+A command module (`lab`, `models`, `evaluate`, `export`, `lifecycle`, `canary`, `experiments`,
+`data`) imports only this module and the engine's packages, never another command module or
+`main`, and offers:
 
 - `add_parsers(commands)`: adds its subcommands with `add_command`, each bound to its `run`;
 - `run(args) -> Result`: validates what needs no database first (bad input must never create a
