@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from recsys.algorithms import DEFAULT_ALGORITHM, REGISTRY
-from recsys.cli import common
 from recsys.algorithms.linucb import DAY_TYPES, TIMES_OF_DAY
+from recsys.cli import common
 from recsys.data.importer import FORMATS
 from recsys.events import DEVICES
 from recsys.ranking import MAX_K
