@@ -82,7 +82,7 @@ BAD_OPTIONS = [
     # Issue 18's commands: the same fast answers.
     (["explain", "--user", "ann", "--item", "abc"], "unknown item 'abc'"),
     (["recommend", "--user", "ann", "--context", "device=phone"], "choose one of desktop"),
-    (["recommend", "--user", "ann", "--log", "--as-of", "3"], "give one of them"),
+    (["recommend", "--user", "ann", "--log", "--as-of", "3"], "give one or the other"),
     (["interact", "--user", "ann", "--item", "1", "--kind", "like", "--request-id", "x"], "int"),
     (["sweep", "--algorithm", "nope", "--param", "factors", "--values", "4"], "unknown algorithm"),
     (["canary", "set", "--version", "x", "--share", "5"], "a version id such as 7"),

@@ -119,8 +119,11 @@ def run(args: argparse.Namespace) -> Result:
         check_k(args.k)
     if args.command in ("recommend", "interact"):
         args.context = parse_context(args.context)
-    if args.command == "recommend" and args.log and args.as_of is not None:
-        raise RecsysError("--log shows a list now; --as-of rebuilds an old one: give one of them")
+    if args.command == "recommend" and args.as_of is not None and (args.log or args.context):
+        raise RecsysError(
+            "--as-of rebuilds a list as it was shown, with its own context; --log and "
+            "--context are for a list shown now: give one or the other"
+        )
     if args.command == "interact":
         validate_value(validate_kind(args.kind), args.value)
         new_lab_item(args)
