@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from recsys.algorithms import DEFAULT_ALGORITHM, REGISTRY
+from recsys.algorithms.linucb import DAY_TYPES, TIMES_OF_DAY
 from recsys.cli import common
 from recsys.data.importer import FORMATS
+from recsys.events import DEVICES
 from recsys.ranking import MAX_K
 from recsys.store.versions import TIMELINE_KINDS
 from recsys.world import DEFAULT_PACK, DEFAULT_SEED, PACKS
@@ -32,6 +34,7 @@ def test_the_parsers_names_agree_with_the_modules_that_own_them():
     assert common.MAX_K == MAX_K
     assert common.TIMELINE_KINDS == TIMELINE_KINDS
     assert tuple(FORMATS) == common.IMPORT_FORMATS
+    assert common.CONTEXT == {"device": DEVICES, "time_of_day": TIMES_OF_DAY, "day_type": DAY_TYPES}
 
 
 def run_main(args: list[str], db: Path | None = None) -> dict:
@@ -76,6 +79,14 @@ BAD_OPTIONS = [
     (["evaluate", "--algorithms", "mf,nope"], "unknown algorithm 'nope'"),
     (["history", "--limit", "0"], "--limit"),
     (["frobnicate"], "invalid choice"),
+    # Issue 18's commands: the same fast answers.
+    (["explain", "--user", "ann", "--item", "abc"], "unknown item 'abc'"),
+    (["recommend", "--user", "ann", "--context", "device=phone"], "choose one of desktop"),
+    (["recommend", "--user", "ann", "--log", "--as-of", "3"], "give one or the other"),
+    (["interact", "--user", "ann", "--item", "1", "--kind", "like", "--request-id", "x"], "int"),
+    (["sweep", "--algorithm", "nope", "--param", "factors", "--values", "4"], "unknown algorithm"),
+    (["canary", "set", "--version", "x", "--share", "5"], "a version id such as 7"),
+    (["canary", "set", "--version", "3", "--share", "0"], "above 0 and at most 100"),
 ]
 
 

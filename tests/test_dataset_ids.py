@@ -49,6 +49,12 @@ def test_the_cli_speaks_movielens_ids(movielens_lab, capsys):
     code, out, _ = run(capsys, db, "recommend", "--user", "1", "--k", "3")
     first = out.splitlines()[1]
     assert first.split("[")[1].split("]")[0].strip() in movies
+    code, out, _ = run(capsys, db, "explain", "--user", "1", "--item", target, "--json")
+    explained = json.loads(out)  # the score breakdown names items by movieId too
+    assert (
+        code == 0 and explained["item"] == target and movies[target].startswith(explained["title"])
+    )
+    assert explained["related"] and all(r["item"] in movies for r in explained["related"])
 
 
 def test_an_id_the_dataset_does_not_have_is_one_line(movielens_lab, capsys):
@@ -58,6 +64,8 @@ def test_an_id_the_dataset_does_not_have_is_one_line(movielens_lab, capsys):
     code, out, err = run(capsys, db, "interact", "--user", "1", "--item", missing, "--kind", "like")
     assert code == 2 and out == "" and err.count("\n") == 1
     assert err.startswith("error: unknown item '2': not an item id of this lab's 60 items")
+    code, out, err = run(capsys, db, "explain", "--user", "1", "--item", missing)
+    assert code == 2 and out == "" and err.startswith("error: unknown item '2'")
 
 
 def exported(capsys, db, folder: Path) -> dict[str, str]:

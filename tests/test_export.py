@@ -15,7 +15,15 @@ from recsys.data.export import export_lab
 from recsys.errors import RecsysError
 from recsys.experiments.simulation import simulate
 
-NAMES = ("events", "impressions", "learning_log", "model_versions", "experiments")
+NAMES = (
+    "events",
+    "impressions",
+    "learning_log",
+    "model_versions",
+    "experiments",
+    "update_log",
+    "alias_history",
+)
 
 
 @pytest.fixture
@@ -49,6 +57,26 @@ def test_export_round_trips_through_duckdb_and_pandas(busy, tmp_path, fmt):
     assert read(tmp_path / "out" / f"learning_log.{fmt}")["user_id"].eq("ada").sum() >= 4
     impressions = read(tmp_path / "out" / f"impressions.{fmt}")
     assert impressions["experiment_id"].nunique() == 1 and impressions["clicked"].any()
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_the_update_log_and_the_alias_history_are_exported(busy, tmp_path, fmt):
+    """What the Model versions page's "Updates and alias moves" shows leaves the lab too: a
+    retrain's row in the update log, and the alias moves of its promotion and of a rollback."""
+    busy.lifecycle.train("popularity", "manual", "always")
+    busy.lifecycle.rollback("popularity")
+    export_lab(busy, tmp_path, fmt)
+    read = pd.read_parquet if fmt == "parquet" else pd.read_csv
+    updates, moves = (read(tmp_path / f"{name}.{fmt}") for name in ("update_log", "alias_history"))
+    expected = busy.store.db.query(
+        "SELECT update_type, trigger, status, version_id FROM update_log ORDER BY update_id"
+    )
+    assert expected and expected[-1][:2] == ("full retrain", "manual")
+    got = updates[["update_type", "trigger", "status", "version_id"]]
+    assert [tuple(r) for r in got.itertuples(index=False)] == [tuple(r) for r in expected]
+    popularity = moves[moves["algorithm"] == "popularity"]
+    assert popularity["reason"].str.startswith("rollback").iloc[-1]
+    assert popularity["to_version"].iloc[-1] == popularity["from_version"].iloc[-2]
 
 
 def test_parquet_keeps_model_parameters_loadable_without_pickle(busy, tmp_path):

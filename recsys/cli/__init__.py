@@ -1,7 +1,7 @@
 """`python -m recsys ...`: the command line (JSON output for scripts).
 
-`main` builds the parser from the command modules (`lab`, `evaluate`, `export`, `lifecycle`,
-`experiments`, `data`), which share only `common`.
+`main` builds the parser from the command modules (`lab`, `models`, `evaluate`, `export`,
+`lifecycle`, `canary`, `experiments`, `data`), which share only `common`.
 """
 
 # `from recsys.cli import main` is the entry point. Binding it here shadows the submodule

@@ -1,7 +1,8 @@
 """What every command module of the CLI shares: the parser, argument types, formatting, the lab.
 
-A command module (`lab`, `evaluate`, `export`, `lifecycle`, `experiments`, `data`) imports only
-this module and the engine's packages, never another command module or `main`, and offers:
+A command module (`lab`, `models`, `evaluate`, `export`, `lifecycle`, `canary`, `experiments`,
+`data`) imports only this module and the engine's packages, never another command module or
+`main`, and offers:
 
 - `add_parsers(commands)`: adds its subcommands with `add_command`, each bound to its `run`;
 - `run(args) -> Result`: validates what needs no database first (bad input must never create a
@@ -57,6 +58,13 @@ TIMELINE_KINDS = (  # recsys.store.history
     "taste shift",
 )
 IMPORT_FORMATS = ("lab", "movielens", "movielens-100k")  # recsys.data.importer.FORMATS
+# What a visit's context may say (recsys.events.DEVICES; recsys.algorithms.linucb's clock parts,
+# which the lab clock fills in when a context leaves them out).
+CONTEXT = {
+    "device": ("desktop", "mobile", "tv"),
+    "time_of_day": ("night", "morning", "afternoon", "evening"),
+    "day_type": ("weekday", "weekend"),
+}
 
 
 class Parser(argparse.ArgumentParser):
@@ -97,6 +105,40 @@ def check_k(k: int) -> int:
     if not 1 <= k <= MAX_K:
         raise RecsysError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}")
     return k
+
+
+def new_lab_item(args: argparse.Namespace) -> None:
+    """Before a new lab is made for a --db that does not exist: its generated world numbers its
+    items 0, 1, 2..., so anything else is refused before any file is written."""
+    path = database_path(args)
+    if path == ":memory:" or Path(path).exists():
+        return
+    text = str(args.item).strip()
+    if not text.isdigit():
+        raise RecsysError(
+            f"unknown item {text[:40]!r}: {path} does not exist yet, and a new lab's generated "
+            "items are numbered 0, 1, 2..."
+        )
+
+
+def known_item(db, args: argparse.Namespace) -> None:
+    """The item the dataset calls `--item` (MovieLens' movieId; a generated world's row),
+    looked up on the lab's `Database` before the store or the engine is imported, and kept as
+    its row in `args.item`. A file with no world yet passes: it is seeded and looked up then."""
+    if not db.query("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'items'")[0][0]:
+        return
+    key = "coalesce(external_id, CAST(item_id AS VARCHAR))"
+    found = db.query(f"SELECT item_id FROM items WHERE {key} = ?", [str(args.item).strip()])
+    if found:
+        args.item = int(found[0][0])
+        return
+    n = int(db.query("SELECT count(*) FROM items")[0][0])
+    some = [k for (k,) in db.query(f"SELECT {key} FROM items ORDER BY item_id LIMIT 3")]
+    shown = repr(str(args.item)) if len(str(args.item)) <= 40 else repr(str(args.item)[:37] + "...")
+    raise RecsysError(
+        f"unknown item {shown}: not an item id of this lab's {n:,} items "
+        f"(its ids are like {', '.join(some)}{', ...' if n > 3 else ''})"
+    )
 
 
 def on_lab(
@@ -179,27 +221,51 @@ def database_path(args: argparse.Namespace) -> str:
     return resolve(args.db)
 
 
-def parse_assignments(items: list[str], strings: bool = True) -> dict[str, Any]:
-    """NAME=VALUE pairs; a value is JSON (a number) or, with `strings`, plain text.
+def parse_assignments(
+    items: list[str], strings: bool = True, option: str = "--set"
+) -> dict[str, Any]:
+    """NAME=VALUE pairs given with `option`; a value is JSON (a number) or, with `strings`,
+    plain text.
 
     Raises `RecsysError` for an item without `=` or, without `strings`, a value that is not JSON."""
     changes: dict[str, Any] = {}
     for item in items:
         name, equals, text = item.partition("=")
         if not equals or not name.strip():
-            raise RecsysError(f"--set {item}: write NAME=VALUE")
+            raise RecsysError(f"{option} {item}: write NAME=VALUE")
         try:
             changes[name.strip()] = json.loads(text)
         except RecursionError:
-            raise RecsysError(f"--set {name.strip()}: the value nests too deeply") from None
+            raise RecsysError(f"{option} {name.strip()}: the value nests too deeply") from None
         except ValueError:
             if not strings:
                 raise RecsysError(
-                    f"--set {item}: the value must be a number, or true/false for a yes/no "
+                    f"{option} {item}: the value must be a number, or true/false for a yes/no "
                     "parameter"
                 ) from None
             changes[name.strip()] = text.strip()
     return changes
+
+
+def parse_context(items: list[str] | None) -> dict[str, str] | None:
+    """--context key=value ... as the context a page sends with a visit (None if none), every
+    key and value one of `CONTEXT`'s (a typo would otherwise be stored and silently read as
+    the default). Raises `RecsysError` naming what it accepts."""
+    if not items:
+        return None
+    context = {}
+    for item in items:
+        key, equals, value = (part.strip() for part in item.partition("="))
+        if not equals or not key:
+            raise RecsysError(f"--context {item}: write KEY=VALUE, e.g. device=mobile")
+        if key not in CONTEXT:
+            raise RecsysError(f"--context {key[:40]!r}: the lab's context has {', '.join(CONTEXT)}")
+        if value not in CONTEXT[key]:
+            raise RecsysError(
+                f"--context {key}={value[:40]!r}: choose one of {', '.join(CONTEXT[key])}"
+            )
+        context[key] = value
+    return context
 
 
 MAX_SEED = 2**31 - 1  # numpy takes any seed >= 0; DuckDB stores a seed as a 32-bit integer

@@ -2,6 +2,7 @@
 
 python -m recsys evaluate [--algorithms mf,popularity|all] [--split random|temporal]
 python -m recsys evaluate --train CSV --test CSV [--predictions-out CSV]
+python -m recsys sweep --algorithm A --param NAME --values V1,V2,... [--split ...] [--seed S]
 python -m recsys bench [--quick] | --quality | --peers | --loop [--visits N] [--seeds 1,2,3]
     | --sizes [--big] [--against OLD_TREE] [--repeat N]
 """
@@ -12,7 +13,16 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from recsys.cli.common import ALGORITHMS, Result, add_command, algorithm, on_lab, seed, seeds
+from recsys.cli.common import (
+    ALGORITHMS,
+    Result,
+    add_command,
+    algorithm,
+    check_k,
+    on_lab,
+    seed,
+    seeds,
+)
 from recsys.errors import RecsysError
 
 
@@ -44,6 +54,20 @@ def add_parsers(commands: Any) -> None:
         help="with --train/--test: the ratings' scale, e.g. 1:10, or 'implicit' for 0/1 or "
         "counts (default: read off the ratings)",
     )
+
+    sweep = add_command(
+        commands,
+        "sweep",
+        "the Evaluation page's parameter sweep: one algorithm fitted and measured per value",
+        run,
+    )
+    sweep.add_argument("--algorithm", type=algorithm, required=True)
+    sweep.add_argument("--param", required=True, metavar="NAME", help="one of its parameters")
+    sweep.add_argument("--values", required=True, metavar="V1,V2,...", help="comma-separated")
+    sweep.add_argument("--k", type=int, default=10)
+    sweep.add_argument("--split", choices=("random", "temporal"), default="random")
+    sweep.add_argument("--last", type=int, default=1, help="temporal split: items per user")
+    sweep.add_argument("--seed", type=seed, default=0, help="the random split's seed")
 
     bench = add_command(
         commands, "bench", "measure interact/recommend latency and replay throughput", run
@@ -83,6 +107,9 @@ def run(args: argparse.Namespace) -> Result:
     Raises `RecsysError` for bad input, such as an unknown algorithm or unreadable file."""
     if args.command == "bench":
         return _bench(args)
+    if args.command == "sweep":
+        args.points = _sweep_values(args)
+        return on_lab(args, _sweep)
     args.names = _algorithm_names(args.algorithms)
     for given, option in ((args.predictions_out, "--predictions-out"), (args.scale, "--scale")):
         if given and not (args.train or args.test):
@@ -145,6 +172,92 @@ def _bench(args: argparse.Namespace) -> Result:
     else:
         report = ranking_quality() if args.quality else run_bench(quick=args.quick)
     return {"json": report, "text": report["text"]}
+
+
+def _sweep_values(args: argparse.Namespace) -> list:
+    """--values read as the parameter's type (a flag as 0/1) and checked against its bounds
+    before the lab opens. Raises `RecsysError` naming the parameters or the bounds."""
+    from recsys.algorithms import REGISTRY, validate_config
+
+    check_k(args.k)
+    if args.split == "temporal" and not 1 <= args.last <= 20:
+        raise RecsysError(f"--last must be from 1 to 20 items per user, got {args.last}")
+    bounds = {b["name"]: b for b in REGISTRY[args.algorithm].config_class.bounds()}
+    if args.param not in bounds:
+        raise RecsysError(
+            f"{args.algorithm} has no parameter {args.param[:40]!r}; choose one of "
+            f"{', '.join(bounds)}"
+        )
+    kind = bounds[args.param]["type"]
+    parse = {"int": int, "bool": int, "float": float}.get(kind, str.strip)
+    try:
+        values = [parse(v) for v in args.values.split(",") if v.strip()]
+    except ValueError:
+        raise RecsysError(
+            f"--values {args.values[:60]!r}: give {kind} values separated by commas, e.g. 4,8,16"
+        ) from None
+    if not values:
+        raise RecsysError("--values needs at least one value, e.g. 4,8,16")
+    for value in values:
+        validate_config(args.algorithm, {args.param: value})
+    return values
+
+
+def _sweep(engine, args) -> Result:
+    """The page's sweep (`recsys.ui.evaluation.parameter_sweep`) on the same split, k and
+    users: one row per value with its metrics, `fit seconds` and `seconds` (what it cost)."""
+    import sys
+
+    from recsys.evaluation import random_split, results_records, sweep, temporal_split
+
+    events = engine.store.events()
+    split = (
+        random_split(events, 0.2, args.seed)  # the page's split: 80/20 with its seed
+        if args.split == "random"
+        else temporal_split(events, args.last)
+    )
+
+    def progress(done: int, total: int, row: dict) -> None:
+        if sys.stderr.isatty():  # a person watching; a script reads the result
+            print(
+                f"{done} of {total}: {args.param} = {row[args.param]} took {row['seconds']:.1f} s",
+                file=sys.stderr,
+            )
+
+    frame = sweep(
+        args.algorithm,
+        args.param,
+        args.points,
+        split,
+        engine.catalog,
+        args.k,
+        engine.weights,
+        progress=progress,
+    )
+    info = {
+        "algorithm": args.algorithm,
+        "parameter": args.param,
+        "split": split.name,
+        "k": args.k,
+        "seed": args.seed,
+        "points": results_records(frame),
+    }
+    text = (
+        f"{args.algorithm}, {args.param} swept on the {split.name} split "
+        f"({len(split.train):,} training and {len(split.test):,} test events); seconds is "
+        "each point's fit and measurement\n" + _table(frame, args.param)
+    )
+    return {"json": info, "text": text}
+
+
+def _table(frame, parameter: str) -> str:
+    """The sweep's rows as text: metrics to 4 decimals ("n/a" where undefined), users whole."""
+    shown = frame.copy()
+    metrics = [c for c in shown.columns if c not in (parameter, "users")]
+    shown[metrics] = shown[metrics].astype(float)
+    if "users" in shown.columns:
+        shown["users"] = shown["users"].astype(int)
+    return shown.to_string(index=False, na_rep="n/a", float_format=lambda v: f"{v:.4f}")
 
 
 def _algorithm_names(text: str) -> list[str]:

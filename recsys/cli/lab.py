@@ -1,18 +1,17 @@
 """CLI commands that use the lab as a person does: create it, ask, act, simulate, tune.
 
 python -m recsys init [--world W] [--seed S] [--weights PRESET] [--reset]
-python -m recsys recommend --user U [--k K] [--algorithm A] [--as-of SEQ]
-python -m recsys interact --user U --item I --kind K [--value V]
+python -m recsys recommend --user U [--k K] [--algorithm A] [--context KEY=VALUE ...]
+    [--as-of SEQ | --log]
+python -m recsys interact --user U --item I --kind K [--value V] [--context KEY=VALUE ...]
+    [--request-id ID]
 python -m recsys simulate --persona P --steps N [--user U]
-python -m recsys configure --algorithm A --set NAME=VALUE ... | --config FILE
-python -m recsys algorithms | personas | retrain [--algorithm A]
+python -m recsys personas
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 from typing import Any
 
 from recsys.cli.common import (
@@ -25,10 +24,12 @@ from recsys.cli.common import (
     algorithm,
     check_k,
     database_path,
+    known_item,
+    new_lab_item,
     number,
     on_lab,
     on_store,
-    parse_assignments,
+    parse_context,
     seed,
     with_item_ids,
 )
@@ -41,9 +42,11 @@ from recsys.events import (
     validate_value,
 )
 
+CONTEXT_HELP = "the visit's context, e.g. device=mobile time_of_day=evening day_type=weekend"
+
 
 def add_parsers(commands: Any) -> None:
-    """init, recommend, interact, simulate, configure, algorithms, personas and retrain."""
+    """init, recommend, interact, simulate and personas."""
     init = add_command(commands, "init", "create the lab database with a generated world", run)
     init.add_argument("--world", choices=PACKS, default=DEFAULT_PACK)
     init.add_argument("--seed", type=seed, default=DEFAULT_SEED)
@@ -61,6 +64,15 @@ def add_parsers(commands: Any) -> None:
     recommend.add_argument(
         "--as-of", type=int, metavar="SEQ", help="time travel: the list right after event SEQ"
     )
+    recommend.add_argument(
+        "--context", nargs="+", metavar="KEY=VALUE", help=CONTEXT_HELP + " (LinUCB reads it)"
+    )
+    recommend.add_argument(
+        "--log",
+        action="store_true",
+        help="show the list as the Simulator does in a live A/B experiment: the user's arm's "
+        "list, logged as impressions; prints its request id for interact --request-id",
+    )
 
     interact = add_command(
         commands, "interact", "record one event and print what the model learned", run
@@ -70,7 +82,18 @@ def add_parsers(commands: Any) -> None:
     interact.add_argument("--kind", required=True, help=f"one of {', '.join(KINDS)}")
     interact.add_argument("--value", help="the rating, 0.5 to 5.0 in steps of 0.5")
     interact.add_argument("--k", type=int, default=10)
-    interact.add_argument("--algorithm", type=algorithm, default=DEFAULT_ALGORITHM)
+    interact.add_argument(
+        "--algorithm",
+        type=algorithm,
+        help=f"default {DEFAULT_ALGORITHM}; the arm's with --request-id",
+    )
+    interact.add_argument("--context", nargs="+", metavar="KEY=VALUE", help=CONTEXT_HELP)
+    interact.add_argument(
+        "--request-id",
+        type=int,
+        metavar="ID",
+        help="the logged list (recommend --log) the event is on: credits it to that impression",
+    )
 
     simulate = add_command(
         commands, "simulate", "let a persona use the lab through the choice model", run
@@ -84,25 +107,7 @@ def add_parsers(commands: Any) -> None:
         "--user", help="the user id that acts with the persona's taste (default: the persona)"
     )
 
-    configure = add_command(
-        commands, "configure", "set parameters of an algorithm; rebuilds it from the log", run
-    )
-    configure.add_argument("--algorithm", type=algorithm, required=True)
-    configure.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a parameter, e.g. --set factors=32 (repeatable)",
-    )
-    configure.add_argument("--config", metavar="FILE", help="a JSON object of parameters")
-
-    add_command(commands, "algorithms", "the registered algorithms and their parameters", run)
     add_command(commands, "personas", "the personas of the lab's world", run)
-    retrain = add_command(
-        commands, "retrain", "full retrain of an algorithm; stores a model version", run
-    )
-    retrain.add_argument("--algorithm", type=algorithm, default=DEFAULT_ALGORITHM)
 
 
 def run(args: argparse.Namespace) -> Result:
@@ -112,52 +117,52 @@ def run(args: argparse.Namespace) -> Result:
         validate_user(args.user)
     if args.command in ("recommend", "interact", "simulate"):
         check_k(args.k)
+    if args.command in ("recommend", "interact"):
+        args.context = parse_context(args.context)
+    if args.command == "recommend" and args.as_of is not None and (args.log or args.context):
+        raise RecsysError(
+            "--as-of rebuilds a list as it was shown, with its own context; --log and "
+            "--context are for a list shown now: give one or the other"
+        )
     if args.command == "interact":
         validate_value(validate_kind(args.kind), args.value)
-        _new_lab_item(args)
-    if args.command == "configure":
-        args.changes = _parameter_changes(args)
-    if args.command == "algorithms":
-        return _algorithms()
+        new_lab_item(args)
     if args.command == "init":
         return _init(args)
     if args.command == "personas":  # the world's table: no model needed
         return on_store(args, _personas)
-    return on_lab(args, COMMANDS[args.command], _known_item if args.command == "interact" else None)
-
-
-def _new_lab_item(args: argparse.Namespace) -> None:
-    """Before a new lab is made for a --db that does not exist: its generated world numbers its
-    items 0, 1, 2..., so anything else is refused before any file is written."""
-    path = database_path(args)
-    if path == ":memory:" or Path(path).exists():
-        return
-    text = str(args.item).strip()
-    if not text.isdigit():
-        raise RecsysError(
-            f"unknown item {text[:40]!r}: {path} does not exist yet, and a new lab's generated "
-            "items are numbered 0, 1, 2..."
-        )
-
-
-def _known_item(db, args: argparse.Namespace) -> None:
-    """The item the dataset calls `--item` (MovieLens' movieId; a generated world's row),
-    looked up on the lab's `Database` before the store or the engine is imported, and kept as
-    its row in `args.item`. A file with no world yet passes: it is seeded and looked up then."""
-    if not db.query("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'items'")[0][0]:
-        return
-    key = "coalesce(external_id, CAST(item_id AS VARCHAR))"
-    found = db.query(f"SELECT item_id FROM items WHERE {key} = ?", [str(args.item).strip()])
-    if found:
-        args.item = int(found[0][0])
-        return
-    n = int(db.query("SELECT count(*) FROM items")[0][0])
-    some = [k for (k,) in db.query(f"SELECT {key} FROM items ORDER BY item_id LIMIT 3")]
-    shown = repr(str(args.item)) if len(str(args.item)) <= 40 else repr(str(args.item)[:37] + "...")
-    raise RecsysError(
-        f"unknown item {shown}: not an item id of this lab's {n:,} items "
-        f"(its ids are like {', '.join(some)}{', ...' if n > 3 else ''})"
+    return on_lab(
+        args, COMMANDS[args.command], _known_event if args.command == "interact" else None
     )
+
+
+def _known_event(db, args: argparse.Namespace) -> None:
+    """The item (`known_item`) and, with --request-id, a list of the live experiment that
+    showed that item to this user; checked on the bare `Database`, before any model is built."""
+    given = str(args.item).strip()
+    known_item(db, args)
+    if args.request_id is None or not isinstance(args.item, int):
+        return  # a new lab: checked again once it is seeded
+    rows = db.query(
+        "SELECT i.user_id, i.item_id, e.name, e.status, e.mode FROM impressions i "
+        "JOIN experiments e USING (experiment_id) WHERE i.request_id = ? ORDER BY i.position",
+        [args.request_id],
+    )
+    rid = args.request_id
+    if not rows:
+        raise RecsysError(
+            f"unknown request id {rid}: no list was logged under it (recommend --log prints one)"
+        )
+    owner, _, name, status, mode = rows[0]
+    if owner != args.user:
+        raise RecsysError(f"request id {rid} is a list shown to another user, not {args.user!r}")
+    if status != "running" or mode != "live":
+        raise RecsysError(
+            f"request id {rid} is a list of experiment {name!r}, which is not a running live "
+            "experiment: nothing of it can be credited"
+        )
+    if args.item not in {row[1] for row in rows}:
+        raise RecsysError(f"item {given[:40]!r} was not in list {rid}")
 
 
 def _init(args: argparse.Namespace) -> Result:
@@ -186,18 +191,34 @@ def _init(args: argparse.Namespace) -> Result:
 
 
 def _recommend(engine, args) -> Result:
+    exposure = None
     if args.as_of is not None:
         from recsys.lifecycle.timetravel import recommend_as_of
 
         ranking = recommend_as_of(engine, args.user, args.as_of, args.k, args.algorithm)
+    elif args.log:
+        if engine.live_experiment is None:
+            raise RecsysError(
+                "--log: no live experiment runs, so no list is logged; start one with "
+                "experiment create NAME --arms mf,popularity --mode live"
+            )
+        ranking, exposure = engine.show(args.user, args.k, args.algorithm, args.context)
     else:
-        ranking = engine.recommend(args.user, args.k, args.algorithm)
+        ranking = engine.recommend(args.user, args.k, args.algorithm, args.context)
     lines = [
         f"Top {len(ranking.items)} for {args.user} ({ranking.algorithm}, right after event "
         f"{ranking.seq}" + (", rebuilt from the log" if args.as_of is not None else "") + "):"
     ]
     lines += [_item_line(r, engine.ids) for r in ranking.items]
-    return {"json": with_item_ids(ranking.to_dict(), engine.ids), "text": "\n".join(lines)}
+    info = with_item_ids(ranking.to_dict(), engine.ids)
+    if exposure is not None:
+        info["exposure"] = exposure
+        lines.append(
+            f"logged as request {exposure['request_id']}: experiment {exposure['experiment']}, "
+            f"arm {exposure['arm']} ({exposure['label']}); pass --request-id "
+            f"{exposure['request_id']} to interact"
+        )
+    return {"json": info, "text": "\n".join(lines)}
 
 
 def _item_line(r, ids) -> str:
@@ -210,8 +231,24 @@ def _item_line(r, ids) -> str:
 
 def _interact(engine, args) -> Result:
     item = args.item if isinstance(args.item, int) else engine.ids.row(args.item)
+    algorithm, k = args.algorithm or DEFAULT_ALGORITHM, args.k
+    if args.request_id is not None:  # as the Simulator: the arm decides the algorithm and k
+        arm = engine.live_experiment.assign(args.user)
+        if args.algorithm not in (None, arm.algorithm):
+            raise RecsysError(
+                f"list {args.request_id} was shown by {arm.algorithm} (arm {arm.name}); "
+                f"leave out --algorithm or give {arm.algorithm}"
+            )
+        algorithm, k = arm.algorithm, engine.live_experiment.slate
     step = engine.interact(
-        args.user, item, args.kind, args.value, algorithm=args.algorithm, k=args.k
+        args.user,
+        item,
+        args.kind,
+        args.value,
+        args.context,
+        algorithm=algorithm,
+        k=k,
+        request_id=args.request_id,
     )
     d = step.diff
     lines = [step.message, "", f"{'before':<44} after"]
@@ -273,28 +310,6 @@ def _simulate(engine, args) -> Result:
     return {"json": result, "text": "\n".join(lines)}
 
 
-def _algorithms() -> Result:
-    from recsys.algorithms import REGISTRY
-
-    info = [
-        {
-            "name": name,
-            "summary": cls.summary,
-            "personalized": cls.personalized,
-            "parameters": cls.config_class.bounds(),
-        }
-        for name, cls in REGISTRY.items()
-    ]
-    lines = []
-    for a in info:
-        lines.append(f"{a['name']}: {a['summary']}")
-        lines += [
-            f"    {p['name']} = {p['default']}  [{p['low']}, {p['high']}]  {p['help']}"
-            for p in a["parameters"]
-        ]
-    return {"json": info, "text": "\n".join(lines)}
-
-
 def _personas(store, args) -> Result:
     frame = store.personas()[["name", "label", "description"]]
     rows = frame.to_dict("records")
@@ -304,56 +319,8 @@ def _personas(store, args) -> Result:
     }
 
 
-def _retrain(engine, args) -> Result:
-    info = engine.retrain(args.algorithm)
-    return {
-        "json": info,
-        "text": (
-            f"{info['algorithm']}: version {info['version']} trained on "
-            f"{info['events']} events in {info['seconds']:.2f} s"
-        ),
-    }
-
-
-def _parameter_changes(args: argparse.Namespace) -> dict[str, Any]:
-    """--config FILE and --set NAME=VALUE, checked against the bounds before the lab opens."""
-    from recsys.algorithms import validate_config
-
-    changes: dict[str, Any] = {}
-    if args.config:
-        try:
-            loaded = json.loads(Path(args.config).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as error:
-            raise RecsysError(f"cannot read {args.config}: {error}") from None
-        except RecursionError:
-            raise RecsysError(f"{args.config} nests its JSON too deeply to be parameters") from None
-        if not isinstance(loaded, dict):
-            raise RecsysError(f"{args.config} must hold a JSON object of parameters")
-        changes.update(loaded)
-    changes.update(parse_assignments(args.set, strings=False))
-    if not changes:
-        raise RecsysError("give parameters with --set NAME=VALUE or --config FILE")
-    validate_config(args.algorithm, changes)  # bounds, names, types
-    return changes
-
-
-def _configure(engine, args) -> Result:
-    info = engine.configure(args.algorithm, args.changes)
-    settings = ", ".join(f"{k}={v}" for k, v in info["config"].items())
-    return {
-        "json": info,
-        "text": (
-            f"{info['algorithm']}: version {info['version']} rebuilt "
-            f"from {info['events']} events in {info['seconds']:.2f} s "
-            f"with {settings}"
-        ),
-    }
-
-
 COMMANDS = {
     "recommend": _recommend,
     "interact": _interact,
     "simulate": _simulate,
-    "retrain": _retrain,
-    "configure": _configure,
 }

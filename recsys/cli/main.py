@@ -10,12 +10,22 @@ import json
 import os
 import sys
 
-from recsys.cli import data, evaluate, experiments, export, lab, lifecycle, plugins
+from recsys.cli import (
+    canary,
+    data,
+    evaluate,
+    experiments,
+    export,
+    lab,
+    lifecycle,
+    models,
+    plugins,
+)
 from recsys.cli.common import Parser, Result, jsonable
 from recsys.errors import RecsysError
 
 # Each module adds its own subcommands and runs them; this order is the order of `--help`.
-MODULES = (lab, evaluate, export, lifecycle, experiments, data, plugins)
+MODULES = (lab, models, evaluate, export, lifecycle, canary, experiments, data, plugins)
 
 
 def build_parser() -> Parser:

@@ -1,5 +1,6 @@
-"""Exporting the lab's log: events, impressions, learning log, model versions and experiments as
-Parquet or CSV files that DuckDB, pandas or Spark read back (`python -m recsys export`)."""
+"""Exporting the lab's log: events, impressions, learning log, model versions, experiments, the
+update log and the alias history as Parquet or CSV files that DuckDB, pandas or Spark read back
+(`python -m recsys export`)."""
 
 from __future__ import annotations
 

@@ -42,6 +42,10 @@ EXPORTS = {
         "SELECT * EXCLUDE (params, state_id) FROM model_versions ORDER BY version_id",
     ),
     "experiments": ("SELECT * FROM experiments ORDER BY experiment_id", None),
+    # What the Model versions page's "Updates and alias moves" shows: every retrain, mini-batch
+    # and failure, and the audit trail of every alias move (who or what, when, why).
+    "update_log": ("SELECT * FROM update_log ORDER BY update_id", None),
+    "alias_history": ("SELECT * FROM alias_history ORDER BY move_id", None),
 }
 # The lab as a dataset in the lab CSV format, whatever the export format: `python -m recsys
 # import --format lab FOLDER` gives the same items, users, events and holdout back.

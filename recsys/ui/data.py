@@ -268,8 +268,9 @@ def _download_view(engine: Engine) -> None:
 
 def export_view(engine: Engine) -> None:
     st.caption(
-        "The event log, impressions, learning log, model versions and experiments as files "
-        "that DuckDB, pandas or Spark read back; the same as `python -m recsys export`."
+        "The event log, impressions, learning log, model versions, experiments, update log "
+        "and alias history as files that DuckDB, pandas or Spark read back, plus the lab as "
+        "a dataset that imports back; the same as `python -m recsys export`."
     )
     fmt = st.radio("File format", ["parquet", "csv"], horizontal=True, key="export_format")
     st.download_button(
