@@ -52,6 +52,11 @@ USER_ID_RULE = (
 )
 MAX_CONTEXT_CHARS = 500
 DEVICES = ("desktop", "mobile", "tv")  # the context a visit can come with, besides the clock
+TIMES_OF_DAY = ("night", "morning", "afternoon", "evening")  # by default read off the lab clock
+DAY_TYPES = ("weekday", "weekend")
+# The context names algorithms read, with the values each may take (LinUCB one-hot encodes
+# them: another value would have no column). Other names are stored and read by nobody.
+KNOWN_CONTEXT = {"device": DEVICES, "time_of_day": TIMES_OF_DAY, "day_type": DAY_TYPES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +198,11 @@ def validate_context(context: object) -> dict[str, Any] | None:
         raise RecsysError("context must be a flat mapping of names to text or numbers")
     if len(json.dumps(context)) > MAX_CONTEXT_CHARS:
         raise RecsysError(f"context is longer than {MAX_CONTEXT_CHARS} characters")
+    for name, allowed in KNOWN_CONTEXT.items():
+        if name in context and context[name] not in allowed:
+            raise RecsysError(
+                f"context {name} {str(context[name])[:40]!r} is not one of {', '.join(allowed)}"
+            )
     return dict(context)
 
 

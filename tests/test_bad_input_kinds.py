@@ -118,3 +118,23 @@ def test_a_scenario_save_the_lab_refuses_leaves_no_file(db_path, tmp_path, capsy
                    "--output", str(again))  # fmt: skip
     assert "exists" in err
     assert not again.exists() and not (tmp_path / "again.json.partial").exists()
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"time_of_day": "noon"}, "context time_of_day 'noon' is not one of night, morning"),
+        ({"device": "watch"}, "context device 'watch' is not one of desktop, mobile, tv"),
+        ({"day_type": 1}, "context day_type '1' is not one of weekday, weekend"),
+    ],
+)
+def test_a_context_value_no_algorithm_knows_is_refused_by_the_engine(engine, context, message):
+    """LinUCB one-hot encodes these names: an unknown value once ended in a KeyError."""
+    from recsys.errors import RecsysError
+
+    events = engine.last_seq
+    with pytest.raises(RecsysError, match=message):
+        engine.recommend("alice", 10, "linucb", context)
+    with pytest.raises(RecsysError, match=message):
+        engine.interact("alice", 3, "view", context=context, algorithm="linucb")
+    assert engine.last_seq == events

@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 
 from recsys.algorithms import DEFAULT_ALGORITHM, REGISTRY
-from recsys.algorithms.linucb import DAY_TYPES, TIMES_OF_DAY
 from recsys.cli import common
 from recsys.data.importer import FORMATS
-from recsys.events import DEVICES
+from recsys.events import DAY_TYPES, DEVICES, TIMES_OF_DAY
 from recsys.ranking import MAX_K
 from recsys.store.versions import TIMELINE_KINDS
 from recsys.world import DEFAULT_PACK, DEFAULT_SEED, PACKS

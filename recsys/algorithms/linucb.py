@@ -28,10 +28,8 @@ from recsys.algorithms.bandit import REWARD_THRESHOLD, outcome
 from recsys.algorithms.base import Explanation, Recommender, UpdateInfo, lead_part
 from recsys.algorithms.config import Config, param
 from recsys.algorithms.reasons import NOTHING_POSITIVE
-from recsys.events import DEVICES, Event, EventFrame
+from recsys.events import DAY_TYPES, DEVICES, TIMES_OF_DAY, Event, EventFrame
 
-TIMES_OF_DAY = ("night", "morning", "afternoon", "evening")
-DAY_TYPES = ("weekday", "weekend")
 EPOCH_WEEKDAY = 1  # the lab clock starts on Tuesday 2026-09-01 (Monday is 0)
 ESTIMATE, EXPLORATION = "expected reward (theta . phi)", "exploration (alpha x spread)"
 
