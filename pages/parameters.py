@@ -3,7 +3,7 @@
 import streamlit as st
 
 from recsys.ui.navigation import ensure_app
-from recsys.ui.parameters import parameters_form
+from recsys.ui.parameters import outcome, parameters_form
 from recsys.ui.state import current_algorithm, get_engine
 
 ensure_app()
@@ -11,7 +11,11 @@ engine = get_engine()
 st.title("Parameters")
 st.caption(
     "Every parameter of the algorithm chosen in the sidebar, with its bounds. Applying "
-    "rebuilds the model from the whole event log, so what it learned online is kept "
-    "and the result is the same for everyone with the same log and seed."
+    "trains a new version from the whole event log, so what it learned online is kept "
+    "and the result is the same for everyone with the same log and seed. Like any retrain it "
+    "goes through the promotion policy: it serves if auto_promote is on and it passes the "
+    "gate, else it waits as the candidate on the Model versions page."
 )
-parameters_form(engine, current_algorithm())
+algorithm = current_algorithm()
+parameters_form(engine, algorithm)
+outcome(algorithm)

@@ -501,7 +501,7 @@ def test_save_get_catalogue_and_delete(engine, folders):
 
 
 def test_current_setup_round_trips_and_reproduces_in_another_database(engine, tmp_path):
-    engine.configure("mf", {"factors": 12, "epochs": 15})
+    engine.configure("mf", {"factors": 12, "epochs": 15}, promote="always")
     engine.lifecycle.set_policy({"retrain_ratings": 0, "drift_detector": "adwin"})
     ab_simulation.simulate(engine, "mf,popularity", name="mf or pop", users=40, sessions=5, seed=4)
     setup = scenarios.current(engine, "mine", "Mine", "a tuned mf")
