@@ -59,7 +59,7 @@ def create(
     shares = split if isinstance(split, list) else parse_split(split, len(specs))
     experiments = Experiments(engine.store)
     with engine.lock:
-        versions = experiments.version_algorithms()
+        versions = experiments.version_catalog()
         experiments.validate(
             name,
             specs,
@@ -75,7 +75,8 @@ def create(
             algorithm, version = resolve(spec, versions)
             if spec["config"]:
                 version = _train_version(engine, algorithm, spec["config"], name)
-            made.append(Arm(arm_name(spec), algorithm, version, float(share)))
+            number = engine.version_store.number_of(version)
+            made.append(Arm(arm_name(spec), algorithm, version, float(share), number))
         experiment = experiments.insert(
             name,
             mode,

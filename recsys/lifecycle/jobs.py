@@ -3,7 +3,7 @@ request path (`recsys.lifecycle.background`):
 
 1. `start` (under the host lock): the model is built, warm-started from a copy of what serves,
    and the job records `through`, the last seq it learns from; a retrain reserves its version
-   id, so the click that triggered it can say "retrain v7 started".
+   id (its number for the algorithm is given when it is stored).
 2. `run` (no lock, unless the algorithm reads other served models): read the log through
    `through`, fit, measure on the holdout.
 3. `land` (under the host lock): store the version (with its update-log row, one transaction)

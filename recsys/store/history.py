@@ -225,7 +225,9 @@ SELECT * FROM (
         split_part(e.served_by, ':', 1) AS algorithm,
         e.kind || coalesce(' ' || e.value::VARCHAR || '★', '') || ' · ' || i.title
             || coalesce(' · served by ' || split_part(e.served_by, ':', 1) || ' '
-                || split_part(e.served_by, ':', 2) || coalesce(' v' || n.number, ''), '') AS what
+                || CASE WHEN split_part(e.served_by, ':', 2) LIKE 'v%' THEN 'arm'
+                    ELSE split_part(e.served_by, ':', 2) END
+                || coalesce(' v' || n.number, ''), '') AS what
     FROM events e JOIN items i USING (item_id)
         LEFT JOIN version_numbers n
             ON n.version_id = try_cast(split_part(e.served_by, ':', 3) AS INTEGER)

@@ -225,9 +225,13 @@ class VersionStore(Aliases, VersionNumbers, VersionStates, LineageStore, History
         metrics = pd.DataFrame([json.loads(m or "{}") for m in frame.pop("metrics")])
         return pd.concat([frame, metrics], axis=1)
 
-    def version_algorithms(self) -> dict[int, str]:
-        """version id -> its algorithm, for every version."""
-        return dict(self.db.query("SELECT version_id, algorithm FROM model_versions"))
+    def version_catalog(self) -> dict[tuple[str, int], int]:
+        """(algorithm, number) -> version key, for every stored version."""
+        rows = self.db.query(
+            "SELECT n.algorithm, n.number, n.version_id FROM version_numbers n "
+            "JOIN model_versions m USING (version_id)"
+        )
+        return {(algorithm, number): key for algorithm, number, key in rows}
 
     def set_metrics(self, version_id: int, metrics: dict[str, float | None]) -> None:
         self.db.transaction(
