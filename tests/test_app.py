@@ -207,7 +207,7 @@ def test_parameters_page_rebuilds_the_model_with_bounded_values(app, db_path):
     assert engine.version_store.version(production)["config"]["factors"] == 64
     (said,) = shown(app.success)
     assert "**Trained** v2 with factors = 64" in said and "**The gate passed it**" in said
-    assert "**Serving now**: v2 now serves mf" in said
+    assert "**Serving now**: v2 serves mf." in said
     default = MFConfig().factors
     app.button(key="defaults-mf").click().run()
     assert not app.exception
@@ -218,7 +218,7 @@ def test_parameters_page_rebuilds_the_model_with_bounded_values(app, db_path):
     assert engine.model("mf").config.factors == 64
     (said,) = shown(app.warning)
     assert "**Trained** v3 with factors = 32" in said and "**The gate refused it**" in said
-    assert "v3 is the candidate and v2 still serves mf" in said
+    assert "**Serving now**: v2 still serves mf; v3 waits as the candidate" in said
 
 
 def test_a_flag_is_a_checkbox_and_an_old_lab_stored_it_as_0_or_1(db_path, monkeypatch):
@@ -260,7 +260,7 @@ def test_a_flag_is_a_checkbox_and_an_old_lab_stored_it_as_0_or_1(db_path, monkey
     assert any("warm_start = off" in t.value for t in app.toast)
     (said,) = shown(app.warning)
     assert "**No gate ran**: the policy's auto_promote is off" in said
-    assert "v2 is the candidate and v1 still serves mf" in said
+    assert "**Serving now**: v1 still serves mf; v2 waits as the candidate" in said
     app.switch_page("pages/versions.py")
     app.session_state["versions_tab"] = "Policies"
     app.run()

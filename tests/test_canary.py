@@ -167,3 +167,17 @@ def test_the_canary_tab_starts_shows_and_rolls_back_a_canary(lab_app, db_path):
         "canary cleared: production serves all of mf's users, v2 stays a version",
         "canary set: v2 serves 25 % of mf's users",
     ]
+
+
+def test_a_retrain_kept_back_during_a_canary_takes_its_share_on_the_record(engine):
+    v2 = engine.lifecycle.train("mf", "manual", "never", config={"epochs": 7})["version"]
+    engine.lifecycle.set_canary("mf", v2, 40)
+    info = engine.lifecycle.train("mf", "manual", "never", config={"epochs": 9})
+    assert info["outcome"].endswith("the canary serves v3 to 40 % of users")
+    assert engine.lifecycle.canary_status("mf")["candidate_label"] == "v3"
+    assert canary_rows(engine)[-1] == (
+        "v2",
+        "v3",
+        "user",
+        "canary moved to v3, the new candidate, at 40 % (trained (manual))",
+    )

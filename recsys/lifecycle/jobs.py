@@ -324,10 +324,15 @@ def _land_version(life: Lifecycle, job: Job, effective: int) -> dict[str, Any]:
         result["outcome"] = f"{label} now serves {name} ({why})"
     else:
         life.serve_candidate(name, version, job.actor, why, effective)
+        share = life.policy.canary_share
         result["production"] = newer
         result["outcome"] = (
-            f"{label} is the candidate and {serving} still serves {name} ({why}); promote "
-            f"{label} or give it a canary share on the Model versions page"
+            f"{label} is the candidate and {serving} still serves {name} ({why}); "
+            + (
+                f"the canary serves {label} to {share:g} % of users"
+                if share > 0
+                else f"promote {label} or give it a canary share on the Model versions page"
+            )
         )
     return result
 

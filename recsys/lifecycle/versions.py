@@ -233,8 +233,18 @@ class Lifecycle:
             self._sync_canary()
 
     def serve_candidate(self, name: str, version: int, actor: str, reason: str, effective: int):
-        """Point `name`'s candidate alias at `version` from seq `effective` on."""
+        """Point `name`'s candidate alias at `version` from seq `effective` on. While a canary
+        runs, the new candidate takes its share: that change is in the audit trail too."""
+        before, share = self.version_store.alias(name, "candidate"), self.policy.canary_share
         self._move(name, "candidate", version, actor, reason, effective)
+        if share > 0 and before != version:
+            h, label = self.host, self.label(version)
+            why = f"canary moved to {label}, the new candidate, at {share:g} % ({reason})"
+            if before is None:
+                why = f"canary set: {label}, the new candidate, serves {share:g} % ({reason})"
+            self.version_store.record_canary(
+                name, before, version, actor=actor, reason=why, at_seq=h.last_seq, ts=h.last_ts
+            )
         self._sync_canary()
 
     def serve_production(

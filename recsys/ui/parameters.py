@@ -92,7 +92,8 @@ def _rebuild(engine: Engine, algorithm: str, changes: dict) -> None:
             f"{shown_changes}",
             state="complete",
         )
-    st.session_state.parameters_outcome = (algorithm, info, shown_changes)
+    serving = engine.lifecycle.label(engine.version_store.alias(algorithm, "production"))
+    st.session_state.parameters_outcome = (algorithm, info, shown_changes, serving)
     if info["promoted"]:
         st.session_state.pop("last_step", None)  # its before/after came from the old model
     fate = "serves now" if info["promoted"] else "is the candidate"
@@ -105,15 +106,22 @@ def outcome(algorithm: str) -> None:
     last = st.session_state.get("parameters_outcome")
     if not last or last[0] != algorithm:
         return
-    _, info, shown_changes = last
-    gate = info.get("gate")
-    lines = [f"**Trained** {info['label']} with {md(shown_changes)}."]
+    _, info, shown_changes, serving = last
+    gate, label = info.get("gate"), info["label"]
+    lines = [f"**Trained** {label} with {md(shown_changes)}."]
     if gate:
         verdict = "passed it" if gate["passed"] else "refused it"
         lines.append(f"**The gate {verdict}**: {md(gate['message'])}.")
     elif not info["promoted"]:
         lines.append("**No gate ran**: the policy's auto_promote is off.")
-    lines.append(f"**Serving now**: {md(info['outcome'])}.")
+    if info["promoted"]:
+        lines.append(f"**Serving now**: {label} serves {algorithm}.")
+    else:
+        lines.append(
+            f"**Serving now**: {serving} still serves {algorithm}; {label} waits as the "
+            "candidate. Promote it or try it on a share of users (Canary) on the Model "
+            "versions page."
+        )
     show = st.success if info["promoted"] else st.warning
     show("  \n".join(lines), icon=":material/rocket_launch:" if info["promoted"] else None)
 

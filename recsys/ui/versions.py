@@ -3,6 +3,8 @@ policies, canary and the taste-drift scenario."""
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import plotly.express as px
 import streamlit as st
@@ -91,6 +93,7 @@ def versions_table(engine: Engine, algorithm: str) -> pd.DataFrame:
             engine.lifecycle.measured(algorithm)
     frame = engine.version_store.versions(algorithm)
     metrics = [m for m in SHOWN_METRICS if m in frame]
+    frame = frame.assign(parent=[_label(n) or "–" for n in frame["parent"]])
     shown = frame[
         [
             "version",
@@ -110,7 +113,7 @@ def versions_table(engine: Engine, algorithm: str) -> pd.DataFrame:
         width="stretch",
         column_config={
             "version": st.column_config.NumberColumn("version", format="v%d"),
-            "parent": st.column_config.NumberColumn("parent", format="v%d"),
+            "parent": st.column_config.TextColumn("parent"),
             "trained_through_seq": st.column_config.NumberColumn("through seq"),
             "n_events": st.column_config.NumberColumn("events"),
             **{m: st.column_config.NumberColumn(m, format="%.4f") for m in metrics},
@@ -308,10 +311,20 @@ def updates_view(engine: Engine, algorithm: str) -> None:
         st.info("No retrains yet.")
     else:
         updates["version"] = [_label(n) for n in updates["version"]]
+        # The holdout metrics as columns, not JSON text; the seq orders them (raw lab
+        # seconds would tell a person nothing).
+        metrics = pd.DataFrame([json.loads(m or "{}") for m in updates["metrics"]])
+        metrics = metrics[[m for m in SHOWN_METRICS if m in metrics]]
+        columns = ["at_seq", "update_type", "trigger", "version", "events", "seconds", "status"]
+        shown = pd.concat([updates[columns], metrics, updates[["error", "created_at"]]], axis=1)
         st.dataframe(
-            updates.drop(columns=["update_id", "version_id"]),
+            shown,
             hide_index=True,
             width="stretch",
+            column_config={
+                "seconds": st.column_config.NumberColumn("seconds", format="%.2f"),
+                **{m: st.column_config.NumberColumn(m, format="%.4f") for m in metrics},
+            },
             key="updates",
         )
     st.markdown(
@@ -319,7 +332,7 @@ def updates_view(engine: Engine, algorithm: str) -> None:
         "canary's share set, changed or cleared)"
     )
     moves = engine.version_store.alias_history(algorithm)
-    order = ["at_seq", "alias", "from", "to", "actor", "reason", "ts", "created_at"]
+    order = ["at_seq", "alias", "from", "to", "actor", "reason", "created_at"]
     st.dataframe(
         moves[order],
         hide_index=True,
