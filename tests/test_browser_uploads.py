@@ -36,7 +36,9 @@ def test_each_set_of_uploads_gets_the_one_message_that_is_true(
     ratings = tmp_path / "ratings.csv"
     ratings.write_text("userId,movieId,rating,timestamp\n1,1,4.0,964982703\n")
     movies = tmp_path / "movies.csv"
-    movies.write_text("movieId,title,genres\n" + "1,Toy Story (1995),Comedy\n" * 8_000)  # 208,021 bytes
+    movies.write_text(
+        "movieId,title,genres\n" + "1,Toy Story (1995),Comedy\n" * 8_000
+    )  # 208,021 bytes
     huge = tmp_path / "big" / "movies.csv"
     huge.parent.mkdir()
     huge.write_text("movieId,title,genres\n" + "1,Toy Story (1995),Comedy\n" * 60_000)  # 1.5 MB

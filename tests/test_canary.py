@@ -36,8 +36,8 @@ def test_set_change_and_clear_are_served_and_recorded(engine):
     production = engine.version_store.alias("mf", "production")
     v2 = engine.lifecycle.train("mf", "manual", "never", config={"epochs": 7})["version"]
     v3 = engine.lifecycle.train("mf", "manual", "never", config={"epochs": 9})["version"]
-    engine.lifecycle.clear_canary("mf")  # v3 was the candidate; no canary ran: nothing to say
-    assert canary_rows(engine) == []
+    engine.lifecycle.clear_canary("mf")  # v3 is the candidate, but no canary runs: no change
+    assert canary_rows(engine) == [] and engine.version_store.alias("mf", "candidate") == v3
 
     status = engine.lifecycle.set_canary("mf", v2, 30)
     assert (status["candidate"], status["share"], status["serving"]) == (v2, 30.0, True)

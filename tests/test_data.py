@@ -521,6 +521,8 @@ def test_current_setup_round_trips_and_reproduces_in_another_database(engine, tm
         assert top(other, users) == lists
         assert other.model("mf").config == engine.model("mf").config
         assert other.lifecycle.policy == engine.lifecycle.policy
+        # A new world numbers its versions afresh: each algorithm's seed is its v1 (not v24).
+        assert other.version_store.versions()["version"].tolist() == [1] * len(REGISTRY)
 
         def numbers(lab: Engine) -> list:
             run = ab_report(lab.store, Experiments(lab.store).list()[0])

@@ -79,8 +79,8 @@ def clear_canary(life, algorithm: str, actor: str) -> dict:
     name = algorithm_class(algorithm).name
     with h.lock:
         candidate = store.alias(name, "candidate")
-        if candidate is None:
-            return canary_status(life, name)
+        if candidate is None or life.policy.canary_share == 0:
+            return canary_status(life, name)  # no canary: a candidate alone serves nobody
         label = life.label(candidate)
         reason = f"canary cleared: production serves all of {name}'s users, {label} stays a version"
         policy = life.policy
@@ -89,8 +89,7 @@ def clear_canary(life, algorithm: str, actor: str) -> dict:
         with life.store.db.batch():
             life._move(name, "candidate", None, actor, reason, h.last_seq + 1)
             life.store.set_meta("policy", json.dumps(policy.to_dict(), sort_keys=True))
-            if life.policy.canary_share > 0:
-                _record(life, name, candidate, None, actor, reason)
+            _record(life, name, candidate, None, actor, reason)
         _adopt(life, policy)
         return canary_status(life, name)
 
