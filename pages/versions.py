@@ -2,11 +2,11 @@
 
 import streamlit as st
 
+from recsys.ui.canary import canary_view
 from recsys.ui.drift import drift_scenario
 from recsys.ui.navigation import ensure_app
 from recsys.ui.state import current_algorithm, get_engine
 from recsys.ui.versions import (
-    canary_view,
     compare_view,
     metric_chart,
     policy_form,
@@ -22,8 +22,9 @@ algorithm = current_algorithm()
 st.title("Model versions")
 st.caption(
     f"Every full retrain of **{algorithm}** (the algorithm chosen in the sidebar) is a version, "
-    "measured with its own parameters on a fixed holdout. `production` serves everyone except "
-    "the canary's share, which the `candidate` serves."
+    "numbered per algorithm (v1, v2, ...) and measured with its own parameters on a fixed "
+    "holdout. `production` serves everyone except the canary's share, which the `candidate` "
+    "serves (Canary tab)."
 )
 status_line(engine, algorithm)
 
@@ -36,9 +37,9 @@ def versions_tab() -> None:
 
 views = {
     "Versions": versions_tab,
+    "Canary": lambda: canary_view(engine, algorithm),
     "Compare": lambda: compare_view(engine),
     "Policies": lambda: policy_form(engine),
-    "Canary": lambda: canary_view(engine, algorithm),
     "Updates and alias moves": lambda: updates_view(engine, algorithm),
     "Drift scenario": lambda: drift_scenario(engine, algorithm),
 }

@@ -164,12 +164,14 @@ class Engine(WholeLab):
         return self.host.route(algorithm, None, share > 0 and canary_bucket(user) < share)
 
     def serving(self, user: str, algorithm: str | None = None) -> dict[str, Any]:
-        """The arm and version that serve `user` (what the page shows next to the list)."""
+        """The arm and version that serve `user` (what the page shows next to the list):
+        algorithm, arm, version (the key) and label (`v3`, its algorithm's number)."""
         name = algorithm_class(algorithm or DEFAULT_ALGORITHM).name
         with self.lock:
             served = self._serving(user, name)
             version = self.host.lineage(served)["version_id"]
-            return {"algorithm": name, "arm": served.arm, "version": version}
+            label = self.version_store.label_of(version)
+            return {"algorithm": name, "arm": served.arm, "version": version, "label": label}
 
     def experiment_changed(self) -> None:
         """A live experiment started or stopped: reread it and drop arms nobody serves."""

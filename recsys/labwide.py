@@ -79,14 +79,23 @@ class WholeLab:
             self._load()
 
     def configure(
-        self, algorithm: str, changes: dict[str, Any], trigger: str = "parameters"
+        self,
+        algorithm: str,
+        changes: dict[str, Any],
+        trigger: str = "parameters",
+        promote: str = "gate",
     ) -> dict[str, Any]:
-        """New parameters for an algorithm: validated, then the model is rebuilt from the whole
-        event log, stored as a new version and served. Out-of-range values change nothing."""
+        """New parameters for an algorithm: validated, then a model is rebuilt from the whole
+        event log with them and stored as a new version, which serves as a retrain's would
+        (`promote` "gate": if the policy auto-promotes and it passes the gate, else it is the
+        candidate; "always": at once). Out-of-range values change nothing (RecsysError).
+        Returns `Lifecycle.train`'s record (`outcome`: what happened, in a sentence) with
+        `config`, the new version's parameters, and `serving_config`, production's now."""
         name = algorithm_class(algorithm).name
         validate_config(name, self.models[name].config.to_dict() | dict(changes))
-        result = self.lifecycle.train(name, trigger, promote="always", config=changes)
-        return result | {"config": self.models[name].config.to_dict()}
+        result = self.lifecycle.train(name, trigger, promote=promote, config=changes)
+        config = self.version_store.version(result["version"])["config"]
+        return result | {"config": config, "serving_config": self.models[name].config.to_dict()}
 
     def reset_user(self, user: str) -> int:
         """Forget what `user` did in the lab (a demo user keeps the seeded history); returns the

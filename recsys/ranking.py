@@ -273,7 +273,7 @@ def describe_action(action: dict[str, Any]) -> str:
     if action["kind"] == "alarm":
         return f"Drift alarm: {action['detail']}."
     if action.get("started"):  # a background worker runs it; the page follows it
-        what = f"Retrain v{action['version']}" if action["kind"] == "retrain" else "Mini-batch"
+        what = "A retrain" if action["kind"] == "retrain" else "A mini-batch"
         fate = "it serves"  # a mini-batch refits what serves
         if action["kind"] == "retrain":
             gated = action.get("gated", True)
@@ -286,11 +286,11 @@ def describe_action(action: dict[str, Any]) -> str:
         fate = "now serves" if action.get("promoted") else "is the candidate"
         return (
             f"Retrained ({action['trigger']}: {action['detail']}) in {action['seconds']:.2f} s: "
-            f"v{action['version']} {fate}."
+            f"{action['label']} {fate}."
         )
     if action["kind"] == "minibatch":
         return f"Mini-batch update ({action['trigger']}) in {action['seconds']:.2f} s."
-    return f"Rolled back to v{action['production']} ({action['detail']})."
+    return f"Rolled back to {action['label']} ({action['detail']})."
 
 
 class Stopwatch:

@@ -271,7 +271,7 @@ def taste_drift(
         "first_alarm_after_shift": int(after_shift.min()) if len(after_shift) else None,
         "alarms_before_shift": int((alarms["at_seq"] <= shift_seq).sum()),
         "retrains": updates.sort_values("at_seq")[
-            ["at_seq", "algorithm", "trigger", "version_id", "seconds"]
+            ["at_seq", "algorithm", "trigger", "version", "seconds"]
         ].to_dict("records"),
         "reward_before": reward_mean(engine, names, start_seq, shift_seq),
         "reward_after": reward_mean(engine, names, shift_seq, engine.last_seq),

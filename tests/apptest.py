@@ -25,3 +25,8 @@ class LabAppTest(AppTest):
 def lab_app_test(default_timeout: float = 120) -> LabAppTest:
     """A fresh AppTest of the whole app (database: $RECSYS_DB); not run yet."""
     return LabAppTest(launcher(), default_timeout=default_timeout)
+
+
+def shown(elements) -> list[str]:
+    """The text of Markdown elements as a person reads it: `md`'s escapes and joins removed."""
+    return [e.value.replace("\\", "").replace("\u2060", "") for e in elements]

@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from recsys.algorithms import REGISTRY, SCALES
 from recsys.algorithms.mf import MFConfig
 from recsys.ui.state import engine_for
-from tests.apptest import lab_app_test
+from tests.apptest import lab_app_test, shown
 from tests.conftest import ROOT
 
 
@@ -213,17 +213,28 @@ def test_parameters_page_rebuilds_the_model_with_bounded_values(app, db_path):
             and "default" in labels[f"param-mf-{b['name']}"]
         )
     assert any(c.value.startswith("Seed 7 (the lab's)") for c in app.caption)
-    factors.set_value(8)
+    # Apply trains a version that goes through the gate like a retrain: on this world 64
+    # factors beat the seed's 32 on NDCG@10 and serve, and the page says so.
+    factors.set_value(64)
     next(b for b in app.button if "Apply" in b.label).click().run()
     assert not app.exception
-    assert engine.model("mf").config.factors == 8
+    assert engine.model("mf").config.factors == 64
     production = engine.version_store.alias("mf", "production")
-    assert engine.version_store.version(production)["config"]["factors"] == 8
+    assert engine.version_store.version(production)["config"]["factors"] == 64
+    (said,) = shown(app.success)
+    assert "**Trained** v2 with factors = 64" in said and "**The gate passed it**" in said
+    assert "**Serving now**: v2 serves mf." in said
     default = MFConfig().factors
     app.button(key="defaults-mf").click().run()
-    assert engine.model("mf").config.factors == default and not app.exception
+    assert not app.exception
     assert app.number_input(key="param-mf-factors").value == default
-    assert not app.warning  # no "value set twice" warning from Streamlit
+    # Back to 32 factors is worse than 64 on the holdout: refused, kept as the candidate.
+    candidate = engine.version_store.alias("mf", "candidate")
+    assert engine.version_store.version(candidate)["config"]["factors"] == default
+    assert engine.model("mf").config.factors == 64
+    (said,) = shown(app.warning)
+    assert "**Trained** v3 with factors = 32" in said and "**The gate refused it**" in said
+    assert "**Serving now**: v2 still serves mf; v3 waits as the candidate" in said
 
 
 def test_a_flag_is_a_checkbox_and_an_old_lab_stored_it_as_0_or_1(db_path, monkeypatch):
@@ -255,12 +266,17 @@ def test_a_flag_is_a_checkbox_and_an_old_lab_stored_it_as_0_or_1(db_path, monkey
     warm = app.checkbox(key="param-mf-warm_start")
     assert warm.value is True and "default off" in warm.label
     warm.uncheck()
+    production = engine.version_store.alias("mf", "production")
     next(b for b in app.button if "Apply" in b.label).click().run()
     assert not app.exception
-    assert engine.model("mf").config.warm_start is False
-    production = engine.version_store.alias("mf", "production")
-    assert engine.version_store.version(production)["config"]["warm_start"] is False
+    # auto_promote is off: Apply's version waits as the candidate, as a retrain's would.
+    assert engine.version_store.alias("mf", "production") == production
+    candidate = engine.version_store.alias("mf", "candidate")
+    assert engine.version_store.version(candidate)["config"]["warm_start"] is False
     assert any("warm_start = off" in t.value for t in app.toast)
+    (said,) = shown(app.warning)
+    assert "**No gate ran**: the policy's auto_promote is off" in said
+    assert "**Serving now**: v1 still serves mf; v2 waits as the candidate" in said
     app.switch_page("pages/versions.py")
     app.session_state["versions_tab"] = "Policies"
     app.run()

@@ -501,7 +501,7 @@ def test_save_get_catalogue_and_delete(engine, folders):
 
 
 def test_current_setup_round_trips_and_reproduces_in_another_database(engine, tmp_path):
-    engine.configure("mf", {"factors": 12, "epochs": 15})
+    engine.configure("mf", {"factors": 12, "epochs": 15}, promote="always")
     engine.lifecycle.set_policy({"retrain_ratings": 0, "drift_detector": "adwin"})
     ab_simulation.simulate(engine, "mf,popularity", name="mf or pop", users=40, sessions=5, seed=4)
     setup = scenarios.current(engine, "mine", "Mine", "a tuned mf")
@@ -521,6 +521,8 @@ def test_current_setup_round_trips_and_reproduces_in_another_database(engine, tm
         assert top(other, users) == lists
         assert other.model("mf").config == engine.model("mf").config
         assert other.lifecycle.policy == engine.lifecycle.policy
+        # A new world numbers its versions afresh: each algorithm's seed is its v1 (not v24).
+        assert other.version_store.versions()["version"].tolist() == [1] * len(REGISTRY)
 
         def numbers(lab: Engine) -> list:
             run = ab_report(lab.store, Experiments(lab.store).list()[0])

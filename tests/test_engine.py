@@ -274,7 +274,7 @@ def test_configure_rebuilds_from_the_log_and_survives_a_reopen(db_path):
     engine = Engine.open(db_path)
     engine.interact("alice", 3, "like")
     before = engine.recommend("alice", 10, "item_knn").item_ids()
-    info = engine.configure("item_knn", {"neighbours": 3, "shrinkage": 0.0})
+    info = engine.configure("item_knn", {"neighbours": 3, "shrinkage": 0.0}, promote="always")
     assert info["config"]["neighbours"] == 3 and info["events"] == engine.last_seq
     assert engine.model("item_knn").config.neighbours == 3
     after = engine.recommend("alice", 10, "item_knn").item_ids()
@@ -300,7 +300,7 @@ def test_configure_with_bad_values_changes_nothing(engine, changes):
 
 def test_hybrid_follows_a_reconfigured_component(engine):
     engine.recommend("alice", 10, "hybrid")
-    engine.configure("mf", {"factors": 8})
+    engine.configure("mf", {"factors": 8}, promote="always")
     hybrid = engine.model("hybrid")
     assert hybrid._components["mf"] is engine.model("mf")
     assert len(engine.recommend("alice", 10, "hybrid").items) == 10

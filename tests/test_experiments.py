@@ -230,16 +230,22 @@ def test_stopping_the_live_experiment_ends_the_logging(engine):
         engine.stop_experiment("live")
 
 
-@pytest.mark.parametrize("form", ["v{v}", "mf@v{v}"])
+@pytest.mark.parametrize("form", ["v2", "mf@v2"])
 def test_a_version_arm_serves_that_version(engine, form):
+    # mf's second version: the only v2 in the lab, so `v2` alone names it too.
     version = engine.lifecycle.train("mf", "manual", "never")["version"]
-    experiment = create(engine, "versions", f"mf,{form.format(v=version)}", mode="live")
+    experiment = create(engine, "versions", f"mf,{form}", mode="live")
     arm = experiment.arms[1]
-    assert (arm.algorithm, arm.version, arm.name) == ("mf", version, f"v{version}")
+    assert (arm.algorithm, arm.version, arm.number, arm.name) == ("mf", version, 2, form)
     user = user_in(experiment, arm.name)
     ranking, exposure = engine.show(user)
-    assert exposure["arm"] == arm.name and exposure["label"] == f"mf v{version}"
-    assert engine.serving(user) == {"algorithm": "mf", "arm": f"v{version}", "version": version}
+    assert exposure["arm"] == arm.name and exposure["label"] == "mf v2"
+    assert engine.serving(user) == {
+        "algorithm": "mf",
+        "arm": f"v{version}",
+        "version": version,
+        "label": "v2",
+    }
     step = engine.interact(user, ranking.items[0].item, "like", request_id=exposure["request_id"])
     assert event_row(engine, step.event.seq)["served_by"] == f"mf:v{version}:{version}"
     control = user_in(experiment, "mf")
@@ -402,6 +408,7 @@ BAD = [
     ("algorithm", lambda e: create(e, "x", "mf,nope"), "unknown algorithm"),
     ("version", lambda e: create(e, "x", "mf,v999"), "unknown version"),
     ("at version", lambda e: create(e, "x", "mf,mf@v999"), "unknown version"),
+    ("ambiguous version", lambda e: create(e, "x", "mf,v1"), "v1 is ambiguous: .* write "),
     ("zero users", lambda e: simulate(e, "mf,popularity", users=0), "users must be"),
     ("zero sessions", lambda e: simulate(e, "mf,popularity", sessions=0), "sessions must be"),
     ("duplicate", lambda e: create(e, "taken", "mf,popularity"), "exists"),
@@ -443,7 +450,7 @@ def test_an_arm_with_new_parameters_is_trained_and_stored_as_a_version(engine):
     before = rows(engine)
     experiment = create(engine, "params", "mf,mf(factors=4)")
     arm = experiment.arm("mf(factors=4)")
-    assert arm.algorithm == "mf" and arm.version is not None and arm.label == f"mf v{arm.version}"
+    assert arm.algorithm == "mf" and arm.version is not None and arm.label == "mf v2"
     version = engine.version_store.version(arm.version)
     assert version["trigger"] == "experiment" and version["algorithm"] == "mf"
     assert version["config"]["factors"] == 4 and version["trained_through_seq"] == engine.last_seq
@@ -570,7 +577,7 @@ def test_time_travel_rebuilds_a_list_served_by_a_version_arm(engine):
     from recsys.lifecycle.timetravel import recommend_as_of
 
     version = engine.version_store.alias("mf", "production")
-    create(engine, "versions", f"A=v{version},B=popularity", mode="live")
+    create(engine, "versions", "A=mf@v1,B=popularity", mode="live")
     user = user_in(engine.live_experiment, "A")
     for item in (5, 9):
         step = engine.interact(user, item, "like", algorithm="mf")

@@ -176,7 +176,8 @@ def test_taste_drift_fires_after_the_shift_and_not_before(wide_engine):
     assert all(a["at_seq"] > report["shift_seq"] for a in report["alarms"])
     drift = [r for r in report["retrains"] if r["trigger"] == "drift"]
     assert drift and drift[0]["at_seq"] == report["first_alarm_after_shift"]
-    assert engine.version_store.version(drift[0]["version_id"])["trigger"] == "drift"
+    version = engine.version_store.resolve(drift[0]["algorithm"], drift[0]["version"])
+    assert engine.version_store.version(version)["trigger"] == "drift"
     marks = engine.version_store.marks("taste shift")
     assert marks["at_seq"].tolist() == [report["shift_seq"]]
 
@@ -328,27 +329,36 @@ def test_cli_versions_train_promote_compare_rollback_delete(db_path, capsys):
     code, out, _ = run(db_path, "versions", "train", "--json", capsys=capsys)
     trained = json.loads(out)
     assert code == 0 and trained["promoted"] is False and trained["gate"]["passed"] is False
-    new = trained["version"]
+    # Versions are numbered per algorithm: the seed is mf's v1, this retrain its v2.
+    assert (trained["version"], trained["production"]) == (2, 1)
+    new = trained["version_id"]
 
-    code, _, err = run(db_path, "versions", "promote", str(new), capsys=capsys)
+    code, _, err = run(db_path, "versions", "promote", "2", capsys=capsys)
     assert code == 2 and err.startswith("error: ") and "--force" in err
+    assert "v2 was not promoted and v1 still serves mf" in err
     assert production_of(db_path) == seeded
-    code, out, _ = run(db_path, "versions", "promote", f"v{new}", "--force", capsys=capsys)
-    assert code == 0 and f"v{new} now serves" in out
+    code, out, _ = run(db_path, "versions", "promote", "v2", "--force", capsys=capsys)
+    assert code == 0 and out.strip() == "mf: v2 now serves (was v1)"
     assert production_of(db_path) == new
 
     code, out, _ = run(
-        db_path, "versions", "compare", str(seeded), str(new), "--json", capsys=capsys
+        db_path, "versions", "compare", "1", "2", "--algorithm", "mf", "--json", capsys=capsys
     )
     report = json.loads(out)
-    assert code == 0 and (report["a"], report["b"]) == (seeded, new)
+    assert code == 0 and (report["a"], report["b"]) == (1, 2)
     assert 0 <= report["mean_overlap"] <= 1
 
     code, out, _ = run(db_path, "versions", "rollback", "--json", capsys=capsys)
-    assert json.loads(out) == {"algorithm": "mf", "production": seeded, "was": new}
+    assert json.loads(out) == {
+        "algorithm": "mf",
+        "production": 1,
+        "was": 2,
+        "label": "v1",
+        "was_label": "v2",
+    }
     assert production_of(db_path) == seeded
-    code, out, _ = run(db_path, "versions", "delete", str(new), capsys=capsys)
-    assert code == 0 and out.strip() == f"deleted v{new}"
+    code, out, _ = run(db_path, "versions", "delete", "mf@v2", capsys=capsys)
+    assert code == 0 and out.strip() == "mf: deleted v2"
     with duckdb.connect(str(db_path), read_only=True) as con:
         left = con.execute("SELECT version_id FROM model_versions WHERE algorithm = 'mf'")
         assert left.fetchall() == [(seeded,)]

@@ -95,7 +95,13 @@ def test_promote_then_rollback_serves_the_previous_parameters_bit_for_bit(engine
     assert not all(np.array_equal(v, new[k]) for k, v in stored.items())  # a real change
 
     info = engine.lifecycle.rollback("mf")
-    assert info == {"algorithm": "mf", "production": previous, "was": version}
+    assert info == {
+        "algorithm": "mf",
+        "production": previous,
+        "was": version,
+        "label": "v1",
+        "was_label": "v2",
+    }
     assert engine.version_store.alias("mf", "production") == previous
     assert_state_equals(engine.model("mf").state(), stored)
 
@@ -151,7 +157,7 @@ def test_alias_history_records_who_moved_production_and_why(engine):
         (lambda e, v: e.lifecycle.compare(v["candidate"], v["candidate"]), "two different"),
         (lambda e, v: e.lifecycle.rollback("mf"), "no previous production"),
         (lambda e, v: e.lifecycle.rollback("nope"), "unknown algorithm"),
-        (lambda e, v: e.lifecycle.promote(v["candidate"]), "kept as candidate"),
+        (lambda e, v: e.lifecycle.promote(v["candidate"]), "v2 was not promoted and v1 still"),
     ],
     ids=[
         "promote-unknown",
@@ -194,7 +200,8 @@ def test_a_candidate_below_the_absolute_margin_is_kept_back_unless_forced(engine
     assert info["gate"]["passed"] is False and info["promoted"] is False
     assert engine.version_store.alias("mf", "candidate") == info["version"]
     assert engine.version_store.alias("mf", "production") == production
-    with pytest.raises(RecsysError, match="kept as candidate"):
+    assert info["outcome"].startswith("v2 is the candidate and v1 still serves mf (gate on")
+    with pytest.raises(RecsysError, match="refused: v2 was not promoted and v1 still serves mf"):
         engine.lifecycle.promote(info["version"])
     assert engine.version_store.alias("mf", "production") == production
     result = engine.lifecycle.promote(info["version"], force=True)
@@ -273,7 +280,7 @@ def test_gated_train_promotes_a_better_version_at_once(engine):
 def test_compare_reports_metric_deltas_config_diff_and_overlap(engine):
     seeded = engine.version_store.alias("mf", "production")
     factors = engine.model("mf").config.factors
-    engine.configure("mf", {"factors": 8})
+    engine.configure("mf", {"factors": 8}, promote="always")
     other = engine.version_store.alias("mf", "production")
     report = engine.lifecycle.compare(seeded, other)
     a, b = engine.version_store.version(seeded), engine.version_store.version(other)
@@ -311,6 +318,7 @@ def test_canary_share_decides_who_the_candidate_serves(engine):
         "algorithm": "mf",
         "arm": "candidate",
         "version": version,
+        "label": "v2",
     }
     step = engine.interact("ann", 5, "like")
     assert engine.store.event(step.event.seq)["served_by"] == f"mf:candidate:{version}"
@@ -394,7 +402,7 @@ def test_reset_lab_drops_versions_trained_after_the_seed(engine):
 
 def test_reset_lab_drops_a_version_trained_before_any_live_event(engine):
     seeded_mf = engine.version_store.alias("mf", "production")
-    engine.configure("mf", {"factors": 8})  # a new version, no event logged yet
+    engine.configure("mf", {"factors": 8}, promote="always")  # a new version, no event yet
     engine.reset_lab()
     assert engine.version_store.alias("mf", "production") == seeded_mf
     assert engine.model("mf").config.factors != 8
@@ -428,6 +436,7 @@ def test_forgetting_a_user_while_a_canary_runs_keeps_the_lab_openable(db_path):
         "algorithm": "mf",
         "arm": "candidate",
         "version": candidate,
+        "label": "v2",
     }
     engine.reset_user("zz")
     assert engine.serving("ann", "mf")["version"] == candidate
@@ -438,6 +447,7 @@ def test_forgetting_a_user_while_a_canary_runs_keeps_the_lab_openable(db_path):
             "algorithm": "mf",
             "arm": "candidate",
             "version": candidate,
+            "label": "v2",
         }
         step = reopened.interact("ann", 4, "like", algorithm="mf")
         assert recommend_as_of(reopened, "ann", step.event.seq, 10, "mf") == step.after

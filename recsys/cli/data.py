@@ -341,7 +341,7 @@ def _drift_text(report: dict[str, Any]) -> str:
     first = report["first_alarm_after_shift"]
     shifts = ", ".join(f"{a} → {b}" for a, b in report["shifts"].items())
     retrains = ", ".join(
-        f"v{r['version_id']} ({r['trigger']}) at {r['at_seq']:,}" for r in report["retrains"]
+        f"v{r['version']} ({r['trigger']}) at {r['at_seq']:,}" for r in report["retrains"]
     )
     before, after = (number(report[k], ".4f", "—") for k in ("reward_before", "reward_after"))
     return (

@@ -30,7 +30,7 @@ def add_parsers(commands: Any) -> None:
     )
     ex.add_argument("action", choices=ACTIONS)
     ex.add_argument("name", nargs="?", help="the experiment (create, show, stop, offpolicy)")
-    ex.add_argument("--arms", help="comma-separated arms: mf, v12, mf(factors=8), B=mf")
+    ex.add_argument("--arms", help="comma-separated arms: mf, mf@v3, mf(factors=8), B=mf")
     ex.add_argument("--split", help="percent per arm, e.g. 50,50 (default: even)")
     ex.add_argument("--mode", choices=("live", "simulated"), default="live", help="create")
     ex.add_argument("--slate", type=int, default=10, help="items per list")
@@ -45,7 +45,7 @@ def add_parsers(commands: Any) -> None:
     ex.add_argument(
         "--algorithm", type=algorithm, default="mf", help="aa: the algorithm in both arms"
     )
-    ex.add_argument("--target", help="offpolicy: the policy to evaluate (mf, v12)")
+    ex.add_argument("--target", help="offpolicy: the policy to evaluate (mf, mf@v3)")
     ex.add_argument("--baseline", type=float, help="size: the control's rate, e.g. 0.08")
     ex.add_argument("--mde", type=float, help="size: minimum detectable effect (relative)")
     ex.add_argument("--power", type=float, default=0.8, help="size: chance to detect it")

@@ -1,6 +1,7 @@
 """CLI commands for model versions, policies and the learning history.
 
-python -m recsys versions list|train|promote V|rollback|compare A B|delete V [--json]
+python -m recsys versions list|train|promote V|rollback|compare A B|delete V [--algorithm A]
+    [--json]: V is a version as its algorithm numbers it (3, v3 or mf@v3)
 python -m recsys history [--user U] [--kind K ...] [--json]
 python -m recsys policy [--set NAME=VALUE ...]
 """
@@ -33,9 +34,17 @@ def add_parsers(commands: Any) -> None:
         commands, "versions", "model versions: list, train, promote, roll back, compare", run
     )
     versions.add_argument("action", choices=list(VERSION_ACTIONS))
-    versions.add_argument("targets", nargs="*", metavar="VERSION", help="version ids")
     versions.add_argument(
-        "--algorithm", type=algorithm, default=None, help="list/train/rollback: which one"
+        "targets",
+        nargs="*",
+        metavar="VERSION",
+        help="a version as its algorithm numbers it: 3 or v3 with --algorithm, or mf@v3",
+    )
+    versions.add_argument(
+        "--algorithm",
+        type=algorithm,
+        default=None,
+        help="whose versions (list, train, rollback; which algorithm's v3 for the others)",
     )
     versions.add_argument("--force", action="store_true", help="promote past the gate")
     versions.add_argument("--users", type=int, default=20, help="compare: sample users")
@@ -73,13 +82,15 @@ def _check(args) -> None:
     if args.command == "versions":
         wanted = VERSION_ACTIONS[args.action]
         if len(args.targets) != wanted:
-            raise RecsysError(f"versions {args.action} takes {wanted} version id(s)")
-        try:
-            args.targets = [int(t.lstrip("v")) for t in args.targets]
-        except ValueError:
             raise RecsysError(
-                f"version ids are numbers such as 7 or v7, got {args.targets}"
-            ) from None
+                f"versions {args.action} takes {wanted} version(s), such as v3 "
+                "with --algorithm mf, or mf@v3"
+            )
+        for target in args.targets:
+            number = target.partition("@")[2] if "@" in target else target
+            number = number[1:] if number[:1] in ("v", "V") else number
+            if not number.isdigit():
+                raise RecsysError(f"a version is a number such as 3, v3 or mf@v3, got {target!r}")
         if args.action == "compare" and args.targets[0] == args.targets[1]:
             raise RecsysError("compare needs two different versions")
         if not 1 <= args.users <= MAX_COMPARED:
@@ -119,7 +130,9 @@ def _list_versions(store, args) -> dict[str, Any]:
             engine.close()
     else:
         frame = versions.versions(args.algorithm)
-    shown = frame.drop(columns=["config", "created_at"])
+    shown = frame.drop(columns=["config", "created_at", "version_id", "parent_version"])
+    shown["version"] = [f"v{n}" for n in shown["version"]]
+    shown["parent"] = [f"v{int(n)}" if n == n and n is not None else "" for n in shown["parent"]]
     records = frame.astype(object).where(frame.notna(), None).to_dict("records")
     return {
         "json": records,
@@ -128,30 +141,39 @@ def _list_versions(store, args) -> dict[str, Any]:
 
 
 def _versions(engine, args) -> dict[str, Any]:
-    life, action = engine.lifecycle, args.action
+    """The JSON names versions as people read them: `version`, `production`, `was` are the
+    algorithm's numbers (3 for v3); `version_id` is the lab's key, for scripts that keep it."""
+    life, action, store = engine.lifecycle, args.action, engine.version_store
+    keys = [store.find(t, args.algorithm) for t in args.targets]
     if action == "train":
         info = life.train(args.algorithm, "manual", "gate")
-        fate = "now serves" if info["promoted"] else "is the candidate"
-        gate = f"; {info['gate']['message']}" if info["gate"] else ""
         text = (
-            f"{info['algorithm']}: v{info['version']} trained on {info['events']:,} events in "
-            f"{info['seconds']:.2f} s and {fate}{gate}"
+            f"{info['algorithm']}: {info['label']} trained on {info['events']:,} events in "
+            f"{info['seconds']:.2f} s; {info['outcome']}"
         )
+        info = info | {"version": info["number"], "version_id": info["version"]}
+        info["production"] = store.number_of(info["production"])
         return {"json": info, "text": text}
     if action == "promote":
-        info = life.promote(args.targets[0], force=args.force)
-        return {"json": info, "text": f"{info['algorithm']}: v{info['production']} now serves"}
+        info = life.promote(keys[0], force=args.force)
+        text = (
+            f"{info['algorithm']}: {life.label(info['production'])} now serves "
+            f"(was {life.label(info['was'])})"
+        )
+        return {"json": _numbered(store, info, "production", "was"), "text": text}
     if action == "rollback":
         info = life.rollback(args.algorithm)
-        text = f"{info['algorithm']}: rolled back from v{info['was']} to v{info['production']}"
-        return {"json": info, "text": text}
+        text = f"{info['algorithm']}: rolled back from {info['was_label']} to {info['label']}"
+        return {"json": _numbered(store, info, "production", "was"), "text": text}
     if action == "delete":
-        life.delete(args.targets[0])
-        return {"json": {"deleted": args.targets[0]}, "text": f"deleted v{args.targets[0]}"}
-    report = life.compare(*args.targets, sample=args.users)
-    lines = [
-        f"v{report['a']} ({report['algorithms'][0]}) vs v{report['b']} ({report['algorithms'][1]})"
-    ]
+        algorithm, label = store.version(keys[0])["algorithm"], life.label(keys[0])
+        life.delete(keys[0])
+        deleted = {"algorithm": algorithm, "deleted": store.number_of(keys[0])}
+        return {"json": deleted | {"version_id": keys[0]}, "text": f"{algorithm}: deleted {label}"}
+    report = life.compare(*keys, sample=args.users)
+    names = [f"{a} {life.label(k)}" for a, k in zip(report["algorithms"], keys, strict=True)]
+    report = report | {"a": store.number_of(keys[0]), "b": store.number_of(keys[1])}
+    lines = [f"{names[0]} vs {names[1]}"]
     for name, m in report["metrics"].items():
         delta = "" if m["delta"] is None else f"  Δ {m['delta']:+.4f}"
         lines.append(f"  {name:<14} {_num(m['a']):>8} {_num(m['b']):>8}{delta}")
@@ -162,6 +184,11 @@ def _versions(engine, args) -> dict[str, Any]:
         f"Kendall tau {_num(report['mean_kendall_tau'])}"
     )
     return {"json": report, "text": "\n".join(lines)}
+
+
+def _numbered(store, info: dict, *fields: str) -> dict:
+    """`info` with the version keys of `fields` as their algorithm's numbers."""
+    return info | {field: store.number_of(info[field]) for field in fields}
 
 
 def _num(value) -> str:

@@ -99,13 +99,13 @@ def _algorithms() -> Result:
 
 def _retrain(engine, args) -> Result:
     info = engine.retrain(args.algorithm)
-    return {
-        "json": info,
-        "text": (
-            f"{info['algorithm']}: version {info['version']} trained on "
-            f"{info['events']} events in {info['seconds']:.2f} s"
-        ),
-    }
+    text = (
+        f"{info['algorithm']}: {info['label']} trained on {info['events']} events in "
+        f"{info['seconds']:.2f} s and serves"
+    )
+    info = info | {"version": info["number"], "version_id": info["version"]}
+    info["production"] = engine.version_store.number_of(info["production"])
+    return {"json": info, "text": text}
 
 
 def _parameter_changes(args: argparse.Namespace) -> dict[str, Any]:
@@ -133,12 +133,13 @@ def _parameter_changes(args: argparse.Namespace) -> dict[str, Any]:
 def _configure(engine, args) -> Result:
     info = engine.configure(args.algorithm, args.changes)
     settings = ", ".join(f"{k}={v}" for k, v in info["config"].items())
+    info = info | {"version": info["number"], "version_id": info["version"]}
+    info["production"] = engine.version_store.number_of(info["production"])
     return {
         "json": info,
         "text": (
-            f"{info['algorithm']}: version {info['version']} rebuilt "
-            f"from {info['events']} events in {info['seconds']:.2f} s "
-            f"with {settings}"
+            f"{info['algorithm']}: {info['label']} rebuilt from {info['events']} events in "
+            f"{info['seconds']:.2f} s with {settings}; {info['outcome']}"
         ),
     }
 

@@ -117,7 +117,10 @@ def _setup(engine, algorithm: str) -> str:
         ("event weights", meta.get("weights", "default")),
         ("algorithm", algorithm),
         ("parameters", json.dumps(engine.model(algorithm).config.to_dict())),
-        ("production version", f"v{engine.version_store.alias(algorithm, 'production')}"),
+        (
+            "production version",
+            engine.version_store.label_of(engine.version_store.alias(algorithm, "production")),
+        ),
         ("policies", json.dumps(engine.lifecycle.policy.to_dict())),
     ]
     cells = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
@@ -209,16 +212,17 @@ def _history(engine) -> str:
 def _versions(engine, algorithm: str) -> str:
     engine.lifecycle.measured(algorithm)
     frame = engine.version_store.versions(algorithm)
+    frame["version"] = [f"v{n}" for n in frame["version"]]  # its algorithm's number
     keep = [
         c
-        for c in ("version_id", "aliases", "trigger", "trained_through_seq", "n_events",
+        for c in ("version", "aliases", "trigger", "trained_through_seq", "n_events",
                   "RMSE", "precision@10", "recall@10", "NDCG@10", "coverage", "fit_seconds")
         if c in frame.columns
     ]  # fmt: skip
     chart = ""
     if "NDCG@10" in frame.columns and frame["NDCG@10"].notna().any():
         ordered = frame.sort_values("version_id")
-        figure = go.Figure(go.Bar(x=[f"v{v}" for v in ordered["version_id"]], y=ordered["NDCG@10"]))
+        figure = go.Figure(go.Bar(x=ordered["version"], y=ordered["NDCG@10"]))
         figure.update_layout(title=f"{algorithm}: NDCG@10 on the fixed holdout per version")
         chart = _chart(rate_axis(figure))
     return f"<h2>Model versions of {_e(algorithm)}</h2>" + _table(frame[keep]) + chart

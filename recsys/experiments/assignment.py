@@ -34,7 +34,8 @@ from recsys.store.versions import VersionStore
 MODES = ("live", "simulated")
 MAX_ARMS = 10
 MAX_NAME = 60
-# `v12` is a version, never an algorithm named "v12": the version form is tried first.
+# `v12` is a version, never an algorithm named "v12": the version form is tried first. A version
+# is its algorithm's number: `mf@v3`, or `v3` when one algorithm alone has a v3.
 _ARM = re.compile(
     r"^(?:(?P<name>[A-Za-z][\w-]*)=)?(?:v(?P<bare>\d+)|(?P<algorithm>[a-z][a-z0-9_]*)"
     r"(?:@v(?P<version>\d+)|\((?P<config>[^()]*)\))?)$"
@@ -45,12 +46,16 @@ _ARM = re.compile(
 class Arm:
     name: str
     algorithm: str
-    version: int | None = None
+    version: int | None = None  # the version's key
     share: float = 50.0  # percent of users
+    number: int | None = None  # the version's number for its algorithm (what people read)
 
     @property
     def label(self) -> str:
-        return f"{self.algorithm} v{self.version}" if self.version else self.algorithm
+        if self.version is None:
+            return self.algorithm
+        # An arm stored before versions were numbered per algorithm has no number.
+        return f"{self.algorithm} v{self.number}" if self.number else f"{self.algorithm} version"
 
 
 @dataclass(frozen=True)
@@ -113,12 +118,12 @@ def split_arms(text: str) -> list[str]:
 
 
 def parse_arm(spec: str) -> dict[str, Any]:
-    """One arm spec: `mf`, `v12` or `mf@v12` (a version), `mf(factors=8,reg=0.1)` (other
-    parameters), each optionally named: `treatment=mf`."""
+    """One arm spec: `mf`, `v3` or `mf@v3` (a version, by its algorithm's number),
+    `mf(factors=8,reg=0.1)` (other parameters), each optionally named: `treatment=mf`."""
     match = _ARM.match(spec.strip())
     if not match:
         raise RecsysError(
-            f"cannot read arm {spec!r}; write an algorithm (mf), a version (v12 or mf@v12) or "
+            f"cannot read arm {spec!r}; write an algorithm (mf), a version (mf@v3 or v3) or "
             "parameters (mf(factors=8)), optionally named (treatment=mf)"
         )
     config = {}
@@ -220,19 +225,18 @@ class Experiments:
             raise RecsysError(
                 f"live experiment {running.name!r} is running; stop it first (one at a time)"
             )
-        known = versions if versions is not None else self.version_algorithms()
+        known = versions if versions is not None else self.version_catalog()
         for arm in arms:
-            algorithm, version = resolve(arm, known)
-            if version is not None and arm["algorithm"] not in (None, algorithm):
-                raise RecsysError(f"v{version} is a {algorithm} version, not {arm['algorithm']}")
+            algorithm, _ = resolve(arm, known)
             if arm["config"]:  # the spec's grammar never gives both a version and parameters
                 validate_config(algorithm, arm["config"])
         names = [arm_name(a) for a in arms]
         if len(set(names)) != len(names):
             raise RecsysError(f"two arms are the same ({', '.join(names)}); name them apart")
 
-    def version_algorithms(self) -> dict[int, str]:
-        return VersionStore(self.store).version_algorithms()
+    def version_catalog(self) -> dict[tuple[str, int], int]:
+        """(algorithm, number) -> version key, for `resolve`."""
+        return VersionStore(self.store).version_catalog()
 
     def insert(
         self,
@@ -343,14 +347,29 @@ class Experiments:
         return self.repo.simulated_people()
 
 
-def resolve(spec: dict[str, Any], versions: dict[int, str]) -> tuple[str, int | None]:
-    """The (algorithm, version) a parsed arm spec names; `versions` maps id -> algorithm."""
-    version = spec["version"]
-    if version is None:
+def resolve(spec: dict[str, Any], versions: dict[tuple[str, int], int]) -> tuple[str, int | None]:
+    """The (algorithm, version key) a parsed arm spec names; `versions` maps (algorithm,
+    number) -> key (`VersionStore.version_catalog`). RecsysError for an unknown or an
+    ambiguous version (`v3` that several algorithms have)."""
+    number = spec["version"]
+    if number is None:
         return algorithm_class(spec["algorithm"]).name, None
-    if version not in versions:
-        raise RecsysError(f"unknown version v{version}")
-    return versions[version], version
+    if spec["algorithm"] is not None:
+        name = algorithm_class(spec["algorithm"]).name
+        if (name, number) not in versions:
+            have = sorted(n for a, n in versions if a == name)
+            listed = ", ".join(f"v{n}" for n in have) or "none"
+            raise RecsysError(f"unknown version {name}@v{number}; {name} has {listed}")
+        return name, versions[(name, number)]
+    owners = sorted(a for a, n in versions if n == number)
+    if not owners:
+        raise RecsysError(f"unknown version v{number}: no algorithm has one")
+    if len(owners) > 1:
+        raise RecsysError(
+            f"v{number} is ambiguous: {', '.join(owners)} each have one; "
+            f"write {owners[0]}@v{number}"
+        )
+    return owners[0], versions[(owners[0], number)]
 
 
 def arm_name(arm: dict[str, Any]) -> str:
@@ -358,7 +377,9 @@ def arm_name(arm: dict[str, Any]) -> str:
         return arm["name"]
     if arm["config"]:
         return arm["spec"]
-    return f"v{arm['version']}" if arm["version"] else arm["algorithm"]
+    if arm["version"]:  # as it was written: v3 or mf@v3
+        return f"{arm['algorithm']}@v{arm['version']}" if arm["algorithm"] else f"v{arm['version']}"
+    return arm["algorithm"]
 
 
 def _experiment(row: tuple) -> Experiment:

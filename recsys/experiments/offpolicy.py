@@ -329,8 +329,8 @@ def evaluate_experiment(engine, experiment: Experiment, target: str) -> dict[str
     spec = parse_arm(target)
     if spec["config"]:
         raise RecsysError("the target is an algorithm or a stored version, not new parameters")
-    algorithm, version = resolve(spec, Experiments(engine.store).version_algorithms())
-    arm = Arm(arm_name(spec), algorithm, version)
+    algorithm, version = resolve(spec, Experiments(engine.store).version_catalog())
+    arm = Arm(arm_name(spec), algorithm, version, number=spec["version"])
     logs = Experiments(engine.store).impressions(experiment.experiment_id, position=1)
     if logs.empty:
         raise RecsysError(f"experiment {experiment.name!r} has no logged impressions yet")

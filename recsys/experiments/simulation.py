@@ -70,7 +70,8 @@ def create(
             algorithm, version = resolve(spec, versions)
             if spec["config"]:
                 version = _train_version(engine, algorithm, spec["config"], name)
-            made.append(Arm(arm_name(spec), algorithm, version, float(share)))
+            number = engine.version_store.number_of(version)
+            made.append(Arm(arm_name(spec), algorithm, version, float(share), number))
         experiment = experiments.insert(
             name,
             mode,
@@ -93,9 +94,12 @@ def _parsed(arms: str | list[str], split: str | list[float] | None) -> tuple[lis
     return specs, split if isinstance(split, list) else parse_split(split, len(specs))
 
 
-def _validated(experiments: Experiments, name: str, specs, shares, options) -> dict[int, str]:
-    """The stored versions' algorithms, once the experiment is checked (RecsysError)."""
-    versions = experiments.version_algorithms()
+def _validated(
+    experiments: Experiments, name: str, specs, shares, options
+) -> dict[tuple[str, int], int]:
+    """The stored versions by (algorithm, number), once the experiment is checked
+    (RecsysError)."""
+    versions = experiments.version_catalog()
     experiments.validate(name, specs, shares, versions=versions, **options)
     return versions
 

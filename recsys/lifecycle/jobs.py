@@ -3,7 +3,7 @@ request path (`recsys.lifecycle.background`):
 
 1. `start` (under the host lock): the model is built, warm-started from a copy of what serves,
    and the job records `through`, the last seq it learns from; a retrain reserves its version
-   id, so the click that triggered it can say "retrain v7 started".
+   id (its number for the algorithm is given when it is stored).
 2. `run` (no lock, unless the algorithm reads other served models): read the log through
    `through`, fit, measure on the holdout.
 3. `land` (under the host lock): store the version (with its update-log row, one transaction)
@@ -100,9 +100,10 @@ class Job:
 
     @property
     def label(self) -> str:
-        """`retrain v7 of mf` or `mini-batch of mf`."""
+        """`retrain of mf` or `mini-batch of mf` (a retrain's number is given when it is
+        stored: its reserved key is no number anyone reads)."""
         if self.kind == RETRAIN:
-            return f"retrain v{self.version} of {self.algorithm}"
+            return f"retrain of {self.algorithm}"
         return f"mini-batch of {self.algorithm}"
 
     def progress(self) -> float:
@@ -304,19 +305,35 @@ def _land_version(life: Lifecycle, job: Job, effective: int) -> dict[str, Any]:
     promote = job.promote
     why = f"trained ({job.trigger})"
     newer = life.version_store.alias(name, "production")
+    serving = life.label(newer)
     if newer != job.parent:  # e.g. Train now or new parameters while this one fitted
-        promote, why = "never", f"v{newer} serves since this retrain started"
+        promote, why = "never", f"{serving} serves since this retrain started"
+    elif promote == "gate" and not life.policy.auto_promote:
+        why = f"trained ({job.trigger}); auto_promote is off"
     if promote == "gate" and life.policy.auto_promote:
         pregated = job.verdict is not None and job.verdict[0] is life.policy
         result["gate"] = job.verdict[1] if pregated else life.gate(version)
         promote = "always" if result["gate"]["passed"] else "never"
         why = result["gate"]["message"]
+    label = life.label(version)
+    result |= {"number": life.version_store.number_of(version), "label": label}
     if promote == "always":
         _replay(life, job, model)  # built with the live components attached: only it learns
         life.serve_production(name, version, job.actor, why, effective, model)
-        result["promoted"] = True
+        result |= {"promoted": True, "production": version}
+        result["outcome"] = f"{label} now serves {name} ({why})"
     else:
         life.serve_candidate(name, version, job.actor, why, effective)
+        share = life.policy.canary_share
+        result["production"] = newer
+        result["outcome"] = (
+            f"{label} is the candidate and {serving} still serves {name} ({why}); "
+            + (
+                f"the canary serves {label} to {share:g} % of users"
+                if share > 0
+                else f"promote {label} or give it a canary share on the Model versions page"
+            )
+        )
     return result
 
 

@@ -34,18 +34,20 @@ def holdout_metrics(
 
 def gate_verdict(
     policy: Policy,
-    version: int,
+    version: str,
     new: float | None,
-    production: int | None,
+    production: str | None,
     old: float | None,
     has_holdout: bool,
 ) -> dict[str, Any]:
-    """Would `version` (gate metric `new`) beat production version `production` (`old`) on
-    the policy's gate metric by its margins? Returns metric, candidate, production, passed,
-    message (and gain, needed when both are measured)."""
+    """Would `version` (its label, `v3`; gate metric `new`) beat production `production` (its
+    label, None when there is none or it is the same version; `old`) on the policy's gate
+    metric by its margins? Returns metric, candidate, production, passed, message (and gain,
+    needed when both are measured). The message says the comparison and the verdict only
+    ("passes" or "refused"): what follows from it is the caller's to say."""
     metric = policy.gate_metric
-    if production is None or production == version:
-        return _verdict(metric, new, None, True, f"v{version}: no production to beat")
+    if production is None:
+        return _verdict(metric, new, None, True, f"{version}: no production to beat")
     if not has_holdout:
         return _verdict(
             metric,
@@ -53,19 +55,19 @@ def gate_verdict(
             old,
             True,
             "this lab has no holdout (it was created before holdouts existed; recreate it "
-            "with `init --reset` to measure versions): promoted without a gate",
+            "with `init --reset` to measure versions): no gate to pass",
         )
     if new is None or old is None:
         return _verdict(
-            metric, new, old, False, f"{metric} is not measured for both versions: kept back"
+            metric, new, old, False, f"{metric} is not measured for both versions: refused"
         )
     gain = (old - new) if metric in LOWER_IS_BETTER else (new - old)
     needed = max(policy.gate_absolute, policy.gate_relative * abs(old))
     passed = gain > needed or (gain > 0 and needed == 0)
     message = (
-        f"gate on {metric}: v{version} {new:.4f} vs production v{production} {old:.4f}, "
+        f"gate on {metric}: {version} {new:.4f} vs production {production} {old:.4f}, "
         f"gain {gain:+.4f} {'>' if passed else '≤'} needed {needed:.4f}: "
-        + ("promoted" if passed else "kept as candidate")
+        + ("passes" if passed else "refused")
     )
     return _verdict(metric, new, old, passed, message) | {"gain": gain, "needed": needed}
 
@@ -134,43 +136,65 @@ def compare_versions(
 
 
 def live_metrics(events: pd.DataFrame) -> pd.DataFrame:
-    """Per served version and arm of `events` (`Store.served_events`): events, rewards (see
-    `policies.reward`) and their mean, likes and mean rating: the canary's live comparison."""
+    """Per served version and arm of `events` (`Store.served_events`): users, events, views,
+    clicks, CTR (clicks per view; NaN without views), likes (and favourites), like rate (per
+    event), rewards (see `policies.reward`) and their mean, mean rating, first and last seq:
+    the canary's live comparison. `version` is the key."""
     columns = [
         "algorithm",
         "arm",
         "version",
+        "users",
         "events",
+        "views",
+        "clicks",
+        "CTR",
+        "likes",
+        "like rate",
         "rewards",
         "reward mean",
-        "likes",
         "mean rating",
         "first seq",
         "last seq",
     ]
     if events.empty:
         return pd.DataFrame(columns=columns)
+    events = events.copy()
     parts = events["served_by"].str.split(":", expand=True)
     events["algorithm"], events["arm"] = parts[0], parts[1]
     events["version"] = parts[2].astype(int)
     events["reward"] = rewards(events["kind"], events["value"], events["context"])
     events["like"] = events["kind"].isin(["like", "favorite"])
+    events["view"] = events["kind"] == "view"
+    events["click"] = events["kind"] == "click"
     events["rating"] = events["value"].where(events["kind"] == "rating")
     frame = (
         events.groupby(["algorithm", "arm", "version"])
         .agg(
+            users=("user_id", "nunique"),
             events=("seq", "size"),
+            views=("view", "sum"),
+            clicks=("click", "sum"),
+            likes=("like", "sum"),
             rewards=("reward", "count"),
             reward_mean=("reward", "mean"),
-            likes=("like", "sum"),
             mean_rating=("rating", "mean"),
             first_seq=("seq", "min"),
             last_seq=("seq", "max"),
         )
         .reset_index()
     )
-    frame.columns = columns
-    return frame
+    frame["CTR"] = (frame["clicks"] / frame["views"]).where(frame["views"] > 0)
+    frame["like rate"] = frame["likes"] / frame["events"]
+    frame = frame.rename(
+        columns={
+            "reward_mean": "reward mean",
+            "mean_rating": "mean rating",
+            "first_seq": "first seq",
+            "last_seq": "last seq",
+        }
+    )
+    return frame[columns]
 
 
 def _verdict(metric, new, old, passed: bool, message: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from recsys.algorithms import DEFAULT_ALGORITHM, Recommender, algorithm_class
 from recsys.errors import RecsysError
 from recsys.experiments.assignment import Experiments
 from recsys.hosting import ModelHost, Served
-from recsys.lifecycle import jobs
+from recsys.lifecycle import canary, jobs
 from recsys.lifecycle.background import Retrainer
 from recsys.lifecycle.jobs import MINIBATCH, RETRAIN
 from recsys.lifecycle.measures import compare_versions, gate_verdict, holdout_metrics, live_metrics
@@ -78,7 +78,10 @@ class Lifecycle:
         h = self.host
         with h.lock:
             policy = Policy.from_dict(self.policy.to_dict() | dict(changes))
-            self.store.set_meta("policy", json.dumps(policy.to_dict(), sort_keys=True))
+            with self.store.db.batch():  # the policy and the canary's audit rows together
+                self.store.set_meta("policy", json.dumps(policy.to_dict(), sort_keys=True))
+                old, new = self.policy.canary_share, policy.canary_share
+                canary.record_share_change(self, old, new, "user")
             self.policy = policy
             self.watcher = Watcher(policy, self._counters)
             self._sync_canary()
@@ -150,27 +153,38 @@ class Lifecycle:
         metric = self.policy.gate_metric
         new = self.version_store.version(version)["metrics"].get(metric)
         production = self.version_store.alias(name, "production")
-        old = None
+        old, against = None, None
         if production is not None and production != version:
             old = self.version_store.version(production)["metrics"].get(metric)
+            against = self.label(production)
         has_holdout = bool(len(self.host.holdout))
-        return gate_verdict(self.policy, version, new, production, old, has_holdout)
+        return gate_verdict(self.policy, self.label(version), new, against, old, has_holdout)
+
+    def label(self, version: int | None) -> str:
+        """How people see version key `version`: its algorithm's number, `v3`."""
+        return self.version_store.label_of(version)
 
     def promote(self, version: int, *, force: bool = False, actor: str = "user") -> dict:
+        """Serve version key `version` as its algorithm's production if it passes the gate
+        (or `force`). Raises `RecsysError`, changing nothing, if it is production already or
+        the gate refuses it. Returns algorithm, production (the key), was, gate."""
         h = self.host
         with h.lock:
             target = self.version_store.version(version)
             name = target["algorithm"]
-            if self.version_store.alias(name, "production") == version:
-                raise RecsysError(f"v{version} is already production for {name}")
+            current = self.version_store.alias(name, "production")
+            if current == version:
+                raise RecsysError(f"{self.label(version)} is already production for {name}")
             verdict = self.gate(version)
             if not verdict["passed"] and not force:
                 raise RecsysError(
-                    f"{verdict['message']}; promote anyway with --force (CLI) or the checkbox"
+                    f"{verdict['message']}: {self.label(version)} was not promoted and "
+                    f"{self.label(current)} still serves {name}; promote anyway with --force "
+                    "(CLI) or 'Promote past the gate'"
                 )
             reason = verdict["message"] if verdict["passed"] else "forced past the gate"
             self.serve_production(name, version, actor, reason, h.last_seq + 1)
-            return {"algorithm": name, "production": version, "gate": verdict}
+            return {"algorithm": name, "production": version, "was": current, "gate": verdict}
 
     def rollback(
         self,
@@ -189,11 +203,17 @@ class Lifecycle:
             if previous is None:
                 raise RecsysError(
                     f"{name} has no previous production version to roll back to "
-                    f"(production is v{current})"
+                    f"(production is {self.label(current)})"
                 )
             effective = h.last_seq if during_event else h.last_seq + 1
             self.serve_production(name, previous, actor, reason, effective, kind="rollback")
-            return {"algorithm": name, "production": previous, "was": current}
+            return {
+                "algorithm": name,
+                "production": previous,
+                "was": current,
+                "label": self.label(previous),
+                "was_label": self.label(current),
+            }
 
     def delete(self, version: int) -> None:
         h = self.host
@@ -202,23 +222,34 @@ class Lifecycle:
             name = target["algorithm"]
             if self.version_store.alias(name, "production") == version:
                 raise RecsysError(
-                    f"v{version} is production for {name}: promote or roll back "
+                    f"{self.label(version)} is production for {name}: promote or roll back "
                     "to another version first"
                 )
             used = self.experiments.live_versions().get(version)
             if used:
                 raise RecsysError(
-                    f"v{version} is an arm of live experiment {used!r}; time travel and the "
-                    "experiment need it, so it stays"
+                    f"{self.label(version)} is an arm of live experiment {used!r}; time travel "
+                    "and the experiment need it, so it stays"
                 )
             if self.version_store.alias(name, "candidate") == version:
-                self._move(name, "candidate", None, "user", f"v{version} deleted", h.last_seq + 1)
+                deleted = f"{self.label(version)} deleted"
+                self._move(name, "candidate", None, "user", deleted, h.last_seq + 1)
             self.version_store.delete_version(version)
             self._sync_canary()
 
     def serve_candidate(self, name: str, version: int, actor: str, reason: str, effective: int):
-        """Point `name`'s candidate alias at `version` from seq `effective` on."""
+        """Point `name`'s candidate alias at `version` from seq `effective` on. While a canary
+        runs, the new candidate takes its share: that change is in the audit trail too."""
+        before, share = self.version_store.alias(name, "candidate"), self.policy.canary_share
         self._move(name, "candidate", version, actor, reason, effective)
+        if share > 0 and before != version:
+            h, label = self.host, self.label(version)
+            why = f"canary moved to {label}, the new candidate, at {share:g} % ({reason})"
+            if before is None:
+                why = f"canary set: {label}, the new candidate, serves {share:g} % ({reason})"
+            self.version_store.record_canary(
+                name, before, version, actor=actor, reason=why, at_seq=h.last_seq, ts=h.last_ts
+            )
         self._sync_canary()
 
     def serve_production(
@@ -234,14 +265,40 @@ class Lifecycle:
         """Point `name`'s production alias at `version` from seq `effective` on and serve
         `model` (already up to date with the log), or else the version plus a replay."""
         h = self.host
-        with self.store.batch():  # both moves or neither, across a crash too
+        with self.store.batch():  # every move (and the canary's end) or none, across a crash too
             if self.version_store.alias(name, "candidate") == version:
+                if self.policy.canary_share > 0:
+                    ended = f"canary ended: {self.label(version)} became production ({kind})"
+                    self.version_store.record_canary(
+                        name,
+                        version,
+                        None,
+                        actor=actor,
+                        reason=ended,
+                        at_seq=h.last_seq,
+                        ts=h.last_ts,
+                    )
                 why = f"became production ({kind})"
                 self._move(name, "candidate", None, actor, why, effective)
             self._move(name, "production", version, actor, f"{kind}: {reason}", effective)
         h.install(Served(name), model)
         self.watcher.promoted(name)
         self._sync_canary()
+
+    # -- the canary -----------------------------------------------------------------------
+
+    def set_canary(self, algorithm: str, version: int, share: float, actor: str = "user") -> dict:
+        """Serve version key `version` of `algorithm` to `share` percent of its users, beside
+        production, recorded in the alias history (`canary.set_canary`)."""
+        return canary.set_canary(self, algorithm, version, share, actor)
+
+    def clear_canary(self, algorithm: str, actor: str = "user") -> dict:
+        """Stop `algorithm`'s canary: production serves all its users (`canary.clear_canary`)."""
+        return canary.clear_canary(self, algorithm, actor)
+
+    def canary_status(self, algorithm: str) -> dict:
+        """The canary of `algorithm` and the live metrics of what each side served."""
+        return canary.canary_status(self, algorithm)
 
     # -- policies -------------------------------------------------------------------------
 

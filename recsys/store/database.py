@@ -53,6 +53,7 @@ WORLD_TABLES = (
     "holdout",
     "learning_log",
     "model_versions",
+    "version_numbers",
     "checkpoints",
     "state_arrays",
     "state_words",

@@ -117,10 +117,13 @@ class HistoryStore:
 
     def updates(self, algorithm: str | None = None, limit: int = 1000) -> pd.DataFrame:
         """The newest `limit` updates, newest first in seq order (a background retrain is
-        logged at the seq it was trained through, which may be before a later-written row)."""
-        where, args = ("WHERE algorithm = ?", [algorithm]) if algorithm else ("", [])
+        logged at the seq it was trained through, which may be before a later-written row);
+        `version` is the number its algorithm gave the version it made (`version_id` the key)."""
+        where, args = ("WHERE u.algorithm = ?", [algorithm]) if algorithm else ("", [])
         return self.db.frame(
-            f"SELECT * FROM update_log {where} ORDER BY at_seq DESC, update_id DESC LIMIT ?",
+            "SELECT u.*, n.number AS version FROM update_log u LEFT JOIN version_numbers n "
+            f"ON n.version_id = u.version_id {where} "
+            "ORDER BY u.at_seq DESC, u.update_id DESC LIMIT ?",
             [*args, limit],
         )
 
@@ -236,8 +239,14 @@ SELECT * FROM (
     SELECT e.seq, e.ts, 'interaction' AS kind, e.user_id,
         split_part(e.served_by, ':', 1) AS algorithm, 0 AS stage, 0 AS written,
         e.kind || coalesce(' ' || e.value::VARCHAR || '★', '') || ' · ' || i.title
-            || coalesce(' · served by ' || e.served_by, '') AS what
-    FROM events e JOIN items i USING (item_id) WHERE e.source <> 'history'
+            || coalesce(' · served by ' || split_part(e.served_by, ':', 1) || ' '
+                || CASE WHEN split_part(e.served_by, ':', 2) LIKE 'v%' THEN 'arm'
+                    ELSE split_part(e.served_by, ':', 2) END
+                || coalesce(' v' || n.number, ''), '') AS what
+    FROM events e JOIN items i USING (item_id)
+        LEFT JOIN version_numbers n
+            ON n.version_id = try_cast(split_part(e.served_by, ':', 3) AS INTEGER)
+    WHERE e.source <> 'history'
     UNION ALL
     SELECT l.seq, e.ts, 'online update', l.user_id, l.algorithm, 1, 0,
         'user vector moved ' || round(coalesce(l.user_change, 0), 4)
@@ -250,17 +259,19 @@ SELECT * FROM (
     SELECT at_seq, ts, CASE WHEN update_type = 'mini-batch' THEN 'mini-batch' ELSE 'retrain' END,
         NULL, algorithm, 3, update_id,
         update_type || ' (' || trigger || '): ' || events || ' events in '
-            || round(seconds, 2) || ' s' || coalesce(' → v' || version_id, '')
+            || round(seconds, 2) || ' s' || coalesce(' → v' || n.number, '')
             || CASE WHEN status <> 'ok' THEN ' FAILED: ' || coalesce(error, '') ELSE '' END
-    FROM update_log
+    FROM update_log LEFT JOIN version_numbers n USING (version_id, algorithm)
     UNION ALL
     SELECT at_seq, ts,
-        CASE WHEN alias = 'candidate' THEN 'candidate'
+        CASE WHEN alias IN ('candidate', 'canary') THEN 'candidate'
              WHEN reason LIKE 'rollback%' THEN 'rollback' ELSE 'promotion' END,
-        NULL, algorithm, 4, move_id,
-        alias || ': ' || coalesce('v' || from_version, '–') || ' → '
-            || coalesce('v' || to_version, '–') || ' by ' || actor || ' · ' || reason
-    FROM alias_history
+        NULL, h.algorithm, 4, move_id,
+        alias || ': ' || coalesce('v' || f.number, '–') || ' → '
+            || coalesce('v' || t.number, '–') || ' by ' || actor || ' · ' || reason
+    FROM alias_history h
+        LEFT JOIN version_numbers f ON f.version_id = h.from_version
+        LEFT JOIN version_numbers t ON t.version_id = h.to_version
     UNION ALL
     SELECT at_seq, ts, 'drift alarm', NULL, algorithm, 2, alarm_id,
         detector || ' fired (statistic ' || round(statistic, 2) || ')'

@@ -1,14 +1,11 @@
-"""Model versions and aliases: owns `model_versions`, `aliases` and `alias_history` (their only
-writer).
+"""Model versions: owns `model_versions` (its only writer): one row per full retrain:
+parameters (a state of `states`), config, `trained_through_seq`, holdout metrics, trigger and
+parent, keyed by a `version_id` unique across algorithms.
 
-- `model_versions`: one row per full retrain: parameters (a state of `states`), config,
-  `trained_through_seq`, holdout metrics, trigger and parent.
-- `aliases` (`production`, `candidate` per algorithm) and `alias_history`, one row per move with
-  who moved it and why: the audit trail of which version served when.
-
-`VersionStore` is what the lifecycle uses: it also carries the states of versions
-(`VersionStates`), the lineage and checkpoints (`LineageStore`) and the update log, drift
-alarms and marks (`HistoryStore`), whose tables those modules own.
+`VersionStore` is what the lifecycle uses: it also carries each algorithm's version numbers
+(`numbers`: `v3` is what people see), the aliases and their history (`aliases`), the states of
+versions (`VersionStates`), the lineage and checkpoints (`LineageStore`) and the update log,
+drift alarms and marks (`HistoryStore`), whose tables those modules own.
 """
 
 from __future__ import annotations
@@ -20,18 +17,26 @@ import numpy as np
 import pandas as pd
 
 from recsys.errors import RecsysError
-from recsys.store import lineage, states
+from recsys.store import aliases, lineage, numbers, states
+from recsys.store.aliases import Aliases, seed_alias_statements
 from recsys.store.connection import Owner, Statement, now
 from recsys.store.history import PER_EVENT_KINDS, TIMELINE_KINDS, HistoryStore, timeline
 from recsys.store.lineage import LineageStore
+from recsys.store.numbers import VersionNumbers
 from recsys.store.states import Frames
 from recsys.store.version_states import VersionStates
 from recsys.store.world import reserve_ids
 
-__all__ = ["PER_EVENT_KINDS", "TIMELINE_KINDS", "VersionStore", "timeline"]
+__all__ = [
+    "PER_EVENT_KINDS",
+    "TIMELINE_KINDS",
+    "VersionStore",
+    "seed_alias_statements",
+    "timeline",
+]
 
 
-class VersionStore(VersionStates, LineageStore, HistoryStore):
+class VersionStore(Aliases, VersionNumbers, VersionStates, LineageStore, HistoryStore):
     """Versions, aliases and their history, lineage, checkpoints and the update log of one
     store: `VersionStore(store)`."""
 
@@ -163,10 +168,12 @@ class VersionStore(VersionStates, LineageStore, HistoryStore):
                     ],
                 )
             )
+            statements.append(numbers.number_statement(first + offset, algorithm))
         return first, statements, frames
 
     def version(self, version_id: int, params: bool = False) -> dict[str, Any]:
-        """One version as a dict; an unknown id is a RecsysError naming the known ones."""
+        """One version as a dict (`version_id` its key, `number` its algorithm's number);
+        an unknown key is a RecsysError."""
         rows = self.db.query(
             "SELECT version_id, algorithm, config, seed, trained_through_seq, n_events, trigger, "
             "fit_seconds, created_at, parent_version, metrics"
@@ -175,11 +182,10 @@ class VersionStore(VersionStates, LineageStore, HistoryStore):
             [int(version_id)],
         )
         if not rows:
-            newest = self.db.query(
-                "SELECT version_id FROM model_versions ORDER BY version_id DESC LIMIT 8"
+            raise RecsysError(
+                f"unknown version (key {version_id}): no stored version has it; versions are "
+                "named per algorithm, such as mf v3"
             )
-            known = ", ".join(f"v{r[0]}" for r in newest) or "none yet"
-            raise RecsysError(f"unknown version {version_id}; the newest are {known}")
         row = rows[0]
         version = {
             "version_id": row[0],
@@ -193,6 +199,7 @@ class VersionStore(VersionStates, LineageStore, HistoryStore):
             "created_at": row[8],
             "parent_version": row[9],
             "metrics": json.loads(row[10] or "{}"),
+            "number": self.number_of(row[0]),
         }
         if params:
             saved_in = ("model_versions", row[0])
@@ -200,22 +207,31 @@ class VersionStore(VersionStates, LineageStore, HistoryStore):
         return version
 
     def versions(self, algorithm: str | None = None) -> pd.DataFrame:
-        """Every version (newest first) with its aliases and metrics as columns."""
+        """Every version (newest first) with its aliases and metrics as columns: `version` is
+        its algorithm's number (what people see as `v3`), `parent` its parent's, `version_id`
+        the key."""
         where, args = ("WHERE v.algorithm = ?", [algorithm]) if algorithm else ("", [])
         frame = self.db.frame(
-            "SELECT v.version_id, v.algorithm, "
+            "SELECT n.number AS version, v.algorithm, "
             "coalesce(string_agg(a.alias, ', ' ORDER BY a.alias), '') AS aliases, v.trigger, "
-            "v.parent_version, v.trained_through_seq, v.n_events, v.fit_seconds, v.created_at, "
-            f"v.config, v.metrics FROM model_versions v LEFT JOIN aliases a USING (version_id) "
+            "p.number AS parent, v.trained_through_seq, v.n_events, v.fit_seconds, v.created_at, "
+            "v.version_id, v.parent_version, v.config, v.metrics FROM model_versions v "
+            "LEFT JOIN version_numbers n ON n.version_id = v.version_id "
+            "LEFT JOIN version_numbers p ON p.version_id = v.parent_version "
+            f"LEFT JOIN aliases a ON a.version_id = v.version_id "
             f"{where} GROUP BY ALL ORDER BY v.version_id DESC",
             args,
         )
         metrics = pd.DataFrame([json.loads(m or "{}") for m in frame.pop("metrics")])
         return pd.concat([frame, metrics], axis=1)
 
-    def version_algorithms(self) -> dict[int, str]:
-        """version id -> its algorithm, for every version."""
-        return dict(self.db.query("SELECT version_id, algorithm FROM model_versions"))
+    def version_catalog(self) -> dict[tuple[str, int], int]:
+        """(algorithm, number) -> version key, for every stored version."""
+        rows = self.db.query(
+            "SELECT n.algorithm, n.number, n.version_id FROM version_numbers n "
+            "JOIN model_versions m USING (version_id)"
+        )
+        return {(algorithm, number): key for algorithm, number, key in rows}
 
     def set_metrics(self, version_id: int, metrics: dict[str, float | None]) -> None:
         self.db.transaction(
@@ -251,115 +267,21 @@ class VersionStore(VersionStates, LineageStore, HistoryStore):
             self.db.transaction(
                 [
                     *lineage.keep_version_statements(self.db, version_id),
-                    ("DELETE FROM aliases WHERE version_id = ?", [version_id]),
+                    *aliases.unpoint_statements(version_id),
                     ("DELETE FROM model_versions WHERE version_id = ?", [version_id]),
                     *states.orphan_statements(),
                 ]
             )
 
-    # -- aliases --------------------------------------------------------------------------
-
-    def alias(self, algorithm: str, alias: str) -> int | None:
-        rows = self.db.query(
-            "SELECT version_id FROM aliases WHERE algorithm = ? AND alias = ?", [algorithm, alias]
-        )
-        return rows[0][0] if rows else None
-
-    def move_alias(
-        self,
-        algorithm: str,
-        alias: str,
-        version_id: int | None,
-        *,
-        actor: str,
-        reason: str,
-        at_seq: int,
-        ts: float,
-        effective_seq: int,
-    ) -> None:
-        """Point `alias` at a version (None removes it), write the move to the history and,
-        for a version, start a lineage at `effective_seq` in the same transaction."""
-        with self.db.write_lock:  # the id reservation and the insert belong together
-            previous = self.alias(algorithm, alias)
-            statements: list[Statement] = [
-                ("DELETE FROM aliases WHERE algorithm = ? AND alias = ?", [algorithm, alias]),
-                (
-                    "INSERT INTO alias_history SELECT coalesce(max(move_id), 0) + 1, "
-                    "?, ?, ?, ?, ?, ?, ?, ?, ? FROM alias_history",
-                    [now(), at_seq, ts, algorithm, alias, previous, version_id, actor, reason],
-                ),
-            ]
-            if version_id is not None:
-                _, started = lineage.lineage_statements(
-                    self.db, algorithm, alias, effective_seq, version_id, reason
-                )
-                statements += [
-                    ("INSERT INTO aliases VALUES (?, ?, ?)", [algorithm, alias, version_id]),
-                    *started,
-                ]
-            self.db.transaction(statements)
-
-    def aliases(self) -> pd.DataFrame:
-        return self.db.frame("SELECT * FROM aliases ORDER BY algorithm, alias")
-
-    def alias_history(self, algorithm: str | None = None) -> pd.DataFrame:
-        where, args = ("WHERE algorithm = ?", [algorithm]) if algorithm else ("", [])
-        return self.db.frame(f"SELECT * FROM alias_history {where} ORDER BY move_id DESC", args)
-
-    def previous_production(self, algorithm: str) -> int | None:
-        """What a rollback returns to: promotions push onto a stack of productions and
-        rollbacks pop it, so rolling back twice walks further back instead of toggling between
-        two versions. Deleted versions are skipped."""
-        moves = self.db.query(
-            "SELECT to_version, reason FROM alias_history WHERE algorithm = ? "
-            "AND alias = 'production' AND to_version IS NOT NULL ORDER BY move_id",
-            [algorithm],
-        )
-        stack: list[int] = []
-        for version, reason in moves:
-            if reason.startswith("rollback") and version in stack:
-                last = len(stack) - 1 - stack[::-1].index(version)
-                del stack[last + 1 :]
-            else:
-                stack.append(version)
-        existing = {
-            r[0]
-            for r in self.db.query(
-                "SELECT version_id FROM model_versions WHERE algorithm = ?", [algorithm]
-            )
-        }
-        current = self.alias(algorithm, "production")
-        earlier = [v for v in stack[:-1] if v in existing and v != current]
-        return earlier[-1] if earlier else None
-
 
 # -- statements for the store's transactions ---------------------------------------------------
-
-
-def seed_alias_statements(db, first: int, rows: list[tuple], ts: float) -> list[Statement]:
-    """Production aliases for seed versions just stored with ids from `first` on (`rows` as
-    `new_versions` takes them), with their history and lineages, for the world's own
-    transaction: the rows `ModelHost.ensure_lineage` would write, one by one, when the new lab
-    is first opened (`ts`: the log's newest event's)."""
-    reason, statements, seeds = "first production: the newest version", [], []
-    for offset, (algorithm, _, _, through, *_) in enumerate(rows):
-        statements += [
-            ("INSERT INTO aliases VALUES (?, 'production', ?)", [algorithm, first + offset]),
-            (
-                "INSERT INTO alias_history SELECT coalesce(max(move_id), 0) + 1, ?, ?, ?, ?, "
-                "'production', NULL, ?, 'system', ? FROM alias_history",
-                [now(), through, ts, algorithm, first + offset, reason],
-            ),
-        ]
-        seeds.append((algorithm, first + offset, through + 1))
-    return statements + lineage.seed_lineage_statements(db, seeds, reason)
 
 
 def clear_statements() -> list[Statement]:
     return [
         ("DELETE FROM model_versions", None),
-        ("DELETE FROM aliases", None),
-        ("DELETE FROM alias_history", None),
+        *aliases.clear_statements(),
+        *numbers.clear_statements(),
     ]
 
 
@@ -372,13 +294,8 @@ def truncate_statements(seq: int) -> list[Statement]:
             "OR trigger NOT IN ('seed', 'first-load')",
             [seq],
         ),
-        ("DELETE FROM alias_history WHERE at_seq > ?", [seq]),
-        (
-            "DELETE FROM alias_history WHERE to_version NOT IN (SELECT version_id "
-            "FROM model_versions)",
-            None,
-        ),
-        (_ORPHAN_ALIASES, None),
+        *aliases.truncate_statements(seq),
+        *numbers.free_statements(),
     ]
 
 
@@ -387,13 +304,6 @@ def forget_statements(first: int) -> list[Statement]:
     now forgotten, and alias moves from then on are dropped."""
     return [
         ("DELETE FROM model_versions WHERE trained_through_seq >= ?", [first]),
-        ("DELETE FROM alias_history WHERE at_seq >= ?", [first]),
-        (_ORPHAN_ALIASES, None),
+        *aliases.forget_statements(first),
+        *numbers.free_statements(),
     ]
-
-
-# An alias whose version was dropped points nowhere: remove it (the engine re-establishes
-# production from the newest remaining version when it loads).
-_ORPHAN_ALIASES = (
-    "DELETE FROM aliases WHERE version_id NOT IN (SELECT version_id FROM model_versions)"
-)

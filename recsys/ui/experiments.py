@@ -301,7 +301,7 @@ def lift_figure(result: dict, control: str) -> go.Figure:
 
 def _arm_choices(engine: Engine) -> list[str]:
     versions = engine.version_store.versions()
-    labels = [f"v{r.version_id}" for r in versions.head(15).itertuples()]
+    labels = [f"{r.algorithm}@v{r.version}" for r in versions.head(15).itertuples()]
     return [*REGISTRY, *labels]
 
 
@@ -324,7 +324,7 @@ def create_view(engine: Engine) -> None:
             _arm_choices(engine),
             default=["mf", "popularity"],
             key="ab_arms",
-            help="An algorithm serves its production model; vN serves a stored version.",
+            help="An algorithm serves its production model; mf@v3 serves mf's stored v3.",
         )
         extra = st.text_input(
             "More arms by spec (optional)",

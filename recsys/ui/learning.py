@@ -68,7 +68,7 @@ def learning_view(
     else:
         serving = engine.serving(user, algorithm)
         st.subheader(
-            f"Top {len(ranking.items)} for {md(user)} · {algorithm} v{serving['version']}"
+            f"Top {len(ranking.items)} for {md(user)} · {algorithm} {serving['label']}"
             + (" (canary candidate)" if serving["arm"] == "candidate" else "")
             + (f" · arm {md(exposure['arm'])}" if exposure else "")
         )

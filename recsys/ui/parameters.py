@@ -82,7 +82,8 @@ def _restore_defaults(algorithm: str, defaults: dict) -> None:
 def _rebuild(engine: Engine, algorithm: str, changes: dict) -> None:
     shown_changes = ", ".join(f"{k} = {_shown(v)}" for k, v in changes.items())
     with st.status(
-        f"Rebuilding {algorithm} from {engine.last_seq:,} events…", expanded=False
+        f"Training {algorithm} with {shown_changes} on {engine.last_seq:,} events…",
+        expanded=False,
     ) as status:
         try:
             info = engine.configure(algorithm, changes)
@@ -91,12 +92,42 @@ def _rebuild(engine: Engine, algorithm: str, changes: dict) -> None:
             st.error(f"{md(error)}. Pick a value within the bounds shown.")
             return
         status.update(
-            label=f"{algorithm} rebuilt in {info['seconds']:.2f} s (version "
-            f"{info['version']}): {shown_changes}",
+            label=f"{info['label']} of {algorithm} trained in {info['seconds']:.2f} s with "
+            f"{shown_changes}",
             state="complete",
         )
-    st.session_state.pop("last_step", None)  # its before/after came from the old model
-    st.toast(f"{algorithm}: {shown_changes}", icon=":material/build:")
+    serving = engine.lifecycle.label(engine.version_store.alias(algorithm, "production"))
+    st.session_state.parameters_outcome = (algorithm, info, shown_changes, serving)
+    if info["promoted"]:
+        st.session_state.pop("last_step", None)  # its before/after came from the old model
+    fate = "serves now" if info["promoted"] else "is the candidate"
+    st.toast(f"{algorithm} {info['label']} ({shown_changes}) {fate}", icon=":material/build:")
+
+
+def outcome(algorithm: str) -> None:
+    """What the last Apply did for `algorithm`: the version trained, the gate's verdict and
+    what serves now (kept across reruns until another Apply)."""
+    last = st.session_state.get("parameters_outcome")
+    if not last or last[0] != algorithm:
+        return
+    _, info, shown_changes, serving = last
+    gate, label = info.get("gate"), info["label"]
+    lines = [f"**Trained** {label} with {md(shown_changes)}."]
+    if gate:
+        verdict = "passed it" if gate["passed"] else "refused it"
+        lines.append(f"**The gate {verdict}**: {md(gate['message'])}.")
+    elif not info["promoted"]:
+        lines.append("**No gate ran**: the policy's auto_promote is off.")
+    if info["promoted"]:
+        lines.append(f"**Serving now**: {label} serves {algorithm}.")
+    else:
+        lines.append(
+            f"**Serving now**: {serving} still serves {algorithm}; {label} waits as the "
+            "candidate. Promote it or try it on a share of users (Canary) on the Model "
+            "versions page."
+        )
+    show = st.success if info["promoted"] else st.warning
+    show("  \n".join(lines), icon=":material/rocket_launch:" if info["promoted"] else None)
 
 
 def _range(bound: dict) -> str:

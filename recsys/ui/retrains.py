@@ -60,7 +60,7 @@ def _running(job: Job) -> str:
 
 
 def _name(job: Job) -> str:
-    return job.label[0].upper() + job.label[1:]  # "Retrain v7 of mf", names kept as they are
+    return job.label[0].upper() + job.label[1:]  # "Retrain of mf", names kept as they are
 
 
 def _landed(job: Job) -> str:
@@ -73,8 +73,9 @@ def _landed(job: Job) -> str:
     result = job.result or {}
     if job.kind != "retrain":
         return f"{name}: {took}; it serves"
+    made = result.get("label", "the new version")
     if result.get("promoted"):
-        return f"{name}: {took}; it now serves"
+        return f"{name}: {took}; {made} now serves"
     gate = result.get("gate") or {}
     why = "the gate kept it back" if gate else "automatic promotion is off"
-    return f"{name}: {took}; it is the candidate ({why})"
+    return f"{name}: {took}; {made} is the candidate ({why})"

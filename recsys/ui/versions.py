@@ -3,6 +3,8 @@ policies, canary and the taste-drift scenario."""
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import plotly.express as px
 import streamlit as st
@@ -37,16 +39,16 @@ POLICY_GROUPS = {
 
 
 def status_line(engine: Engine, algorithm: str) -> None:
-    registry = engine.version_store
+    registry, label = engine.version_store, engine.lifecycle.label
     production = registry.alias(algorithm, "production")
     candidate = registry.alias(algorithm, "candidate")
     previous = registry.previous_production(algorithm)
     share = engine.lifecycle.policy.canary_share
     cols = st.columns(4)
-    cols[0].metric("Production", f"v{production}")
-    cols[1].metric("Candidate", f"v{candidate}" if candidate else "none")
-    cols[2].metric("Canary share", f"{share:g} %" if candidate else "off")
-    cols[3].metric("Previous production", f"v{previous}" if previous else "none")
+    cols[0].metric("Production", label(production))
+    cols[1].metric("Candidate", label(candidate) if candidate else "none")
+    cols[2].metric("Canary share", f"{share:g} %" if candidate and share else "off")
+    cols[3].metric("Previous production", label(previous) if previous else "none")
     left, right = st.columns(2)
     if left.button(
         "Train a new version now",
@@ -63,15 +65,13 @@ def status_line(engine: Engine, algorithm: str) -> None:
                 status.update(label="Training failed", state="error")
                 st.error(f"{md(error)}. Check the parameters page and try again.")
                 return
-            fate = "now serves" if info["promoted"] else "is the candidate"
-            gate = f" {info['gate']['message']}." if info["gate"] else ""
             st.session_state.versions_flash = (
-                f"v{info['version']} trained in {info['seconds']:.2f} s and {fate}.{gate}"
+                f"Trained in {info['seconds']:.2f} s: {info['outcome']}."
             )
             status.update(label="Trained", state="complete")
         st.rerun()
     if right.button(
-        f"Roll back to v{previous}" if previous else "Roll back",
+        f"Roll back to {label(previous)}" if previous else "Roll back",
         key="versions_rollback",
         icon=":material/undo:",
         width="stretch",
@@ -80,7 +80,7 @@ def status_line(engine: Engine, algorithm: str) -> None:
     ):
         info = engine.lifecycle.rollback(algorithm)
         st.session_state.versions_flash = (
-            f"Rolled back: v{info['production']} serves again (was v{info['was']})."
+            f"Rolled back: {info['label']} serves again (was {info['was_label']})."
         )
         st.rerun()
     if message := st.session_state.pop("versions_flash", None):
@@ -93,12 +93,13 @@ def versions_table(engine: Engine, algorithm: str) -> pd.DataFrame:
             engine.lifecycle.measured(algorithm)
     frame = engine.version_store.versions(algorithm)
     metrics = [m for m in SHOWN_METRICS if m in frame]
+    frame = frame.assign(parent=[_label(n) or "–" for n in frame["parent"]])
     shown = frame[
         [
-            "version_id",
+            "version",
             "aliases",
             "trigger",
-            "parent_version",
+            "parent",
             "trained_through_seq",
             "n_events",
             *metrics,
@@ -111,8 +112,8 @@ def versions_table(engine: Engine, algorithm: str) -> pd.DataFrame:
         hide_index=True,
         width="stretch",
         column_config={
-            "version_id": st.column_config.NumberColumn("version", format="v%d"),
-            "parent_version": st.column_config.NumberColumn("parent", format="v%d"),
+            "version": st.column_config.NumberColumn("version", format="v%d"),
+            "parent": st.column_config.TextColumn("parent"),
             "trained_through_seq": st.column_config.NumberColumn("through seq"),
             "n_events": st.column_config.NumberColumn("events"),
             **{m: st.column_config.NumberColumn(m, format="%.4f") for m in metrics},
@@ -128,28 +129,32 @@ def version_actions(engine: Engine, algorithm: str, frame: pd.DataFrame) -> None
     if not ids:
         return
     production = engine.version_store.alias(algorithm, "production")
+    names = dict(zip(frame["version_id"], frame["version"], strict=True))
     left, middle, right = st.columns([2, 2, 2], vertical_alignment="bottom")
-    chosen = left.selectbox("Version", ids, format_func=lambda v: f"v{v}", key="versions_pick")
+    chosen = left.selectbox(
+        "Version", ids, format_func=lambda v: f"v{names[v]}", key="versions_pick"
+    )
+    shown = f"v{names[chosen]}"
     force = middle.checkbox(
         "Promote past the gate", key="versions_force", help="For a deliberate override."
     )
     verdict = engine.lifecycle.gate(chosen) if chosen != production else None
     with right:
         promote = st.button(
-            f"Promote v{chosen}",
+            f"Promote {shown}",
             key="versions_promote",
             icon=":material/rocket_launch:",
             disabled=chosen == production,
             width="stretch",
         )
         delete = st.button(
-            f"Delete v{chosen}",
+            f"Delete {shown}",
             key="versions_delete",
             icon=":material/delete:",
             disabled=chosen == production,
             width="stretch",
             # Said only where it applies: v1 is not production just because it is first.
-            help=f"v{chosen} serves production and cannot be deleted."
+            help=f"{shown} serves production and cannot be deleted."
             if chosen == production
             else None,
         )
@@ -158,15 +163,16 @@ def version_actions(engine: Engine, algorithm: str, frame: pd.DataFrame) -> None
             "If promoted now: "
             + md(verdict["message"].rsplit(": ", 1)[0])
             + (" (passes the gate)" if verdict["passed"] else " (the gate would refuse it)")
+            + ". To try it on a share of users first, use the Canary tab."
         )
     try:
         if promote:
             engine.lifecycle.promote(chosen, force=force)
-            st.session_state.versions_flash = f"v{chosen} now serves {algorithm}."
+            st.session_state.versions_flash = f"{shown} now serves {algorithm}."
             st.rerun()
         if delete and sharing.allowed("delete a model version"):
             engine.lifecycle.delete(chosen)
-            st.session_state.versions_flash = f"Deleted v{chosen}."
+            st.session_state.versions_flash = f"Deleted {shown}."
             st.rerun()
     except RecsysError as error:
         st.error(f"{md(error)}.", icon=":material/block:")
@@ -178,19 +184,19 @@ def metric_chart(frame: pd.DataFrame) -> None:
         st.info("No measured versions yet.")
         return
     long = frame.melt(
-        id_vars=["version_id", "aliases", "trigger"], value_vars=metrics, var_name="metric"
+        id_vars=["version", "aliases", "trigger"], value_vars=metrics, var_name="metric"
     )
     figure = px.line(
-        long.sort_values("version_id"),
-        x="version_id",
+        long.sort_values("version"),
+        x="version",
         y="value",
         facet_col="metric",
         facet_col_wrap=3,
         markers=True,
         hover_data=["aliases", "trigger"],
-        labels={"version_id": "version"},
         height=420,
     )
+    figure.update_xaxes(tickprefix="v", tickformat="d", dtick=1)
     figure.update_yaxes(matches=None, showticklabels=True)
     st.plotly_chart(figure, width="stretch", key="versions_metrics")
     st.caption("Each version's own parameters on the fixed holdout set aside with the world.")
@@ -202,21 +208,27 @@ def compare_view(engine: Engine) -> None:
     if len(ids) < 2:
         st.info("Train a second version to compare.")
         return
-    label = dict(zip(everything["version_id"], everything["algorithm"], strict=True))
+    label = {
+        v: f"{a} v{n}"
+        for v, a, n in zip(
+            everything["version_id"], everything["algorithm"], everything["version"], strict=True
+        )
+    }
     left, right = st.columns(2)
-    a = left.selectbox("A", ids, index=1, format_func=lambda v: f"v{v} · {label[v]}", key="cmp_a")
-    b = right.selectbox("B", ids, index=0, format_func=lambda v: f"v{v} · {label[v]}", key="cmp_b")
+    a = left.selectbox("A", ids, index=1, format_func=label.get, key="cmp_a")
+    b = right.selectbox("B", ids, index=0, format_func=label.get, key="cmp_b")
     try:
         report = engine.lifecycle.compare(a, b)
     except RecsysError as error:
         st.error(f"{md(error)}: pick two different versions.")
         return
-    metrics = pd.DataFrame(report["metrics"]).T.rename(columns={"a": f"v{a}", "b": f"v{b}"})
+    names = {"a": label[a], "b": label[b]}
+    metrics = pd.DataFrame(report["metrics"]).T.rename(columns=names)
     st.dataframe(metrics, width="stretch", key="cmp_metrics")
     if report["config"]:
         st.markdown("**Config differences**")
         st.dataframe(
-            pd.DataFrame(report["config"]).T.rename(columns={"a": f"v{a}", "b": f"v{b}"}),
+            pd.DataFrame(report["config"]).T.rename(columns=names),
             width="stretch",
             key="cmp_config",
         )
@@ -293,54 +305,41 @@ def _policy_input(column, bound: dict, policy: Policy):
     )
 
 
-def canary_view(engine: Engine, algorithm: str) -> None:
-    candidate = engine.version_store.alias(algorithm, "candidate")
-    policy = engine.lifecycle.policy
-    # The key follows the stored share, so the slider shows it on every run (another session
-    # or the CLI may have changed it) and writes only when this person moves it.
-    st.slider(
-        "Share of users served by the candidate (%)",
-        0.0,
-        100.0,
-        float(policy.canary_share),
-        step=0.5,
-        disabled=candidate is None,
-        help="Users are split by a hash of their id, so each keeps its arm.",
-        on_change=_set_share,
-        args=(engine, f"canary_share_{policy.canary_share}"),
-        key=f"canary_share_{policy.canary_share}",
-    )
-    if candidate is None:
-        st.caption("No candidate: train a version the gate keeps back, or turn auto_promote off.")
-    live = engine.lifecycle.live_metrics(algorithm)
-    if live.empty:
-        st.info("No live events yet: use the Simulator or Autopilot.")
-        return
-    st.dataframe(live, hide_index=True, width="stretch", key="canary_live")
-    figure = px.bar(
-        live.assign(version=live["version"].map(lambda v: f"v{v}")),
-        x="version",
-        y="reward mean",
-        color="arm",
-        hover_data=["events", "rewards", "likes"],
-        height=300,
-    )
-    st.plotly_chart(figure, width="stretch", key="canary_chart")
-    st.caption("Reward: 1 for a like, favourite or 4+ stars; 0 for a dislike, skip or 1-2 stars.")
-
-
-def _set_share(engine: Engine, key: str) -> None:
-    engine.lifecycle.set_policy({"canary_share": float(st.session_state[key])})
-
-
 def updates_view(engine: Engine, algorithm: str) -> None:
     updates = engine.version_store.updates(algorithm, limit=200)
     if updates.empty:
         st.info("No retrains yet.")
     else:
+        updates["version"] = [_label(n) for n in updates["version"]]
+        # The holdout metrics as columns, not JSON text; the seq orders them (raw lab
+        # seconds would tell a person nothing).
+        metrics = pd.DataFrame([json.loads(m or "{}") for m in updates["metrics"]])
+        metrics = metrics[[m for m in SHOWN_METRICS if m in metrics]]
+        columns = ["at_seq", "update_type", "trigger", "version", "events", "seconds", "status"]
+        shown = pd.concat([updates[columns], metrics, updates[["error", "created_at"]]], axis=1)
         st.dataframe(
-            updates.drop(columns=["update_id"]), hide_index=True, width="stretch", key="updates"
+            shown,
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "seconds": st.column_config.NumberColumn("seconds", format="%.2f"),
+                **{m: st.column_config.NumberColumn(m, format="%.4f") for m in metrics},
+            },
+            key="updates",
         )
-    st.markdown("**Alias moves** (who or what moved each alias, when and why)")
+    st.markdown(
+        "**Alias moves** (who or what moved each alias, when and why; `canary` rows are the "
+        "canary's share set, changed or cleared)"
+    )
     moves = engine.version_store.alias_history(algorithm)
-    st.dataframe(moves.drop(columns=["move_id"]), hide_index=True, width="stretch", key="moves")
+    order = ["at_seq", "alias", "from", "to", "actor", "reason", "created_at"]
+    st.dataframe(
+        moves[order],
+        hide_index=True,
+        width="stretch",
+        key="moves",
+    )
+
+
+def _label(number) -> str:
+    return "" if number is None or number != number else f"v{int(number)}"
