@@ -35,7 +35,7 @@ from recsys.events import (
     validate_user,
     validate_value,
 )
-from recsys.experiments.assignment import Experiment, Experiments
+from recsys.experiments.assignment import Experiments
 from recsys.experiments.exposure import Exposure
 from recsys.hosting import ModelHost, Served
 from recsys.labwide import WholeLab
@@ -172,24 +172,6 @@ class Engine(WholeLab):
             version = self.host.lineage(served)["version_id"]
             label = self.version_store.label_of(version)
             return {"algorithm": name, "arm": served.arm, "version": version, "label": label}
-
-    def experiment_changed(self) -> None:
-        """A live experiment started or stopped: reread it and drop arms nobody serves."""
-        with self.lock:
-            self.exposure.refresh()
-            live = self.exposure.live
-            self.host.keep_versions({(a.algorithm, a.version) for a in live.arms} if live else ())
-
-    def stop_experiment(self, name: str | int) -> Experiment:
-        with self.lock:
-            experiment = self.experiments.stop(name, self.lab_time)
-            if experiment.mode == "live":
-                self.experiment_changed()
-            return experiment
-
-    @property
-    def live_experiment(self) -> Experiment | None:
-        return self.exposure.live
 
     def show(
         self, user: str, k: int = 10, algorithm: str | None = None, context: dict | None = None

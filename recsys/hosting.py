@@ -86,7 +86,7 @@ class ModelHost:
         # The events some built model has not learned yet; each model replays them when it is
         # next used, so neither opening nor an interaction waits for idle algorithms.
         self._tail = Tail(store, self.last_seq)
-        ABSENT.update(set(version_store.version_algorithms().values()) - set(REGISTRY))
+        ABSENT.update({a for a, _ in version_store.version_catalog()} - set(REGISTRY))
         for name in REGISTRY:
             served = Served(name)
             self.ensure_lineage(served)

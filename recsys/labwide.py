@@ -14,7 +14,9 @@ from typing import Any
 import pandas as pd
 
 from recsys.algorithms import algorithm_class, validate_config
+from recsys.errors import RecsysError
 from recsys.events import Event, validate_user
+from recsys.experiments.assignment import Experiment
 from recsys.lifecycle.seeding import install_world
 from recsys.world import World
 
@@ -102,7 +104,7 @@ class WholeLab:
         number of events forgotten. Models are rebuilt from the remaining log."""
         validate_user(user)
         with self.lock:
-            self.lifecycle.check_forgettable(user)
+            self._check_forgettable(user)
             before = self.store.count_events()
             self.retrainer.discard()
             if self.store.forget_user(user) is None:
@@ -122,7 +124,7 @@ class WholeLab:
             seq = self.store.last_live_seq(user)
             if seq is None:
                 return None
-            self.lifecycle.check_forgettable(user, newest_only=True)
+            self._check_forgettable(user, newest_only=True)
             (event,) = self.store.events(seq - 1, seq).rows()
             self.retrainer.discard()
             self.store.forget_user(user, newest_only=True)
@@ -137,3 +139,36 @@ class WholeLab:
         if taste is None:
             return pd.Series(dtype=float)
         return self.catalog.genre_affinity(taste)
+
+    def _check_forgettable(self, user: str, newest_only: bool = False) -> None:
+        """Forgetting a user (or, with `newest_only`, their newest event) drops the versions
+        trained after it: raises `RecsysError` if a live experiment's arm serves one of those."""
+        first = (self.store.last_live_seq if newest_only else self.store.first_live_seq)(user)
+        if first is None:
+            return
+        for version, experiment in self.experiments.live_versions().items():
+            if self.version_store.version(version)["trained_through_seq"] >= first:
+                raise RecsysError(
+                    f"live experiment {experiment!r} serves a version trained after {user} "
+                    "acted; forgetting them would delete it. Stop the experiment first"
+                )
+
+    # -- experiments that change what serves ---------------------------------------------
+
+    def experiment_changed(self) -> None:
+        """A live experiment started or stopped: reread it and drop arms nobody serves."""
+        with self.lock:
+            self.exposure.refresh()
+            live = self.exposure.live
+            self.host.keep_versions({(a.algorithm, a.version) for a in live.arms} if live else ())
+
+    def stop_experiment(self, name: str | int) -> Experiment:
+        with self.lock:
+            experiment = self.experiments.stop(name, self.lab_time)
+            if experiment.mode == "live":
+                self.experiment_changed()
+            return experiment
+
+    @property
+    def live_experiment(self) -> Experiment | None:
+        return self.exposure.live

@@ -266,7 +266,7 @@ def outcome(key: str, result: dict[str, Any]) -> str:
     if key == "retrain":
         r = result["result"]
         fate = "it serves" if r.get("promoted") else "the gate kept it as the candidate"
-        return f"Version {r['version']} trained in {r['seconds']:.2f} s: {fate}."
+        return f"{r['algorithm']} {r['label']} trained in {r['seconds']:.2f} s: {fate}."
     if key == "ab":
         return result["verdict"]
     if key == "drift":

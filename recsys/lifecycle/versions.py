@@ -384,19 +384,6 @@ class Lifecycle:
             models = [self.host.from_version(v) for v in (first, second)]
             return compare_versions(first, second, models, users, k, sample)
 
-    def check_forgettable(self, user: str, newest_only: bool = False) -> None:
-        """Forgetting a user (or, with `newest_only`, their newest event) drops the versions
-        trained after it: raises `RecsysError` if a live experiment's arm serves one of those."""
-        first = (self.store.last_live_seq if newest_only else self.store.first_live_seq)(user)
-        if first is None:
-            return
-        for version, experiment in self.experiments.live_versions().items():
-            if self.version_store.version(version)["trained_through_seq"] >= first:
-                raise RecsysError(
-                    f"live experiment {experiment!r} serves a version trained after {user} "
-                    "acted; forgetting them would delete it. Stop the experiment first"
-                )
-
     def live_metrics(self, algorithm: str | None = None) -> pd.DataFrame:
         """Per served version and arm: events, rewards (see `policies.reward`) and their mean,
         likes and mean rating: the canary's live comparison (`measures.live_metrics`)."""

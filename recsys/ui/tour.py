@@ -171,8 +171,11 @@ def _history(result: dict) -> None:
 
 def _retrain(result: dict) -> None:
     versions = result["versions"]
-    columns = [c for c in ("version_id", "aliases", "trigger", "NDCG@10", "RMSE") if c in versions]
-    st.dataframe(versions[columns], hide_index=True, width="stretch", key="tour_versions")
+    columns = [
+        c for c in ("version", "aliases", "trigger", "n_events", "fit_seconds") if c in versions
+    ]
+    shown = versions[columns].assign(version=versions["version"].map(lambda n: f"v{n}"))
+    st.dataframe(shown, hide_index=True, width="stretch", key="tour_versions")
 
 
 def _ab(result: dict) -> None:
