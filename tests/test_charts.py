@@ -46,8 +46,8 @@ def test_a_retrain_comes_before_the_promotion_it_caused_and_its_rollback(engine)
         "promotion",
         "rollback",
     ]
-    assert rows["what"].iloc[2].endswith(f"→ v{trained['version']}")
-    assert f"→ v{trained['version']}" in rows["what"].iloc[3]
+    assert rows["what"].iloc[2].endswith(f"→ {trained['label']}")  # its algorithm's number
+    assert f"→ {trained['label']}" in rows["what"].iloc[3]
     assert list(rows.columns) == ["seq", "ts", "kind", "user_id", "algorithm", "what"]
 
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
 from recsys.engine import Engine
 from recsys.errors import RecsysError
 from recsys.lifecycle.policies import Policy
 from recsys.ui import sharing
+from recsys.ui.charts import version_metrics_figure
 from recsys.ui.widgets import md
 
 SHOWN_METRICS = ["NDCG@10", "precision@10", "recall@10", "RMSE", "MAE", "coverage"]
@@ -183,21 +183,8 @@ def metric_chart(frame: pd.DataFrame) -> None:
     if frame.empty or not metrics:
         st.info("No measured versions yet.")
         return
-    long = frame.melt(
-        id_vars=["version", "aliases", "trigger"], value_vars=metrics, var_name="metric"
-    )
-    figure = px.line(
-        long.sort_values("version"),
-        x="version",
-        y="value",
-        facet_col="metric",
-        facet_col_wrap=3,
-        markers=True,
-        hover_data=["aliases", "trigger"],
-        height=420,
-    )
-    figure.update_xaxes(tickprefix="v", tickformat="d", dtick=1)
-    figure.update_yaxes(matches=None, showticklabels=True)
+    # Whole-number version ticks (v1, v2...), rates on [0, 1], titles that do not overlap.
+    figure = version_metrics_figure(frame, metrics, x="version")
     st.plotly_chart(figure, width="stretch", key="versions_metrics")
     st.caption("Each version's own parameters on the fixed holdout set aside with the world.")
 
