@@ -160,14 +160,14 @@ def test_a_visits_context_reaches_linucb_and_the_log(db_path, capsys):
 
 def test_canary_set_serves_the_share_and_clear_stops_it_with_an_audit_trail(db_path, capsys):
     trained = ok(capsys, db_path, "versions", "train", "--algorithm", "popularity", "--json")
-    version = trained["version"]
+    number, key = trained["version"], trained["version_id"]  # popularity's v2, and its key
     if trained["promoted"]:  # the gate let it serve: the canary needs another version
-        production = version
-        version = ok(capsys, db_path, "versions", "list", "--algorithm", "popularity", "--json")
-        version = next(v["version_id"] for v in version if v["version_id"] != production)
+        listed = ok(capsys, db_path, "versions", "list", "--algorithm", "popularity", "--json")
+        other = next(v for v in listed if v["version_id"] != key)
+        number, key = other["version"], other["version_id"]
     status = ok(capsys, db_path, "canary", "set", "--algorithm", "popularity", "--version",
-                f"v{version}", "--share", "40", "--json")  # fmt: skip
-    assert (status["candidate"], status["share"], status["serving"]) == (version, 40.0, True)
+                f"v{number}", "--share", "40", "--json")  # fmt: skip
+    assert (status["candidate"], status["share"], status["serving"]) == (number, 40.0, True)
     assert ok(capsys, db_path, "policy", "--json")["canary_share"] == 40.0
     inside = next(u for u in (f"u{i}" for i in range(100)) if canary_bucket(u) < 40)
     outside = next(u for u in (f"u{i}" for i in range(100)) if canary_bucket(u) >= 40)
@@ -175,7 +175,7 @@ def test_canary_set_serves_the_share_and_clear_stops_it_with_an_audit_trail(db_p
         ok(capsys, db_path, "interact", "--user", user, "--item", "4", "--kind", "like",
            "--algorithm", "popularity")  # fmt: skip
     served = dict(query(db_path, "SELECT user_id, served_by FROM events ORDER BY seq DESC LIMIT 2"))
-    assert served[inside] == f"popularity:candidate:{version}"
+    assert served[inside] == f"popularity:candidate:{key}"
     assert served[outside].startswith("popularity:production:")
     live = ok(capsys, db_path, "canary", "show", "--algorithm", "popularity", "--json")["live"]
     assert {r["arm"] for r in live} == {"candidate", "production"}
@@ -188,16 +188,23 @@ def test_canary_set_serves_the_share_and_clear_stops_it_with_an_audit_trail(db_p
         "SELECT from_version, to_version, actor, reason FROM alias_history "
         "WHERE algorithm = 'popularity' AND alias = 'candidate' ORDER BY move_id",
     )
-    assert moves[-1][:3] == (version, None, "user") and "canary cleared" in moves[-1][3]
+    assert moves[-1][:3] == (key, None, "user")  # the candidate alias let go, by the user
+    canary = query(
+        db_path,
+        "SELECT from_version, to_version FROM alias_history "
+        "WHERE algorithm = 'popularity' AND alias = 'canary' ORDER BY move_id",
+    )
+    assert canary[0] == (None, key) and canary[-1] == (key, None)  # set, then cleared
 
 
 @pytest.mark.parametrize(
     ("args", "says"),
     [
         (("set", "--version", "v1", "--share", "30"), "v1 is mf's production already"),
-        (("set", "--version", "2", "--share", "30"), "v2 is a item_knn version, not mf's"),
-        (("set", "--version", "99", "--share", "30"), "unknown version 99"),
-        (("set", "--version", "x", "--share", "30"), "a version id such as 7 or v7"),
+        (("set", "--version", "item_knn@v1", "--share", "30"), "not a version of --algorithm mf"),
+        (("set", "--version", "99", "--share", "30"), "mf has no version v99"),
+        (("set", "--version", "x", "--share", "30"), "a version such as 3, v3 or mf@v3"),
+        (("set", "--version", "vv1", "--share", "30"), "a version such as 3, v3 or mf@v3"),
         (("set", "--version", "2", "--share", "0"), "above 0 and at most 100"),
         (("set", "--version", "2", "--share", "nan"), "above 0 and at most 100"),
         (("set", "--share", "30"), "canary set needs --version V and --share"),
