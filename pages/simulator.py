@@ -27,5 +27,6 @@ with st.expander(
     "Autopilot: let a persona use the lab", expanded=True, icon=":material/smart_toy:"
 ):
     autopilot(engine, user, algorithm, K)
-with st.expander("Rehearse: reset", expanded=not presenter, icon=":material/restart_alt:"):
-    reset_controls(engine, user)
+if not presenter:  # technical panels are hidden in presenter mode (the sidebar turns it off)
+    with st.expander("Rehearse: reset", expanded=True, icon=":material/restart_alt:"):
+        reset_controls(engine, user)

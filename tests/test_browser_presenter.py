@@ -1,5 +1,6 @@
-"""Presenter mode in Chromium (issue 18): everything on a card grows, the score included (it
-once shrank: the cards' paragraph rule reached the score's inner paragraph)."""
+"""The Simulator in Chromium (issue 18): presenter mode grows everything on a card, the score
+included (it once shrank: the cards' paragraph rule reached the score's inner paragraph), and
+the sidebar follows a visitor's first click."""
 
 from __future__ import annotations
 
@@ -35,3 +36,14 @@ def test_presenter_mode_enlarges_the_cards_and_their_scores(served, page):
     page.screenshot(path=str(SHOTS / "simulator-presenter.png"))
     assert presenter["title"] > normal["title"]
     assert presenter["score"] >= 1.2 * normal["score"], (normal, presenter)
+
+
+def test_the_sidebar_stops_calling_a_visitor_fresh_at_their_first_click(served, page):
+    """A click reruns only the cards' fragment; the first one reruns the page, sidebar too."""
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto(served)
+    page.get_by_text("A fresh visitor: no history yet.").wait_for(timeout=90_000)
+    page.wait_for_selector(IDLE, timeout=60_000)
+    page.get_by_role("button", name="View").first.click()
+    page.get_by_text("You, this visit: 1 interaction so far.").wait_for(timeout=30_000)
+    assert page.get_by_text("A fresh visitor: no history yet.").count() == 0

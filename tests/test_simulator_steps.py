@@ -69,11 +69,13 @@ def test_like_then_undo_in_the_page(lab_app, db_path):
     assert not app.exception
     step = app.session_state["last_step"]
     assert any(m == f"**{step.summary}**" for m in shown(app.markdown))
+    assert not app.toast  # said once, in the box above the diff
     app.button(key="undo_last").click().run()
     assert not app.exception
     assert engine.store.count_events() == events
     title = engine.item_title(int(like.key.split("-")[1]))
     assert any(f"Undid your like of “{title}”" in s for s in shown(app.success))
+    assert not app.toast
     undone = app.session_state["last_step"]
     assert undone.after.item_ids() == step.before.item_ids()  # the list came back
     assert "**Before**" in " ".join(m.value for m in app.markdown)

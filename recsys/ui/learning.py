@@ -81,13 +81,13 @@ def learning_view(
             request_id=exposure["request_id"] if exposure else None,
         )
 
-    with st.expander(
-        "What the model holds about you", expanded=not presenter, icon=":material/neurology:"
-    ):
+    if presenter:  # the room sees the cards, the diff and the scores; the panels stay off
+        return
+    with st.expander("What the model holds about you", expanded=True, icon=":material/neurology:"):
         model_panel(engine, user, algorithm, ranking.item_ids())
     with st.expander(
         f"Your history, newest first ({engine.last_seq:,} events in the lab)",
-        expanded=not presenter,
+        expanded=True,
         icon=":material/history:",
     ):
         history_table(engine, user)

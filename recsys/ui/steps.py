@@ -81,8 +81,9 @@ def act(
     remember(engine, step)
     if any(action.get("started") for action in step.actions):
         state.rerun_app = True  # the sidebar follows the retrain; a callback cannot rerun
-    # Shown by the fragment after its rerun: a callback inside a fragment must not draw.
-    state.toast = step.message
+    if user == state.get("visitor") and engine.store.count_events(user) == 1:
+        state.rerun_app = True  # the sidebar stops calling this visitor fresh
+    # The fragment's rerun says what was learned, once, above the diff (no toast repeating it).
 
 
 def _elsewhere(engine: Engine, user: str, shown: Ranking | None) -> set[tuple[int, str]]:
@@ -113,7 +114,8 @@ def undo(engine: Engine, user: str, algorithm: str, k: int, context: dict | None
     step = UndoStep(event, engine.item_title(event.item), before, after, diff(before, after))
     state.last_step, state.step_note = step, None
     remember(engine, step)
-    state.toast = step.message
+    if user == state.get("visitor") and not engine.store.count_events(user):
+        state.rerun_app = True  # a fresh visitor again: the sidebar says so
 
 
 def cards(
