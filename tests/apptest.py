@@ -1,5 +1,5 @@
 """The whole app under AppTest for the tests, run as a server runs it (`st.navigation` on every
-run, see `recsys.ui.headless`), with `switch_page("pages/NAME.py")` read from the project root."""
+run, see `recsys.ui.headless`), with `switch_page("views/NAME.py")` read from the project root."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ class LabAppTest(AppTest):
     """AppTest of app.py started from `recsys.ui.headless.launcher()`."""
 
     def switch_page(self, page_path: str) -> LabAppTest:
-        """`page_path` relative to app.py's folder (e.g. "pages/world.py"), as for an AppTest
+        """`page_path` relative to app.py's folder (e.g. "views/world.py"), as for an AppTest
         made from app.py: the launcher's own folder has no pages."""
         super().switch_page(str(ROOT / page_path))
         return self

@@ -98,7 +98,7 @@ def test_a_deep_link_to_a_user_id_that_looks_like_markup_shows_it_literally(db_p
     at.run()
     assert not at.exception and not at.error
     assert at.session_state["user"] == "<script>alert(1)</script> **José**"
-    at.switch_page("pages/history.py").run()
+    at.switch_page("views/history.py").run()
     assert not at.exception
     caption = at.caption[0].value
     assert "(<script>alert(1)</script> **José**)" in caption.replace("\\", "")
@@ -108,7 +108,7 @@ def test_a_deep_link_to_a_user_id_that_looks_like_markup_shows_it_literally(db_p
 
 def test_world_page_renders(app):
     app.run()
-    app.switch_page("pages/world.py").run()
+    app.switch_page("views/world.py").run()
     assert not app.exception
     assert app.title[0].value == "World"
 
@@ -197,7 +197,7 @@ def test_a_deleted_database_file_is_a_message_and_a_fresh_lab(app, db_path):
 
 def test_parameters_page_rebuilds_the_model_with_bounded_values(app, db_path):
     app.run()
-    app.switch_page("pages/parameters.py").run()
+    app.switch_page("views/parameters.py").run()
     assert not app.exception
     engine = engine_for(str(db_path))
     factors = app.number_input(key="param-mf-factors")
@@ -261,7 +261,7 @@ def test_a_flag_is_a_checkbox_and_an_old_lab_stored_it_as_0_or_1(db_path, monkey
     engine = engine_for(str(db_path))
     assert engine.model("mf").config.warm_start is True
     assert engine.lifecycle.policy.auto_promote is False
-    app.switch_page("pages/parameters.py").run()
+    app.switch_page("views/parameters.py").run()
     assert not app.exception
     warm = app.checkbox(key="param-mf-warm_start")
     assert warm.value is True and "default off" in warm.label
@@ -277,7 +277,7 @@ def test_a_flag_is_a_checkbox_and_an_old_lab_stored_it_as_0_or_1(db_path, monkey
     (said,) = shown(app.warning)
     assert "**No gate ran**: the policy's auto_promote is off" in said
     assert "**Serving now**: v1 still serves mf; v2 waits as the candidate" in said
-    app.switch_page("pages/versions.py")
+    app.switch_page("views/versions.py")
     app.session_state["versions_tab"] = "Policies"
     app.run()
     promote = app.checkbox(key="policy-auto_promote")
@@ -292,7 +292,7 @@ def test_a_flag_is_a_checkbox_and_an_old_lab_stored_it_as_0_or_1(db_path, monkey
 
 def test_evaluation_page_compares_and_sweeps(app):
     app.run()
-    app.switch_page("pages/evaluation.py").run()
+    app.switch_page("views/evaluation.py").run()
     assert not app.exception and app.title[0].value == "Evaluation"
     app.multiselect(key="eval_algorithms").set_value(["mf", "popularity"])
     app.button(key="eval_run").click().run()
@@ -318,7 +318,7 @@ def test_evaluation_page_compares_and_sweeps(app):
 
 def test_a_sweep_shows_its_estimate_first_and_keeps_the_points_of_a_stopped_run(app):
     app.run()
-    app.switch_page("pages/evaluation.py").run()
+    app.switch_page("views/evaluation.py").run()
     app.selectbox(key="sweep_algorithm").set_value("mf").run()
     app.selectbox(key="sweep_parameter").set_value("factors").run()
     app.text_input(key="sweep_values").set_value("8, 32").run()
@@ -356,7 +356,7 @@ def test_compare_uses_the_applied_parameters_and_scores_the_sweeps_users(app, db
     app.run()
     engine = engine_for(str(db_path))
     engine.configure("mf", {"factors": 8}, promote="always")  # serves: the applied parameters
-    app.switch_page("pages/evaluation.py").run()
+    app.switch_page("views/evaluation.py").run()
     app.number_input(key="eval_seed").set_value(3).run()
     app.multiselect(key="eval_algorithms").set_value(["mf"])
     app.button(key="eval_run").click().run()

@@ -60,7 +60,7 @@ def shown(elements) -> list[str]:
 
 
 def open_data_tab(app: AppTest, tab: str) -> AppTest:
-    app.switch_page("pages/data.py")
+    app.switch_page("views/data.py")
     app.session_state["data_tab"] = tab
     app.run()
     assert not app.exception
@@ -233,7 +233,7 @@ def test_a_scenario_link_loads_it_once_and_opens_its_page(lab_app, db_path, save
     assert lab_app.selectbox(key="ab_experiment").value == "knn vs pop"
 
     # The person acts in the loaded lab; then a second visitor opens the same link.
-    lab_app.switch_page("pages/simulator.py").run()
+    lab_app.switch_page("views/simulator.py").run()
     like = next(b for b in lab_app.button if b.key and b.key.startswith("like-"))
     like.click().run()
     assert not lab_app.exception
@@ -400,7 +400,7 @@ def test_every_page_works_on_an_imported_dataset(lab_app, db_path, imported):
     assert external in {datafiles.movie_id(i) for i in range(60)}  # a movie of the files
 
     for page, key, tab in PAGES:
-        app.switch_page(f"pages/{page}.py")
+        app.switch_page(f"views/{page}.py")
         if key:
             app.session_state[key] = tab
         app.run()
@@ -408,21 +408,21 @@ def test_every_page_works_on_an_imported_dataset(lab_app, db_path, imported):
         assert app.title[0].value == TITLES[page], (page, tab)
         assert app.selectbox(key="user").value == "7"
 
-    app.switch_page("pages/history.py")
+    app.switch_page("views/history.py")
     app.session_state["history_tab"] = "Timeline"
     app.run()
     assert not any("Nothing happened" in t for t in texts(app.info))  # the like is there
 
-    app.switch_page("pages/world.py").run()
+    app.switch_page("views/world.py").run()
     assert "imported (movielens)" in app.caption[0].value
     assert [m.value for m in app.metric] == ["60", "40", f"{engine.last_seq:,}"]
 
-    app.switch_page("pages/evaluation.py").run()
+    app.switch_page("views/evaluation.py").run()
     app.button(key="eval_run").click().run()
     assert_clean(app, "evaluation run")
     assert app.dataframe, "the comparison table"
 
-    app.switch_page("pages/experiments.py")
+    app.switch_page("views/experiments.py")
     app.session_state["ab_tab"] = "New experiment"
     app.run()
     assert app.number_input(key="ab_users").value == 40  # the imported people
@@ -438,7 +438,7 @@ def test_every_page_works_on_an_imported_dataset(lab_app, db_path, imported):
     assert list(arms["arm"]) == ["mf", "popularity"]
     assert arms["impressions"].sum() == engine.experiments.count(experiment.experiment_id)
 
-    app.switch_page("pages/data.py")
+    app.switch_page("views/data.py")
     app.session_state["data_tab"] = "Scenarios"
     app.run()
     assert "imported movielens data" in app.caption[0].value

@@ -15,7 +15,7 @@ def app(lab_app):
 
 
 def open_tab(app: AppTest, tab: str) -> AppTest:
-    app.switch_page("pages/experiments.py")
+    app.switch_page("views/experiments.py")
     app.session_state["ab_tab"] = tab
     app.run()
     assert not app.exception
@@ -90,7 +90,7 @@ def test_a_live_experiment_serves_the_arm_and_credits_the_click(app, db_path):
     app.button(key="ab_submit").click().run()
     assert not app.exception
     arm = engine.live_experiment.assign("alice")
-    app.switch_page("pages/simulator.py").run()
+    app.switch_page("views/simulator.py").run()
     assert any(f"arm **{arm.name}**" in t for t in texts(app.info))
     like = next(b for b in app.button if b.key and b.key.startswith("like-"))
     item = int(like.key.split("-")[1])
@@ -107,7 +107,7 @@ def test_a_live_experiment_serves_the_arm_and_credits_the_click(app, db_path):
     assert int(arms.loc[arms["arm"] == arm.name, "impressions"].iloc[0]) >= 10
     app.button(key="ab_stop").click().run()
     assert not app.exception and engine.live_experiment is None
-    app.switch_page("pages/simulator.py").run()
+    app.switch_page("views/simulator.py").run()
     assert not any("is live" in t for t in texts(app.info))
 
 

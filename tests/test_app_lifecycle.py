@@ -23,7 +23,7 @@ def open_tab(app: AppTest, page: str, tabs_key: str, tab: str) -> AppTest:
 
 
 def like_top(app: AppTest, times: int = 1) -> None:
-    app.switch_page("pages/simulator.py").run()
+    app.switch_page("views/simulator.py").run()
     for _ in range(times):
         like = next(b for b in app.button if b.key and b.key.startswith("like-"))
         like.click().run()
@@ -32,7 +32,7 @@ def like_top(app: AppTest, times: int = 1) -> None:
 
 def test_versions_page_trains_promotes_and_rolls_back(app, db_path):
     app.run()
-    open_tab(app, "pages/versions.py", "versions_tab", "Versions")
+    open_tab(app, "views/versions.py", "versions_tab", "Versions")
     assert not app.exception
     engine = engine_for(str(db_path))
     first = engine.version_store.alias("mf", "production")
@@ -68,7 +68,7 @@ def test_a_candidate_the_gate_keeps_back_cannot_be_promoted_without_force(app, d
     engine = engine_for(str(db_path))
     engine.lifecycle.set_policy({"gate_absolute": 1.0})  # nothing beats production by 1.0
     production = engine.version_store.alias("mf", "production")
-    open_tab(app, "pages/versions.py", "versions_tab", "Versions")
+    open_tab(app, "views/versions.py", "versions_tab", "Versions")
     app.button(key="versions_train").click().run()
     candidate = engine.version_store.alias("mf", "candidate")
     assert candidate is not None and engine.version_store.alias("mf", "production") == production
@@ -83,7 +83,7 @@ def test_a_candidate_the_gate_keeps_back_cannot_be_promoted_without_force(app, d
 
 def test_policy_form_saves_and_compare_tab_renders(app, db_path):
     app.run()
-    open_tab(app, "pages/versions.py", "versions_tab", "Policies")
+    open_tab(app, "views/versions.py", "versions_tab", "Policies")
     app.number_input(key="policy-retrain_ratings").set_value(7)
     app.selectbox(key="policy-drift_detector").set_value("adwin")
     next(b for b in app.button if "Save the policy" in b.label).click().run()
@@ -92,7 +92,7 @@ def test_policy_form_saves_and_compare_tab_renders(app, db_path):
     assert engine.lifecycle.policy.retrain_ratings == 7
     assert engine.lifecycle.policy.drift_detector == "adwin"
     engine.lifecycle.train("mf", "manual", "never")
-    open_tab(app, "pages/versions.py", "versions_tab", "Compare")
+    open_tab(app, "views/versions.py", "versions_tab", "Compare")
     assert not app.exception
     assert any("Top-10 agreement" in m.value for m in app.markdown)
 
@@ -101,10 +101,10 @@ def test_history_tabs_render_after_some_likes(app, db_path):
     app.run()
     like_top(app, 3)
     for tab in ("Timeline", "Journey", "Embedding map", "Metrics over time"):
-        open_tab(app, "pages/history.py", "history_tab", tab)
+        open_tab(app, "views/history.py", "history_tab", tab)
         assert not app.exception, tab
         assert not app.error, tab
-    open_tab(app, "pages/history.py", "history_tab", "Timeline")
+    open_tab(app, "views/history.py", "history_tab", "Timeline")
     assert len(app.dataframe) == 1
     assert "interaction" in set(app.dataframe[0].value["kind"])
 
@@ -113,7 +113,7 @@ def test_time_travel_tab_shows_the_rebuilt_list(app, db_path):
     app.run()
     like_top(app, 2)
     engine = engine_for(str(db_path))
-    open_tab(app, "pages/history.py", "history_tab", "Time travel")
+    open_tab(app, "views/history.py", "history_tab", "Time travel")
     assert not app.exception
     a, b = app.slider(key="tt_range").value
     assert a < b == engine.last_seq
@@ -129,7 +129,7 @@ def test_time_travel_tab_shows_the_rebuilt_list(app, db_path):
 
 def test_drift_scenario_button_reports_what_happened(app, db_path):
     app.run()
-    open_tab(app, "pages/versions.py", "versions_tab", "Drift scenario")
+    open_tab(app, "views/versions.py", "versions_tab", "Drift scenario")
     app.number_input(key="drift_before").set_value(15)
     app.number_input(key="drift_after").set_value(15)
     app.button(key="drift_run").click().run()
@@ -148,7 +148,7 @@ def rate_top(app: AppTest, stars: float) -> None:
 
 
 def test_a_policy_retrain_runs_in_the_background_and_the_page_follows_it(app, db_path):
-    app.switch_page("pages/simulator.py").run()
+    app.switch_page("views/simulator.py").run()
     engine = engine_for(str(db_path))
     assert engine.retrainer.enabled  # the app's engine: no click waits for a retrain
     engine.lifecycle.set_policy({"retrain_ratings": 2, "auto_promote": False})

@@ -28,7 +28,7 @@ def test_a_plugin_is_picked_tuned_evaluated_and_tested_like_a_built_in(plugin_ap
     assert any("people who agree with you" in c.value for c in app.sidebar.caption)
     engine = engine_for(str(db_path))
     assert "neighbours" in engine.host.built()  # its deferred first version, fitted when used
-    app.switch_page("pages/parameters.py").run()
+    app.switch_page("views/parameters.py").run()
     shrink = app.number_input(key="param-neighbours-shrink")
     assert (shrink.value, shrink.min, shrink.max) == (5.0, 0.0, 100.0)
     shrink.set_value(20.0)
@@ -46,9 +46,9 @@ def test_a_plugin_is_picked_tuned_evaluated_and_tested_like_a_built_in(plugin_ap
     [listed] = [d.value for d in app.dataframe]
     assert listed["algorithm"].tolist() == ["neighbours"]
     assert listed["file"].tolist() == [str(EXAMPLE)]
-    app.switch_page("pages/evaluation.py").run()
+    app.switch_page("views/evaluation.py").run()
     assert "neighbours" in app.multiselect(key="eval_algorithms").options
-    app.switch_page("pages/experiments.py")
+    app.switch_page("views/experiments.py")
     app.session_state["ab_tab"] = "New experiment"
     app.run()
     assert not app.exception and "neighbours" in app.multiselect(key="ab_arms").options

@@ -34,7 +34,7 @@ def app(small_world_file, tmp_path_factory):
 
 def experiment(arms=("mf", "popularity"), name="", split="", extra="", mode="simulated"):
     def drive(at):
-        at.switch_page("pages/experiments.py")
+        at.switch_page("views/experiments.py")
         at.session_state["ab_tab"] = "New experiment"
         at.run()
         at.radio(key="ab_mode").set_value(mode)
@@ -49,7 +49,7 @@ def experiment(arms=("mf", "popularity"), name="", split="", extra="", mode="sim
 
 def saved(name="mine", title="", description=""):
     def drive(at):
-        at.switch_page("pages/data.py")
+        at.switch_page("views/data.py")
         at.session_state["data_tab"] = "Scenarios"
         at.run()
         at.text_input(key="scenario_name").input(name)
@@ -61,13 +61,13 @@ def saved(name="mine", title="", description=""):
 
 
 def rate_without_stars(at):
-    at.switch_page("pages/simulator.py").run()
+    at.switch_page("views/simulator.py").run()
     next(b for b in at.button if b.key and b.key.startswith("rate-")).click().run()
 
 
 def sweep(values):
     def drive(at):
-        at.switch_page("pages/evaluation.py").run()
+        at.switch_page("views/evaluation.py").run()
         at.text_input(key="sweep_values").input(values)
         at.button(key="sweep_run").click().run()
 

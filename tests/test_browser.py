@@ -139,7 +139,7 @@ def test_presenter_mode_and_autopilot_in_the_browser(served, page):
 
 
 def test_a_deep_link_to_a_page_works_as_the_very_first_request(served, page):
-    # Before any session ran app.py, Streamlit treats pages/ as its old multipage mode.
+    # The very first request of a server, straight to a page: app.py runs it (no pages/ folder).
     page.goto(f"{served}/parameters?user=alice&algorithm=item_knn")
     page.wait_for_selector(IDLE, timeout=60_000)
     page.get_by_role("heading", name="Parameters").wait_for()

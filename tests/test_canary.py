@@ -136,7 +136,7 @@ def test_the_canary_tab_starts_shows_and_rolls_back_a_canary(lab_app, db_path):
     app.run()
     engine = engine_for(str(db_path))
     v2 = engine.lifecycle.train("mf", "manual", "never", config={"epochs": 7})["version"]
-    app.switch_page("pages/versions.py")
+    app.switch_page("views/versions.py")
     app.session_state["versions_tab"] = "Canary"
     app.run()
     assert not app.exception

@@ -171,9 +171,9 @@ def test_the_report_uses_plotlys_own_colours_and_whole_number_axes(engine):
 
 def test_the_timeline_page_offers_online_updates_and_dates(lab_app):
     lab_app.run()
-    lab_app.switch_page("pages/simulator.py").run()
+    lab_app.switch_page("views/simulator.py").run()
     next(b for b in lab_app.button if b.key and b.key.startswith("like-")).click().run()
-    lab_app.switch_page("pages/history.py")
+    lab_app.switch_page("views/history.py")
     lab_app.session_state["history_tab"] = "Timeline"
     lab_app.run()
     assert not lab_app.exception
@@ -189,7 +189,7 @@ def test_the_timeline_page_offers_online_updates_and_dates(lab_app):
 
 def test_the_peeking_text_points_at_the_rate_above_it(lab_app):
     lab_app.run()
-    lab_app.switch_page("pages/experiments.py")
+    lab_app.switch_page("views/experiments.py")
     lab_app.session_state["ab_tab"] = "A/A and peeking"
     lab_app.run()
     text = next(m.value for m in lab_app.markdown if "Why peeking misleads" in m.value)

@@ -102,7 +102,7 @@ def test_the_cli_explains_and_sweeps_with_the_pages_numbers(db_path, lab_app, ca
     shown = re.findall(r"\| ([+-]\d+\.\d{3}) \|", panel)
     assert shown == [f"{p['value']:+.3f}" for p in explained["parts"]]
 
-    app.switch_page("pages/evaluation.py").run()
+    app.switch_page("views/evaluation.py").run()
     app.selectbox(key="sweep_algorithm").set_value("item_knn").run()
     app.selectbox(key="sweep_parameter").set_value("neighbours").run()
     app.text_input(key="sweep_values").set_value("2, 20")

@@ -36,8 +36,7 @@ def guard_calls(monkeypatch):
 
 @pytest.fixture
 def app_from_app_py(db_path, monkeypatch):
-    """AppTest made from app.py itself: its folder holds pages/, so every run starts in the
-    legacy mode, as a server does until some session has run app.py."""
+    """AppTest made from app.py itself, as `streamlit run app.py` serves it."""
     monkeypatch.setenv("RECSYS_DB", str(db_path))
     st.cache_resource.clear()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
@@ -50,25 +49,27 @@ def has_sidebar(app: AppTest) -> bool:
     return any(box.key == "user" for box in app.sidebar.selectbox)
 
 
+def test_no_pages_folder_so_streamlit_never_lists_raw_file_names():
+    """A `pages/` folder beside app.py starts Streamlit's legacy mode: for seconds after a first
+    visit or a deep link the sidebar listed "app, data, evaluation…" (issue 18)."""
+    assert not (ROOT / "pages").exists()
+    assert navigation.PAGES_DIR == ROOT / "views"
+    source = (ROOT / "app.py").read_text()
+    assert source.index("st.navigation(pages())") < source.index("get_engine()")
+
+
 def test_a_first_visit_straight_to_a_page_runs_app_py_and_shows_the_sidebar(
     app_from_app_py, guard_calls
 ):
-    app = app_from_app_py.switch_page("pages/parameters.py").run()
+    app = app_from_app_py.switch_page(str(ROOT / "views" / "parameters.py")).run()
     assert not app.exception, app.exception
     assert app.title[0].value == "Parameters", UPGRADE
     assert has_sidebar(app), f"/parameters opened first has no sidebar. {UPGRADE}"
     assert app.session_state["user"] == "alice"
-    # The test is about the legacy mode: the page first ran alone, then through app.py.
-    assert guard_calls[0] is False, (
-        "Streamlit no longer runs a page of pages/ alone before st.navigation has run: the "
-        "reroute in navigation.ensure_app may be unnecessary now. " + UPGRADE
-    )
-    assert guard_calls[-1] is True
+    assert guard_calls and all(guard_calls), f"a page ran without app.py. {UPGRADE}"
 
 
-def test_a_click_in_the_legacy_mode_also_reroutes_through_app_py(
-    app_from_app_py, db_path, guard_calls
-):
+def test_a_click_reruns_through_app_py(app_from_app_py, db_path, guard_calls):
     app = app_from_app_py.run()
     assert has_sidebar(app)
     like = next(b for b in app.button if b.key and b.key.startswith("like-"))
@@ -77,13 +78,14 @@ def test_a_click_in_the_legacy_mode_also_reroutes_through_app_py(
     assert app.title[0].value == "Simulator"
     assert has_sidebar(app), f"a rerun after a click ran the page without app.py. {UPGRADE}"
     assert any("Learned from your like" in s.value for s in app.success)
+    assert guard_calls and all(guard_calls)
 
 
 def test_the_lab_apptest_runs_app_py_on_every_run_like_a_server(lab_app, guard_calls):
     lab_app.run()
     like = next(b for b in lab_app.button if b.key and b.key.startswith("like-"))
     like.click().run()
-    lab_app.switch_page("pages/world.py").run()
+    lab_app.switch_page("views/world.py").run()
     assert not lab_app.exception, lab_app.exception
     assert lab_app.title[0].value == "World"
     assert has_sidebar(lab_app)
@@ -94,17 +96,17 @@ def test_the_lab_apptest_runs_app_py_on_every_run_like_a_server(lab_app, guard_c
 
 def test_the_router_lists_every_page_file_and_every_scenario_page():
     stems = [stem for stem, _, _ in navigation.PAGES]
-    assert sorted(stems) == sorted(p.stem for p in (ROOT / "pages").glob("*.py"))
+    assert sorted(stems) == sorted(p.stem for p in (ROOT / "views").glob("*.py"))
     assert set(stems) == set(scenarios.PAGES)
-    assert navigation.page_path("world") == ROOT / "pages" / "world.py"
+    assert navigation.page_path("world") == ROOT / "views" / "world.py"
     with pytest.raises(ValueError, match="unknown page 'nope'"):
         navigation.page_path("nope")
 
 
 def test_no_product_module_reaches_into_streamlit_internals():
-    """Only public Streamlit API in app.py, pages/ and recsys/ (AppTest is public)."""
+    """Only public Streamlit API in app.py, views/ and recsys/ (AppTest is public)."""
     private = re.compile(r"^\s*(from|import)\s+streamlit\.(?!testing\.v1\b)", re.MULTILINE)
-    files = [ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "recsys").rglob("*.py")]
+    files = [ROOT / "app.py", *(ROOT / "views").glob("*.py"), *(ROOT / "recsys").rglob("*.py")]
     offenders = [str(f.relative_to(ROOT)) for f in files if private.search(f.read_text())]
     assert offenders == []
 

@@ -67,7 +67,7 @@ def test_a_shared_lab_refuses_each_guarded_action_without_the_token(shared_app, 
     app.button(key="scenario_load_filter-bubble").click().run()
     refused(app, "load a scenario")
 
-    app.switch_page("pages/versions.py").run()
+    app.switch_page("views/versions.py").run()
     production = engine.version_store.alias("mf", "production")
     versions = engine.version_store.versions("mf")["version_id"].tolist()
     app.selectbox(key="versions_pick").set_value(next(v for v in versions if v != production))

@@ -1,10 +1,9 @@
 """The whole app without a browser, run as a server runs it: for `python -m recsys bench`.
 
-AppTest made straight from app.py runs in Streamlit's legacy `pages/` mode on every run (see
-`recsys.ui.navigation`), so each run after a click would first run the page alone and then
-reroute through app.py: two runs, not what a person waits for. `app_test` starts app.py from a
-one-line launcher in a temporary folder with no `pages/` beside it, so every run is app.py
-under `st.navigation`, as on a server. Public AppTest API only.
+`launcher()` starts app.py from a one-line script in a temporary folder of its own, so every
+AppTest run is app.py under `st.navigation`, as on a server, whatever sits beside app.py (the
+page scripts are in `views/`, not `pages/`: see `recsys.ui.navigation`). Public AppTest API
+only.
 """
 
 from __future__ import annotations

@@ -3,17 +3,16 @@ page calls first.
 
 Streamlit 1.67 has two multipage modes. Ours is `st.navigation` in app.py: every run executes
 app.py (session set-up, sidebar), which then runs the chosen page. The legacy mode runs a
-script from the `pages/` folder alone, without app.py; Streamlit uses it while a `pages/` folder
-sits beside the entry script and no session of the process has called `st.navigation` yet: a
-first visit straight to /parameters after `streamlit run app.py`, and every run of an AppTest
-made from app.py (AppTest resets the mode before each run).
+script from a `pages/` folder beside the entry script alone, without app.py, and lists that
+folder's raw file names in the sidebar until some session has called `st.navigation` (seen as
+"app, data, evaluation…" for seconds after a first visit or a deep link). The page scripts
+therefore live in `views/`, a folder Streamlit does not look at: the legacy mode never starts,
+and app.py calls `st.navigation` first, so the sidebar shows the page titles from the first run.
 
-Nothing here touches Streamlit internals. `ensure_app` notices a page running without app.py
-and reroutes with two public calls: `st.navigation` ("as soon as any session of your app
-executes the st.navigation command, your app will ignore the pages/ directory (across all
-sessions)", its documentation says) and `st.rerun()`, which runs app.py on the same page.
-`tests/test_navigation.py` checks the behaviour this relies on. The page paths are absolute,
-so the router also works when app.py is run from another entry script (`recsys.ui.headless`).
+`ensure_app` still guards a page script run without app.py (`streamlit run views/world.py`):
+it reroutes with two public calls, `st.navigation` and `st.rerun()`, which runs app.py on the
+same page. Nothing here touches Streamlit internals. The page paths are absolute, so the router
+also works when app.py is run from another entry script (`recsys.ui.headless`).
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ from pathlib import Path
 import streamlit as st
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES_DIR = ROOT / "pages"
+PAGES_DIR = ROOT / "views"  # not pages/: see the module docstring
 APP = ROOT / "app.py"
 
 # (file stem, title, icon); the first is the default page.
@@ -46,7 +45,7 @@ _routing = threading.local()
 
 
 def page_path(name: str) -> Path:
-    """The absolute path of `pages/NAME.py`, for `st.Page` and `st.switch_page`.
+    """The absolute path of `views/NAME.py`, for `st.Page` and `st.switch_page`.
 
     Raises ValueError for a name that is not one of `PAGES`."""
     if name not in {stem for stem, _, _ in PAGES}:
@@ -72,9 +71,9 @@ def run(page: st.Page) -> None:
 
 
 def ensure_app() -> None:
-    """Call first in every page. A page that Streamlit runs alone, in its legacy `pages/`
-    mode, switches the process to `st.navigation` and reruns through app.py on the same page,
-    so it gets the session set-up and the sidebar. Inside app.py's run it does nothing."""
+    """Call first in every page. A page script run without app.py (as its own entry script)
+    switches to `st.navigation` and reruns through app.py on the same page, so it gets the
+    session set-up and the sidebar. Inside app.py's run it does nothing."""
     if not getattr(_routing, "active", False):
         st.navigation(pages())
         st.rerun()
