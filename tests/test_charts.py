@@ -196,3 +196,13 @@ def test_the_peeking_text_points_at_the_rate_above_it(lab_app):
     text = " ".join(text.split())
     assert "*Peeking* rate of the A/A tests above" in text and "below)" not in text
     assert lab_app.button(key="aa_run")  # the A/A tests (and their Peeking rate) come first
+
+
+def test_a_lone_version_is_the_only_tick_on_its_axis():
+    """With only v1 stored, the versions chart ticked v0, v1 and v2 (found in review)."""
+    import plotly.graph_objects as go
+
+    figure = integer_axis(go.Figure(go.Scatter(x=[1], y=[0.5])), "x", [1], prefix="v")
+    assert tuple(figure.layout.xaxis.range) == (0.5, 1.5)  # only the tick at 1 is inside
+    wide = integer_axis(go.Figure(go.Scatter(x=[1, 40], y=[0, 1])), "x", [1, 40])
+    assert wide.layout.xaxis.range is None  # plotly's own range where there are many

@@ -47,6 +47,10 @@ def integer_axis(
         "tickformat": ",d",
         "tickprefix": prefix,
     }
+    if axis == "x" and numbers and span < 3:
+        # A few values only: plotly pads the range by a whole unit and ticks numbers that are
+        # not there (v0 and v2 beside a lone v1).
+        settings["range"] = [min(numbers) - 0.5, max(numbers) + 0.5]
     (figure.update_xaxes if axis == "x" else figure.update_yaxes)(**settings)
     return figure
 
