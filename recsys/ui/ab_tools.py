@@ -14,6 +14,7 @@ from recsys.experiments import stats as abstats
 from recsys.experiments.aa import aa_rates
 from recsys.experiments.analysis import most_active, performance
 from recsys.experiments.offpolicy import evaluate_experiment
+from recsys.experiments.population import MAX_PEOPLE
 from recsys.experiments.simulation import simulate
 from recsys.ui.experiments import pick_experiment
 from recsys.ui.widgets import md
@@ -45,7 +46,10 @@ def aa_view(engine: Engine) -> None:
     cols = st.columns(5, vertical_alignment="bottom")
     algorithm = cols[0].selectbox("Algorithm", list(REGISTRY), key="aa_algorithm")
     runs = cols[1].number_input("A/A tests", 10, 2000, 200, 10, key="aa_runs")
-    users = cols[2].number_input("People", 2, n_people, min(n_people, 200), key="aa_users")
+    users = cols[2].number_input(
+        "People", 4, MAX_PEOPLE, min(n_people, 200), key="aa_users",
+        help=f"The world has {n_people:,}; past that, more are drawn from its population model.",
+    )  # fmt: skip
     sessions = cols[3].number_input("Visits each", 1, 100, 5, key="aa_sessions")
     go_ = cols[4].button("Run A/A tests", key="aa_run", icon=":material/replay:", width="stretch")
     if go_:
