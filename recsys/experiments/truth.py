@@ -32,8 +32,11 @@ def ideal_utility(
             items = np.concatenate([seen_items[r] for r in here])
             block[np.repeat(np.arange(len(block)), lengths), items] = -np.inf
         m = min(k, block.shape[1])
-        top = np.partition(block, block.shape[1] - m, axis=1)[:, block.shape[1] - m :]
-        top = np.sort(top, axis=1)[:, ::-1]  # best first, as a sorted list would be summed
+        if m == 1:  # a one-item list: the row's best, without partitioning it
+            top = block.max(axis=1, keepdims=True)
+        else:
+            top = np.partition(block, block.shape[1] - m, axis=1)[:, block.shape[1] - m :]
+            top = np.sort(top, axis=1)[:, ::-1]  # best first, as a sorted list is summed
         finite = np.isfinite(top)
         count = finite.sum(axis=1)
         total = np.where(finite, top, 0.0).sum(axis=1)
