@@ -89,7 +89,7 @@ def play(
             "true_click": probabilities.ravel(),
         }
     )
-    return frame[flat].reset_index(drop=True)
+    return frame if flat.all() else frame[flat].reset_index(drop=True)  # a copy only if needed
 
 
 def _explore(items, scores, propensity, epsilon: float, n_items: int, rng) -> np.ndarray:
