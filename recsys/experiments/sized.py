@@ -104,11 +104,14 @@ def _sentence(run: dict[str, Any], control: str, treatment: str) -> str:
         head = f"The test missed it: {lift}, p {_p(measured['p_value'])} (not significant)."
     if truth["lift"] is None or run["power_had"] is None:
         return f"{head} {planned}"
-    return (
+    sentence = (
         f"{head} {planned} The world's true rates are {truth['control']:.1%} and "
         f"{truth['treatment']:.1%} ({truth['lift']:+.1%}), so this size had "
         f"{run['power_had']:.0%} power to find it."
     )
+    if abs(truth["control"] / plan["baseline"] - 1) > 0.25:
+        sentence += f" To plan for this world, use a baseline of {truth['control']:.1%}."
+    return sentence
 
 
 def _p(value: float | None) -> str:

@@ -163,14 +163,16 @@ def planned_run_view(engine: Engine, baseline, mde, alpha, power, n: int) -> Non
     cols[2].metric("Power at the true rates", "n/a" if had is None else f"{had:.0%}")
     cols[3].metric("Users per arm", f"{plan['per_arm']:,}")
     rows = [
-        {"": "planned", "control rate": plan["baseline"],
-         "treatment rate": plan["baseline"] * (1 + plan["mde"]), "relative lift": plan["mde"]},
-        {"": "measured", "control rate": measured["control"],
-         "treatment rate": measured["treatment"], "relative lift": measured["lift"]},
-        {"": "truth", "control rate": truth["control"], "treatment rate": truth["treatment"],
-         "relative lift": truth["lift"]},
-    ]  # fmt: skip
-    st.dataframe(pd.DataFrame(rows).round(4), hide_index=True, key="size_table")
+        ("planned", plan["baseline"], plan["baseline"] * (1 + plan["mde"]), plan["mde"]),
+        ("measured", measured["control"], measured["treatment"], measured["lift"]),
+        ("truth", truth["control"], truth["treatment"], truth["lift"]),
+    ]
+    table = pd.DataFrame(rows, columns=["", "control rate", "treatment rate", "relative lift"])
+    st.dataframe(
+        table, hide_index=True, key="size_table",
+        column_config={c: st.column_config.NumberColumn(c, format="percent")
+                       for c in ("control rate", "treatment rate", "relative lift")},
+    )  # fmt: skip
     name = run["report"]["experiment"]["name"]
     st.caption(md(f"Stored as the simulated experiment {name} (see Results)."))
 

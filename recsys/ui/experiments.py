@@ -137,6 +137,12 @@ def _arms_table(result: dict) -> None:
             "would give on average, which no log can measure. Compare them with the measured "
             "intervals."
         )
+    if drawn := result.get("drawn_people"):
+        st.caption(
+            f"{drawn:,} of these people were drawn from the world's population model past its "
+            "own (a persona, then a taste around it), each served as a look-alike of their "
+            "persona; they are not users of the lab."
+        )
 
 
 def _pct(value) -> str:
