@@ -38,7 +38,8 @@ class Utilities:
     bounded by `block_bytes`.
 
     Index it like the dense matrix with integer arrays, `utilities[people, items]` (any shapes
-    that broadcast), read `shape` and `len()`, or walk its rows with `blocks()`. Values equal
+    that broadcast: only those pairs are computed), read `shape` and `len()`, or walk its rows
+    with `blocks()`. Values equal
     the dense matrix's up to rounding (BLAS may sum a block's products in another order).
 
     >>> rng = np.random.default_rng(0)
@@ -62,6 +63,7 @@ class Utilities:
         self.tastes = np.atleast_2d(tastes)
         self.shape = (len(self.tastes), len(quality))
         self.block = max(1, int(block_bytes) // (8 * max(1, len(quality))))
+        self.block_bytes = int(block_bytes)
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -76,16 +78,19 @@ class Utilities:
             yield start, self.rows(start, start + self.block)
 
     def __getitem__(self, index: tuple) -> np.ndarray:
+        # Only the pairs asked for, a dot product each (a slate of 10 of 1,600 items costs
+        # 1/160 of its people's rows), in passes of at most `block_bytes` of gathered vectors.
         people, items = np.broadcast_arrays(*(np.asarray(i) for i in index))
         flat_people, flat_items = people.ravel(), items.ravel()
         out = np.empty(flat_people.shape)
-        order = np.argsort(flat_people, kind="stable")
-        sorted_people = flat_people[order]
-        for start in np.unique(sorted_people // self.block) * self.block:
-            lo, hi = np.searchsorted(sorted_people, [start, start + self.block])
-            picked = order[lo:hi]
-            rows = self.rows(int(start), int(start) + self.block)
-            out[picked] = rows[flat_people[picked] - start, flat_items[picked]]
+        step = max(1, self.block_bytes // (16 * self.tastes.shape[1]))
+        for lo in range(0, len(flat_people), step):
+            taste = self.tastes[flat_people[lo : lo + step]]
+            item = flat_items[lo : lo + step]
+            out[lo : lo + step] = (
+                np.einsum("nd,nd->n", taste[:, :-1], self.features[item])
+                + taste[:, -1] * self.quality[item]
+            )
         return out.reshape(people.shape)
 
 

@@ -53,6 +53,9 @@ class World:
 
 HOLDOUT_SHARE = 0.1
 HOLDOUT_MIN_ITEMS = 10
+# A simulated person's taste: their persona's plus normal noise of this spread (the quality
+# weight's spread is QUALITY_SPREAD times smaller); recsys.experiments.population draws more.
+TASTE_SPREAD, QUALITY_SPREAD = 0.5, 0.3
 
 
 def generate_world(
@@ -292,8 +295,8 @@ def _population(
     tastes = np.stack(personas["taste"].to_numpy())
     names = personas["name"].tolist()
     picks = rng.integers(len(names), size=n_users)
-    noise = rng.normal(0.0, 0.5, (n_users, tastes.shape[1]))
-    noise[:, -1] *= 0.3
+    noise = rng.normal(0.0, TASTE_SPREAD, (n_users, tastes.shape[1]))
+    noise[:, -1] *= QUALITY_SPREAD
     sim = tastes[picks] + noise
     rows = [
         {

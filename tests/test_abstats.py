@@ -17,6 +17,7 @@ from recsys.experiments.stats import (
     compare_proportions,
     compare_ratios,
     mean,
+    power_of,
     proportion,
     ratio,
     sample_ratio,
@@ -326,3 +327,17 @@ def test_bad_input_raises_a_one_line_recsys_error(call):
     with pytest.raises(RecsysError) as error:
         call()
     assert str(error.value) and "\n" not in str(error.value)
+
+
+def test_power_of_inverts_sample_size_and_matches_a_simulation():
+    n = sample_size(0.3, 0.2, 0.05, 0.8)
+    assert 0.8 <= power_of(0.3, 0.36, n) < 0.801
+    assert power_of(0.3, 0.36, n - 20) < 0.8  # the smallest size that has the power
+    assert power_of(0.2, 0.2, 500) == pytest.approx(0.05)
+    # coverage: the two-proportion z-test on binomial draws finds the difference that often
+    rng = np.random.default_rng(0)
+    a, b = rng.binomial(400, 0.3, 20_000), rng.binomial(400, 0.36, 20_000)
+    pooled = (a + b) / 800
+    z = (b - a) / 400 / np.sqrt(pooled * (1 - pooled) * 2 / 400)
+    found = np.mean(np.abs(z) > stats.norm.ppf(0.975))
+    assert power_of(0.3, 0.36, 400) == pytest.approx(found, abs=0.015)

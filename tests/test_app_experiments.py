@@ -137,3 +137,30 @@ def test_offpolicy_tab_logs_exploring_traffic_and_estimates(app, db_path):
     assert list(estimates["method"]) == ["IPS", "SNIPS", "direct method", "doubly robust"]
     experiment = engine_for(str(db_path)).experiments.list()[0]
     assert experiment.slate == 1 and experiment.explore == 1.0
+
+
+def test_the_sample_size_answer_runs_as_a_simulation_in_one_click(app, db_path):
+    open_tab(app, "Sample size")
+    app.number_input[0].set_value(0.3)  # baseline
+    app.number_input[1].set_value(0.2)  # minimum detectable effect, relative
+    app.run()
+    per_arm = int(app.metric[0].value.replace(",", ""))
+    assert app.button(key="size_simulate").label == f"Simulate {2 * per_arm:,} people"
+    app.button(key="size_simulate").click().run()
+    assert not app.exception and not app.error
+    run = app.session_state["size_result"]
+    verdicts = texts(app.success) + texts(app.warning)
+    assert len(verdicts) == 1 and verdicts[0].startswith(
+        "The test detected" if run["reached"] else "The test "
+    )
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Reached its power?"] == ("yes: detected" if run["reached"] else "no: missed")
+    assert metrics["Planned power"] == "80%"
+    assert metrics["Power at the true rates"] == f"{run['power_had']:.0%}"
+    table = app.dataframe[-1].value
+    assert list(table[""]) == ["planned", "measured", "truth"]
+    assert table["relative lift"][0] == pytest.approx(0.2)
+    engine = engine_for(str(db_path))
+    (experiment,) = engine.experiments.list()
+    assert [a.name for a in experiment.arms] == ["popularity", "mf"]
+    assert experiment.details["users"] == 2 * per_arm and experiment.slate == 1

@@ -151,7 +151,8 @@ def test_bench_measures_both_worlds_side_by_side():
         "tiny": {"n_items": 200, "n_users": 15, "sessions_per_user": 5},
         "tiny 2k": {"n_items": 2000, "n_users": 15, "sessions_per_user": 5},
     }
-    report = run_bench(worlds=tiny, repetitions=30, extras=False)  # the loop: test_simulation
+    # the loop: test_simulation; 500 simulated people, past the world's own (the bench: 100,000)
+    report = run_bench(worlds=tiny, repetitions=30, extras=False, population=500)
     for figures in report["results"].values():
         assert 0 < figures["interact p50"] <= figures["interact p95"] <= figures["interact p99"]
         assert figures["replay all ev/s"] > 0 and figures["recommend p50"] > 0
@@ -159,6 +160,7 @@ def test_bench_measures_both_worlds_side_by_side():
     first, second = report["results"].values()  # a built-in scenario loads its own world
     assert first["scenario: bubble s"] > 0 and first["scenario: drift s"] > 0
     assert "scenario: drift s" not in second and "scenario: drift s" in report["text"]
+    assert first["A/B sim 500 x 5 impressions/s"] > 0 and first["A/B sim 500 x 5 s"] > 0
 
 
 def test_configure_from_flags_and_a_file(db_path, tmp_path, capsys):

@@ -30,6 +30,7 @@ from recsys.data.scenario_library import BUILTIN
 from recsys.data.semisynthetic import dataset_world
 from recsys.engine import Engine
 from recsys.errors import RecsysError
+from recsys.experiments import population
 from recsys.experiments import simulation as ab_simulation
 from recsys.experiments.analysis import report as ab_report
 from recsys.experiments.assignment import Experiments
@@ -214,8 +215,12 @@ def test_simulated_ab_test_and_autopilot_run_on_imported_people(engine, folders)
     assert result["oracle_winner"] in {"mf", "popularity"}
     assert "Ground truth" in result["verdict"]
     assert engine.last_seq == events  # a simulated run is a what-if: no events
-    with pytest.raises(RecsysError, match="from 1 to 40"):
-        ab_simulation.simulate(engine, "mf,popularity", users=41, sessions=5, seed=1)
+    # past the 40 imported people: drawn from a Gaussian per persona over their fitted tastes
+    more = ab_simulation.simulate(engine, "mf,popularity", users=300, sessions=2, seed=1)
+    assert more["drawn_people"] == 260 and set(engine.users()) == imported
+    drawn = population.sample(engine.store, 300, np.random.default_rng(0), seed=1)
+    assert set(drawn.personas) <= set(people["persona"]) and drawn.tastes.shape[0] == 300
+    assert (drawn.tastes[:, -1] == 1.0).all()  # the quality weight, as semisynthetic's tastes
 
     persona = engine.personas["name"].iloc[0]
     visits = simulation.autopilot(engine, persona, 8, seed=2)

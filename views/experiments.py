@@ -19,7 +19,7 @@ views = {
     "Results": lambda: results_view(engine),
     "New experiment": lambda: create_view(engine),
     "A/A and peeking": lambda: aa_view(engine),
-    "Sample size": size_view,
+    "Sample size": lambda: size_view(engine),
     "Off-policy": lambda: offpolicy_view(engine),
     "Analytics": lambda: analytics_view(engine),
 }

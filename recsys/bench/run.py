@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from recsys.algorithms import REGISTRY, ModelSpec, Recommender, build_model
+from recsys.bench.populations import TARGET_PEOPLE, big_run
 from recsys.bench.reopen import reopen_seconds, tour_rehearsal_seconds
 from recsys.engine import Engine
 from recsys.lifecycle.background import settle
@@ -41,9 +42,8 @@ FLOORS = {  # (world, metric): at least this much
 FLOOR_NAMES = tuple(m for _, m in FLOORS)
 REPLAY_EVENTS = 10_000
 MOVIELENS = Path(__file__).resolve().parents[3] / "shared/datasets/ml-latest-small"
-KIND_MIX = (
-    ["view"] * 4 + ["click"] * 3 + ["like"] * 2 + ["dislike", "favorite", "skip"] + ["rating"] * 2
-)
+KIND_MIX = ["view"] * 4 + ["click"] * 3 + ["like"] * 2 + ["dislike", "favorite", "skip"]
+KIND_MIX += ["rating"] * 2
 
 
 def run_bench(
@@ -52,9 +52,10 @@ def run_bench(
     worlds: dict[str, dict] | None = None,
     repetitions: int | None = None,
     extras: bool | None = None,
+    population: int = TARGET_PEOPLE,
 ) -> dict[str, Any]:
-    """Latency and throughput on each world; `extras` (default: unless `quick`) adds the
-    MovieLens comparisons (when the dataset is there) and the live loop, minutes of work."""
+    """Latency and throughput on each world (the first also runs `population` simulated people);
+    `extras` (default: unless `quick`) adds MovieLens comparisons and the live loop (minutes)."""
     extras = not quick if extras is None else extras
     worlds = worlds or (QUICK_WORLDS if quick else WORLDS)
     repetitions = repetitions or (200 if quick else 1000)
@@ -64,7 +65,7 @@ def run_bench(
             path = Path(folder) / f"{name}.duckdb"
             results[name] = _measure(path, sizes, repetitions, seed)
             if i == 0:  # a built-in brings its own world: the same load from any lab
-                results[name] |= _scenario_loads(path)
+                results[name] |= big_run(path, population, seed) | _scenario_loads(path)
     report = {"quick": quick, "results": results, "text": _table(results)}
     movielens = MOVIELENS
     try:
@@ -112,9 +113,8 @@ def live_loop(visits: int | None = None, seeds: list[int] | None = None) -> dict
     measured against the hidden taste (`recsys.bench_loop`); alone: `bench --loop`."""
     from recsys.bench.loop import SEEDS, VISITS, live_loop_table
 
-    return live_loop_table(
-        visits=VISITS if visits is None else visits, seeds=SEEDS if seeds is None else seeds
-    )
+    visits, seeds = (VISITS if visits is None else visits), (SEEDS if seeds is None else seeds)
+    return live_loop_table(visits=visits, seeds=seeds)
 
 
 def ranking_quality(folder: Path = MOVIELENS, seed: int = 0) -> dict[str, Any]:

@@ -92,12 +92,17 @@ def add_parsers(commands: Any) -> None:
         action="store_true",
         help="only streamlit run to the first card in Chromium, beside hello world",
     )
+    bench.add_argument(
+        "--populations",
+        action="store_true",
+        help="only simulated A/B runs at the world's size and with 100,000 people",
+    )
     bench.add_argument("--big", action="store_true", help="sizes: add the 4M-event import")
     bench.add_argument(
         "--against", help="sizes, first page: also measure the code in this folder (a worktree)"
     )
     bench.add_argument(
-        "--repeat", type=int, help="sizes, first page: repetitions (medians; 1 and 5)"
+        "--repeat", type=int, help="sizes, populations, first page: repetitions (1, 3, 5)"
     )
 
 
@@ -159,6 +164,12 @@ def _bench(args: argparse.Namespace) -> Result:
         trees = {"new": THIS_TREE} | ({"old": args.against} if args.against else {})
         sizes = SIZES | (BIG_SIZES if args.big else {})
         report = run_sizes(sizes, trees, args.repeat or 1)
+    elif args.populations:
+        from recsys.bench.populations import run_populations
+        from recsys.bench.sizes import THIS_TREE
+
+        trees = {"new": THIS_TREE} | ({"old": args.against} if args.against else {})
+        report = run_populations(trees, args.repeat or 3)
     elif args.first_page:
         from recsys.bench.run import first_page
 

@@ -36,7 +36,17 @@ def add_parsers(commands: Any) -> None:
     ex.add_argument("--slate", type=int, default=10, help="items per list")
     ex.add_argument("--explore", type=float, default=0.0, help="chance of a random lead item")
     ex.add_argument("--seed", type=seed, default=0)
-    ex.add_argument("--users", type=int, help="simulate/aa: simulated people (default: all)")
+    ex.add_argument(
+        "--users",
+        type=int,
+        help="simulate/aa: simulated people (default: the world's; more are drawn from its "
+        "population model)",
+    )
+    ex.add_argument(
+        "--keep-people",
+        action="store_true",
+        help="simulate: add the people drawn past the world's own to the lab's users",
+    )
     ex.add_argument("--sessions", type=int, default=20, help="simulate/aa: visits per person")
     ex.add_argument("--unit", choices=UNITS, default="user", help="unit of analysis for rates")
     ex.add_argument("--sequential", action="store_true", help="always-valid intervals too")
@@ -124,6 +134,7 @@ def _experiment(engine, args) -> Result:
             seed=args.seed,
             slate=args.slate,
             explore=args.explore,
+            keep_people=args.keep_people,
         )
         if args.unit != "user" or args.sequential or args.alpha != 0.05:
             experiment = engine.experiments.get(result["experiment"]["name"])
@@ -277,6 +288,11 @@ def render(result: dict[str, Any]) -> str:
             f"  team-draft interleaving {il['a']} vs {il['b']}: {il['b']} preferred by "
             f"{il['users_b']} people, {il['a']} by {il['users_a']} ({il['preference']:.1%} "
             f"[{il['low']:.1%}, {il['high']:.1%}] for {il['b']}), sign test p {_p(il['p_value'])}"
+        )
+    if result.get("drawn_people"):
+        lines.append(
+            f"  {result['drawn_people']:,} of the people were drawn from the world's population "
+            "model (each served as a look-alike of their persona)"
         )
     if result.get("impressions_per_second"):
         lines.append(f"  simulated at {result['impressions_per_second']:,.0f} impressions/s")

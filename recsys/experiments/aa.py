@@ -26,7 +26,7 @@ import pandas as pd
 from recsys.algorithms import algorithm_class
 from recsys.choice import ChoiceModel, Utilities
 from recsys.errors import RecsysError
-from recsys.experiments import rates, stats
+from recsys.experiments import population, rates, stats
 from recsys.experiments.assignment import Arm, Experiment, Experiments
 from recsys.experiments.sessions import play
 from recsys.experiments.simulation import MAX_SESSIONS, ranked_lists
@@ -48,11 +48,11 @@ def aa_rates(
     progress: Callable[[float, str], None] | None = None,
 ) -> dict[str, Any]:
     name = algorithm_class(algorithm).name
-    people = Experiments(engine.store).simulated_people()
-    users = len(people) if users is None else users
+    own = len(Experiments(engine.store).simulated_people())
+    users = own if users is None else users
     for value, label, low, top in (
         (runs, "runs", 1, MAX_RUNS),
-        (users, "users", 4, len(people)),  # at least two people per arm
+        (users, "users", 4, population.MAX_PEOPLE),  # at least two people per arm
         (sessions, "sessions", 1, MAX_SESSIONS),
         (looks, "looks", 1, 100),
         (slate, "slate", 1, 50),
@@ -62,13 +62,14 @@ def aa_rates(
             raise RecsysError(f"{label} must be a whole number from {low} to {top}, got {value!r}")
     if not 0 < alpha < 1:
         raise RecsysError("alpha must be between 0 and 1")
-    rng = np.random.default_rng([seed, 23])
-    sample = people.iloc[np.sort(rng.choice(len(people), size=users, replace=False))]
-    user_ids = sample["user_id"].tolist()
+    population.check_size(users, sessions, slate, low=4)
+    # Past the world's own people, fresh ones drawn from its population model (seed `seed`).
+    people = population.sample(engine.store, users, np.random.default_rng([seed, 23]), seed)
+    user_ids = people.user_ids
     features, quality = engine.store.ground_truth()
-    utilities = Utilities(features, quality, np.stack(sample["taste"].to_numpy()))
+    utilities = Utilities(features, quality, people.tastes)
     with engine.lock:  # another session's event must not change the model mid-ranking
-        lists = ranked_lists(engine.model(name), user_ids, slate)
+        lists = people.served(ranked_lists(engine.model(name), people.known, slate))
     choice = ChoiceModel()
     hits = {"user": 0, "impression": 0, "peeking": 0, "sequential": 0}
     p_values = []
@@ -76,7 +77,7 @@ def aa_rates(
         arms = (Arm("A", name, None, 50.0), Arm("B", name, None, 50.0))
         experiment = Experiment(0, f"aa-{seed}-{run}", "simulated", "running", arms, slate, 0.0,
                                 run, 0, 0.0)  # fmt: skip
-        assigned = np.array([0 if experiment.assign(u).name == "A" else 1 for u in user_ids])
+        assigned = experiment.assign_many(user_ids)
         if min(np.bincount(assigned, minlength=2)) < 2:  # too few people in an arm to compare
             continue
         frame = play(
@@ -117,7 +118,7 @@ def _one_run(frame: pd.DataFrame, looks: int, alpha: float, users: int) -> dict[
     """One A/A test; the always-valid interval is tuned to the planned sample, `users`."""
     order = np.argsort(frame["ts"].to_numpy(), kind="stable")
     frame = frame.iloc[order]
-    per_user = frame.groupby(["arm", "user_id"])[["clicked"]].agg(["sum", "count"])
+    per_user = frame.groupby(["arm", "user_id"], observed=True)[["clicked"]].agg(["sum", "count"])
     per_user.columns = ["clicks", "impressions"]
     a, b = per_user.loc["A"], per_user.loc["B"]
     final = rates.compare_rates(a["clicks"], a["impressions"], b["clicks"], b["impressions"])
@@ -128,7 +129,11 @@ def _one_run(frame: pd.DataFrame, looks: int, alpha: float, users: int) -> dict[
     peeked = sequential = False
     cuts = np.linspace(len(frame) / looks, len(frame), looks).astype(int)
     for cut in cuts:
-        part = frame.iloc[:cut].groupby(["arm", "user_id"])["clicked"].agg(["sum", "count"])
+        part = (
+            frame.iloc[:cut]
+            .groupby(["arm", "user_id"], observed=True)["clicked"]
+            .agg(["sum", "count"])
+        )
         if {"A", "B"} - set(part.index.get_level_values(0)):
             continue
         pa, pb = part.loc["A"], part.loc["B"]

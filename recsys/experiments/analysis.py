@@ -109,6 +109,8 @@ def report(
         "identical_arms": "truth" in experiment.details
         and experiment.details.get("oracle_winner") is None,
         "impressions_per_second": experiment.details.get("impressions_per_second"),
+        # people past the world's own, drawn from its population model for this run
+        "drawn_people": experiment.details.get("drawn_people", 0),
     }
     result["verdict"] = verdict(result)
     return result

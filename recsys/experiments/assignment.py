@@ -94,6 +94,21 @@ class Experiment:
                 return arm
         return self.arms[-1]
 
+    def assign_many(self, users: list[str]) -> np.ndarray:
+        """(N,): the index of each user's arm, as `assign` gives it, without an Arm per user."""
+        salt = self.details.get("salt", self.name)
+        prefix = f"{salt}\x1f{self.seed}\x1f".encode()
+        points = np.array(
+            [
+                int.from_bytes(hashlib.sha256(prefix + u.encode()).digest()[:8], "big")
+                for u in users
+            ],
+            dtype=np.float64,
+        )
+        edges = np.cumsum([arm.share for arm in self.arms])
+        index = np.searchsorted(edges, points / 2.0**64 * 100.0, side="right")
+        return np.minimum(index, len(self.arms) - 1)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self) | {"control": self.control.name}
 

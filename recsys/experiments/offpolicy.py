@@ -35,6 +35,7 @@ import numpy as np
 
 from recsys.choice import ChoiceModel, Utilities
 from recsys.errors import RecsysError
+from recsys.experiments import population
 from recsys.experiments.assignment import Arm, Experiment, Experiments, arm_name, parse_arm, resolve
 from recsys.experiments.simulation import arm_model, ranked_lists
 
@@ -340,16 +341,19 @@ def evaluate_experiment(engine, experiment: Experiment, target: str) -> dict[str
     items = logs["item_id"].to_numpy()
     rewards = logs["clicked"].to_numpy(dtype=float)
     propensities = logs["propensity"].to_numpy()
+    # Drawn people (past the world's own) are recreated from their ids, served as their
+    # look-alikes; people who are neither (visitors of a live experiment) have no truth.
+    people = population.people_for(engine.store, user_ids)
+    known, rows = (user_ids, np.arange(len(user_ids))) if people is None else (
+        people.known, people.rows)  # fmt: skip
     with engine.lock:  # another session's event must not change the model mid-ranking
-        target_items = ranked_lists(arm_model(engine, arm), user_ids, 1)[0][:, 0]
+        target_items = ranked_lists(arm_model(engine, arm), known, 1)[0][rows, 0]
     reward_model = fit_reward_model(users, items, rewards, len(user_ids), engine.catalog.n)
     found = all_estimates(users, items, rewards, propensities, target_items, reward_model)
     truth = None
-    people = Experiments(engine.store).simulated_people().set_index("user_id")
-    if set(user_ids) <= set(people.index):
+    if people is not None:
         features, quality = engine.store.ground_truth()
-        tastes = np.stack(people.loc[user_ids, "taste"].to_numpy())
-        utilities = Utilities(features, quality, tastes)
+        utilities = Utilities(features, quality, people.tastes)
         truth = true_value(target_items, utilities, ChoiceModel())
     # Effective sample size of the importance weights, (Σw)² / Σw²: when few logged items match
     # the target, a handful of huge weights carry IPS and its interval is not to be trusted.

@@ -32,7 +32,9 @@ def play(
     at_seq: int,
 ) -> pd.DataFrame:
     """Every session of every user in one pass: the list (lead slot explored with chance
-    `explore`), a logit pick, reactions; returns the impressions frame."""
+    `explore`), a logit pick, reactions; returns the impressions frame (one row per shown item,
+    `arm` and `user_id` as categoricals: group them with `observed=True`). Session s is user
+    s // sessions's, logged as request `first_request + s`."""
     n_users, k = len(user_ids), experiment.slate
     n_items = utilities.shape[1]
     session_user = np.repeat(np.arange(n_users), sessions)
@@ -66,8 +68,13 @@ def play(
         {
             "experiment_id": np.int32(experiment.experiment_id),
             "request_id": np.repeat(first_request + np.arange(n), k),
-            "arm": np.repeat(np.array(arm_names, dtype=object)[assigned[session_user]], k),
-            "user_id": np.repeat(np.array(user_ids, dtype=object)[session_user], k),
+            # Categories: 5 million impressions' ids as strings would cost seconds to build.
+            "arm": pd.Categorical.from_codes(
+                np.repeat(assigned[session_user], k), categories=pd.Index(arm_names)
+            ),
+            "user_id": pd.Categorical.from_codes(
+                np.repeat(session_user, k), categories=pd.Index(user_ids)
+            ),
             "item_id": items.ravel().astype(np.int32),
             "position": np.tile(np.arange(1, k + 1, dtype=np.int16), n),
             "score": scores.ravel(),
@@ -82,7 +89,7 @@ def play(
             "true_click": probabilities.ravel(),
         }
     )
-    return frame[flat].reset_index(drop=True)
+    return frame if flat.all() else frame[flat].reset_index(drop=True)  # a copy only if needed
 
 
 def _explore(items, scores, propensity, epsilon: float, n_items: int, rng) -> np.ndarray:

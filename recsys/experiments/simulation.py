@@ -18,12 +18,11 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from recsys.algorithms import ModelSpec, build_model
 from recsys.choice import ChoiceModel, Utilities
 from recsys.errors import RecsysError
-from recsys.experiments import interleaving
+from recsys.experiments import interleaving, population, truth
 from recsys.experiments.analysis import report
 from recsys.experiments.assignment import (
     Arm,
@@ -138,23 +137,26 @@ def simulate(
     slate: int = 10,
     explore: float = 0.0,
     progress: Callable[[float, str], None] | None = None,
+    keep_people: bool = False,
 ) -> dict[str, Any]:
-    """Create a simulated experiment and run it: `users` of the world's simulated people (all
-    by default) each visit `sessions` times. Returns the report (`ab_analysis.report`) with
-    the ground truth and the measured throughput. All or nothing, across a crash too
+    """Create a simulated experiment and run it: `users` simulated people (the world's own
+    by default; past their count, fresh people drawn from the world's population model:
+    `recsys.experiments.population`) each visit `sessions` times. Drawn people are not users
+    of the lab unless `keep_people`. Returns the report (`ab_analysis.report`) with the ground
+    truth and the measured throughput. All or nothing, across a crash too
     (`Engine.all_or_nothing`): an experiment is stored with all of its impressions and
-    results, or not at all."""
-    people = Experiments(engine.store).simulated_people()
-    users = len(people) if users is None else users
-    if isinstance(users, bool) or not isinstance(users, int) or not 1 <= users <= len(people):
-        raise RecsysError(
-            f"users must be a whole number from 1 to {len(people)} (the world's simulated "
-            f"people), got {users!r}"
-        )
+    results, or not at all. RecsysError for bad input, before anything is written."""
     if isinstance(sessions, bool) or not isinstance(sessions, int):
         raise RecsysError(f"sessions must be a whole number, got {sessions!r}")
     if not 1 <= sessions <= MAX_SESSIONS:
         raise RecsysError(f"sessions must be from 1 to {MAX_SESSIONS}, got {sessions}")
+    own = len(Experiments(engine.store).simulated_people())
+    users = own if users is None else users
+    if not own:
+        raise RecsysError("this lab has no simulated people to draw from")
+    # a bad slate is reported by the experiment's validation below, after this
+    width = slate if isinstance(slate, int) and not isinstance(slate, bool) and slate > 0 else 1
+    users = population.check_size(users, sessions, width)
     # An unnamed repeat gets a fresh name but the same assignment salt, so the same seed gives
     # the same run in the same lab.
     salt = _base_name(arms if isinstance(arms, str) else ",".join(arms), seed)
@@ -169,19 +171,24 @@ def simulate(
             engine, name, arms, split, slate=slate, explore=explore, seed=seed,
             mode="simulated", details={"salt": salt},
         )  # fmt: skip
-        experiment = _run(engine, experiment, people, users, sessions, started, progress)
+        rng = np.random.default_rng([experiment.seed, 11])
+        people = population.sample(engine.store, users, rng, experiment.seed)
+        experiment = _run(engine, experiment, people, rng, sessions, started, progress)
+        if keep_people and people.drawn:
+            engine.store.add_people(population.kept_people(people, engine.last_seq))
     if progress:
         progress(1.0, "analysing")
     return report(engine.store, experiment)
 
 
-def _run(engine, experiment, people, users, sessions, started, progress) -> Experiment:
+def _run(engine, experiment, people, rng, sessions, started, progress) -> Experiment:
     """Play a created simulated experiment, store its results and stop it."""
     experiments = Experiments(engine.store)
-    run = run_sessions(engine, experiment, people, users, sessions, progress)
+    run = run_sessions(engine, experiment, people, sessions, progress, rng=rng)
     seconds = time.perf_counter() - started
     details = experiment.details | {
-        "users": users,
+        "users": len(people),
+        "drawn_people": people.drawn,
         "sessions": sessions,
         "truth": run["truth"],
         "interleaving": run["interleaving"],
@@ -228,19 +235,18 @@ def ranked_lists(model, users: list[str], k: int) -> tuple[np.ndarray, np.ndarra
 def run_sessions(
     engine,
     experiment: Experiment,
-    people: pd.DataFrame,
-    n_users: int,
+    people: population.People,
     sessions: int,
     progress: Callable[[float, str], None] | None = None,
     choice: ChoiceModel | None = None,
+    rng: np.random.Generator | None = None,
 ) -> dict[str, Any]:
-    """Rank, play and log one simulated experiment; returns the ground truth per arm."""
-    rng = np.random.default_rng([experiment.seed, 11])
-    sample = people.iloc[np.sort(rng.choice(len(people), size=n_users, replace=False))]
-    user_ids = sample["user_id"].tolist()
-    tastes = np.stack(sample["taste"].to_numpy())
+    """Rank, play and log one simulated experiment; returns the ground truth per arm. Each arm
+    ranks `people.known` once; memory is linear in people and impressions."""
+    rng = rng or np.random.default_rng([experiment.seed, 11])
+    user_ids, n_users = people.user_ids, len(people)
     features, quality = engine.store.ground_truth()
-    utilities = Utilities(features, quality, tastes)  # a block of people at a time
+    utilities = Utilities(features, quality, people.tastes)  # pairs or blocks, never whole
     choice = choice or ChoiceModel()
     k = experiment.slate
     lists = {}
@@ -248,8 +254,8 @@ def run_sessions(
         if progress:
             progress(0.6 * i / len(experiment.arms), f"ranking for arm {arm.name}")
         with engine.lock:  # another session's event must not change a model mid-ranking
-            lists[arm.name] = ranked_lists(arm_model(engine, arm), user_ids, k)
-    assigned = np.array([experiment.arms.index(experiment.assign(u)) for u in user_ids])
+            lists[arm.name] = people.served(ranked_lists(arm_model(engine, arm), people.known, k))
+    assigned = experiment.assign_many(user_ids)
     if progress:
         progress(0.6, "playing sessions")
     frame = play(
@@ -270,14 +276,9 @@ def run_sessions(
     Experiments(engine.store).log(frame)
     with engine.lock:
         seen = engine.model().seen
-        ideal = np.array(
-            [
-                _ideal(block[r], k, seen(user_ids[start + r]))
-                for start, block in utilities.blocks()
-                for r in range(len(block))
-            ]
-        )
-    truth = {}
+        known_seen = [seen(u) for u in people.known]
+    ideal = truth.ideal_utility(utilities, people.rows, known_seen, k)
+    truths = {}
     for i, arm in enumerate(experiment.arms):
         mine = assigned == i
         items = lists[arm.name][0]
@@ -287,22 +288,22 @@ def run_sessions(
                 np.random.default_rng([experiment.seed, 97, i]), choice, first_request=0,
                 start_ts=0.0, at_seq=0,
             )  # fmt: skip
-            population, regret = _served_truth(served, user_ids, utilities, ideal)
+            rows = served["request_id"].to_numpy() // sessions  # request i: person i // sessions
+            population_ctr, regret = truth.served_truth(served, rows, utilities, ideal)
         else:
-            population = expected_ctr(items, utilities, choice)
-            shown = np.where(items >= 0, utilities[np.arange(n_users)[:, None], items], np.nan)
-            regret = float(np.mean(ideal - np.nanmean(shown, axis=1)))
-        truth[arm.name] = {
+            population_ctr = expected_ctr(items, utilities, choice)
+            regret = truth.arm_regret(items, utilities, ideal)
+        truths[arm.name] = {
             # What the arm gave the people it served (expected, not sampled), and what it
             # would give the whole sample: the oracle winner is judged on the latter.
             "true_ctr": float(frame.loc[frame["arm"] == arm.name, "true_click"].mean())
             if mine.any()
             else None,
-            "population_ctr": float(population),
+            "population_ctr": float(population_ctr),
             "regret": float(regret),
         }
-    best = max(truth, key=lambda a: truth[a]["population_ctr"])
-    values = [t["population_ctr"] for t in truth.values()]
+    best = max(truths, key=lambda a: truths[a]["population_ctr"])
+    values = [t["population_ctr"] for t in truths.values()]
     uniform = experiment.explore >= 1.0 and experiment.slate == 1  # every arm shows noise
     if max(values) - min(values) < 1e-12 or uniform:  # identical arms: no winner exists
         best = None
@@ -313,7 +314,7 @@ def run_sessions(
             lists[a][0], lists[b][0], utilities, choice, sessions, experiment.seed
         )
     return {
-        "truth": truth,
+        "truth": truths,
         "oracle_winner": best,
         "impressions": len(frame),
         "interleaving": None
@@ -321,24 +322,6 @@ def run_sessions(
         else {"a": a, "b": b}
         | {f: _plain(getattr(result, f)) for f in result.__dataclass_fields__},
     }
-
-
-def _ideal(utility: np.ndarray, k: int, seen: dict[int, float]) -> float:
-    """Mean true utility of the ideal list of k among the items not seen yet."""
-    available = utility.copy()
-    if seen:
-        available[list(seen)] = -np.inf
-    best = np.sort(available[np.isfinite(available)])[::-1][:k]
-    return float(best.mean()) if len(best) else 0.0
-
-
-def _served_truth(frame, user_ids, utilities, ideal) -> tuple[float, float]:
-    """Expected CTR and regret@k of lists as served (one row per impression)."""
-    row = frame["user_id"].map({u: r for r, u in enumerate(user_ids)}).to_numpy()
-    frame = frame.assign(utility=utilities[row, frame["item_id"].to_numpy()], row=row)
-    per_list = frame.groupby("request_id").agg(utility=("utility", "mean"), row=("row", "first"))
-    regret = ideal[per_list["row"].to_numpy()] - per_list["utility"].to_numpy()
-    return float(frame["true_click"].mean()), float(regret.mean())
 
 
 def _plain(value):

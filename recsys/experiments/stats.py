@@ -383,3 +383,18 @@ def sample_size(
         p1 * (1 - p1) + p2 * (1 - p2)
     )
     return math.ceil(spread**2 / (p2 - p1) ** 2)
+
+
+def power_of(p1: float, p2: float, n: int, alpha: float = 0.05) -> float:
+    """The chance that `sample_size`'s two-sided test with `n` users per arm finds true rates
+    `p1` and `p2` different (normal approximation; its inverse: `power_of(b, b * (1 + mde),
+    sample_size(b, mde))` is at least the power asked for). Equal rates give alpha."""
+    _require(0 < p1 < 1 and 0 < p2 < 1, f"rates must be in (0, 1), not {p1!r} and {p2!r}.")
+    n, pbar, z = _count(n, "n", least=1), (p1 + p2) / 2, _z(alpha)
+    null_sd = math.sqrt(2 * pbar * (1 - pbar))
+    alt_sd = math.sqrt(p1 * (1 - p1) + p2 * (1 - p2))
+    shift = abs(p2 - p1) * math.sqrt(n)
+    return float(
+        stats.norm.cdf((shift - z * null_sd) / alt_sd)
+        + stats.norm.cdf((-shift - z * null_sd) / alt_sd)
+    )

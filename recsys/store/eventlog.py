@@ -179,6 +179,22 @@ class EventLog:
     def user_exists(self, user: str) -> bool:
         return bool(self.db.query("SELECT count(*) FROM users WHERE user_id = ?", [user])[0][0])
 
+    def add_people(self, people: pd.DataFrame) -> int:
+        """Add simulated people (user_id, kind, persona, taste, created_seq) that are not users
+        yet, in one statement; returns how many were new."""
+        before = self.db.query("SELECT count(*) FROM users")[0][0]
+        self.db.transaction(
+            [
+                (
+                    "INSERT INTO users BY NAME SELECT * FROM kept_people "
+                    "WHERE user_id NOT IN (SELECT user_id FROM users)",
+                    None,
+                )
+            ],
+            {"kept_people": people},
+        )
+        return self.db.query("SELECT count(*) FROM users")[0][0] - before
+
     # -- learning log ---------------------------------------------------------------------
 
     def log_learning(self, rows: list[tuple]) -> None:

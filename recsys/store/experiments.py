@@ -240,9 +240,11 @@ class ExperimentStore:
         )
 
     def simulated_people(self) -> pd.DataFrame:
-        """The world's simulated people with their hidden taste (the simulated population)."""
+        """The world's simulated people with their hidden taste (the simulated population);
+        people drawn past it and kept (kind `drawn`) are not part of it."""
         return self.db.frame(
-            "SELECT user_id, persona, taste FROM users WHERE taste IS NOT NULL ORDER BY user_id"
+            "SELECT user_id, persona, taste FROM users WHERE taste IS NOT NULL "
+            "AND kind <> 'drawn' ORDER BY user_id"
         )
 
 

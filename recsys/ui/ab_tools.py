@@ -14,10 +14,12 @@ from recsys.experiments import stats as abstats
 from recsys.experiments.aa import aa_rates
 from recsys.experiments.analysis import most_active, performance
 from recsys.experiments.offpolicy import evaluate_experiment
+from recsys.experiments.population import MAX_PEOPLE
 from recsys.experiments.simulation import simulate
+from recsys.experiments.sized import simulate_planned
 from recsys.ui import tables
 from recsys.ui.charts import integer_axis, rate_axis
-from recsys.ui.experiments import pick_experiment
+from recsys.ui.experiments import _arm_choices, pick_experiment
 from recsys.ui.widgets import md
 
 METHODS = {
@@ -48,7 +50,10 @@ def aa_view(engine: Engine) -> None:
     cols = st.columns(5, vertical_alignment="bottom")
     algorithm = cols[0].selectbox("Algorithm", list(REGISTRY), key="aa_algorithm")
     runs = cols[1].number_input("A/A tests", 10, 2000, 200, 10, key="aa_runs")
-    users = cols[2].number_input("People", 2, n_people, min(n_people, 200), key="aa_users")
+    users = cols[2].number_input(
+        "People", 4, MAX_PEOPLE, min(n_people, 200), key="aa_users",
+        help=f"The world has {n_people:,}; past that, more are drawn from its population model.",
+    )  # fmt: skip
     sessions = cols[3].number_input("Visits each", 1, 100, 5, key="aa_sessions")
     go_ = cols[4].button("Run A/A tests", key="aa_run", icon=":material/replay:", width="stretch")
     if go_:
@@ -95,7 +100,7 @@ def p_value_figure(p_values) -> go.Figure:
     return rate_axis(figure, "x")
 
 
-def size_view() -> None:
+def size_view(engine: Engine | None = None) -> None:
     cols = st.columns(4)
     baseline = cols[0].number_input("Baseline rate", 0.001, 0.999, 0.08, 0.01, format="%.3f")
     mde = cols[1].number_input(
@@ -123,6 +128,64 @@ def size_view() -> None:
         "One user counts as one trial here: with several impressions per user, use the rate "
         "per user or expect the delta-method variance to change the answer."
     )
+    if engine is not None:
+        planned_run_view(engine, baseline, mde, alpha, power, n)
+
+
+def planned_run_view(engine: Engine, baseline, mde, alpha, power, n: int) -> None:
+    """One click: the test above, simulated at the size it needs, and whether it found it."""
+    st.markdown(
+        f"**Simulate this test at the size it needs**: {2 * n:,} simulated people (drawn "
+        "from the world's population past its own), one visit to a one-item list each, so "
+        "each person is one trial as the calculator assumes."
+    )
+    choices = _arm_choices(engine)
+    cols = st.columns([2, 2, 1, 2], vertical_alignment="bottom")
+    control = cols[0].selectbox("Control", choices, index=choices.index("popularity"),
+                                key="size_control")  # fmt: skip
+    treatment = cols[1].selectbox("Treatment", choices, index=choices.index("mf"),
+                                  key="size_treatment")  # fmt: skip
+    seed = cols[2].number_input("Seed", 0, 2**31 - 1, 0, key="size_seed")
+    if cols[3].button(
+        f"Simulate {2 * n:,} people", key="size_simulate", icon=":material/play_arrow:",
+        type="primary", width="stretch",
+    ):  # fmt: skip
+        progress = st.progress(0.0, text="Drawing people…")
+        try:
+            st.session_state.size_result = simulate_planned(
+                engine, control, treatment, float(baseline), float(mde), float(alpha),
+                float(power), seed=int(seed),
+                progress=lambda share, text: progress.progress(min(share, 1.0), text=text),
+            )  # fmt: skip
+        except RecsysError as error:
+            progress.empty()
+            st.error(f"The test was not simulated: {md(error)}. Change the inputs or the arms.")
+            return
+        progress.empty()
+    run = st.session_state.get("size_result")
+    if not run:
+        return
+    (st.success if run["reached"] else st.warning)(md(run["sentence"]))
+    plan, measured, truth = run["plan"], run["measured"], run["truth"]
+    cols = st.columns(4)
+    cols[0].metric("Reached its power?", "yes: detected" if run["reached"] else "no: missed")
+    cols[1].metric("Planned power", f"{plan['power']:.0%}")
+    had = run["power_had"]
+    cols[2].metric("Power at the true rates", "n/a" if had is None else f"{had:.0%}")
+    cols[3].metric("Users per arm", f"{plan['per_arm']:,}")
+    rows = [
+        ("planned", plan["baseline"], plan["baseline"] * (1 + plan["mde"]), plan["mde"]),
+        ("measured", measured["control"], measured["treatment"], measured["lift"]),
+        ("truth", truth["control"], truth["treatment"], truth["lift"]),
+    ]
+    table = pd.DataFrame(rows, columns=["", "control rate", "treatment rate", "relative lift"])
+    st.dataframe(
+        table, hide_index=True, key="size_table",
+        column_config={c: st.column_config.NumberColumn(c, format="percent")
+                       for c in ("control rate", "treatment rate", "relative lift")},
+    )  # fmt: skip
+    name = run["report"]["experiment"]["name"]
+    st.caption(md(f"Stored as the simulated experiment {name} (see Results)."))
 
 
 def offpolicy_view(engine: Engine) -> None:

@@ -12,6 +12,7 @@ from recsys.errors import RecsysError
 from recsys.experiments.analysis import cumulative, report
 from recsys.experiments.assignment import Experiment
 from recsys.experiments.metrics import LABELS, METRICS, RATES, SHORT_LABELS
+from recsys.experiments.population import MAX_PEOPLE
 from recsys.experiments.simulation import MAX_SESSIONS, create, simulate
 from recsys.ui.charts import rate_axis
 from recsys.ui.widgets import md, plain
@@ -142,6 +143,12 @@ def _arms_table(result: dict) -> None:
         "CTR: click-through rate; avg rating: the average rating given, in stars. Each estimate "
         "is followed by its 95 % interval." + truth
     )
+    if drawn := result.get("drawn_people"):
+        st.caption(
+            f"{drawn:,} of these people were drawn from the world's population model past its "
+            "own (a persona, then a taste around it), each served as a look-alike of their "
+            "persona; they are not users of the lab."
+        )
 
 
 def _pct(value) -> str:
@@ -353,9 +360,17 @@ def create_view(engine: Engine) -> None:
         sim = st.columns(2)
         n_people = len(engine.experiments.simulated_people())
         users = sim[0].number_input(
-            "Simulated people", 1, max(n_people, 1), max(n_people, 1), key="ab_users"
+            "Simulated people",
+            1,
+            MAX_PEOPLE,
+            max(n_people, 1),
+            key="ab_users",
+            help=f"The world has {n_people:,}; past that, more are drawn from its population "
+            "model (a persona, then a taste around it), each served as a look-alike of their "
+            "persona. They are not added to the lab's users unless you keep them.",
         )
         sessions = sim[1].number_input("Visits each", 1, MAX_SESSIONS, 20, key="ab_sessions")
+        keep = st.checkbox("Keep the drawn people as users of the lab", key="ab_keep_people")
         submitted = st.form_submit_button(
             "Create", icon=":material/play_arrow:", type="primary", key="ab_submit"
         )
@@ -378,6 +393,7 @@ def create_view(engine: Engine) -> None:
                 engine, spec, name=name.strip() or None, split=split or None, users=int(users),
                 sessions=int(sessions), seed=int(seed), slate=int(slate), explore=float(explore),
                 progress=lambda share, text: progress.progress(min(share, 1.0), text=text),
+                keep_people=bool(keep),
             )  # fmt: skip
             experiment = engine.experiments.get(result["experiment"]["name"])
             st.session_state.ab_flash = (
