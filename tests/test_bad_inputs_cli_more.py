@@ -127,7 +127,7 @@ MORE = [
     case("experiment-offpolicy-no-target", "experiment offpolicy ghost", "needs --target"),
     case("experiment-unknown-unit", "experiment list --unit team", "invalid choice: 'team'"),
     case("experiment-unknown-mode", f"{EXP} --mode both", "invalid choice: 'both'"),
-    case("experiment-simulate-users-0", f"{SIM} --users 0", "users must be a whole number"),
+    case("experiment-simulate-users-0", f"{SIM} --users 0", "users must be from 1 to 1,000,000"),
     case("experiment-simulate-sessions-0", f"{SIM} --sessions 0", "sessions must be from 1"),
     case("experiment-simulate-sessions-huge", f"{SIM} --sessions 1000000000", "got 1000000000"),
     case("experiment-simulate-alpha-0", f"{SIM} --alpha 0", "--alpha must be between 0 and 1"),

@@ -43,7 +43,7 @@ def test_an_uploaded_plugin_is_checked_only_after_the_confirmation(
     page.screenshot(path=str(SHOTS / "plugin-simulator.png"))
     page.goto(f"{served}/parameters?user=alice&algorithm=neighbours")
     page.wait_for_selector(IDLE, timeout=60_000)
-    page.get_by_text("shrink (default 5)").wait_for()
+    page.get_by_text("shrink (0 to 100, default 5)").wait_for()
     page.screenshot(path=str(SHOTS / "plugin-parameters.png"))
     open_tab(page, "Algorithms", ".st-key-plugin_upload input[type=file]")
     backwards = write(

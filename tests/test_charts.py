@@ -13,9 +13,8 @@ from recsys.data.axes import integer_axis, rate_axis
 from recsys.data.report import session_report
 from recsys.store.versions import TIMELINE_KINDS, timeline
 from recsys.ui.ab_tools import p_value_figure
-from recsys.ui.charts import canary_figure, version_metrics_figure
+from recsys.ui.charts import canary_figure, curve_figure, version_metrics_figure
 from recsys.ui.evaluation import sweep_figure
-from recsys.ui.experiments import curve_figure
 from recsys.ui.history import timeline_figure
 from recsys.ui.panels import truth_chart
 from recsys.ui.tables import LAB_TIME, epoch_of, readable

@@ -84,7 +84,7 @@ BAD_OPTIONS = [
     (["recommend", "--user", "ann", "--log", "--as-of", "3"], "give one or the other"),
     (["interact", "--user", "ann", "--item", "1", "--kind", "like", "--request-id", "x"], "int"),
     (["sweep", "--algorithm", "nope", "--param", "factors", "--values", "4"], "unknown algorithm"),
-    (["canary", "set", "--version", "x", "--share", "5"], "a version id such as 7"),
+    (["canary", "set", "--version", "x", "--share", "5"], "a version such as 3, v3 or mf@v3"),
     (["canary", "set", "--version", "3", "--share", "0"], "above 0 and at most 100"),
 ]
 

@@ -37,7 +37,7 @@ COMMANDS = {
 
 
 @pytest.fixture(scope="module")
-def template(small_world_file, tmp_path_factory) -> tuple[Path, int]:
+def template(small_world_file, tmp_path_factory) -> tuple[Path, str]:
     """The small world with every version measured; mf has a production to roll back from
     (a retrain) and a candidate to promote."""
     path = tmp_path_factory.mktemp("crash-lifecycle") / "template.duckdb"
@@ -45,13 +45,13 @@ def template(small_world_file, tmp_path_factory) -> tuple[Path, int]:
     engine = Engine.open(path)
     engine.lifecycle.measured()
     engine.retrain("mf")
-    candidate = engine.lifecycle.train("mf", "manual", promote="never")["version"]
+    candidate = engine.lifecycle.train("mf", "manual", promote="never")["label"]  # mf's v3
     engine.close()
     return path, candidate
 
 
-def command(name: str, candidate: int) -> list[str]:
-    return [str(candidate) if a == "CANDIDATE" else a for a in COMMANDS[name]]
+def command(name: str, candidate: str) -> list[str]:
+    return [f"mf@{candidate}" if a == "CANDIDATE" else a for a in COMMANDS[name]]
 
 
 def production_state(path: Path) -> dict:

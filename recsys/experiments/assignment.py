@@ -26,8 +26,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys.algorithms import algorithm_class, validate_config
+from recsys.algorithms import validate_config
 from recsys.errors import RecsysError
+from recsys.experiments.arms import arm_name, resolve
 from recsys.store.database import Store
 from recsys.store.versions import VersionStore
 
@@ -360,41 +361,6 @@ class Experiments:
     def simulated_people(self) -> pd.DataFrame:
         """The world's simulated people with their hidden taste (the simulated population)."""
         return self.repo.simulated_people()
-
-
-def resolve(spec: dict[str, Any], versions: dict[tuple[str, int], int]) -> tuple[str, int | None]:
-    """The (algorithm, version key) a parsed arm spec names; `versions` maps (algorithm,
-    number) -> key (`VersionStore.version_catalog`). RecsysError for an unknown or an
-    ambiguous version (`v3` that several algorithms have)."""
-    number = spec["version"]
-    if number is None:
-        return algorithm_class(spec["algorithm"]).name, None
-    if spec["algorithm"] is not None:
-        name = algorithm_class(spec["algorithm"]).name
-        if (name, number) not in versions:
-            have = sorted(n for a, n in versions if a == name)
-            listed = ", ".join(f"v{n}" for n in have) or "none"
-            raise RecsysError(f"unknown version {name}@v{number}; {name} has {listed}")
-        return name, versions[(name, number)]
-    owners = sorted(a for a, n in versions if n == number)
-    if not owners:
-        raise RecsysError(f"unknown version v{number}: no algorithm has one")
-    if len(owners) > 1:
-        raise RecsysError(
-            f"v{number} is ambiguous: {', '.join(owners)} each have one; "
-            f"write {owners[0]}@v{number}"
-        )
-    return owners[0], versions[(owners[0], number)]
-
-
-def arm_name(arm: dict[str, Any]) -> str:
-    if arm.get("name"):
-        return arm["name"]
-    if arm["config"]:
-        return arm["spec"]
-    if arm["version"]:  # as it was written: v3 or mf@v3
-        return f"{arm['algorithm']}@v{arm['version']}" if arm["algorithm"] else f"v{arm['version']}"
-    return arm["algorithm"]
 
 
 def _experiment(row: tuple) -> Experiment:

@@ -16,6 +16,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from recsys.data.axes import integer_axis, is_rate, rate_axis
+from recsys.experiments.metrics import LABELS, RATES
+from recsys.ui.widgets import plain
 
 __all__ = [
     "canary_figure",
@@ -86,3 +88,80 @@ def canary_figure(live: pd.DataFrame) -> go.Figure:
         height=300,
     )
     return rate_axis(figure)
+
+
+# The A/B tests page's arms, in order.
+COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"]
+
+
+def curve_figure(curve: pd.DataFrame, metric: str) -> go.Figure:
+    figure = go.Figure()
+    for i, (arm, rows) in enumerate(curve.groupby("arm", sort=False)):
+        color = COLORS[i % len(COLORS)]
+        figure.add_trace(
+            go.Scatter(
+                x=list(rows["day"]) + list(rows["day"][::-1]),
+                y=list(rows["high"]) + list(rows["low"][::-1]),
+                fill="toself",
+                fillcolor=color,
+                opacity=0.18,
+                line={"width": 0},
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
+        figure.add_trace(
+            go.Scatter(x=rows["day"], y=rows["value"], name=plain(arm), line={"color": color})
+        )
+    figure.update_layout(
+        title=f"Cumulative {LABELS[metric]} with 95 % bands",
+        xaxis_title="lab days since start",
+        yaxis_title=LABELS[metric],
+        height=360,
+        margin={"t": 50, "b": 40},
+    )
+    return rate_axis(figure) if metric in RATES else figure
+
+
+def lift_figure(result: dict, control: str) -> go.Figure:
+    rows = [c for c in result["comparisons"] if c["lift"] is not None]
+    labels = [f"{plain(c['arm'])}: {LABELS[c['metric']]}" for c in rows]
+    lifts = [c["lift"] for c in rows]
+    figure = go.Figure(
+        go.Scatter(
+            x=lifts,
+            y=labels,
+            mode="markers",
+            marker={"size": 10, "color": ["#2ca02c" if x > 0 else "#d62728" for x in lifts]},
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": [c["lift_high"] - c["lift"] for c in rows],
+                "arrayminus": [c["lift"] - c["lift_low"] for c in rows],
+            },
+            name="lift, 95 % CI",
+        )
+    )
+    if result["sequential"]:
+        seq = [c for c in rows if c.get("sequential_low") is not None]
+        figure.add_trace(
+            go.Scatter(
+                x=[(c["sequential_low"] + c["sequential_high"]) / 2 for c in seq],
+                y=[f"{plain(c['arm'])}: {LABELS[c['metric']]}" for c in seq],
+                mode="markers",
+                marker={"size": 1, "color": "gray"},
+                error_x={
+                    "type": "data",
+                    "array": [(c["sequential_high"] - c["sequential_low"]) / 2 for c in seq],
+                },
+                name="always-valid",
+            )
+        )
+    figure.add_vline(x=0, line_dash="dot")
+    figure.update_layout(
+        title=f"Relative lift against {plain(control)}",
+        xaxis_tickformat="+.0%",
+        height=360,
+        margin={"t": 50, "b": 40},
+    )
+    return figure

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from recsys.algorithms import REGISTRY
@@ -14,10 +13,8 @@ from recsys.experiments.assignment import Experiment
 from recsys.experiments.metrics import LABELS, METRICS, RATES, SHORT_LABELS
 from recsys.experiments.population import MAX_PEOPLE
 from recsys.experiments.simulation import MAX_SESSIONS, create, simulate
-from recsys.ui.charts import rate_axis
-from recsys.ui.widgets import md, plain
-
-COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf"]
+from recsys.ui.charts import curve_figure, lift_figure
+from recsys.ui.widgets import md
 
 
 def pick_experiment(engine: Engine, key: str, only=None) -> Experiment | None:
@@ -231,79 +228,6 @@ def _interleaving(result: dict) -> None:
         "sees one list mixing both rankers, so the comparison needs far fewer visitors than an "
         "A/B split."
     )
-
-
-def curve_figure(curve: pd.DataFrame, metric: str) -> go.Figure:
-    figure = go.Figure()
-    for i, (arm, rows) in enumerate(curve.groupby("arm", sort=False)):
-        color = COLORS[i % len(COLORS)]
-        figure.add_trace(
-            go.Scatter(
-                x=list(rows["day"]) + list(rows["day"][::-1]),
-                y=list(rows["high"]) + list(rows["low"][::-1]),
-                fill="toself",
-                fillcolor=color,
-                opacity=0.18,
-                line={"width": 0},
-                hoverinfo="skip",
-                showlegend=False,
-            )
-        )
-        figure.add_trace(
-            go.Scatter(x=rows["day"], y=rows["value"], name=plain(arm), line={"color": color})
-        )
-    figure.update_layout(
-        title=f"Cumulative {LABELS[metric]} with 95 % bands",
-        xaxis_title="lab days since start",
-        yaxis_title=LABELS[metric],
-        height=360,
-        margin={"t": 50, "b": 40},
-    )
-    return rate_axis(figure) if metric in RATES else figure
-
-
-def lift_figure(result: dict, control: str) -> go.Figure:
-    rows = [c for c in result["comparisons"] if c["lift"] is not None]
-    labels = [f"{plain(c['arm'])}: {LABELS[c['metric']]}" for c in rows]
-    lifts = [c["lift"] for c in rows]
-    figure = go.Figure(
-        go.Scatter(
-            x=lifts,
-            y=labels,
-            mode="markers",
-            marker={"size": 10, "color": ["#2ca02c" if x > 0 else "#d62728" for x in lifts]},
-            error_x={
-                "type": "data",
-                "symmetric": False,
-                "array": [c["lift_high"] - c["lift"] for c in rows],
-                "arrayminus": [c["lift"] - c["lift_low"] for c in rows],
-            },
-            name="lift, 95 % CI",
-        )
-    )
-    if result["sequential"]:
-        seq = [c for c in rows if c.get("sequential_low") is not None]
-        figure.add_trace(
-            go.Scatter(
-                x=[(c["sequential_low"] + c["sequential_high"]) / 2 for c in seq],
-                y=[f"{plain(c['arm'])}: {LABELS[c['metric']]}" for c in seq],
-                mode="markers",
-                marker={"size": 1, "color": "gray"},
-                error_x={
-                    "type": "data",
-                    "array": [(c["sequential_high"] - c["sequential_low"]) / 2 for c in seq],
-                },
-                name="always-valid",
-            )
-        )
-    figure.add_vline(x=0, line_dash="dot")
-    figure.update_layout(
-        title=f"Relative lift against {plain(control)}",
-        xaxis_tickformat="+.0%",
-        height=360,
-        margin={"t": 50, "b": 40},
-    )
-    return figure
 
 
 def _arm_choices(engine: Engine) -> list[str]:
