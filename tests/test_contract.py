@@ -5,42 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recsys.algorithms import REGISTRY, Catalog
+from recsys.algorithms import REGISTRY
+
+# The planted world the contract checks run on, for the built-ins and `check-algorithm` alike.
+from recsys.algorithms.checks import BLOCK_A, BLOCK_B, CATALOG, N_ITEMS, planted_events
 from recsys.errors import RecsysError
-from recsys.events import Event, EventFrame
+from recsys.events import Event
 
-N_ITEMS = 40
-BLOCK_A, BLOCK_B = np.arange(0, 20), np.arange(20, 40)
-CATALOG = Catalog(
-    titles=tuple(f"Film {chr(65 + i // 20)}{i % 20:02d}" for i in range(N_ITEMS)),
-    genres=tuple(("Alpha",) if i < 20 else ("Beta",) for i in range(N_ITEMS)),
-)
 ALGORITHMS = sorted(REGISTRY)
-
-
-def planted_events(seed: int = 0) -> EventFrame:
-    """Two taste groups: 24 users like block A and dislike some of B; 12 users the reverse."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for u in range(36):
-        mine, other = (BLOCK_A, BLOCK_B) if u < 24 else (BLOCK_B, BLOCK_A)
-        for item in rng.choice(mine, 10, replace=False):
-            rows.append((f"u{u}", int(item), "like", np.nan))
-            rows.append((f"u{u}", int(item), "rating", float(rng.choice([4.0, 4.5, 5.0]))))
-        for item in rng.choice(other, 3, replace=False):
-            rows.append((f"u{u}", int(item), "dislike", np.nan))
-    n = len(rows)
-    # Interleave the groups in time, so that no time-of-day context stands in for taste.
-    rows = [rows[i] for i in rng.permutation(n)]
-    users, items, kinds, values = zip(*rows, strict=True)
-    return EventFrame(
-        seq=np.arange(1, n + 1),
-        ts=np.arange(1, n + 1) * 60.0,
-        user=np.array(users, dtype=object),
-        item=np.array(items, dtype=np.int64),
-        kind=np.array(kinds, dtype=object),
-        value=np.array(values, dtype=np.float64),
-    )
 
 
 def fitted(name: str, seed: int = 0):

@@ -29,11 +29,11 @@ import numpy as np
 import pytest
 
 from recsys.algorithms import REGISTRY, SCALES, Catalog, lead_part
+from recsys.algorithms.checks import BLOCK_A, BLOCK_B, CATALOG, planted_events
 from recsys.algorithms.content import ContentBased, ContentConfig
 from recsys.algorithms.item_knn import ItemKNN, ItemKNNConfig
 from recsys.algorithms.reasons import NOTHING_POSITIVE
 from recsys.events import DEFAULT_WEIGHTS, NEUTRAL_STARS, RATING_MAX, RATING_MIN, Event, EventFrame
-from tests.test_contract import BLOCK_A, BLOCK_B, CATALOG, planted_events
 
 ALGORITHMS = sorted(REGISTRY)
 KINDS = (

@@ -20,16 +20,8 @@ from recsys.errors import RecsysError
 from recsys.events import Event
 from recsys.lifecycle.timetravel import recommend_as_of
 from tests.plugin_files import EXAMPLE, broken, clean_registry, example_text, write
-from tests.test_contract import planted_events as contract_events
 
 __all__ = ["clean_registry"]  # a fixture used by name
-
-
-def test_the_checks_run_on_the_contract_suites_planted_world():
-    a, b = planted_events(), contract_events()
-    for column in ("seq", "ts", "user", "item", "kind"):
-        assert np.array_equal(getattr(a, column), getattr(b, column))
-    assert np.array_equal(a.value, b.value, equal_nan=True)
 
 
 def test_the_example_plugin_passes_every_contract_check():
