@@ -178,8 +178,10 @@ def _recent() -> dict[str, tuple[int | None, LearningStep | UndoStep]]:
 def remember(engine: Engine, step: LearningStep | UndoStep) -> None:
     """Keep `step` as its user's last step (for `recall` after a reload)."""
     user = step.event.user
+    # A click's event is the user's newest; only an undo needs the log asked what is left.
+    newest = step.event.seq if isinstance(step, LearningStep) else engine.store.last_live_seq(user)
     with _lock:
-        _recent()[user] = (engine.store.last_live_seq(user), step)
+        _recent()[user] = (newest, step)
 
 
 def recall(engine: Engine, user: str) -> LearningStep | UndoStep | None:
