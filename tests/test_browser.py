@@ -207,7 +207,8 @@ def test_ab_tests_page_in_the_browser(served, page):
     assert page.locator("[data-testid=stException]").count() == 0
 
 
-def test_session_report_downloads_and_opens_offline_with_its_charts(served, page, tmp_path):
+def downloaded_report(served: str, page, tmp_path: Path) -> Path:
+    """alice likes her top card, then the sidebar's Session report is saved: the file's path."""
     page.goto(f"{served}/?user=alice&algorithm=mf")
     page.wait_for_selector(IDLE, timeout=60_000)
     page.get_by_role("button", name="Like").first.click()
@@ -216,6 +217,11 @@ def test_session_report_downloads_and_opens_offline_with_its_charts(served, page
         page.get_by_role("button", name="Session report").click()
     saved = tmp_path / "report.html"
     download.value.save_as(saved)
+    return saved
+
+
+def test_session_report_downloads_and_opens_offline_with_its_charts(served, page, tmp_path):
+    saved = downloaded_report(served, page, tmp_path)
     fetched = []
     offline = page  # the app is done with; from here on nothing but the file may load
     offline.route(

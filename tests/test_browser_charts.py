@@ -8,7 +8,7 @@ import pytest
 from recsys.engine import Engine
 from recsys.experiments.simulation import simulate
 from tests import test_browser
-from tests.test_browser import IDLE, SHOTS
+from tests.test_browser import IDLE, SHOTS, downloaded_report
 
 served, page = test_browser.served, test_browser.page
 
@@ -65,15 +65,7 @@ def test_every_column_of_the_ab_tables_fits_1440_by_900(lab_with_an_experiment, 
 
 
 def test_the_report_made_in_the_app_draws_in_colour(lab_with_an_experiment, served, page, tmp_path):
-    page.goto(f"{served}/?user=alice&algorithm=mf")
-    page.wait_for_selector(IDLE, timeout=60_000)
-    page.get_by_role("button", name="Like").first.click()
-    page.wait_for_selector(IDLE, timeout=20_000)
-    with page.expect_download(timeout=120_000) as download:
-        page.get_by_role("button", name="Session report").click()
-    saved = tmp_path / "report.html"
-    download.value.save_as(saved)
-    page.goto(saved.as_uri())
+    page.goto(downloaded_report(served, page, tmp_path).as_uri())
     page.wait_for_selector(".js-plotly-plot .bars path", timeout=30_000)
     paint = page.evaluate(PAINT)
     kinds = {kind for kind, _ in paint}
