@@ -156,6 +156,34 @@ def test_a_visits_context_reaches_linucb_and_the_log(db_path, capsys):
         ("mobile", "write KEY=VALUE"),
     ]:
         assert says in refused(capsys, db_path, "recommend", "--user", "ada", "--context", context)
+    # a repeated key would keep only its last value, silently
+    assert "--context device is given twice" in refused(
+        capsys, db_path, "interact", "--user", "ada", "--item", "5", "--kind", "like",
+        "--context", "device=mobile", "device=tv",
+    )  # fmt: skip
+
+
+def test_explain_says_when_the_user_has_no_history(db_path, capsys):
+    """A user with no events gets the score any new visitor gets, and explain says so."""
+    text = ok(capsys, db_path, "explain", "--user", "newcomer", "--item", "7")
+    assert text.endswith(
+        "newcomer has no events in this lab yet: any new visitor gets this score.\n"
+    )
+    assert (
+        ok(capsys, db_path, "explain", "--user", "newcomer", "--item", "7", "--json")["has_history"]
+        is False
+    )
+    ok(capsys, db_path, "interact", "--user", "newcomer", "--item", "3", "--kind", "like")
+    info = ok(capsys, db_path, "explain", "--user", "newcomer", "--item", "7", "--json")
+    assert info["has_history"] is True
+    assert "no events" not in ok(capsys, db_path, "explain", "--user", "newcomer", "--item", "7")
+
+
+def test_json_may_come_before_the_command(db_path, capsys):
+    after = ok(capsys, db_path, "recommend", "--user", "ada", "--k", "3", "--json")
+    code = main(["--db", str(db_path), "--json", "recommend", "--user", "ada", "--k", "3"])
+    out, err = capsys.readouterr()
+    assert (code, err) == (0, "") and json.loads(out) == after
 
 
 def test_canary_set_serves_the_share_and_clear_stops_it_with_an_audit_trail(db_path, capsys):
@@ -235,7 +263,12 @@ def test_recommend_log_and_interact_request_id_credit_the_impression(db_path, ca
         "--mode",
         "live",
     )
-    shown = ok(capsys, db_path, "recommend", "--user", "ada", "--log", "--json")
+    # the experiment fixes the list's length; a different --k is refused before anything is logged
+    assert "leave out --k or give --k 10" in refused(
+        capsys, db_path, "recommend", "--user", "ada", "--log", "--k", "5"
+    )
+    assert query(db_path, "SELECT count(*) FROM impressions") == [(0,)]
+    shown = ok(capsys, db_path, "recommend", "--user", "ada", "--log", "--k", "10", "--json")
     exposure, items = shown["exposure"], [r["item"] for r in shown["items"]]
     request = exposure["request_id"]
     assert exposure["experiment"] == "live1" and shown["algorithm"] == exposure["algorithm"]

@@ -46,8 +46,8 @@ def readme_rows() -> dict[str, list[str]]:
 def test_the_section_names_the_global_options():
     parser = build_parser()
     globals_ = {o for a in parser._actions for o in a.option_strings if o.startswith("--")}
-    assert "`python -m recsys [--db PATH] [--plugin PATH] COMMAND ...`" in readme_section()
-    assert globals_ - {"--help"} == {"--db", "--plugin"}
+    assert "`python -m recsys [--db PATH] [--plugin PATH] [--json] COMMAND ...`" in readme_section()
+    assert globals_ - {"--help"} == {"--db", "--plugin", "--json"}
 
 
 def test_every_command_of_the_parser_has_a_row_and_every_row_a_command():

@@ -264,6 +264,8 @@ def parse_context(items: list[str] | None) -> dict[str, str] | None:
             raise RecsysError(
                 f"--context {key}={value[:40]!r}: choose one of {', '.join(CONTEXT[key])}"
             )
+        if key in context:
+            raise RecsysError(f"--context {key} is given twice: give each key once")
         context[key] = value
     return context
 

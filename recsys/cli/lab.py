@@ -59,7 +59,8 @@ def add_parsers(commands: Any) -> None:
         commands, "recommend", "the top-k recommendations of a user, with reasons", run
     )
     recommend.add_argument("--user", required=True)
-    recommend.add_argument("--k", type=int, default=10)
+    # None tells "not given" apart, as --log then takes the live experiment's length.
+    recommend.add_argument("--k", type=int, default=None, help="list length (10)")
     recommend.add_argument("--algorithm", type=algorithm, default=DEFAULT_ALGORITHM)
     recommend.add_argument(
         "--as-of", type=int, metavar="SEQ", help="time travel: the list right after event SEQ"
@@ -115,6 +116,8 @@ def run(args: argparse.Namespace) -> Result:
     database is created or opened."""
     if args.command in ("recommend", "interact") or (args.command == "simulate" and args.user):
         validate_user(args.user)
+    if args.command == "recommend":
+        args.k_given, args.k = args.k is not None, 10 if args.k is None else args.k
     if args.command in ("recommend", "interact", "simulate"):
         check_k(args.k)
     if args.command in ("recommend", "interact"):
@@ -201,6 +204,12 @@ def _recommend(engine, args) -> Result:
             raise RecsysError(
                 "--log: no live experiment runs, so no list is logged; start one with "
                 "experiment create NAME --arms mf,popularity --mode live"
+            )
+        slate = engine.live_experiment.slate
+        if args.k_given and args.k != slate:
+            raise RecsysError(
+                f"--log shows the live experiment's list of {slate} (every arm is judged on "
+                f"lists of one length): leave out --k or give --k {slate}"
             )
         ranking, exposure = engine.show(args.user, args.k, args.algorithm, args.context)
     else:

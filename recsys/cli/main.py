@@ -32,6 +32,11 @@ def build_parser() -> Parser:
     """The parser of every command; `args.run(args)` runs the one parsed."""
     parser = Parser(prog="python -m recsys", description=__doc__.splitlines()[0])
     parser.add_argument("--db", help="lab database file (default: $RECSYS_DB or data/lab.duckdb)")
+    # Also before the command (`python -m recsys --json history ...`), as scripts often write it;
+    # its own dest, as a subcommand's defaults overwrite the top level's.
+    parser.add_argument(
+        "--json", dest="json_first", action="store_true", help="print JSON (as COMMAND --json does)"
+    )
     plugins.add_option(parser)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for module in MODULES:
@@ -66,6 +71,7 @@ def _main(argv: list[str] | None) -> int:
         if args.db is not None and not (args.db.strip() and args.db.isprintable()):
             # "" would mean the default lab, and DuckDB cuts a path at a NUL byte
             raise RecsysError(f"--db {args.db!r}: give the lab database's file path")
+        args.json = getattr(args, "json", False) or args.json_first
         result = run(args)
     except RecsysError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -168,6 +168,7 @@ def _explain(engine, args) -> Result:
             for name, value in explanation.parts.items()
         ],
         "related": [{"item": i, "contribution": c} for i, c in explanation.related],
+        "has_history": len(engine.history(args.user, 1)) > 0,
     }
     width = max(len(name) for name in explanation.parts)
     lines = [
@@ -181,6 +182,8 @@ def _explain(engine, args) -> Result:
         ),
         "The parts add up to the score; * marks the part the reason is about.",
     ]
+    if not info["has_history"]:
+        lines.append(f"{args.user} has no events in this lab yet: any new visitor gets this score.")
     return {"json": with_item_ids(info, engine.ids), "text": "\n".join(lines)}
 
 
