@@ -316,3 +316,15 @@ def test_recommend_log_and_interact_request_id_credit_the_impression(db_path, ca
     assert "not a running live experiment" in refused(
         capsys, db_path, "interact", "--user", "ada", "--item", items[2], *like, str(request)
     )
+
+
+def test_a_db_that_held_no_lab_is_said_once_on_stderr(tmp_path, capsys):
+    """A mistyped --db would otherwise answer from a freshly seeded lab without a word."""
+    path = tmp_path / "typo.duckdb"
+    code, out, err = run(capsys, path, "history", "--limit", "1")
+    assert code == 0 and out
+    assert err == (
+        f"note: {path} held no lab, so a new one was seeded with the default world "
+        "(check --db if you meant another file)\n"
+    )
+    assert run(capsys, path, "history", "--limit", "1")[2] == ""  # the lab exists now

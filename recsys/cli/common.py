@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
@@ -176,6 +177,13 @@ def on_lab(
         from recsys.engine import Engine
 
         engine = Engine.open(args.db)
+        if args.db is not None and path != ":memory:" and getattr(args, "command", "") != "init":
+            # A mistyped --db would otherwise answer from a fresh lab without a word.
+            print(
+                f"note: {path} held no lab, so a new one was seeded with the default world "
+                "(check --db if you meant another file)",
+                file=sys.stderr,
+            )
     try:
         if store is None and check is not None:
             check(engine.store.db, args)
