@@ -97,3 +97,14 @@ def test_a_hostile_catalog_and_user_id_are_text_in_the_report(db_path, tmp_path)
     assert html.escape(HOSTILE_USER) in body and HOSTILE_USER not in body
     for raw in ("<b>bold</b>", "<script>alert(1)</script>"):
         assert raw not in body
+
+
+def test_the_setup_table_reads_as_settings_not_json(engine):
+    page = session_report(engine, "ada")
+    setup = page[page.index("<h2>Setup") : page.index("</table>", page.index("<h2>Setup"))]
+    config, policy = engine.model("mf").config.to_dict(), engine.lifecycle.policy.to_dict()
+    assert f"factors = {config['factors']}, " in setup
+    assert f"retrain_ratings = {policy['retrain_ratings']}" in setup
+    flag = next(name for name, value in policy.items() if isinstance(value, bool))
+    assert f"{flag} = {'on' if policy[flag] else 'off'}" in setup
+    assert "{" not in setup and "&quot;" not in setup

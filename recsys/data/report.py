@@ -114,17 +114,38 @@ def _setup(engine, algorithm: str) -> str:
     rows = [
         ("world", f"{meta.get('label', meta.get('world', ''))} ({source}{meta.get('seed', '?')})"),
         ("catalog", f"{engine.catalog.n:,} items"),
-        ("event weights", meta.get("weights", "default")),
+        ("event weights", _pairs(meta.get("weights", "default"))),
         ("algorithm", algorithm),
-        ("parameters", json.dumps(engine.model(algorithm).config.to_dict())),
+        ("parameters", _pairs(engine.model(algorithm).config.to_dict())),
         (
             "production version",
             engine.version_store.label_of(engine.version_store.alias(algorithm, "production")),
         ),
-        ("policies", json.dumps(engine.lifecycle.policy.to_dict())),
+        ("policies", _pairs(engine.lifecycle.policy.to_dict())),
     ]
     cells = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
     return _scenario(meta) + f"<h2>Setup</h2><table>{cells}</table>"
+
+
+def _pairs(value) -> str:
+    """A setting's name = value pairs as a reader of the report reads them (not JSON); a JSON
+    object in a string (as the lab's meta holds it) is read first, other text kept as is."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    if not isinstance(value, dict):
+        return str(value)
+    return ", ".join(f"{name} = {_plain(v)}" for name, v in value.items()) or "none"
+
+
+def _plain(value) -> str:
+    if isinstance(value, dict):
+        return "(" + _pairs(value) + ")"
+    if isinstance(value, bool | None):
+        return {True: "on", False: "off", None: "none"}[value]
+    return str(value)
 
 
 def _scenario(meta: dict[str, str]) -> str:
