@@ -53,7 +53,7 @@ class Ranking:
         """`model`'s top-k for `user` over `catalog`, each item with its one-line reason,
         labelled with the algorithm it serves and the seq of the state it reflects."""
         items, scores = model.recommend(user, k, context)
-        reasons = model.reasons(user, items.tolist())
+        reasons = model.reasons(user, items.tolist(), context)
         ranked = tuple(
             RankedItem(
                 item,

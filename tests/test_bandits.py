@@ -51,3 +51,16 @@ def test_regret_grows_slower_than_linearly_for_ucb1():
     early, _ = play("ucb1", rounds=1000)
     late, _ = play("ucb1", rounds=4000)
     assert late < 3 * early  # four times the rounds, less than three times the regret
+
+
+@pytest.mark.parametrize("user", ["ada", "newcomer"])
+def test_linucb_scores_and_explains_a_list_in_the_visits_context(engine, user):
+    """One model serves everyone, so a newcomer's list reads the visit's context too, and each
+    reason names the context the list was scored in (it used to name the newest event's)."""
+    night = engine.recommend(user, 5, "linucb", {"device": "mobile", "time_of_day": "night"})
+    morning = engine.recommend(user, 5, "linucb", {"device": "tv", "time_of_day": "morning"})
+    assert [r.score for r in night.items] != [r.score for r in morning.items]
+    assert all(r.reason.startswith("for night, ") for r in night.items)
+    assert all(r.reason.split(":")[0].endswith(", mobile") for r in night.items)
+    assert all(r.reason.startswith("for morning, ") for r in morning.items)
+    assert all(r.reason.split(":")[0].endswith(", tv") for r in morning.items)

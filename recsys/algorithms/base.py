@@ -204,8 +204,9 @@ class Recommender:
         row = self._user_row(user)
         return self._cold_explain(item) if row is None else self._explain(row, item)
 
-    def reasons(self, user: str, items: list[int]) -> list[str]:
-        """One-line reasons for a whole ranking at once (cheaper than `explain` per item)."""
+    def reasons(self, user: str, items: list[int], context: dict | None = None) -> list[str]:
+        """One-line reasons for a whole ranking at once (cheaper than `explain` per item), for
+        the visit's `context` the ranking was scored in (read only by contextual models)."""
         row = self._user_row(user)
         if row is None:
             return [self.explain(user, item).reason for item in items]

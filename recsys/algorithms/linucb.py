@@ -160,13 +160,16 @@ class LinUCB(Recommender):
         idx, values = self._phi(item, context)
         return float(np.clip(values @ (self._a_inv[idx] @ self._b), 0.0, 1.0))
 
-    def _parts(self, context: dict | None) -> tuple[np.ndarray, np.ndarray]:
-        chosen = (
+    def _chosen(self, context: dict | None) -> dict[str, str]:
+        """The visit's context, its missing parts those of the newest event."""
+        return (
             self._last_context
             if context is None
             else context_of(0.0, {**self._last_context, **context})
         )
-        idx = self._blocks(chosen)
+
+    def _parts(self, context: dict | None) -> tuple[np.ndarray, np.ndarray]:
+        idx = self._blocks(self._chosen(context))
         features = np.tile(self._distinct, 4)
         theta = self._a_inv[idx] @ self._b
         spread = ((features @ self._a_inv[np.ix_(idx, idx)]) * features).sum(axis=1)
@@ -181,10 +184,23 @@ class LinUCB(Recommender):
     def _cold_scores(self) -> np.ndarray:
         return self._scores(-1, None)  # the same for everyone, newcomers included
 
-    def _explanation(self, estimate: float, bonus: float) -> Explanation:
+    def score(
+        self, user: str, items: np.ndarray | None = None, context: dict | None = None
+    ) -> np.ndarray:
+        """As `Recommender.score`; one model serves everyone, so a newcomer's scores read the
+        visit's context too (the base class gives unknown users context-free cold scores)."""
+        scores = self._scores(-1, context)
+        return scores if items is None else scores[np.asarray(items, dtype=np.int64)]
+
+    def reasons(self, user: str, items: list[int], context: dict | None = None) -> list[str]:
+        """The ranking's reasons in the context it was scored in, for anyone."""
+        estimate, bonus = self._parts(context)
+        return [self._explanation(estimate[i], bonus[i], context).reason for i in items]
+
+    def _explanation(self, estimate: float, bonus: float, context=None) -> Explanation:
         parts = {ESTIMATE: float(estimate), EXPLORATION: float(bonus)}
         lead = lead_part(parts)
-        c = self._last_context
+        c = self._chosen(context)
         when = f"for {c['time_of_day']}, {c['day_type']}, {c['device']}"
         if lead == ESTIMATE:
             reason = f"{when}: {ESTIMATE} {estimate:.2f}, exploration {bonus:+.2f}"
@@ -200,10 +216,6 @@ class LinUCB(Recommender):
 
     def _cold_explain(self, item: int) -> Explanation:
         return self._explain(-1, item)
-
-    def _reasons(self, user: int, items: list[int]) -> list[str]:
-        estimate, bonus = self._parts(None)
-        return [self._explanation(estimate[i], bonus[i]).reason for i in items]
 
     def _state(self) -> dict[str, np.ndarray]:
         c = self._last_context
