@@ -30,3 +30,14 @@ def lab_app_test(default_timeout: float = 120) -> LabAppTest:
 def shown(elements) -> list[str]:
     """The text of Markdown elements as a person reads it: `md`'s escapes and joins removed."""
     return [e.value.replace("\\", "").replace("\u2060", "") for e in elements]
+
+
+def chart_configs(app) -> dict[str, dict]:
+    """The plotly config of every chart the page drew, by the chart's widget key (the end of
+    its element id)."""
+    import json
+
+    return {
+        chart.proto.id.rsplit("-", 1)[-1]: json.loads(chart.proto.config)
+        for chart in app.get("plotly_chart")
+    }

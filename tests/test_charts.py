@@ -11,6 +11,7 @@ import pytest
 
 from recsys.data.axes import integer_axis, rate_axis
 from recsys.data.report import session_report
+from recsys.data.slides import slide_config
 from recsys.store.versions import TIMELINE_KINDS, timeline
 from recsys.ui.ab_tools import p_value_figure
 from recsys.ui.charts import canary_figure, curve_figure, version_metrics_figure
@@ -205,3 +206,20 @@ def test_a_lone_version_is_the_only_tick_on_its_axis():
     assert tuple(figure.layout.xaxis.range) == (0.5, 1.5)  # only the tick at 1 is inside
     wide = integer_axis(go.Figure(go.Scatter(x=[1, 40], y=[0, 1])), "x", [1, 40])
     assert wide.layout.xaxis.range is None  # plotly's own range where there are many
+
+
+def test_a_charts_camera_saves_1920_by_1080_as_png_or_svg():
+    config = slide_config("svg", "Relative lift against mf")
+    assert config == {
+        "displaylogo": False,
+        "toImageButtonOptions": {
+            "format": "svg",
+            "width": 960,  # laid out at half the slide, drawn at twice the size: 1920 x 1080
+            "height": 540,
+            "scale": 2,
+            "filename": "recsys-lab-relative-lift-against-mf",
+        },
+    }
+    assert slide_config()["toImageButtonOptions"]["format"] == "png"
+    with pytest.raises(ValueError, match="png or svg, not 'jpeg'"):
+        slide_config("jpeg", "chart")

@@ -240,3 +240,44 @@ def test_models_are_built_in_one_place():
     assert not offences, "models built or configs validated outside build.py:\n" + "\n".join(
         offences
     )
+
+
+# Streamlit's chart elements. Only a plotly chart has a toolbar whose camera can save a slide,
+# and only `recsys.ui.charts.draw_chart` gives it the slide size and the sidebar's format.
+CHART_ELEMENTS = {
+    "plotly_chart",
+    "altair_chart",
+    "vega_lite_chart",
+    "bar_chart",
+    "line_chart",
+    "area_chart",
+    "scatter_chart",
+    "pyplot",
+    "bokeh_chart",
+}
+
+
+def test_every_chart_is_drawn_by_draw_chart():
+    """No chart drawn another way (`st.plotly_chart`, `column.bar_chart(...)`) in recsys/, the
+    pages or app.py: it would miss the slide download."""
+    sources = {str(p.relative_to(ROOT)): ast.parse(p.read_text()) for p in ROOT.glob("views/*.py")}
+    sources["app.py"] = ast.parse((ROOT / "app.py").read_text())
+    sources |= {str(MODULES[name].relative_to(ROOT)): tree for name, tree in TREES.items()}
+    (drawer,) = [
+        node
+        for node in ast.walk(TREES["recsys.ui.charts"])
+        if isinstance(node, ast.FunctionDef) and node.name == "draw_chart"
+    ]
+    allowed = {id(node) for node in ast.walk(drawer)}
+    offences = [
+        f"{path}:{node.lineno}: .{node.func.attr}(...)"
+        for path, tree in sources.items()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in CHART_ELEMENTS
+        and id(node) not in allowed
+    ]
+    assert len(allowed) > 1 and not offences, "charts drawn without draw_chart:\n" + "\n".join(
+        offences
+    )

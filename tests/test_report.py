@@ -31,6 +31,18 @@ def test_the_report_holds_every_section_and_works_offline(engine):
     assert "<script>" in head and len(head) > 1_000_000
     assert not re.search(r"<(script|link|img)[^>]+(src|href)=", body)
     assert body.count("Plotly.newPlot") >= 3
+    # Every chart saves a slide: the camera a PNG, the button added after drawing an SVG.
+    charts = body.count("Plotly.newPlot")
+    assert body.count("addSvgButton(") == charts and "function addSvgButton" in head
+    slides = re.findall(r'"toImageButtonOptions": (\{[^}]*\})', body)
+    assert len(slides) == 2 * charts  # in plotly's config and in the button's
+    assert '"filename": "recsys-lab-cumulative-click-through-rate"' in body
+    for options in slides:
+        assert re.fullmatch(
+            r'\{"format": "png", "width": 960, "height": 540, "scale": 2, '
+            r'"filename": "recsys-lab-[a-z0-9-]+"\}',
+            options,
+        )
 
 
 def test_text_from_the_catalog_is_escaped(engine):

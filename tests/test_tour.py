@@ -10,8 +10,11 @@ import pytest
 from recsys import tour as story
 from recsys.errors import RecsysError
 from recsys.ui.state import engine_for
+from tests.apptest import chart_configs
 from tests.test_app_data import shown
 
+# What the camera of every chart saves (tests/test_app_charts.py): PNG, 1920 x 1080.
+SLIDE = {"format": "png", "width": 960, "height": 540, "scale": 2, "filename": ""}
 KEYS = ["fresh", "like", "model", "autopilot", "history", "retrain", "ab", "drift"]
 
 
@@ -101,6 +104,7 @@ def test_the_tour_page_from_its_link_to_the_last_step_and_back(lab_app, db_path)
     assert not app.exception and app.title[0].value == "Defense tour"
     app.button(key="tour_start").click().run()
     engine = engine_for(str(db_path))
+    charted = set()
     seeded = int(engine.meta["history_through_seq"])
     for index, step in enumerate(story.DEFENSE):
         assert not app.exception, (step.key, app.exception)
@@ -110,9 +114,13 @@ def test_the_tour_page_from_its_link_to_the_last_step_and_back(lab_app, db_path)
         assert f"**{headline}**" in [m.value.replace("\\", "").replace("\u2060", "")
                                      for m in app.markdown], step.key  # fmt: skip
         assert any(step.notes[:40] in i for i in shown(app.info))
+        for key, config in chart_configs(app).items():  # each step's charts save slides too
+            assert config["toImageButtonOptions"] | {"filename": ""} == SLIDE, step.key
+            charted.add(key)
         if index < len(story.DEFENSE) - 1:
             app.button(key="tour_next").click().run()
     assert app.button(key="tour_next").disabled
+    assert charted == {"tour_autopilot", "tour_history"}
     done = engine.last_seq
     app.button(key="tour_previous").click().run()
     assert app.session_state["tour_step"] == 6 and engine.last_seq == done  # nothing re-run

@@ -18,6 +18,7 @@ from plotly.offline import get_plotlyjs
 
 from recsys.algorithms import DEFAULT_ALGORITHM, algorithm_class
 from recsys.data.axes import integer_axis, rate_axis
+from recsys.data.slides import chart_name, slide_config
 from recsys.errors import RecsysError
 from recsys.events import validate_user
 from recsys.experiments.analysis import cumulative, report
@@ -34,6 +35,29 @@ h1{margin-bottom:.2rem}h2{margin-top:2.4rem;border-bottom:1px solid #ddd;padding
 table{border-collapse:collapse;margin:.6rem 0;font-size:.88rem}
 td,th{border:1px solid #ddd;padding:.25rem .5rem;text-align:left;vertical-align:top}
 th{background:#f4f4f6}.muted{color:#666;font-size:.9rem}.in{color:#1a7f37}.out{color:#b42318}
+"""
+# Run by plotly once a chart is drawn (`_chart`'s post_script): the toolbar gets a second
+# download button, SVG at the camera's size, beside the camera (PNG). Plotly's config is JSON,
+# so a button, which is a function, is added here by redrawing the chart with it. The toolbar
+# is listed whole: the two downloads first, then zoom and pan (every chart here is a 2D one),
+# and no "Share chart..." (an upload to plotly's cloud has no place in an offline handout).
+SVG_BUTTON = """
+function addSvgButton(id, config) {
+  var gd = document.getElementById(id), size = config.toImageButtonOptions;
+  var button = {
+    name: "downloadSvg",
+    title: "Download plot as an SVG (" + size.width * size.scale + " x " +
+      size.height * size.scale + ")",
+    icon: Plotly.Icons.disk,
+    click: function (gd) {
+      Plotly.downloadImage(gd, Object.assign({}, size, {format: "svg"}));
+    }
+  };
+  var buttons = [["toImage", button], ["zoom2d", "pan2d"],
+                 ["zoomIn2d", "zoomOut2d", "autoScale2d", "resetScale2d"]];
+  return Plotly.react(gd, gd.data, gd.layout,
+                      Object.assign({}, config, {modeBarButtons: buttons}));
+}
 """
 
 
@@ -66,7 +90,8 @@ def session_report(
     return (
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
         "<title>Recsys Learning Lab report</title>"
-        f"<style>{STYLE}</style><script>{get_plotlyjs()}</script></head>"
+        f"<style>{STYLE}</style><script>{get_plotlyjs()}</script><script>{SVG_BUTTON}</script>"
+        "</head>"
         f"<body>{body}</body></html>"
     )
 
@@ -95,8 +120,16 @@ def _chart(figure: go.Figure) -> str:
     # Plotly's own template, named: inside the app, Streamlit makes its "streamlit" template
     # the default, whose colours are placeholders (#000001...) that only Streamlit's front end
     # replaces, so a report made there would draw every bar and legend swatch black.
+    # Its toolbar saves it for a slide: the camera as PNG, the button SVG_BUTTON adds as SVG,
+    # both at 1920 x 1080 and named after its title.
     figure.update_layout(template="plotly", height=340, margin={"t": 50, "b": 40, "l": 50, "r": 20})
-    return figure.to_html(full_html=False, include_plotlyjs=False)
+    config = slide_config("png", chart_name(figure, "report chart")) | {"responsive": True}
+    return figure.to_html(
+        full_html=False,
+        include_plotlyjs=False,
+        config=config,
+        post_script=f"return addSvgButton('{{plot_id}}', {json.dumps(config)});",
+    )
 
 
 def _last_live_user(engine) -> str | None:

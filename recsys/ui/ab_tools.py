@@ -18,7 +18,7 @@ from recsys.experiments.population import MAX_PEOPLE
 from recsys.experiments.simulation import simulate
 from recsys.experiments.sized import simulate_planned
 from recsys.ui import tables
-from recsys.ui.charts import integer_axis, rate_axis
+from recsys.ui.charts import draw_chart, integer_axis, rate_axis
 from recsys.ui.experiments import _arm_choices, pick_experiment
 from recsys.ui.widgets import md
 
@@ -81,7 +81,7 @@ def aa_view(engine: Engine) -> None:
             "alarms when a person's clicks go together, too few (and lost power) when, as "
             "with this world's one pick per visit, they exclude each other."
         )
-        st.plotly_chart(p_value_figure(result["p_values"]), width="stretch", key="aa_hist")
+        draw_chart(p_value_figure(result["p_values"]), key="aa_hist")
     st.markdown(PEEKING)
 
 
@@ -257,7 +257,7 @@ def offpolicy_view(engine: Engine) -> None:
         margin={"t": 50, "b": 40},
     )
     rate_axis(figure, "x")
-    st.plotly_chart(figure, width="stretch", key="ope_chart")
+    draw_chart(figure, key="ope_chart")
     st.dataframe(frame.round(4), hide_index=True)
     st.caption(
         "IPS reweights each logged click by how much likelier the new policy is to show that "

@@ -1,5 +1,8 @@
-"""Axes that say what they measure: whole-number axes (seq, version, step, counts) tick only at
-whole numbers, rates are drawn on [0, 1], facet titles name their panel without overlapping.
+"""Every chart of the pages: `draw_chart` draws it with a toolbar whose camera saves it for a
+slide (1920 x 1080, PNG or SVG as the sidebar's `download_format` setting chooses; no other
+module calls `st.plotly_chart`, tests/test_layout.py checks). And axes that say what they
+measure: whole-number axes (seq, version, step, counts) tick only at whole numbers, rates are
+drawn on [0, 1], facet titles name their panel without overlapping.
 
 The axis helpers live in `recsys.data.axes` (the session report, below this layer, uses them
 too). Every plotly chart of the pages goes through them; the figure builders of the Model
@@ -14,19 +17,57 @@ import math
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+import streamlit as st
 
 from recsys.data.axes import integer_axis, is_rate, rate_axis
+from recsys.data.slides import SLIDE_HEIGHT, SLIDE_WIDTH, chart_name, slide_config
 from recsys.experiments.metrics import LABELS, RATES
 from recsys.ui.widgets import plain
 
 __all__ = [
+    "FORMAT_KEY",
     "canary_figure",
+    "download_format",
+    "draw_chart",
     "facet_titles",
     "integer_axis",
     "is_rate",
     "rate_axis",
     "version_metrics_figure",
 ]
+
+
+FORMAT_KEY = "chart_format"  # the sidebar's setting, per session: "PNG" or "SVG"
+FORMATS = ("PNG", "SVG")
+
+
+def download_format() -> None:
+    """The sidebar's "Chart downloads" setting, shared by every page for the session: the
+    format the camera of every chart's toolbar saves (PNG unless a `?charts=svg` link or the
+    person chose SVG)."""
+    if FORMAT_KEY not in st.session_state:
+        svg = st.query_params.get("charts") == "svg"
+        st.session_state[FORMAT_KEY] = FORMATS[1] if svg else FORMATS[0]
+    st.segmented_control(
+        f"Chart downloads ({SLIDE_WIDTH} x {SLIDE_HEIGHT})",
+        FORMATS,
+        required=True,
+        key=FORMAT_KEY,
+        help=f"The camera at the top right of every chart (point at the chart to see its "
+        f"toolbar) saves it at slide size, {SLIDE_WIDTH} x {SLIDE_HEIGHT}, with its text twice "
+        "as large as on screen. PNG: a picture any slide tool takes. SVG: lines and text, "
+        "sharp at any size on a slide (PowerPoint, Keynote, LibreOffice, Inkscape).",
+    )
+
+
+def draw_chart(figure: go.Figure, key: str, name: str | None = None) -> None:
+    """Draw `figure` across its container (inside `with column:` for a column) under the
+    widget key `key`, with the slide download in its toolbar: the session's format, the file
+    named after the figure's title, else `name` (say what an untitled chart shows), else
+    `key`."""
+    image_format = st.session_state.get(FORMAT_KEY) or FORMATS[0]
+    config = slide_config(image_format.lower(), chart_name(figure, name or key))
+    st.plotly_chart(figure, width="stretch", key=key, config=config)
 
 
 def facet_titles(figure: go.Figure) -> go.Figure:

@@ -18,7 +18,7 @@ from recsys.evaluation import (
     sweep_costs,
     temporal_split,
 )
-from recsys.ui.charts import integer_axis, is_rate, rate_axis
+from recsys.ui.charts import draw_chart, integer_axis, is_rate, rate_axis
 from recsys.ui.widgets import md
 
 
@@ -81,7 +81,7 @@ def comparison(engine: Engine, split, k: int, seed: int) -> None:
         figure = px.bar(frame, x="algorithm", y=metric)
         if is_rate(metric):
             rate_axis(figure)
-        st.plotly_chart(figure, width="stretch", key="eval_chart")
+        draw_chart(figure, key="eval_chart", name=f"offline evaluation {metric}")
 
 
 def applied_config(engine: Engine, algorithm: str) -> dict:
@@ -186,9 +186,7 @@ def parameter_sweep(engine: Engine, split, k: int, seed: int = 0) -> None:
             default=[m for m in metrics if m.startswith(("NDCG", "RMSE"))],
             key="sweep_metrics",
         )
-        st.plotly_chart(
-            sweep_figure(frame, algorithm, parameter, shown), width="stretch", key="sweep_chart"
-        )
+        draw_chart(sweep_figure(frame, algorithm, parameter, shown), key="sweep_chart")
         st.dataframe(frame.round(4), hide_index=True, width="stretch")
 
 

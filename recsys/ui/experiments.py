@@ -13,7 +13,7 @@ from recsys.experiments.assignment import Experiment
 from recsys.experiments.metrics import LABELS, METRICS, RATES, SHORT_LABELS
 from recsys.experiments.population import MAX_PEOPLE
 from recsys.experiments.simulation import MAX_SESSIONS, create, simulate
-from recsys.ui.charts import curve_figure, lift_figure
+from recsys.ui.charts import curve_figure, draw_chart, lift_figure
 from recsys.ui.widgets import md
 
 
@@ -88,8 +88,10 @@ def results_view(engine: Engine) -> None:
         st.caption("The curves appear once the experiment has impressions.")
         return
     chart, lift = st.columns(2)
-    chart.plotly_chart(curve_figure(curve, rate), width="stretch", key="ab_curve")
-    lift.plotly_chart(lift_figure(result, experiment.control.name), width="stretch", key="ab_lift")
+    with chart:
+        draw_chart(curve_figure(curve, rate), key="ab_curve")
+    with lift:
+        draw_chart(lift_figure(result, experiment.control.name), key="ab_lift")
 
 
 def _verdict(result: dict) -> None:

@@ -17,7 +17,7 @@ from recsys.lifecycle.timetravel import first_seq, journey, recommend_as_of
 from recsys.ranking import diff
 from recsys.store.versions import TIMELINE_KINDS, timeline
 from recsys.ui import tables
-from recsys.ui.charts import integer_axis, rate_axis
+from recsys.ui.charts import draw_chart, integer_axis, rate_axis
 from recsys.ui.widgets import md, plain
 
 
@@ -49,8 +49,8 @@ def timeline_view(engine: Engine, user: str) -> None:
     if frame.empty:
         st.info("Nothing of these kinds in this range.")
         return
-    st.plotly_chart(
-        timeline_figure(frame, kinds or TIMELINE_KINDS), width="stretch", key="tl_chart"
+    draw_chart(
+        timeline_figure(frame, kinds or TIMELINE_KINDS), key="tl_chart", name="learning timeline"
     )
     tables.show(
         frame,
@@ -137,7 +137,7 @@ def journey_view(engine: Engine, user: str, algorithm: str, k: int = 10) -> None
     bump.update_yaxes(autorange="reversed", dtick=1)
     bump.update_layout(showlegend=len(ranks["title"].unique()) <= 25)
     integer_axis(bump, "x", ranks["step"])
-    st.plotly_chart(bump, width="stretch", key="journey_bump")
+    draw_chart(bump, key="journey_bump")
     scores = pd.DataFrame(
         [
             {"step": i, "seq": s.seq, "item": plain(engine.item_title(item)), "score": score}
@@ -157,7 +157,7 @@ def journey_view(engine: Engine, user: str, algorithm: str, k: int = 10) -> None
         title="Scores of the items you chose (the 12 most recent)",
     )
     integer_axis(figure, "x", scores["step"])
-    st.plotly_chart(figure, width="stretch", key="journey_scores")
+    draw_chart(figure, key="journey_scores")
     regret = [s.regret for s in stops]
     if any(r is not None for r in regret):
         figure = px.line(
@@ -168,7 +168,7 @@ def journey_view(engine: Engine, user: str, algorithm: str, k: int = 10) -> None
             title=f"Regret@{k} against the persona's hidden taste (0 is ideal)",
         )
         integer_axis(figure, "x", range(1, len(stops) + 1))
-        st.plotly_chart(figure, width="stretch", key="journey_regret")
+        draw_chart(figure, key="journey_regret")
 
 
 def embedding_view(engine: Engine, user: str, algorithm: str) -> None:
@@ -210,7 +210,7 @@ def embedding_view(engine: Engine, user: str, algorithm: str) -> None:
         )
         figure.add_annotation(x=path[0, 0], y=path[0, 1], text="start", showarrow=True)
         figure.add_annotation(x=path[-1, 0], y=path[-1, 1], text="now", showarrow=True)
-    st.plotly_chart(figure, width="stretch", key="embedding_map")
+    draw_chart(figure, key="embedding_map", name=f"{algorithm} embedding map")
     explained = pca.explained_variance_ratio_.sum()
     st.caption(
         f"PCA of the {algorithm} item factors ({explained:.0%} of their variance in two "
@@ -243,7 +243,7 @@ def metrics_view(engine: Engine, algorithm: str) -> None:
     figure.update_layout(height=340, title="Rolling rates of live events", xaxis_title="seq")
     integer_axis(figure, "x", served["seq"])
     rate_axis(figure, "y")
-    st.plotly_chart(figure, width="stretch", key="metrics_rates")
+    draw_chart(figure, key="metrics_rates")
     errors = engine.store.prediction_errors("mf")
     if errors.empty:
         st.caption("Progressive RMSE appears once live ratings arrive (mf predicts stars).")
@@ -257,7 +257,7 @@ def metrics_view(engine: Engine, algorithm: str) -> None:
             title="Progressive RMSE of mf: each rating predicted before it is learned",
         )
         integer_axis(figure, "x", errors["seq"])
-        st.plotly_chart(figure, width="stretch", key="metrics_rmse")
+        draw_chart(figure, key="metrics_rmse")
     st.caption(
         "Dotted lines: retrains and promotions; red: drift alarms; black: taste shifts. "
         "Regret against hidden taste is on the Journey tab for personas."

@@ -14,7 +14,7 @@ from recsys.engine import Engine
 from recsys.errors import RecsysError
 from recsys.simulation import WINDOW
 from recsys.ui import sharing
-from recsys.ui.charts import integer_axis
+from recsys.ui.charts import draw_chart, integer_axis
 from recsys.ui.widgets import md
 
 # Constant CSS only: no user or catalog text ever goes through unsafe HTML.
@@ -184,12 +184,7 @@ def autopilot(engine: Engine, user: str, algorithm: str, k: int) -> None:
             f"{len(result['true_utility'])} visits with {result['algorithm']}: "
             f"{result['picks']} picks, {result['events']} events in {result['seconds']:.1f} s."
         )
-        st.plotly_chart(
-            truth_chart(result),
-            width="stretch",
-            key="autopilot_chart",
-            config={"displayModeBar": False},
-        )
+        draw_chart(truth_chart(result), key="autopilot_chart", name="autopilot against the truth")
         st.caption(truth_caption(result))
         st.button(
             "Be this persona",

@@ -15,6 +15,7 @@ from recsys.errors import RecsysError
 from recsys.events import DEVICES, validate_user
 from recsys.lifecycle.background import settle
 from recsys.ui import retrains, sharing
+from recsys.ui.charts import FORMAT_KEY, download_format
 from recsys.ui.plugins import load_plugins
 from recsys.ui.steps import recall
 from recsys.ui.widgets import md
@@ -231,6 +232,7 @@ def sidebar(engine: Engine) -> None:
             key="presenter",
             help="Larger cards and text; technical panels start collapsed.",
         )
+        download_format()
         user, algorithm = state.user, state.algorithm
         st.download_button(
             "Session report",
@@ -249,6 +251,10 @@ def sidebar(engine: Engine) -> None:
             link["presenter"] = "1"
         elif "presenter" in st.query_params:
             del st.query_params["presenter"]
+        if state[FORMAT_KEY] == "SVG":  # a reload keeps it, as it keeps presenter mode
+            link["charts"] = "svg"
+        elif "charts" in st.query_params:
+            del st.query_params["charts"]
         st.query_params.update(link)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from recsys import tour as story
@@ -13,11 +14,11 @@ from recsys.algorithms import REGISTRY
 from recsys.engine import Engine
 from recsys.errors import RecsysError
 from recsys.ui import sharing
+from recsys.ui.charts import draw_chart, integer_axis
 from recsys.ui.panels import affinity_table, truth_caption, truth_chart
 from recsys.ui.widgets import diff_view, md, what_a_replacement_loses
 
 STEPS = story.DEFENSE
-CHART = {"toImageButtonOptions": {"format": "svg", "width": 1920, "height": 1080}}
 
 
 def tour_view(engine: Engine) -> None:
@@ -156,13 +157,17 @@ def _model(result: dict) -> None:
 
 
 def _autopilot(result: dict) -> None:
-    st.plotly_chart(truth_chart(result), width="stretch", key="tour_autopilot", config=CHART)
+    draw_chart(truth_chart(result), key="tour_autopilot", name="autopilot against the truth")
     st.caption(truth_caption(result))
 
 
 def _history(result: dict) -> None:
-    kinds = pd.Series(result["since"], dtype="str").value_counts().rename_axis("kind")
-    st.bar_chart(kinds, horizontal=True, height=220)
+    kinds = pd.Series(result["since"], dtype="str").value_counts(ascending=True)
+    figure = go.Figure(go.Bar(x=kinds.to_numpy(), y=kinds.index, orientation="h"))
+    figure.update_layout(
+        title="Events since the seeded world, by kind", height=240, margin={"t": 40, "b": 30}
+    )
+    draw_chart(integer_axis(figure, "x", [0, *kinds]), key="tour_history")
     st.markdown("**The newest learning-log rows** (each update an event caused):")
     log = result["log"]
     columns = [c for c in ("seq", "algorithm", "kind", "user_change", "item_change") if c in log]

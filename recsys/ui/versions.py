@@ -12,7 +12,7 @@ from recsys.engine import Engine
 from recsys.errors import RecsysError
 from recsys.lifecycle.policies import Policy
 from recsys.ui import sharing
-from recsys.ui.charts import version_metrics_figure
+from recsys.ui.charts import draw_chart, version_metrics_figure
 from recsys.ui.widgets import md
 
 SHOWN_METRICS = ["NDCG@10", "precision@10", "recall@10", "RMSE", "MAE", "coverage"]
@@ -185,7 +185,7 @@ def metric_chart(frame: pd.DataFrame) -> None:
         return
     # Whole-number version ticks (v1, v2...), rates on [0, 1], titles that do not overlap.
     figure = version_metrics_figure(frame, metrics, x="version")
-    st.plotly_chart(figure, width="stretch", key="versions_metrics")
+    draw_chart(figure, key="versions_metrics", name="model versions on the holdout")
     st.caption("Each version's own parameters on the fixed holdout set aside with the world.")
 
 
