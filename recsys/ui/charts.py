@@ -67,6 +67,10 @@ def draw_chart(figure: go.Figure, key: str, name: str | None = None) -> None:
     `key`."""
     image_format = st.session_state.get(FORMAT_KEY) or FORMATS[0]
     config = slide_config(image_format.lower(), chart_name(figure, name or key))
+    if figure.layout.margin.r is None:
+        # Streamlit's theme leaves almost no right margin: a saved slide's last panel would
+        # touch the image's edge.
+        figure.update_layout(margin_r=24)
     st.plotly_chart(figure, width="stretch", key=key, config=config)
 
 
