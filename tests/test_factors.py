@@ -213,3 +213,19 @@ def test_a_manifest_that_is_not_json_is_one_line(capsys, db_path, small_world_pr
         return ["versions", "import-factors", str(folder)]
 
     assert_bad_input(capsys, args, "is not readable JSON", db_path, small_world_print)
+
+
+def test_the_versions_page_shows_the_spark_lineage(capsys, db_path, lab_facts, tmp_path, lab_app):
+    users, items, manifest = factors(lab_facts)
+    folder = write_factors(tmp_path / "factors", users, items, manifest | {"implicitPrefs": False})
+    info = cli(capsys, db_path, "versions", "import-factors", str(folder))
+    lab_app.run()
+    lab_app.switch_page("views/versions.py")
+    lab_app.session_state["versions_tab"] = "Versions"
+    lab_app.run()
+    assert not lab_app.exception
+    table = lab_app.dataframe[0].value
+    row = table[table["version"] == info["version"]].iloc[0]
+    assert row["trigger"] == (
+        "trained on Spark (ALS explicit, rank 4, regParam 0.1, 5 iterations, Spark 4.3.0)"
+    )
