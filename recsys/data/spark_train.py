@@ -105,6 +105,7 @@ def train(export: str | Path, output: str | Path | None, master: str, params: AL
         raise
     except Exception as error:
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        first = _logged_cause(log) or first  # Py4J's own line rarely says what went wrong
         kept = partial.parent / "spark-failed.log"
         if log.exists():
             log.replace(kept)
@@ -119,6 +120,17 @@ def train(export: str | Path, output: str | Path | None, master: str, params: AL
         (partial / name).replace(old)
     shutil.rmtree(partial)
     return manifest
+
+
+def _logged_cause(log: Path) -> str | None:
+    """The last ERROR line of Spark's log, without its time and logger ("Application has been
+    killed. Reason: All masters are unresponsive! Giving up."), or None."""
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    errors = [line.split(" ERROR ", 1)[1] for line in lines if " ERROR " in line]
+    return errors[-1].split(": ", 1)[-1].strip() if errors else None
 
 
 def _run(events: Path, out: Path, master: str, params: ALSParams, sink) -> dict[str, Any]:
