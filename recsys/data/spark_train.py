@@ -111,8 +111,14 @@ def train(export: str | Path, output: str | Path | None, master: str, params: AL
             log.replace(kept)
         shutil.rmtree(partial, ignore_errors=True)
         raise RecsysError(f"Spark failed: {first[:200]} (its log: {kept})") from None
+    except BaseException:  # interrupted: no half-written run is left behind
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
     manifest["source_export"] = str(Path(export).resolve())
     (partial / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    # The old manifest goes first and the new one comes last: a folder caught half-replaced
+    # has none, and the import refuses it.
+    (target / MANIFEST).unlink(missing_ok=True)
     for name in ("users.parquet", "items.parquet", "spark.log", MANIFEST):
         old = target / name
         if old.is_dir():
