@@ -95,6 +95,10 @@ def test_imported_factors_score_sparks_dot_product_and_fall_back_without_one(
     # It compares, serves and recommends like any version.
     compared = cli(capsys, db_path, "versions", "compare", "mf@v1", f"mf@v{info['version']}")
     assert compared["config"]["factors"] == {"a": 32, "b": RANK}
+    canary = cli(
+        capsys, db_path, "canary", "set", "--version", f"mf@v{info['version']}", "--share", "20"
+    )
+    assert canary["candidate"] == info["version"]
     cli(capsys, db_path, "versions", "promote", f"mf@v{info['version']}", "--force")
     user = lab_facts["users"][0]
     shown = cli(capsys, db_path, "recommend", "--user", user, "--k", "5")
