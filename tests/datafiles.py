@@ -178,3 +178,29 @@ def write_hostile_lab(folder: str | Path) -> Path:
         csv.writer(out, lineterminator="\n").writerows(rows)
         (folder / name).write_text(out.getvalue())
     return folder
+
+
+def write_factors(
+    folder: str | Path,
+    users: dict[str, list[float]],
+    items: dict[str, list[float]],
+    manifest: dict,
+    float_type: str = "float32",
+) -> Path:
+    """A factors folder as `spark-train` writes it (docs/spark.md): users.parquet (user_id,
+    factors), items.parquet (item_id, factors) and manifest.json. Tests plant a problem by
+    passing odd ids, vectors or manifests; a value of None in `users` or `items` writes a
+    null list."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = _folder(folder)
+    kind = pa.list_(pa.float32() if float_type == "float32" else pa.float64())
+    for name, key, rows in (("users", "user_id", users), ("items", "item_id", items)):
+        table = pa.table({key: pa.array(list(rows), pa.string()), "factors": pa.array(
+            list(rows.values()), kind)})  # fmt: skip
+        pq.write_table(table, out / f"{name}.parquet")
+    (out / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    return out

@@ -86,6 +86,9 @@ BAD_OPTIONS = [
     (["sweep", "--algorithm", "nope", "--param", "factors", "--values", "4"], "unknown algorithm"),
     (["canary", "set", "--version", "x", "--share", "5"], "a version such as 3, v3 or mf@v3"),
     (["canary", "set", "--version", "3", "--share", "0"], "above 0 and at most 100"),
+    # Issue 20's: spark-train answers bad options without numpy, let alone PySpark.
+    (["spark-train", "export", "--factors", "1"], "--factors 1: give a number from 2"),
+    (["spark-train", "export", "--master", ""], "--master ''"),
 ]
 
 

@@ -23,8 +23,9 @@ st.title("Model versions")
 st.caption(
     f"Every full retrain of **{algorithm}** (the algorithm chosen in the sidebar) is a version, "
     "numbered per algorithm (v1, v2, ...) and measured with its own parameters on a fixed "
-    "holdout. `production` serves everyone except the canary's share, which the `candidate` "
-    "serves (Canary tab)."
+    "holdout; so is a model trained outside the lab and imported (factors trained on Spark: "
+    "`python -m recsys versions import-factors`, its trigger says so). `production` serves "
+    "everyone except the canary's share, which the `candidate` serves (Canary tab)."
 )
 status_line(engine, algorithm)
 

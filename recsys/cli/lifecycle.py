@@ -2,6 +2,8 @@
 
 python -m recsys versions list|train|promote V|rollback|compare A B|delete V [--algorithm A]
     [--json]: V is a version as its algorithm numbers it (3, v3 or mf@v3)
+python -m recsys versions import-factors DIR [--algorithm mf]: factors trained on Spark
+    (`spark-train`'s folder, docs/spark.md) as a new version
 python -m recsys history [--user U] [--kind K ...] [--json]
 python -m recsys policy [--set NAME=VALUE ...]
 """
@@ -25,20 +27,32 @@ from recsys.errors import RecsysError
 from recsys.events import validate_user
 
 MAX_COMPARED = 1000  # versions compare --users
-VERSION_ACTIONS = {"list": 0, "train": 0, "promote": 1, "rollback": 0, "compare": 2, "delete": 1}
+VERSION_ACTIONS = {
+    "list": 0,
+    "train": 0,
+    "promote": 1,
+    "rollback": 0,
+    "compare": 2,
+    "delete": 1,
+    "import-factors": 1,
+}
 
 
 def add_parsers(commands: Any) -> None:
     """versions, history and policy."""
     versions = add_command(
-        commands, "versions", "model versions: list, train, promote, roll back, compare", run
+        commands,
+        "versions",
+        "model versions: list, train, promote, roll back, compare, import factors from Spark",
+        run,
     )
     versions.add_argument("action", choices=list(VERSION_ACTIONS))
     versions.add_argument(
         "targets",
         nargs="*",
         metavar="VERSION",
-        help="a version as its algorithm numbers it: 3 or v3 with --algorithm, or mf@v3",
+        help="a version as its algorithm numbers it: 3 or v3 with --algorithm, or mf@v3 "
+        "(import-factors: the folder spark-train wrote)",
     )
     versions.add_argument(
         "--algorithm",
@@ -81,11 +95,20 @@ def _check(args) -> None:
     """Validate what needs no database, before one is opened."""
     if args.command == "versions":
         wanted = VERSION_ACTIONS[args.action]
+        if args.action == "import-factors" and len(args.targets) != 1:
+            raise RecsysError("versions import-factors takes one folder: the one spark-train wrote")
         if len(args.targets) != wanted:
             raise RecsysError(
                 f"versions {args.action} takes {wanted} version(s), such as v3 "
                 "with --algorithm mf, or mf@v3"
             )
+        if args.action == "import-factors":
+            from recsys.data.factors import read_factors
+
+            if args.algorithm not in (None, "mf"):
+                raise RecsysError(f"factors import into mf only, not {args.algorithm}")
+            args.files = read_factors(args.targets[0])  # checked before the lab opens
+            return
         for target in args.targets:
             number = target.partition("@")[2] if "@" in target else target
             number = number[1:] if number[:1] in ("v", "V") else number
@@ -144,6 +167,8 @@ def _versions(engine, args) -> dict[str, Any]:
     """The JSON names versions as people read them: `version`, `production`, `was` are the
     algorithm's numbers (3 for v3); `version_id` is the lab's key, for scripts that keep it."""
     life, action, store = engine.lifecycle, args.action, engine.version_store
+    if action == "import-factors":
+        return _import_factors(engine, args)
     keys = [store.find(t, args.algorithm) for t in args.targets]
     if action == "train":
         info = life.train(args.algorithm, "manual", "gate")
@@ -184,6 +209,21 @@ def _versions(engine, args) -> dict[str, Any]:
         f"Kendall tau {_num(report['mean_kendall_tau'])}"
     )
     return {"json": report, "text": "\n".join(lines)}
+
+
+def _import_factors(engine, args) -> dict[str, Any]:
+    from recsys.data.factors import import_factors
+
+    info = import_factors(engine, args.files, "mf")
+    label = f"{info['algorithm']}@{info['label']}"
+    text = (
+        f"{info['algorithm']}: {info['label']} {info['trigger']}, from {args.files.folder} "
+        f"({len(args.files.user_ids):,} users, {len(args.files.item_ids):,} items, "
+        f"{info['events']:,} events); compare, A/B test (experiment simulate --arms "
+        f"mf,{label}), canary or promote it like any version"
+    )
+    json_info = info | {"version": info["number"], "version_id": info["version"]}
+    return {"json": json_info, "text": text}
 
 
 def _numbered(store, info: dict, *fields: str) -> dict:

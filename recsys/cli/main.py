@@ -20,12 +20,13 @@ from recsys.cli import (
     lifecycle,
     models,
     plugins,
+    spark,
 )
 from recsys.cli.common import Parser, Result, jsonable
 from recsys.errors import RecsysError
 
 # Each module adds its own subcommands and runs them; this order is the order of `--help`.
-MODULES = (lab, models, evaluate, export, lifecycle, canary, experiments, data, plugins)
+MODULES = (lab, models, evaluate, export, spark, lifecycle, canary, experiments, data, plugins)
 
 
 def build_parser() -> Parser:

@@ -1,0 +1,235 @@
+"""Factors trained outside the lab become an mf version (issue 20, docs/spark.md), without Spark:
+the folder is written with pyarrow as `spark-train` writes it. The imported version scores
+exactly Spark's dot product, falls back for users and items without vectors, and serves,
+compares and promotes like any version; a bad folder is one line, exit 2, the lab unchanged.
+(tests/test_spark.py runs the real round trip through PySpark.)"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from recsys.cli.main import main
+from recsys.engine import Engine
+from tests.badinput import assert_bad_input, case
+from tests.datafiles import write_factors
+
+RANK = 4
+
+
+@pytest.fixture(scope="module")
+def lab_facts(small_world_file, tmp_path_factory):
+    """The small world's users (in log order), item ids and last seq."""
+    path = tmp_path_factory.mktemp("facts") / "lab.duckdb"
+    shutil.copy(small_world_file, path)
+    engine = Engine.open(path)
+    try:
+        users = engine.store.events().user
+        acted = list(dict.fromkeys(users.tolist()))
+        return {"users": acted, "items": list(engine.ids.keys), "seq": engine.last_seq}
+    finally:
+        engine.close()
+
+
+def factors(lab_facts, seed: int = 3) -> tuple[dict, dict, dict]:
+    """Vectors for 30 of the users who acted and the first 200 items; the rest have none."""
+    rng = np.random.default_rng(seed)
+    users = {u: rng.normal(0, 0.5, RANK).tolist() for u in lab_facts["users"][:30]}
+    items = {i: rng.normal(0, 0.5, RANK).tolist() for i in lab_facts["items"][:200]}
+    manifest = {
+        "rank": RANK,
+        "trained_through_seq": lab_facts["seq"],
+        "implicitPrefs": True,
+        "regParam": 0.1,
+        "maxIter": 5,
+        "spark_version": "4.3.0",
+    }
+    return users, items, manifest
+
+
+def cli(capsys, db, *args) -> dict:
+    """`python -m recsys --db DB ARGS --json`, in this process: its JSON."""
+    assert main(["--db", str(db), *args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_imported_factors_score_sparks_dot_product_and_fall_back_without_one(
+    capsys, db_path, lab_facts, tmp_path
+):
+    users, items, manifest = factors(lab_facts)
+    folder = write_factors(tmp_path / "factors", users, items, manifest)
+    info = cli(capsys, db_path, "versions", "import-factors", str(folder))
+    assert info["trigger"] == (
+        "trained on Spark (ALS implicit, rank 4, regParam 0.1, 5 iterations, Spark 4.3.0)"
+    )
+    listed = {
+        r["version"]: r for r in cli(capsys, db_path, "versions", "list", "--algorithm", "mf")
+    }
+    assert listed[info["version"]]["trigger"] == info["trigger"]
+    assert listed[info["version"]]["parent"] == 1  # the production it was imported beside
+    assert listed[info["version"]]["trained_through_seq"] == lab_facts["seq"]
+
+    engine = Engine.open(db_path)
+    try:
+        version = engine.version_store.version(info["version_id"], params=True)
+        model = engine.host.from_version(version)
+        rows = np.array([engine.ids.row(i) for i in items])
+        y = np.array(list(items.values()), dtype=np.float32).astype(np.float64)
+        for user, x in users.items():
+            want = y @ np.array(x, dtype=np.float32).astype(np.float64)
+            assert np.allclose(model.score(user, rows), want, rtol=0, atol=1e-5)
+        seen = set(engine.store.events(user=lab_facts["users"][0]).item.tolist())
+        others = np.setdiff1d(np.arange(engine.catalog.n), rows)
+        assert np.all(model.score(lab_facts["users"][0], others) == 0.0)  # no vector: 0
+        # Users without a vector (one who acted, and a stranger) start from the average
+        # person: half the mean of the imported user vectors, mf's newcomer rule.
+        mean = 0.5 * np.array(list(users.values()), dtype=np.float32).astype(np.float64).mean(0)
+        for user in (lab_facts["users"][40], "someone new"):
+            assert np.allclose(model.score(user, rows), y @ mean, rtol=0, atol=1e-9)
+    finally:
+        engine.close()
+
+    # It compares, serves and recommends like any version.
+    compared = cli(capsys, db_path, "versions", "compare", "mf@v1", f"mf@v{info['version']}")
+    assert compared["config"]["factors"] == {"a": 32, "b": RANK}
+    canary = cli(
+        capsys, db_path, "canary", "set", "--version", f"mf@v{info['version']}", "--share", "20"
+    )
+    assert canary["candidate"] == info["version"]
+    cli(capsys, db_path, "versions", "promote", f"mf@v{info['version']}", "--force")
+    user = lab_facts["users"][0]
+    shown = cli(capsys, db_path, "recommend", "--user", user, "--k", "5")
+    x = np.array(users[user], dtype=np.float32).astype(np.float64)
+    score = {i: float(y[n] @ x) for n, i in enumerate(items) if engine.ids.row(i) not in seen}
+    best = sorted(score, key=lambda i: -score[i])[:5]
+    assert [s["item"] for s in shown["items"]] == best
+    assert [s["score"] for s in shown["items"]] == pytest.approx([score[i] for i in best], abs=1e-5)
+    newcomer = cli(capsys, db_path, "recommend", "--user", "someone new", "--k", "5")
+    assert len(newcomer["items"]) == 5
+
+
+def _bad(edit):
+    """A case's args: a good folder with `edit(users, items, manifest, folder)` applied to
+    what is written (or, if the edit writes the folder itself, as it wrote it)."""
+
+    def args(tmp):
+        users, items, manifest = factors(_bad.facts)
+        folder = tmp / "factors"
+        edit(users, items, manifest, folder)  # an edit that writes the folder writes it all
+        if not folder.exists():
+            write_factors(folder, users, items, manifest)
+        return ["versions", "import-factors", str(folder)]
+
+    return args
+
+
+def _write_with(**columns):
+    """Write users.parquet with `columns` instead of the usual two (items as usual)."""
+
+    def edit(users, items, manifest, folder):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        write_factors(folder, users, items, manifest)
+        pq.write_table(pa.table(columns), folder / "users.parquet")
+
+    return _bad(edit)
+
+
+def _set(side, key, value):
+    def edit(users, items, manifest, folder):
+        {"users": users, "items": items}[side][key] = value
+
+    return _bad(edit)
+
+
+def _first_user(value):
+    def edit(users, items, manifest, folder):
+        users[next(iter(users))] = value
+
+    return _bad(edit)
+
+
+BAD = [
+    case("empty folder", _bad(lambda u, i, m, f: f.mkdir()), "has no users.parquet"),
+    case("no folder", ["versions", "import-factors", "{tmp}/nowhere"], "does not exist"),
+    case(
+        "missing column",
+        _write_with(user_id=["alice"], vectors=[[0.1] * RANK]),
+        "has no factors column",
+    ),
+    case("ids not text", _write_with(user_id=[1], factors=[[0.1] * RANK]), "must be STRING"),
+    case("wrong dimension", _first_user([0.1] * (RANK - 1)), "has 3 factors; the manifest's rank"),
+    case("NaN", _first_user([0.1, float("nan"), 0.2, 0.3]), "not finite"),
+    case("infinity", _first_user([0.1, float("inf"), 0.2, 0.3]), "not finite"),
+    case("null vector", _first_user(None), "has no factors"),
+    case("unknown item", _set("items", "no such film", [0.1] * RANK), "'no such film' is not in"),
+    case("unknown user", _set("users", "mallory", [0.1] * RANK), "'mallory' is not in this lab"),
+    case(
+        "duplicate id",
+        _write_with(user_id=["alice", "alice"], factors=[[0.1] * RANK] * 2),
+        "'alice' appears twice",
+    ),
+    case(
+        "rank out of range",
+        _bad(lambda u, i, m, f: m.update(rank=1)),
+        "rank must be a whole number from 2 to 256",
+    ),
+    case(
+        "no seq",
+        _bad(lambda u, i, m, f: m.pop("trained_through_seq")),
+        "trained_through_seq must be",
+    ),
+    case(
+        "from a longer log",
+        _bad(lambda u, i, m, f: m.update(trained_through_seq=10**9)),
+        "they come from another lab's export",
+    ),
+    case(
+        "Spark predicted otherwise",
+        _bad(
+            lambda u, i, m, f: m.update(
+                checks=[{"user_id": next(iter(u)), "item_id": next(iter(i)), "prediction": 9.0}]
+            )
+        ),
+        "the factors do not match the lab's ids",
+    ),
+    case("not mf", ["versions", "import-factors", "{tmp}", "--algorithm", "ucb1"], "mf only"),
+]
+
+
+@pytest.mark.parametrize(("args", "expected"), BAD)
+def test_a_bad_factors_folder_is_one_line_and_changes_nothing(
+    capsys, db_path, small_world_print, lab_facts, args, expected
+):
+    _bad.facts = lab_facts
+    assert_bad_input(capsys, args, expected, db_path, small_world_print)
+
+
+def test_a_manifest_that_is_not_json_is_one_line(capsys, db_path, small_world_print, lab_facts):
+    def args(tmp):
+        users, items, manifest = factors(lab_facts)
+        folder = write_factors(tmp / "factors", users, items, manifest)
+        (folder / "manifest.json").write_text("{rank: 4", encoding="utf-8")
+        return ["versions", "import-factors", str(folder)]
+
+    assert_bad_input(capsys, args, "is not readable JSON", db_path, small_world_print)
+
+
+def test_the_versions_page_shows_the_spark_lineage(capsys, db_path, lab_facts, tmp_path, lab_app):
+    users, items, manifest = factors(lab_facts)
+    folder = write_factors(tmp_path / "factors", users, items, manifest | {"implicitPrefs": False})
+    info = cli(capsys, db_path, "versions", "import-factors", str(folder))
+    lab_app.run()
+    lab_app.switch_page("views/versions.py")
+    lab_app.session_state["versions_tab"] = "Versions"
+    lab_app.run()
+    assert not lab_app.exception
+    table = lab_app.dataframe[0].value
+    row = table[table["version"] == info["version"]].iloc[0]
+    assert row["trigger"] == (
+        "trained on Spark (ALS explicit, rank 4, regParam 0.1, 5 iterations, Spark 4.3.0)"
+    )
