@@ -177,7 +177,11 @@ def on_lab(
         from recsys.engine import Engine
 
         engine = Engine.open(args.db)
-        if args.db is not None and path != ":memory:" and getattr(args, "command", "") != "init":
+        if (
+            args.db is not None
+            and path != ":memory:"
+            and getattr(args, "command", "") not in ("init", "scenario")
+        ):
             # A mistyped --db would otherwise answer from a fresh lab without a word.
             print(
                 f"note: {path} held no lab, so a new one was seeded with the default world "

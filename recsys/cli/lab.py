@@ -66,7 +66,11 @@ def add_parsers(commands: Any) -> None:
         "--as-of", type=int, metavar="SEQ", help="time travel: the list right after event SEQ"
     )
     recommend.add_argument(
-        "--context", nargs="+", metavar="KEY=VALUE", help=CONTEXT_HELP + " (LinUCB reads it)"
+        "--context",
+        nargs="+",
+        action="extend",
+        metavar="KEY=VALUE",
+        help=CONTEXT_HELP + " (LinUCB reads it)",
     )
     recommend.add_argument(
         "--log",
@@ -88,7 +92,9 @@ def add_parsers(commands: Any) -> None:
         type=algorithm,
         help=f"default {DEFAULT_ALGORITHM}; the arm's with --request-id",
     )
-    interact.add_argument("--context", nargs="+", metavar="KEY=VALUE", help=CONTEXT_HELP)
+    interact.add_argument(
+        "--context", nargs="+", action="extend", metavar="KEY=VALUE", help=CONTEXT_HELP
+    )
     interact.add_argument(
         "--request-id",
         type=int,
