@@ -4,12 +4,13 @@ python -m recsys evaluate [--algorithms mf,popularity|all] [--split random|tempo
 python -m recsys evaluate --train CSV --test CSV [--predictions-out CSV]
 python -m recsys sweep --algorithm A --param NAME --values V1,V2,... [--split ...] [--seed S]
 python -m recsys bench [--quick] | --quality | --peers | --loop [--visits N] [--seeds 1,2,3]
-    | --sizes [--big] [--against OLD_TREE] [--repeat N]
+    | --sizes [--big] [--against OLD_TREE] [--repeat N] | --size 1m|4m|25m [--against OLD_TREE]
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -97,9 +98,15 @@ def add_parsers(commands: Any) -> None:
         action="store_true",
         help="only simulated A/B runs at the world's size and with 100,000 people",
     )
+    bench.add_argument(
+        "--size",
+        choices=("1m", "4m", "25m"),
+        help="only one MovieLens-sized log: import, reopen, interact, recommend, retrain",
+    )
     bench.add_argument("--big", action="store_true", help="sizes: add the 4M-event import")
     bench.add_argument(
-        "--against", help="sizes, first page: also measure the code in this folder (a worktree)"
+        "--against",
+        help="sizes, size, first page: also measure the code in this folder (a worktree)",
     )
     bench.add_argument(
         "--repeat", type=int, help="sizes, populations, first page: repetitions (1, 3, 5)"
@@ -124,12 +131,12 @@ def run(args: argparse.Namespace) -> Result:
     return on_lab(args, _evaluate)
 
 
-BENCH_MODES = ("quality", "loop", "peers", "sizes", "first_page")
+BENCH_MODES = ("quality", "loop", "peers", "sizes", "size", "first_page")
 BENCH_OPTIONS = {  # an option and the modes it is for
     "visits": ("loop",),
     "seeds": ("loop",),
     "big": ("sizes",),
-    "against": ("sizes", "first_page"),
+    "against": ("sizes", "size", "first_page"),
     "repeat": ("sizes", "first_page"),
 }
 
@@ -164,6 +171,12 @@ def _bench(args: argparse.Namespace) -> Result:
         trees = {"new": THIS_TREE} | ({"old": args.against} if args.against else {})
         sizes = SIZES | (BIG_SIZES if args.big else {})
         report = run_sizes(sizes, trees, args.repeat or 1)
+    elif args.size:
+        from recsys.bench.bigsize import run_size
+        from recsys.bench.sizes import THIS_TREE
+
+        trees = {"new": THIS_TREE} | ({"old": args.against} if args.against else {})
+        report = run_size(args.size, trees, progress=lambda s: print(s, file=sys.stderr))
     elif args.populations:
         from recsys.bench.populations import run_populations
         from recsys.bench.sizes import THIS_TREE
