@@ -365,8 +365,9 @@ class MatrixFactorization(Recommender):
     def _explanations(self, user: int, items: list[int]) -> list[Explanation]:
         wanted = np.asarray(items, dtype=np.int64)
         history, lhs, terms = self._system(user)
-        if not len(history):
-            return [self._cold_explain(int(i)) for i in wanted]
+        if not len(history):  # `_cold_explain`'s, from one product for the whole list
+            cold = self._cold_scores()
+            return [cold_explanation(float(cold[i])) for i in wanted]
         return explanations(
             self._scores(user, None)[wanted],
             self._cold_scores()[wanted],

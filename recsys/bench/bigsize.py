@@ -13,6 +13,8 @@ the process itself at its end) belongs to that step alone:
   recommends to existing users, each timed alone: p50 and p99 in milliseconds;
 - retrain: a full retrain of the default algorithm (mf) on the whole log.
 
+A step whose resident memory passes `$RECSYS_BENCH_MAX_MB` (default 16 GiB) is stopped and
+reported as failed, so a size that does not fit does not take the shared machine down with it.
 The database file's size and the machine's 1-minute load average at each step are reported
 too: on a shared machine the load explains the figures. `trees` measures other copies of the
 code (main's worktree) on the same file, through the API every version has.
@@ -25,6 +27,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -166,7 +169,7 @@ def run_size(
                     progress(f"{size} {tree} {step}")
                 figures[f"load {step}"] = os.getloadavg()[0]
                 figures |= measure(step, db, folder, path, interactions)
-                if step == "import":
+                if step == "import" and "import s" in figures:
                     figures["db MB"] = (
                         sum(p.stat().st_size for p in (db, Path(f"{db}.wal")) if p.exists()) / 2**20
                     )
@@ -176,23 +179,55 @@ def run_size(
     return {"rows": rows, "generate s": generating, "files": str(folder), "text": table(rows)}
 
 
-def measure(step: str, db: Path, folder: Path, tree: str, interactions: int) -> dict[str, float]:
-    """One step in a fresh process on `tree`'s code: its figures, or {} (and its last error
-    line on stderr) if it failed, out of memory say: a finding, not the end of the run."""
+def measure(step: str, db: Path, folder: Path, tree: str, interactions: int) -> dict[str, Any]:
+    """One step in a fresh process on `tree`'s code: its figures, or {"STEP failed": when and
+    its last error line} (also on stderr) if it failed, out of memory say: a finding, not the
+    end of the run. A child whose resident memory passes `max_mb()` is stopped (the machine
+    is shared)."""
     env = os.environ | {"PYTHONPATH": tree, "RECSYS_MAX_IMPORT_MB": "65536"}
-    done = subprocess.run(
+    child = subprocess.Popen(
         [sys.executable, "-c", CHILD, step, str(db), str(folder), str(interactions)],
         env=env,
         cwd=tempfile.gettempdir(),  # not a folder with another `recsys` in it
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        check=False,
     )
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+    limit, stopped, started = max_mb(), threading.Event(), time.perf_counter()
+
+    def watch() -> None:
+        while child.poll() is None:
+            if resident_mb(child.pid) > limit:
+                stopped.set()
+                child.kill()
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, daemon=True).start()
+    out, err = child.communicate()
+    if child.returncode != 0:
+        last = (err.strip().splitlines() or ["no message"])[-1]
+        if stopped.is_set():
+            last = f"stopped past {limit:,.0f} MB resident (RECSYS_BENCH_MAX_MB)"
         print(f"{step} failed on {tree}: {last}", file=sys.stderr)
-        return {}
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        return {f"{step} failed": f"after {time.perf_counter() - started:.0f} s: {last}"}
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def max_mb() -> float:
+    """The resident memory a step may reach: `$RECSYS_BENCH_MAX_MB`, default 16 GiB."""
+    return float(os.environ.get("RECSYS_BENCH_MAX_MB") or 16_384)
+
+
+def resident_mb(pid: int) -> float:
+    """A process's resident memory in MB (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 FIGURES = (  # label, key, format
@@ -231,6 +266,8 @@ def table(rows: list[dict[str, Any]]) -> str:
         "load at import/reopen/serve/retrain: "
         + ";  ".join(f"{r['tree']} {x}" for r, x in zip(rows, loads, strict=True))
     )
+    for r in rows:
+        lines += [f"{r['tree']} {k}: {v}" for k, v in r.items() if k.endswith(" failed")]
     lines.append(
         f"Each step in a fresh process (peak RSS is its VmHWM); {first['interactions']} "
         "interacts (half "
