@@ -1,4 +1,4 @@
-"""python -m recsys bench --size 1m|4m|25m: one MovieLens-sized log, every figure the issue
+"""python -m recsys bench --size 100k|1m|4m|25m: one MovieLens-sized log, every figure the issue
 names beside its target.
 
 The MovieLens-format files (`recsys.bench.synthetic_movielens`) are generated once per size and
@@ -35,8 +35,9 @@ from typing import Any
 from recsys.bench.sizes import THIS_TREE
 
 # MovieLens 25M's shape (162,541 users, 59,047 rated items); the smaller sizes keep the sizes
-# bench's 1M and 4M (`recsys.bench.sizes`), so figures compare with its earlier rows.
+# bench's 100k, 1M and 4M (`recsys.bench.sizes`), so figures compare with its earlier rows.
 BIG: dict[str, dict[str, int]] = {
+    "100k": {"n_ratings": 100_000, "n_users": 1_000, "n_items": 10_000},
     "1m": {"n_ratings": 1_000_000, "n_users": 10_000, "n_items": 50_000},
     "4m": {"n_ratings": 4_000_000, "n_users": 40_000, "n_items": 60_000},
     "25m": {"n_ratings": 25_000_000, "n_users": 162_541, "n_items": 59_047},

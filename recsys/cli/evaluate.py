@@ -4,7 +4,7 @@ python -m recsys evaluate [--algorithms mf,popularity|all] [--split random|tempo
 python -m recsys evaluate --train CSV --test CSV [--predictions-out CSV]
 python -m recsys sweep --algorithm A --param NAME --values V1,V2,... [--split ...] [--seed S]
 python -m recsys bench [--quick] | --quality | --peers | --loop [--visits N] [--seeds 1,2,3]
-    | --sizes [--big] [--against OLD_TREE] [--repeat N] | --size 1m|4m|25m [--against OLD_TREE]
+    | --sizes [--big] [--against OLD_TREE] [--repeat N] | --size 100k|1m|4m|25m [--against OLD_TREE]
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def add_parsers(commands: Any) -> None:
     )
     bench.add_argument(
         "--size",
-        choices=("1m", "4m", "25m"),
+        choices=("100k", "1m", "4m", "25m"),
         help="only one MovieLens-sized log: import, reopen, interact, recommend, retrain",
     )
     bench.add_argument("--big", action="store_true", help="sizes: add the 4M-event import")
