@@ -152,8 +152,9 @@ def run_size(
 ) -> dict[str, Any]:
     """Generate (or reuse) `size`'s files (`shape` as in `generated`) and measure every step
     on every tree (label -> folder holding `recsys`; default this one), each step in a fresh
-    process, the trees taking turns per step. Returns {"rows", "generate s", "files",
-    "text"}: one row of figures per tree (a failed step's figures are missing)."""
+    process, the trees taking turns per step; `progress(text)` hears of each step (default:
+    a line on stderr). Returns {"rows", "generate s", "files", "text"}: one row of figures
+    per tree (a failed step's figures are missing; its "STEP failed" says when and why)."""
     trees = trees or {"new": THIS_TREE}
     shape = shape or BIG[size]
     folder, generating = generated(size, seed, root, shape)
@@ -166,8 +167,7 @@ def run_size(
                 db = Path(work) / f"{tree}.duckdb"
                 if step != "import" and "import s" not in figures:
                     continue  # nothing to open: its import failed
-                if progress:
-                    progress(f"{size} {tree} {step}")
+                (progress or _on_stderr)(f"{size} {tree} {step}")
                 figures[f"load {step}"] = os.getloadavg()[0]
                 figures |= measure(step, db, folder, path, interactions)
                 if step == "import" and "import s" in figures:
@@ -178,6 +178,10 @@ def run_size(
             rows.append({"size": size, "tree": tree, **shape, "interactions": interactions})
             rows[-1] |= found[tree]
     return {"rows": rows, "generate s": generating, "files": str(folder), "text": table(rows)}
+
+
+def _on_stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
 
 
 def measure(step: str, db: Path, folder: Path, tree: str, interactions: int) -> dict[str, Any]:

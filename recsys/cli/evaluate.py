@@ -10,7 +10,6 @@ python -m recsys bench [--quick] | --quality | --peers | --loop [--visits N] [--
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -104,10 +103,7 @@ def add_parsers(commands: Any) -> None:
         help="only one MovieLens-sized log: import, reopen, interact, recommend, retrain",
     )
     bench.add_argument("--big", action="store_true", help="sizes: add the 4M-event import")
-    bench.add_argument(
-        "--against",
-        help="sizes, size, first page: also measure the code in this folder (a worktree)",
-    )
+    bench.add_argument("--against", help="sizes, size, first page: also measure this folder's code")
     bench.add_argument(
         "--repeat", type=int, help="sizes, populations, first page: repetitions (1, 3, 5)"
     )
@@ -165,24 +161,17 @@ def _bench(args: argparse.Namespace) -> Result:
     _check_bench(args)
     from recsys.bench.run import live_loop, ranking_quality, run_bench
 
-    if args.sizes:
-        from recsys.bench.sizes import BIG_SIZES, SIZES, THIS_TREE, run_sizes
+    if args.sizes or args.size or args.populations:  # this tree beside --against's
+        from recsys.bench import bigsize, populations, sizes
 
-        trees = {"new": THIS_TREE} | ({"old": args.against} if args.against else {})
-        sizes = SIZES | (BIG_SIZES if args.big else {})
-        report = run_sizes(sizes, trees, args.repeat or 1)
-    elif args.size:
-        from recsys.bench.bigsize import run_size
-        from recsys.bench.sizes import THIS_TREE
-
-        trees = {"new": THIS_TREE} | ({"old": args.against} if args.against else {})
-        report = run_size(args.size, trees, progress=lambda s: print(s, file=sys.stderr))
-    elif args.populations:
-        from recsys.bench.populations import run_populations
-        from recsys.bench.sizes import THIS_TREE
-
-        trees = {"new": THIS_TREE} | ({"old": args.against} if args.against else {})
-        report = run_populations(trees, args.repeat or 3)
+        trees = {"new": sizes.THIS_TREE} | ({"old": args.against} if args.against else {})
+        if args.sizes:
+            chosen = sizes.SIZES | (sizes.BIG_SIZES if args.big else {})
+            report = sizes.run_sizes(chosen, trees, args.repeat or 1)
+        elif args.size:
+            report = bigsize.run_size(args.size, trees)  # its progress on stderr
+        else:
+            report = populations.run_populations(trees, args.repeat or 3)
     elif args.first_page:
         from recsys.bench.run import first_page
 
