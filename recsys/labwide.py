@@ -17,7 +17,7 @@ from recsys.algorithms import algorithm_class, validate_config
 from recsys.errors import RecsysError
 from recsys.events import Event, validate_user
 from recsys.experiments.assignment import Experiment
-from recsys.lifecycle.seeding import install_world
+from recsys.lifecycle.seeding import FIRST_PAGE, install_world
 from recsys.world import World
 
 
@@ -51,13 +51,15 @@ class WholeLab:
         configs: dict[str, dict] | None = None,
         progress: Callable[[float, str], None] | None = None,
     ) -> dict[str, Any]:
-        """Replace the whole lab with `world` (generated or imported): every algorithm is
-        trained on its history (with `configs` by name), then the world and the trained
-        versions are written in one transaction. On any failure the previous lab stays as
-        it was. Experiments, versions and the log of the old world go with it."""
+        """Replace the whole lab with `world` (generated or imported): the first page's
+        algorithms (`FIRST_PAGE`) are trained on its history (with `configs` by name) and the
+        others' seed versions deferred, fitted when first used (a 25M-event log would wait
+        minutes for all ten), then the world and the versions are written in one transaction.
+        On any failure the previous lab stays as it was. Experiments, versions and the log of
+        the old world go with it."""
         with self.lock:
             self.retrainer.discard()  # before the store changes: see lifecycle.jobs.save
-            fitted = install_world(self.store, world, weights, configs, progress)
+            fitted = install_world(self.store, world, weights, configs, progress, FIRST_PAGE)
             self._load({m.name: m for m, _ in fitted})
         return self.summary() | {
             "held_out": len(world.holdout),

@@ -3,10 +3,13 @@ and the size bench runs end to end (on a tiny size: speed is for `bench --sizes`
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
 import pandas as pd
 import pytest
 
+from recsys.bench import bigsize
 from recsys.bench.sizes import STEPS, THIS_TREE, run_sizes
 from recsys.bench.synthetic_movielens import MIN_PER_USER, write_movielens
 from recsys.cli.main import main
@@ -63,3 +66,22 @@ def test_size_bench_measures_every_step_in_fresh_processes():
         assert row[f"{step} peak_mb"] > 20  # a Python process with numpy and DuckDB loaded
     assert row["load start"] >= 0 and row["load end"] >= 0
     assert "tiny" in report["text"] and "import s" in report["text"]
+
+
+def test_the_big_size_bench_reports_every_figure_beside_its_target(tmp_path):
+    """`bench --size` on a tiny shape: generated once into the cache folder, every figure
+    measured in a fresh process, each beside its target."""
+    shape = {"n_ratings": 1_200, "n_users": 30, "n_items": 300}
+    report = bigsize.run_size("tiny", root=tmp_path, shape=shape, interactions=10)
+    (row,) = report["rows"]
+    assert report["files"] == str(bigsize.cache_folder("tiny", 0, tmp_path))
+    for key in bigsize.TARGETS:
+        assert row[key] > 0, key
+    assert row["interact p50 ms"] <= row["interact p99 ms"]
+    assert row["db MB"] > 0 and row["retrain MB"] > 20
+    lines = report["text"].splitlines()
+    assert lines[0] == "tiny: 1,200 ratings, 30 users, 300 items"
+    assert any(line.startswith("interact p99") and line.endswith("<= 30 ms") for line in lines)
+    assert any(line.startswith("MF retrain ") and line.endswith("<= 300 s") for line in lines)
+    # Cached: the same files again, not generated a second time.
+    assert bigsize.generated("tiny", 0, tmp_path, shape) == (Path(report["files"]), 0.0)

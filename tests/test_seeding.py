@@ -162,3 +162,35 @@ def test_the_first_page_of_a_new_lab_shows_the_list_of_a_fully_fitted_one(tmp_pa
         assert heading == f"Top 10 for alice · {DEFAULT_ALGORITHM} v1"
     finally:
         eager.close()
+
+
+def test_an_import_fits_the_first_page_and_the_rest_bit_for_bit_when_first_used(tmp_path):
+    """An imported dataset defers the same versions as a new lab (a 25M-event import would
+    otherwise wait for all ten fits) and each ends up what fitting it at once gives."""
+    from recsys.data.importer import read_path
+    from recsys.data.lab import dataset_lab
+    from recsys.lifecycle.seeding import install_world
+    from recsys.store.database import Store
+    from tests.datafiles import write_movielens
+
+    folder = write_movielens(tmp_path / "ml")
+    report = read_path("movielens", folder)
+    lazy = Engine.open(tmp_path / "lazy.duckdb", world=dataset_lab(report, folder, None, 42))
+    store = Store.open(str(tmp_path / "eager.duckdb"))
+    install_world(store, dataset_lab(report, folder, None, 42), fit=None)
+    store.close()
+    eager = Engine.open(tmp_path / "eager.duckdb")
+    try:
+        deferred = {
+            lazy.version_store.version(v)["algorithm"] for v in lazy.version_store.deferred()
+        }
+        assert deferred == set(REGISTRY) - set(FIRST_PAGE) and eager.version_store.deferred() == []
+        user = min(lazy.users())
+        for name in REGISTRY:
+            assert _ranked(lazy.recommend(user, algorithm=name)) == _ranked(
+                eager.recommend(user, algorithm=name)
+            ), name
+        assert lazy.version_store.deferred() == []
+    finally:
+        lazy.close()
+        eager.close()

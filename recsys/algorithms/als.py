@@ -23,6 +23,7 @@ from scipy import sparse
 from scipy.linalg import blas
 
 CHUNK_ROWS = 2048
+PAIR_CHUNK = 1 << 16  # pairs per chunk of `pair_dots`
 DUAL_MAX = 1.0  # rows with at most this many pairs per dimension are solved by Woodbury
 
 
@@ -72,6 +73,17 @@ def ridge_rows(
             lhs += base
         lhs[:, diagonal, diagonal] += penalty[chunk, None]
         out[chunk] = np.linalg.solve(lhs, rhs[chunk, :, None])[..., 0]
+    return out
+
+
+def pair_dots(left: np.ndarray, right: np.ndarray, rows: np.ndarray, cols: np.ndarray):
+    """left[rows[n]] . right[cols[n]] for every pair n (float array (n,)), a chunk of pairs
+    at a time: the pairs x d matrices at once would be 2 x 3.8 GB at 25 million events and 19
+    genres. Each dot is the same sum in the same order as in one piece."""
+    out = np.empty(len(rows))
+    for lo in range(0, len(rows), PAIR_CHUNK):
+        hi = lo + PAIR_CHUNK
+        out[lo:hi] = np.einsum("ng,ng->n", left[rows[lo:hi]], right[cols[lo:hi]])
     return out
 
 

@@ -208,9 +208,7 @@ class Recommender:
         """One-line reasons for a whole ranking at once (cheaper than `explain` per item), for
         the visit's `context` the ranking was scored in (read only by contextual models)."""
         row = self._user_row(user)
-        if row is None:
-            return [self.explain(user, item).reason for item in items]
-        return self._reasons(row, items)
+        return self._cold_reasons(items) if row is None else self._reasons(row, items)
 
     def state(self) -> dict[str, np.ndarray]:
         # Each user's items in the dict's order, users in row order: read without a Python
@@ -334,6 +332,11 @@ class Recommender:
         """Scores for a user with no history, on the algorithm's own scale (`scale`). The
         default, for algorithms whose scale is popularity, is log(1 + positive events)."""
         return np.log1p(self._popularity)
+
+    def _cold_reasons(self, items: list[int]) -> list[str]:
+        """`reasons` for a user with no history: `_cold_explain`'s, item by item (override
+        to compute what the items share once)."""
+        return [self._cold_explain(item).reason for item in items]
 
     def _cold_explain(self, item: int) -> Explanation:
         """`explain` for a user with no history; must agree with `_cold_scores`."""

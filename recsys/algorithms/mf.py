@@ -50,10 +50,10 @@ import numpy as np
 from scipy.linalg import blas
 from threadpoolctl import threadpool_limits
 
-from recsys.algorithms.als import RankOneInverses, ridge_rows
+from recsys.algorithms.als import RankOneInverses, pair_dots, ridge_rows
 from recsys.algorithms.base import Explanation, Recommender, UpdateInfo
 from recsys.algorithms.config import Config, flag, param
-from recsys.algorithms.mf_explain import cold_explanation, explanations, label
+from recsys.algorithms.mf_explain import cold_explanation, cold_explanations, explanations, label
 from recsys.algorithms.mf_ratings import RatingHead
 from recsys.events import Event, EventFrame
 
@@ -172,7 +172,7 @@ class MatrixFactorization(Recommender):
             # form: - sum_u z_u theta_u' phi_i).
             taste = self._user_factors[:n_users]
             design = np.hstack([taste[:, :k], np.ones((n_users, 1))])
-            offset = np.einsum("ng,ng->n", taste[users, k:], self._genres[items])
+            offset = pair_dots(taste[:, k:], self._genres, users, items)
             solution = ridge_rows(
                 items,
                 users,
@@ -356,6 +356,9 @@ class MatrixFactorization(Recommender):
     def _cold_explain(self, item: int) -> Explanation:
         return cold_explanation(float(self._cold_scores()[item]))
 
+    def _cold_reasons(self, items: list[int]) -> list[str]:
+        return [e.reason for e in cold_explanations(self._cold_scores(), items)]
+
     def _explain(self, user: int, item: int) -> Explanation:
         return self._explanations(user, [item])[0]
 
@@ -366,7 +369,7 @@ class MatrixFactorization(Recommender):
         wanted = np.asarray(items, dtype=np.int64)
         history, lhs, terms = self._system(user)
         if not len(history):
-            return [self._cold_explain(int(i)) for i in wanted]
+            return cold_explanations(self._cold_scores(), wanted)
         return explanations(
             self._scores(user, None)[wanted],
             self._cold_scores()[wanted],

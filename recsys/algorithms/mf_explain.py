@@ -61,6 +61,12 @@ def cold_explanation(score: float) -> Explanation:
     return Explanation(score, parts, _reason(lead, parts, "no history of yours yet"), [], lead)
 
 
+def cold_explanations(cold: np.ndarray, items) -> list[Explanation]:
+    """`cold_explanation` of each of `items` from the catalog's cold scores `cold` (items,),
+    computed once for a whole list."""
+    return [cold_explanation(float(cold[i])) for i in items]
+
+
 def _reason(lead: str | None, parts: dict[str, float], note: str | None) -> str:
     """The one-line reason, always about the explanation's lead part, with its value."""
     if lead is None:

@@ -239,8 +239,9 @@ def _run_import(args) -> Result:
 def _imported(info: dict[str, Any], report) -> Result:
     text = (
         f"Imported {info['world']}: {info['items']:,} items, {info['users']:,} users, "
-        f"{info['events']:,} events in the log and {info['held_out']:,} held out; every "
-        f"algorithm trained on it.\n{info['accounting']}"
+        f"{info['events']:,} events in the log and {info['held_out']:,} held out; "
+        f"{DEFAULT_ALGORITHM} trained on it, the other algorithms when first used.\n"
+        f"{info['accounting']}"
     )
     return {"json": info | {"report": report.to_dict()}, "text": text}
 

@@ -4,7 +4,7 @@ python -m recsys evaluate [--algorithms mf,popularity|all] [--split random|tempo
 python -m recsys evaluate --train CSV --test CSV [--predictions-out CSV]
 python -m recsys sweep --algorithm A --param NAME --values V1,V2,... [--split ...] [--seed S]
 python -m recsys bench [--quick] | --quality | --peers | --loop [--visits N] [--seeds 1,2,3]
-    | --sizes [--big] [--against OLD_TREE] [--repeat N]
+    | --sizes [--big] [--against OLD_TREE] [--repeat N] | --size 100k|1m|4m|25m [--against OLD_TREE]
 """
 
 from __future__ import annotations
@@ -97,10 +97,13 @@ def add_parsers(commands: Any) -> None:
         action="store_true",
         help="only simulated A/B runs at the world's size and with 100,000 people",
     )
-    bench.add_argument("--big", action="store_true", help="sizes: add the 4M-event import")
     bench.add_argument(
-        "--against", help="sizes, first page: also measure the code in this folder (a worktree)"
+        "--size",
+        choices=("100k", "1m", "4m", "25m"),
+        help="only one MovieLens-sized log: import, reopen, interact, recommend, retrain",
     )
+    bench.add_argument("--big", action="store_true", help="sizes: add the 4M-event import")
+    bench.add_argument("--against", help="sizes, size, first page: also measure this folder's code")
     bench.add_argument(
         "--repeat", type=int, help="sizes, populations, first page: repetitions (1, 3, 5)"
     )
@@ -124,12 +127,12 @@ def run(args: argparse.Namespace) -> Result:
     return on_lab(args, _evaluate)
 
 
-BENCH_MODES = ("quality", "loop", "peers", "sizes", "first_page")
+BENCH_MODES = ("quality", "loop", "peers", "sizes", "size", "first_page")
 BENCH_OPTIONS = {  # an option and the modes it is for
     "visits": ("loop",),
     "seeds": ("loop",),
     "big": ("sizes",),
-    "against": ("sizes", "first_page"),
+    "against": ("sizes", "size", "first_page"),
     "repeat": ("sizes", "first_page"),
 }
 
@@ -158,18 +161,17 @@ def _bench(args: argparse.Namespace) -> Result:
     _check_bench(args)
     from recsys.bench.run import live_loop, ranking_quality, run_bench
 
-    if args.sizes:
-        from recsys.bench.sizes import BIG_SIZES, SIZES, THIS_TREE, run_sizes
+    if args.sizes or args.size or args.populations:  # this tree beside --against's
+        from recsys.bench import bigsize, populations, sizes
 
-        trees = {"new": THIS_TREE} | ({"old": args.against} if args.against else {})
-        sizes = SIZES | (BIG_SIZES if args.big else {})
-        report = run_sizes(sizes, trees, args.repeat or 1)
-    elif args.populations:
-        from recsys.bench.populations import run_populations
-        from recsys.bench.sizes import THIS_TREE
-
-        trees = {"new": THIS_TREE} | ({"old": args.against} if args.against else {})
-        report = run_populations(trees, args.repeat or 3)
+        trees = {"new": sizes.THIS_TREE} | ({"old": args.against} if args.against else {})
+        if args.sizes:
+            chosen = sizes.SIZES | (sizes.BIG_SIZES if args.big else {})
+            report = sizes.run_sizes(chosen, trees, args.repeat or 1)
+        elif args.size:
+            report = bigsize.run_size(args.size, trees)  # its progress on stderr
+        else:
+            report = populations.run_populations(trees, args.repeat or 3)
     elif args.first_page:
         from recsys.bench.run import first_page
 

@@ -28,6 +28,9 @@ from recsys.events import EventFrame
 from recsys.world import DEFAULT_SEED, HOLDOUT_SHARE, World, set_aside
 
 TRUTH_FACTORS = 8
+# ALS sweeps of the truth's fit; a log past TRUTH_LONG_LOG events gets fewer: after three
+# sweeps ALS has settled most of the way, and at 25 million events each sweep is a minute.
+TRUTH_EPOCHS, TRUTH_LONG_EPOCHS, TRUTH_LONG_LOG = 10, 3, 2_000_000
 MAX_PERSONAS = 6
 # The generated worlds' utilities over all (person, item) pairs: mean about 0.25, spread 1.7.
 UTILITY_MEAN, UTILITY_STD = 0.25, 1.7
@@ -117,9 +120,11 @@ def dataset_world(dataset, seed: int = DEFAULT_SEED, holdout_share: float | None
 def _truth(
     catalog: Catalog, events: pd.DataFrame, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """Item features, item quality and user tastes from a biased MF fitted on everything,
+    """Item features, item quality and user tastes from a biased MF fitted on everything
+    (`TRUTH_EPOCHS` sweeps, `TRUTH_LONG_EPOCHS` on a log past `TRUTH_LONG_LOG` events),
     scaled so that taste . features + quality has the generated worlds' mean and spread."""
-    spec = ModelSpec("mf", {"factors": TRUTH_FACTORS, "epochs": 10}, seed)
+    epochs = TRUTH_EPOCHS if len(events) <= TRUTH_LONG_LOG else TRUTH_LONG_EPOCHS
+    spec = ModelSpec("mf", {"factors": TRUTH_FACTORS, "epochs": epochs}, seed)
     model = build_model(spec, catalog)
     model.fit(EventFrame.from_frame(events))
     items, bias, users, user_ids = model.preference_model()

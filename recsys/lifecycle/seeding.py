@@ -3,12 +3,12 @@
 `install_world` trains in memory first and only then writes the world and the versions in one
 transaction, so a failure anywhere leaves the store as it was.
 
-A lab generated from a pack (`Engine.create`, the first `Engine.open`) fits only `FIRST_PAGE`,
-the algorithms its first page shows: the others' seed versions are stored *deferred* (config,
-seed and `trained_through_seq`, no state) and fitted from the log when first used
-(`ModelHost.holding`). The fit is a function of the events through that seq, the config and
-the seed, so a deferred version ends up bit for bit what fitting it at once would have stored
-(`tests/test_seeding.py`).
+A lab generated from a pack (`Engine.create`, the first `Engine.open`), an imported dataset and
+a scenario's world fit only `FIRST_PAGE`, the algorithms the first page shows: the others'
+seed versions are stored *deferred* (config, seed and `trained_through_seq`, no state) and
+fitted from the log when first used (`ModelHost.holding`). The fit is a function of the events
+through that seq, the config and the seed, so a deferred version ends up bit for bit what
+fitting it at once would have stored (`tests/test_seeding.py`).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def seeded_store(
         fitted = None
         if store.is_empty():
             if isinstance(world, World):
-                fitted = install_world(store, world, weights)
+                fitted = install_world(store, world, weights, fit=FIRST_PAGE)
             else:
                 fitted = seed_world(store, world, seed, weights, fit=FIRST_PAGE)
         return store, fitted
