@@ -159,7 +159,7 @@ def test_a_visits_context_reaches_linucb_and_the_log(db_path, capsys):
     # repeated --context flags add up, as a script writes them
     flags = ("--context", "device=mobile", "--context", "time_of_day=night", "--json")
     two_flags = ok(capsys, db_path, "recommend", "--user", "ada", "--algorithm", "linucb", *flags)
-    assert [(r["item"], r["score"]) for r in two_flags["items"]] == mobile
+    assert [(r["item"], r["score"]) for r in two_flags["items"]] == scores(*flags[1::2])
     # a repeated key would keep only its last value, silently
     assert "--context device is given twice" in refused(
         capsys, db_path, "interact", "--user", "ada", "--item", "5", "--kind", "like",
