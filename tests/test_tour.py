@@ -130,6 +130,10 @@ def test_the_tour_page_from_its_link_to_the_last_step_and_back(lab_app, db_path)
     handout = _handout(engine, app.session_state["tour"])
     assert handout.count("<li><b>") == len(story.DEFENSE)
     assert "The defense tour, step by step" in handout and "<script" in handout
+    tour_part = handout[: handout.index("<h2>Setup")]  # the steps' own charts, as on the page
+    assert tour_part.count("return addSvgButton(") == 2
+    assert "Autopilot against the truth" in tour_part
+    assert "Events since the seeded world, by kind" in tour_part
 
     app.button(key="tour_again").click().run()
     assert not app.exception

@@ -65,11 +65,11 @@ def session_report(
     engine,
     user: str | None = None,
     algorithm: str | None = None,
-    tour: list[tuple[str, str, str]] | None = None,
+    tour: list[tuple[str, str, str, go.Figure | None]] | None = None,
 ) -> str:
     """The HTML report; `user` defaults to whoever acted last in the lab. `tour`: the defense
-    tour's steps as they ran, (title, presenter notes, what it showed), shown first: the
-    tour's handout."""
+    tour's steps as they ran, (title, presenter notes, what it showed, its chart or None),
+    shown first: the tour's handout."""
     name = algorithm_class(algorithm or DEFAULT_ALGORITHM).name
     if user is not None:
         validate_user(user)
@@ -96,10 +96,11 @@ def session_report(
     )
 
 
-def _tour(steps: list[tuple[str, str, str]]) -> str:
+def _tour(steps: list[tuple[str, str, str, go.Figure | None]]) -> str:
     items = "".join(
-        f"<li><b>{_e(title)}</b><p>{_e(shown)}</p><p class=muted>{_e(notes)}</p></li>"
-        for title, notes, shown in steps
+        f"<li><b>{_e(title)}</b><p>{_e(shown)}</p>{_chart(figure) if figure else ''}"
+        f"<p class=muted>{_e(notes)}</p></li>"
+        for title, notes, shown, figure in steps
     )
     return f"<h2>The defense tour, step by step</h2><ol>{items}</ol>"
 
@@ -122,7 +123,7 @@ def _chart(figure: go.Figure) -> str:
     # replaces, so a report made there would draw every bar and legend swatch black.
     # Its toolbar saves it for a slide: the camera as PNG, the button SVG_BUTTON adds as SVG,
     # both at 1920 x 1080 and named after its title.
-    figure.update_layout(template="plotly", height=340, margin={"t": 50, "b": 40, "l": 50, "r": 20})
+    figure.update_layout(template="plotly", height=340, margin={"t": 50, "b": 40, "l": 70, "r": 20})
     config = slide_config("png", chart_name(figure, "report chart")) | {"responsive": True}
     return figure.to_html(
         full_html=False,

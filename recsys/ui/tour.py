@@ -123,7 +123,12 @@ def _handout(engine: Engine, tour: story.Tour) -> str:
     from recsys.data.report import session_report
 
     steps = [
-        (s.title, s.notes, story.outcome(s.key, tour.results[s.key]))
+        (
+            s.title,
+            s.notes,
+            story.outcome(s.key, tour.results[s.key]),
+            FIGURES[s.key](tour.results[s.key]) if s.key in FIGURES else None,
+        )
         for s in STEPS
         if s.key in tour.results
     ]
@@ -161,13 +166,23 @@ def _autopilot(result: dict) -> None:
     st.caption(truth_caption(result))
 
 
-def _history(result: dict) -> None:
+def _titled_truth_chart(result: dict) -> go.Figure:
+    """The autopilot chart for the handout, where no page heading names it."""
+    figure = truth_chart(result)
+    return figure.update_layout(title="Autopilot against the truth", margin={"t": 60})
+
+
+def _history_figure(result: dict) -> go.Figure:
     kinds = pd.Series(result["since"], dtype="str").value_counts(ascending=True)
     figure = go.Figure(go.Bar(x=kinds.to_numpy(), y=kinds.index, orientation="h"))
     figure.update_layout(
         title="Events since the seeded world, by kind", height=240, margin={"t": 40, "b": 30}
     )
-    draw_chart(integer_axis(figure, "x", [0, *kinds]), key="tour_history")
+    return integer_axis(figure, "x", [0, *kinds])
+
+
+def _history(result: dict) -> None:
+    draw_chart(_history_figure(result), key="tour_history")
     st.markdown("**The newest learning-log rows** (each update an event caused):")
     log = result["log"]
     columns = [c for c in ("seq", "algorithm", "kind", "user_change", "item_change") if c in log]
@@ -224,3 +239,6 @@ DRAW = {
     "ab": _ab,
     "drift": _drift,
 }
+
+# The steps whose chart the handout carries too, as drawn on the page.
+FIGURES = {"autopilot": _titled_truth_chart, "history": _history_figure}
