@@ -67,10 +67,14 @@ def draw_chart(figure: go.Figure, key: str, name: str | None = None) -> None:
     `key`."""
     image_format = st.session_state.get(FORMAT_KEY) or FORMATS[0]
     config = slide_config(image_format.lower(), chart_name(figure, name or key))
+    # Streamlit's theme leaves almost no side margins: a saved slide's last panel would touch
+    # the image's edge, and long category labels (the timeline's lanes) would be cut at the
+    # left unless the axis makes room for them.
     if figure.layout.margin.r is None:
-        # Streamlit's theme leaves almost no right margin: a saved slide's last panel would
-        # touch the image's edge.
         figure.update_layout(margin_r=24)
+    if figure.layout.margin.l is None:
+        figure.update_layout(margin_l=16)
+    figure.update_yaxes(automargin=True)
     st.plotly_chart(figure, width="stretch", key=key, config=config)
 
 
