@@ -233,3 +233,68 @@ def test_the_versions_page_shows_the_spark_lineage(capsys, db_path, lab_facts, t
     assert row["trigger"] == (
         "trained on Spark (ALS explicit, rank 4, regParam 0.1, 5 iterations, Spark 4.3.0)"
     )
+
+
+def star_factors(lab_facts, seed: int = 5) -> tuple[dict, dict, dict]:
+    """Vectors as explicit ALS leaves them: dot products about 4 to 5 stars."""
+    rng = np.random.default_rng(seed)
+    users = {u: (1.1 + rng.normal(0, 0.1, RANK)).tolist() for u in lab_facts["users"][:30]}
+    items = {i: (1.0 + rng.normal(0, 0.1, RANK)).tolist() for i in lab_facts["items"][:200]}
+    _, _, manifest = factors(lab_facts)
+    return users, items, manifest | {"implicitPrefs": False}
+
+
+def test_an_explicit_import_keeps_its_star_scale_vectors_and_says_why(
+    capsys, db_path, lab_facts, tmp_path
+):
+    from recsys.algorithms.mf_explain import EXPLICIT
+    from recsys.store.history import timeline
+
+    folder = write_factors(tmp_path / "stars", *star_factors(lab_facts))
+    info = cli(capsys, db_path, "versions", "import-factors", str(folder))
+    cli(capsys, db_path, "versions", "promote", f"mf@v{info['version']}", "--force")
+    user = lab_facts["users"][0]
+    engine = Engine.open(db_path)
+    try:
+        before = engine.recommend(user, k=10, algorithm="mf")
+        assert before.scale == "stars" and before.items[0].score > 4.0
+        liked, disliked = before.items[0], before.items[1]
+        step = engine.interact(user, liked.item, "like", algorithm="mf")
+        assert step.update.score_before == step.update.score_after == pytest.approx(liked.score)
+        assert step.update.details["held back because"] == EXPLICIT
+        assert f"it kept its vectors ({EXPLICIT})" in step.message
+        step = engine.interact(user, disliked.item, "dislike", algorithm="mf")
+        after = engine.recommend(user, k=8, algorithm="mf")
+        # The two items acted on have left; the rest keep their star scores and order.
+        assert [r.item for r in after.items] == [r.item for r in before.items[2:]]
+        assert [r.score for r in after.items] == pytest.approx([r.score for r in before.items[2:]])
+        rows = timeline(engine.store, user=user, kinds=["online update"])
+        assert rows["what"].str.endswith(f": held back, {EXPLICIT}").sum() >= 2
+        # The stored state keeps it (no pickle: a flag array); a retrain fits a normal mf.
+        version = engine.version_store.version(info["version_id"], params=True)
+        model = engine.host.from_version(version)
+        assert model.scale == "stars" and model.state()["model.explicit_import"]
+        model.fit(engine.store.events(), engine.catalog)
+        assert model.scale == "preference" and "model.explicit_import" not in model.state()
+    finally:
+        engine.close()
+
+
+def test_an_implicit_import_learns_online(capsys, db_path, lab_facts, tmp_path):
+    users, items, manifest = factors(lab_facts)
+    small = {u: [0.4 * v for v in x] for u, x in users.items()}  # preferences within -1 .. 1
+    folder = write_factors(tmp_path / "factors", small, items, manifest)
+    info = cli(capsys, db_path, "versions", "import-factors", str(folder))
+    cli(capsys, db_path, "versions", "promote", f"mf@v{info['version']}", "--force")
+    user = lab_facts["users"][0]
+    engine = Engine.open(db_path)
+    try:
+        before = engine.recommend(user, k=100, algorithm="mf")
+        assert before.scale == "preference"
+        # Random vectors are no solve of this user's history: a like re-solves the vector,
+        # which raises an item Spark's vector scored low (one near the top may drop).
+        step = engine.interact(user, before.items[-1].item, "like", algorithm="mf")
+        assert step.update.score_after > step.update.score_before
+        assert step.update.user_change > 0 and "held back because" not in step.update.details
+    finally:
+        engine.close()

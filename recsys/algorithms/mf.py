@@ -53,7 +53,7 @@ from threadpoolctl import threadpool_limits
 from recsys.algorithms.als import RankOneInverses, ridge_rows
 from recsys.algorithms.base import Explanation, Recommender, UpdateInfo
 from recsys.algorithms.config import Config, flag, param
-from recsys.algorithms.mf_explain import cold_explanation, explanations, label
+from recsys.algorithms.mf_explain import cold_explanation, explanations, held_update, label
 from recsys.algorithms.mf_ratings import RatingHead
 from recsys.events import Event, EventFrame
 
@@ -93,8 +93,6 @@ class MatrixFactorization(Recommender):
     scale = "preference"
     config: MFConfig
 
-    # -- state -------------------------------------------------------------------------------
-
     def _reset(self) -> None:
         rng = np.random.default_rng(self.seed)
         k, std = self.config.factors, self.config.init_std
@@ -115,6 +113,7 @@ class MatrixFactorization(Recommender):
         self._user_factors = np.zeros((0, d))
         self._online: RankOneInverses | None = None  # per-user inverses while items stay fixed
         self._ratings = RatingHead(self.catalog.n, k, self.config.rating_reg, rng, std)
+        self._held(False)
 
     def _design(self, items: np.ndarray | slice = slice(None)) -> np.ndarray:
         """Item rows as a user's vector sees them: [learned factors, fixed genre features]."""
@@ -137,8 +136,6 @@ class MatrixFactorization(Recommender):
 
     def minibatch_config(self) -> dict:
         return {"epochs": 1, "rating_epochs": 1, "warm_start": True}  # a sweep from the vectors
-
-    # -- fitting -----------------------------------------------------------------------------
 
     def fit(self, events: EventFrame, catalog=None) -> None:
         # One BLAS thread (for the whole process while the fit runs): ALS makes thousands of
@@ -217,9 +214,9 @@ class MatrixFactorization(Recommender):
         self._user_factors[:n_users] += deviation
         self._grow(n_users)
 
-    # -- learning one event ------------------------------------------------------------------
-
     def _learn_one(self, user: int, event: Event, weight: float) -> UpdateInfo:
+        if self._explicit:  # star-scale vectors: the preference solve below would wipe them
+            return held_update(self.name, self._score_one(user, event.item), weight)
         item, x = event.item, self._user_factors[user]
         y, bias = self._items[item], self._item_bias.item(item)
         before, saved, undo = bias + blas.ddot(y, x), x.copy(), None
@@ -309,8 +306,6 @@ class MatrixFactorization(Recommender):
         new = self._design([item])[0]
         self._gram += np.outer(new, new) - np.outer(old, old)
 
-    # -- scoring and explaining --------------------------------------------------------------
-
     def _score_one(self, user: int, item: int) -> float:
         return float(self._item_bias[item] + blas.ddot(self._items[item], self._user_factors[user]))
 
@@ -376,14 +371,15 @@ class MatrixFactorization(Recommender):
         )
 
     def _state(self) -> dict[str, np.ndarray]:
-        n = len(self._user_ids)
-        return {
+        n, held = len(self._user_ids), {"explicit_import": np.array(True)} if self._explicit else {}
+        state = {
             "item_factors": self._item_factors.copy(),
             "item_bias": self._item_bias.copy(),
             "gram": self._gram.copy(),
             "mean_user": self._mean_user.copy(),
             "user_factors": self._user_factors[:n].copy(),
-        } | {f"rating.{k}": v for k, v in self._ratings.state(n).items()}
+        }
+        return state | held | {f"rating.{k}": v for k, v in self._ratings.state(n).items()}
 
     def _load_state(self, state: dict[str, np.ndarray]) -> None:
         n = len(self._user_ids)
@@ -394,3 +390,8 @@ class MatrixFactorization(Recommender):
         self._user_factors = state["user_factors"].copy()
         self._grow(n)
         self._ratings.load_state({k[7:]: v for k, v in state.items() if k.startswith("rating.")}, n)
+        self._held(bool(state.get("explicit_import", False)))
+
+    def _held(self, explicit: bool) -> None:
+        """Explicit ALS's vectors (`mf_factors`) score stars, kept still until a retrain."""
+        self._explicit, self.scale = explicit, "stars" if explicit else type(self).scale

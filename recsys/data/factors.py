@@ -196,6 +196,7 @@ def import_factors(engine, files: FactorFiles, algorithm: str = "mf") -> dict[st
         files.user_vectors,
         np.fromiter((rows[i] for i in files.item_ids), np.int64, len(files.item_ids)),
         files.item_vectors,
+        explicit=files.manifest.get("implicitPrefs") is False,
     )
     checks = []
     for check in files.manifest.get("checks") or []:
