@@ -375,3 +375,13 @@ def test_an_implicit_import_learns_online(capsys, db_path, lab_facts, tmp_path):
         assert step.update.user_change > 0 and "held back because" not in step.update.details
     finally:
         engine.close()
+
+
+def test_spark_trains_the_ranks_mf_accepts():
+    from dataclasses import fields
+
+    from recsys.algorithms.mf import MFConfig
+    from recsys.data.factors import RANK_RANGE
+
+    bounds = next(f.metadata for f in fields(MFConfig) if f.name == "factors")
+    assert (bounds["low"], bounds["high"]) == RANK_RANGE

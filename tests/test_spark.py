@@ -147,8 +147,8 @@ def test_the_spark_version_serves_and_wins_or_loses_an_ab_test(round_trip):
         "--db", str(lab), "experiment", "simulate", "--arms", f"{theirs},{noise}"
     )
     # What Spark learned is taste, not noise: on the planted world its lists are truly better
-    # than random vectors' (true CTR 0.091 against 0.079, regret@10 2.4 against 3.6, measured)
-    # and the A/B test sees it.
+    # than random vectors' (implicit ALS: true CTR 0.094 against 0.078, regret@10 1.7 against
+    # 3.7, measured) and the A/B test sees it.
     ctr = {a["arm"]: a["true_ctr"] for a in against_noise["arms"]}
     regret = {a["arm"]: a["regret"] for a in against_noise["arms"]}
     assert ctr[theirs] > 1.05 * ctr[noise] and regret[theirs] < 0.8 * regret[noise], (ctr, regret)
@@ -185,11 +185,6 @@ BAD = [
     case("no iterations", ["spark-train", "{tmp}", "--iterations", "0"], "--iterations 0"),
     case("NaN reg", ["spark-train", "{tmp}", "--reg", "nan"], "--reg nan"),
     case("bad master", ["spark-train", "{tmp}", "--master", "local[2] x"], "--master"),
-    case(
-        "both feedbacks",
-        ["spark-train", "{tmp}", "--explicit", "--implicit"],
-        "argument --implicit: not allowed with argument --explicit",
-    ),
 ]
 
 

@@ -33,14 +33,12 @@ def add_parsers(commands: Any) -> None:
     train.add_argument(
         "--master", default="local[2]", help="Spark master: local[N] or spark://host:7077"
     )
-    feedback = train.add_mutually_exclusive_group()
-    feedback.add_argument(
+    train.add_argument(
         "--explicit",
         action="store_true",
         help="explicit ALS on the ratings alone: scores stars, and the version does not learn "
         "per event in the lab (the default is implicit, every event's weight, as the lab's mf)",
     )
-    feedback.add_argument("--implicit", action="store_true", help="the default; kept for scripts")
     low, high = RANK_RANGE
     train.add_argument("--factors", type=int, default=16, help=f"ALS rank, {low} to {high}")
     train.add_argument("--reg", type=float, default=0.1, help="ALS regParam")
