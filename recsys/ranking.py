@@ -206,7 +206,9 @@ class LearningStep:
     def message(self) -> str:
         e, d, u = self.event, self.diff, self.update
         what = f"rating {e.value:g}★" if e.kind == "rating" else e.kind
-        if u.user_change:
+        if u.details.get("held back because"):
+            learned = f"it kept its vectors ({u.details['held back because']})"
+        elif u.user_change:
             learned = f"your taste vector moved {u.user_change:.3f}"
         elif u.score_after != u.score_before:
             learned = f"the item's score moved {u.score_after - u.score_before:+.3f}"

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 
 from recsys.cli.main import main
+from recsys.data.export import export_lab
+from recsys.data.spark_train import export_identity
 from recsys.engine import Engine
 from tests.badinput import assert_bad_input, case
 from tests.datafiles import write_factors
@@ -29,7 +31,10 @@ def lab_facts(small_world_file, tmp_path_factory):
     try:
         users = engine.store.events().user
         acted = list(dict.fromkeys(users.tolist()))
-        return {"users": acted, "items": list(engine.ids.keys), "seq": engine.last_seq}
+        export_lab(engine, path.parent / "export")
+        log = export_identity(path.parent / "export" / "events.parquet", engine.last_seq)
+        facts = {"users": acted, "items": list(engine.ids.keys), "seq": engine.last_seq}
+        return facts | {"log": log}
     finally:
         engine.close()
 
@@ -46,6 +51,7 @@ def factors(lab_facts, seed: int = 3) -> tuple[dict, dict, dict]:
         "regParam": 0.1,
         "maxIter": 5,
         "spark_version": "4.3.0",
+        "log": dict(lab_facts["log"]),  # as spark-train computes it on the export (DuckDB)
     }
     return users, items, manifest
 
@@ -153,6 +159,10 @@ def _first_user(value):
     return _bad(edit)
 
 
+def _check(user, item, prediction) -> dict:
+    return {"user_id": user, "item_id": item, "prediction": prediction}
+
+
 BAD = [
     case("empty folder", _bad(lambda u, i, m, f: f.mkdir()), "has no users.parquet"),
     case("no folder", ["versions", "import-factors", "{tmp}/nowhere"], "does not exist"),
@@ -197,6 +207,42 @@ BAD = [
         ),
         "the factors do not match the lab's ids",
     ),
+    case(
+        "check of an unknown user",
+        _bad(lambda u, i, m, f: m.update(checks=[_check("mallory", next(iter(i)), 4.0)])),
+        "a check names user_id 'mallory', who has no vector in users.parquet",
+    ),
+    case(
+        "check of an unknown item",
+        _bad(lambda u, i, m, f: m.update(checks=[_check(next(iter(u)), "no such film", 4.0)])),
+        "a check names item_id 'no such film', not in this lab",
+    ),
+    case(
+        "prediction not a number",
+        _bad(lambda u, i, m, f: m.update(checks=[_check(next(iter(u)), next(iter(i)), "4.5")])),
+        "a check's prediction must be a number, got '4.5'",
+    ),
+    case(
+        "check without a prediction",
+        _bad(lambda u, i, m, f: m.update(checks=[{"user_id": next(iter(u))}])),
+        "a check holds user_id, item_id and prediction",
+    ),
+    case(
+        "another lab's log",
+        _bad(lambda u, i, m, f: m["log"].update(fingerprint="0123456789abcdef")),
+        "trained on another lab's log (7,380 events up to seq 7,380, fingerprint differs): "
+        "import them into the lab they were exported from",
+    ),
+    case(
+        "a log of another length",
+        _bad(lambda u, i, m, f: m.update(log=m["log"] | {"events": 7000})),
+        "(7,000 events up to seq 7,380, this lab has 7,380)",
+    ),
+    case(
+        "log not spark-train's",
+        _bad(lambda u, i, m, f: m.update(log={"events": 3})),
+        "log must be spark-train's {events, fingerprint} of the export",
+    ),
     case("not mf", ["versions", "import-factors", "{tmp}", "--algorithm", "ucb1"], "mf only"),
 ]
 
@@ -219,6 +265,37 @@ def test_a_manifest_that_is_not_json_is_one_line(capsys, db_path, small_world_pr
     assert_bad_input(capsys, args, "is not readable JSON", db_path, small_world_print)
 
 
+def test_factors_from_a_lab_whose_log_went_another_way_are_refused(
+    capsys, db_path, lab_facts, tmp_path
+):
+    """Two copies of one lab, each with its own next event: the same ids, the same length of
+    log, but factors trained on one's export do not import into the other."""
+    other = tmp_path / "other.duckdb"
+    shutil.copy(db_path, other)
+    user, item = lab_facts["users"][0], lab_facts["items"][250]
+    for path, kind in ((db_path, "like"), (other, "dislike")):
+        engine = Engine.open(path)
+        try:
+            engine.interact(user, item, kind, algorithm="mf")
+            if path == other:
+                export_lab(engine, tmp_path / "export")
+        finally:
+            engine.close()
+    users, items, manifest = factors(lab_facts)
+    seq = lab_facts["seq"] + 1
+    manifest |= {
+        "trained_through_seq": seq,
+        "log": export_identity(tmp_path / "export" / "events.parquet", seq),
+    }
+    folder = write_factors(tmp_path / "factors", users, items, manifest)
+    assert main(["--db", str(db_path), "versions", "import-factors", str(folder)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: these factors were trained on another lab's log ({seq:,} events up to seq "
+        f"{seq:,}, fingerprint differs): import them into the lab they were exported from"
+    )
+    assert cli(capsys, other, "versions", "import-factors", str(folder))["version"] == 2
+
+
 def test_the_versions_page_shows_the_spark_lineage(capsys, db_path, lab_facts, tmp_path, lab_app):
     users, items, manifest = factors(lab_facts)
     folder = write_factors(tmp_path / "factors", users, items, manifest | {"implicitPrefs": False})
@@ -233,3 +310,78 @@ def test_the_versions_page_shows_the_spark_lineage(capsys, db_path, lab_facts, t
     assert row["trigger"] == (
         "trained on Spark (ALS explicit, rank 4, regParam 0.1, 5 iterations, Spark 4.3.0)"
     )
+
+
+def star_factors(lab_facts, seed: int = 5) -> tuple[dict, dict, dict]:
+    """Vectors as explicit ALS leaves them: dot products about 4 to 5 stars."""
+    rng = np.random.default_rng(seed)
+    users = {u: (1.1 + rng.normal(0, 0.1, RANK)).tolist() for u in lab_facts["users"][:30]}
+    items = {i: (1.0 + rng.normal(0, 0.1, RANK)).tolist() for i in lab_facts["items"][:200]}
+    _, _, manifest = factors(lab_facts)
+    return users, items, manifest | {"implicitPrefs": False}
+
+
+def test_an_explicit_import_keeps_its_star_scale_vectors_and_says_why(
+    capsys, db_path, lab_facts, tmp_path
+):
+    from recsys.algorithms.mf_explain import EXPLICIT
+    from recsys.store.history import timeline
+
+    folder = write_factors(tmp_path / "stars", *star_factors(lab_facts))
+    info = cli(capsys, db_path, "versions", "import-factors", str(folder))
+    cli(capsys, db_path, "versions", "promote", f"mf@v{info['version']}", "--force")
+    user = lab_facts["users"][0]
+    engine = Engine.open(db_path)
+    try:
+        before = engine.recommend(user, k=10, algorithm="mf")
+        assert before.scale == "stars" and before.items[0].score > 4.0
+        liked, disliked = before.items[0], before.items[1]
+        step = engine.interact(user, liked.item, "like", algorithm="mf")
+        assert step.update.score_before == step.update.score_after == pytest.approx(liked.score)
+        assert step.update.details["held back because"] == EXPLICIT
+        assert f"it kept its vectors ({EXPLICIT})" in step.message
+        step = engine.interact(user, disliked.item, "dislike", algorithm="mf")
+        after = engine.recommend(user, k=8, algorithm="mf")
+        # The two items acted on have left; the rest keep their star scores and order.
+        assert [r.item for r in after.items] == [r.item for r in before.items[2:]]
+        assert [r.score for r in after.items] == pytest.approx([r.score for r in before.items[2:]])
+        rows = timeline(engine.store, user=user, kinds=["online update"])
+        assert rows["what"].str.endswith(f": held back, {EXPLICIT}").sum() >= 2
+        # The stored state keeps it (no pickle: a flag array); a retrain fits a normal mf.
+        version = engine.version_store.version(info["version_id"], params=True)
+        model = engine.host.from_version(version)
+        assert model.scale == "stars" and model.state()["model.explicit_import"]
+        model.fit(engine.store.events(), engine.catalog)
+        assert model.scale == "preference" and "model.explicit_import" not in model.state()
+    finally:
+        engine.close()
+
+
+def test_an_implicit_import_learns_online(capsys, db_path, lab_facts, tmp_path):
+    users, items, manifest = factors(lab_facts)
+    small = {u: [0.4 * v for v in x] for u, x in users.items()}  # preferences within -1 .. 1
+    folder = write_factors(tmp_path / "factors", small, items, manifest)
+    info = cli(capsys, db_path, "versions", "import-factors", str(folder))
+    cli(capsys, db_path, "versions", "promote", f"mf@v{info['version']}", "--force")
+    user = lab_facts["users"][0]
+    engine = Engine.open(db_path)
+    try:
+        before = engine.recommend(user, k=100, algorithm="mf")
+        assert before.scale == "preference"
+        # Random vectors are no solve of this user's history: a like re-solves the vector,
+        # which raises an item Spark's vector scored low (one near the top may drop).
+        step = engine.interact(user, before.items[-1].item, "like", algorithm="mf")
+        assert step.update.score_after > step.update.score_before
+        assert step.update.user_change > 0 and "held back because" not in step.update.details
+    finally:
+        engine.close()
+
+
+def test_spark_trains_the_ranks_mf_accepts():
+    from dataclasses import fields
+
+    from recsys.algorithms.mf import MFConfig
+    from recsys.data.factors import RANK_RANGE
+
+    bounds = next(f.metadata for f in fields(MFConfig) if f.name == "factors")
+    assert (bounds["low"], bounds["high"]) == RANK_RANGE

@@ -53,7 +53,14 @@ from threadpoolctl import threadpool_limits
 from recsys.algorithms.als import RankOneInverses, pair_dots, ridge_rows
 from recsys.algorithms.base import Explanation, Recommender, UpdateInfo
 from recsys.algorithms.config import Config, flag, param
-from recsys.algorithms.mf_explain import cold_explanation, cold_explanations, explanations, label
+from recsys.algorithms.mf_explain import (
+    cold_explanation,
+    cold_explanations,
+    description,
+    explanations,
+    held_update,
+    label,
+)
 from recsys.algorithms.mf_ratings import RatingHead
 from recsys.events import Event, EventFrame
 
@@ -93,8 +100,6 @@ class MatrixFactorization(Recommender):
     scale = "preference"
     config: MFConfig
 
-    # -- state -------------------------------------------------------------------------------
-
     def _reset(self) -> None:
         rng = np.random.default_rng(self.seed)
         k, std = self.config.factors, self.config.init_std
@@ -115,6 +120,7 @@ class MatrixFactorization(Recommender):
         self._user_factors = np.zeros((0, d))
         self._online: RankOneInverses | None = None  # per-user inverses while items stay fixed
         self._ratings = RatingHead(self.catalog.n, k, self.config.rating_reg, rng, std)
+        self._held(False)
 
     def _design(self, items: np.ndarray | slice = slice(None)) -> np.ndarray:
         """Item rows as a user's vector sees them: [learned factors, fixed genre features]."""
@@ -137,8 +143,6 @@ class MatrixFactorization(Recommender):
 
     def minibatch_config(self) -> dict:
         return {"epochs": 1, "rating_epochs": 1, "warm_start": True}  # a sweep from the vectors
-
-    # -- fitting -----------------------------------------------------------------------------
 
     def fit(self, events: EventFrame, catalog=None) -> None:
         # One BLAS thread (for the whole process while the fit runs): ALS makes thousands of
@@ -217,9 +221,9 @@ class MatrixFactorization(Recommender):
         self._user_factors[:n_users] += deviation
         self._grow(n_users)
 
-    # -- learning one event ------------------------------------------------------------------
-
     def _learn_one(self, user: int, event: Event, weight: float) -> UpdateInfo:
+        if self._explicit:  # star-scale vectors: the preference solve below would wipe them
+            return held_update(self.name, self._score_one(user, event.item), weight)
         item, x = event.item, self._user_factors[user]
         y, bias = self._items[item], self._item_bias.item(item)
         before, saved, undo = bias + blas.ddot(y, x), x.copy(), None
@@ -309,8 +313,6 @@ class MatrixFactorization(Recommender):
         new = self._design([item])[0]
         self._gram += np.outer(new, new) - np.outer(old, old)
 
-    # -- scoring and explaining --------------------------------------------------------------
-
     def _score_one(self, user: int, item: int) -> float:
         return float(self._item_bias[item] + blas.ddot(self._items[item], self._user_factors[user]))
 
@@ -347,11 +349,7 @@ class MatrixFactorization(Recommender):
 
     def _describe(self, user: int) -> dict[str, float]:
         deviation = self._user_factors[user] - self._mean_user
-        return {
-            "distance from the average person": float(np.linalg.norm(deviation)),
-            "items that shape your taste": float(sum(w != 0 for w in self._seen[user].values())),
-            "your rating bias (stars)": float(self._ratings.user_bias[user]),
-        }
+        return description(deviation, self._seen[user], self._ratings.user_bias[user])
 
     def _cold_explain(self, item: int) -> Explanation:
         return cold_explanation(float(self._cold_scores()[item]))
@@ -378,22 +376,23 @@ class MatrixFactorization(Recommender):
             lambda item, taken: label(self.catalog, item, self._seen[user].get(item, 0.0), taken),
         )
 
+    _COPIED = ("item_bias", "gram", "mean_user", "user_factors")  # arrays the state holds whole
+
     def _state(self) -> dict[str, np.ndarray]:
-        n = len(self._user_ids)
-        return {
-            "item_factors": self._item_factors.copy(),
-            "item_bias": self._item_bias.copy(),
-            "gram": self._gram.copy(),
-            "mean_user": self._mean_user.copy(),
-            "user_factors": self._user_factors[:n].copy(),
-        } | {f"rating.{k}": v for k, v in self._ratings.state(n).items()}
+        n, held = len(self._user_ids), {"explicit_import": np.array(True)} if self._explicit else {}
+        state = {k: getattr(self, f"_{k}").copy() for k in ("item_factors", *self._COPIED[:3])}
+        state["user_factors"] = self._user_factors[:n].copy()
+        return state | held | {f"rating.{k}": v for k, v in self._ratings.state(n).items()}
 
     def _load_state(self, state: dict[str, np.ndarray]) -> None:
         n = len(self._user_ids)
-        self._item_factors[:] = state["item_factors"]
-        self._item_bias = state["item_bias"].copy()
-        self._gram = state["gram"].copy()
-        self._mean_user = state["mean_user"].copy()
-        self._user_factors = state["user_factors"].copy()
+        self._item_factors[:] = state["item_factors"]  # in place: `_items` is a view on it
+        for name in self._COPIED:
+            setattr(self, f"_{name}", state[name].copy())
         self._grow(n)
         self._ratings.load_state({k[7:]: v for k, v in state.items() if k.startswith("rating.")}, n)
+        self._held(bool(state.get("explicit_import", False)))
+
+    def _held(self, explicit: bool) -> None:
+        """Explicit ALS's vectors (`mf_factors`) score stars, kept still until a retrain."""
+        self._explicit, self.scale = explicit, "stars" if explicit else type(self).scale

@@ -13,12 +13,24 @@ from collections.abc import Callable
 
 import numpy as np
 
-from recsys.algorithms.base import Explanation, lead_part
+from recsys.algorithms.base import Explanation, UpdateInfo, lead_part
 from recsys.algorithms.reasons import NOTHING_POSITIVE
 
 EVERYONE = "everyone's preference"
 REST = "the rest of your history"
 LIKED, DISLIKED = " (you chose it)", " (you turned it down)"
+EXPLICIT = (
+    "trained on Spark on explicit ratings: it learns when trained again "
+    "(spark-train, or Retrain in the lab)"
+)
+
+
+def held_update(algorithm: str, score: float, weight: float) -> UpdateInfo:
+    """The update of a version imported from explicit ALS (`mf_factors`): its vectors score
+    stars, which mf's online solve (a preference from -1 to 1) would overwrite, so nothing
+    moves and the learning log says why (details' `held back because`)."""
+    details = {"weight": weight, "held back": True, "held back because": EXPLICIT}
+    return UpdateInfo(algorithm, score_before=score, score_after=score, details=details)
 
 
 def explanations(
@@ -80,3 +92,14 @@ def _reason(lead: str | None, parts: dict[str, float], note: str | None) -> str:
     else:
         text = f"unlike {lead.removesuffix(DISLIKED)}, which you turned down ({parts[lead]:+.2f})"
     return f"{text} ({note})" if note else text
+
+
+def description(deviation: np.ndarray, seen: dict[int, float], rating_bias: float) -> dict:
+    """What the model panel says of a user: their vector's distance from the average person
+    (`deviation`: theirs minus the average), how many items shape it (`seen`: item to summed
+    weight) and their rating bias in stars."""
+    return {
+        "distance from the average person": float(np.linalg.norm(deviation)),
+        "items that shape your taste": float(sum(w != 0 for w in seen.values())),
+        "your rating bias (stars)": float(rating_bias),
+    }

@@ -11,8 +11,12 @@ vectors, as a newcomer to the lab's own mf does.
 
 Everything else is what mf's own fit leaves: the base's bookkeeping (histories, popularity,
 rating means) from the log the factors were trained on, and the rating head fitted from the
-imported item vectors. Online learning then goes on the lab's way: a user's next event
-re-solves their vector against the imported item vectors (mf.py's user step).
+imported item vectors. Vectors from implicit ALS score a preference, as mf's own: online
+learning goes on the lab's way (a user's next event re-solves their vector against the imported
+item vectors, mf.py's user step). Vectors from explicit ALS score stars, which that solve (a
+preference from -1 to 1) would overwrite with a few events' worth: such a version scores on the
+star scale and keeps its vectors until it is trained again (`held_update`; a retrain fits a
+normal mf).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ class Factors:
     user_vectors: np.ndarray
     items: np.ndarray
     item_vectors: np.ndarray
+    explicit: bool = False  # trained on stars (explicit ALS): scores stars, see `MF._held`
 
     @property
     def rank(self) -> int:
@@ -91,3 +96,4 @@ class _Installer(MatrixFactorization):
         rated = events.kind == "rating"
         users, items, stars = user_rows[rated], events.item[rated], events.value[rated]
         self._ratings.fit(users, items, stars, self.config.rating_epochs, self._item_factors)
+        self._held(f.explicit)

@@ -1,6 +1,6 @@
 """CLI command that trains on Spark, outside the lab (docs/spark.md):
 
-python -m recsys spark-train [--master URL] [--implicit] [--factors K --reg R --iterations N
+python -m recsys spark-train [--master URL] [--explicit] [--factors K --reg R --iterations N
     --alpha A --seed S --weights P] EXPORT_DIR [--output DIR] [--overwrite]
 
 It reads a Parquet export (`python -m recsys export`), never the lab's database; its output is
@@ -13,10 +13,11 @@ import argparse
 from typing import Any
 
 from recsys.cli.common import Result, add_command, seed
+from recsys.data.factors import RANK_RANGE
 from recsys.errors import RecsysError
+from recsys.events import WEIGHT_PRESETS
 
-RANK, REG, ITERATIONS, ALPHA = (2, 256), (0.0, 1e4), (1, 100), (0.0, 1e4)
-WEIGHTS = ("default", "classic")  # recsys.events.WEIGHT_PRESETS
+REG, ITERATIONS, ALPHA = (0.0, 1e4), (1, 100), (0.0, 1e4)  # sane runs (Spark's own are wider)
 
 
 def add_parsers(commands: Any) -> None:
@@ -33,9 +34,13 @@ def add_parsers(commands: Any) -> None:
         "--master", default="local[2]", help="Spark master: local[N] or spark://host:7077"
     )
     train.add_argument(
-        "--implicit", action="store_true", help="implicit feedback (every event's weight)"
+        "--explicit",
+        action="store_true",
+        help="explicit ALS on the ratings alone: scores stars, and the version does not learn "
+        "per event in the lab (the default is implicit, every event's weight, as the lab's mf)",
     )
-    train.add_argument("--factors", type=int, default=16, help="ALS rank, 2 to 256")
+    low, high = RANK_RANGE
+    train.add_argument("--factors", type=int, default=16, help=f"ALS rank, {low} to {high}")
     train.add_argument("--reg", type=float, default=0.1, help="ALS regParam")
     train.add_argument("--iterations", type=int, default=10, help="ALS maxIter, 1 to 100")
     train.add_argument(
@@ -43,7 +48,7 @@ def add_parsers(commands: Any) -> None:
     )
     train.add_argument("--seed", type=seed, default=0)
     train.add_argument(
-        "--weights", choices=WEIGHTS, default="default", help="implicit: event weights preset"
+        "--weights", choices=tuple(WEIGHT_PRESETS), default="default", help="event weights preset"
     )
     train.add_argument("--overwrite", action="store_true", help="replace earlier factors")
 
@@ -52,7 +57,7 @@ def run(args: argparse.Namespace) -> Result:
     """Check the options, PySpark, Java and the folders before Spark starts, then train.
     Raises `RecsysError` (one line) for any of them or a failed Spark job."""
     for name, value, (low, high) in (
-        ("--factors", args.factors, RANK),
+        ("--factors", args.factors, RANK_RANGE),
         ("--reg", args.reg, REG),
         ("--iterations", args.iterations, ITERATIONS),
         ("--alpha", args.alpha, ALPHA),
@@ -70,14 +75,14 @@ def run(args: argparse.Namespace) -> Result:
         rank=args.factors,
         regParam=args.reg,
         maxIter=args.iterations,
-        implicitPrefs=args.implicit,
+        implicitPrefs=not args.explicit,
         alpha=args.alpha,
         seed=args.seed,
         weights=args.weights,
     )
     manifest = spark_train.train(args.export, args.output, master, params, args.overwrite)
     output = args.output or f"{args.export.rstrip('/')}/spark-factors"
-    mode = "implicit" if args.implicit else "explicit"
+    mode = "explicit" if args.explicit else "implicit"
     text = (
         f"trained ALS ({mode}, rank {args.factors}) on Spark {manifest['spark_version']} at "
         f"{master}: {manifest['users']:,} users, {manifest['items']:,} items from "

@@ -89,6 +89,17 @@ def _manifest(path: Path) -> dict[str, Any]:
         raise RecsysError(
             f"{path}: trained_through_seq must be the last seq of the export, got {through!r}"
         )
+    log = manifest.get("log")
+    if log is not None and not (
+        isinstance(log, dict)
+        and _whole(log.get("events"))
+        and isinstance(log.get("fingerprint"), str)
+        and len(log["fingerprint"]) == 16
+    ):
+        raise RecsysError(
+            f"{path}: log must be spark-train's {{events, fingerprint}} of the export, "
+            f"got {str(log)[:60]!r}"
+        )
     return manifest
 
 
@@ -196,17 +207,10 @@ def import_factors(engine, files: FactorFiles, algorithm: str = "mf") -> dict[st
         files.user_vectors,
         np.fromiter((rows[i] for i in files.item_ids), np.int64, len(files.item_ids)),
         files.item_vectors,
+        explicit=files.manifest.get("implicitPrefs") is False,
     )
-    checks = []
-    for check in files.manifest.get("checks") or []:
-        try:
-            user, item = str(check["user_id"]), rows[str(check["item_id"])]
-            checks.append((user, item, float(check["prediction"])))
-        except (KeyError, TypeError, ValueError):
-            raise RecsysError(
-                f"{files.folder / MANIFEST}: a check must name a known user_id and item_id "
-                f"and a prediction, got {str(check)[:80]}"
-            ) from None
+    checks = [_check(check, rows, set(files.user_ids), files.folder / MANIFEST)
+              for check in files.manifest.get("checks") or []]  # fmt: skip
     seconds = files.manifest.get("fit_seconds")
     return import_version(
         engine.lifecycle,
@@ -216,4 +220,24 @@ def import_factors(engine, files: FactorFiles, algorithm: str = "mf") -> dict[st
         spark_summary(files.manifest),
         float(seconds) if _number(seconds) else None,
         checks,
+        files.manifest.get("log"),
     )
+
+
+def _check(check: Any, rows: dict[str, int], users: set[str], path: Path) -> tuple[str, int, float]:
+    """One of Spark's predictions in the manifest as (user, item row, prediction). Raises
+    `RecsysError` saying what is wrong with it."""
+    if not isinstance(check, dict) or not {"user_id", "item_id", "prediction"} <= check.keys():
+        raise RecsysError(
+            f"{path}: a check holds user_id, item_id and prediction, got {str(check)[:80]}"
+        )
+    user, item, prediction = str(check["user_id"]), str(check["item_id"]), check["prediction"]
+    if user not in users:
+        raise RecsysError(
+            f"{path}: a check names user_id {user[:40]!r}, who has no vector in users.parquet"
+        )
+    if item not in rows:
+        raise RecsysError(f"{path}: a check names item_id {item[:40]!r}, not in this lab")
+    if not _number(prediction):
+        raise RecsysError(f"{path}: a check's prediction must be a number, got {prediction!r:.40}")
+    return user, rows[item], float(prediction)

@@ -26,18 +26,32 @@ def import_version(
     trigger: str,
     fit_seconds: float | None = None,
     checks: list[tuple[str, int, float]] = (),
+    log: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Store `factors` (trained on the log through seq `through`) as a new version of
     `algorithm` with `trigger` as its lineage. `checks`: (user, item row, prediction) that the
     version must reproduce within `CHECK_TOLERANCE` (relative to the prediction past 1).
+    `log`: the events and fingerprint of the export they were trained on (`spark-train`'s
+    manifest), which this lab's log up to `through` must match (`Store.log_identity`).
     Returns version (key), number, label, events and metrics. Raises `RecsysError`, storing
-    nothing, if `through` is past the log or a check fails."""
+    nothing, if `through` is past the log, the log differs or a check fails."""
     h = life.host
     with h.lock:
         if through > h.last_seq:
             raise RecsysError(
                 f"the factors were trained through seq {through:,}, but this lab's log ends "
                 f"at {h.last_seq:,}: they come from another lab's export"
+            )
+        have = life.store.log_identity(through) if log is not None else None
+        if have is not None and have != {k: log[k] for k in have}:
+            differs = (
+                "fingerprint differs"
+                if have["events"] == log["events"]
+                else f"this lab has {have['events']:,}"
+            )
+            raise RecsysError(
+                f"these factors were trained on another lab's log ({log['events']:,} events up "
+                f"to seq {through:,}, {differs}): import them into the lab they were exported from"
             )
         served = h.model(Served(algorithm))
         config = served.config.to_dict() | {"factors": factors.rank}

@@ -25,7 +25,7 @@ from recsys.store import eventlog, experiments, history, lineage, states, versio
 from recsys.store.connection import Database, Statement, decode_arrays, encode_arrays
 from recsys.store.eventlog import LEARNING_LOG_COLUMNS, EventLog
 from recsys.store.experiments import ExperimentStore
-from recsys.store.export import EXPORT_FORMATS, EXPORTS, export_tables
+from recsys.store.export import EXPORT_FORMATS, EXPORTS, export_tables, log_identity
 from recsys.store.scenarios import ScenarioStore
 from recsys.store.schema import MIGRATIONS, SCHEMA_VERSION, migrate, schema_version
 from recsys.store.world import WorldStore
@@ -256,3 +256,8 @@ class Store(EventLog, WorldStore):
         transaction; returns the rows per file. A failure leaves no file."""
         self.flush_learning_log()
         return export_tables(self.db, directory, fmt)
+
+    def log_identity(self, through: int) -> dict[str, int | str]:
+        """The events up to seq `through` and their fingerprint, as `spark-train` computes them on
+        this lab's export (`recsys.store.export.IDENTITY`)."""
+        return log_identity(self.db.query, EXPORTS["events"][0], through)

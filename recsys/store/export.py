@@ -65,6 +65,23 @@ DATASET = {
 EXPORT_FORMATS = ("parquet", "csv")
 
 
+# Which log factors were trained on (`spark-train` on events.parquet, `import-factors` on the
+# lab), computed by the same SQL on both: the events up to a seq, and the XOR of a hash of each
+# event's (seq, user, item as exported, kind), cast to the same types on both sides.
+IDENTITY = (
+    "SELECT count(*), coalesce(bit_xor(hash(CAST(seq AS BIGINT), CAST(user_id AS VARCHAR), "
+    "CAST(item_id AS VARCHAR), CAST(kind AS VARCHAR))), 0) FROM ({events}) WHERE seq <= ?"
+)
+
+
+def log_identity(query, events: str, through: int) -> dict[str, int | str]:
+    """{"events": count, "fingerprint": 16 hex digits} of the events `events` (SQL of a relation
+    with seq, user_id, item_id and kind, as the export writes them) up to seq `through`;
+    `query(sql, params)` runs it (a lab's `Database.query`, or a DuckDB connection's)."""
+    count, fingerprint = query(IDENTITY.format(events=events), [through])[0]
+    return {"events": int(count), "fingerprint": f"{int(fingerprint):016x}"}
+
+
 def export_tables(db: Database, directory: Path, fmt: str) -> dict[str, int]:
     """Copy the EXPORTS tables to `directory` as `fmt` ("parquet" or "csv") files, all read in
     one transaction so no event lands between two tables; returns the rows per file name.

@@ -254,6 +254,8 @@ SELECT * FROM (
             || coalesce(', score ' || round(l.score_before, 3) || ' → '
                 || round(l.score_after, 3), '')
             || ' (' || round(l.duration_ms, 2) || ' ms)'
+            || coalesce(': held back, '
+                || json_extract_string(l.details, '$."held back because"'), '')
     FROM learning_log l JOIN events e USING (seq) WHERE e.source <> 'history'
     UNION ALL
     SELECT at_seq, ts, CASE WHEN update_type = 'mini-batch' THEN 'mini-batch' ELSE 'retrain' END,
