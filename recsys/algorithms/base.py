@@ -205,8 +205,8 @@ class Recommender:
         return self._cold_explain(item) if row is None else self._explain(row, item)
 
     def reasons(self, user: str, items: list[int], context: dict | None = None) -> list[str]:
-        """One-line reasons for a whole ranking at once (cheaper than `explain` per item), for
-        the visit's `context` the ranking was scored in (read only by contextual models)."""
+        """One-line reasons for a ranking at once (cheaper than `explain` per item) in its
+        visit's `context` (read only by contextual models), as `explain` gives them."""
         row = self._user_row(user)
         return self._cold_reasons(items) if row is None else self._reasons(row, items)
 
@@ -334,8 +334,7 @@ class Recommender:
         return np.log1p(self._popularity)
 
     def _cold_reasons(self, items: list[int]) -> list[str]:
-        """`reasons` for a user with no history: `_cold_explain`'s, item by item (override
-        to compute what the items share once)."""
+        """`reasons` for a user with no history, item by item (override to share work)."""
         return [self._cold_explain(item).reason for item in items]
 
     def _cold_explain(self, item: int) -> Explanation:
