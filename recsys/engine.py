@@ -214,11 +214,12 @@ class Engine(WholeLab):
     def item_title(self, item: int) -> str:
         return self.catalog.titles[item]
 
-    def model(self, algorithm: str | None = None) -> Recommender:
-        """An algorithm's production model, up to date with the log."""
+    def model(self, algorithm: str | None = None, user: str | None = None) -> Recommender:
+        """An algorithm's production model, up to date with the log; with `user`, the model
+        that serves them (an experiment's arm or the canary's candidate, as `recommend`)."""
         name = algorithm_class(algorithm or DEFAULT_ALGORITHM).name
         with self.lock:
-            return self.host.model(Served(name))
+            return self.host.model(Served(name) if user is None else self._serving(user, name))
 
     def recommend(
         self, user: str, k: int = 10, algorithm: str | None = None, context: dict | None = None
@@ -261,8 +262,10 @@ class Engine(WholeLab):
         return (user, validate_k(k), name, json.dumps(context, sort_keys=True)), context
 
     def explain(self, user: str, item: int, algorithm: str | None = None):
+        """The score breakdown of `item` by the model that serves `user` (the one whose list
+        they see)."""
         validate_user(user)
-        return self.model(algorithm).explain(user, self.catalog.item(parse_item(item)))
+        return self.model(algorithm, user).explain(user, self.catalog.item(parse_item(item)))
 
     def history(self, user: str, limit: int = 50):
         validate_user(user)

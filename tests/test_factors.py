@@ -16,6 +16,7 @@ from recsys.cli.main import main
 from recsys.data.export import export_lab
 from recsys.data.spark_train import export_identity
 from recsys.engine import Engine
+from recsys.lifecycle.policies import canary_bucket
 from tests.badinput import assert_bad_input, case
 from tests.datafiles import write_factors
 
@@ -105,6 +106,11 @@ def test_imported_factors_score_sparks_dot_product_and_fall_back_without_one(
         capsys, db_path, "canary", "set", "--version", f"mf@v{info['version']}", "--share", "20"
     )
     assert canary["candidate"] == info["version"]
+    # explain speaks for the model that serves the user: in the canary's share, the candidate
+    inside = next(u for u in lab_facts["users"][:30] if canary_bucket(u) < 20)
+    listed = cli(capsys, db_path, "recommend", "--user", inside, "--k", "1")["items"][0]
+    why = cli(capsys, db_path, "explain", "--user", inside, "--item", listed["item"])
+    assert why["score"] == pytest.approx(listed["score"], abs=1e-9)
     cli(capsys, db_path, "versions", "promote", f"mf@v{info['version']}", "--force")
     user = lab_facts["users"][0]
     shown = cli(capsys, db_path, "recommend", "--user", user, "--k", "5")
@@ -173,6 +179,11 @@ BAD = [
     ),
     case("ids not text", _write_with(user_id=[1], factors=[[0.1] * RANK]), "must be STRING"),
     case("wrong dimension", _first_user([0.1] * (RANK - 1)), "has 3 factors; the manifest's rank"),
+    case(
+        "rows short of the manifest's count",
+        _bad(lambda u, i, m, f: m.update(users=len(u) + 5)),
+        "has 30 rows, the manifest says 35",
+    ),
     case("NaN", _first_user([0.1, float("nan"), 0.2, 0.3]), "not finite"),
     case("infinity", _first_user([0.1, float("inf"), 0.2, 0.3]), "not finite"),
     case("null vector", _first_user(None), "has no factors"),
@@ -345,6 +356,18 @@ def test_an_explicit_import_keeps_its_star_scale_vectors_and_says_why(
         # The two items acted on have left; the rest keep their star scores and order.
         assert [r.item for r in after.items] == [r.item for r in before.items[2:]]
         assert [r.score for r in after.items] == pytest.approx([r.score for r in before.items[2:]])
+        # Its explanation is Spark's stars, one part: no event moved the vectors, so no
+        # history item may claim a share (they did: "(you turned it down) -0.142").
+        explained = engine.explain(user, after.items[0].item, "mf")
+        assert explained.parts == {"predicted stars": pytest.approx(after.items[0].score)}
+        assert explained.reason.startswith(f"predicted stars {after.items[0].score:.2f}")
+        assert after.items[0].reason == explained.reason
+        # A newcomer starts from the whole average person (half of it predicted half the stars).
+        mean = np.mean(list(star_factors(lab_facts)[0].values()), axis=0)
+        newcomer = engine.recommend("someone new", k=1, algorithm="mf").items[0]
+        y = np.array(star_factors(lab_facts)[1][engine.ids.key(newcomer.item)])
+        assert newcomer.score == pytest.approx(float(y @ mean), abs=1e-4) and newcomer.score > 4.0
+        assert "the average person" in newcomer.reason
         rows = timeline(engine.store, user=user, kinds=["online update"])
         assert rows["what"].str.endswith(f": held back, {EXPLICIT}").sum() >= 2
         # The stored state keeps it (no pickle: a flag array); a retrain fits a normal mf.

@@ -54,12 +54,12 @@ from recsys.algorithms.als import RankOneInverses, pair_dots, ridge_rows
 from recsys.algorithms.base import Explanation, Recommender, UpdateInfo
 from recsys.algorithms.config import Config, flag, param
 from recsys.algorithms.mf_explain import (
-    cold_explanation,
     cold_explanations,
     description,
     explanations,
     held_update,
     label,
+    star_explanations,
 )
 from recsys.algorithms.mf_ratings import RatingHead
 from recsys.events import Event, EventFrame
@@ -352,10 +352,10 @@ class MatrixFactorization(Recommender):
         return description(deviation, self._seen[user], self._ratings.user_bias[user])
 
     def _cold_explain(self, item: int) -> Explanation:
-        return cold_explanation(float(self._cold_scores()[item]))
+        return cold_explanations(self._cold_scores(), [item], self._explicit)[0]
 
     def _cold_reasons(self, items: list[int]) -> list[str]:
-        return [e.reason for e in cold_explanations(self._cold_scores(), items)]
+        return [e.reason for e in cold_explanations(self._cold_scores(), items, self._explicit)]
 
     def _explain(self, user: int, item: int) -> Explanation:
         return self._explanations(user, [item])[0]
@@ -365,6 +365,8 @@ class MatrixFactorization(Recommender):
 
     def _explanations(self, user: int, items: list[int]) -> list[Explanation]:
         wanted = np.asarray(items, dtype=np.int64)
+        if self._explicit:  # Spark's vectors, which no event of the history moved
+            return star_explanations(self._scores(user, None)[wanted])
         history, lhs, terms = self._system(user)
         if not len(history):
             return cold_explanations(self._cold_scores(), wanted)

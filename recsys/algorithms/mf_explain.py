@@ -18,6 +18,7 @@ from recsys.algorithms.reasons import NOTHING_POSITIVE
 
 EVERYONE = "everyone's preference"
 REST = "the rest of your history"
+STARS = "predicted stars"
 LIKED, DISLIKED = " (you chose it)", " (you turned it down)"
 EXPLICIT = (
     "trained on Spark on explicit ratings: it learns when trained again "
@@ -73,10 +74,29 @@ def cold_explanation(score: float) -> Explanation:
     return Explanation(score, parts, _reason(lead, parts, "no history of yours yet"), [], lead)
 
 
-def cold_explanations(cold: np.ndarray, items) -> list[Explanation]:
+def cold_explanations(cold: np.ndarray, items, stars: bool = False) -> list[Explanation]:
     """`cold_explanation` of each of `items` from the catalog's cold scores `cold` (items,),
-    computed once for a whole list."""
+    computed once for a whole list (`star_explanations` for a version scoring stars)."""
+    if stars:
+        return star_explanations(cold[np.asarray(items, dtype=np.int64)], "the average person")
     return [cold_explanation(float(cold[i])) for i in items]
+
+
+def star_explanations(scores: np.ndarray, whose: str = "your vector") -> list[Explanation]:
+    """A version imported from explicit ALS (`mf_factors`): each score (`scores`, per item)
+    is Spark's x_u . y_i in stars, one part, as no event of the history moved the vectors
+    (`held_update`), so none has a share of it."""
+    out = []
+    for score in map(float, scores):
+        parts = {STARS: score}
+        lead = lead_part(parts)
+        reason = (
+            f"{STARS} {score:.2f} from Spark's ALS ({whose})"
+            if lead
+            else f"{NOTHING_POSITIVE} ({STARS} {score:.2f})"
+        )
+        out.append(Explanation(score, parts, reason, [], lead))
+    return out
 
 
 def _reason(lead: str | None, parts: dict[str, float], note: str | None) -> str:

@@ -7,7 +7,8 @@ and each user vector is Spark's followed by zeros on the genre features. An item
 Spark vector (explicit ALS never saw it rated) gets the zero vector, so it scores 0 for
 everyone. A user of the log without one (explicit ALS trains on ratings only: someone who only
 clicked has none) starts from the average person m = `average_start` x the mean of Spark's user
-vectors, as a newcomer to the lab's own mf does.
+vectors, as a newcomer to the lab's own mf does (for explicit ALS the whole mean: half of it
+would predict half the stars).
 
 Everything else is what mf's own fit leaves: the base's bookkeeping (histories, popularity,
 rating means) from the log the factors were trained on, and the rating head fitted from the
@@ -86,7 +87,10 @@ class _Installer(MatrixFactorization):
         self._gram = self._items.T @ self._items
         self._mean_user = np.zeros(self._items.shape[1])
         if len(f.users):
-            self._mean_user[:k] = self.config.average_start * f.user_vectors.mean(axis=0)
+            # A newcomer starts halfway to the average preference (mf's own rule), but on the
+            # star scale half the average person would predict half the stars: the whole mean.
+            start = 1.0 if f.explicit else self.config.average_start
+            self._mean_user[:k] = start * f.user_vectors.mean(axis=0)
         n_users = len(self._user_ids)
         self._user_factors = np.tile(self._mean_user, (max(n_users, 1), 1))
         rows = np.fromiter((self._users[u] for u in f.users), np.int64, len(f.users))

@@ -151,7 +151,7 @@ def _explain(engine, args) -> Result:
     from recsys.algorithms import SCALES
 
     item = args.item if isinstance(args.item, int) else engine.ids.row(args.item)
-    model = engine.model(args.algorithm)
+    model = engine.model(args.algorithm, args.user)
     explanation = engine.explain(args.user, item, args.algorithm)
     info = {
         "user": args.user,

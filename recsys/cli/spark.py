@@ -10,6 +10,7 @@ what `python -m recsys versions import-factors DIR` stores as a version.
 from __future__ import annotations
 
 import argparse
+import shlex
 from typing import Any
 
 from recsys.cli.common import Result, add_command, seed
@@ -83,10 +84,12 @@ def run(args: argparse.Namespace) -> Result:
     manifest = spark_train.train(args.export, args.output, master, params, args.overwrite)
     output = args.output or f"{args.export.rstrip('/')}/spark-factors"
     mode = "explicit" if args.explicit else "implicit"
+    # the lab the export came from, as given: the hint must not point at the default lab
+    lab = f"--db {shlex.quote(args.db)} " if args.db else ""
     text = (
         f"trained ALS ({mode}, rank {args.factors}) on Spark {manifest['spark_version']} at "
         f"{master}: {manifest['users']:,} users, {manifest['items']:,} items from "
         f"{manifest['training_rows']:,} pairs in {manifest['fit_seconds']:.1f} s; factors in "
-        f"{output}\nnext: python -m recsys versions import-factors {output}"
+        f"{output}\nnext: python -m recsys {lab}versions import-factors {shlex.quote(output)}"
     )
     return {"json": manifest | {"output": output}, "text": text}

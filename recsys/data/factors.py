@@ -70,6 +70,13 @@ def read_factors(directory: str | Path) -> FactorFiles:
     rank = manifest["rank"]
     users, user_vectors = _side(folder, "users", rank)
     items, item_vectors = _side(folder, "items", rank)
+    for side, ids in (("users", users), ("items", items)):
+        said = manifest.get(side)  # spark-train's row counts: a file cut short or mixed up
+        if said is not None and said != len(ids):
+            raise RecsysError(
+                f"{folder / (side + '.parquet')} has {len(ids):,} rows, the manifest says "
+                f"{said!r}: write the folder again with spark-train"
+            )
     return FactorFiles(folder, manifest, users, user_vectors, items, item_vectors)
 
 
