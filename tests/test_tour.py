@@ -129,6 +129,7 @@ def test_the_tour_page_from_its_link_to_the_last_step_and_back(lab_app, db_path)
 
     handout = _handout(engine, app.session_state["tour"])
     assert handout.count("<li><b>") == len(story.DEFENSE)
+    assert "Not run when this handout was made." not in handout  # every step ran
     assert "The defense tour, step by step" in handout and "<script" in handout
     tour_part = handout[: handout.index("<h2>Setup")]  # the steps' own charts, as on the page
     assert tour_part.count("return addSvgButton(") == 2
@@ -139,3 +140,15 @@ def test_the_tour_page_from_its_link_to_the_last_step_and_back(lab_app, db_path)
     assert not app.exception
     assert app.session_state["tour_step"] == 0 and engine.last_seq == seeded
     assert any(s.startswith("Back to the start in ") for s in shown(app.success))
+
+
+def test_a_handout_made_mid_tour_says_which_steps_had_not_run(engine):
+    """The handout is made when its button is clicked: steps not run by then are named as
+    missing, not silently left out (a fast click during the last step lost it)."""
+    from recsys.ui.tour import _handout
+
+    tour = story.Tour("mf")
+    story.advance(engine, tour, 1)  # the fresh visitor and the like
+    handout = _handout(engine, tour)
+    assert handout.count("<li><b>") == len(story.DEFENSE)
+    assert handout.count("Not run when this handout was made.") == len(story.DEFENSE) - 2

@@ -122,6 +122,8 @@ def _go(index: int) -> None:
 def _handout(engine: Engine, tour: story.Tour) -> str:
     from recsys.data.report import session_report
 
+    # The data is made when the button is clicked: a step still running (or not reached) is
+    # said to be missing, not left out silently.
     steps = [
         (
             s.title,
@@ -129,8 +131,9 @@ def _handout(engine: Engine, tour: story.Tour) -> str:
             story.outcome(s.key, tour.results[s.key]),
             FIGURES[s.key](tour.results[s.key]) if s.key in FIGURES else None,
         )
-        for s in STEPS
         if s.key in tour.results
+        else (s.title, s.notes, "Not run when this handout was made.", None)
+        for s in STEPS
     ]
     return session_report(engine, story.VISITOR, tour.algorithm, tour=steps)
 
