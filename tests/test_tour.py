@@ -120,6 +120,10 @@ def test_the_tour_page_from_its_link_to_the_last_step_and_back(lab_app, db_path)
         if index < len(story.DEFENSE) - 1:
             app.button(key="tour_next").click().run()
     assert app.button(key="tour_next").disabled
+    retrains = app.session_state["tour"].results["drift"]["retrains"]
+    tables = [d.value for d in app.dataframe if "fit s" in d.value.columns]
+    assert len(tables) == (1 if retrains else 0)  # read as words, not raw field names
+    assert all("at_seq" not in t.columns and "at seq" in t.columns for t in tables)
     assert charted == {"tour_autopilot", "tour_history"}
     done = engine.last_seq
     app.button(key="tour_previous").click().run()

@@ -229,7 +229,10 @@ def _drift(result: dict) -> None:
         f"{result['reward_after']:.2f} after."
     )
     if result["retrains"]:
-        st.dataframe(pd.DataFrame(result["retrains"]), hide_index=True, key="tour_drift")
+        retrains = pd.DataFrame(result["retrains"]).rename(
+            columns={"at_seq": "at seq", "seconds": "fit s"}
+        )
+        st.dataframe(retrains.round({"fit s": 2}), hide_index=True, key="tour_drift")
 
 
 DRAW = {
