@@ -338,7 +338,8 @@ def test_an_explicit_import_keeps_its_star_scale_vectors_and_says_why(
     from recsys.algorithms.mf_explain import EXPLICIT
     from recsys.store.history import timeline
 
-    folder = write_factors(tmp_path / "stars", *star_factors(lab_facts))
+    stars = star_factors(lab_facts)
+    folder = write_factors(tmp_path / "stars", *stars)
     info = cli(capsys, db_path, "versions", "import-factors", str(folder))
     cli(capsys, db_path, "versions", "promote", f"mf@v{info['version']}", "--force")
     user = lab_facts["users"][0]
@@ -363,9 +364,9 @@ def test_an_explicit_import_keeps_its_star_scale_vectors_and_says_why(
         assert explained.reason.startswith(f"predicted stars {after.items[0].score:.2f}")
         assert after.items[0].reason == explained.reason
         # A newcomer starts from the whole average person (half of it predicted half the stars).
-        mean = np.mean(list(star_factors(lab_facts)[0].values()), axis=0)
+        mean = np.mean(list(stars[0].values()), axis=0)
         newcomer = engine.recommend("someone new", k=1, algorithm="mf").items[0]
-        y = np.array(star_factors(lab_facts)[1][engine.ids.key(newcomer.item)])
+        y = np.array(stars[1][engine.ids.key(newcomer.item)])
         assert newcomer.score == pytest.approx(float(y @ mean), abs=1e-4) and newcomer.score > 4.0
         assert "the average person" in newcomer.reason
         rows = timeline(engine.store, user=user, kinds=["online update"])
