@@ -25,6 +25,11 @@ from scipy.linalg import blas
 CHUNK_ROWS = 2048
 PAIR_CHUNK = 1 << 16  # pairs per chunk of `pair_dots`
 DUAL_MAX = 1.0  # rows with at most this many pairs per dimension are solved by Woodbury
+# Past this size the columns' outer products (n_cols x d^2 floats) are not built: each row's
+# Gram is then a BLAS product over its own pairs. At MovieLens-25M's 59,047 items and d = 51
+# they would be 1.2 GB, and the sparse product over them runs 58 billion multiply-adds outside
+# BLAS, 30 s a user step, where the per-row products take a few seconds.
+OUTER_MAX_BYTES = 256 * 2**20
 
 
 def ridge_rows(
@@ -65,7 +70,8 @@ def ridge_rows(
         keep = ~few[rows]
         rows = (np.cumsum(~few) - 1)[rows[keep]]
         cols, weight = cols[keep], weight[keep]
-    grams = _grams_by_row if len(primal) < len(design) else _grams_by_column
+    by_row = len(primal) < len(design) or len(design) * d * d * 8 > OUTER_MAX_BYTES
+    grams = _grams_by_row if by_row else _grams_by_column
     diagonal = np.arange(d)
     for start, lhs in grams(rows, cols, weight, design, len(primal)):
         chunk = primal[start : start + len(lhs)]
@@ -107,9 +113,10 @@ def _solve_dual(rows, cols, weight, design, counts, few, penalty, inverse, rhs, 
         (B + Z'WZ)^-1 = B^-1 - B^-1 Z' (I + W Z B^-1 Z')^-1 W Z B^-1,
 
     an n x n solve instead of a d x d one: most items of a catalog have a handful of events."""
-    order = np.argsort(rows, kind="stable")
+    order = by_row_order(rows)
     starts = np.concatenate([[0], np.cumsum(counts)])[:-1]
-    cols, weight = cols[order], weight[order]
+    if order is not None:
+        cols, weight = cols[order], weight[order]
     for n in np.unique(counts[few]).tolist():  # one batch per number of pairs
         group = np.flatnonzero(few & (counts == n))
         scale = 1.0 / penalty[group, None] if isinstance(inverse, float) else None
@@ -125,6 +132,15 @@ def _solve_dual(rows, cols, weight, design, counts, few, penalty, inverse, rhs, 
         m[:, np.arange(n), np.arange(n)] += 1.0  # I + W Z B^-1 Z'
         s = np.linalg.solve(m, w * (z @ u[:, :, None]))
         out[group] = u - (zb.transpose(0, 2, 1) @ s)[..., 0]
+
+
+def by_row_order(rows: np.ndarray) -> np.ndarray | None:
+    """The stable permutation that groups pairs by row, or None when they already are (a
+    user step over a history grouped by user; callers that solve the same pairs each sweep
+    pass them grouped once instead of sorting 25 million pairs per sweep)."""
+    if len(rows) < 2 or bool(np.all(rows[:-1] <= rows[1:])):
+        return None
+    return np.argsort(rows, kind="stable")
 
 
 def _grams_by_column(rows, cols, weight, design, n_rows):
@@ -144,8 +160,10 @@ def _grams_by_row(rows, cols, weight, design, n_rows):
     n_cols x d^2 matrix. Fast when there are fewer rows than columns (the user step over a
     large catalog)."""
     d = design.shape[1]
-    order = np.argsort(rows, kind="stable")
-    by_row, cols, weight = rows[order], cols[order], weight[order]
+    order = by_row_order(rows)
+    by_row = rows
+    if order is not None:
+        by_row, cols, weight = rows[order], cols[order], weight[order]
     bounds = np.searchsorted(by_row, np.arange(n_rows + 1))
     for start in range(0, n_rows, CHUNK_ROWS):
         stop = min(start + CHUNK_ROWS, n_rows)

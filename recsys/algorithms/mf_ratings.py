@@ -72,12 +72,14 @@ class RatingHead:
             self.item_factors = start.copy()
         mean_star = total / count
         user_f, user_b = self.user_factors[:n_users], self.user_bias[:n_users]
+        by_item = np.argsort(i, kind="stable")  # the item half's pairs, grouped once
+        iu, ii, i_count, i_star = u[by_item], i[by_item], count[by_item], mean_star[by_item]
         for _ in range(epochs):
             user_f, user_b = self._half(
                 u, i, count, mean_star - self.mean - self.item_bias[i], self.item_factors, n_users
             )
             self.item_factors, self.item_bias = self._half(
-                i, u, count, mean_star - self.mean - user_b[u], user_f, len(self.item_bias)
+                ii, iu, i_count, i_star - self.mean - user_b[iu], user_f, len(self.item_bias)
             )
         user_f, user_b = self._half(
             u, i, count, mean_star - self.mean - self.item_bias[i], self.item_factors, n_users
