@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from recsys.cli.main import main
-from recsys.data.dialect import is_header, sniff
+from recsys.data.dialect import first_line, is_header, sniff
 from recsys.data.importer import read_dataset
 from recsys.data.ratings import RATINGS_FILE, read_ratings
 from recsys.errors import RecsysError
@@ -137,3 +137,19 @@ def test_an_import_without_timestamps_keeps_the_file_order_and_says_so(tmp_path,
     assert events["user_id"].tolist() == column  # file order, not sorted by a time
     assert events["ts"].tolist() == [float(i) for i in range(len(rows) - 1)]
     assert f"{name}: no timestamp column, so the events keep the file's order" in report.text()
+
+
+def test_old_mac_line_ends_read_like_any_other():
+    # "\r" alone ended lines on classic Mac OS; the sniffer read such a file as one line and
+    # the csv module raised (a traceback on import) before this was fixed.
+    assert first_line("user_id,item_id,kind\rann,1,like\r") == "user_id,item_id,kind"
+    assert first_line("\r\n \r\na,b\r\nc,d") == "a,b"
+    report = read_dataset(
+        "lab",
+        {
+            "items.csv": b"item_id,title\r1,Alien\r2,Heat\r",
+            "interactions.csv": b"user_id,item_id,kind\rann,1,like\rann,2,click\r",
+        },
+    )
+    assert report.ok, report.text()
+    assert report.summary()["interactions"] == 2

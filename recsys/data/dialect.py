@@ -6,10 +6,12 @@ for every file of every format, so import, preview and `evaluate --train/--test`
 from __future__ import annotations
 
 import csv
+import re
 
 # What people's files are separated by: Excel writes `;` where the decimal mark is a comma
 # (German, French), tab-separated exports, GroupLens' ml-1m `::`, and `|` (ml-100k's u.item).
 DELIMITERS = (",", ";", "\t", "::", "|")
+_LINE_END = re.compile(r"\r\n?|\n")
 # Names a header may give a column besides the canonical one (compared case- and
 # punctuation-blind: `userId`, `User ID` and `user_id` are one name).
 ALIASES = {
@@ -21,14 +23,15 @@ ALIASES = {
 
 
 def first_line(text: str) -> str:
-    """The first line that is not blank ("" for none), found without splitting the whole text."""
+    """The first line that is not blank ("" for none), found without splitting the whole text.
+    A line ends at a newline or a carriage return (old Mac files end lines with "\r" alone)."""
     start = 0
     while start < len(text):
-        end = text.find("\n", start)
-        end = len(text) if end < 0 else end
-        if text[start:end].strip():
-            return text[start:end].rstrip("\r")
-        start = end + 1
+        end = _LINE_END.search(text, start)
+        stop = len(text) if end is None else end.start()
+        if text[start:stop].strip():
+            return text[start:stop]
+        start = stop + 1
     return ""
 
 
