@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from recsys.data.dialect import is_header, label, sniff
+from recsys.data.fastread import clean_columns
 from recsys.data.scale import Scale
 from recsys.errors import RecsysError
 
@@ -171,6 +172,10 @@ class Intake:
         if data is None:
             return None
         spec = self.specs[file]
+        if spec.header is True:
+            clean = clean_columns(data, spec.delimiter, spec.encoding, len(spec.required))
+            if clean is not None:
+                return self._clean_frame(file, spec, *clean)
         text = self._decode(file, data, spec.encoding)
         if text is None:
             return None
@@ -213,6 +218,20 @@ class Intake:
             self.add(file, None, "the file has a header but no rows")
             return None
         return self._frame(file, spec, header, positions, parts, lines)
+
+    def _clean_frame(self, file: str, spec: FileSpec, header: list[str], columns: list):
+        """`table` of a file `recsys.data.fastread` read whole: the same frame, or None."""
+        self.rows[file] = len(columns[0])
+        positions = self._positions(file, spec, header)
+        if positions is None:
+            return None
+        frame = pd.DataFrame(
+            {name: pd.Series(columns[i], dtype="str") for name, i in positions.items()}
+        )
+        frame["line"] = np.arange(2, len(columns[0]) + 2, dtype=np.int64)
+        frame.attrs["header"] = header
+        frame.attrs["partial"] = {}
+        return frame
 
     def _decode(self, file: str, data: bytes, encoding: str) -> str | None:
         nul = data.find(b"\x00")
