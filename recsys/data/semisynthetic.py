@@ -52,9 +52,9 @@ def dataset_world(dataset, seed: int = DEFAULT_SEED, holdout_share: float | None
         {
             "seq": np.arange(1, n + 1, dtype=np.int64),
             "ts": np.round(log["ts"].to_numpy(np.float64) - first_ts, 3),
-            "user_id": log["user_id"].astype(str).to_numpy(object),
+            "user_id": shared_text(log["user_id"].astype(str)),
             "item_id": index.loc[log["external_id"].to_numpy()].to_numpy().astype(np.int32),
-            "kind": log["kind"].to_numpy(object),
+            "kind": shared_text(log["kind"]),
             "value": log["value"].to_numpy(np.float64),
             "context": pd.Series([None] * n, dtype=object),
             "source": "history",
@@ -115,6 +115,13 @@ def dataset_world(dataset, seed: int = DEFAULT_SEED, holdout_share: float | None
         "dataset_files": json.dumps(dataset.files, sort_keys=True),
     }
     return World(meta, items_frame, personas, users, kept, held)
+
+
+def shared_text(column: pd.Series) -> np.ndarray:
+    """An object array of the column's text in which equal values are one Python string: 8
+    bytes a row instead of a string object each (25 million user ids: 200 MB, not 1.6 GB)."""
+    codes, names = pd.factorize(column)
+    return np.asarray(names, dtype=object)[codes]
 
 
 def _truth(
