@@ -192,31 +192,37 @@ def _item_type(width: int) -> type:
 def _kahan_sums(weights: np.ndarray, first: np.ndarray) -> np.ndarray:
     """The sum of each run of `weights` starting at the indices `first`, term by term in order
     with Kahan's compensation, exactly as pandas' groupby-sum (NaN terms skipped, a
-    compensation that is not finite reset). Vectorised over runs: step k adds every run's k-th
-    term; the last few long runs are finished one term at a time."""
+    compensation that is not finite reset). Vectorised over runs: step k adds the k-th term of
+    every run that long, so only runs of several events cost memory beyond the result; the last
+    few long runs are finished one term at a time."""
     counts = np.diff(np.r_[first, len(weights)])
-    sums, compensation = np.zeros(len(first)), np.zeros(len(first))
-    active, step = np.arange(len(first)), 0
+    # The first term: 0.0 + w (a -0.0 becomes 0.0, as in pandas), compensation still zero.
+    sums = weights[first] + 0.0
+    sums[np.isnan(sums)] = 0.0
+    active = np.flatnonzero(counts > 1)
+    total, compensation, step = sums[active], np.zeros(len(active)), 1
     while len(active) > 8:
         term = weights[first[active] + step]
-        added = active[~np.isnan(term)]
-        total = sums[added]
-        y = term[~np.isnan(term)] - compensation[added]
-        t = total + y
-        with np.errstate(invalid="ignore"):  # an infinite term
+        with np.errstate(invalid="ignore"):  # infinite terms
+            y = term - compensation
+            t = total + y
             c = (t - total) - y
         c[~np.isfinite(c)] = 0.0
-        sums[added], compensation[added] = t, c
+        added = ~np.isnan(term)
+        total, compensation = np.where(added, t, total), np.where(added, c, compensation)
         step += 1
-        active = active[counts[active] > step]
-    for run in active.tolist():
-        total, c = sums.item(run), compensation.item(run)
+        more = counts[active] > step
+        sums[active[~more]] = total[~more]
+        active, total, compensation = active[more], total[more], compensation[more]
+    for run, run_total, c in zip(
+        active.tolist(), total.tolist(), compensation.tolist(), strict=True
+    ):
         for term in weights[first[run] + step : first[run] + counts[run]].tolist():
             if term == term:
                 y = term - c
-                t = total + y
-                c = (t - total) - y
+                t = run_total + y
+                c = (t - run_total) - y
                 c = c if np.isfinite(c) else 0.0
-                total = t
-        sums[run] = total
+                run_total = t
+        sums[run] = run_total
     return sums
