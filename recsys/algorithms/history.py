@@ -73,16 +73,17 @@ class History:
         cls, users: np.ndarray, items: np.ndarray, weights: np.ndarray, n_users: int
     ) -> History:
         """The histories a state's arrays hold (one row per pair: user row, item, summed
-        weight), in their order within each user. `state` writes them grouped by user; other
-        orders are grouped here, a pair given twice keeping its first place and last weight
-        (as dicts filled row by row would). The arrays are copied: a loaded state's arrays are
-        views of one buffer that would otherwise stay alive."""
+        weight), in their order within each user. `state` writes them grouped by user, each
+        pair once, and they are taken as they are; other orders are grouped here, a pair given
+        twice keeping its first place and last weight (as dicts filled row by row would). The
+        arrays are copied: a loaded state's arrays are views of one buffer (the whole state's
+        bytes) that would otherwise stay alive."""
         users, weights = np.asarray(users, np.int64), np.asarray(weights, np.float64)
         items = np.asarray(items, np.int64)
         if len(users) and np.any(users[1:] < users[:-1]):
-            width = int(items.max()) + 1
-            order = np.argsort(users * width + items, kind="stable")
-            key = (users * width + items)[order]
+            key = users * (int(items.max()) + 1) + items
+            order = np.argsort(key, kind="stable")
+            key = key[order]
             starts = np.r_[True, key[1:] != key[:-1]]
             ends = np.r_[starts[1:], True]
             weights = weights.copy()
