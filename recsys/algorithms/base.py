@@ -12,7 +12,6 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from itertools import chain, pairwise
 from typing import Any, ClassVar
 
 import numpy as np
@@ -20,6 +19,7 @@ import pandas as pd
 
 from recsys.algorithms.catalog import Catalog
 from recsys.algorithms.config import Config
+from recsys.algorithms.history import History
 from recsys.events import DEFAULT_WEIGHTS, Event, EventFrame, EventWeights
 
 
@@ -130,17 +130,7 @@ class Recommender:
         self._user_ids = list(users)
         self._users = {u: i for i, u in enumerate(self._user_ids)}
         rows = pd.Index(users).get_indexer(events.user)
-        pairs = pd.DataFrame({"u": rows, "i": events.item, "w": weights})
-        summed = pairs.groupby(["u", "i"], sort=True)["w"].sum()
-        # One dict per user, items in id order; read off the sorted index level by level (a
-        # MultiIndex's own tolist costs a second on 100,000 ratings).
-        by_user = summed.index.get_level_values(0).to_numpy()
-        items, summed_weights = summed.index.get_level_values(1).tolist(), summed.tolist()
-        bounds = np.searchsorted(by_user, np.arange(len(users) + 1)).tolist()
-        self._seen = [
-            dict(zip(items[lo:hi], summed_weights[lo:hi], strict=True))
-            for lo, hi in pairwise(bounds)
-        ]
+        self._seen = History.from_events(rows, events.item, weights, len(users))
         rated = events.kind == "rating"
         self._rating_sum = np.bincount(
             rows[rated], weights=events.value[rated], minlength=len(users)
@@ -160,8 +150,7 @@ class Recommender:
             self._rating_count[user] += 1.0
         else:
             weight = self.weights.weight(event.kind, event.value)
-        seen = self._seen[user]
-        seen[event.item] = seen.get(event.item, 0.0) + weight
+        self._seen.add(user, event.item, weight)
         if weight > 0:
             self._popularity[event.item] += 1.0
         info = self._learn_one(user, event, weight)
@@ -184,8 +173,8 @@ class Recommender:
         scores = self.score(user, None, context)
         candidates = scores.copy()
         row = self._users.get(user)
-        if exclude_seen and row is not None and self._seen[row]:
-            candidates[np.fromiter(self._seen[row], dtype=np.int64)] = -np.inf
+        if exclude_seen and row is not None:
+            candidates[self._seen.items_of(row)] = -np.inf
         available = int(np.isfinite(candidates).sum())
         k = min(k, available)
         if k <= 0:
@@ -211,17 +200,14 @@ class Recommender:
         return self._cold_reasons(items) if row is None else self._reasons(row, items)
 
     def state(self) -> dict[str, np.ndarray]:
-        # Each user's items in the dict's order, users in row order: read without a Python
-        # loop per pair (a 1M-event lab has as many pairs).
-        sizes = np.fromiter(map(len, self._seen), np.int64, len(self._seen))
-        total = int(sizes.sum())
+        # Users in row order, each user's items in its history's order. The weights may be
+        # the history's own frozen (read-only) array.
+        users, items, weights = self._seen.arrays()
         base = {
             "base.users": np.array(self._user_ids, dtype=str),
-            "base.hist_user": np.repeat(np.arange(len(sizes), dtype=np.int64), sizes),
-            "base.hist_item": np.fromiter(chain.from_iterable(self._seen), np.int64, total),
-            "base.hist_weight": np.fromiter(
-                chain.from_iterable(seen.values() for seen in self._seen), np.float64, total
-            ),
+            "base.hist_user": users,
+            "base.hist_item": items.astype(np.int64),
+            "base.hist_weight": weights,
             "base.popularity": self._popularity.copy(),
             "base.rating_sum": self._rating_sum[: len(self._user_ids)].copy(),
             "base.rating_count": self._rating_count[: len(self._user_ids)].copy(),
@@ -233,7 +219,7 @@ class Recommender:
         self._user_ids = [str(u) for u in state["base.users"]]
         self._users = {u: i for i, u in enumerate(self._user_ids)}
         n_users = len(self._user_ids)
-        self._seen = _seen_dicts(
+        self._seen = History.from_state(
             state["base.hist_user"], state["base.hist_item"], state["base.hist_weight"], n_users
         )
         self._popularity = state["base.popularity"].astype(np.float64, copy=True)
@@ -258,7 +244,7 @@ class Recommender:
         row = self._users.get(user)
         if row is None:
             return {}
-        return {"items you touched": float(len(self._seen[row]))} | self._describe(row)
+        return {"items you touched": float(self._seen.size(row))} | self._describe(row)
 
     def embedding(self, user: str | None = None) -> np.ndarray | None:
         """Latent vectors for a map: every item's (user None) or one user's; None for
@@ -300,7 +286,7 @@ class Recommender:
     def _clear(self) -> None:
         self._users: dict[str, int] = {}
         self._user_ids: list[str] = []
-        self._seen: list[dict[int, float]] = []
+        self._seen = History.empty()  # per user row: item -> summed event weight
         self._rating_sum = np.zeros(0)  # per user: the sum and count of their ratings
         self._rating_count = np.zeros(0)
         self._popularity = np.zeros(self.catalog.n, dtype=np.float64)
@@ -317,9 +303,11 @@ class Recommender:
             row = len(self._user_ids)
             self._users[user] = row
             self._user_ids.append(user)
-            self._seen.append({})
-            self._rating_sum = np.append(self._rating_sum, 0.0)
-            self._rating_count = np.append(self._rating_count, 0.0)
+            self._seen.append_user()
+            if row >= len(self._rating_sum):  # room doubles: no copy of every row per user
+                room = np.zeros(max(len(self._rating_sum), 16))
+                self._rating_sum = np.concatenate([self._rating_sum, room])
+                self._rating_count = np.concatenate([self._rating_count, room])
             self._grow(row + 1)
         return row
 
@@ -381,20 +369,3 @@ class Recommender:
 
     def _load_state(self, state: dict[str, np.ndarray]) -> None:
         pass
-
-
-def _seen_dicts(
-    users: np.ndarray, items: np.ndarray, weights: np.ndarray, n_users: int
-) -> list[dict[int, float]]:
-    """One dict (item -> summed weight) per user from a state's history arrays, in their order:
-    sliced per user when the rows are grouped by user (as `state` writes them), else a loop."""
-    if len(users) and np.any(np.diff(users) < 0):
-        seen: list[dict[int, float]] = [{} for _ in range(n_users)]
-        for u, i, w in zip(users.tolist(), items.tolist(), weights.tolist(), strict=True):
-            seen[u][i] = w
-        return seen
-    bounds = np.searchsorted(users, np.arange(n_users + 1)).tolist()
-    item_list, weight_list = items.tolist(), weights.tolist()
-    return [
-        dict(zip(item_list[lo:hi], weight_list[lo:hi], strict=True)) for lo, hi in pairwise(bounds)
-    ]

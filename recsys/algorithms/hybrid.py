@@ -85,7 +85,7 @@ class Hybrid(Recommender):
         return COMPONENTS if not self._owns else ()
 
     def _weights(self, user: int) -> dict[str, float]:
-        if len(self._seen[user]) < self.config.cold_start_items:
+        if self._seen.size(user) < self.config.cold_start_items:
             return dict.fromkeys(COLD_START, 0.5)
         chosen = {name: getattr(self.config, f"{name}_weight") for name in COMPONENTS}
         total = sum(chosen.values())

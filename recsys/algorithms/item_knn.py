@@ -77,9 +77,7 @@ class ItemKNN(Recommender):
         positive on both. A block of items at a time, so the product never holds more than a
         block's rows beside the counts kept."""
         n = self.catalog.n
-        users = np.repeat(np.arange(len(self._seen)), [len(seen) for seen in self._seen])
-        items = np.fromiter((i for seen in self._seen for i in seen), np.int64, len(users))
-        weights = np.fromiter((w for seen in self._seen for w in seen.values()), float, len(users))
+        users, items, weights = self._seen.arrays()
         positive = weights > 0
         if not positive.any():
             return
@@ -129,13 +127,14 @@ class ItemKNN(Recommender):
     def _learn_one(self, user: int, event: Event, weight: float) -> UpdateInfo:
         self._lists_cache = None
         item = event.item
-        now = self._seen[user][item]
+        seen = self._seen[user]
+        now = seen[item]
         was = now - weight
         changed = (was > 0) != (now > 0)
         if changed:
             sign = 1.0 if now > 0 else -1.0
             self._count[item] += sign
-            for other in sorted(i for i, w in self._seen[user].items() if w > 0 and i != item):
+            for other in sorted(i for i, w in seen.items() if w > 0 and i != item):
                 self._pending[item].append((other, sign))
                 self._pending[other].append((item, sign))
         # The liked item's own similarity part does not change (no item votes for itself and

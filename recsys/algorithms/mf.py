@@ -44,7 +44,6 @@ Ratings are also fitted by the rating head (`mf_ratings.py`), which `predict` an
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import chain
 
 import numpy as np
 from scipy.linalg import blas
@@ -162,12 +161,10 @@ class MatrixFactorization(Recommender):
             self._item_factors[:] = warm[0]
             self._item_bias, self._mean_user = warm[1].copy(), warm[2].copy()
             self._gram = self._items.T @ self._items
-        # The base class sums W per pair (one dict per user): the pairs with a weight.
-        sizes = [len(book) for book in self._seen]
-        users = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes)
-        items = np.fromiter(chain.from_iterable(self._seen), np.int64, sum(sizes))
-        summed = np.fromiter(chain.from_iterable(b.values() for b in self._seen), np.float64)
-        users, items, summed = users[summed != 0.0], items[summed != 0.0], summed[summed != 0.0]
+        # The base class sums W per pair (`History`): the pairs with a weight.
+        users, items, summed = self._seen.arrays()
+        weighted = summed != 0.0
+        users, items, summed = users[weighted], items[weighted], summed[weighted]
         preference, confidence = self._preference(summed)
         for _ in range(self.config.epochs):
             self._solve_users(users, items, preference, confidence, n_users)
@@ -291,9 +288,9 @@ class MatrixFactorization(Recommender):
 
     def _system(self, user: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The user's history, their ridge matrix A, and each history item's term r_j y_j."""
-        book = {i: w for i, w in self._seen[user].items() if w != 0.0}
-        items = np.fromiter(book, dtype=np.int64, count=len(book))
-        preference, confidence = self._preference(np.fromiter(book.values(), np.float64, len(book)))
+        items, summed = self._seen.pairs(user)
+        items, summed = items[summed != 0.0].astype(np.int64), summed[summed != 0.0]
+        preference, confidence = self._preference(summed)
         y, w0 = self._design(items), self.config.unobserved_weight
         average = self._item_bias[items] + y @ self._mean_user
         lhs = w0 * self._gram + (y.T * (confidence - w0)) @ y
@@ -370,12 +367,13 @@ class MatrixFactorization(Recommender):
         history, lhs, terms = self._system(user)
         if not len(history):
             return cold_explanations(self._cold_scores(), wanted)
+        seen = self._seen[user]
         return explanations(
             self._scores(user, None)[wanted],
             self._cold_scores()[wanted],
             history,
             np.linalg.solve(lhs, self._design(wanted).T).T @ terms.T,
-            lambda item, taken: label(self.catalog, item, self._seen[user].get(item, 0.0), taken),
+            lambda item, taken: label(self.catalog, item, seen.get(item, 0.0), taken),
         )
 
     _COPIED = ("item_bias", "gram", "mean_user", "user_factors")  # arrays the state holds whole

@@ -130,7 +130,7 @@ class PluginRecommender(Recommender):
         self._call("fit", frame)
 
     def _learn_one(self, user: int, event: Event, weight: float) -> UpdateInfo:
-        new = len(self._seen[user]) == 1 and event.item in self._seen[user]
+        new = self._seen.size(user) == 1 and event.item in self._seen[user]
         before = 0.0 if new else float(self._scores(user, None)[event.item])
         self._call("learn_one", user, int(event.item), float(weight))
         after = float(self._scores(user, None)[event.item])
