@@ -166,6 +166,8 @@ class MatrixFactorization(Recommender):
         weighted = summed != 0.0
         users, items, summed = users[weighted], items[weighted], summed[weighted]
         preference, confidence = self._preference(summed)
+        by_item = np.argsort(items, kind="stable")  # the item step's pairs, grouped once
+        iu, ii, ip, ic = (a[by_item] for a in (users, items, preference, confidence))
         for _ in range(self.config.epochs):
             self._solve_users(users, items, preference, confidence, n_users)
             # The item step: [y_i, b_i] against users' [x_u, 1]; a user's genre taste theta_u
@@ -173,12 +175,12 @@ class MatrixFactorization(Recommender):
             # form: - sum_u z_u theta_u' phi_i).
             taste = self._user_factors[:n_users]
             design = np.hstack([taste[:, :k], np.ones((n_users, 1))])
-            offset = pair_dots(taste[:, k:], self._genres, users, items)
+            offset = pair_dots(taste[:, k:], self._genres, iu, ii)
             solution = ridge_rows(
-                items,
-                users,
-                confidence - w0,
-                confidence * (preference - offset) + w0 * offset,
+                ii,
+                iu,
+                ic - w0,
+                ic * (ip - offset) + w0 * offset,
                 design,
                 self.catalog.n,
                 np.full(self.catalog.n, self.config.reg),
