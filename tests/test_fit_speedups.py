@@ -87,3 +87,33 @@ def test_a_state_round_trip_keeps_every_history_in_order():
     assert [loaded.seen(u) for u in ("u1", "u2", "u3")] == [
         again.seen(u) for u in ("u1", "u2", "u3")
     ]
+
+
+def test_a_truth_fit_without_the_rating_head_has_the_same_preference_model():
+    # The semi-synthetic truth reads only the preference head, so it skips the rating head's
+    # fit (a minute at 25M events); the preference head must not notice.
+    rng = np.random.default_rng(3)
+    n = 400
+    frame = pd.DataFrame(
+        {
+            "seq": np.arange(1, n + 1),
+            "ts": np.arange(n, dtype=float),
+            "user_id": [f"u{u}" for u in rng.integers(0, 30, n)],
+            "item_id": rng.integers(0, 40, n),
+            "kind": "rating",
+            "value": rng.integers(1, 6, n).astype(float),
+        }
+    )
+    catalog = Catalog(titles=tuple(f"t{i}" for i in range(40)), genres=((),) * 40, tags=((),) * 40)
+    models = []
+    for fits_ratings in (True, False):
+        model = build_model(ModelSpec("mf", {"factors": 4, "epochs": 2}, 0), catalog)
+        model.fits_ratings = fits_ratings
+        model.fit(EventFrame.from_frame(frame))
+        models.append(model)
+    full, preference_only = models
+    for a, b in zip(
+        full.preference_model()[:3], preference_only.preference_model()[:3], strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+    assert full._ratings.count == n and preference_only._ratings.count == 0

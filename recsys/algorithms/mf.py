@@ -9,8 +9,8 @@ Each (user, item) pair the user touched has a summed signed event weight W (`Eve
 views and clicks a little, likes and favourites more, ratings relative to the user's own
 average, dislikes and skips negative). Its preference is sign(W) (+1 chosen, -1 rejected) with
 confidence 1 + alpha |W|; the items the user never touched enter in closed form through the
-Gram matrix Y'Y (below). Nothing is a fixed star target, so a like can only
-pull the item's preference up toward +1 and a dislike down toward -1.
+Gram matrix Y'Y (below). Nothing is a fixed star target, so a like can only pull the item's
+preference up toward +1 and a dislike down toward -1.
 
 A user's vector is x_u = m + d_u, where m is `average_start` (default 1/2) times the average
 person's vector: a user with no history is scored by m (`_cold_scores`, popularity on the same
@@ -36,9 +36,8 @@ should an update move the acted-on item's score against the feedback (only possi
 already lies beyond +1 or -1) it is held back, and the learning log says so. The score of item i
 splits exactly into what m gives it plus one contribution per history item j,
 y_i' A^-1 y_j [c_j (p_j - s_j) + w0 s_j] (section 5 of the paper): that is the breakdown and the
-reason each card shows (`mf_explain`).
-
-Ratings are also fitted by the rating head (`mf_ratings.py`), which `predict` answers in stars.
+reason each card shows (`mf_explain`). Ratings are also fitted by the rating head
+(`mf_ratings.py`), which `predict` answers in stars.
 """
 
 from __future__ import annotations
@@ -98,6 +97,7 @@ class MatrixFactorization(Recommender):
     summary = "Implicit-feedback matrix factorisation (iALS): what you choose, explained by items."
     scale = "preference"
     config: MFConfig
+    fits_ratings = True  # False: no rating head (a semi-synthetic truth reads preference only)
 
     def _reset(self) -> None:
         rng = np.random.default_rng(self.seed)
@@ -193,7 +193,7 @@ class MatrixFactorization(Recommender):
             if n_users:
                 self._mean_user = self.config.average_start * taste.mean(axis=0)
         self._solve_users(users, items, preference, confidence, n_users)
-        rated = events.kind == "rating"
+        rated = (events.kind == "rating") & self.fits_ratings
         users, items, stars = user_rows[rated], events.item[rated], events.value[rated]
         self._ratings.fit(users, items, stars, self.config.rating_epochs, self._item_factors)
 
