@@ -259,6 +259,19 @@ class ItemIds:
         return self.keys[int(row)]
 
 
+def shared_text(column: Any) -> Any:
+    """A text column (pandas) as an object array in which equal values are one Python string:
+    8 bytes a row instead of a string object each (25 million user ids: 200 MB, not 1.6 GB;
+    pandas stores text as Arrow strings, and `to_numpy(object)` makes an object per row)."""
+    import numpy as np
+    import pandas as pd
+
+    codes, names = pd.factorize(column, use_na_sentinel=False)
+    names = np.asarray(names, dtype=object)
+    names[pd.isna(names)] = None  # a missing value (a visit's absent context) is None
+    return names[codes]
+
+
 @dataclass(frozen=True)
 class EventFrame:
     """Many events as columns (what `fit` and replay read); `value` is NaN where absent."""
@@ -285,9 +298,9 @@ class EventFrame:
         return cls(
             seq=events["seq"].to_numpy(np.int64),
             ts=events["ts"].to_numpy(np.float64),
-            user=events["user_id"].to_numpy(object),
+            user=shared_text(events["user_id"]),
             item=events["item_id"].to_numpy(np.int64),
-            kind=events["kind"].to_numpy(object),
+            kind=shared_text(events["kind"]),
             value=events["value"].to_numpy(np.float64),
         )
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from recsys.events import Event, EventFrame
+from recsys.events import Event, EventFrame, shared_text
 from recsys.store.connection import Database, Statement
 
 LEARNING_LOG_COLUMNS = (
@@ -67,17 +67,16 @@ class EventLog:
         if user is not None:
             sql += " AND user_id = ?"
             params.append(user)
-        cols = self.db.columns(sql + " ORDER BY seq", params)
+        table = self.db.arrow(sql + " ORDER BY seq", params)
+        column = table.column
         return EventFrame(
-            seq=np.asarray(cols["seq"], dtype=np.int64),
-            ts=np.asarray(cols["ts"], dtype=np.float64),
-            user=np.asarray(cols["user_id"], dtype=object),
-            item=np.asarray(cols["item_id"], dtype=np.int64),
-            kind=np.asarray(cols["kind"], dtype=object),
-            value=np.asarray(
-                pd.array(cols["value"], dtype="Float64").to_numpy(dtype=np.float64, na_value=np.nan)
-            ),
-            context=np.asarray(pd.array(cols["context"], dtype=object), dtype=object),
+            seq=column("seq").to_numpy().astype(np.int64, copy=False),
+            ts=column("ts").to_numpy().astype(np.float64, copy=False),
+            user=shared_text(column("user_id").to_pandas()),
+            item=column("item_id").to_numpy().astype(np.int64),
+            kind=shared_text(column("kind").to_pandas()),
+            value=column("value").to_numpy().astype(np.float64, copy=False),  # null: NaN
+            context=shared_text(column("context").to_pandas()),
         )
 
     def event(self, seq: int) -> dict[str, Any] | None:
