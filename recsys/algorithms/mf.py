@@ -7,10 +7,9 @@ Ranking uses the confidence-weighted implicit preference model of Hu, Koren & Vo
 
 Each (user, item) pair the user touched has a summed signed event weight W (`EventWeights`:
 views and clicks a little, likes and favourites more, ratings relative to the user's own
-average, dislikes and skips negative). Its preference is sign(W) (+1 chosen, -1 rejected) with
-confidence 1 + alpha |W|; the items the user never touched enter in closed form through the
-Gram matrix Y'Y (below). Nothing is a fixed star target, so a like can only pull the item's
-preference up toward +1 and a dislike down toward -1.
+average, dislikes and skips negative). Its preference is sign(W) with confidence 1 + alpha |W|;
+untouched items enter in closed form through the Gram matrix Y'Y (below). Nothing is a fixed
+star target, so a like can only pull the item's preference up toward +1, a dislike down to -1.
 
 A user's vector is x_u = m + d_u, where m is `average_start` (default 1/2) times the average
 person's vector: a user with no history is scored by m (`_cold_scores`, popularity on the same
@@ -21,23 +20,21 @@ scale), and the first event moves them from there by the exact ridge solve
 
 over the items j the user touched, where y_j are the item rows the user's vector multiplies
 (learned factors, then the item's genres as fixed features, so a taste for a genre reaches its
-rarely seen items too) and w0 is `unobserved_weight`: every untouched item counts as the
-preference m gives it, with confidence w0. With m = 0 this is iALS on top of the item bias; with
-m the whole average person a newcomer would stay close to the average person's list for long.
-The same system is the user step of a full retrain (ALS, deterministic for a seed, solved
-directly) and of the online update, which keeps each user's A^-1 and solution and adds a
-new history item by a Sherman-Morrison update: O(d^2) instead of a re-solve over the history
-(`als.RankOneInverses`; the two agree to rounding, and a replay learns bit for bit what the live
-model learned). The item step is iALS's own (untouched pairs count as 0 for [y_i,
-item_bias[i]]), so the two half-steps do not minimise one loss: alternating them is a
-heuristic, deterministic and stable in practice, not the exact minimiser of a single objective.
-Online, only the user is re-solved by default (`learning_rate` 0: items change at retrains);
-should an update move the acted-on item's score against the feedback (only possible when it
-already lies beyond +1 or -1) it is held back, and the learning log says so. The score of item i
-splits exactly into what m gives it plus one contribution per history item j,
-y_i' A^-1 y_j [c_j (p_j - s_j) + w0 s_j] (section 5 of the paper): that is the breakdown and the
-reason each card shows (`mf_explain`). Ratings are also fitted by the rating head
-(`mf_ratings.py`), which `predict` answers in stars.
+rarely seen items too) and w0 is `unobserved_weight`: every untouched item counts as the preference
+m gives it, with confidence w0. With m = 0 this is iALS on top of the item bias; with the whole
+average person a newcomer would stay near that person's list for long. The same system is the user
+step of a full retrain (ALS, deterministic for a seed, solved directly) and of the online update,
+which keeps each user's A^-1 and solution and adds a new history item by a Sherman-Morrison update:
+O(d^2) instead of a re-solve over the history (`als.RankOneInverses`; the two agree to rounding,
+and a replay learns bit for bit what the live model learned). The item step is iALS's own
+(untouched pairs count as 0 for [y_i, item_bias[i]]), so the two half-steps do not minimise one
+loss: alternating them is a heuristic, deterministic and stable in practice. Online, only the user
+is re-solved by default (`learning_rate` 0: items change at retrains); should an update move the
+acted-on item's score against the feedback (only possible when it already lies beyond +1 or -1) it
+is held back, and the learning log says so. The score of item i splits exactly into what m gives it
+plus one contribution per history item j, y_i' A^-1 y_j [c_j (p_j - s_j) + w0 s_j] (section 5 of
+the paper): that is the breakdown and the reason each card shows (`mf_explain`). Ratings are also
+fitted by the rating head (`mf_ratings.py`), which `predict` answers in stars.
 """
 
 from __future__ import annotations
@@ -154,8 +151,6 @@ class MatrixFactorization(Recommender):
             self._warm = None
 
     def _fit(self, events: EventFrame, user_rows: np.ndarray, weights: np.ndarray) -> None:
-        n_users = len(self._user_ids)
-        k, w0 = self.config.factors, self.config.unobserved_weight
         warm = getattr(self, "_warm", None)
         if warm is not None and warm[0].shape == self._item_factors.shape:
             self._item_factors[:] = warm[0]
@@ -164,7 +159,15 @@ class MatrixFactorization(Recommender):
         # The base class sums W per pair (`History`): the pairs with a weight.
         users, items, summed = self._seen.arrays()
         weighted = summed != 0.0
-        users, items, summed = users[weighted], items[weighted], summed[weighted]
+        self._sweeps(users[weighted], items[weighted], summed[weighted], len(self._user_ids))
+        rated = (events.kind == "rating") & self.fits_ratings
+        users, items, stars = user_rows[rated], events.item[rated], events.value[rated]
+        self._ratings.fit(users, items, stars, self.config.rating_epochs, self._item_factors)
+
+    def _sweeps(self, users, items, summed, n_users) -> None:
+        """The preference head's ALS sweeps over the weighted pairs, then a last user step (its
+        own method: its per-pair arrays, 2 GB at 25M events, go before the rating head's fit)."""
+        k, w0 = self.config.factors, self.config.unobserved_weight
         preference, confidence = self._preference(summed)
         by_item = np.argsort(items, kind="stable")  # the item step's pairs, grouped once
         iu, ii, ip, ic = (a[by_item] for a in (users, items, preference, confidence))
@@ -193,9 +196,6 @@ class MatrixFactorization(Recommender):
             if n_users:
                 self._mean_user = self.config.average_start * taste.mean(axis=0)
         self._solve_users(users, items, preference, confidence, n_users)
-        rated = (events.kind == "rating") & self.fits_ratings
-        users, items, stars = user_rows[rated], events.item[rated], events.value[rated]
-        self._ratings.fit(users, items, stars, self.config.rating_epochs, self._item_factors)
 
     def _preference(self, summed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Preference sign(W) and confidence 1 + alpha |W| of summed event weights."""

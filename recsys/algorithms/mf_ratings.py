@@ -71,6 +71,7 @@ class RatingHead:
         if start is not None:
             self.item_factors = start.copy()
         mean_star = total / count
+        del key, pairs, inverse, total  # a rating's worth each: 800 MB at 25 million
         user_f, user_b = self.user_factors[:n_users], self.user_bias[:n_users]
         by_item = np.argsort(i, kind="stable")  # the item half's pairs, grouped once
         iu, ii, i_count, i_star = u[by_item], i[by_item], count[by_item], mean_star[by_item]
