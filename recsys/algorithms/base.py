@@ -103,6 +103,11 @@ class Recommender:
     # Other registered algorithms whose models this one reads (a blend). The engine passes its
     # own served models through `attach`; built alone, such a model owns private copies.
     components: ClassVar[tuple[str, ...]] = ()
+    # True: the scores read only the model's own state (no visit context, no other model), so
+    # the last user's and a stranger's scores are kept between a ranking and its reasons (at
+    # 60,000 items each product is milliseconds; a recommend made three). Learning, a fit or a
+    # load forgets them.
+    memo_scores: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -139,10 +144,12 @@ class Recommender:
         np.add.at(self._popularity, events.item[weights > 0], 1.0)
         self._grow(len(self._user_ids))
         self._fit(events, rows, weights)
+        self._forget()
 
     def learn_one(self, event: Event) -> UpdateInfo:
         """Online update from one committed event."""
         started = time.perf_counter()
+        self._forget()
         user = self._ensure_user(event.user)
         if event.kind == "rating":  # only a rating reads the user's mean of earlier ratings
             weight = self.weights.weight("rating", event.value, self._rating_mean(user))
@@ -154,6 +161,7 @@ class Recommender:
         if weight > 0:
             self._popularity[event.item] += 1.0
         info = self._learn_one(user, event, weight)
+        self._forget()
         info.duration_ms = (time.perf_counter() - started) * 1000
         return info
 
@@ -162,9 +170,10 @@ class Recommender:
     ) -> np.ndarray:
         """Scores of `items` (all items if None) for `user`; unknown users get popularity
         (or, from an algorithm that is not personalised, what everybody gets)."""
-        row = self._user_row(user)
-        scores = self._cold_scores() if row is None else self._scores(row, context)
-        return scores if items is None else scores[np.asarray(items, dtype=np.int64)]
+        scores = self._memo(self._user_row(user), context)
+        if items is None:
+            return scores.copy() if self.memo_scores else scores
+        return scores[np.asarray(items, dtype=np.int64)]
 
     def recommend(
         self, user: str, k: int = 10, context: dict | None = None, exclude_seen: bool = True
@@ -229,6 +238,7 @@ class Recommender:
         self._rating_count = state.get("base.rating_count", np.zeros(n)).astype(np.float64)
         self._grow(len(self._user_ids))
         self._load_state({k[6:]: v for k, v in state.items() if k.startswith("model.")})
+        self._forget()
 
     # -- shared helpers -------------------------------------------------------------------
 
@@ -283,7 +293,26 @@ class Recommender:
         row = self._users.get(user)
         return {} if row is None else dict(self._seen[row])
 
+    def _memo(self, row: int | None, context: dict | None) -> np.ndarray:
+        """Scores of every item for user row `row` (None: a stranger); with `memo_scores`, the
+        kept ones (read-only) while nothing was learned since."""
+        if not self.memo_scores:
+            return self._cold_scores() if row is None else self._scores(row, context)
+        kept = self._memo_kept  # a stranger's scores and the last user's
+        key = -2 if row is None else row
+        if key not in kept:
+            scores = np.array(self._cold_scores() if row is None else self._scores(row, None))
+            scores.flags.writeable = False
+            if row is not None:
+                kept.pop(next((k for k in kept if k != -2), None), None)
+            kept[key] = scores
+        return kept[key]
+
+    def _forget(self) -> None:
+        self._memo_kept: dict[int, np.ndarray] = {}
+
     def _clear(self) -> None:
+        self._forget()
         self._users: dict[str, int] = {}
         self._user_ids: list[str] = []
         self._seen = History.empty()  # per user row: item -> summed event weight

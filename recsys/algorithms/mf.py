@@ -95,6 +95,7 @@ class MatrixFactorization(Recommender):
     scale = "preference"
     config: MFConfig
     fits_ratings = True  # False: no rating head (a semi-synthetic truth reads preference only)
+    memo_scores = True
 
     def _reset(self) -> None:
         rng = np.random.default_rng(self.seed)
@@ -165,8 +166,7 @@ class MatrixFactorization(Recommender):
         self._ratings.fit(users, items, stars, self.config.rating_epochs, self._item_factors)
 
     def _sweeps(self, users, items, summed, n_users) -> None:
-        """The preference head's ALS sweeps over the weighted pairs, then a last user step (its
-        own method: its per-pair arrays, 2 GB at 25M events, go before the rating head's fit)."""
+        """The preference head's ALS sweeps, then a user step (its pair arrays die on return)."""
         k, w0 = self.config.factors, self.config.unobserved_weight
         preference, confidence = self._preference(summed)
         by_item = np.argsort(items, kind="stable")  # the item step's pairs, grouped once
@@ -354,7 +354,7 @@ class MatrixFactorization(Recommender):
         return cold_explanations(self._cold_scores(), [item], self._explicit)[0]
 
     def _cold_reasons(self, items: list[int]) -> list[str]:
-        return [e.reason for e in cold_explanations(self._cold_scores(), items, self._explicit)]
+        return [e.reason for e in cold_explanations(self._memo(None, None), items, self._explicit)]
 
     def _explain(self, user: int, item: int) -> Explanation:
         return self._explanations(user, [item])[0]
@@ -365,14 +365,14 @@ class MatrixFactorization(Recommender):
     def _explanations(self, user: int, items: list[int]) -> list[Explanation]:
         wanted = np.asarray(items, dtype=np.int64)
         if self._explicit:  # Spark's vectors, which no event of the history moved
-            return star_explanations(self._scores(user, None)[wanted])
+            return star_explanations(self._memo(user, None)[wanted])
         history, lhs, terms = self._system(user)
         if not len(history):
-            return cold_explanations(self._cold_scores(), wanted)
+            return cold_explanations(self._memo(None, None), wanted)
         seen = self._seen[user]
         return explanations(
-            self._scores(user, None)[wanted],
-            self._cold_scores()[wanted],
+            self._memo(user, None)[wanted],
+            self._memo(None, None)[wanted],
             history,
             np.linalg.solve(lhs, self._design(wanted).T).T @ terms.T,
             lambda item, taken: label(self.catalog, item, seen.get(item, 0.0), taken),
