@@ -50,3 +50,13 @@ def test_by_row_order_is_none_only_for_grouped_rows():
     assert als.by_row_order(np.array([0, 0, 1, 3, 3])) is None
     order = als.by_row_order(np.array([2, 0, 1, 0]))
     assert order.tolist() == [1, 3, 2, 0]  # stable: the two 0s keep their order
+
+
+def test_a_negative_weight_takes_the_full_product(monkeypatch):
+    # dsyrk needs sqrt(w): with any negative weight each Gram is the full product instead.
+    monkeypatch.setattr(als, "OUTER_MAX_BYTES", 0)
+    rows, cols, weight, *rest = _problem(3)
+    weight = weight - 0.6  # some pairs now count against (still a positive definite system)
+    assert (weight < 0).any()
+    got = als.ridge_rows(rows, cols, weight, *rest)
+    np.testing.assert_allclose(got, _dense(rows, cols, weight, *rest), rtol=1e-9, atol=1e-12)
