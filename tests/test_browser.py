@@ -203,7 +203,11 @@ def test_ab_tests_page_in_the_browser(served, page):
     page.screenshot(path=str(SHOTS / "ab-tests.png"), full_page=True)
     page.get_by_role("tab", name="Sample size").click()
     size = page.get_by_role("tabpanel", name="Sample size")
-    size.get_by_text("Users per arm").wait_for(timeout=20_000)
+    # The metric's label; the table below it names a column "users per arm" too (a second
+    # match once the grid has drawn, so a plain text match failed only on a slow machine).
+    size.get_by_test_id("stMetricLabel").get_by_text("Users per arm", exact=True).wait_for(
+        timeout=20_000
+    )
     assert page.locator("[data-testid=stException]").count() == 0
 
 
