@@ -153,3 +153,21 @@ def test_old_mac_line_ends_read_like_any_other():
     )
     assert report.ok, report.text()
     assert report.summary()["interactions"] == 2
+
+
+def test_old_mac_line_ends_in_files_without_a_header():
+    # GroupLens' ml-100k files have no header and no quotes: they are split without the csv
+    # module, which once took a file of lone "\r" line ends for one line of many fields.
+    genres = "|0" * 19
+    item = (
+        f"1|Toy Story (1995)|01-Jan-1995||http://x{genres}\r2|Heat (1995)|01-Jan-1995||h{genres}\r"
+    )
+    data = "1\t1\t5\t874965758\r1\t2\t3\t876893171\r2\t1\t4\t878542960\r"
+    report = read_dataset("movielens-100k", {"u.data": data.encode(), "u.item": item.encode()})
+    assert report.ok, report.text()
+    assert report.summary()["interactions"] == 3
+    bad = read_dataset(
+        "movielens-100k",
+        {"u.data": data.replace("\t3\t", "\t3\tx\t").encode(), "u.item": item.encode()},
+    )
+    assert [str(p) for p in bad.problems] == ["u.data line 2: 5 fields where 4 are expected"]

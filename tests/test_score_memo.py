@@ -1,6 +1,9 @@
 """mf keeps the last user's and a stranger's scores between a ranking and its reasons
 (`Recommender.memo_scores`); nothing it keeps may outlive what it was computed from."""
 
+import sys
+import threading
+
 import numpy as np
 import pandas as pd
 
@@ -69,3 +72,39 @@ def test_a_reason_reads_the_same_score_as_the_ranking():
     items, values = model.recommend("u4", 5)
     for item, value in zip(items.tolist(), values.tolist(), strict=True):
         assert model.explain("u4", item).score == value
+
+
+def test_readers_on_several_threads_each_get_their_own_users_scores():
+    # The engine's lock covers rankings, but some readers (Engine.explain, the A/A and scenario
+    # measures) score a served model outside it: the kept scores must stay right and never
+    # raise when readers of different users interleave (a thread switch every microsecond).
+    model, _ = _model()
+    users = [f"u{u}" for u in range(25)] + ["nobody"]
+    expected = {user: model.score(user) for user in users}
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def read(offset: int) -> None:
+        turn = offset
+        try:
+            while not stop.is_set():
+                user = users[turn % len(users)]
+                if not np.array_equal(model.score(user), expected[user]):
+                    failures.append(f"{user}: another user's scores")
+                turn += 1
+        except Exception as error:  # any exception is the failure reported
+            failures.append(repr(error))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=read, args=(k * 7,)) for k in range(3)]
+        for thread in threads:
+            thread.start()
+        stop.wait(1.0)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        sys.setswitchinterval(interval)
+    assert not failures, failures[:3]

@@ -295,21 +295,20 @@ class Recommender:
 
     def _memo(self, row: int | None, context: dict | None) -> np.ndarray:
         """Scores of every item for user row `row` (None: a stranger); with `memo_scores`, the
-        kept ones (read-only) while nothing was learned since."""
+        kept ones (read-only) while nothing was learned since (safe for concurrent readers)."""
         if not self.memo_scores:
             return self._cold_scores() if row is None else self._scores(row, context)
-        kept = self._memo_kept  # a stranger's scores and the last user's
-        key = -2 if row is None else row
-        if key not in kept:
+        kept = self._memo_kept  # `_forget` replaces it; readers outside the lock share it
+        slot = "stranger" if row is None else "user"  # each (row, scores): one step to set
+        held = kept.get(slot)
+        if held is None or held[0] != row:
             scores = np.array(self._cold_scores() if row is None else self._scores(row, None))
             scores.flags.writeable = False
-            if row is not None:
-                kept.pop(next((k for k in kept if k != -2), None), None)
-            kept[key] = scores
-        return kept[key]
+            held = kept[slot] = (row, scores)
+        return held[1]
 
     def _forget(self) -> None:
-        self._memo_kept: dict[int, np.ndarray] = {}
+        self._memo_kept: dict[str, tuple[int | None, np.ndarray]] = {}
 
     def _clear(self) -> None:
         self._forget()

@@ -82,16 +82,18 @@ def records(
     up if it did, and how many rows were skipped for holding nothing: blank lines and rows of
     only delimiters (the `,,,` Excel leaves below a table). Text without quotes (most big
     ratings files) is split by pyarrow, fast."""
-    lone_cr = "\r" in text and "\r\n" not in text
+    lone_cr = "\r" in text and "\r\n" not in text  # old Mac line ends: either ends a line
     if spec.quoting == csv.QUOTE_NONE or ('"' not in text and not lone_cr):
-        return _split_plain(text, spec.delimiter, limit)
+        return _split_plain(text, spec.delimiter, limit, lone_cr)
     return _split_csv(text, spec, limit)
 
 
 def _split_plain(
-    text: str, delimiter: str, limit: int | None
+    text: str, delimiter: str, limit: int | None, lone_cr: bool = False
 ) -> tuple[pa.ListArray, np.ndarray, None, int]:
-    lines = pc.list_flatten(pc.split_pattern(pa.array([text], pa.large_string()), "\n"))
+    whole = pa.array([text], pa.large_string())
+    split = pc.split_pattern_regex(whole, "\r|\n") if lone_cr else pc.split_pattern(whole, "\n")
+    lines = pc.list_flatten(split)
     lines = pc.utf8_rtrim(lines, characters="\r")
     empty = f"^(?:\\s|{re.escape(delimiter)})*$"
     blank = pc.match_substring_regex(lines, empty).to_numpy(zero_copy_only=False)
