@@ -265,7 +265,8 @@ class Engine(WholeLab):
         """The score breakdown of `item` by the model that serves `user` (the one whose list
         they see)."""
         validate_user(user)
-        return self.model(algorithm, user).explain(user, self.catalog.item(parse_item(item)))
+        with self.lock:  # a click landing meanwhile would have it read a half-updated model
+            return self.model(algorithm, user).explain(user, self.catalog.item(parse_item(item)))
 
     def history(self, user: str, limit: int = 50):
         validate_user(user)
