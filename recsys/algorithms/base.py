@@ -302,7 +302,8 @@ class Recommender:
         slot = "stranger" if row is None else "user"  # each (row, scores): one step to set
         held = kept.get(slot)
         if held is None or held[0] != row:
-            scores = np.array(self._cold_scores() if row is None else self._scores(row, None))
+            scores = self._cold_scores() if row is None else self._scores(row, None)
+            scores = scores.view()  # read-only through this view only
             scores.flags.writeable = False
             held = kept[slot] = (row, scores)
         return held[1]

@@ -24,7 +24,7 @@ from threadpoolctl import threadpool_limits
 
 from recsys.algorithms import Catalog, ModelSpec, build_model
 from recsys.choice import true_utilities
-from recsys.events import EventFrame, shared_text
+from recsys.events import EventFrame
 from recsys.world import DEFAULT_SEED, HOLDOUT_SHARE, World, set_aside
 
 TRUTH_FACTORS = 8
@@ -52,9 +52,10 @@ def dataset_world(dataset, seed: int = DEFAULT_SEED, holdout_share: float | None
         {
             "seq": np.arange(1, n + 1, dtype=np.int64),
             "ts": np.round(log["ts"].to_numpy(np.float64) - first_ts, 3),
-            "user_id": shared_text(log["user_id"].astype(str)),
+            # Arrow-backed text as read (a frame stores text so anyway): no object per row.
+            "user_id": log["user_id"].astype(str).array,
             "item_id": index.loc[log["external_id"].to_numpy()].to_numpy().astype(np.int32),
-            "kind": shared_text(log["kind"]),
+            "kind": log["kind"].array,
             "value": log["value"].to_numpy(np.float64),
             "context": pd.Series([None] * n, dtype=object),
             "source": "history",
